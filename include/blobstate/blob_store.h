@@ -1,0 +1,118 @@
+// The blob store: where snapshots live.
+//
+// A BlobStore keeps immutable blobs under ids it chooses. Every call is asynchronous and
+// runs on the backend's own executor; the returned future completes on that executor.
+// Backends: `file://DIR` (LocalBlobStore, the embedded default), later S3 and Azure.
+// Decorators wrap any backend: RetryingBlobStore, FaultyBlobStore (tests).
+//
+// A put or get takes a factory rather than a stream, so that each attempt (a retry) reads
+// from a fresh source or writes into a fresh sink.
+//
+// Example:
+//   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, OpenBlobStore("file:///tmp/bs", {}));
+//   Result<std::string> id = store->Put(StringSourceFactory("hello"), {.ttl = 1h}).Get();
+//   std::string back;
+//   Status s = store->Get(*id, StringSinkFactory(&back)).Get().status();
+#ifndef BLOBSTATE_BLOB_STORE_H_
+#define BLOBSTATE_BLOB_STORE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "blobstate/future.h"
+#include "blobstate/status.h"
+
+namespace blobstate {
+
+// The bytes of one put attempt.
+class BlobSource {
+ public:
+  virtual ~BlobSource() = default;
+  // The number of bytes Read yields in all.
+  virtual uint64_t size() const = 0;
+  // Reads up to n bytes into buf; 0 only at the end.
+  virtual Result<size_t> Read(char* buf, size_t n) = 0;
+};
+
+// Where the bytes of one get attempt go.
+class BlobSink {
+ public:
+  virtual ~BlobSink() = default;
+  virtual Status Write(const char* data, size_t n) = 0;
+  // Called once, after the last Write, when the whole blob has arrived. A sink that was not
+  // finished must leave nothing visible behind (the attempt failed).
+  virtual Status Finish() = 0;
+};
+
+using SourceFactory = std::function<Result<std::unique_ptr<BlobSource>>()>;
+using SinkFactory = std::function<Result<std::unique_ptr<BlobSink>>()>;
+
+// In-memory sources and sinks, for small blobs (indexes, checkpoints) and tests.
+SourceFactory StringSourceFactory(std::string data);
+// Each attempt clears *out and fills it; *out must outlive the get.
+SinkFactory StringSinkFactory(std::string* out);
+
+// What a put records with a blob. The names serve the id (so that a bucket listing shows
+// whose blob it is) and messages; none of them may contain characters outside
+// [A-Za-z0-9._-] (others are replaced).
+struct BlobMetadata {
+  std::string job_name;
+  std::string task_name;
+  std::string store_name;
+  std::string file_path;  // the file within the store, or a role such as "snapshot-index"
+  // The blob expires (and may be deleted by the store or by gc) this long after the put
+  // unless RemoveTtl is called first. Zero: no expiry.
+  std::chrono::seconds ttl{0};
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  // Stores the bytes of a fresh source from `source` under a new id, which no other put
+  // returns, on this host or any other. A put that fails leaves no visible blob.
+  // Errors: the source's errors as they are; retriable codes for transient failures.
+  virtual Future<std::string> Put(SourceFactory source, const BlobMetadata& metadata) = 0;
+
+  // Writes the whole of blob `id` into a fresh sink from `sink` and finishes it.
+  // kNotFound if there is no such blob (never put, deleted, or expired).
+  virtual Future<void> Get(const std::string& id, SinkFactory sink) = 0;
+
+  // Deletes blob `id`. kGone (ignorable) if it is already gone. Idempotent.
+  virtual Future<void> Delete(const std::string& id) = 0;
+
+  // Makes blob `id` permanent. Idempotent; kNotFound if the blob does not exist.
+  virtual Future<void> RemoveTtl(const std::string& id) = 0;
+
+  // The ids of blobs whose TTL expired before `now`, for gc. Never used on the commit or
+  // restore path (it may list the whole store).
+  virtual Future<std::vector<std::string>> ListExpired(
+      std::chrono::system_clock::time_point now) = 0;
+
+  // Where the store is, for messages (never includes credentials).
+  virtual std::string Describe() const = 0;
+};
+
+// Whether `id` is acceptable as a blob id: 1..512 characters from [A-Za-z0-9._/-], no
+// empty, "." or ".." component, not starting with '/'. Backends reject other ids with
+// kInvalidArgument before touching anything, so a hostile index cannot name a path.
+bool IsValidBlobId(std::string_view id);
+
+struct BlobStoreOptions {
+  // Threads that run the blob store's requests. Default: 8.
+  size_t io_threads = 8;
+};
+
+// Opens the blob store at `url`: `file:///abs/dir` or `file://rel/dir`.
+// kInvalidArgument for an unknown scheme or a malformed URL, naming the URL.
+Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
+                                                 const BlobStoreOptions& options);
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_BLOB_STORE_H_

@@ -1,0 +1,103 @@
+// The snapshot of a store, as recorded in the blob store.
+//
+// One SnapshotIndex blob is written per store per commit. It holds the root DirIndex of
+// the store directory; each FileIndex names the blobs that hold the file's bytes, in
+// order, with their offsets. The byte-level encoding is specified in docs/format.md.
+//
+// Example:
+//   SnapshotIndex index;
+//   index.metadata = {.checkpoint_id = "...", .job_name = "wordcount", ...};
+//   index.root = dir_index;
+//   std::string bytes = EncodeSnapshotIndex(index);
+//   Result<SnapshotIndex> back = DecodeSnapshotIndex(bytes);  // never trusts `bytes`
+#ifndef BLOBSTATE_INDEX_H_
+#define BLOBSTATE_INDEX_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "blobstate/checksum.h"
+#include "blobstate/status.h"
+
+namespace blobstate {
+
+// What is known of a file besides its bytes. `device` and `inode` are the file's stat
+// identity on the host that hashed it: the checksum is reused without reading the file
+// only while (device, inode, size, mtime_ns) are unchanged (docs/format.md, "Checksum
+// reuse"); both are 0 when the identity must not be trusted.
+struct FileMetadata {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;  // since the Unix epoch
+  uint32_t mode = 0;     // permission bits only (07777)
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  friend bool operator==(const FileMetadata&, const FileMetadata&) = default;
+};
+
+// One part of a file: bytes [offset, next part's offset or file size) are blob `blob_id`.
+struct FileBlob {
+  std::string blob_id;
+  uint64_t offset = 0;
+  friend bool operator==(const FileBlob&, const FileBlob&) = default;
+};
+
+struct FileIndex {
+  std::string name;  // a single path component
+  std::vector<FileBlob> blobs;  // in offset order; empty for an empty file
+  FileMetadata metadata;
+  Checksum checksum;
+  friend bool operator==(const FileIndex&, const FileIndex&) = default;
+};
+
+// A directory. `files_removed` and `subdirs_removed` list what was present in the previous
+// snapshot and is gone in this one: their blobs are deleted once this snapshot is
+// committed.
+struct DirIndex {
+  std::string name;  // a single path component; empty for the root
+  std::vector<FileIndex> files_present;
+  std::vector<FileIndex> files_removed;
+  std::vector<DirIndex> subdirs_present;
+  std::vector<DirIndex> subdirs_removed;
+  friend bool operator==(const DirIndex&, const DirIndex&) = default;
+};
+
+struct SnapshotMetadata {
+  std::string checkpoint_id;
+  std::string job_name;
+  std::string job_id;
+  std::string task_name;
+  std::string store_name;
+  friend bool operator==(const SnapshotMetadata&, const SnapshotMetadata&) = default;
+};
+
+struct SnapshotIndex {
+  int64_t creation_time_ms = 0;
+  SnapshotMetadata metadata;
+  DirIndex root;
+  std::string prev_snapshot_index_blob_id;  // empty for the first snapshot of a store
+  friend bool operator==(const SnapshotIndex&, const SnapshotIndex&) = default;
+};
+
+// The format version EncodeSnapshotIndex writes.
+inline constexpr uint32_t kSnapshotIndexFormatVersion = 1;
+
+// Encodes `index` in the current format version (docs/format.md).
+std::string EncodeSnapshotIndex(const SnapshotIndex& index);
+
+// Decodes any supported format version. Never trusts `bytes`: a truncated, corrupt or
+// hostile input gives kDataLoss (checksum, truncation) or kInvalidArgument (structure,
+// names that are not single path components, offsets out of order), with the reason and
+// the path of the offending entry; it never crashes or allocates without bound.
+Result<SnapshotIndex> DecodeSnapshotIndex(std::string_view bytes);
+
+// Whether `name` can be a file or directory name in an index: non-empty, at most 255
+// bytes, not "." or "..", no '/' and no NUL.
+bool IsValidName(std::string_view name);
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_INDEX_H_

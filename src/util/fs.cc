@@ -1,0 +1,248 @@
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "util/random.h"
+
+namespace blobstate {
+
+File& File::operator=(File&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    path_ = std::move(o.path_);
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+File::~File() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<File> File::Open(const std::string& path, int flags, mode_t mode) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return ErrnoError("open " + path, errno);
+  return File(fd, path);
+}
+
+Result<File> File::OpenAt(const File& dir, const std::string& name, int flags, mode_t mode) {
+  int fd;
+  do {
+    fd = ::openat(dir.fd(), name.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  std::string path = JoinPath(dir.path(), name);
+  if (fd < 0) return ErrnoError("open " + path, errno);
+  return File(fd, std::move(path));
+}
+
+Result<size_t> File::Read(void* buf, size_t n) {
+  for (;;) {
+    ssize_t r = ::read(fd_, buf, n);
+    if (r >= 0) return static_cast<size_t>(r);
+    if (errno != EINTR) return ErrnoError("read " + path_, errno);
+  }
+}
+
+Result<size_t> File::ReadAt(void* buf, size_t n, uint64_t offset) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd_, static_cast<char*>(buf) + done, n - done, offset + done);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("read " + path_, errno);
+    }
+    if (r == 0) break;
+    done += r;
+  }
+  return done;
+}
+
+Status File::Write(const void* buf, size_t n) {
+  const char* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    ssize_t r = ::write(fd_, p, n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write " + path_, errno);
+    }
+    p += r;
+    n -= r;
+  }
+  return Status::Ok();
+}
+
+Status File::WriteAt(const void* buf, size_t n, uint64_t offset) {
+  const char* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    ssize_t r = ::pwrite(fd_, p, n, offset);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write " + path_, errno);
+    }
+    p += r;
+    n -= r;
+    offset += r;
+  }
+  return Status::Ok();
+}
+
+Status File::Sync() {
+  if (::fsync(fd_) != 0) return ErrnoError("fsync " + path_, errno);
+  return Status::Ok();
+}
+
+Result<struct stat> File::Stat() const {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return ErrnoError("stat " + path_, errno);
+  return st;
+}
+
+Status File::Close() {
+  int fd = fd_;
+  fd_ = -1;
+  if (fd >= 0 && ::close(fd) != 0 && errno != EINTR) return ErrnoError("close " + path_, errno);
+  return Status::Ok();
+}
+
+Result<struct stat> LStat(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return ErrnoError("stat " + path, errno);
+  return st;
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+Status MakeDirs(const std::string& path, mode_t mode) {
+  if (path.empty()) return InvalidArgumentError("mkdir: empty path");
+  for (size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/') continue;
+    std::string prefix = path.substr(0, pos);
+    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
+      return ErrnoError("mkdir " + prefix, errno);
+    }
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoError("stat " + path, errno);
+  if (!S_ISDIR(st.st_mode)) return FailedPreconditionError("not a directory: " + path);
+  return Status::Ok();
+}
+
+Status SyncDir(const std::string& path) {
+  ASSIGN_OR_RETURN(File dir, File::Open(path, O_RDONLY | O_DIRECTORY));
+  return dir.Sync();
+}
+
+namespace {
+
+// Removes the contents of the directory open as `dir`, then nothing else.
+Status RemoveContents(int dir_fd, const std::string& path) {
+  int fd = ::dup(dir_fd);
+  if (fd < 0) return ErrnoError("dup " + path, errno);
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    ::close(fd);
+    return ErrnoError("opendir " + path, errno);
+  }
+  std::vector<std::pair<std::string, bool>> entries;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    entries.emplace_back(std::move(name), e->d_type == DT_DIR);
+  }
+  ::closedir(d);
+  for (const auto& [name, is_dir_hint] : entries) {
+    if (::unlinkat(dir_fd, name.c_str(), 0) == 0 || errno == ENOENT) continue;
+    if (errno != EISDIR && errno != EPERM) return ErrnoError("unlink " + JoinPath(path, name), errno);
+    int child = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (child < 0) return ErrnoError("open " + JoinPath(path, name), errno);
+    Status s = RemoveContents(child, JoinPath(path, name));
+    ::close(child);
+    RETURN_IF_ERROR(s);
+    if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+      return ErrnoError("rmdir " + JoinPath(path, name), errno);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RemoveAll(const std::string& path) {
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return Status::Ok();
+  if (errno != EISDIR && errno != EPERM) return ErrnoError("unlink " + path, errno);
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open " + path, errno);
+  Status s = RemoveContents(fd, path);
+  ::close(fd);
+  RETURN_IF_ERROR(s);
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return ErrnoError("rmdir " + path, errno);
+  return Status::Ok();
+}
+
+Status Rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return ErrnoError("rename " + from + " to " + to, errno);
+  }
+  return Status::Ok();
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view data) {
+  std::string tmp = path + ".tmp-" + RandomHex(8);
+  {
+    ASSIGN_OR_RETURN(File f, File::Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
+    Status s = f.Write(data.data(), data.size());
+    if (s.ok()) s = f.Sync();
+    if (s.ok()) s = f.Close();
+    if (!s.ok()) {
+      ::unlink(tmp.c_str());
+      return s;
+    }
+  }
+  if (Status s = Rename(tmp, path); !s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return SyncDir(DirName(path));
+}
+
+Result<std::string> ReadSmallFile(const std::string& path, size_t max_size) {
+  ASSIGN_OR_RETURN(File f, File::Open(path, O_RDONLY));
+  ASSIGN_OR_RETURN(struct stat st, f.Stat());
+  if (static_cast<uint64_t>(st.st_size) > max_size) {
+    return InvalidArgumentError("file too large (" + std::to_string(st.st_size) +
+                                " bytes): " + path);
+  }
+  std::string out;
+  out.resize(st.st_size);
+  ASSIGN_OR_RETURN(size_t n, f.ReadAt(out.data(), out.size(), 0));
+  out.resize(n);
+  return out;
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string JoinPath(std::string_view dir, std::string_view name) {
+  std::string out(dir);
+  if (!out.empty() && out.back() != '/') out += '/';
+  out += name;
+  return out;
+}
+
+}  // namespace blobstate

@@ -1,0 +1,56 @@
+#include "util/hash.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "util/fs.h"
+
+namespace blobstate {
+
+struct Hasher::State {
+  XXH3_state_t xxh;
+};
+
+Hasher::Hasher() : state_(std::make_unique<State>()) { XXH3_128bits_reset(&state_->xxh); }
+Hasher::~Hasher() = default;
+
+void Hasher::Update(const void* data, size_t n) { XXH3_128bits_update(&state_->xxh, data, n); }
+
+Checksum Hasher::Finish() const {
+  XXH128_hash_t h = XXH3_128bits_digest(&state_->xxh);
+  return Checksum{h.high64, h.low64};
+}
+
+Checksum HashBytes(const void* data, size_t n) {
+  XXH128_hash_t h = XXH3_128bits(data, n);
+  return Checksum{h.high64, h.low64};
+}
+
+std::string Checksum::ToHex() const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    out[15 - i] = kHex[(high >> (4 * i)) & 15];
+    out[31 - i] = kHex[(low >> (4 * i)) & 15];
+  }
+  return out;
+}
+
+uint64_t Hash64(const void* data, size_t n) { return XXH3_64bits(data, n); }
+
+Result<Checksum> HashFile(const std::string& path, uint64_t* size) {
+  ASSIGN_OR_RETURN(File f, File::Open(path, O_RDONLY));
+  Hasher hasher;
+  IoBuffer buf(kIoChunkSize);
+  uint64_t total = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(size_t n, f.Read(buf.data(), buf.size()));
+    if (n == 0) break;
+    hasher.Update(buf.data(), n);
+    total += n;
+  }
+  if (size) *size = total;
+  return hasher.Finish();
+}
+
+}  // namespace blobstate

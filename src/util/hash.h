@@ -1,0 +1,43 @@
+// Content checksums: XXH3-128 over a file's bytes, streamed.
+#ifndef BLOBSTATE_UTIL_HASH_H_
+#define BLOBSTATE_UTIL_HASH_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "blobstate/checksum.h"
+#include "blobstate/status.h"
+
+namespace blobstate {
+
+// Incremental XXH3-128. Not thread-safe; one per stream.
+class Hasher {
+ public:
+  Hasher();
+  ~Hasher();
+  Hasher(const Hasher&) = delete;
+  Hasher& operator=(const Hasher&) = delete;
+
+  void Update(const void* data, size_t n);
+  Checksum Finish() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+Checksum HashBytes(const void* data, size_t n);
+
+// Hashes the whole file at `path`, reading it in chunks (never all at once).
+// On success also returns the number of bytes read in *size if non-null.
+Result<Checksum> HashFile(const std::string& path, uint64_t* size = nullptr);
+
+// XXH3-64, used as the integrity check of encoded objects.
+uint64_t Hash64(const void* data, size_t n);
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_UTIL_HASH_H_
