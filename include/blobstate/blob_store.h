@@ -103,13 +103,33 @@ class BlobStore {
 // kInvalidArgument before touching anything, so a hostile index cannot name a path.
 bool IsValidBlobId(std::string_view id);
 
+// How a failed call is retried: exponential backoff with full jitter (the wait before retry
+// k is uniform in [0, min(max_backoff, initial_backoff * 2^(k-1))]). Only retriable errors
+// (Status::IsRetriable) are retried; each retry of a put or get opens a fresh source or sink.
+struct RetryPolicy {
+  // Attempts in all, the first included; 1 disables retries. Default: 5.
+  int max_attempts = 5;
+  // The bound of the wait before the first retry; it doubles for each later one.
+  // Default: 100 ms.
+  std::chrono::milliseconds initial_backoff{100};
+  // The largest bound of a wait. Default: 10 s.
+  std::chrono::milliseconds max_backoff{10'000};
+  // A retry is made only if it would start less than this after the first attempt
+  // started. Default: 2 min.
+  std::chrono::milliseconds max_elapsed{120'000};
+};
+
 struct BlobStoreOptions {
   // Threads that run the blob store's requests. Default: 8.
   size_t io_threads = 8;
+  // How OpenBlobStore's store retries transient failures. Default: RetryPolicy{}.
+  RetryPolicy retry;
 };
 
-// Opens the blob store at `url`: `file:///abs/dir` or `file://rel/dir`.
-// kInvalidArgument for an unknown scheme or a malformed URL, naming the URL.
+// Opens the blob store at `url`: `file:///abs/dir` or `file://rel/dir` (a LocalBlobStore,
+// created if missing), with its own pool of options.io_threads threads, and retries per
+// options.retry. kInvalidArgument for an unknown scheme or a malformed URL, naming the URL;
+// the errors of creating the directory.
 Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
                                                  const BlobStoreOptions& options);
 

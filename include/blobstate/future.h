@@ -395,6 +395,12 @@ struct JoinState {
 
 }  // namespace internal
 
+// Runs f() on `ex` and returns its outcome as a future (f may return what Map accepts).
+template <typename F>
+auto Async(Executor& ex, F&& f) {
+  return MakeReadyFuture().Map(ex, std::forward<F>(f));
+}
+
 // Completes when every input has completed (so no input is still running): with all values
 // in input order, or with the first error in completion order.
 template <typename T>
@@ -433,6 +439,20 @@ auto AllOf(std::vector<Future<T>> futures) {
     });
   }
   return out;
+}
+
+// Completes when every input has completed, with every input's result in input order. It
+// never fails: callers inspect each result (e.g. to undo the parts that succeeded).
+template <typename T>
+Future<std::vector<Result<T>>> AllSettled(std::vector<Future<T>> futures) {
+  std::vector<Future<Result<T>>> wrapped;
+  wrapped.reserve(futures.size());
+  for (auto& f : futures) {
+    Promise<Result<T>> p;
+    wrapped.push_back(p.GetFuture());
+    std::move(f).Subscribe([p = std::move(p)](Result<T> r) mutable { p.Set(std::move(r)); });
+  }
+  return AllOf(std::move(wrapped));
 }
 
 // Completes when every input has completed: with a map of the values, or the first error

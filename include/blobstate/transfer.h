@@ -1,0 +1,90 @@
+// Put, get and delete of files and directory trees on a BlobStore.
+//
+// A file is stored as one blob per part of `part_size` bytes (an empty file as none); its
+// parts move in parallel. A directory moves as all of its files in parallel. Restored files
+// are written under a temporary name, checked (size, and XXH3-128 content checksum unless
+// disabled), given their recorded mode and mtime, and only then renamed into place, so a
+// failed or interrupted restore never leaves a file that looks complete but is not.
+//
+// Concurrency and memory: the blob store's own threads move the bytes (each in-flight
+// request holds one 1 MiB buffer), so memory is bounded by its thread count, never by file
+// or tree size. Hashing and file finishing run on the `executor` given to Transfer.
+//
+// Example:
+//   Transfer transfer(*store, cpu_pool, {.ttl = std::chrono::hours(24)});
+//   ASSIGN_OR_RETURN(DirDiff diff, DiffDir(dir, previous_root, {}));
+//   Result<DirIndex> root = transfer.PutDir(dir, diff, {.job_name = "j", ...}).Get();
+//   Status s = transfer.GetDir(*root, "/restore/here").Get().status();
+#ifndef BLOBSTATE_TRANSFER_H_
+#define BLOBSTATE_TRANSFER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "blobstate/blob_store.h"
+#include "blobstate/diff.h"
+#include "blobstate/future.h"
+#include "blobstate/index.h"
+
+namespace blobstate {
+
+struct TransferOptions {
+  // Bytes per blob of a file; larger files are split. Default: 64 MiB.
+  uint64_t part_size = 64ull << 20;
+  // Whether restored files are hashed and compared with their recorded checksum.
+  // Default: true.
+  bool verify_checksums = true;
+  // TTL of every blob put (removed at commit). Default: none.
+  std::chrono::seconds ttl{0};
+  // Whether GetDir ends with syncfs(2), making the restored tree durable. Default: true.
+  bool sync_after_restore = true;
+};
+
+class Transfer {
+ public:
+  // `store` and `executor` must outlive this object and every future it returns.
+  Transfer(BlobStore& store, Executor& executor, TransferOptions options);
+
+  // Uploads the local file `path` (recorded as `file`) in parts, hashing it on the
+  // executor. The FileIndex has the parts' blob ids and the metadata and checksum taken
+  // while reading. kFailedPrecondition if the file's size differs from `file.metadata`
+  // (it changed since the diff). On failure the parts already put are deleted.
+  Future<FileIndex> PutFile(const std::string& path, const LocalFile& file,
+                            const BlobMetadata& metadata);
+
+  // Uploads every file that `diff` of local directory `root` adds; returns the new
+  // directory index: retained and uploaded files present, removed files and subdirs
+  // recorded as removed. `metadata` names job, task and store for the blobs. On failure,
+  // every blob this call put is deleted (best effort; the rest expire with their TTL).
+  Future<DirIndex> PutDir(const std::string& root, const DirDiff& diff,
+                          const BlobMetadata& metadata);
+
+  // Downloads `file` to `path` (which must not exist), verified as described above.
+  // kDataLoss naming the file and blob when sizes or checksums disagree.
+  Future<void> GetFile(const FileIndex& file, const std::string& path);
+
+  // Recreates the tree of `index` under `root` (created if missing; must hold none of the
+  // index's names): subdirectories, empty files and empty directories included. Never
+  // writes outside `root`: names are single path components and no symlink is followed.
+  Future<void> GetDir(const DirIndex& index, const std::string& root);
+
+  // Deletes the given blobs in parallel; blobs already gone count as deleted.
+  Future<void> DeleteBlobs(std::vector<std::string> blob_ids);
+
+  // Removes the TTL of the given blobs in parallel.
+  Future<void> RemoveTtls(std::vector<std::string> blob_ids);
+
+ private:
+  BlobStore& store_;
+  Executor& executor_;
+  const TransferOptions options_;
+};
+
+// The blob ids of every file present in `index`, at every depth.
+std::vector<std::string> BlobIdsOf(const DirIndex& index);
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_TRANSFER_H_

@@ -1,0 +1,131 @@
+// The backend-independent parts of blob_store.h: id rules, in-memory sources and sinks,
+// and OpenBlobStore's URL dispatch.
+#include "blobstate/blob_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#include "blobstore/local/local_blob_store.h"
+#include "blobstore/retrying/retrying_blob_store.h"
+#include "util/fs.h"
+
+namespace blobstate {
+namespace {
+
+constexpr size_t kMaxBlobIdSize = 512;
+
+bool IsIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-' || c == '/';
+}
+
+class StringSource final : public BlobSource {
+ public:
+  explicit StringSource(std::shared_ptr<const std::string> data) : data_(std::move(data)) {}
+  uint64_t size() const override { return data_->size(); }
+  Result<size_t> Read(char* buf, size_t n) override {
+    size_t k = std::min(n, data_->size() - pos_);
+    std::memcpy(buf, data_->data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+
+ private:
+  std::shared_ptr<const std::string> data_;
+  size_t pos_ = 0;
+};
+
+// Collects the bytes privately and shows them in *out only on Finish, so that an attempt
+// that fails midway leaves *out empty.
+class StringSink final : public BlobSink {
+ public:
+  explicit StringSink(std::string* out) : out_(out) {}
+  Status Write(const char* data, size_t n) override {
+    buf_.append(data, n);
+    return Status::Ok();
+  }
+  Status Finish() override {
+    *out_ = std::move(buf_);
+    return Status::Ok();
+  }
+
+ private:
+  std::string* out_;
+  std::string buf_;
+};
+
+// The absolute form of `path` (relative paths are taken from the working directory now, so
+// that a later chdir does not move the store).
+Result<std::string> Absolute(const std::string& path) {
+  if (path.front() == '/') return path;
+  char cwd[4096];
+  if (::getcwd(cwd, sizeof(cwd)) == nullptr) return ErrnoError("getcwd", errno);
+  return JoinPath(cwd, path);
+}
+
+Status UnsupportedUrl(std::string_view url, std::string_view why) {
+  return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + std::string(why) +
+                              " (supported: file:///abs/dir, file://rel/dir)");
+}
+
+}  // namespace
+
+bool IsValidBlobId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxBlobIdSize) return false;
+  if (!std::all_of(id.begin(), id.end(), IsIdChar)) return false;
+  size_t start = 0;
+  for (;;) {
+    size_t slash = id.find('/', start);
+    std::string_view part =
+        id.substr(start, slash == std::string_view::npos ? id.npos : slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (slash == std::string_view::npos) return true;
+    start = slash + 1;
+  }
+}
+
+SourceFactory StringSourceFactory(std::string data) {
+  auto shared = std::make_shared<const std::string>(std::move(data));
+  return [shared]() -> Result<std::unique_ptr<BlobSource>> {
+    return std::unique_ptr<BlobSource>(std::make_unique<StringSource>(shared));
+  };
+}
+
+SinkFactory StringSinkFactory(std::string* out) {
+  return [out]() -> Result<std::unique_ptr<BlobSink>> {
+    out->clear();
+    return std::unique_ptr<BlobSink>(std::make_unique<StringSink>(out));
+  };
+}
+
+Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
+                                                 const BlobStoreOptions& options) {
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos || sep == 0) {
+    return UnsupportedUrl(url, "not of the form scheme://location");
+  }
+  std::string scheme(url.substr(0, sep));
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (scheme != "file") return UnsupportedUrl(url, "unknown scheme '" + scheme + "'");
+  std::string path(url.substr(sep + 3));
+  if (path.empty() || path == "/") return UnsupportedUrl(url, "no directory");
+  if (path.find('\0') != std::string::npos) return UnsupportedUrl(url, "NUL in path");
+  if (options.io_threads == 0) {
+    return InvalidArgumentError("blob store " + std::string(url) + ": io_threads must be >= 1");
+  }
+  if (options.retry.max_attempts < 1) {
+    return InvalidArgumentError("blob store " + std::string(url) +
+                                ": retry.max_attempts must be >= 1");
+  }
+  ASSIGN_OR_RETURN(std::string dir, Absolute(path));
+  ASSIGN_OR_RETURN(std::unique_ptr<LocalBlobStore> local,
+                   LocalBlobStore::Open(dir, options.io_threads));
+  return std::unique_ptr<BlobStore>(
+      std::make_unique<RetryingBlobStore>(std::move(local), options.retry));
+}
+
+}  // namespace blobstate

@@ -1,0 +1,84 @@
+#include "blobstore/local/local_blob_store.h"
+
+#include <exception>
+
+#include "blobstore/local/local_ops.h"
+
+namespace blobstate {
+
+using local_internal::Layout;
+
+Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::Open(const std::string& dir,
+                                                             size_t io_threads) {
+  if (io_threads == 0) {
+    return InvalidArgumentError("local blob store " + dir + ": io_threads must be >= 1");
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const Layout> layout, local_internal::CreateLayout(dir));
+  auto pool = std::make_unique<ThreadPool>("blobstore-local", io_threads);
+  Executor& executor = *pool;
+  return std::unique_ptr<LocalBlobStore>(
+      new LocalBlobStore(std::move(layout), std::move(pool), executor));
+}
+
+Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::Open(const std::string& dir,
+                                                             Executor& executor) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Layout> layout, local_internal::CreateLayout(dir));
+  return std::unique_ptr<LocalBlobStore>(new LocalBlobStore(std::move(layout), nullptr, executor));
+}
+
+LocalBlobStore::LocalBlobStore(std::shared_ptr<const Layout> layout,
+                               std::unique_ptr<ThreadPool> own_pool, Executor& executor)
+    : layout_(std::move(layout)), own_pool_(std::move(own_pool)), executor_(executor) {}
+
+// own_pool_'s destructor runs what is queued and joins; requests hold layout_ themselves.
+LocalBlobStore::~LocalBlobStore() = default;
+
+template <typename T, typename Fn>
+Future<T> LocalBlobStore::Run(Fn fn) {
+  Promise<T> promise;
+  Future<T> out = promise.GetFuture();
+  executor_.Execute([fn = std::move(fn), promise = std::move(promise)]() mutable {
+    try {
+      promise.Set(fn());
+    } catch (const std::exception& e) {
+      promise.Set(InternalError(std::string("exception in local blob store: ") + e.what()));
+    } catch (...) {
+      promise.Set(InternalError("unknown exception in local blob store"));
+    }
+  });
+  return out;
+}
+
+Future<std::string> LocalBlobStore::Put(SourceFactory source, const BlobMetadata& metadata) {
+  return Run<std::string>([layout = layout_, source = std::move(source), metadata] {
+    return local_internal::PutBlob(*layout, source, metadata);
+  });
+}
+
+Future<void> LocalBlobStore::Get(const std::string& id, SinkFactory sink) {
+  return Run<void>([layout = layout_, id, sink = std::move(sink)] {
+    return local_internal::GetBlob(*layout, id, sink);
+  });
+}
+
+Future<void> LocalBlobStore::Delete(const std::string& id) {
+  return Run<void>([layout = layout_, id] { return local_internal::DeleteBlob(*layout, id); });
+}
+
+Future<void> LocalBlobStore::RemoveTtl(const std::string& id) {
+  return Run<void>([layout = layout_, id] { return local_internal::RemoveBlobTtl(*layout, id); });
+}
+
+Future<std::vector<std::string>> LocalBlobStore::ListExpired(
+    std::chrono::system_clock::time_point now) {
+  return Run<std::vector<std::string>>(
+      [layout = layout_, now]() -> Result<std::vector<std::string>> {
+        auto cutoff = std::chrono::system_clock::now() - kStaleTempAge;
+        RETURN_IF_ERROR(local_internal::SweepTempFiles(*layout, cutoff).status());
+        return local_internal::ListExpiredBlobs(*layout, now);
+      });
+}
+
+std::string LocalBlobStore::Describe() const { return layout_->Describe(); }
+
+}  // namespace blobstate

@@ -1,0 +1,67 @@
+// The synchronous file operations behind LocalBlobStore (local_blob_store.h documents the
+// layout and the write order). Each function does blocking I/O: LocalBlobStore runs them
+// on its executor, never on a caller's thread.
+#ifndef BLOBSTATE_BLOBSTORE_LOCAL_LOCAL_OPS_H_
+#define BLOBSTATE_BLOBSTORE_LOCAL_LOCAL_OPS_H_
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "blobstate/blob_store.h"
+
+namespace blobstate::local_internal {
+
+// The paths of one store, and the directories known to be durable. Thread-safe.
+struct Layout {
+  std::string root;   // absolute
+  std::string blobs;  // root/blobs
+  std::string ttl;    // root/ttl
+  std::string tmp;    // root/tmp
+
+  // root/blobs/<shard>/<id>.
+  std::string BlobPath(std::string_view id) const;
+  // root/ttl/<id>.
+  std::string MarkerPath(std::string_view id) const;
+  // "file://" + root.
+  std::string Describe() const { return "file://" + root; }
+
+  bool IsKnownDurable(const std::string& dir) const;
+  void MarkDurable(const std::string& dir) const;
+
+ private:
+  mutable std::mutex mu_;
+  // Directories whose entry in their parent was fsynced by this process.
+  mutable std::set<std::string> durable_dirs_;  // GUARDED_BY(mu_)
+};
+
+// Two lowercase hex digits: the low byte of the 32-bit FNV-1a hash of `id`.
+std::string ShardOf(std::string_view id);
+
+// The marker line for a blob that expires at `expiry`, and its inverse. Parse fails with
+// kDataLoss for anything else.
+std::string FormatTtlMarker(std::chrono::system_clock::time_point expiry);
+Result<std::chrono::system_clock::time_point> ParseTtlMarker(std::string_view text);
+
+// Creates the layout under the absolute directory `dir` (durably) and describes it.
+Result<std::shared_ptr<const Layout>> CreateLayout(const std::string& dir);
+
+// The operations of LocalBlobStore, with the contracts stated there.
+Result<std::string> PutBlob(const Layout& layout, const SourceFactory& factory,
+                            const BlobMetadata& metadata);
+Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& factory);
+Status DeleteBlob(const Layout& layout, const std::string& id);
+Status RemoveBlobTtl(const Layout& layout, const std::string& id);
+Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
+                                                  std::chrono::system_clock::time_point now);
+
+// Removes the files in tmp/ last modified before `cutoff`; returns how many.
+Result<size_t> SweepTempFiles(const Layout& layout, std::chrono::system_clock::time_point cutoff);
+
+}  // namespace blobstate::local_internal
+
+#endif  // BLOBSTATE_BLOBSTORE_LOCAL_LOCAL_OPS_H_

@@ -1,0 +1,143 @@
+#include "blobstore/retrying/retrying_blob_store.h"
+
+#include <algorithm>
+#include <cassert>
+#include <exception>
+#include <random>
+
+namespace blobstate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Uniform in [0, bound]: full jitter.
+std::chrono::milliseconds Jitter(std::chrono::milliseconds bound) {
+  thread_local std::mt19937_64 gen(std::random_device{}());
+  std::uniform_int_distribution<int64_t> dist(0, std::max<int64_t>(bound.count(), 0));
+  return std::chrono::milliseconds(dist(gen));
+}
+
+std::string Attempts(int n) { return std::to_string(n) + (n == 1 ? " attempt" : " attempts"); }
+
+}  // namespace
+
+// One call in flight. Only one attempt runs at a time, and each step happens after the
+// previous one (through the future's or the timer's synchronization), so no lock is needed.
+template <typename T>
+struct RetryingBlobStore::Call {
+  std::string what;  // "put", "get <id>", ... for messages
+  std::function<Future<T>()> attempt;
+  Promise<T> promise;
+  Clock::time_point start = Clock::now();
+  int attempts = 0;
+};
+
+RetryingBlobStore::RetryingBlobStore(std::unique_ptr<BlobStore> inner, RetryPolicy policy)
+    : inner_(std::move(inner)), policy_(policy), timer_("blobstore-retry") {
+  assert(policy_.max_attempts >= 1);
+}
+
+RetryingBlobStore::~RetryingBlobStore() {
+  // Calls waiting for a backoff end now; calls whose attempt is running end when it does
+  // (a retriable failure then meets the shut-down timer and ends too).
+  timer_.Shutdown();
+  gate_.Wait();
+}
+
+std::chrono::milliseconds RetryingBlobStore::BackoffBound(const RetryPolicy& policy, int retry) {
+  auto bound = std::min(policy.initial_backoff, policy.max_backoff);
+  for (int i = 1; i < retry && bound.count() > 0 && bound < policy.max_backoff; ++i) {
+    bound = bound > policy.max_backoff / 2 ? policy.max_backoff : bound * 2;
+  }
+  return bound;
+}
+
+template <typename T>
+Future<T> RetryingBlobStore::WithRetries(std::string what, std::function<Future<T>()> attempt) {
+  auto call = std::make_shared<Call<T>>();
+  call->what = std::move(what);
+  call->attempt = std::move(attempt);
+  Future<T> out = call->promise.GetFuture();
+  gate_.Enter();
+  StartAttempt(std::move(call));
+  return out;
+}
+
+template <typename T>
+void RetryingBlobStore::StartAttempt(std::shared_ptr<Call<T>> call) {
+  ++call->attempts;
+  Future<T> f = [&]() -> Future<T> {
+    try {
+      return call->attempt();
+    } catch (const std::exception& e) {
+      return MakeReadyFuture<T>(InternalError(call->what + ": exception: " + e.what()));
+    } catch (...) {
+      return MakeReadyFuture<T>(InternalError(call->what + ": unknown exception"));
+    }
+  }();
+  std::move(f).Subscribe([this, call = std::move(call)](Result<T> r) mutable {
+    OnAttemptDone(std::move(call), std::move(r));
+  });
+}
+
+template <typename T>
+void RetryingBlobStore::OnAttemptDone(std::shared_ptr<Call<T>> call, Result<T> result) {
+  Status s = result.status();
+  if (s.ok() || !s.IsRetriable()) return Finish(call, std::move(result));
+  if (call->attempts >= policy_.max_attempts) {
+    return Finish<T>(call,
+                     s.WithContext(call->what + ": gave up after " + Attempts(call->attempts)));
+  }
+  auto delay = Jitter(BackoffBound(policy_, call->attempts));
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - call->start);
+  if (elapsed + delay >= policy_.max_elapsed) {
+    return Finish<T>(call, s.WithContext(call->what + ": gave up after " +
+                                         Attempts(call->attempts) + " (retry budget of " +
+                                         std::to_string(policy_.max_elapsed.count()) + " ms)"));
+  }
+  retries_.fetch_add(1, std::memory_order_relaxed);
+  timer_.RunAfter(delay, [this, call, s](bool cancelled) mutable {
+    if (cancelled) {
+      return Finish<T>(
+          call, s.WithContext(call->what + ": store closing after " + Attempts(call->attempts)));
+    }
+    StartAttempt(std::move(call));
+  });
+}
+
+template <typename T>
+void RetryingBlobStore::Finish(const std::shared_ptr<Call<T>>& call, Result<T> result) {
+  call->promise.Set(std::move(result));
+  gate_.Leave();  // last: the destructor may proceed from here on
+}
+
+Future<std::string> RetryingBlobStore::Put(SourceFactory source, const BlobMetadata& metadata) {
+  return WithRetries<std::string>("put", [inner = inner_.get(), source = std::move(source),
+                                          metadata] { return inner->Put(source, metadata); });
+}
+
+Future<void> RetryingBlobStore::Get(const std::string& id, SinkFactory sink) {
+  return WithRetries<void>("get " + id, [inner = inner_.get(), id, sink = std::move(sink)] {
+    return inner->Get(id, sink);
+  });
+}
+
+Future<void> RetryingBlobStore::Delete(const std::string& id) {
+  return WithRetries<void>("delete " + id,
+                           [inner = inner_.get(), id] { return inner->Delete(id); });
+}
+
+Future<void> RetryingBlobStore::RemoveTtl(const std::string& id) {
+  return WithRetries<void>("remove TTL of " + id,
+                           [inner = inner_.get(), id] { return inner->RemoveTtl(id); });
+}
+
+Future<std::vector<std::string>> RetryingBlobStore::ListExpired(
+    std::chrono::system_clock::time_point now) {
+  return WithRetries<std::vector<std::string>>(
+      "list expired", [inner = inner_.get(), now] { return inner->ListExpired(now); });
+}
+
+std::string RetryingBlobStore::Describe() const { return inner_->Describe(); }
+
+}  // namespace blobstate

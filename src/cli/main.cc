@@ -1,0 +1,60 @@
+// blobstate: back up and restore state store directories to a blob store.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace blobstate::cli {
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  Status (*run)(const std::vector<std::string>&, CommandOutput&);
+};
+
+constexpr Command kCommands[] = {
+    {"backup-dir", "back up a directory as a snapshot, incrementally", BackupDirCommand},
+    {"restore-dir", "restore a snapshot into a directory", RestoreDirCommand},
+    {"show", "print the tree of a snapshot", ShowCommand},
+    {"gc", "delete blobs whose TTL expired", GcCommand},
+};
+
+std::string Usage() {
+  std::string out =
+      "usage: blobstate COMMAND [flags]\n\n"
+      "Backs up state store directories to a blob store, incrementally, and restores them.\n"
+      "Blob store URLs: file:///path/to/dir (a local directory).\n\ncommands:\n";
+  for (const Command& c : kCommands) {
+    std::string name = c.name;
+    name.resize(14, ' ');
+    out += "  " + name + c.summary + "\n";
+  }
+  out += "\n'blobstate COMMAND --help' describes a command's flags.\n"
+         "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n";
+  return out;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(Usage().c_str(), args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (args[0] != c.name) continue;
+    CommandOutput out;
+    Status s = c.run(std::vector<std::string>(args.begin() + 1, args.end()), out);
+    if (s.ok()) return 0;
+    std::fprintf(stderr, "blobstate %s: %s\n", c.name, s.ToString().c_str());
+    return out.usage_error() ? 2 : 1;
+  }
+  std::fprintf(stderr, "blobstate: unknown command '%s'\n\n%s", args[0].c_str(), Usage().c_str());
+  return 2;
+}
+
+}  // namespace
+}  // namespace blobstate::cli
+
+int main(int argc, char** argv) { return blobstate::cli::Main(argc, argv); }

@@ -1,0 +1,267 @@
+#include "blobstate/diff.h"
+
+#include <gtest/gtest.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "util/fs.h"
+#include "util/hash.h"
+
+namespace blobstate {
+namespace {
+
+// A tree: file path -> content; a path ending in '/' is an (empty) directory.
+using Tree = std::map<std::string, std::string>;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/blobstate-diff-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { RemoveAll(path_).IgnoreError(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+void Write(const std::string& root, const Tree& tree) {
+  for (const auto& [path, content] : tree) {
+    std::string full = JoinPath(root, path);
+    if (path.back() == '/') {
+      ASSERT_TRUE(MakeDirs(full).ok());
+      continue;
+    }
+    ASSERT_TRUE(MakeDirs(DirName(full)).ok());
+    ASSERT_TRUE(WriteFileAtomic(full, content).ok());
+  }
+}
+
+// Sets a file's mtime to long ago, so that its identity is trusted (not racily fresh).
+void Age(const std::string& path) {
+  struct timeval tv[2] = {{1'000'000'000, 0}, {1'000'000'000, 0}};
+  ASSERT_EQ(utimes(path.c_str(), tv), 0);
+}
+
+// The index a backup of `diff` would produce, with a made-up blob per file.
+DirIndex IndexFromDiff(const std::string& root, const DirDiff& diff) {
+  DirIndex out;
+  out.name = diff.name;
+  out.files_present = diff.files_retained;
+  for (const LocalFile& f : diff.files_added) {
+    std::string path = JoinPath(root, f.name);
+    FileIndex fi;
+    fi.name = f.name;
+    struct stat st;
+    EXPECT_EQ(lstat(path.c_str(), &st), 0);
+    fi.metadata = MetadataForIndex(st, std::chrono::system_clock::now());
+    fi.checksum = *HashFile(path);
+    if (fi.metadata.size > 0) fi.blobs.push_back({"blob-" + path, 0});
+    out.files_present.push_back(std::move(fi));
+  }
+  for (const auto* list : {&diff.subdirs_added, &diff.subdirs_retained}) {
+    for (const DirDiff& d : *list) {
+      out.subdirs_present.push_back(IndexFromDiff(JoinPath(root, d.name), d));
+    }
+  }
+  return out;
+}
+
+// The paths of a diff, flattened: "+f" added, "=f" retained, "-f" removed, "+d/" added
+// directory, "-d/" removed directory.
+std::set<std::string> Flatten(const DirDiff& diff, const std::string& prefix = "") {
+  std::set<std::string> out;
+  for (const LocalFile& f : diff.files_added) out.insert("+" + prefix + f.name);
+  for (const FileIndex& f : diff.files_retained) out.insert("=" + prefix + f.name);
+  for (const FileIndex& f : diff.files_removed) out.insert("-" + prefix + f.name);
+  for (const DirIndex& d : diff.subdirs_removed) out.insert("-" + prefix + d.name + "/");
+  for (const DirDiff& d : diff.subdirs_added) {
+    out.insert("+" + prefix + d.name + "/");
+    out.merge(Flatten(d, prefix + d.name + "/"));
+  }
+  for (const DirDiff& d : diff.subdirs_retained) out.merge(Flatten(d, prefix + d.name + "/"));
+  return out;
+}
+
+struct DiffCase {
+  std::string name;
+  Tree before;
+  std::function<void(const std::string& root)> change;
+  std::set<std::string> expected;
+};
+
+class DiffTableTest : public ::testing::TestWithParam<DiffCase> {};
+
+TEST_P(DiffTableTest, DiffsAgainstPreviousSnapshot) {
+  const DiffCase& c = GetParam();
+  TempDir dir;
+  Write(dir.path(), c.before);
+  Result<DirDiff> first = DiffDir(dir.path(), DirIndex{}, {});
+  ASSERT_TRUE(first.ok()) << first.status();
+  DirIndex previous = IndexFromDiff(dir.path(), *first);
+  c.change(dir.path());
+  Result<DirDiff> second = DiffDir(dir.path(), previous, {});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(Flatten(*second), c.expected);
+}
+
+const Tree kBase = {{"a", "alpha"}, {"b", "bravo"}, {"d/c", "charlie"}, {"d/e/f", "foxtrot"}};
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, DiffTableTest,
+    ::testing::Values(
+        DiffCase{"NothingChanged", kBase, [](const std::string&) {},
+                 {"=a", "=b", "=d/c", "=d/e/f"}},
+        DiffCase{"FileAdded", kBase,
+                 [](const std::string& r) { Write(r, {{"n", "new"}}); },
+                 {"=a", "=b", "+n", "=d/c", "=d/e/f"}},
+        DiffCase{"FileRemoved", kBase,
+                 [](const std::string& r) { ASSERT_EQ(unlink((r + "/b").c_str()), 0); },
+                 {"=a", "-b", "=d/c", "=d/e/f"}},
+        DiffCase{"ChangedSameSize", kBase,
+                 [](const std::string& r) { Write(r, {{"a", "ALPHA"}}); },
+                 {"+a", "-a", "=b", "=d/c", "=d/e/f"}},
+        DiffCase{"Renamed", kBase,
+                 [](const std::string& r) {
+                   ASSERT_EQ(rename((r + "/a").c_str(), (r + "/z").c_str()), 0);
+                 },
+                 {"-a", "+z", "=b", "=d/c", "=d/e/f"}},
+        DiffCase{"NestedChange", kBase,
+                 [](const std::string& r) { Write(r, {{"d/e/f", "foxtrot2"}, {"d/e/g/h", "x"}}); },
+                 {"=a", "=b", "=d/c", "+d/e/f", "-d/e/f", "+d/e/g/", "+d/e/g/h"}},
+        DiffCase{"SubdirRemoved", kBase,
+                 [](const std::string& r) { ASSERT_TRUE(RemoveAll(r + "/d/e").ok()); },
+                 {"=a", "=b", "=d/c", "-d/e/"}},
+        DiffCase{"EmptyFilesAndDirs", Tree{{"empty", ""}, {"emptydir/", ""}},
+                 [](const std::string& r) { Write(r, {{"e2", ""}, {"ed2/sub/", ""}}); },
+                 {"+e2", "=empty", "+ed2/", "+ed2/sub/"}},
+        DiffCase{"EmptyFileBecomesNonEmpty", Tree{{"f", ""}},
+                 [](const std::string& r) { Write(r, {{"f", "now data"}}); },
+                 {"+f", "-f"}},
+        DiffCase{"TouchedButSameContent", kBase,
+                 [](const std::string& r) { Write(r, {{"a", "alpha"}}); },
+                 {"=a", "=b", "=d/c", "=d/e/f"}},
+        DiffCase{"FileReplacedByDir", kBase,
+                 [](const std::string& r) {
+                   ASSERT_EQ(unlink((r + "/a").c_str()), 0);
+                   Write(r, {{"a/x", "x"}});
+                 },
+                 {"-a", "+a/", "+a/x", "=b", "=d/c", "=d/e/f"}}),
+    [](const ::testing::TestParamInfo<DiffCase>& info) { return info.param.name; });
+
+TEST(DiffTest, RejectsSymlinkNamingIt) {
+  TempDir dir;
+  Write(dir.path(), {{"real", "x"}});
+  ASSERT_EQ(symlink("real", (dir.path() + "/link").c_str()), 0);
+  Result<DirDiff> d = DiffDir(dir.path(), DirIndex{}, {});
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(d.status().message().find(dir.path() + "/link"), std::string::npos);
+}
+
+TEST(DiffTest, RejectsFifo) {
+  TempDir dir;
+  ASSERT_EQ(mkfifo((dir.path() + "/pipe").c_str(), 0600), 0);
+  EXPECT_EQ(DiffDir(dir.path(), DirIndex{}, {}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(DiffTest, MissingDirIsNotFound) {
+  EXPECT_EQ(DiffDir("/nonexistent/blobstate", DirIndex{}, {}).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST(DiffTest, ExcludedNamesAreIgnored) {
+  TempDir dir;
+  Write(dir.path(), {{"a", "x"}, {"OFFSET", "17"}, {"sub/OFFSET", "3"}});
+  Result<DirDiff> d = DiffDir(dir.path(), DirIndex{}, {.excluded_names = {"OFFSET"}});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(Flatten(*d), (std::set<std::string>{"+a", "+sub/"}));
+}
+
+TEST(DiffTest, ReusesChecksumWhileIdentityUnchanged) {
+  TempDir dir;
+  Write(dir.path(), {{"sst", "original content"}});
+  Age(dir.path() + "/sst");
+  DirIndex previous = IndexFromDiff(dir.path(), *DiffDir(dir.path(), DirIndex{}, {}));
+  ASSERT_NE(previous.files_present[0].metadata.inode, 0u);
+  // Same inode, size and mtime: the recorded checksum is trusted without reading, so a
+  // checksum that disagrees with the content goes unnoticed (proving the file was not read).
+  previous.files_present[0].checksum = Checksum{1, 2};
+  Result<DirDiff> d = DiffDir(dir.path(), previous, {});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(Flatten(*d), (std::set<std::string>{"=sst"}));
+}
+
+TEST(DiffTest, HardLinkedCheckpointReusesChecksum) {
+  TempDir dir;
+  Write(dir.path(), {{"ckpt-1/000001.sst", "sst bytes"}});
+  Age(dir.path() + "/ckpt-1/000001.sst");
+  DirIndex previous =
+      IndexFromDiff(dir.path() + "/ckpt-1", *DiffDir(dir.path() + "/ckpt-1", DirIndex{}, {}));
+  previous.files_present[0].checksum = Checksum{7, 7};  // only a reuse keeps this
+  ASSERT_TRUE(MakeDirs(dir.path() + "/ckpt-2").ok());
+  ASSERT_EQ(link((dir.path() + "/ckpt-1/000001.sst").c_str(),
+                 (dir.path() + "/ckpt-2/000001.sst").c_str()),
+            0);  // changes ctime, not identity
+  Result<DirDiff> d = DiffDir(dir.path() + "/ckpt-2", previous, {});
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->files_retained.size(), 1u);
+  EXPECT_EQ(d->files_retained[0].checksum, (Checksum{7, 7}));
+}
+
+TEST(DiffTest, RacilyFreshFileIsHashedAgain) {
+  TempDir dir;
+  Write(dir.path(), {{"f", "content"}});  // mtime is now: racily fresh
+  DirIndex previous = IndexFromDiff(dir.path(), *DiffDir(dir.path(), DirIndex{}, {}));
+  EXPECT_EQ(previous.files_present[0].metadata.inode, 0u);
+  previous.files_present[0].checksum = Checksum{1, 2};  // wrong: a re-hash must notice
+  Result<DirDiff> d = DiffDir(dir.path(), previous, {});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(Flatten(*d), (std::set<std::string>{"+f", "-f"}));
+}
+
+TEST(DiffTest, ChangedContentWithSameSizeAndMtimeIsDetectedWhenIdentityDiffers) {
+  TempDir dir;
+  Write(dir.path(), {{"f", "aaaa"}});
+  Age(dir.path() + "/f");
+  DirIndex previous = IndexFromDiff(dir.path(), *DiffDir(dir.path(), DirIndex{}, {}));
+  // Replace the file (new inode) with other bytes of the same size and the same mtime.
+  Write(dir.path(), {{"f", "bbbb"}});
+  Age(dir.path() + "/f");
+  Result<DirDiff> d = DiffDir(dir.path(), previous, {});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(Flatten(*d), (std::set<std::string>{"+f", "-f"}));
+}
+
+TEST(IsIdenticalTest, TrueOnlyForSameContent) {
+  TempDir dir;
+  Write(dir.path(), {{"a", "x"}, {"d/b", "y"}, {"empty/", ""}});
+  DirIndex index = IndexFromDiff(dir.path(), *DiffDir(dir.path(), DirIndex{}, {}));
+  EXPECT_TRUE(*IsIdentical(dir.path(), index, {}));
+  Write(dir.path(), {{"OFFSET", "1"}});
+  EXPECT_FALSE(*IsIdentical(dir.path(), index, {}));
+  EXPECT_TRUE(*IsIdentical(dir.path(), index, {.excluded_names = {"OFFSET"}}));
+  Write(dir.path(), {{"d/b", "z"}});
+  EXPECT_FALSE(*IsIdentical(dir.path(), index, {.excluded_names = {"OFFSET"}}));
+  ASSERT_TRUE(RemoveAll(dir.path() + "/empty").ok());
+  Write(dir.path(), {{"d/b", "y"}});
+  EXPECT_FALSE(*IsIdentical(dir.path(), index, {.excluded_names = {"OFFSET"}}));
+}
+
+TEST(DiffTest, CountsFilesAndBytesToUpload) {
+  TempDir dir;
+  Write(dir.path(), {{"a", "12345"}, {"d/b", "123"}, {"d/e/c", ""}});
+  Result<DirDiff> d = DiffDir(dir.path(), DirIndex{}, {});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->FilesAdded(), 3u);
+  EXPECT_EQ(d->BytesAdded(), 8u);
+  EXPECT_FALSE(d->Empty());
+}
+
+}  // namespace
+}  // namespace blobstate

@@ -1,0 +1,155 @@
+// EncodeSnapshotIndex: the version 1 writer (docs/format.md).
+//
+// Determinism: fields are written in id order, repeated fields in vector order, and a
+// singular field is omitted exactly when it holds its default (0, empty, or a message
+// whose encoding is empty). No v1 field carries the must-understand bit.
+//
+// Each nested message is preceded by its length, so the encoder measures before it writes.
+// Measuring a directory means measuring its whole subtree; to keep encoding linear in the
+// size of the index whatever its depth, a first pass (WireCounter) records the size of
+// every DirIndex in pre-order and the writing pass (WireWriter) consumes them in the same
+// order. Files and the messages inside them are small and measured on the spot.
+#include <cassert>
+#include <vector>
+
+#include "blobstate/index.h"
+#include "index/fields.h"
+#include "index/wire.h"
+
+namespace blobstate {
+namespace {
+
+using namespace index_fields;  // NOLINT: field ids only
+
+class Encoder {
+ public:
+  std::string Encode(const SnapshotIndex& index) {
+    WireCounter counter;
+    EncodeIndex(counter, index);
+    WireWriter writer;
+    writer.Reserve(counter.size());
+    EncodeIndex(writer, index);
+    assert(next_dir_ == dir_sizes_.size() && writer.data().size() == counter.size());
+    return SealEnvelope(kSnapshotIndexMagic, kSnapshotIndexFormatVersion, writer.data());
+  }
+
+ private:
+  template <typename Out>
+  void EncodeIndex(Out& out, const SnapshotIndex& index) {
+    if (index.creation_time_ms != 0) {
+      out.VarintField(kIndexCreationTimeMs, ZigZagEncode(index.creation_time_ms));
+    }
+    SmallMessageField(out, kIndexMetadata, index.metadata, /*omit_if_empty=*/true);
+    DirField(out, kIndexRoot, index.root, /*omit_if_empty=*/true);
+    StringField(out, kIndexPrevBlobId, index.prev_snapshot_index_blob_id);
+  }
+
+  template <typename Out>
+  void EncodeMessage(Out& out, const SnapshotMetadata& m) {
+    StringField(out, kMetaCheckpointId, m.checkpoint_id);
+    StringField(out, kMetaJobName, m.job_name);
+    StringField(out, kMetaJobId, m.job_id);
+    StringField(out, kMetaTaskName, m.task_name);
+    StringField(out, kMetaStoreName, m.store_name);
+  }
+
+  template <typename Out>
+  void EncodeDir(Out& out, const DirIndex& dir) {
+    StringField(out, kDirName, dir.name);
+    for (const FileIndex& f : dir.files_present) SmallMessageField(out, kDirFilesPresent, f);
+    for (const FileIndex& f : dir.files_removed) SmallMessageField(out, kDirFilesRemoved, f);
+    for (const DirIndex& d : dir.subdirs_present) DirField(out, kDirSubdirsPresent, d);
+    for (const DirIndex& d : dir.subdirs_removed) DirField(out, kDirSubdirsRemoved, d);
+  }
+
+  template <typename Out>
+  void EncodeMessage(Out& out, const FileIndex& file) {
+    StringField(out, kFileName, file.name);
+    for (const FileBlob& b : file.blobs) SmallMessageField(out, kFileBlobs, b);
+    SmallMessageField(out, kFileMetadata, file.metadata, /*omit_if_empty=*/true);
+    if (file.checksum != Checksum{}) {
+      out.LenHeader(kFileChecksum, kChecksumBytes);
+      WriteBigEndian(out, file.checksum.high);
+      WriteBigEndian(out, file.checksum.low);
+    }
+  }
+
+  template <typename Out>
+  void EncodeMessage(Out& out, const FileBlob& blob) {
+    StringField(out, kBlobId, blob.blob_id);
+    UintField(out, kBlobOffset, blob.offset);
+  }
+
+  template <typename Out>
+  void EncodeMessage(Out& out, const FileMetadata& m) {
+    UintField(out, kFileMetaSize, m.size);
+    if (m.mtime_ns != 0) out.VarintField(kFileMetaMtimeNs, ZigZagEncode(m.mtime_ns));
+    UintField(out, kFileMetaMode, m.mode);
+    UintField(out, kFileMetaUid, m.uid);
+    UintField(out, kFileMetaGid, m.gid);
+    UintField(out, kFileMetaDevice, m.device);
+    UintField(out, kFileMetaInode, m.inode);
+  }
+
+  // A message other than DirIndex, measured on the spot.
+  template <typename Out, typename Message>
+  void SmallMessageField(Out& out, uint32_t id, const Message& m, bool omit_if_empty = false) {
+    WireCounter size;
+    EncodeMessage(size, m);
+    if (omit_if_empty && size.size() == 0) return;
+    out.LenHeader(id, size.size());
+    if constexpr (Out::kCounting) {
+      out.Skip(size.size());
+    } else {
+      EncodeMessage(out, m);
+    }
+  }
+
+  // A DirIndex: measured once, in the counting pass.
+  template <typename Out>
+  void DirField(Out& out, uint32_t id, const DirIndex& dir, bool omit_if_empty = false) {
+    uint64_t size;
+    if constexpr (Out::kCounting) {
+      const size_t slot = dir_sizes_.size();
+      dir_sizes_.push_back(0);
+      WireCounter counter;
+      EncodeDir(counter, dir);
+      size = dir_sizes_[slot] = counter.size();
+    } else {
+      size = dir_sizes_[next_dir_++];
+    }
+    if (omit_if_empty && size == 0) return;
+    out.LenHeader(id, size);
+    if constexpr (Out::kCounting) {
+      out.Skip(size);
+    } else {
+      EncodeDir(out, dir);
+    }
+  }
+
+  template <typename Out>
+  static void StringField(Out& out, uint32_t id, const std::string& s) {
+    if (!s.empty()) out.BytesField(id, s);
+  }
+
+  template <typename Out>
+  static void UintField(Out& out, uint32_t id, uint64_t v) {
+    if (v != 0) out.VarintField(id, v);
+  }
+
+  template <typename Out>
+  static void WriteBigEndian(Out& out, uint64_t v) {
+    char bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((v >> (56 - 8 * i)) & 0xff);
+    out.Raw(std::string_view(bytes, 8));
+  }
+
+  std::vector<uint64_t> dir_sizes_;  // of every DirIndex, in pre-order
+  size_t next_dir_ = 0;              // the next of dir_sizes_ the writing pass uses
+};
+
+}  // namespace
+
+std::string EncodeSnapshotIndex(const SnapshotIndex& index) { return Encoder().Encode(index); }
+
+}  // namespace blobstate

@@ -1,0 +1,327 @@
+#include "blobstate/transfer.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "transfer/file_io.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/random.h"
+
+namespace blobstate {
+namespace {
+
+struct Hashed {
+  FileMetadata metadata;
+  Checksum checksum;
+};
+
+// Hashes the file at `path`, which must still be `expected_size` bytes long, and records
+// its metadata as of the hash (docs/format.md, "Checksum reuse").
+Result<Hashed> HashForIndex(const std::string& path, uint64_t expected_size) {
+  ASSIGN_OR_RETURN(File f, File::Open(path, O_RDONLY | O_NOFOLLOW));
+  ASSIGN_OR_RETURN(struct stat st, f.Stat());
+  auto hashed_at = std::chrono::system_clock::now();
+  Hasher hasher;
+  IoBuffer buf(kIoChunkSize);
+  uint64_t total = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(size_t n, f.Read(buf.data(), buf.size()));
+    if (n == 0) break;
+    hasher.Update(buf.data(), n);
+    total += n;
+  }
+  if (total != expected_size || static_cast<uint64_t>(st.st_size) != expected_size) {
+    return FailedPreconditionError("file changed during backup (size " + std::to_string(total) +
+                                   ", expected " + std::to_string(expected_size) + "): " + path);
+  }
+  return Hashed{MetadataForIndex(st, hashed_at), hasher.Finish()};
+}
+
+// The byte length of each part of `file`, checking that offsets increase from 0.
+Result<std::vector<uint64_t>> PartLengths(const FileIndex& file) {
+  std::vector<uint64_t> lengths;
+  const auto& blobs = file.blobs;
+  if (file.metadata.size > 0 && (blobs.empty() || blobs[0].offset != 0)) {
+    return InvalidArgumentError("file " + file.name + ": parts do not start at offset 0");
+  }
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    uint64_t end = i + 1 < blobs.size() ? blobs[i + 1].offset : file.metadata.size;
+    if (end <= blobs[i].offset || end > file.metadata.size) {
+      return InvalidArgumentError("file " + file.name + ": part offsets out of order");
+    }
+    lengths.push_back(end - blobs[i].offset);
+  }
+  return lengths;
+}
+
+// Creates `path` as a real directory, or accepts it if it is one (never a symlink).
+Status EnsureRealDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return ErrnoError("mkdir " + path, errno);
+  }
+  ASSIGN_OR_RETURN(struct stat st, LStat(path));
+  if (!S_ISDIR(st.st_mode)) return FailedPreconditionError("not a directory: " + path);
+  return Status::Ok();
+}
+
+// Checks the downloaded temp file and gives it its recorded mode and mtime.
+Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify) {
+  ASSIGN_OR_RETURN(File f, File::Open(tmp, O_RDWR | O_NOFOLLOW));
+  ASSIGN_OR_RETURN(struct stat st, f.Stat());
+  if (static_cast<uint64_t>(st.st_size) != file.metadata.size) {
+    return DataLossError("restored size " + std::to_string(st.st_size) + " differs from the " +
+                         std::to_string(file.metadata.size) + " bytes recorded");
+  }
+  if (verify) {
+    Hasher hasher;
+    IoBuffer buf(kIoChunkSize);
+    for (;;) {
+      ASSIGN_OR_RETURN(size_t n, f.Read(buf.data(), buf.size()));
+      if (n == 0) break;
+      hasher.Update(buf.data(), n);
+    }
+    Checksum got = hasher.Finish();
+    if (got != file.checksum) {
+      return DataLossError("checksum mismatch: restored content has " + got.ToHex() +
+                           ", the index records " + file.checksum.ToHex());
+    }
+  }
+  if (::fchmod(f.fd(), file.metadata.mode & 07777) != 0) return ErrnoError("chmod " + tmp, errno);
+  struct timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = file.metadata.mtime_ns / 1'000'000'000;
+  times[0].tv_nsec = times[1].tv_nsec = file.metadata.mtime_ns % 1'000'000'000;
+  if (times[0].tv_nsec < 0) {  // mtimes before 1970
+    times[0].tv_sec = times[1].tv_sec -= 1;
+    times[0].tv_nsec = times[1].tv_nsec += 1'000'000'000;
+  }
+  if (::futimens(f.fd(), times) != 0) return ErrnoError("set mtime of " + tmp, errno);
+  return f.Close();
+}
+
+// Files of a DirDiff to upload, flattened in a fixed order (see Assemble).
+struct PendingFile {
+  std::string rel_path;
+  LocalFile file;
+};
+
+void CollectAdded(const DirDiff& d, const std::string& prefix, std::vector<PendingFile>* out) {
+  for (const LocalFile& f : d.files_added) out->push_back({prefix + f.name, f});
+  for (const auto* list : {&d.subdirs_added, &d.subdirs_retained}) {
+    for (const DirDiff& sub : *list) CollectAdded(sub, prefix + sub.name + "/", out);
+  }
+}
+
+// Builds the new DirIndex of `d`, taking uploaded files from `next` in CollectAdded order.
+DirIndex Assemble(const DirDiff& d, std::vector<FileIndex>::iterator* next) {
+  DirIndex out;
+  out.name = d.name;
+  out.files_present = d.files_retained;
+  for (size_t i = 0; i < d.files_added.size(); ++i) out.files_present.push_back(std::move(*(*next)++));
+  out.files_removed = d.files_removed;
+  for (const auto* list : {&d.subdirs_added, &d.subdirs_retained}) {
+    for (const DirDiff& sub : *list) out.subdirs_present.push_back(Assemble(sub, next));
+  }
+  out.subdirs_removed = d.subdirs_removed;
+  return out;
+}
+
+void CollectIds(const DirIndex& d, std::vector<std::string>* out) {
+  for (const FileIndex& f : d.files_present) {
+    for (const FileBlob& b : f.blobs) out->push_back(b.blob_id);
+  }
+  for (const DirIndex& sub : d.subdirs_present) CollectIds(sub, out);
+}
+
+TransferOptions WithDefaults(TransferOptions options) {
+  if (options.part_size == 0) options.part_size = TransferOptions().part_size;
+  return options;
+}
+
+}  // namespace
+
+Transfer::Transfer(BlobStore& store, Executor& executor, TransferOptions options)
+    : store_(store), executor_(executor), options_(WithDefaults(options)) {}
+
+Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& file,
+                                    const BlobMetadata& metadata) {
+  const uint64_t size = file.metadata.size;
+  std::vector<Future<std::string>> parts;
+  std::vector<uint64_t> offsets;
+  BlobMetadata part_meta = metadata;
+  part_meta.ttl = options_.ttl;
+  for (uint64_t off = 0; off < size; off += options_.part_size) {
+    offsets.push_back(off);
+    uint64_t len = std::min(options_.part_size, size - off);
+    parts.push_back(store_.Put(FileRangeSourceFactory(path, off, len), part_meta));
+  }
+  Future<Hashed> hashed = Async(executor_, [path, size] { return HashForIndex(path, size); });
+  auto settled = AllSettled(std::move(parts));
+  return std::move(hashed).Then(executor_, [this, name = file.name, path,
+                                            offsets = std::move(offsets),
+                                            settled = std::move(settled)](
+                                               Result<Hashed> h) mutable {
+    return std::move(settled).Then(executor_, [this, h = std::move(h), name, path, offsets](
+                                                  Result<std::vector<Result<std::string>>> r)
+                                                  -> Future<FileIndex> {
+      FileIndex out;
+      out.name = name;
+      Status error = h.status();
+      std::vector<std::string> put_ids;
+      for (size_t i = 0; i < r->size(); ++i) {
+        if ((*r)[i].ok()) {
+          put_ids.push_back(*(*r)[i]);
+          out.blobs.push_back({*(*r)[i], offsets[i]});
+        } else if (error.ok()) {
+          error = (*r)[i].status();
+        }
+      }
+      if (error.ok()) {
+        out.metadata = h->metadata;
+        out.checksum = h->checksum;
+        return MakeReadyFuture<FileIndex>(std::move(out));
+      }
+      error = error.WithContext("upload " + path);
+      return DeleteBlobs(std::move(put_ids)).Then(executor_, [error](Result<void>) {
+        return Result<FileIndex>(error);
+      });
+    });
+  });
+}
+
+Future<DirIndex> Transfer::PutDir(const std::string& root, const DirDiff& diff,
+                                  const BlobMetadata& metadata) {
+  std::vector<PendingFile> pending;
+  CollectAdded(diff, "", &pending);
+  std::vector<Future<FileIndex>> files;
+  files.reserve(pending.size());
+  for (const PendingFile& p : pending) {
+    BlobMetadata m = metadata;
+    m.file_path = p.rel_path;
+    files.push_back(PutFile(JoinPath(root, p.rel_path), p.file, m));
+  }
+  auto shared_diff = std::make_shared<DirDiff>(diff);
+  return AllSettled(std::move(files))
+      .Then(executor_, [this, shared_diff](Result<std::vector<Result<FileIndex>>> r)
+                           -> Future<DirIndex> {
+        std::vector<FileIndex> uploaded;
+        Status error;
+        std::vector<std::string> put_ids;
+        for (Result<FileIndex>& f : *r) {
+          if (!f.ok()) {
+            if (error.ok()) error = f.status();
+            continue;
+          }
+          for (const FileBlob& b : f->blobs) put_ids.push_back(b.blob_id);
+          uploaded.push_back(std::move(*f));
+        }
+        if (!error.ok()) {
+          return DeleteBlobs(std::move(put_ids)).Then(executor_, [error](Result<void>) {
+            return Result<DirIndex>(error);
+          });
+        }
+        auto next = uploaded.begin();
+        return MakeReadyFuture<DirIndex>(Assemble(*shared_diff, &next));
+      });
+}
+
+Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path) {
+  return Async(executor_, [this, file, path]() -> Future<void> {
+    Result<std::vector<uint64_t>> lengths = PartLengths(file);
+    if (!lengths.ok()) return MakeReadyFuture<void>(lengths.status().WithContext("restore " + path));
+    std::string tmp = JoinPath(DirName(path), ".blobstate-tmp-" + RandomHex(8));
+    Result<File> created = File::Open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    if (!created.ok()) return MakeReadyFuture<void>(created.status());
+    if (::ftruncate(created->fd(), file.metadata.size) != 0) {
+      Status s = ErrnoError("truncate " + tmp, errno);
+      ::unlink(tmp.c_str());
+      return MakeReadyFuture<void>(s);
+    }
+    created->Close().IgnoreError();
+    std::vector<Future<void>> parts;
+    for (size_t i = 0; i < file.blobs.size(); ++i) {
+      const FileBlob& b = file.blobs[i];
+      parts.push_back(
+          store_.Get(b.blob_id, FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id)));
+    }
+    return AllOf(std::move(parts)).Then(executor_, [this, file, path, tmp](Result<void> r) -> Status {
+      Status s = r.status();
+      if (s.ok()) s = FinishFile(tmp, file, options_.verify_checksums);
+      if (s.ok() && ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+        s = ErrnoError("rename " + tmp + " to " + path, errno);
+      }
+      if (!s.ok()) ::unlink(tmp.c_str());
+      return s.WithContext("restore " + path);
+    });
+  });
+}
+
+Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
+  auto shared = std::make_shared<DirIndex>(index);
+  return Async(executor_, [this, shared, root]() -> Future<void> {
+    std::vector<Future<void>> files;
+    Status s = MakeDirs(root);
+    std::vector<std::pair<const DirIndex*, std::string>> stack = {{shared.get(), root}};
+    while (s.ok() && !stack.empty()) {
+      auto [dir, path] = stack.back();
+      stack.pop_back();
+      for (const FileIndex& f : dir->files_present) {
+        if (!IsValidName(f.name)) {
+          s = InvalidArgumentError("invalid file name in index under " + path);
+          break;
+        }
+        files.push_back(GetFile(f, JoinPath(path, f.name)));
+      }
+      for (const DirIndex& sub : dir->subdirs_present) {
+        if (!IsValidName(sub.name)) {
+          s = InvalidArgumentError("invalid directory name in index under " + path);
+          break;
+        }
+        std::string sub_path = JoinPath(path, sub.name);
+        if (s = EnsureRealDir(sub_path); !s.ok()) break;
+        stack.emplace_back(&sub, std::move(sub_path));
+      }
+    }
+    // Even on a setup error, wait for the downloads already started before reporting it.
+    return AllOf(std::move(files)).Then(executor_, [this, shared, root, s](Result<void> r) -> Status {
+      RETURN_IF_ERROR(s);
+      RETURN_IF_ERROR(r);
+      if (!options_.sync_after_restore) return Status::Ok();
+      ASSIGN_OR_RETURN(File dir, File::Open(root, O_RDONLY | O_DIRECTORY));
+      if (::syncfs(dir.fd()) != 0) return ErrnoError("syncfs " + root, errno);
+      return Status::Ok();
+    });
+  });
+}
+
+Future<void> Transfer::DeleteBlobs(std::vector<std::string> blob_ids) {
+  std::vector<Future<void>> deletes;
+  deletes.reserve(blob_ids.size());
+  for (const std::string& id : blob_ids) deletes.push_back(store_.Delete(id));
+  return AllSettled(std::move(deletes))
+      .Then(executor_, [](Result<std::vector<Result<void>>> r) -> Status {
+        for (const Result<void>& d : *r) {
+          if (!d.ok() && !d.status().IsIgnorable()) return d.status();
+        }
+        return Status::Ok();
+      });
+}
+
+Future<void> Transfer::RemoveTtls(std::vector<std::string> blob_ids) {
+  std::vector<Future<void>> calls;
+  calls.reserve(blob_ids.size());
+  for (const std::string& id : blob_ids) calls.push_back(store_.RemoveTtl(id));
+  return AllOf(std::move(calls));
+}
+
+std::vector<std::string> BlobIdsOf(const DirIndex& index) {
+  std::vector<std::string> out;
+  CollectIds(index, &out);
+  return out;
+}
+
+}  // namespace blobstate

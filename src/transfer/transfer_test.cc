@@ -1,0 +1,243 @@
+#include "blobstate/transfer.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blobstate/blob_store.h"
+#include "testing/gated_blob_store.h"
+#include "testing/temp_dir.h"
+#include "util/fs.h"
+
+namespace blobstate {
+namespace {
+
+using testing::ReadModes;
+using testing::ReadTree;
+using testing::TempDir;
+using testing::Tree;
+using testing::WriteTree;
+using namespace std::chrono_literals;
+
+constexpr auto kWait = 120s;  // generous: a bug fails the test instead of hanging it
+
+class TransferTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<BlobStore>> s = OpenBlobStore("file://" + tmp_.Sub("store"), {});
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+    transfer_ = std::make_unique<Transfer>(*store_, pool_, options_);
+  }
+
+  // Backs up `dir` against `previous`; returns the new root index.
+  DirIndex Backup(const std::string& dir, const DirIndex& previous = {}) {
+    Result<DirDiff> diff = DiffDir(dir, previous, {});
+    EXPECT_TRUE(diff.ok()) << diff.status();
+    Result<DirIndex> root = transfer_->PutDir(dir, *diff, meta_).GetFor(kWait);
+    EXPECT_TRUE(root.ok()) << root.status();
+    return root.ok() ? *root : DirIndex{};
+  }
+
+  TempDir tmp_;
+  ThreadPool pool_{"transfer-test", 2};
+  TransferOptions options_{.part_size = 1000, .ttl = 3600s};
+  BlobMetadata meta_{.job_name = "job", .task_name = "task", .store_name = "store"};
+  std::unique_ptr<BlobStore> store_;
+  std::unique_ptr<Transfer> transfer_;
+};
+
+TEST_F(TransferTest, RoundTripsTreeWithNestedEmptyAndMultiPartFiles) {
+  Tree tree = {{"a", "alpha"},
+               {"empty", ""},
+               {"emptydir/", ""},
+               {"d/e/f/deep", "deep content"},
+               {"d/e/emptysub/", ""},
+               {"d/big", testing::RandomBytes(10'500, 7)},
+               {"d/exactly-two-parts", testing::RandomBytes(2000, 8)}};
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), tree).ok());
+  ASSERT_EQ(chmod(tmp_.Sub("src/a").c_str(), 0600), 0);
+  DirIndex root = Backup(tmp_.Sub("src"));
+  ASSERT_TRUE(transfer_->GetDir(root, tmp_.Sub("dst")).GetFor(kWait).ok());
+  EXPECT_EQ(*ReadTree(tmp_.Sub("dst")), *ReadTree(tmp_.Sub("src")));
+  EXPECT_EQ(*ReadModes(tmp_.Sub("dst")), *ReadModes(tmp_.Sub("src")));  // mode and mtime kept
+}
+
+TEST_F(TransferTest, MultiPartFileIsStoredAsOrderedPartsAndRestoredInOrder) {
+  std::string data = testing::RandomBytes(4321, 3);
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", data}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  ASSERT_EQ(root.files_present.size(), 1u);
+  const FileIndex& f = root.files_present[0];
+  ASSERT_EQ(f.blobs.size(), 5u);
+  for (size_t i = 0; i < f.blobs.size(); ++i) EXPECT_EQ(f.blobs[i].offset, i * 1000);
+  ASSERT_TRUE(transfer_->GetFile(f, tmp_.Sub("restored")).GetFor(kWait).ok());
+  EXPECT_EQ(*ReadSmallFile(tmp_.Sub("restored")), data);
+}
+
+TEST_F(TransferTest, ChecksumMismatchFailsRestoreAndLeavesNoFile) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "payload"}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  FileIndex tampered = root.files_present[0];
+  tampered.checksum.low ^= 1;
+  ASSERT_TRUE(MakeDirs(tmp_.Sub("dst")).ok());
+  Result<void> r = transfer_->GetFile(tampered, tmp_.Sub("dst/f")).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("checksum mismatch"), std::string::npos);
+  EXPECT_NE(r.status().message().find(tmp_.Sub("dst/f")), std::string::npos);
+  EXPECT_EQ(*ReadTree(tmp_.Sub("dst")), Tree{});  // neither the file nor a temp file
+}
+
+TEST_F(TransferTest, ChecksumNotCheckedWhenVerificationDisabled) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "payload"}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  root.files_present[0].checksum.low ^= 1;
+  Transfer lax(*store_, pool_, {.verify_checksums = false});
+  ASSERT_TRUE(lax.GetDir(root, tmp_.Sub("dst")).GetFor(kWait).ok());
+  EXPECT_EQ(*ReadSmallFile(tmp_.Sub("dst/f")), "payload");
+}
+
+TEST_F(TransferTest, WrongRecordedSizeIsDataLoss) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "0123456789"}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  root.files_present[0].metadata.size = 11;  // the single blob is one byte short
+  Transfer lax(*store_, pool_, {.verify_checksums = false});
+  Result<void> r = lax.GetDir(root, tmp_.Sub("dst")).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(TransferTest, MissingBlobIsNotFoundNamingFileAndBlob) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "payload"}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  std::string id = root.files_present[0].blobs[0].blob_id;
+  ASSERT_TRUE(store_->Delete(id).GetFor(kWait).ok());
+  Result<void> r = transfer_->GetDir(root, tmp_.Sub("dst")).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find(id), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("dst/f"), std::string::npos) << r.status();
+}
+
+TEST_F(TransferTest, IncrementalBackupReusesBlobsOfUnchangedFiles) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"keep", "kept"}, {"change", "v1"}, {"gone", "x"}}).ok());
+  DirIndex first = Backup(tmp_.Sub("src"));
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"change", "v2"}, {"new", "n"}}).ok());
+  ASSERT_EQ(unlink(tmp_.Sub("src/gone").c_str()), 0);
+  DirIndex second = Backup(tmp_.Sub("src"), first);
+  auto find = [](const std::vector<FileIndex>& v, const std::string& name) -> const FileIndex* {
+    for (const FileIndex& f : v) {
+      if (f.name == name) return &f;
+    }
+    return nullptr;
+  };
+  ASSERT_NE(find(second.files_present, "keep"), nullptr);
+  EXPECT_EQ(find(second.files_present, "keep")->blobs, find(first.files_present, "keep")->blobs);
+  EXPECT_NE(find(second.files_present, "change")->blobs,
+            find(first.files_present, "change")->blobs);
+  ASSERT_NE(find(second.files_present, "new"), nullptr);
+  EXPECT_EQ(find(second.files_present, "gone"), nullptr);
+  ASSERT_NE(find(second.files_removed, "gone"), nullptr);
+  ASSERT_NE(find(second.files_removed, "change"), nullptr);
+  ASSERT_TRUE(transfer_->GetDir(second, tmp_.Sub("dst")).GetFor(kWait).ok());
+  EXPECT_EQ(*ReadTree(tmp_.Sub("dst")), *ReadTree(tmp_.Sub("src")));
+}
+
+TEST_F(TransferTest, RestoreRejectsTraversalNamesAndWritesNothingOutside) {
+  for (const char* bad : {"..", ".", "a/b", ""}) {
+    DirIndex root;
+    FileIndex f;
+    f.name = bad;
+    root.files_present.push_back(f);
+    Result<void> r = transfer_->GetDir(root, tmp_.Sub("dst")).GetFor(kWait);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    DirIndex nested;
+    DirIndex sub;
+    sub.name = bad;
+    nested.subdirs_present.push_back(sub);
+    r = transfer_->GetDir(nested, tmp_.Sub("dst")).GetFor(kWait);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(*ReadTree(tmp_.Sub("dst")), Tree{});
+}
+
+TEST_F(TransferTest, RestoreNeverFollowsSymlinkInTarget) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"d/f", "x"}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  ASSERT_TRUE(MakeDirs(tmp_.Sub("outside")).ok());
+  ASSERT_TRUE(MakeDirs(tmp_.Sub("dst")).ok());
+  ASSERT_EQ(symlink(tmp_.Sub("outside").c_str(), tmp_.Sub("dst/d").c_str()), 0);
+  Result<void> r = transfer_->GetDir(root, tmp_.Sub("dst")).GetFor(kWait);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(*ReadTree(tmp_.Sub("outside")), Tree{});
+}
+
+TEST_F(TransferTest, PutFileFailsWhenFileChangedSinceDiff) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "short"}}).ok());
+  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "much longer now"}}).ok());
+  Result<DirIndex> r = transfer_->PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("changed during backup"), std::string::npos);
+}
+
+TEST_F(TransferTest, DeleteBlobsTreatsAlreadyDeletedAsDone) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "x"}, {"g", "y"}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  std::vector<std::string> ids = BlobIdsOf(root);
+  ASSERT_EQ(ids.size(), 2u);
+  ASSERT_TRUE(transfer_->DeleteBlobs(ids).GetFor(kWait).ok());
+  ASSERT_TRUE(transfer_->DeleteBlobs(ids).GetFor(kWait).ok());  // idempotent
+  EXPECT_EQ(transfer_->GetDir(root, tmp_.Sub("dst")).GetFor(kWait).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(TransferTest, RemoveTtlsMakesBlobsPermanent) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "x"}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  auto far_future = std::chrono::system_clock::now() + 48h;
+  EXPECT_EQ(store_->ListExpired(far_future).GetFor(kWait)->size(), 1u);
+  ASSERT_TRUE(transfer_->RemoveTtls(BlobIdsOf(root)).GetFor(kWait).ok());
+  ASSERT_TRUE(transfer_->RemoveTtls(BlobIdsOf(root)).GetFor(kWait).ok());  // idempotent
+  EXPECT_TRUE(store_->ListExpired(far_future).GetFor(kWait)->empty());
+}
+
+}  // namespace
+}  // namespace blobstate
+
+namespace blobstate {
+namespace {
+
+class TransferExecutorTest : public TransferTest {};
+
+TEST_F(TransferExecutorTest, PutDirAndGetDirReturnWithoutBlockingTheCaller) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", "x"}, {"d/b", "y"}}).ok());
+  testing::GatedBlobStore gated(*store_);
+  Transfer transfer(gated, pool_, options_);
+  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  Future<DirIndex> put = transfer.PutDir(tmp_.Sub("src"), *diff, meta_);
+  // Both puts are held at the gate, yet PutDir has returned: the caller did not wait.
+  EXPECT_EQ(gated.held(), 2u);
+  EXPECT_FALSE(put.IsReady());
+  gated.Open();
+  Result<DirIndex> root = std::move(put).GetFor(kWait);
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(root->files_present.size(), 1u);
+  EXPECT_EQ(root->subdirs_present.size(), 1u);
+}
+
+TEST_F(TransferExecutorTest, StreamsRunOnTheBlobStoreExecutorNeverTheCaller) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", testing::RandomBytes(2500, 1)}}).ok());
+  testing::GatedBlobStore recording(*store_);
+  recording.Open();
+  Transfer transfer(recording, pool_, options_);
+  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  ASSERT_TRUE(root.ok());
+  ASSERT_TRUE(transfer.GetDir(*root, tmp_.Sub("dst")).GetFor(kWait).ok());
+  std::set<std::string> executors = recording.factory_executors();
+  ASSERT_EQ(executors.size(), 1u);
+  EXPECT_NE(*executors.begin(), "");                 // not this test's thread
+  EXPECT_NE(*executors.begin(), "transfer-test");  // nor the transfer's CPU pool
+}
+
+}  // namespace
+}  // namespace blobstate

@@ -1,0 +1,267 @@
+// The conformance suite every BlobStore backend must pass.
+//
+// Each backend is one entry of Backends(). To add one (S3, Azure):
+//   {.name = "s3",
+//    .skip_reason = SkipUnlessEnv("BLOBSTATE_TEST_S3_URL"),
+//    .open = [](const Scratch& scratch) {
+//      return OpenBlobStore(std::getenv("BLOBSTATE_TEST_S3_URL") + ("/" + scratch.name), {});
+//    }},
+// A backend whose server is not configured is skipped (reported as skipped, not passed);
+// "local" needs nothing and always runs. Each test gets a fresh scratch name (and, for
+// local backends, a directory) so that tests never see each other's blobs: a remote
+// backend should use the name as a key prefix.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "blobstate/blob_store.h"
+#include "blobstore/blob_store_testing.h"
+#include "blobstore/local/local_blob_store.h"
+#include "testing/temp_dir.h"
+#include "util/random.h"
+
+namespace blobstate {
+namespace {
+
+using std::chrono::system_clock;
+using testing::kWait;
+using testing::SinkLog;
+using testing::SourceLog;
+using testing::TempDir;
+using namespace std::chrono_literals;
+
+struct Scratch {
+  std::string name;  // unique per test: a key prefix for remote backends
+  std::string dir;   // an empty local directory, removed after the test
+};
+
+struct Backend {
+  std::string name;
+  // Returns why the backend cannot run here (e.g. its server is not configured), or "".
+  std::function<std::string()> skip_reason = [] { return std::string(); };
+  std::function<Result<std::unique_ptr<BlobStore>>(const Scratch&)> open;
+};
+
+[[maybe_unused]] std::function<std::string()> SkipUnlessEnv(std::string var) {
+  return [var] {
+    const char* v = std::getenv(var.c_str());
+    return v != nullptr && *v != '\0' ? std::string() : var + " is not set";
+  };
+}
+
+std::vector<Backend> Backends() {
+  return {
+      {.name = "local",
+       .open = [](const Scratch& s) -> Result<std::unique_ptr<BlobStore>> {
+         ASSIGN_OR_RETURN(std::unique_ptr<LocalBlobStore> store, LocalBlobStore::Open(s.dir, 4));
+         return std::unique_ptr<BlobStore>(std::move(store));
+       }},
+      // OpenBlobStore's stack: RetryingBlobStore over LocalBlobStore.
+      {.name = "file_url",
+       .open =
+           [](const Scratch& s) { return OpenBlobStore("file://" + s.dir, {.io_threads = 4}); }},
+  };
+}
+
+class BlobStoreConformanceTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (std::string why = GetParam().skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    Result<std::unique_ptr<BlobStore>> store =
+        GetParam().open({.name = "conformance-" + RandomHex(8), .dir = tmp_.Sub("store")});
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+
+  Result<std::string> Put(std::string data, std::chrono::seconds ttl = 1h) {
+    BlobMetadata meta = meta_;
+    meta.ttl = ttl;
+    return store_->Put(StringSourceFactory(std::move(data)), meta).GetFor(kWait, "put");
+  }
+
+  std::string PutOk(std::string data, std::chrono::seconds ttl = 1h) {
+    Result<std::string> id = Put(std::move(data), ttl);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.ok() ? *id : "never-put";
+  }
+
+  Result<std::string> Read(const std::string& id) {
+    std::string out;
+    RETURN_IF_ERROR(store_->Get(id, StringSinkFactory(&out)).GetFor(kWait, "get"));
+    return out;
+  }
+
+  std::set<std::string> Expired(system_clock::time_point now) {
+    Result<std::vector<std::string>> ids = store_->ListExpired(now).GetFor(kWait, "list");
+    EXPECT_TRUE(ids.ok()) << ids.status();
+    return ids.ok() ? std::set<std::string>(ids->begin(), ids->end()) : std::set<std::string>{};
+  }
+
+  TempDir tmp_;
+  BlobMetadata meta_{.job_name = "job", .task_name = "task", .store_name = "store"};
+  std::unique_ptr<BlobStore> store_;
+};
+
+TEST_P(BlobStoreConformanceTest, PutGetRoundTripsAnySize) {
+  std::string binary;
+  for (int i = 0; i < 256; ++i) binary += static_cast<char>(i);
+  for (const std::string& data :
+       {std::string(), std::string("x"), binary, testing::RandomBytes(3 * kIoChunkSize + 17, 1)}) {
+    std::string id = PutOk(data);
+    EXPECT_TRUE(IsValidBlobId(id)) << id;
+    Result<std::string> back = Read(id);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->size(), data.size());
+    EXPECT_TRUE(*back == data) << "content differs for a blob of " << data.size() << " bytes";
+  }
+}
+
+TEST_P(BlobStoreConformanceTest, GetOfAMissingBlobIsNotFound) {
+  auto log = std::make_shared<SinkLog>();
+  Status s = store_->Get("job/task/store/never-put", testing::RecordingSinkFactory(log))
+                 .GetFor(kWait)
+                 .status();
+  EXPECT_EQ(s.code(), StatusCode::kNotFound) << s;
+  EXPECT_NE(s.message().find("job/task/store/never-put"), std::string::npos) << s;
+  std::lock_guard<std::mutex> lock(log->mu);
+  for (bool finished : log->finished) EXPECT_FALSE(finished);
+}
+
+TEST_P(BlobStoreConformanceTest, DeletedBlobIsNotFoundAndSecondDeleteIsGone) {
+  std::string id = PutOk("doomed");
+  ASSERT_TRUE(store_->Delete(id).GetFor(kWait).ok());
+  EXPECT_EQ(Read(id).status().code(), StatusCode::kNotFound);
+  Status again = store_->Delete(id).GetFor(kWait).status();
+  EXPECT_EQ(again.code(), StatusCode::kGone) << again;
+  EXPECT_TRUE(again.IsIgnorable());
+  EXPECT_EQ(store_->RemoveTtl(id).GetFor(kWait).status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(BlobStoreConformanceTest, RemoveTtlIsIdempotent) {
+  std::string id = PutOk("keep me");
+  ASSERT_TRUE(store_->RemoveTtl(id).GetFor(kWait).ok());
+  ASSERT_TRUE(store_->RemoveTtl(id).GetFor(kWait).ok());
+  std::string permanent = PutOk("never had a ttl", 0s);
+  ASSERT_TRUE(store_->RemoveTtl(permanent).GetFor(kWait).ok());
+  EXPECT_EQ(Read(id).value_or(""), "keep me");
+}
+
+TEST_P(BlobStoreConformanceTest, RemoveTtlOfAMissingBlobIsNotFound) {
+  EXPECT_EQ(store_->RemoveTtl("job/task/store/never-put").GetFor(kWait).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_P(BlobStoreConformanceTest, TtlBlobIsListedAfterExpiryAndNotBefore) {
+  auto before = system_clock::now();
+  std::string id = PutOk("ttl", 3600s);
+  auto after = system_clock::now();
+  EXPECT_EQ(Expired(before + 3599s).count(id), 0u);
+  EXPECT_EQ(Expired(after + 3601s).count(id), 1u);
+}
+
+TEST_P(BlobStoreConformanceTest, BlobsWithoutTtlAreNeverListed) {
+  std::string removed = PutOk("ttl removed", 60s);
+  std::string never = PutOk("no ttl", 0s);
+  ASSERT_TRUE(store_->RemoveTtl(removed).GetFor(kWait).ok());
+  std::set<std::string> expired = Expired(system_clock::now() + 10000h);
+  EXPECT_EQ(expired.count(removed), 0u);
+  EXPECT_EQ(expired.count(never), 0u);
+}
+
+TEST_P(BlobStoreConformanceTest, IdsAreUniqueAcrossConcurrentPuts) {
+  std::vector<Future<std::string>> puts;
+  for (int i = 0; i < 1000; ++i) puts.push_back(store_->Put(StringSourceFactory("same"), meta_));
+  std::set<std::string> ids;
+  for (auto& f : puts) {
+    Result<std::string> id = std::move(f).GetFor(kWait);
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.insert(*id);
+  }
+  EXPECT_EQ(ids.size(), 1000u);
+}
+
+TEST_P(BlobStoreConformanceTest, ConcurrentGetsOfOneBlobAllSeeIt) {
+  std::string data = testing::RandomBytes(2 * kIoChunkSize + 3, 2);
+  std::string id = PutOk(data);
+  std::vector<std::string> outs(16);
+  std::vector<Future<void>> gets;
+  for (auto& out : outs) gets.push_back(store_->Get(id, StringSinkFactory(&out)));
+  for (auto& f : gets) ASSERT_TRUE(std::move(f).GetFor(kWait).ok());
+  for (const auto& out : outs) EXPECT_TRUE(out == data);
+}
+
+TEST_P(BlobStoreConformanceTest, SourceFailingMidwayFailsThePutAndLeavesNothing) {
+  std::set<std::string> before = Expired(system_clock::now() + 10000h);
+  auto log = std::make_shared<SourceLog>();
+  std::string data = testing::RandomBytes(2 * kIoChunkSize, 3);
+  BlobMetadata meta = meta_;
+  meta.ttl = 1h;
+  Result<std::string> id =
+      store_
+          ->Put(testing::ScriptedSourceFactory(data, log,
+                                               {.claimed_size = data.size(),
+                                                .fail_after = kIoChunkSize + 1,
+                                                .error = FailedPreconditionError("source broke")}),
+                meta)
+          .GetFor(kWait);
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), StatusCode::kFailedPrecondition) << id.status();
+  EXPECT_NE(id.status().message().find("source broke"), std::string::npos) << id.status();
+  EXPECT_EQ(Expired(system_clock::now() + 10000h), before) << "no blob of the failed put";
+}
+
+TEST_P(BlobStoreConformanceTest, SinkFailingFailsTheGetWithItsError) {
+  std::string id = PutOk(testing::RandomBytes(kIoChunkSize + 10, 4));
+  auto log = std::make_shared<SinkLog>();
+  Status s = store_->Get(id, testing::RecordingSinkFactory(log, 100, DataLossError("disk full")))
+                 .GetFor(kWait)
+                 .status();
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("disk full"), std::string::npos) << s;
+  std::lock_guard<std::mutex> lock(log->mu);
+  for (bool finished : log->finished) EXPECT_FALSE(finished);
+}
+
+TEST_P(BlobStoreConformanceTest, InvalidIdsAreRejected) {
+  for (std::string id : {"../escape", "/abs/path", "a//b", "a/./b", "", "sp ace"}) {
+    std::string out;
+    EXPECT_EQ(store_->Get(id, StringSinkFactory(&out)).GetFor(kWait).status().code(),
+              StatusCode::kInvalidArgument)
+        << id;
+    EXPECT_EQ(store_->Delete(id).GetFor(kWait).status().code(), StatusCode::kInvalidArgument) << id;
+    EXPECT_EQ(store_->RemoveTtl(id).GetFor(kWait).status().code(), StatusCode::kInvalidArgument)
+        << id;
+  }
+}
+
+TEST_P(BlobStoreConformanceTest, EveryFutureCompletesWhenTheStoreIsDestroyed) {
+  std::string id = PutOk("x");
+  std::vector<Future<std::string>> puts;
+  std::vector<Future<void>> others;
+  std::vector<std::string> outs(20);
+  for (int i = 0; i < 20; ++i) {
+    puts.push_back(store_->Put(StringSourceFactory("y"), meta_));
+    others.push_back(store_->Get(id, StringSinkFactory(&outs[i])));
+    others.push_back(store_->RemoveTtl(id));
+  }
+  store_.reset();
+  auto hung = [](const Status& s) {
+    return s.message().find("did not complete") != std::string::npos;
+  };
+  for (auto& f : puts) EXPECT_FALSE(hung(std::move(f).GetFor(kWait).status()));
+  for (auto& f : others) EXPECT_FALSE(hung(std::move(f).GetFor(kWait).status()));
+}
+
+TEST_P(BlobStoreConformanceTest, DescribeNamesTheStore) {
+  EXPECT_FALSE(store_->Describe().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreConformanceTest, ::testing::ValuesIn(Backends()),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param.name;
+                         });
+
+}  // namespace
+}  // namespace blobstate

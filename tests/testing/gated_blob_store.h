@@ -1,0 +1,106 @@
+// A test decorator that holds every request until the test opens the gate, and records on
+// which executor the blob store ran each source and sink factory.
+#ifndef BLOBSTATE_TESTS_TESTING_GATED_BLOB_STORE_H_
+#define BLOBSTATE_TESTS_TESTING_GATED_BLOB_STORE_H_
+
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "blobstate/blob_store.h"
+
+namespace blobstate::testing {
+
+class GatedBlobStore final : public BlobStore {
+ public:
+  // `inner` must outlive this.
+  explicit GatedBlobStore(BlobStore& inner) : inner_(inner) {}
+  ~GatedBlobStore() override { Open(); }
+
+  // Lets every held and future request through.
+  void Open() {
+    std::vector<Promise<void>> held;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+      held.swap(held_);
+    }
+    for (auto& p : held) p.Set(Result<void>());
+  }
+
+  // How many requests are waiting at the gate.
+  size_t held() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_.size();
+  }
+
+  // The names of the executors that ran source or sink factories.
+  std::set<std::string> factory_executors() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return factory_executors_;
+  }
+
+  Future<std::string> Put(SourceFactory source, const BlobMetadata& metadata) override {
+    SourceFactory recorded = [this, source]() {
+      Record();
+      return source();
+    };
+    return Gate().Chain<std::string>(
+        [this, recorded, metadata] { return inner_.Put(recorded, metadata); });
+  }
+  Future<void> Get(const std::string& id, SinkFactory sink) override {
+    SinkFactory recorded = [this, sink]() {
+      Record();
+      return sink();
+    };
+    return Gate().Chain<void>([this, id, recorded] { return inner_.Get(id, recorded); });
+  }
+  Future<void> Delete(const std::string& id) override {
+    return Gate().Chain<void>([this, id] { return inner_.Delete(id); });
+  }
+  Future<void> RemoveTtl(const std::string& id) override {
+    return Gate().Chain<void>([this, id] { return inner_.RemoveTtl(id); });
+  }
+  Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override {
+    return inner_.ListExpired(now);
+  }
+  std::string Describe() const override { return "gated " + inner_.Describe(); }
+
+ private:
+  // A future that completes when the gate opens, with a helper to chain the real request.
+  struct Waiter {
+    Future<void> opened;
+    template <typename T, typename F>
+    Future<T> Chain(F start) {
+      Promise<T> p;
+      Future<T> out = p.GetFuture();
+      std::move(opened).Subscribe([start, p = std::move(p)](Result<void>) mutable {
+        start().Subscribe([p = std::move(p)](Result<T> r) mutable { p.Set(std::move(r)); });
+      });
+      return out;
+    }
+  };
+
+  Waiter Gate() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (open_) return Waiter{MakeReadyFuture()};
+    held_.emplace_back();
+    return Waiter{held_.back().GetFuture()};
+  }
+
+  void Record() {
+    std::lock_guard<std::mutex> lock(mu_);
+    factory_executors_.insert(std::string(CurrentExecutorName()));
+  }
+
+  BlobStore& inner_;
+  std::mutex mu_;
+  bool open_ = false;                       // GUARDED_BY(mu_)
+  std::vector<Promise<void>> held_;         // GUARDED_BY(mu_)
+  std::set<std::string> factory_executors_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace blobstate::testing
+
+#endif  // BLOBSTATE_TESTS_TESTING_GATED_BLOB_STORE_H_

@@ -1,0 +1,49 @@
+// Test helpers: a temporary directory and file trees written and compared by content.
+#ifndef BLOBSTATE_TESTS_TESTING_TEMP_DIR_H_
+#define BLOBSTATE_TESTS_TESTING_TEMP_DIR_H_
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <map>
+#include <string>
+
+#include "util/fs.h"
+
+namespace blobstate::testing {
+
+// A directory under /tmp, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/blobstate-test-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { RemoveAll(path_).IgnoreError(); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& rel) const { return JoinPath(path_, rel); }
+
+ private:
+  std::string path_;
+};
+
+// A tree: relative path -> content; a path ending in '/' is a directory.
+using Tree = std::map<std::string, std::string>;
+
+// Writes `tree` under `root`, creating directories as needed.
+Status WriteTree(const std::string& root, const Tree& tree);
+
+// Reads the tree under `root` (contents of every file, every directory as "path/").
+Result<Tree> ReadTree(const std::string& root);
+
+// A per-file summary of mode and mtime, for checking that a restore kept them.
+Result<std::map<std::string, std::pair<mode_t, int64_t>>> ReadModes(const std::string& root);
+
+// `n` bytes of deterministic pseudo-random data from `seed`.
+std::string RandomBytes(size_t n, uint32_t seed);
+
+}  // namespace blobstate::testing
+
+#endif  // BLOBSTATE_TESTS_TESTING_TEMP_DIR_H_
