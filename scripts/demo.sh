@@ -12,12 +12,14 @@ url=file://$work/blobs
 
 echo "== generating a store-like tree in $src"
 mkdir -p "$src/sst" "$src/wal" "$src/empty-dir"
-for i in $(seq -w 1 40); do head -c $((1024 * 1024 + i * 4096)) /dev/urandom >"$src/sst/0000$i.sst"; done
+for i in $(seq 1 40); do
+  head -c $((1024 * 1024 + i * 4096)) /dev/urandom >"$src/sst/$(printf '%06d' "$i").sst"
+done
 head -c $((96 * 1024 * 1024)) /dev/urandom >"$src/sst/big-000099.sst"   # a multi-part file
-for i in $(seq -w 1 200); do head -c $((i * 37)) /dev/urandom >"$src/wal/$i.log"; done
+for i in $(seq 1 200); do head -c $((i * 37)) /dev/urandom >"$src/wal/$(printf '%03d' "$i").log"; done
 : >"$src/empty-file"
 echo "MANIFEST-000001" >"$src/CURRENT"
-du -sh "$src" | awk '{print "   " $1 " in " }' | tr -d '\n'; find "$src" -type f | wc -l | awk '{print $1 " files"}'
+echo "   $(du -sh "$src" | cut -f1) in $(find "$src" -type f | wc -l) files, $(find "$src" -type d | wc -l) directories"
 
 echo "== first backup (everything is new)"
 first=$($bs backup-dir --blob-store "$url" --job demo --task task-0 --store store \
@@ -26,9 +28,9 @@ echo "   $first"
 id1=$(sed -E 's/.*"snapshot_index":"([^"]+)".*/\1/' <<<"$first")
 
 echo "== changing 5 files, adding 10, removing 20"
-for i in $(seq -w 1 5); do head -c 2048 /dev/urandom >>"$src/sst/0000$i.sst"; done
-for i in $(seq -w 1 10); do head -c $((512 * 1024)) /dev/urandom >"$src/sst/new-$i.sst"; done
-rm -f "$src"/wal/0[0-1]*.log
+for i in $(seq 1 5); do head -c 2048 /dev/urandom >>"$src/sst/$(printf '%06d' "$i").sst"; done
+for i in $(seq 1 10); do head -c $((512 * 1024)) /dev/urandom >"$src/sst/new-$i.sst"; done
+rm -f "$src"/wal/0{01..20}.log
 echo "MANIFEST-000002" >"$src/CURRENT"
 
 echo "== second backup (incremental: only what changed is uploaded)"

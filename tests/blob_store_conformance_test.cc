@@ -44,6 +44,8 @@ struct Backend {
   std::function<Result<std::unique_ptr<BlobStore>>(const Scratch&)> open;
 };
 
+void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
 [[maybe_unused]] std::function<std::string()> SkipUnlessEnv(std::string var) {
   return [var] {
     const char* v = std::getenv(var.c_str());

@@ -1,12 +1,10 @@
 // Golden files: encodings of each format version, committed once and decoded forever.
 //
 // testdata/index/v1/<case>.bin is the encoding; <case>.txt its DumpIndex(), the expected
-// decoding field by field. To write them (only when adding a case or a version; files
-// already committed must never change):
-//   BLOBSTATE_REGENERATE_GOLDEN=1 blobstate_tests --gtest_filter='IndexGoldenTest.*'
+// decoding field by field. The files of a version are written once, by the change that
+// introduces the version (EncodeSnapshotIndex and DumpIndex of its cases), and never change.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "blobstate/index.h"
@@ -71,21 +69,6 @@ TEST(IndexGoldenTest, EncoderReproducesVersion1Files) {
     Result<std::string> bytes = ReadSmallFile(Version1Path(c, ".bin"));
     ASSERT_TRUE(bytes.ok()) << bytes.status();
     EXPECT_TRUE(EncodeSnapshotIndex(c.expected()) == *bytes);
-  }
-}
-
-TEST(IndexGoldenTest, RegeneratesGoldenFilesWhenAsked) {
-  const char* env = std::getenv("BLOBSTATE_REGENERATE_GOLDEN");
-  if (env == nullptr || std::string(env) != "1") {
-    GTEST_SKIP() << "set BLOBSTATE_REGENERATE_GOLDEN=1 to write testdata/index/v1";
-  }
-  ASSERT_EQ(kSnapshotIndexFormatVersion, 1u)
-      << "version 1 files are frozen; add the cases of the new version instead";
-  ASSERT_TRUE(MakeDirs(std::string(BLOBSTATE_SOURCE_DIR) + "/testdata/index/v1").ok());
-  for (const GoldenCase& c : kVersion1Cases) {
-    const std::string bytes = c.bytes ? c.bytes() : EncodeSnapshotIndex(c.expected());
-    ASSERT_TRUE(WriteFileAtomic(Version1Path(c, ".bin"), bytes).ok());
-    ASSERT_TRUE(WriteFileAtomic(Version1Path(c, ".txt"), DumpIndex(c.expected())).ok());
   }
 }
 

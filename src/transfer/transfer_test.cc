@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "blobstate/blob_store.h"
+#include "blobstore/faulty/faulty_blob_store.h"
+#include "blobstore/retrying/retrying_blob_store.h"
 #include "testing/gated_blob_store.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
@@ -237,6 +239,123 @@ TEST_F(TransferExecutorTest, StreamsRunOnTheBlobStoreExecutorNeverTheCaller) {
   ASSERT_EQ(executors.size(), 1u);
   EXPECT_NE(*executors.begin(), "");                 // not this test's thread
   EXPECT_NE(*executors.begin(), "transfer-test");  // nor the transfer's CPU pool
+}
+
+}  // namespace
+}  // namespace blobstate
+
+namespace blobstate {
+namespace {
+
+using Fault = FaultyBlobStore::Fault;
+using Method = FaultyBlobStore::Method;
+
+// Transfers over a FaultyBlobStore (over a LocalBlobStore), optionally behind retries.
+class TransferFaultTest : public TransferTest {
+ protected:
+  void SetUp() override {
+    TransferTest::SetUp();
+    Result<std::unique_ptr<BlobStore>> local =
+        OpenBlobStore("file://" + tmp_.Sub("faulty-store"), {.retry = {.max_attempts = 1}});
+    ASSERT_TRUE(local.ok()) << local.status();
+    auto faulty = std::make_unique<FaultyBlobStore>(std::move(*local));
+    faulty_ = faulty.get();
+    retrying_ = std::make_unique<RetryingBlobStore>(
+        std::move(faulty), RetryPolicy{.max_attempts = 3, .initial_backoff = 1ms});
+  }
+
+  // The blobs stored behind the faults, committed or not.
+  size_t StoredBlobs() {
+    Result<std::vector<std::string>> all =
+        faulty_->inner().ListExpired(std::chrono::system_clock::now() + 10 * 24h).GetFor(kWait);
+    EXPECT_TRUE(all.ok()) << all.status();
+    return all.ok() ? all->size() : 0;
+  }
+
+  FaultyBlobStore* faulty_ = nullptr;
+  std::unique_ptr<RetryingBlobStore> retrying_;
+};
+
+TEST_F(TransferFaultTest, PutRetryReopensSourceAndStoresTheWholeFile) {
+  std::string data = testing::RandomBytes(2500, 11);
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", data}}).ok());
+  // The first attempt of the second part reads 100 bytes, then the source fails.
+  faulty_->Script(Method::kPut, 2, Fault::PartialTransfer(100));
+  Transfer transfer(*retrying_, pool_, options_);
+  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(faulty_->calls(Method::kPut), 4);  // three parts, one retried
+  ASSERT_TRUE(transfer.GetDir(*root, tmp_.Sub("dst")).GetFor(kWait).ok());
+  EXPECT_EQ(*ReadSmallFile(tmp_.Sub("dst/f")), data);
+}
+
+TEST_F(TransferFaultTest, GetRetryOpensNewSinkAndRestoresTheWholeFile) {
+  std::string data = testing::RandomBytes(2500, 12);
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", data}}).ok());
+  Transfer transfer(*retrying_, pool_, options_);
+  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  ASSERT_TRUE(root.ok()) << root.status();
+  // Each part's first attempt delivers 300 bytes and fails; the retry must start over.
+  faulty_->Script(Method::kGet, 1, Fault::PartialTransfer(300));
+  faulty_->Script(Method::kGet, 2, Fault::PartialTransfer(300));
+  faulty_->Script(Method::kGet, 3, Fault::PartialTransfer(300));
+  ASSERT_TRUE(transfer.GetDir(*root, tmp_.Sub("dst")).GetFor(kWait).ok());
+  EXPECT_EQ(faulty_->calls(Method::kGet), 6);
+  EXPECT_EQ(*ReadSmallFile(tmp_.Sub("dst/f")), data);
+}
+
+// Sync errors (failed before any I/O), async errors (failed after the inner call ran) and
+// errors in the sink (disk full while writing) all complete the future with their status.
+TEST_F(TransferFaultTest, GetDirCompletesWithSyncAsyncAndSinkErrors) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", "alpha"}, {"d/b", "beta"}}).ok());
+  Transfer transfer(*faulty_, pool_, options_);
+  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  ASSERT_TRUE(root.ok()) << root.status();
+  const std::pair<const char*, Fault> cases[] = {
+      {"sync", Fault::SyncError(PermissionDeniedError("injected sync"))},
+      {"async", Fault::AsyncError(PermissionDeniedError("injected async"))},
+      {"sink", Fault::PartialTransfer(2, PermissionDeniedError("injected sink"))},
+  };
+  for (const auto& [name, fault] : cases) {
+    SCOPED_TRACE(name);
+    faulty_->ClearScripts();
+    faulty_->ScriptAll(Method::kGet, fault);
+    const std::string dst = tmp_.Sub(std::string("dst-") + name);
+    Result<void> r = transfer.GetDir(*root, dst).GetFor(kWait);
+    EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+    EXPECT_NE(r.status().message().find(std::string("injected ") + name), std::string::npos)
+        << r.status();
+    Result<Tree> left = ReadTree(dst);
+    ASSERT_TRUE(left.ok());
+    for (const auto& [path, content] : *left) EXPECT_EQ(path.back(), '/') << path;  // no files
+  }
+}
+
+TEST_F(TransferFaultTest, FailedPutDirDeletesTheBlobsItPut) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", "alpha"}, {"b", "beta"}, {"c", "gamma"}}).ok());
+  faulty_->Script(Method::kPut, 2, Fault::SyncError(PermissionDeniedError("injected")));
+  Transfer transfer(*faulty_, pool_, options_);
+  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  Result<DirIndex> r = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(faulty_->calls(Method::kDelete), 2);
+  EXPECT_EQ(StoredBlobs(), 0u);
+}
+
+TEST_F(TransferFaultTest, DeleteBlobsReportsRealErrorsAndIgnoresGone) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", "alpha"}, {"b", "beta"}}).ok());
+  Transfer transfer(*faulty_, pool_, options_);
+  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  ASSERT_TRUE(root.ok()) << root.status();
+  faulty_->Script(Method::kDelete, 1, Fault::LostReply());  // deleted, but told unavailable
+  Result<void> r = transfer.DeleteBlobs(BlobIdsOf(*root)).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(transfer.DeleteBlobs(BlobIdsOf(*root)).GetFor(kWait).ok());  // gone is done
+  EXPECT_EQ(StoredBlobs(), 0u);
 }
 
 }  // namespace
