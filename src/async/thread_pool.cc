@@ -23,10 +23,10 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::Execute(Task task) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(task));
-  }
+  // Notify under the lock: once it is released, the task may run and let the owner destroy
+  // this pool, so the condition variable must not be touched after that.
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back(std::move(task));
   cv_.notify_one();
 }
 
