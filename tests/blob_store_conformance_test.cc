@@ -256,6 +256,55 @@ TEST_P(BlobStoreConformanceTest, EveryFutureCompletesWhenTheStoreIsDestroyed) {
   for (auto& f : others) EXPECT_FALSE(hung(std::move(f).GetFor(kWait).status()));
 }
 
+TEST_P(BlobStoreConformanceTest, ObjectPutReplacesAndGetReadsTheLatest) {
+  ASSERT_TRUE(store_->PutObject("ck/job/task/a", "first").GetFor(kWait).ok());
+  EXPECT_EQ(*store_->GetObject("ck/job/task/a").GetFor(kWait), "first");
+  ASSERT_TRUE(store_->PutObject("ck/job/task/a", "second, longer").GetFor(kWait).ok());
+  EXPECT_EQ(*store_->GetObject("ck/job/task/a").GetFor(kWait), "second, longer");
+  ASSERT_TRUE(store_->PutObject("ck/job/task/empty", "").GetFor(kWait).ok());
+  EXPECT_EQ(*store_->GetObject("ck/job/task/empty").GetFor(kWait), "");
+}
+
+TEST_P(BlobStoreConformanceTest, MissingObjectIsNotFoundAndDeleteIsIdempotent) {
+  Result<std::string> missing = store_->GetObject("ck/none").GetFor(kWait);
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("ck/none"), std::string::npos);
+  ASSERT_TRUE(store_->PutObject("ck/x", "x").GetFor(kWait).ok());
+  EXPECT_TRUE(store_->DeleteObject("ck/x").GetFor(kWait).ok());
+  EXPECT_EQ(store_->DeleteObject("ck/x").GetFor(kWait).status().code(), StatusCode::kGone);
+  EXPECT_EQ(store_->GetObject("ck/x").GetFor(kWait).status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(BlobStoreConformanceTest, ListObjectsReturnsSortedNamesUnderThePrefix) {
+  for (const char* name : {"ck/j/t2/b", "ck/j/t1/b", "ck/j/t1/a", "ck/j/t10/a", "other/x"}) {
+    ASSERT_TRUE(store_->PutObject(name, name).GetFor(kWait).ok());
+  }
+  EXPECT_EQ(*store_->ListObjects("ck/j/t1/").GetFor(kWait),
+            (std::vector<std::string>{"ck/j/t1/a", "ck/j/t1/b"}));
+  EXPECT_EQ(*store_->ListObjects("ck/j/t1").GetFor(kWait),
+            (std::vector<std::string>{"ck/j/t1/a", "ck/j/t1/b", "ck/j/t10/a"}));
+  EXPECT_TRUE(store_->ListObjects("ck/none/").GetFor(kWait)->empty());
+  // Objects and blobs are apart: blob listings and gets never see objects.
+  std::string out;
+  EXPECT_EQ(store_->Get("ck/j/t1/a", StringSinkFactory(&out)).GetFor(kWait).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_P(BlobStoreConformanceTest, InvalidObjectNamesAreRejected) {
+  for (std::string name : {"../escape", "/abs", "a//b", "", "sp ace"}) {
+    EXPECT_EQ(store_->PutObject(name, "x").GetFor(kWait).status().code(),
+              StatusCode::kInvalidArgument)
+        << name;
+    EXPECT_EQ(store_->GetObject(name).GetFor(kWait).status().code(), StatusCode::kInvalidArgument)
+        << name;
+    EXPECT_EQ(store_->DeleteObject(name).GetFor(kWait).status().code(),
+              StatusCode::kInvalidArgument)
+        << name;
+  }
+  EXPECT_EQ(store_->PutObject("big", std::string(kMaxObjectSize + 1, 'x')).GetFor(kWait).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST_P(BlobStoreConformanceTest, DescribeNamesTheStore) {
   EXPECT_FALSE(store_->Describe().empty());
 }

@@ -94,9 +94,24 @@ class BlobStore {
   virtual Future<std::vector<std::string>> ListExpired(
       std::chrono::system_clock::time_point now) = 0;
 
+  // Named objects: small mutable objects (checkpoints) under names the caller chooses,
+  // valid as blob ids (IsValidBlobId), in a namespace apart from blobs. A put replaces the
+  // object atomically: a reader sees the old bytes or the new ones, never a mix.
+  // At most kMaxObjectSize bytes (kInvalidArgument beyond).
+  virtual Future<void> PutObject(const std::string& name, std::string data) = 0;
+  // kNotFound naming the object if there is none.
+  virtual Future<std::string> GetObject(const std::string& name) = 0;
+  // kGone (ignorable) if there is no such object. Idempotent.
+  virtual Future<void> DeleteObject(const std::string& name) = 0;
+  // The names of the objects that start with `prefix`, sorted.
+  virtual Future<std::vector<std::string>> ListObjects(const std::string& prefix) = 0;
+
   // Where the store is, for messages (never includes credentials).
   virtual std::string Describe() const = 0;
 };
+
+// The largest named object: 16 MiB.
+inline constexpr size_t kMaxObjectSize = 16u << 20;
 
 // Whether `id` is acceptable as a blob id: 1..512 characters from [A-Za-z0-9._/-], no
 // empty, "." or ".." component, not starting with '/'. Backends reject other ids with

@@ -65,6 +65,18 @@ class GatedBlobStore final : public BlobStore {
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override {
     return inner_.ListExpired(now);
   }
+  Future<void> PutObject(const std::string& name, std::string data) override {
+    return inner_.PutObject(name, std::move(data));
+  }
+  Future<std::string> GetObject(const std::string& name) override {
+    return inner_.GetObject(name);
+  }
+  Future<void> DeleteObject(const std::string& name) override {
+    return inner_.DeleteObject(name);
+  }
+  Future<std::vector<std::string>> ListObjects(const std::string& prefix) override {
+    return inner_.ListObjects(prefix);
+  }
   std::string Describe() const override { return "gated " + inner_.Describe(); }
 
  private:

@@ -171,6 +171,27 @@ Future<std::vector<std::string>> FaultyBlobStore::ListExpired(
                                          [this, now] { return inner_->ListExpired(now); });
 }
 
+Future<void> FaultyBlobStore::PutObject(const std::string& name, std::string data) {
+  return Apply<void>(NextFault(Method::kPutObject), [this, name, data = std::move(data)] {
+    return inner_->PutObject(name, data);
+  });
+}
+
+Future<std::string> FaultyBlobStore::GetObject(const std::string& name) {
+  return Apply<std::string>(NextFault(Method::kGetObject),
+                            [this, name] { return inner_->GetObject(name); });
+}
+
+Future<void> FaultyBlobStore::DeleteObject(const std::string& name) {
+  return Apply<void>(NextFault(Method::kDeleteObject),
+                     [this, name] { return inner_->DeleteObject(name); });
+}
+
+Future<std::vector<std::string>> FaultyBlobStore::ListObjects(const std::string& prefix) {
+  return Apply<std::vector<std::string>>(NextFault(Method::kListObjects),
+                                         [this, prefix] { return inner_->ListObjects(prefix); });
+}
+
 std::string FaultyBlobStore::Describe() const { return "faulty(" + inner_->Describe() + ")"; }
 
 }  // namespace blobstate

@@ -35,7 +35,17 @@ namespace blobstate {
 
 class FaultyBlobStore final : public BlobStore {
  public:
-  enum class Method { kPut, kGet, kDelete, kRemoveTtl, kListExpired };
+  enum class Method {
+    kPut,
+    kGet,
+    kDelete,
+    kRemoveTtl,
+    kListExpired,
+    kPutObject,
+    kGetObject,
+    kDeleteObject,
+    kListObjects,
+  };
 
   // One injected failure.
   struct Fault {
@@ -91,11 +101,16 @@ class FaultyBlobStore final : public BlobStore {
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
+  // Named objects: PartialTransfer acts as AsyncError on them.
+  Future<void> PutObject(const std::string& name, std::string data) override;
+  Future<std::string> GetObject(const std::string& name) override;
+  Future<void> DeleteObject(const std::string& name) override;
+  Future<std::vector<std::string>> ListObjects(const std::string& prefix) override;
   // "faulty(<inner's description>)".
   std::string Describe() const override;
 
  private:
-  static constexpr size_t kMethods = 5;
+  static constexpr size_t kMethods = 9;
 
   // Counts the call and returns its fault, if any.
   std::optional<Fault> NextFault(Method method);

@@ -79,6 +79,26 @@ Future<std::vector<std::string>> LocalBlobStore::ListExpired(
       });
 }
 
+Future<void> LocalBlobStore::PutObject(const std::string& name, std::string data) {
+  return Run<void>([layout = layout_, name, data = std::move(data)] {
+    return local_internal::PutObject(*layout, name, data);
+  });
+}
+
+Future<std::string> LocalBlobStore::GetObject(const std::string& name) {
+  return Run<std::string>(
+      [layout = layout_, name] { return local_internal::GetObject(*layout, name); });
+}
+
+Future<void> LocalBlobStore::DeleteObject(const std::string& name) {
+  return Run<void>([layout = layout_, name] { return local_internal::DeleteObject(*layout, name); });
+}
+
+Future<std::vector<std::string>> LocalBlobStore::ListObjects(const std::string& prefix) {
+  return Run<std::vector<std::string>>(
+      [layout = layout_, prefix] { return local_internal::ListObjects(*layout, prefix); });
+}
+
 std::string LocalBlobStore::Describe() const { return layout_->Describe(); }
 
 }  // namespace blobstate

@@ -7,7 +7,8 @@
 //                        makes a subdirectory; directories are never removed.
 //   ttl/<id>             the TTL marker of blob <id>: one line
 //                        "blobstate-ttl 1 <expiry, ms since the Unix epoch>\n".
-//   tmp/<128-bit random hex>.{blob,ttl}
+//   objects/<name>       named object <name> (checkpoints); each '/' makes a subdirectory.
+//   tmp/<128-bit random hex>.{blob,ttl,obj}
 //                        files being written, created with O_EXCL. Never visible as blobs.
 //
 // Write order of a put, each step durable (fsync of the file, then of the directory that
@@ -82,6 +83,13 @@ class LocalBlobStore final : public BlobStore {
   // removes temp files whose mtime is more than kStaleTempAge before the real clock (not
   // `now`, which tests move freely).
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
+
+  // Named objects live in objects/<name>, written like blobs (temp file, fsync, rename,
+  // fsync of the directory), so a put replaces an object atomically and durably.
+  Future<void> PutObject(const std::string& name, std::string data) override;
+  Future<std::string> GetObject(const std::string& name) override;
+  Future<void> DeleteObject(const std::string& name) override;
+  Future<std::vector<std::string>> ListObjects(const std::string& prefix) override;
 
   // "file://DIR".
   std::string Describe() const override;

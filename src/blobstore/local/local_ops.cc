@@ -30,6 +30,12 @@ Status CheckId(const Layout& layout, const std::string& id) {
                               layout.Describe());
 }
 
+Status CheckObjectName(const Layout& layout, const std::string& name) {
+  if (IsValidBlobId(name)) return Status::Ok();
+  return InvalidArgumentError("invalid object name '" + name.substr(0, 600) + "' for " +
+                              layout.Describe());
+}
+
 Status BlobNotFound(const Layout& layout, const std::string& id) {
   return NotFoundError("blob " + id + " not found in " + layout.Describe());
 }
@@ -211,7 +217,8 @@ Result<std::shared_ptr<const Layout>> CreateLayout(const std::string& dir) {
   layout->blobs = JoinPath(layout->root, "blobs");
   layout->ttl = JoinPath(layout->root, "ttl");
   layout->tmp = JoinPath(layout->root, "tmp");
-  for (const std::string* sub : {&layout->blobs, &layout->ttl, &layout->tmp}) {
+  layout->objects = JoinPath(layout->root, "objects");
+  for (const std::string* sub : {&layout->blobs, &layout->ttl, &layout->tmp, &layout->objects}) {
     RETURN_IF_ERROR(MakeDirs(*sub));
     layout->MarkDurable(*sub);
   }
@@ -300,6 +307,59 @@ Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
   }));
   std::sort(expired.begin(), expired.end());
   return expired;
+}
+
+Status PutObject(const Layout& layout, const std::string& name, const std::string& data) {
+  RETURN_IF_ERROR(CheckObjectName(layout, name));
+  if (data.size() > kMaxObjectSize) {
+    return InvalidArgumentError("object " + name + " is " + std::to_string(data.size()) +
+                                " bytes, more than the limit of " +
+                                std::to_string(kMaxObjectSize));
+  }
+  std::string tmp = JoinPath(layout.tmp, RandomHex(16) + ".obj");
+  Status s = [&]() -> Status {
+    ASSIGN_OR_RETURN(File f, File::Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
+    RETURN_IF_ERROR(f.Write(data.data(), data.size()));
+    RETURN_IF_ERROR(f.Sync());
+    RETURN_IF_ERROR(f.Close());
+    return Publish(layout, tmp, layout.objects, name);
+  }();
+  if (!s.ok()) UnlinkQuietly(tmp);
+  return s;
+}
+
+Result<std::string> GetObject(const Layout& layout, const std::string& name) {
+  RETURN_IF_ERROR(CheckObjectName(layout, name));
+  std::string path = JoinPath(layout.objects, name);
+  Result<std::string> data = ReadSmallFile(path, kMaxObjectSize);
+  if (data.ok()) return data;
+  if (data.status().code() == StatusCode::kNotFound || IsAbsent(path).value_or(false)) {
+    return NotFoundError("object " + name + " not found in " + layout.Describe());
+  }
+  return data.status();
+}
+
+Status DeleteObject(const Layout& layout, const std::string& name) {
+  RETURN_IF_ERROR(CheckObjectName(layout, name));
+  ASSIGN_OR_RETURN(bool removed, RemoveFileDurably(JoinPath(layout.objects, name)));
+  if (!removed) return GoneError("object " + name + " is already gone from " + layout.Describe());
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> ListObjects(const Layout& layout, const std::string& prefix) {
+  // Walk only the deepest directory that the prefix names.
+  std::string dir(RelDir(prefix));
+  if (!dir.empty() && !IsValidBlobId(dir)) return std::vector<std::string>{};
+  std::vector<std::string> names;
+  Status s = WalkFiles(layout.objects, dir, [&](const std::string& name, const struct stat& st) {
+    if (S_ISREG(st.st_mode) && name.starts_with(prefix) && IsValidBlobId(name)) {
+      names.push_back(name);
+    }
+    return Status::Ok();
+  });
+  if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 Result<size_t> SweepTempFiles(const Layout& layout, system_clock::time_point cutoff) {

@@ -22,6 +22,7 @@ struct Layout {
   std::string blobs;  // root/blobs
   std::string ttl;    // root/ttl
   std::string tmp;    // root/tmp
+  std::string objects;  // root/objects
 
   // root/blobs/<shard>/<id>.
   std::string BlobPath(std::string_view id) const;
@@ -58,6 +59,12 @@ Status DeleteBlob(const Layout& layout, const std::string& id);
 Status RemoveBlobTtl(const Layout& layout, const std::string& id);
 Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
                                                   std::chrono::system_clock::time_point now);
+
+// The named-object operations of LocalBlobStore.
+Status PutObject(const Layout& layout, const std::string& name, const std::string& data);
+Result<std::string> GetObject(const Layout& layout, const std::string& name);
+Status DeleteObject(const Layout& layout, const std::string& name);
+Result<std::vector<std::string>> ListObjects(const Layout& layout, const std::string& prefix);
 
 // Removes the files in tmp/ last modified before `cutoff`; returns how many.
 Result<size_t> SweepTempFiles(const Layout& layout, std::chrono::system_clock::time_point cutoff);

@@ -138,6 +138,29 @@ Future<std::vector<std::string>> RetryingBlobStore::ListExpired(
       "list expired", [inner = inner_.get(), now] { return inner->ListExpired(now); });
 }
 
+Future<void> RetryingBlobStore::PutObject(const std::string& name, std::string data) {
+  auto shared = std::make_shared<const std::string>(std::move(data));
+  return WithRetries<void>("put object " + name, [inner = inner_.get(), name, shared] {
+    return inner->PutObject(name, *shared);
+  });
+}
+
+Future<std::string> RetryingBlobStore::GetObject(const std::string& name) {
+  return WithRetries<std::string>("get object " + name,
+                                  [inner = inner_.get(), name] { return inner->GetObject(name); });
+}
+
+Future<void> RetryingBlobStore::DeleteObject(const std::string& name) {
+  return WithRetries<void>("delete object " + name,
+                           [inner = inner_.get(), name] { return inner->DeleteObject(name); });
+}
+
+Future<std::vector<std::string>> RetryingBlobStore::ListObjects(const std::string& prefix) {
+  return WithRetries<std::vector<std::string>>(
+      "list objects " + prefix,
+      [inner = inner_.get(), prefix] { return inner->ListObjects(prefix); });
+}
+
 std::string RetryingBlobStore::Describe() const { return inner_->Describe(); }
 
 }  // namespace blobstate

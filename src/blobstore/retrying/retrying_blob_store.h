@@ -12,7 +12,9 @@
 //   - Delete: kGone is returned unchanged and never retried. It is also what a retry
 //     returns when the lost attempt did delete the blob, so callers treat IsIgnorable()
 //     as success.
-//   - Get, RemoveTtl, ListExpired: idempotent; retried as they are.
+//   - DeleteObject: as Delete.
+//   - Get, RemoveTtl, ListExpired, PutObject, GetObject, ListObjects: idempotent; retried
+//     as they are.
 // When it gives up on a retriable error, the error keeps the last attempt's code, and its
 // message says how many attempts were made, e.g.
 //   "UNAVAILABLE: put: gave up after 5 attempts: connection refused".
@@ -59,6 +61,10 @@ class RetryingBlobStore final : public BlobStore {
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
+  Future<void> PutObject(const std::string& name, std::string data) override;
+  Future<std::string> GetObject(const std::string& name) override;
+  Future<void> DeleteObject(const std::string& name) override;
+  Future<std::vector<std::string>> ListObjects(const std::string& prefix) override;
   // The inner store's description.
   std::string Describe() const override;
 

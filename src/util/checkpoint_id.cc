@@ -1,0 +1,49 @@
+#include "util/checkpoint_id.h"
+
+#include <cstdio>
+#include <mutex>
+
+#include "util/random.h"
+
+namespace blobstate {
+namespace {
+constexpr size_t kMillisDigits = 13;
+constexpr size_t kHexDigits = 16;
+}  // namespace
+
+std::string NewCheckpointId() {
+  static std::mutex mu;
+  static int64_t last_millis = 0;
+  int64_t millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (millis <= last_millis) millis = last_millis + 1;
+    last_millis = millis;
+  }
+  char prefix[kMillisDigits + 2];
+  std::snprintf(prefix, sizeof prefix, "%013lld-", static_cast<long long>(millis));
+  return prefix + RandomHex(kHexDigits / 2);
+}
+
+bool IsValidCheckpointId(std::string_view id) {
+  if (id.size() != kMillisDigits + 1 + kHexDigits || id[kMillisDigits] != '-') return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    if (i < kMillisDigits) {
+      if (c < '0' || c > '9') return false;
+    } else if (i > kMillisDigits) {
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+  }
+  return true;
+}
+
+std::chrono::system_clock::time_point CheckpointIdTime(std::string_view id) {
+  int64_t millis = 0;
+  for (size_t i = 0; i < kMillisDigits; ++i) millis = millis * 10 + (id[i] - '0');
+  return std::chrono::system_clock::time_point(std::chrono::milliseconds(millis));
+}
+
+}  // namespace blobstate
