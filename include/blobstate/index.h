@@ -94,6 +94,10 @@ std::string EncodeSnapshotIndex(const SnapshotIndex& index);
 // the path of the offending entry; it never crashes or allocates without bound.
 Result<SnapshotIndex> DecodeSnapshotIndex(std::string_view bytes);
 
+// The deepest nesting of directories below the root that an index may hold (DiffDir
+// rejects deeper trees, so that every snapshot taken can be decoded).
+inline constexpr int kMaxDirectoryDepth = 256;
+
 // Whether `name` can be a file or directory name in an index: non-empty, at most 255
 // bytes, not "." or "..", no '/' and no NUL.
 bool IsValidName(std::string_view name);

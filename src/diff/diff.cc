@@ -80,6 +80,13 @@ Result<std::vector<Entry>> ListDir(const std::string& path, const DiffOptions& o
   return entries;
 }
 
+// Clears the removed lists of `dir` and its subdirectories.
+void StripRemoved(DirIndex& dir) {
+  dir.files_removed.clear();
+  dir.subdirs_removed.clear();
+  for (DirIndex& sub : dir.subdirs_present) StripRemoved(sub);
+}
+
 // Whether the local file `path` (metadata `now`) has the content of `recorded`. On a match
 // returns the FileIndex to retain: the old blobs with the local file's metadata.
 Result<std::optional<FileIndex>> MatchFile(const std::string& path, const FileMetadata& now,
@@ -100,11 +107,16 @@ Result<std::optional<FileIndex>> MatchFile(const std::string& path, const FileMe
   return std::optional<FileIndex>(std::move(kept));
 }
 
-// A DirDiff in which everything under `path` is new.
-Result<DirDiff> AddedDir(const std::string& path, std::string name, const DiffOptions& options);
+// A DirDiff in which everything under `path` (at `depth` below the root) is new.
+Result<DirDiff> AddedDir(const std::string& path, std::string name, const DiffOptions& options,
+                         int depth);
 
 Result<DirDiff> Diff(const std::string& path, std::string name, const DirIndex& remote,
-                     const DiffOptions& options) {
+                     const DiffOptions& options, int depth) {
+  if (depth > kMaxDirectoryDepth) {
+    return InvalidArgumentError("directories nested deeper than " +
+                                std::to_string(kMaxDirectoryDepth) + " levels: " + path);
+  }
   ASSIGN_OR_RETURN(std::vector<Entry> entries, ListDir(path, options));
   DirDiff diff;
   diff.name = std::move(name);
@@ -120,10 +132,10 @@ Result<DirDiff> Diff(const std::string& path, std::string name, const DirIndex& 
       local_dirs.insert(e.name);
       auto it = remote_dirs.find(e.name);
       if (it == remote_dirs.end()) {
-        ASSIGN_OR_RETURN(DirDiff added, AddedDir(full, e.name, options));
+        ASSIGN_OR_RETURN(DirDiff added, AddedDir(full, e.name, options, depth + 1));
         diff.subdirs_added.push_back(std::move(added));
       } else {
-        ASSIGN_OR_RETURN(DirDiff sub, Diff(full, e.name, *it->second, options));
+        ASSIGN_OR_RETURN(DirDiff sub, Diff(full, e.name, *it->second, options, depth + 1));
         diff.subdirs_retained.push_back(std::move(sub));
       }
       continue;
@@ -145,13 +157,17 @@ Result<DirDiff> Diff(const std::string& path, std::string name, const DirIndex& 
     if (!local_files.count(f.name)) diff.files_removed.push_back(f);
   }
   for (const DirIndex& d : remote.subdirs_present) {
-    if (!local_dirs.count(d.name)) diff.subdirs_removed.push_back(d);
+    if (local_dirs.count(d.name)) continue;
+    DirIndex removed = d;  // what it held is what goes; what it had removed went before
+    StripRemoved(removed);
+    diff.subdirs_removed.push_back(std::move(removed));
   }
   return diff;
 }
 
-Result<DirDiff> AddedDir(const std::string& path, std::string name, const DiffOptions& options) {
-  return Diff(path, std::move(name), DirIndex{}, options);
+Result<DirDiff> AddedDir(const std::string& path, std::string name, const DiffOptions& options,
+                         int depth) {
+  return Diff(path, std::move(name), DirIndex{}, options, depth);
 }
 
 }  // namespace
@@ -184,7 +200,7 @@ uint64_t DirDiff::BytesAdded() const {
 
 Result<DirDiff> DiffDir(const std::string& local_dir, const DirIndex& remote,
                         const DiffOptions& options) {
-  return Diff(local_dir, "", remote, options);
+  return Diff(local_dir, "", remote, options, 0);
 }
 
 Result<bool> IsIdentical(const std::string& local_dir, const DirIndex& remote,

@@ -170,6 +170,18 @@ TEST(DiffTest, RejectsFifo) {
   EXPECT_EQ(DiffDir(dir.path(), DirIndex{}, {}).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(DiffTest, RejectsTreesNestedDeeperThanAnIndexMayHold) {
+  TempDir dir;
+  std::string path = dir.path();
+  for (int i = 0; i < kMaxDirectoryDepth; ++i) path += "/d";
+  ASSERT_TRUE(MakeDirs(path).ok());
+  EXPECT_TRUE(DiffDir(dir.path(), DirIndex{}, {}).ok());  // exactly the limit is fine
+  ASSERT_TRUE(MakeDirs(path + "/d").ok());
+  Result<DirDiff> deeper = DiffDir(dir.path(), DirIndex{}, {});
+  EXPECT_EQ(deeper.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(deeper.status().message().find("deeper than 256"), std::string::npos);
+}
+
 TEST(DiffTest, MissingDirIsNotFound) {
   EXPECT_EQ(DiffDir("/nonexistent/blobstate", DirIndex{}, {}).status().code(),
             StatusCode::kNotFound);

@@ -115,6 +115,7 @@ Status Decoder::ForEachField(std::string_view bytes, const MessageSpec& spec, Fn
                                       ", expected " + std::string(WireTypeName(known->type)));
     }
     if (!known->repeated) {
+      static_assert(kMaxKnownFieldId < 64, "the duplicate mask holds field ids below 64");
       const uint64_t bit = uint64_t{1} << known->id;
       if (seen & bit) return FieldError(spec, *f, "duplicate field");
       seen |= bit;

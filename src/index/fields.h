@@ -53,6 +53,9 @@ inline constexpr uint32_t kFileMetaGid = 5;      // VARINT, uint32
 inline constexpr uint32_t kFileMetaDevice = 6;   // VARINT, uint64
 inline constexpr uint32_t kFileMetaInode = 7;    // VARINT, uint64
 
+// The largest field id above; the decoder's duplicate mask needs it below 64.
+inline constexpr uint32_t kMaxKnownFieldId = kFileMetaInode;
+
 // What the decoder checks of a known field before reading it.
 struct FieldSpec {
   uint32_t id;
@@ -122,7 +125,7 @@ inline constexpr MessageSpec kFileBlobSpec{"FileBlob", kFileBlobFields};
 inline constexpr MessageSpec kFileMetadataSpec{"FileMetadata", kFileMetadataFields};
 
 // Directories below the root a decoder accepts; deeper nesting is rejected.
-inline constexpr int kMaxDirDepth = 256;
+inline constexpr int kMaxDirDepth = kMaxDirectoryDepth;
 // The size of FileIndex.checksum: XXH3-128, high 64 bits then low, each big-endian.
 inline constexpr size_t kChecksumBytes = 16;
 

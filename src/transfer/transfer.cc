@@ -18,7 +18,21 @@ namespace {
 struct Hashed {
   FileMetadata metadata;
   Checksum checksum;
+  struct stat stat;  // as the file was opened for hashing
 };
+
+// kFailedPrecondition if the file at `path` is no longer the one `before` describes: it was
+// replaced or written while its parts were uploaded, so they may disagree with the checksum.
+Status CheckUnchanged(const std::string& path, const struct stat& before) {
+  struct stat now;
+  if (::lstat(path.c_str(), &now) != 0) return ErrnoError("stat " + path, errno);
+  if (now.st_ino != before.st_ino || now.st_dev != before.st_dev ||
+      now.st_size != before.st_size || now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+      now.st_mtim.tv_nsec != before.st_mtim.tv_nsec) {
+    return FailedPreconditionError("file changed during backup: " + path);
+  }
+  return Status::Ok();
+}
 
 // Hashes the file at `path`, which must still be `expected_size` bytes long, and records
 // its metadata as of the hash (docs/format.md, "Checksum reuse").
@@ -39,7 +53,7 @@ Result<Hashed> HashForIndex(const std::string& path, uint64_t expected_size) {
     return FailedPreconditionError("file changed during backup (size " + std::to_string(total) +
                                    ", expected " + std::to_string(expected_size) + "): " + path);
   }
-  return Hashed{MetadataForIndex(st, hashed_at), hasher.Finish()};
+  return Hashed{MetadataForIndex(st, hashed_at), hasher.Finish(), st};
 }
 
 // The byte length of each part of `file`, checking that offsets increase from 0.
@@ -180,6 +194,7 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
           error = (*r)[i].status();
         }
       }
+      if (error.ok()) error = CheckUnchanged(path, h->stat);
       if (error.ok()) {
         out.metadata = h->metadata;
         out.checksum = h->checksum;

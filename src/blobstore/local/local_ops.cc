@@ -300,6 +300,8 @@ Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
     if (!IsValidBlobId(id)) return Status::Ok();  // not ours
     Result<std::string> text = ReadSmallFile(JoinPath(layout.ttl, id), kMaxMarkerSize);
     if (text.status().code() == StatusCode::kNotFound) return Status::Ok();  // TTL removed
+    // Oversized: malformed, so skipped like any marker that does not parse.
+    if (text.status().code() == StatusCode::kInvalidArgument) return Status::Ok();
     if (!text.ok()) return text.status();
     Result<system_clock::time_point> expiry = ParseTtlMarker(*text);
     if (expiry.ok() && *expiry < now) expired.push_back(id);
