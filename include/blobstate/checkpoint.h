@@ -1,0 +1,133 @@
+// Checkpoints: what a task commits, and where it finds the last one again.
+//
+// Version 1 holds the input offsets only (a job without the blob store backend). Version 2
+// adds the checkpoint id and the state checkpoint markers: for each state backend, for
+// each store, a marker. The blob store backend's marker (backend kBlobStoreBackend) is the
+// blob id of the store's snapshot index.
+//
+// Checkpoints live in the blob store's namespace of named objects, one object per
+// checkpoint and version: "checkpoints/<job>/<task>/v<version>/<key>", where <key> is the
+// checkpoint id (a time-ordered id is made up for a version 1 checkpoint, which has none).
+// So a new host with an empty disk finds a task's latest checkpoint from the blob store
+// URL, the job and the task alone. Each object is written by one atomic put.
+//
+// Example:
+//   ASSIGN_OR_RETURN(auto checkpoints,
+//                    CheckpointStore::Open(*store, pool, {}, "job", "task-0"));
+//   Checkpoint c{.id = NewCheckpointId(), .input_offsets = {{"in-0", "42"}}};
+//   c.state_markers[std::string(kBlobStoreBackend)]["profile"] = index_blob_id;
+//   RETURN_IF_ERROR(checkpoints->Write(c).Get());
+//   Result<std::optional<Checkpoint>> latest = checkpoints->ReadLatest().Get();
+#ifndef BLOBSTATE_CHECKPOINT_H_
+#define BLOBSTATE_CHECKPOINT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "blobstate/blob_store.h"
+#include "blobstate/future.h"
+#include "blobstate/status.h"
+
+namespace blobstate {
+
+inline constexpr std::string_view kBlobStoreBackend = "blobstore";
+inline constexpr uint32_t kLatestCheckpointVersion = 2;
+
+// Markers of one backend: store name -> marker.
+using StoreMarkers = std::map<std::string, std::string>;
+
+struct Checkpoint {
+  uint32_t version = kLatestCheckpointVersion;
+  std::string id;                                    // version 2; empty in version 1
+  std::map<std::string, std::string> input_offsets;  // input partition -> offset
+  std::map<std::string, StoreMarkers> state_markers;  // backend -> store -> marker (v2)
+
+  bool operator==(const Checkpoint&) const = default;
+};
+
+// A new checkpoint id, "<13 digits of Unix milliseconds>-<16 lowercase hex digits>",
+// greater than every id this process made before. Thread-safe.
+std::string NewCheckpointId();
+bool IsValidCheckpointId(std::string_view id);
+
+// The encoding of `checkpoint` in its version (docs/format.md, "Checkpoint"): a version 1
+// encoding drops the id and markers. REQUIRES: version 1 or 2.
+std::string EncodeCheckpoint(const Checkpoint& checkpoint);
+// Never trusts its input: kDataLoss or kInvalidArgument naming what is wrong.
+Result<Checkpoint> DecodeCheckpoint(std::string_view bytes);
+
+// The blob store backend's markers of `checkpoint` (store -> snapshot index blob id):
+// empty for no checkpoint, or one without the backend's entry; kFailedPrecondition for a
+// version 1 checkpoint, which cannot hold markers; kInvalidArgument for a malformed
+// marker, naming the store.
+Result<StoreMarkers> BlobStoreMarkers(const std::optional<Checkpoint>& checkpoint);
+
+// Which checkpoint versions a task writes, and which it reads (in order of preference).
+struct CheckpointConfig {
+  // Each commit writes one checkpoint object per version listed. Default: {2}.
+  std::vector<uint32_t> write_versions = {kLatestCheckpointVersion};
+  // ReadLatest returns the latest checkpoint of the first version listed that has one.
+  // Default: {2, 1}, so a job upgraded from offsets-only checkpoints resumes from them.
+  std::vector<uint32_t> read_versions = {kLatestCheckpointVersion, 1};
+};
+
+// kInvalidArgument, naming the setting, if a list is empty, repeats a version, or names a
+// version this build does not know.
+Status ValidateCheckpointConfig(const CheckpointConfig& config);
+
+// What List returns of each stored checkpoint.
+struct CheckpointRecord {
+  uint32_t version = 0;
+  std::string key;  // the checkpoint id (made up for version 1)
+  std::string object_name;
+};
+
+// The checkpoints of one task. Requests run on the blob store's executor; decoding and
+// chaining on `executor`, where the returned futures complete.
+class CheckpointStore {
+ public:
+  // kInvalidArgument for an invalid config (ValidateCheckpointConfig) or a job or task
+  // name outside [A-Za-z0-9._-]. `store` and `executor` must outlive this object and its
+  // futures.
+  static Result<std::unique_ptr<CheckpointStore>> Open(BlobStore& store, Executor& executor,
+                                                       CheckpointConfig config, std::string job,
+                                                       std::string task);
+
+  // Writes `checkpoint` once per write version, the highest version first. A version 2
+  // write needs a valid id. A version 1 write of a version 2 checkpoint keeps the offsets.
+  Future<void> Write(const Checkpoint& checkpoint);
+
+  // The latest checkpoint of the first read version that has any; nullopt if none has.
+  // A latest object that does not decode is an error (never silently skipped).
+  Future<std::optional<Checkpoint>> ReadLatest();
+
+  // The stored checkpoints of every version, newest first.
+  Future<std::vector<CheckpointRecord>> List();
+
+  // Reads the checkpoint of `record`.
+  Future<Checkpoint> Read(const CheckpointRecord& record);
+
+  // Deletes the checkpoints of each version but the `keep` newest (keep >= 1).
+  Future<void> Prune(size_t keep);
+
+  const CheckpointConfig& config() const { return config_; }
+
+ private:
+  CheckpointStore(BlobStore& store, Executor& executor, CheckpointConfig config,
+                  std::string prefix);
+  std::string VersionPrefix(uint32_t version) const;
+
+  BlobStore& store_;
+  Executor& executor_;
+  const CheckpointConfig config_;
+  const std::string prefix_;  // "checkpoints/<job>/<task>/"
+};
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_CHECKPOINT_H_

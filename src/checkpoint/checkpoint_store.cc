@@ -1,0 +1,182 @@
+#include <algorithm>
+#include <set>
+
+#include "blobstate/checkpoint.h"
+#include "blobstate/index.h"
+#include "util/checkpoint_id.h"
+
+namespace blobstate {
+namespace {
+
+bool IsValidJobOrTaskName(std::string_view name) {
+  if (name.empty() || name.size() > 200 || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+  });
+}
+
+Status ValidateVersions(const std::vector<uint32_t>& versions, const char* setting) {
+  if (versions.empty()) return InvalidArgumentError(std::string(setting) + " is empty");
+  std::set<uint32_t> seen;
+  for (uint32_t v : versions) {
+    if (v < 1 || v > kLatestCheckpointVersion) {
+      return InvalidArgumentError(std::string(setting) + ": unknown checkpoint version " +
+                                  std::to_string(v) + " (this build knows 1 and 2)");
+    }
+    if (!seen.insert(v).second) {
+      return InvalidArgumentError(std::string(setting) + " lists version " + std::to_string(v) +
+                                  " twice");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateCheckpointConfig(const CheckpointConfig& config) {
+  RETURN_IF_ERROR(ValidateVersions(config.write_versions, "checkpoint write versions"));
+  return ValidateVersions(config.read_versions, "checkpoint read versions");
+}
+
+Result<StoreMarkers> BlobStoreMarkers(const std::optional<Checkpoint>& checkpoint) {
+  if (!checkpoint.has_value()) return StoreMarkers{};
+  if (checkpoint->version < 2) {
+    return FailedPreconditionError(
+        "checkpoint version " + std::to_string(checkpoint->version) +
+        " holds no state markers; the blob store backend needs version 2 checkpoints");
+  }
+  auto it = checkpoint->state_markers.find(std::string(kBlobStoreBackend));
+  if (it == checkpoint->state_markers.end()) return StoreMarkers{};
+  for (const auto& [store, marker] : it->second) {
+    if (!IsValidName(store)) {
+      return InvalidArgumentError("checkpoint " + checkpoint->id + " names an invalid store '" +
+                                  store.substr(0, 200) + "'");
+    }
+    if (!IsValidBlobId(marker)) {
+      return InvalidArgumentError("checkpoint " + checkpoint->id + ": store " + store +
+                                  " has an invalid snapshot index blob id '" +
+                                  marker.substr(0, 200) + "'");
+    }
+  }
+  return it->second;
+}
+
+Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(BlobStore& store,
+                                                               Executor& executor,
+                                                               CheckpointConfig config,
+                                                               std::string job, std::string task) {
+  RETURN_IF_ERROR(ValidateCheckpointConfig(config));
+  for (const std::string* name : {&job, &task}) {
+    if (!IsValidJobOrTaskName(*name)) {
+      return InvalidArgumentError("invalid " + std::string(name == &job ? "job" : "task") +
+                                  " name '" + name->substr(0, 200) +
+                                  "': use 1-200 characters from [A-Za-z0-9._-]");
+    }
+  }
+  return std::unique_ptr<CheckpointStore>(new CheckpointStore(
+      store, executor, std::move(config), "checkpoints/" + job + "/" + task + "/"));
+}
+
+CheckpointStore::CheckpointStore(BlobStore& store, Executor& executor, CheckpointConfig config,
+                                 std::string prefix)
+    : store_(store), executor_(executor), config_(std::move(config)), prefix_(std::move(prefix)) {}
+
+std::string CheckpointStore::VersionPrefix(uint32_t version) const {
+  return prefix_ + "v" + std::to_string(version) + "/";
+}
+
+Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
+  std::vector<uint32_t> versions = config_.write_versions;
+  std::sort(versions.rbegin(), versions.rend());
+  if (versions.front() >= 2 && !IsValidCheckpointId(checkpoint.id)) {
+    return MakeReadyFuture<void>(InvalidArgumentError(
+        "a version 2 checkpoint needs a valid id, not '" + checkpoint.id.substr(0, 64) + "'"));
+  }
+  const std::string key = checkpoint.id.empty() ? NewCheckpointId() : checkpoint.id;
+  // One put after the other, the highest version first: a reader preferring the highest
+  // version never sees it lag behind a lower one.
+  Future<void> chain = MakeReadyFuture();
+  for (uint32_t v : versions) {
+    Checkpoint c = checkpoint;
+    c.version = v;
+    if (v < 2) c.state_markers.clear();
+    std::string name = VersionPrefix(v) + key;
+    chain = std::move(chain).Map(executor_, [this, name, bytes = EncodeCheckpoint(c)]() mutable {
+      return store_.PutObject(name, std::move(bytes));
+    });
+  }
+  return chain;
+}
+
+Future<std::vector<CheckpointRecord>> CheckpointStore::List() {
+  std::vector<Future<std::vector<std::string>>> lists;
+  std::vector<uint32_t> versions;
+  for (uint32_t v = kLatestCheckpointVersion; v >= 1; --v) {
+    versions.push_back(v);
+    lists.push_back(store_.ListObjects(VersionPrefix(v)));
+  }
+  return AllOf(std::move(lists))
+      .Map(executor_, [this, versions](std::vector<std::vector<std::string>> names) {
+        std::vector<CheckpointRecord> records;
+        for (size_t i = 0; i < names.size(); ++i) {
+          const std::string prefix = VersionPrefix(versions[i]);
+          for (std::string& name : names[i]) {
+            std::string key = name.substr(prefix.size());
+            if (key.find('/') != std::string::npos) continue;  // not ours
+            records.push_back({versions[i], std::move(key), std::move(name)});
+          }
+        }
+        std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+          return a.key != b.key ? a.key > b.key : a.version > b.version;
+        });
+        return records;
+      });
+}
+
+Future<Checkpoint> CheckpointStore::Read(const CheckpointRecord& record) {
+  return store_.GetObject(record.object_name)
+      .Map(executor_, [record](std::string bytes) -> Result<Checkpoint> {
+        Result<Checkpoint> c = DecodeCheckpoint(bytes);
+        if (!c.ok()) return c.status().WithContext("checkpoint " + record.object_name);
+        if (c->version != record.version) {
+          return DataLossError("checkpoint " + record.object_name + " holds version " +
+                               std::to_string(c->version));
+        }
+        if (c->version >= 2 && c->id != record.key) {
+          return DataLossError("checkpoint " + record.object_name + " holds id " + c->id);
+        }
+        return c;
+      });
+}
+
+Future<std::optional<Checkpoint>> CheckpointStore::ReadLatest() {
+  return List().Map(executor_, [this](std::vector<CheckpointRecord> records)
+                                   -> Future<std::optional<Checkpoint>> {
+    for (uint32_t v : config_.read_versions) {
+      // Records are newest first: the first of version v is its latest.
+      for (const CheckpointRecord& r : records) {
+        if (r.version != v) continue;
+        return Read(r).Map(executor_, [](Checkpoint c) { return std::optional<Checkpoint>(c); });
+      }
+    }
+    return MakeReadyFuture<std::optional<Checkpoint>>(std::nullopt);
+  });
+}
+
+Future<void> CheckpointStore::Prune(size_t keep) {
+  keep = std::max<size_t>(keep, 1);
+  return List().Map(executor_, [this, keep](std::vector<CheckpointRecord> records) {
+    std::map<uint32_t, size_t> kept;
+    std::vector<Future<void>> deletes;
+    for (const CheckpointRecord& r : records) {
+      if (++kept[r.version] <= keep) continue;
+      deletes.push_back(store_.DeleteObject(r.object_name).Then(executor_, [](Result<void> r) {
+        return r.ok() || r.status().IsIgnorable() ? Result<void>() : r;
+      }));
+    }
+    return AllOf(std::move(deletes));
+  });
+}
+
+}  // namespace blobstate

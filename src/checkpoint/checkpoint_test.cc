@@ -1,0 +1,258 @@
+#include "blobstate/checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "blobstore/faulty/faulty_blob_store.h"
+#include "testing/temp_dir.h"
+#include "util/fs.h"
+
+namespace blobstate {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kWait = 120s;
+
+Checkpoint V2Checkpoint(std::string id = NewCheckpointId()) {
+  Checkpoint c;
+  c.id = std::move(id);
+  c.input_offsets = {{"input-0", "1042"}, {"input-1", "7"}};
+  c.state_markers[std::string(kBlobStoreBackend)] = {{"profile", "job/t/profile/idx-1"},
+                                                     {"counts", "job/t/counts/idx-2"}};
+  c.state_markers["changelog"] = {{"profile", "offset-99"}};
+  return c;
+}
+
+std::string GoldenPath(const char* name) {
+  return std::string(BLOBSTATE_SOURCE_DIR) + "/testdata/checkpoint/" + name;
+}
+
+// The checkpoints written in testdata/checkpoint (frozen: never regenerated).
+Checkpoint GoldenV1() {
+  return {.version = 1, .input_offsets = {{"input-0", "1042"}, {"input-1", "7"}}};
+}
+Checkpoint GoldenV2() { return V2Checkpoint("1764000000000-00112233445566ff"); }
+
+TEST(CheckpointCodecTest, RoundTripsBothVersions) {
+  Checkpoint v2 = V2Checkpoint();
+  EXPECT_EQ(*DecodeCheckpoint(EncodeCheckpoint(v2)), v2);
+  Checkpoint v1 = GoldenV1();
+  EXPECT_EQ(*DecodeCheckpoint(EncodeCheckpoint(v1)), v1);
+  Checkpoint empty{.id = NewCheckpointId()};
+  EXPECT_EQ(*DecodeCheckpoint(EncodeCheckpoint(empty)), empty);
+}
+
+TEST(CheckpointCodecTest, Version1DropsIdAndMarkers) {
+  Checkpoint c = V2Checkpoint();
+  c.version = 1;
+  Result<Checkpoint> back = DecodeCheckpoint(EncodeCheckpoint(c));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->version, 1u);
+  EXPECT_TRUE(back->id.empty());
+  EXPECT_TRUE(back->state_markers.empty());
+  EXPECT_EQ(back->input_offsets, c.input_offsets);
+}
+
+TEST(CheckpointCodecTest, DecodesGoldenFilesOfEveryVersion) {
+  Result<std::string> v1 = ReadSmallFile(GoldenPath("v1/offsets.bin"));
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(*DecodeCheckpoint(*v1), GoldenV1());
+  Result<std::string> v2 = ReadSmallFile(GoldenPath("v2/markers.bin"));
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(*DecodeCheckpoint(*v2), GoldenV2());
+  EXPECT_EQ(EncodeCheckpoint(GoldenV2()), *v2);  // the encoding is stable
+}
+
+TEST(CheckpointCodecTest, RejectsHostileInputWithoutCrashing) {
+  std::string good = EncodeCheckpoint(V2Checkpoint());
+  for (size_t n = 0; n < good.size(); ++n) {
+    EXPECT_FALSE(DecodeCheckpoint(good.substr(0, n)).ok()) << "truncated to " << n;
+  }
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] ^= 0x20;
+    EXPECT_FALSE(DecodeCheckpoint(bad).ok()) << "flipped byte " << i;  // checksum
+  }
+  Result<Checkpoint> other = DecodeCheckpoint("BSIX\x01\x00\x00\x00garbage!");
+  EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("checkpoint"), std::string::npos);
+}
+
+TEST(CheckpointConfigTest, ValidationNamesTheBadSetting) {
+  EXPECT_TRUE(ValidateCheckpointConfig({}).ok());
+  EXPECT_TRUE(ValidateCheckpointConfig({.write_versions = {1, 2}, .read_versions = {1}}).ok());
+  struct Case {
+    CheckpointConfig config;
+    const char* message;
+  } cases[] = {
+      {{.write_versions = {}}, "checkpoint write versions is empty"},
+      {{.read_versions = {}}, "checkpoint read versions is empty"},
+      {{.write_versions = {3}}, "unknown checkpoint version 3"},
+      {{.read_versions = {0, 1}}, "unknown checkpoint version 0"},
+      {{.read_versions = {2, 2}}, "lists version 2 twice"},
+  };
+  for (const Case& c : cases) {
+    Status s = ValidateCheckpointConfig(c.config);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find(c.message), std::string::npos) << s;
+  }
+}
+
+TEST(BlobStoreMarkersTest, HandlesEveryKindOfCheckpoint) {
+  EXPECT_TRUE(BlobStoreMarkers(std::nullopt)->empty());
+  Result<StoreMarkers> v1 = BlobStoreMarkers(GoldenV1());
+  EXPECT_EQ(v1.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(v1.status().message().find("version 1"), std::string::npos);
+  Checkpoint no_backend{.id = NewCheckpointId()};
+  no_backend.state_markers["changelog"] = {{"s", "1"}};
+  EXPECT_TRUE(BlobStoreMarkers(no_backend)->empty());
+  EXPECT_EQ(BlobStoreMarkers(V2Checkpoint())->size(), 2u);
+  Checkpoint hostile = V2Checkpoint();
+  hostile.state_markers[std::string(kBlobStoreBackend)]["evil"] = "../../etc/passwd";
+  Result<StoreMarkers> bad = BlobStoreMarkers(hostile);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("evil"), std::string::npos);
+}
+
+class CheckpointStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<BlobStore>> s = OpenBlobStore("file://" + tmp_.Sub("bs"), {});
+    ASSERT_TRUE(s.ok()) << s.status();
+    blobs_ = std::move(*s);
+  }
+  std::unique_ptr<CheckpointStore> Open(CheckpointConfig config = {}, std::string task = "t-0") {
+    Result<std::unique_ptr<CheckpointStore>> c =
+        CheckpointStore::Open(*blobs_, pool_, std::move(config), "job", std::move(task));
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  testing::TempDir tmp_;
+  ThreadPool pool_{"checkpoint-test", 2};
+  std::unique_ptr<BlobStore> blobs_;
+};
+
+TEST_F(CheckpointStoreTest, NewHostFindsTheLatestFromUrlJobAndTaskAlone) {
+  auto writer = Open();
+  Checkpoint first = V2Checkpoint(), second = V2Checkpoint();
+  second.input_offsets["input-0"] = "2000";
+  ASSERT_TRUE(writer->Write(first).GetFor(kWait).ok());
+  ASSERT_TRUE(writer->Write(second).GetFor(kWait).ok());
+  writer.reset();
+  blobs_.reset();
+  // Another process: only the URL, job and task.
+  blobs_ = std::move(*OpenBlobStore("file://" + tmp_.Sub("bs"), {}));
+  Result<std::optional<Checkpoint>> latest = Open()->ReadLatest().GetFor(kWait);
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  ASSERT_TRUE(latest->has_value());
+  EXPECT_EQ(**latest, second);
+  EXPECT_FALSE(Open({}, "other-task")->ReadLatest().GetFor(kWait)->has_value());
+}
+
+TEST_F(CheckpointStoreTest, ReaderSeesOldOrNewCheckpointNeverATornOne) {
+  auto store = Open();
+  ASSERT_TRUE(store->Write(V2Checkpoint()).GetFor(kWait).ok());
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 50; ++i) {
+      Checkpoint c = V2Checkpoint();
+      c.input_offsets["input-0"] = std::string(1000 + i * 100, 'x');  // sizes vary
+      EXPECT_TRUE(store->Write(c).GetFor(kWait).ok());
+    }
+    done = true;
+  });
+  int reads = 0;
+  while (!done || reads == 0) {
+    Result<std::optional<Checkpoint>> c = store->ReadLatest().GetFor(kWait);
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_TRUE(c->has_value());
+    ++reads;
+  }
+  writer.join();
+}
+
+TEST_F(CheckpointStoreTest, OpenValidatesConfigAndNamesBeforeAnything) {
+  Result<std::unique_ptr<CheckpointStore>> bad =
+      CheckpointStore::Open(*blobs_, pool_, {.write_versions = {7}}, "job", "t");
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("write versions"), std::string::npos);
+  for (const char* name : {"", "..", "a/b", "a b"}) {
+    EXPECT_EQ(CheckpointStore::Open(*blobs_, pool_, {}, name, "t").status().code(),
+              StatusCode::kInvalidArgument);
+    EXPECT_EQ(CheckpointStore::Open(*blobs_, pool_, {}, "job", name).status().code(),
+              StatusCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(blobs_->ListObjects("").GetFor(kWait)->empty());
+}
+
+// E2: a job without the blob store backend writes version 1; upgraded, it reads {2, 1} and
+// resumes from the version 1 offsets; rolled back (reading {1}) after writing {2, 1}, the
+// old version still finds its offsets.
+TEST_F(CheckpointStoreTest, UpgradeAndRollbackBetweenVersions) {
+  auto old_job = Open({.write_versions = {1}, .read_versions = {1}});
+  ASSERT_TRUE(old_job->Write(GoldenV1()).GetFor(kWait).ok());
+
+  auto upgraded = Open({.write_versions = {2, 1}, .read_versions = {2, 1}});
+  std::optional<Checkpoint> resumed = *upgraded->ReadLatest().GetFor(kWait);
+  ASSERT_TRUE(resumed.has_value());
+  EXPECT_EQ(resumed->version, 1u);
+  EXPECT_EQ(resumed->input_offsets, GoldenV1().input_offsets);
+  EXPECT_TRUE(BlobStoreMarkers(std::nullopt)->empty());  // nothing to restore yet
+
+  Checkpoint next = V2Checkpoint();
+  ASSERT_TRUE(upgraded->Write(next).GetFor(kWait).ok());
+  EXPECT_EQ(**upgraded->ReadLatest().GetFor(kWait), next);
+
+  auto rolled_back = Open({.write_versions = {1}, .read_versions = {1}});
+  std::optional<Checkpoint> old_view = *rolled_back->ReadLatest().GetFor(kWait);
+  ASSERT_TRUE(old_view.has_value());
+  EXPECT_EQ(old_view->version, 1u);
+  EXPECT_EQ(old_view->input_offsets, next.input_offsets);  // the newest offsets
+}
+
+TEST_F(CheckpointStoreTest, ListIsNewestFirstAndPruneKeepsTheNewest) {
+  auto store = Open({.write_versions = {2, 1}});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(NewCheckpointId());
+    ASSERT_TRUE(store->Write(V2Checkpoint(ids.back())).GetFor(kWait).ok());
+  }
+  std::vector<CheckpointRecord> all = *store->List().GetFor(kWait);
+  ASSERT_EQ(all.size(), 8u);
+  EXPECT_EQ(all[0].key, ids[3]);
+  EXPECT_EQ(all[0].version, 2u);
+  EXPECT_EQ(all[1].key, ids[3]);
+  EXPECT_EQ(all[1].version, 1u);
+  ASSERT_TRUE(store->Prune(2).GetFor(kWait).ok());
+  ASSERT_TRUE(store->Prune(2).GetFor(kWait).ok());  // idempotent
+  std::vector<CheckpointRecord> kept = *store->List().GetFor(kWait);
+  ASSERT_EQ(kept.size(), 4u);
+  EXPECT_EQ(kept.back().key, ids[2]);
+  EXPECT_EQ(*store->Read(kept[0]).GetFor(kWait), V2Checkpoint(ids[3]));
+}
+
+TEST_F(CheckpointStoreTest, CorruptLatestCheckpointIsAnErrorNotAFallback) {
+  auto store = Open();
+  ASSERT_TRUE(store->Write(V2Checkpoint()).GetFor(kWait).ok());
+  std::string id = NewCheckpointId();
+  ASSERT_TRUE(blobs_->PutObject("checkpoints/job/t-0/v2/" + id, "garbage").GetFor(kWait).ok());
+  Result<std::optional<Checkpoint>> r = store->ReadLatest().GetFor(kWait);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(id), std::string::npos) << r.status();
+}
+
+TEST_F(CheckpointStoreTest, WriteErrorsSurface) {
+  auto faulty = std::make_unique<FaultyBlobStore>(std::move(blobs_));
+  faulty->ScriptAll(FaultyBlobStore::Method::kPutObject,
+                    FaultyBlobStore::Fault::AsyncError(PermissionDeniedError("injected")));
+  auto store = *CheckpointStore::Open(*faulty, pool_, {}, "job", "t");
+  EXPECT_EQ(store->Write(V2Checkpoint()).GetFor(kWait).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(store->Write(Checkpoint{.id = "bad"}).GetFor(kWait).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace blobstate
