@@ -1,10 +1,12 @@
 #include "util/fs.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "util/random.h"
@@ -243,6 +245,56 @@ std::string JoinPath(std::string_view dir, std::string_view name) {
   if (!out.empty() && out.back() != '/') out += '/';
   out += name;
   return out;
+}
+
+Status CopyFile(const std::string& src, const std::string& dest) {
+  ASSIGN_OR_RETURN(File in, File::Open(src, O_RDONLY | O_NOFOLLOW));
+  ASSIGN_OR_RETURN(struct stat st, in.Stat());
+  ASSIGN_OR_RETURN(File out, File::Open(dest, O_WRONLY | O_CREAT | O_EXCL, st.st_mode & 07777));
+  IoBuffer buf(kIoChunkSize);
+  for (;;) {
+    ASSIGN_OR_RETURN(size_t n, in.Read(buf.data(), buf.size()));
+    if (n == 0) break;
+    RETURN_IF_ERROR(out.Write(buf.data(), n));
+  }
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (::futimens(out.fd(), times) != 0) return ErrnoError("set mtime of " + dest, errno);
+  return out.Close();
+}
+
+Status CloneTree(const std::string& src, const std::string& dest,
+                 const std::function<bool(std::string_view name)>& link) {
+  ASSIGN_OR_RETURN(struct stat root, LStat(src));
+  if (!S_ISDIR(root.st_mode)) return InvalidArgumentError("not a directory: " + src);
+  if (::mkdir(dest.c_str(), root.st_mode & 07777) != 0) return ErrnoError("mkdir " + dest, errno);
+  std::vector<std::string> names;
+  {
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(src.c_str()), ::closedir);
+    if (!d) return ErrnoError("opendir " + src, errno);
+    errno = 0;
+    while (struct dirent* e = ::readdir(d.get())) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(std::move(name));
+      errno = 0;
+    }
+    if (errno != 0) return ErrnoError("readdir " + src, errno);
+  }
+  for (const std::string& name : names) {
+    const std::string from = JoinPath(src, name), to = JoinPath(dest, name);
+    ASSIGN_OR_RETURN(struct stat st, LStat(from));
+    if (S_ISDIR(st.st_mode)) {
+      RETURN_IF_ERROR(CloneTree(from, to, link));
+    } else if (!S_ISREG(st.st_mode)) {
+      return InvalidArgumentError("only regular files and directories can be cloned: " + from);
+    } else if (link(name) && ::link(from.c_str(), to.c_str()) == 0) {
+      continue;
+    } else if (link(name) && errno != EXDEV && errno != EPERM) {
+      return ErrnoError("link " + from + " to " + to, errno);
+    } else {
+      RETURN_IF_ERROR(CopyFile(from, to));
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace blobstate

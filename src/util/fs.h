@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -85,6 +86,17 @@ Status Rename(const std::string& from, const std::string& to);
 Status WriteFileAtomic(const std::string& path, std::string_view data);
 // Reads a whole (small) file: for indexes and metadata, never for store data.
 Result<std::string> ReadSmallFile(const std::string& path, size_t max_size = 1u << 30);
+
+// Recreates the tree `src` at `dest` (which must not exist; its parent must): directories
+// (empty ones included) are made, regular files hard-linked when link(name) is true and the
+// two are on one file system, else copied in kIoChunkSize chunks, keeping mode and mtime.
+// kInvalidArgument naming the path for a symlink or special file; nothing is followed.
+Status CloneTree(const std::string& src, const std::string& dest,
+                 const std::function<bool(std::string_view name)>& link);
+
+// Copies the regular file `src` to the new file `dest` (O_EXCL) in kIoChunkSize chunks,
+// keeping mode and mtime.
+Status CopyFile(const std::string& src, const std::string& dest);
 
 // The directory part of `path` ("." when there is none).
 std::string DirName(const std::string& path);

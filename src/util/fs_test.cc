@@ -1,6 +1,7 @@
 #include "util/fs.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/random.h"
@@ -81,6 +82,38 @@ TEST(RandomTest, HexIsUniqueAndWellFormed) {
   EXPECT_EQ(a.size(), 32u);
   EXPECT_NE(a, b);
   EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+TEST_F(FsTest, CloneTreeLinksWhatItMayAndCopiesTheRest) {
+  ASSERT_TRUE(MakeDirs(dir_ + "/src/sub/empty").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/src/000001.sst", "immutable").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/src/sub/MANIFEST", "mutable").ok());
+  ASSERT_EQ(chmod((dir_ + "/src/sub/MANIFEST").c_str(), 0600), 0);
+  ASSERT_TRUE(CloneTree(dir_ + "/src", dir_ + "/dst", [](std::string_view name) {
+                return name.ends_with(".sst");
+              }).ok());
+  struct stat a, b;
+  ASSERT_EQ(stat((dir_ + "/src/000001.sst").c_str(), &a), 0);
+  ASSERT_EQ(stat((dir_ + "/dst/000001.sst").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);  // linked
+  ASSERT_EQ(stat((dir_ + "/src/sub/MANIFEST").c_str(), &a), 0);
+  ASSERT_EQ(stat((dir_ + "/dst/sub/MANIFEST").c_str(), &b), 0);
+  EXPECT_NE(a.st_ino, b.st_ino);  // copied
+  EXPECT_EQ(b.st_mode & 07777, 0600u);
+  EXPECT_EQ(a.st_mtim.tv_sec, b.st_mtim.tv_sec);
+  EXPECT_EQ(a.st_mtim.tv_nsec, b.st_mtim.tv_nsec);
+  EXPECT_EQ(*ReadSmallFile(dir_ + "/dst/sub/MANIFEST"), "mutable");
+  EXPECT_TRUE(PathExists(dir_ + "/dst/sub/empty"));
+}
+
+TEST_F(FsTest, CloneTreeRejectsSymlinksNamingThem) {
+  ASSERT_TRUE(MakeDirs(dir_ + "/src").ok());
+  ASSERT_EQ(symlink("/etc", (dir_ + "/src/link").c_str()), 0);
+  Status s = CloneTree(dir_ + "/src", dir_ + "/dst", [](std::string_view) { return true; });
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("/src/link"), std::string::npos);
+  EXPECT_EQ(CloneTree(dir_ + "/src", dir_ + "/dst", [](std::string_view) { return true; }).code(),
+            StatusCode::kAlreadyExists);  // dest exists now
 }
 
 }  // namespace
