@@ -132,6 +132,10 @@ struct RetryPolicy {
   // A retry is made only if it would start less than this after the first attempt
   // started. Default: 2 min.
   std::chrono::milliseconds max_elapsed{120'000};
+  // Called (on any thread, so it must be thread-safe and quick) before each retry, with the
+  // method retried: "put", "get", "delete", "remove-ttl", "list-expired", "put-object",
+  // "get-object", "delete-object" or "list-objects". For metrics. Default: none.
+  std::function<void(std::string_view method)> on_retry;
 };
 
 struct BlobStoreOptions {

@@ -17,6 +17,21 @@ std::chrono::milliseconds Jitter(std::chrono::milliseconds bound) {
   return std::chrono::milliseconds(dist(gen));
 }
 
+// "put", "get", "delete", "remove-ttl", "list-expired", "put-object", ...: the method of a
+// call described as "get <id>", "put object <name>", ...
+std::string MethodOf(std::string_view what) {
+  for (std::string_view m : {"put object", "get object", "delete object", "list objects",
+                             "remove TTL", "list expired", "put", "get", "delete"}) {
+    if (what.starts_with(m)) {
+      std::string out(m);
+      std::replace(out.begin(), out.end(), ' ', '-');
+      if (out == "remove-TTL") out = "remove-ttl";
+      return out;
+    }
+  }
+  return std::string(what.substr(0, what.find(' ')));
+}
+
 std::string Attempts(int n) { return std::to_string(n) + (n == 1 ? " attempt" : " attempts"); }
 
 }  // namespace
@@ -96,6 +111,7 @@ void RetryingBlobStore::OnAttemptDone(std::shared_ptr<Call<T>> call, Result<T> r
                                          std::to_string(policy_.max_elapsed.count()) + " ms)"));
   }
   retries_.fetch_add(1, std::memory_order_relaxed);
+  if (policy_.on_retry) policy_.on_retry(MethodOf(call->what));
   timer_.RunAfter(delay, [this, call, s](bool cancelled) mutable {
     if (cancelled) {
       return Finish<T>(

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include "blobstore/blob_store_testing.h"
 #include "blobstore/faulty/faulty_blob_store.h"
 #include "blobstore/local/local_blob_store.h"
@@ -113,6 +115,24 @@ TEST_F(RetryingBlobStoreTest, RetriesAsyncAndSyncErrors) {
   EXPECT_TRUE(retrying_->RemoveTtl(id).GetFor(kWait).ok());
   EXPECT_EQ(faulty_->calls(Method::kRemoveTtl), 4);
   EXPECT_EQ(retrying_->retries(), 3u);
+}
+
+TEST_F(RetryingBlobStoreTest, OnRetryReportsEachRetriedMethod) {
+  std::mutex mu;
+  std::vector<std::string> methods;
+  Open({.max_attempts = 3, .initial_backoff = 1ms, .on_retry = [&](std::string_view m) {
+          std::lock_guard<std::mutex> lock(mu);
+          methods.emplace_back(m);
+        }});
+  std::string id = PutOk("x");
+  faulty_->Script(Method::kRemoveTtl, 1, Fault::SyncError(UnavailableError("x")));
+  faulty_->Script(Method::kGetObject, 1, Fault::SyncError(UnavailableError("x")));
+  faulty_->Script(Method::kPut, 1, Fault::SyncError(UnavailableError("x")));
+  EXPECT_TRUE(retrying_->RemoveTtl(id).GetFor(kWait).ok());
+  EXPECT_EQ(retrying_->GetObject("none").GetFor(kWait).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(retrying_->Put(StringSourceFactory("y"), meta_).GetFor(kWait).ok());
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(methods, (std::vector<std::string>{"remove-ttl", "get-object", "put"}));
 }
 
 TEST_F(RetryingBlobStoreTest, RetriesListExpired) {
