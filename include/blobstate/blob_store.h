@@ -80,7 +80,8 @@ class BlobStore {
   virtual Future<std::string> Put(SourceFactory source, const BlobMetadata& metadata) = 0;
 
   // Writes the whole of blob `id` into a fresh sink from `sink` and finishes it.
-  // kNotFound if there is no such blob (never put, deleted, or expired).
+  // kNotFound if there is no such blob (never put, or deleted). Expiry is lazy, as with an
+  // object store's lifecycle rule: a blob past its TTL may stay readable until deleted.
   virtual Future<void> Get(const std::string& id, SinkFactory sink) = 0;
 
   // Deletes blob `id`. kGone (ignorable) if it is already gone. Idempotent.

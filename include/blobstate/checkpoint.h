@@ -80,6 +80,11 @@ struct CheckpointConfig {
 // version this build does not know.
 Status ValidateCheckpointConfig(const CheckpointConfig& config);
 
+// kInvalidArgument unless `config` suits the blob store backend: its markers live only in
+// version 2 checkpoints, so version 2 must be written and read. Checked before a backup or
+// restore starts, so a first deployment cannot run with a backend that cannot work.
+Status ValidateForBlobStoreBackend(const CheckpointConfig& config);
+
 // What List returns of each stored checkpoint.
 struct CheckpointRecord {
   uint32_t version = 0;

@@ -102,6 +102,13 @@ inline constexpr int kMaxDirectoryDepth = 256;
 // bytes, not "." or "..", no '/' and no NUL.
 bool IsValidName(std::string_view name);
 
+// The number and total size of the files present in a directory index, at every depth.
+struct TreeTotals {
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+};
+TreeTotals TotalsOf(const DirIndex& dir);
+
 }  // namespace blobstate
 
 #endif  // BLOBSTATE_INDEX_H_

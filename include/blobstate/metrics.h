@@ -14,7 +14,18 @@
 //   errors_total{flow,store,phase}  failures, by the phase that failed
 //   blob_store_retries_total{method}  retried blob store calls (put, get, delete, ...)
 //
-// Thread-safe: any thread may record while another serializes.
+// Which series exist: Record creates the kinds of its flow even when 0 (backup: uploaded,
+// retained, removed; restore: downloaded, reused), other kinds only when not 0, a phase
+// only when it is in `durations`, and runs_total with both outcomes (the other one at 0),
+// so that rate() and increase() see a series before its first increment. RecordError
+// creates errors_total for its phase and both outcomes of runs_total.
+//
+// The store "_all" is the total: recording under it directly adds to the total once.
+// Counters are doubles: figures are exact up to 2^53.
+//
+// Thread-safe: any thread may record while another serializes. PrometheusText and
+// WriteFile see each Record and RecordError whole or not at all, so a store's series and
+// the total always agree; collecting registry() directly gives no such guarantee.
 //
 // Example:
 //   Metrics metrics;
@@ -71,24 +82,29 @@ class Metrics {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // Adds a successful flow's figures for `store` and for the total.
+  // Adds a successful flow's figures for `store` and for the total, and counts one run
+  // with outcome "ok". Negative durations are ignored (counters only go up).
   void Record(Flow flow, std::string_view store, const StoreFigures& figures);
   // Counts a failed flow of `store` (and of the total), failed in `phase`.
   void RecordError(Flow flow, std::string_view store, Phase phase);
   // Counts one retried blob store call of `method` ("put", "get", "delete", ...).
   void RecordRetry(std::string_view method);
 
-  // Everything recorded, in the Prometheus text exposition format (version 0.0.4).
+  // Everything recorded, in the Prometheus text exposition format (version 0.0.4): per
+  // family "# HELP" and "# TYPE ... counter", then one line per series, labels sorted by
+  // name and series sorted by labels. Families with no series yet are left out.
   std::string PrometheusText() const;
   // Writes PrometheusText() to `path` atomically (temp file, fsync, rename), for the node
-  // exporter's textfile collector. Errors name the path.
+  // exporter's textfile collector. Errors (those of WriteFileAtomic) name the path;
+  // on error the previous content of `path`, if any, is left as it was.
   Status WriteFile(const std::string& path) const;
 
-  // The underlying registry, e.g. to serve it with prometheus::Exposer.
+  // The underlying registry, e.g. to serve it with prometheus::Exposer. Callers include
+  // <prometheus/registry.h> and link prometheus-cpp::core themselves.
   std::shared_ptr<prometheus::Registry> registry() const;
 
  private:
-  struct Families;
+  struct Families;  // the counter families and the lock of the whole-record guarantee
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
 };

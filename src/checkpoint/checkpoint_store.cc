@@ -39,6 +39,19 @@ Status ValidateCheckpointConfig(const CheckpointConfig& config) {
   return ValidateVersions(config.read_versions, "checkpoint read versions");
 }
 
+Status ValidateForBlobStoreBackend(const CheckpointConfig& config) {
+  RETURN_IF_ERROR(ValidateCheckpointConfig(config));
+  auto has2 = [](const std::vector<uint32_t>& v) {
+    return std::find(v.begin(), v.end(), 2u) != v.end();
+  };
+  if (!has2(config.write_versions) || !has2(config.read_versions)) {
+    return InvalidArgumentError(
+        "the blob store backend keeps its markers in version 2 checkpoints: checkpoint write "
+        "versions and read versions must both include 2");
+  }
+  return Status::Ok();
+}
+
 Result<StoreMarkers> BlobStoreMarkers(const std::optional<Checkpoint>& checkpoint) {
   if (!checkpoint.has_value()) return StoreMarkers{};
   if (checkpoint->version < 2) {

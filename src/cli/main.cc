@@ -15,6 +15,11 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"backup", "commit a task's stores once: snapshot, upload, checkpoint, clean up",
+     BackupCommand},
+    {"restore", "restore a task's stores from its latest checkpoint", RestoreCommand},
+    {"checkpoints", "list a task's checkpoints", CheckpointsCommand},
+    {"verify", "download and check every file of a checkpoint", VerifyCommand},
     {"backup-dir", "back up a directory as a snapshot, incrementally", BackupDirCommand},
     {"restore-dir", "restore a snapshot into a directory", RestoreDirCommand},
     {"show", "print the tree of a snapshot", ShowCommand},
@@ -24,7 +29,8 @@ constexpr Command kCommands[] = {
 std::string Usage() {
   std::string out =
       "usage: blobstate COMMAND [flags]\n\n"
-      "Backs up state store directories to a blob store, incrementally, and restores them.\n"
+      "Backs up the state stores of stream-processing tasks (RocksDB or any directory) to a\n"
+      "blob store at every commit, incrementally, and restores them on any host.\n"
       "Blob store URLs: file:///path/to/dir (a local directory).\n\ncommands:\n";
   for (const Command& c : kCommands) {
     std::string name = c.name;

@@ -17,6 +17,7 @@
 #include "blobstate/transfer.h"
 #include "cli/flags.h"
 #include "cli/output.h"
+#include "cli/task_flags.h"
 
 namespace blobstate::cli {
 namespace {
@@ -24,26 +25,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 // Blobs of an unfinished backup expire after this long if nothing commits them.
 constexpr std::chrono::hours kUncommittedTtl(24);
-// How long a command waits for the blob store before it gives up.
-constexpr std::chrono::hours kCommandTimeout(24);
-
-struct Totals {
-  uint64_t files = 0, bytes = 0;
-};
-
-Totals Count(const DirIndex& d) {
-  Totals t;
-  for (const FileIndex& f : d.files_present) {
-    ++t.files;
-    t.bytes += f.metadata.size;
-  }
-  for (const DirIndex& s : d.subdirs_present) {
-    Totals sub = Count(s);
-    t.files += sub.files;
-    t.bytes += sub.bytes;
-  }
-  return t;
-}
 
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -131,7 +112,7 @@ Status BackupDirCommand(const std::vector<std::string>& args, CommandOutput& out
   RETURN_IF_ERROR(transfer.RemoveTtls(new_ids).GetFor(kCommandTimeout, "commit of the blobs"));
   RETURN_IF_ERROR(transfer.RemoveTtls({index_id}).GetFor(kCommandTimeout, "commit of the index"));
 
-  Totals total = Count(root);
+  TreeTotals total = TotalsOf(root);
   uint64_t up_files = diff.FilesAdded(), up_bytes = diff.BytesAdded();
   double secs = Seconds(start);
   if (json) {
@@ -180,7 +161,7 @@ Status RestoreDirCommand(const std::vector<std::string>& args, CommandOutput& ou
   ThreadPool cpu("cli-cpu", CpuThreads());
   Transfer transfer(*store, cpu, {.verify_checksums = !no_verify});
   RETURN_IF_ERROR(transfer.GetDir(index.root, dir).GetFor(kCommandTimeout, "restore of " + dir));
-  Totals total = Count(index.root);
+  TreeTotals total = TotalsOf(index.root);
   double secs = Seconds(start);
   if (json) {
     out.Print("{\"files_restored\":" + std::to_string(total.files) +
@@ -201,7 +182,7 @@ namespace {
 
 void ShowDir(const DirIndex& d, const std::string& indent, std::string* out) {
   for (const DirIndex& s : d.subdirs_present) {
-    Totals t = Count(s);
+    TreeTotals t = TotalsOf(s);
     *out += indent + s.name + "/  (" + std::to_string(t.files) + " files, " +
             HumanBytes(t.bytes) + ")\n";
     ShowDir(s, indent + "  ", out);
@@ -225,7 +206,7 @@ Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out) {
   if (flags.help_requested()) return out.Help(flags.Help());
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, OpenBlobStore(url, {}));
   ASSIGN_OR_RETURN(SnapshotIndex index, ReadIndex(*store, index_id));
-  Totals t = Count(index.root);
+  TreeTotals t = TotalsOf(index.root);
   const SnapshotMetadata& m = index.metadata;
   if (json) {
     out.Print("{\"job\":" + JsonString(m.job_name) + ",\"task\":" + JsonString(m.task_name) +

@@ -372,4 +372,18 @@ Result<SnapshotIndex> DecodeSnapshotIndex(std::string_view bytes) {
 
 bool IsValidName(std::string_view name) { return NameProblem(name) == nullptr; }
 
+TreeTotals TotalsOf(const DirIndex& dir) {
+  TreeTotals t;
+  for (const FileIndex& f : dir.files_present) {
+    ++t.files;
+    t.bytes += f.metadata.size;
+  }
+  for (const DirIndex& sub : dir.subdirs_present) {
+    TreeTotals s = TotalsOf(sub);
+    t.files += s.files;
+    t.bytes += s.bytes;
+  }
+  return t;
+}
+
 }  // namespace blobstate

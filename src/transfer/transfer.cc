@@ -21,9 +21,16 @@ struct Hashed {
   struct stat stat;  // as the file was opened for hashing
 };
 
-// kFailedPrecondition if the file at `path` is no longer the one `before` describes: it was
-// replaced or written while its parts were uploaded, so they may disagree with the checksum.
-Status CheckUnchanged(const std::string& path, const struct stat& before) {
+// kFailedPrecondition unless the file at `path` is still the one the diff saw (`diffed`)
+// and the hash opened (`before`): a file replaced or written while its parts were read may
+// disagree with the checksum, whatever the order in which parts and hash read it.
+Status CheckUnchanged(const std::string& path, const FileMetadata& diffed,
+                      const struct stat& before) {
+  const int64_t mtime_ns =
+      static_cast<int64_t>(before.st_mtim.tv_sec) * 1'000'000'000 + before.st_mtim.tv_nsec;
+  if (static_cast<uint64_t>(before.st_size) != diffed.size || mtime_ns != diffed.mtime_ns) {
+    return FailedPreconditionError("file changed during backup: " + path);
+  }
   struct stat now;
   if (::lstat(path.c_str(), &now) != 0) return ErrnoError("stat " + path, errno);
   if (now.st_ino != before.st_ino || now.st_dev != before.st_dev ||
@@ -105,7 +112,8 @@ Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify) {
                            ", the index records " + file.checksum.ToHex());
     }
   }
-  if (::fchmod(f.fd(), file.metadata.mode & 07777) != 0) return ErrnoError("chmod " + tmp, errno);
+  // Permission bits only: a restore never creates setuid, setgid or sticky files.
+  if (::fchmod(f.fd(), file.metadata.mode & 0777) != 0) return ErrnoError("chmod " + tmp, errno);
   struct timespec times[2];
   times[0].tv_sec = times[1].tv_sec = file.metadata.mtime_ns / 1'000'000'000;
   times[0].tv_nsec = times[1].tv_nsec = file.metadata.mtime_ns % 1'000'000'000;
@@ -175,11 +183,12 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
   }
   Future<Hashed> hashed = Async(executor_, [path, size] { return HashForIndex(path, size); });
   auto settled = AllSettled(std::move(parts));
-  return std::move(hashed).Then(executor_, [this, name = file.name, path,
+  return std::move(hashed).Then(executor_, [this, name = file.name, expected = file.metadata, path,
                                             offsets = std::move(offsets),
                                             settled = std::move(settled)](
                                                Result<Hashed> h) mutable {
-    return std::move(settled).Then(executor_, [this, h = std::move(h), name, path, offsets](
+    return std::move(settled).Then(executor_, [this, h = std::move(h), name, expected, path,
+                                               offsets](
                                                   Result<std::vector<Result<std::string>>> r)
                                                   -> Future<FileIndex> {
       FileIndex out;
@@ -194,7 +203,7 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
           error = (*r)[i].status();
         }
       }
-      if (error.ok()) error = CheckUnchanged(path, h->stat);
+      if (error.ok()) error = CheckUnchanged(path, expected, h->stat);
       if (error.ok()) {
         out.metadata = h->metadata;
         out.checksum = h->checksum;
@@ -291,6 +300,7 @@ Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
         }
         files.push_back(GetFile(f, JoinPath(path, f.name)));
       }
+      if (!s.ok()) break;
       for (const DirIndex& sub : dir->subdirs_present) {
         if (!IsValidName(sub.name)) {
           s = InvalidArgumentError("invalid directory name in index under " + path);

@@ -1,6 +1,7 @@
 #include "blobstate/transfer.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -179,6 +180,35 @@ TEST_F(TransferTest, PutFileFailsWhenFileChangedSinceDiff) {
   Result<DirIndex> r = transfer_->PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("changed during backup"), std::string::npos);
+}
+
+TEST_F(TransferTest, PutFileFailsWhenFileRewrittenWithSameSizeSinceDiff) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "before"}}).ok());
+  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "after!"}}).ok());
+  struct timespec later[2] = {{0, UTIME_OMIT}, {2'000'000'000, 0}};  // a different mtime
+  ASSERT_EQ(utimensat(AT_FDCWD, tmp_.Sub("src/f").c_str(), later, 0), 0);
+  Result<DirIndex> r = transfer_->PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("changed during backup"), std::string::npos);
+}
+
+TEST_F(TransferTest, RestoreNeverCreatesSetuidFiles) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "x"}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  root.files_present[0].metadata.mode = 04755;
+  ASSERT_TRUE(transfer_->GetDir(root, tmp_.Sub("dst")).GetFor(kWait).ok());
+  struct stat st;
+  ASSERT_EQ(stat(tmp_.Sub("dst/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+}
+
+TEST_F(TransferTest, InvalidNameAnywhereFailsTheWholeRestore) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", "x"}, {"d/b", "y"}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  root.files_present.push_back(FileIndex{.name = "../x"});
+  Result<void> r = transfer_->GetDir(root, tmp_.Sub("dst")).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(TransferTest, DeleteBlobsTreatsAlreadyDeletedAsDone) {

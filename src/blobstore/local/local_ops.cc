@@ -21,6 +21,8 @@ using std::chrono::system_clock;
 
 constexpr std::string_view kMarkerPrefix = "blobstate-ttl 1 ";
 constexpr size_t kMaxMarkerSize = 256;
+// Longer TTLs would overflow the clock; no blob needs to wait that long.
+constexpr std::chrono::seconds kMaxTtl(100ll * 365 * 24 * 3600);
 
 bool IsAbsentErrno(int err) { return err == ENOENT || err == ENOTDIR; }
 
@@ -231,6 +233,10 @@ Result<std::string> PutBlob(const Layout& layout, const SourceFactory& factory,
                             const BlobMetadata& metadata) {
   if (metadata.ttl.count() < 0) {
     return InvalidArgumentError("negative TTL for a put to " + layout.Describe());
+  }
+  if (metadata.ttl > kMaxTtl) {
+    return InvalidArgumentError("TTL of " + std::to_string(metadata.ttl.count()) +
+                                " s is more than 100 years, for a put to " + layout.Describe());
   }
   ASSIGN_OR_RETURN(std::unique_ptr<BlobSource> source, factory());
   if (source == nullptr) return InternalError("the source factory returned no source");

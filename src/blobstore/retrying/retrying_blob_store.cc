@@ -1,6 +1,5 @@
 #include "blobstore/retrying/retrying_blob_store.h"
 
-#include <algorithm>
 #include <cassert>
 #include <exception>
 #include <random>
@@ -17,21 +16,6 @@ std::chrono::milliseconds Jitter(std::chrono::milliseconds bound) {
   return std::chrono::milliseconds(dist(gen));
 }
 
-// "put", "get", "delete", "remove-ttl", "list-expired", "put-object", ...: the method of a
-// call described as "get <id>", "put object <name>", ...
-std::string MethodOf(std::string_view what) {
-  for (std::string_view m : {"put object", "get object", "delete object", "list objects",
-                             "remove TTL", "list expired", "put", "get", "delete"}) {
-    if (what.starts_with(m)) {
-      std::string out(m);
-      std::replace(out.begin(), out.end(), ' ', '-');
-      if (out == "remove-TTL") out = "remove-ttl";
-      return out;
-    }
-  }
-  return std::string(what.substr(0, what.find(' ')));
-}
-
 std::string Attempts(int n) { return std::to_string(n) + (n == 1 ? " attempt" : " attempts"); }
 
 }  // namespace
@@ -40,7 +24,8 @@ std::string Attempts(int n) { return std::to_string(n) + (n == 1 ? " attempt" : 
 // previous one (through the future's or the timer's synchronization), so no lock is needed.
 template <typename T>
 struct RetryingBlobStore::Call {
-  std::string what;  // "put", "get <id>", ... for messages
+  std::string_view method;  // "put", "get", ...: for RetryPolicy::on_retry
+  std::string what;         // "put", "get <id>", ... for messages
   std::function<Future<T>()> attempt;
   Promise<T> promise;
   Clock::time_point start = Clock::now();
@@ -68,8 +53,10 @@ std::chrono::milliseconds RetryingBlobStore::BackoffBound(const RetryPolicy& pol
 }
 
 template <typename T>
-Future<T> RetryingBlobStore::WithRetries(std::string what, std::function<Future<T>()> attempt) {
+Future<T> RetryingBlobStore::WithRetries(std::string_view method, std::string what,
+                                         std::function<Future<T>()> attempt) {
   auto call = std::make_shared<Call<T>>();
+  call->method = method;
   call->what = std::move(what);
   call->attempt = std::move(attempt);
   Future<T> out = call->promise.GetFuture();
@@ -111,7 +98,7 @@ void RetryingBlobStore::OnAttemptDone(std::shared_ptr<Call<T>> call, Result<T> r
                                          std::to_string(policy_.max_elapsed.count()) + " ms)"));
   }
   retries_.fetch_add(1, std::memory_order_relaxed);
-  if (policy_.on_retry) policy_.on_retry(MethodOf(call->what));
+  if (policy_.on_retry) policy_.on_retry(call->method);
   timer_.RunAfter(delay, [this, call, s](bool cancelled) mutable {
     if (cancelled) {
       return Finish<T>(
@@ -128,52 +115,52 @@ void RetryingBlobStore::Finish(const std::shared_ptr<Call<T>>& call, Result<T> r
 }
 
 Future<std::string> RetryingBlobStore::Put(SourceFactory source, const BlobMetadata& metadata) {
-  return WithRetries<std::string>("put", [inner = inner_.get(), source = std::move(source),
+  return WithRetries<std::string>("put", "put", [inner = inner_.get(), source = std::move(source),
                                           metadata] { return inner->Put(source, metadata); });
 }
 
 Future<void> RetryingBlobStore::Get(const std::string& id, SinkFactory sink) {
-  return WithRetries<void>("get " + id, [inner = inner_.get(), id, sink = std::move(sink)] {
+  return WithRetries<void>("get", "get " + id, [inner = inner_.get(), id, sink = std::move(sink)] {
     return inner->Get(id, sink);
   });
 }
 
 Future<void> RetryingBlobStore::Delete(const std::string& id) {
-  return WithRetries<void>("delete " + id,
+  return WithRetries<void>("delete", "delete " + id,
                            [inner = inner_.get(), id] { return inner->Delete(id); });
 }
 
 Future<void> RetryingBlobStore::RemoveTtl(const std::string& id) {
-  return WithRetries<void>("remove TTL of " + id,
+  return WithRetries<void>("remove-ttl", "remove TTL of " + id,
                            [inner = inner_.get(), id] { return inner->RemoveTtl(id); });
 }
 
 Future<std::vector<std::string>> RetryingBlobStore::ListExpired(
     std::chrono::system_clock::time_point now) {
   return WithRetries<std::vector<std::string>>(
-      "list expired", [inner = inner_.get(), now] { return inner->ListExpired(now); });
+      "list-expired", "list expired", [inner = inner_.get(), now] { return inner->ListExpired(now); });
 }
 
 Future<void> RetryingBlobStore::PutObject(const std::string& name, std::string data) {
   auto shared = std::make_shared<const std::string>(std::move(data));
-  return WithRetries<void>("put object " + name, [inner = inner_.get(), name, shared] {
+  return WithRetries<void>("put-object", "put object " + name, [inner = inner_.get(), name, shared] {
     return inner->PutObject(name, *shared);
   });
 }
 
 Future<std::string> RetryingBlobStore::GetObject(const std::string& name) {
-  return WithRetries<std::string>("get object " + name,
+  return WithRetries<std::string>("get-object", "get object " + name,
                                   [inner = inner_.get(), name] { return inner->GetObject(name); });
 }
 
 Future<void> RetryingBlobStore::DeleteObject(const std::string& name) {
-  return WithRetries<void>("delete object " + name,
+  return WithRetries<void>("delete-object", "delete object " + name,
                            [inner = inner_.get(), name] { return inner->DeleteObject(name); });
 }
 
 Future<std::vector<std::string>> RetryingBlobStore::ListObjects(const std::string& prefix) {
   return WithRetries<std::vector<std::string>>(
-      "list objects " + prefix,
+      "list-objects", "list objects " + prefix,
       [inner = inner_.get(), prefix] { return inner->ListObjects(prefix); });
 }
 

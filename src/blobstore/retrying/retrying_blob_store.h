@@ -80,8 +80,10 @@ class RetryingBlobStore final : public BlobStore {
   struct Call;
 
   // Runs `attempt` until it succeeds, fails permanently, or the policy gives up.
+  // `method` must be a string literal (it outlives the call).
   template <typename T>
-  Future<T> WithRetries(std::string what, std::function<Future<T>()> attempt);
+  Future<T> WithRetries(std::string_view method, std::string what,
+                        std::function<Future<T>()> attempt);
   template <typename T>
   void StartAttempt(std::shared_ptr<Call<T>> call);
   template <typename T>

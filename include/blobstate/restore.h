@@ -1,0 +1,70 @@
+// The restore manager of the blob store state backend: one per task, at container start.
+//
+//   Init(checkpoint)  rejects a version 1 checkpoint; accepts none (nothing to restore);
+//                     reads the blob store backend's markers and fetches the snapshot
+//                     indexes of all backed-up stores concurrently, waiting once at the end.
+//                     A failure names the store, the blob and the cause.
+//   Restore()         for each backed-up store: deletes the store directory first, always;
+//                     then, if the local checkpoint directory of the snapshot's checkpoint
+//                     ("<dir>-<checkpoint id>") is identical to the snapshot, recreates the
+//                     store from it (hard links for immutable files such as SSTs, copies for
+//                     the rest), else downloads the snapshot (checksums verified unless
+//                     turned off). A store without a marker in the checkpoint is left empty
+//                     (a new store). Stores run in parallel. Never writes outside a store's
+//                     directory, whatever the index says.
+//
+// Store kinds: only persistent stores (StoreConfig::BackedUp) are touched; in-memory stores
+// have no directory.
+//
+// Threads: returns at once; work runs on the blob store's executor and on `executor`.
+#ifndef BLOBSTATE_RESTORE_H_
+#define BLOBSTATE_RESTORE_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "blobstate/blob_store.h"
+#include "blobstate/checkpoint.h"
+#include "blobstate/diff.h"
+#include "blobstate/future.h"
+#include "blobstate/metrics.h"
+#include "blobstate/store.h"
+
+namespace blobstate {
+
+struct RestoreOptions {
+  // Whether downloaded files are checked against their recorded checksum. Default: true.
+  bool verify_checksums = true;
+  // Whether restored trees are made durable (syncfs) before Restore completes. Default: true.
+  bool sync = true;
+  // Names ignored when comparing a local checkpoint directory with a snapshot (files that
+  // were never uploaded, e.g. an offsets file). Default: none.
+  DiffOptions diff;
+};
+
+class RestoreManager {
+ public:
+  // `store`, `executor` and `metrics` (may be null) must outlive this object and its futures.
+  RestoreManager(BlobStore& store, Executor& executor, std::vector<StoreConfig> stores,
+                 RestoreOptions options, Metrics* metrics);
+  ~RestoreManager();
+
+  Future<void> Init(const std::optional<Checkpoint>& checkpoint);
+
+  // REQUIRES: Init succeeded. Returns what was done per backed-up store.
+  Future<std::map<std::string, StoreFigures>> Restore();
+
+  // The blob store backend's markers of the checkpoint given to Init (store -> index id).
+  const StoreMarkers& markers() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_RESTORE_H_
