@@ -50,9 +50,10 @@ struct StoreConfig {
 // "<store_dir>-<checkpoint_id>" (store_dir without trailing slashes).
 std::string CheckpointDirOf(std::string_view store_dir, std::string_view checkpoint_id);
 
-// The checkpoint directories that exist beside `store_dir` ("<store_dir>-<id>" for a
-// valid checkpoint id (IsValidCheckpointId, checkpoint.h),
-// directories only), ordered by checkpoint id (oldest first).
+// The checkpoint directories that exist beside `store_dir`: "<store_dir>-<id>" for a valid
+// checkpoint id (IsValidCheckpointId, util/checkpoint_id.h), real directories only (not
+// symlinks or files), ordered by checkpoint id (oldest first), each spelled as
+// CheckpointDirOf(store_dir, id) spells it. Empty if the parent directory is missing.
 Result<std::vector<std::string>> ListCheckpointDirs(const std::string& store_dir);
 
 // Deletes every checkpoint directory of `store_dir` except the one of `keep_id` (which may
@@ -60,11 +61,16 @@ Result<std::vector<std::string>> ListCheckpointDirs(const std::string& store_dir
 Status DeleteCheckpointDirs(const std::string& store_dir, std::string_view keep_id);
 
 // Snapshots the store `config` into `dest` (which must not exist; its parent must) while
-// nobody writes the store: a RocksDB store is opened, snapshotted with Checkpoint (which
-// flushes the memtable) and closed; a directory is hard-linked file by file (copied when
-// `dest` is on another file system), recreating subdirectories and empty directories.
-// kNotFound if the store directory is missing; kFailedPrecondition for a RocksDB store that
-// another process holds open; kInvalidArgument for a symlink or special file in the tree.
+// nobody writes the store: a RocksDB store is opened read-write (which takes its LOCK and
+// flushes what its WAL held), snapshotted with Checkpoint (which flushes the memtable) and
+// closed; a directory is hard-linked file by file (copied, in 1 MiB chunks keeping
+// mode and mtime, when `dest` is on another file system), recreating subdirectories and
+// empty directories. A hard link shares the file: a directory store must replace files
+// rather than change them in place for the snapshot to stay as it was.
+// Errors: kNotFound if the store directory is missing; kAlreadyExists if `dest` exists;
+// kFailedPrecondition for an in-memory store (no directory) or a RocksDB store that is open
+// (in any process); kInvalidArgument, naming the path, for a symlink or special file in the
+// tree (the store directory itself included). On failure `dest` is removed.
 Status SnapshotClosedStore(const StoreConfig& config, const std::string& dest);
 
 // An open RocksDB database: the store adapter the task commit coordinator and the examples
@@ -72,10 +78,14 @@ Status SnapshotClosedStore(const StoreConfig& config, const std::string& dest);
 class RocksDbStore {
  public:
   struct Options {
+    // Creates an empty database if `dir` holds none. Default: false.
     bool create_if_missing = false;
   };
 
-  // Errors name the directory and carry RocksDB's message.
+  // Opens (or creates) the database in `dir`, taking its LOCK file. Errors name the
+  // directory and carry RocksDB's message: kNotFound if there is no database and
+  // !create_if_missing; kFailedPrecondition if the database is open (in this process or
+  // another one); kDataLoss if it is corrupt.
   static Result<std::unique_ptr<RocksDbStore>> Open(const std::string& dir, Options options);
   ~RocksDbStore();  // closes the database
 
@@ -89,7 +99,9 @@ class RocksDbStore {
   Status Flush();
   // Compacts the whole key range.
   Status CompactAll();
-  // Creates a RocksDB checkpoint (hard links) in `dest`, which must not exist.
+  // Creates a RocksDB checkpoint in `dest`, which must not exist (else kAlreadyExists): it
+  // flushes the memtable, hard-links the SST files (copies them across file systems) and
+  // copies MANIFEST, CURRENT and OPTIONS, so it holds every write made before the call.
   Status Checkpoint(const std::string& dest);
 
   const std::string& dir() const { return dir_; }

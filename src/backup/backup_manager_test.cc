@@ -1,0 +1,297 @@
+#include "blobstate/backup.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/state_fixture.h"
+
+namespace blobstate {
+namespace {
+
+using testing::RandomBytes;
+using testing::Tree;
+using testing::WriteTree;
+
+class BackupManagerTest : public testing::StateTest {
+ protected:
+  void Write(const StoreConfig& store, const Tree& tree) {
+    ASSERT_TRUE(WriteTree(store.dir, tree).ok());
+  }
+  void Remove(const StoreConfig& store, const std::string& rel) {
+    ASSERT_TRUE(RemoveAll(JoinPath(store.dir, rel)).ok());
+  }
+  SnapshotIndex IndexOf(const Checkpoint& c, const std::string& store) {
+    Result<StoreSnapshots> s = GetStoreSnapshots(*blobs_, pool_, c, {store}).GetFor(kWait);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() && s->count(store) ? s->at(store).index : SnapshotIndex{};
+  }
+};
+
+TEST_F(BackupManagerTest, InitRejectsVersion1Checkpoint) {
+  auto backup = NewBackup({Store("a")});
+  Result<void> r = backup->Init(Checkpoint{.version = 1}).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("version 1"), std::string::npos) << r.status();
+}
+
+TEST_F(BackupManagerTest, InitAcceptsNoCheckpointAndFirstUploadPutsEverything) {
+  StoreConfig a = Store("a");
+  Write(a, {{"f1", "one"}, {"d/f2", RandomBytes(2500, 1)}, {"empty", ""}, {"e/", ""}});
+  auto backup = NewBackup({a});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c = Commit(*backup, {a});
+  SnapshotIndex index = IndexOf(c, "a");
+  EXPECT_TRUE(index.prev_snapshot_index_blob_id.empty());
+  EXPECT_EQ(index.metadata.checkpoint_id, c.id);
+  EXPECT_EQ(index.metadata.store_name, "a");
+  StoreFigures f = backup->LastFigures().at("a");
+  EXPECT_EQ(f.files_uploaded, 3u);
+  EXPECT_EQ(f.bytes_uploaded, 2503u);
+  EXPECT_EQ(f.files_retained, 0u);
+  ExpectExactlyReferenced(c);
+}
+
+TEST_F(BackupManagerTest, UploadReturnsIndexIdsAndEachSnapshotRecordsThePrevious) {
+  StoreConfig a = Store("a"), b = Store("b");
+  Write(a, {{"f", "x"}});
+  Write(b, {{"g", "y"}});
+  auto backup = NewBackup({a, b});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint first = Commit(*backup, {a, b});
+  Write(a, {{"f2", "z"}});
+  Checkpoint second = Commit(*backup, {a, b});
+  const StoreMarkers& m1 = first.state_markers.at(std::string(kBlobStoreBackend));
+  const StoreMarkers& m2 = second.state_markers.at(std::string(kBlobStoreBackend));
+  ASSERT_EQ(m2.size(), 2u);
+  EXPECT_EQ(IndexOf(second, "a").prev_snapshot_index_blob_id, m1.at("a"));
+  EXPECT_EQ(IndexOf(second, "b").prev_snapshot_index_blob_id, m1.at("b"));
+  EXPECT_NE(m1.at("b"), m2.at("b"));  // a new index per commit, even unchanged
+}
+
+TEST_F(BackupManagerTest, SubsequentUploadDiffsAgainstTheCheckpointGivenAtInit) {
+  StoreConfig a = Store("a");
+  Write(a, {{"keep", RandomBytes(3000, 2)}, {"change", "v1"}});
+  auto first = NewBackup({a});
+  ASSERT_TRUE(first->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c1 = Commit(*first, {a});
+  first.reset();
+  // A restarted task: a new manager that knows only the checkpoint.
+  Write(a, {{"change", "v2"}});
+  auto second = NewBackup({a});
+  ASSERT_TRUE(second->Init(c1).GetFor(kWait).ok());
+  int puts_before = blobs_->calls(Method::kPut);
+  Checkpoint c2 = Commit(*second, {a});
+  EXPECT_EQ(blobs_->calls(Method::kPut) - puts_before, 2);  // the changed file and the index
+  StoreFigures f = second->LastFigures().at("a");
+  EXPECT_EQ(f.files_uploaded, 1u);
+  EXPECT_EQ(f.files_retained, 1u);
+  EXPECT_EQ(f.bytes_retained, 3000u);
+  EXPECT_EQ(f.files_removed, 1u);  // the old "change"
+  ExpectExactlyReferenced(c2);
+}
+
+TEST_F(BackupManagerTest, DiffIsRightAtStartAndAfterEachCommit) {
+  StoreConfig a = Store("a");
+  auto backup = NewBackup({a});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  struct Step {
+    Tree write;
+    std::vector<std::string> remove;
+    uint64_t uploaded, retained, removed;
+  } steps[] = {
+      {{{"a", "1"}, {"d/b", "2"}, {"d/e/c", "3"}}, {}, 3, 0, 0},
+      {{}, {}, 0, 3, 0},                           // nothing changed
+      {{{"d/b", "22"}}, {}, 1, 2, 1},              // changed
+      {{{"new", "n"}}, {"d/e"}, 1, 2, 1},          // added, subdir removed
+      {{{"d/b", "22"}}, {"a"}, 0, 2, 1},           // rewritten identically, removed
+  };
+  Checkpoint last;
+  for (const Step& step : steps) {
+    Write(a, step.write);
+    for (const std::string& rel : step.remove) Remove(a, rel);
+    last = Commit(*backup, {a});
+    StoreFigures f = backup->LastFigures().at("a");
+    EXPECT_EQ(f.files_uploaded, step.uploaded);
+    EXPECT_EQ(f.files_retained, step.retained);
+    EXPECT_EQ(f.files_removed, step.removed);
+    ExpectExactlyReferenced(last);
+  }
+}
+
+TEST_F(BackupManagerTest, OnlyPersistentStoresAreBackedUpLoggedOrNot) {
+  StoreConfig logged = Store("logged"), plain = Store("plain"), memory = Store("memory", false);
+  logged.logged = true;
+  Write(logged, {{"f", "l"}});
+  Write(plain, {{"f", "p"}});
+  auto backup = NewBackup({logged, plain, memory});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c = Commit(*backup, {logged, plain, memory});
+  const StoreMarkers& m = c.state_markers.at(std::string(kBlobStoreBackend));
+  EXPECT_EQ(m.size(), 2u);
+  EXPECT_EQ(m.count("memory"), 0u);
+  EXPECT_EQ(backup->LastFigures().count("memory"), 0u);
+}
+
+TEST_F(BackupManagerTest, CleanupRemovesTtlOfOnlyTheNewIndexAndNewBlobs) {
+  StoreConfig a = Store("a");
+  std::string big = RandomBytes(20'000, 3);  // 20 parts
+  Write(a, {{"big", big}, {"small", "s"}});
+  auto backup = NewBackup({a});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Commit(*backup, {a});
+  Write(a, {{"small", "s2"}});
+  Checkpoint id = {.id = NewCheckpointId()};
+  Result<StoreMarkers> m = backup->Upload(id.id, SnapshotDirs({a}, id.id)).GetFor(kWait);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(TtlBlobs().size(), 2u);  // before cleanup: the new blob and the new index
+  int before = blobs_->calls(Method::kRemoveTtl);
+  ASSERT_TRUE(backup->Cleanup(id.id, *m).GetFor(kWait).ok());
+  // Requests grow with the change (one file), not with the state (21 blobs).
+  EXPECT_EQ(blobs_->calls(Method::kRemoveTtl) - before, 2);
+  id.state_markers[std::string(kBlobStoreBackend)] = *m;
+  ExpectExactlyReferenced(id);
+}
+
+TEST_F(BackupManagerTest, CleanupDeletesPreviousIndexAndRemovedFilesAndSubdirs) {
+  StoreConfig a = Store("a");
+  Write(a, {{"f", "1"}, {"d/g", "2"}, {"d/e/h", "3"}, {"keep", "k"}});
+  auto backup = NewBackup({a});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c1 = Commit(*backup, {a});
+  std::string old_index = c1.state_markers.at(std::string(kBlobStoreBackend)).at("a");
+  SnapshotIndex i1 = IndexOf(c1, "a");
+  Remove(a, "f");
+  Remove(a, "d");
+  Checkpoint c2 = Commit(*backup, {a});
+  std::set<std::string> all = AllBlobs();
+  EXPECT_EQ(all.count(old_index), 0u);
+  for (const std::string& id : BlobIdsOf(i1.root)) {
+    bool kept = id == IndexOf(c2, "a").root.files_present[0].blobs[0].blob_id;
+    EXPECT_EQ(all.count(id), kept ? 1u : 0u) << id;
+  }
+  ExpectExactlyReferenced(c2);
+}
+
+TEST_F(BackupManagerTest, InitDeletesSnapshotsOfStoresNoLongerConfigured) {
+  StoreConfig a = Store("a"), gone = Store("gone");
+  Write(a, {{"f", "a"}});
+  Write(gone, {{"f", "g"}, {"d/h", "h"}});
+  auto before = NewBackup({a, gone});
+  ASSERT_TRUE(before->Init(std::nullopt).GetFor(kWait).ok());
+  Commit(*before, {a, gone});
+  Checkpoint c = Commit(*before, {a, gone});
+  before.reset();
+  auto after = NewBackup({a});  // "gone" was removed from the configuration
+  ASSERT_TRUE(after->Init(c).GetFor(kWait).ok());
+  Checkpoint without = c;
+  without.state_markers[std::string(kBlobStoreBackend)].erase("gone");
+  ExpectExactlyReferenced(without);
+  Checkpoint next = Commit(*after, {a});
+  ExpectExactlyReferenced(next);
+}
+
+TEST_F(BackupManagerTest, FailedUploadDoesNotPoisonLaterCommits) {
+  StoreConfig a = Store("a"), b = Store("b");
+  Write(a, {{"f", "1"}});
+  Write(b, {{"g", "2"}});
+  auto backup = NewBackup({a, b});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c1 = Commit(*backup, {a, b});
+  Write(a, {{"f", "changed"}});
+  Write(b, {{"g", "changed too"}});
+  blobs_->Script(Method::kPut, blobs_->calls(Method::kPut) + 2,
+                 Fault::SyncError(PermissionDeniedError("injected")));
+  std::string id = NewCheckpointId();
+  Result<StoreMarkers> failed = backup->Upload(id, SnapshotDirs({a, b}, id)).GetFor(kWait);
+  EXPECT_EQ(failed.status().code(), StatusCode::kPermissionDenied);
+  ExpectExactlyReferenced(c1);  // what the failed upload put is gone again
+  Checkpoint c2 = Commit(*backup, {a, b});
+  EXPECT_EQ(backup->LastFigures().at("a").files_uploaded, 1u);  // diffed against c1
+  ExpectExactlyReferenced(c2);
+}
+
+TEST_F(BackupManagerTest, FailedCleanupIsFinishedByTheNextOneAndCleanupIsIdempotent) {
+  StoreConfig a = Store("a");
+  Write(a, {{"f", "1"}, {"g", "2"}});
+  auto backup = NewBackup({a});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Commit(*backup, {a});
+  Write(a, {{"f", "11"}});
+  Checkpoint c2{.id = NewCheckpointId()};
+  StoreMarkers m2 = *backup->Upload(c2.id, SnapshotDirs({a}, c2.id)).GetFor(kWait);
+  c2.state_markers[std::string(kBlobStoreBackend)] = m2;
+  blobs_->ScriptAll(Method::kRemoveTtl, Fault::SyncError(UnavailableError("injected")));
+  EXPECT_FALSE(backup->Cleanup(c2.id, m2).GetFor(kWait).ok());
+  blobs_->ClearScripts();
+  ASSERT_TRUE(backup->Cleanup(c2.id, m2).GetFor(kWait).ok());  // runs what was left
+  ASSERT_TRUE(backup->Cleanup(c2.id, m2).GetFor(kWait).ok());  // twice: a no-op
+  ExpectExactlyReferenced(c2);
+  // A failure again, and the next commit finishes it.
+  Write(a, {{"g", "22"}});
+  Checkpoint c3{.id = NewCheckpointId()};
+  StoreMarkers m3 = *backup->Upload(c3.id, SnapshotDirs({a}, c3.id)).GetFor(kWait);
+  c3.state_markers[std::string(kBlobStoreBackend)] = m3;
+  blobs_->ScriptAll(Method::kDelete, Fault::SyncError(UnavailableError("injected")));
+  EXPECT_FALSE(backup->Cleanup(c3.id, m3).GetFor(kWait).ok());
+  blobs_->ClearScripts();
+  Checkpoint c4 = Commit(*backup, {a});
+  ExpectExactlyReferenced(c4);
+}
+
+TEST_F(BackupManagerTest, InitAfterACrashInCleanupFinishesIt) {
+  StoreConfig a = Store("a");
+  Write(a, {{"f", "1"}, {"d/g", "2"}});
+  auto backup = NewBackup({a});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Commit(*backup, {a});
+  Write(a, {{"f", "changed"}});
+  Remove(a, "d");
+  Checkpoint c2{.id = NewCheckpointId()};
+  StoreMarkers m2 = *backup->Upload(c2.id, SnapshotDirs({a}, c2.id)).GetFor(kWait);
+  c2.state_markers[std::string(kBlobStoreBackend)] = m2;
+  // The checkpoint is persisted, then the container dies before cleanup.
+  backup.reset();
+  auto restarted = NewBackup({a});
+  ASSERT_TRUE(restarted->Init(c2).GetFor(kWait).ok());
+  ExpectExactlyReferenced(c2);
+  ASSERT_TRUE(restarted->Init(c2).GetFor(kWait).ok());  // again: nothing left to do
+  ExpectExactlyReferenced(c2);
+}
+
+TEST_F(BackupManagerTest, CleanupDeletesOldLocalCheckpointDirs) {
+  StoreConfig a = Store("a");
+  Write(a, {{"f", "1"}});
+  auto backup = NewBackup({a});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c1 = Commit(*backup, {a});
+  EXPECT_TRUE(PathExists(CheckpointDirOf(a.dir, c1.id)));
+  Checkpoint c2 = Commit(*backup, {a});
+  EXPECT_FALSE(PathExists(CheckpointDirOf(a.dir, c1.id)));
+  EXPECT_TRUE(PathExists(CheckpointDirOf(a.dir, c2.id)));
+}
+
+TEST_F(BackupManagerTest, UploadWithoutADirectoryForAStoreNamesIt) {
+  auto backup = NewBackup({Store("a"), Store("b")});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Result<StoreMarkers> r = backup->Upload(NewCheckpointId(), {{"a", "/nonexistent"}}).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("store b"), std::string::npos);
+}
+
+TEST_F(BackupManagerTest, MetricsCountEachStoreAndTheTotal) {
+  StoreConfig a = Store("a"), b = Store("b");
+  Write(a, {{"f", "12345"}});
+  Write(b, {{"g", "123"}});
+  auto backup = NewBackup({a, b});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Commit(*backup, {a, b});
+  std::string text = metrics_.PrometheusText();
+  EXPECT_NE(text.find(R"(blobstate_bytes_total{flow="backup",kind="uploaded",store="a"} 5)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(blobstate_bytes_total{flow="backup",kind="uploaded",store="_all"} 8)"),
+            std::string::npos)
+      << text;
+}
+
+}  // namespace
+}  // namespace blobstate

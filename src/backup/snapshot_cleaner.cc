@@ -1,0 +1,97 @@
+#include "backup/snapshot_cleaner.h"
+
+#include <algorithm>
+#include <iterator>
+#include <memory>
+
+namespace blobstate {
+
+std::set<std::string> BlobSet(const DirIndex& dir) {
+  std::vector<std::string> ids = BlobIdsOf(dir);
+  return std::set<std::string>(ids.begin(), ids.end());
+}
+
+std::set<std::string> Difference(const std::set<std::string>& a, const std::set<std::string>& b) {
+  std::set<std::string> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::inserter(out, out.end()));
+  return out;
+}
+
+SnapshotCleaner::SnapshotCleaner(BlobStore& store, Executor& executor, Transfer& transfer)
+    : store_(store), executor_(executor), transfer_(transfer) {}
+
+Future<void> SnapshotCleaner::Run(CleanupWork work) {
+  auto w = std::make_shared<const CleanupWork>(std::move(work));
+  std::vector<std::string> ttl_blobs(w->ttl_blobs.begin(), w->ttl_blobs.end());
+  return transfer_.RemoveTtls(std::move(ttl_blobs))
+      .Map(executor_, [this, w] {
+        return w->ttl_index.empty() ? MakeReadyFuture() : store_.RemoveTtl(w->ttl_index);
+      })
+      .Map(executor_, [this, w] {
+        return transfer_.DeleteBlobs({w->delete_blobs.begin(), w->delete_blobs.end()});
+      })
+      .Map(executor_, [this, w] {
+        Future<void> chain = MakeReadyFuture();
+        for (const std::string& id : w->delete_indexes) {
+          chain = std::move(chain).Map(executor_, [this, id] {
+            return transfer_.DeleteBlobs({id});  // already gone counts as deleted
+          });
+        }
+        return chain;
+      });
+}
+
+Future<std::vector<StoreSnapshot>> SnapshotCleaner::PresentAncestors(std::string index_blob_id,
+                                                                     int budget) {
+  using Out = std::vector<StoreSnapshot>;
+  if (index_blob_id.empty() || budget <= 0) return MakeReadyFuture<Out>(Out{});
+  return GetSnapshotIndex(store_, executor_, index_blob_id)
+      .Then(executor_, [this, index_blob_id, budget](Result<SnapshotIndex> index) -> Future<Out> {
+        if (index.status().code() == StatusCode::kNotFound) return MakeReadyFuture<Out>(Out{});
+        if (!index.ok()) return MakeReadyFuture<Out>(index.status());
+        std::string prev = index->prev_snapshot_index_blob_id;
+        StoreSnapshot found{index_blob_id, std::move(*index)};
+        return PresentAncestors(prev, budget - 1)
+            .Map(executor_, [found = std::move(found)](Out older) mutable {
+              older.insert(older.begin(), std::move(found));
+              return older;
+            });
+      });
+}
+
+Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot) {
+  auto s = std::make_shared<const StoreSnapshot>(snapshot);
+  return PresentAncestors(s->index.prev_snapshot_index_blob_id, kMaxAncestors)
+      .Map(executor_, [this, s](std::vector<StoreSnapshot> ancestors) {
+        const bool first = s->index.prev_snapshot_index_blob_id.empty();
+        if (!first && ancestors.empty()) return MakeReadyFuture();  // cleanup finished
+        CleanupWork work;
+        work.ttl_blobs = BlobSet(s->index.root);
+        work.ttl_index = s->index_blob_id;
+        // Oldest first: the previous index (the sign of an unfinished cleanup) goes last.
+        for (auto it = ancestors.rbegin(); it != ancestors.rend(); ++it) {
+          for (const std::string& id : Difference(BlobSet(it->index.root), work.ttl_blobs)) {
+            work.delete_blobs.insert(id);
+          }
+          work.delete_indexes.push_back(it->index_blob_id);
+        }
+        return Run(std::move(work));
+      });
+}
+
+Future<void> SnapshotCleaner::DeleteChain(const std::string& index_blob_id) {
+  return PresentAncestors(index_blob_id, kMaxAncestors + 1)
+      .Map(executor_, [this](std::vector<StoreSnapshot> chain) {
+        // Oldest index first, the newest last: a run that fails midway can start over from
+        // the newest, which still leads to all that is left.
+        CleanupWork work;
+        for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+          std::set<std::string> blobs = BlobSet(it->index.root);
+          work.delete_blobs.insert(blobs.begin(), blobs.end());
+          work.delete_indexes.push_back(it->index_blob_id);
+        }
+        return Run(std::move(work));
+      });
+}
+
+}  // namespace blobstate

@@ -1,0 +1,72 @@
+// The blob-level work of backup cleanups: removing TTLs and deleting what no persisted
+// checkpoint references any more, in the order that keeps a crash recoverable.
+#ifndef BLOBSTATE_BACKUP_SNAPSHOT_CLEANER_H_
+#define BLOBSTATE_BACKUP_SNAPSHOT_CLEANER_H_
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "blobstate/blob_store.h"
+#include "blobstate/future.h"
+#include "blobstate/snapshot.h"
+#include "blobstate/transfer.h"
+
+namespace blobstate {
+
+// One cleanup, run in this order (each step after the previous one succeeded):
+//   1. remove the TTL of ttl_blobs (in parallel), 2. then of ttl_index;
+//   3. delete delete_blobs (in parallel; already gone counts as deleted),
+//   4. then delete_indexes, one after the other, in order.
+// Every step is idempotent, so a failed run can be run again as it is.
+struct CleanupWork {
+  std::set<std::string> ttl_blobs;
+  std::string ttl_index;  // empty: none
+  std::set<std::string> delete_blobs;
+  std::vector<std::string> delete_indexes;
+
+  bool Empty() const {
+    return ttl_blobs.empty() && ttl_index.empty() && delete_blobs.empty() &&
+           delete_indexes.empty();
+  }
+};
+
+class SnapshotCleaner {
+ public:
+  // All must outlive this object and its futures.
+  SnapshotCleaner(BlobStore& store, Executor& executor, Transfer& transfer);
+
+  Future<void> Run(CleanupWork work);
+
+  // Finishes the cleanup of `snapshot` (the persisted one) if a crash interrupted it. A
+  // cleanup deletes the previous index last, so it finished if the previous index is gone
+  // (or there is none and... see below); otherwise the TTL of every blob of `snapshot` is
+  // removed and the ancestors still present (up to kMaxAncestors) are deleted with the
+  // blobs `snapshot` does not share. A first snapshot (no previous index) gets the TTL of
+  // its blobs removed at every recovery, as there is no way to tell.
+  Future<void> Recover(const StoreSnapshot& snapshot);
+
+  // Deletes the snapshot `index_blob_id` with all of its blobs, and its ancestors still
+  // present (a store no longer configured). A missing index counts as deleted.
+  Future<void> DeleteChain(const std::string& index_blob_id);
+
+  static constexpr int kMaxAncestors = 16;
+
+ private:
+  // The ancestors of a snapshot still present, newest first, starting at `index_blob_id`.
+  Future<std::vector<StoreSnapshot>> PresentAncestors(std::string index_blob_id, int budget);
+
+  BlobStore& store_;
+  Executor& executor_;
+  Transfer& transfer_;
+};
+
+// The blob ids of every file in `dir`, at every depth.
+std::set<std::string> BlobSet(const DirIndex& dir);
+// a - b.
+std::set<std::string> Difference(const std::set<std::string>& a, const std::set<std::string>& b);
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_BACKUP_SNAPSHOT_CLEANER_H_

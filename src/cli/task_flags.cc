@@ -1,0 +1,185 @@
+#include "cli/task_flags.h"
+
+#include <sys/stat.h>
+
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "blobstate/index.h"
+#include "cli/output.h"
+
+namespace blobstate::cli {
+namespace {
+
+Result<std::vector<uint32_t>> ParseVersions(const std::string& text, const char* flag) {
+  std::vector<uint32_t> versions;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos ||
+        item.size() > 3) {
+      return InvalidArgumentError(std::string("--") + flag + ": '" + text +
+                                  "' is not a comma-separated list of versions");
+    }
+    versions.push_back(static_cast<uint32_t>(std::stoul(item)));
+  }
+  return versions;
+}
+
+bool IsRocksDb(const std::string& dir) {
+  struct stat st;
+  return ::stat((dir + "/CURRENT").c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string Secs(std::chrono::nanoseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", std::chrono::duration<double>(d).count());
+  return buf;
+}
+
+}  // namespace
+
+void TaskFlags::Register(Flags& flags, bool with_stores, bool with_checkpoint) {
+  flags.String("blob-store", &url, "blob store URL, e.g. file:///var/backups", true);
+  flags.String("job", &job, "job name", true);
+  flags.String("task", &task, "task name", true);
+  if (with_stores) {
+    flags.Repeated("store", &stores, "NAME=DIR: a store and its directory (repeatable)", true);
+  }
+  if (with_checkpoint) {
+    flags.String("checkpoint", &checkpoint_id, "checkpoint id (default: the latest)");
+  }
+  flags.String("checkpoint-write-versions", &write_versions,
+               "checkpoint versions written, e.g. 2 or 2,1 (default: 2)");
+  flags.String("checkpoint-read-versions", &read_versions,
+               "checkpoint versions read, in order of preference (default: 2,1)");
+  flags.Uint("io-threads", &io_threads, "parallel blob store requests (default: 8)");
+  flags.String("metrics-file", &metrics_file, "write metrics in Prometheus text format here");
+  flags.Bool("json", &json, "print the result as JSON");
+}
+
+Result<std::vector<StoreConfig>> TaskFlags::StoreConfigs() const {
+  std::vector<StoreConfig> out;
+  std::set<std::string> names;
+  for (const std::string& s : stores) {
+    size_t eq = s.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == s.size()) {
+      return InvalidArgumentError("--store " + s + ": expected NAME=DIR");
+    }
+    StoreConfig c{.name = s.substr(0, eq), .dir = s.substr(eq + 1)};
+    if (!IsValidName(c.name)) return InvalidArgumentError("--store " + s + ": invalid name");
+    if (!names.insert(c.name).second) {
+      return InvalidArgumentError("--store " + s + ": store " + c.name + " given twice");
+    }
+    while (c.dir.size() > 1 && c.dir.back() == '/') c.dir.pop_back();
+    c.engine = IsRocksDb(c.dir) ? StoreEngine::kRocksDb : StoreEngine::kDirectory;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<CheckpointConfig> TaskFlags::Config() const {
+  CheckpointConfig config;
+  ASSIGN_OR_RETURN(config.write_versions,
+                   ParseVersions(write_versions, "checkpoint-write-versions"));
+  ASSIGN_OR_RETURN(config.read_versions, ParseVersions(read_versions, "checkpoint-read-versions"));
+  RETURN_IF_ERROR(ValidateCheckpointConfig(config));
+  return config;
+}
+
+Result<std::unique_ptr<TaskContext>> OpenTask(const TaskFlags& flags, bool backend) {
+  ASSIGN_OR_RETURN(CheckpointConfig config, flags.Config());
+  if (backend) RETURN_IF_ERROR(ValidateForBlobStoreBackend(config));
+  if (flags.io_threads == 0 || flags.io_threads > 1024) {
+    return InvalidArgumentError("--io-threads must be 1..1024");
+  }
+  auto task = std::make_unique<TaskContext>();
+  task->pool = std::make_unique<ThreadPool>("cli", std::max(2u, std::thread::hardware_concurrency()));
+  BlobStoreOptions options{.io_threads = flags.io_threads};
+  options.retry.on_retry = [m = &task->metrics](std::string_view method) { m->RecordRetry(method); };
+  ASSIGN_OR_RETURN(task->store, OpenBlobStore(flags.url, options));
+  ASSIGN_OR_RETURN(task->checkpoints, CheckpointStore::Open(*task->store, *task->pool, config,
+                                                            flags.job, flags.task));
+  return task;
+}
+
+Result<std::optional<Checkpoint>> SelectCheckpoint(TaskContext& task, const TaskFlags& flags) {
+  if (flags.checkpoint_id.empty()) {
+    return task.checkpoints->ReadLatest().GetFor(kCommandTimeout, "read of the latest checkpoint");
+  }
+  ASSIGN_OR_RETURN(std::vector<CheckpointRecord> records,
+                   task.checkpoints->List().GetFor(kCommandTimeout, "listing of checkpoints"));
+  for (const CheckpointRecord& r : records) {
+    if (r.key != flags.checkpoint_id) continue;
+    ASSIGN_OR_RETURN(Checkpoint c, task.checkpoints->Read(r).GetFor(kCommandTimeout, "read"));
+    return std::optional<Checkpoint>(std::move(c));
+  }
+  return NotFoundError("checkpoint " + flags.checkpoint_id + " of job " + flags.job + ", task " +
+                       flags.task + " not found in " + task.store->Describe());
+}
+
+std::string FiguresTable(const std::map<std::string, StoreFigures>& figures, bool backup) {
+  char line[256];
+  std::string out;
+  std::snprintf(line, sizeof line, "  %-16s %8s %12s %8s %12s %8s %9s\n", "store",
+                backup ? "uploaded" : "download", "bytes", backup ? "kept" : "reused", "bytes",
+                backup ? "removed" : "", "seconds");
+  out += line;
+  StoreFigures total;
+  auto row = [&](const std::string& name, const StoreFigures& f) {
+    std::chrono::nanoseconds spent{0};
+    for (const auto& [phase, d] : f.durations) spent += d;
+    std::snprintf(line, sizeof line, "  %-16s %8llu %12s %8llu %12s %8s %9s\n", name.c_str(),
+                  static_cast<unsigned long long>(backup ? f.files_uploaded : f.files_downloaded),
+                  HumanBytes(backup ? f.bytes_uploaded : f.bytes_downloaded).c_str(),
+                  static_cast<unsigned long long>(backup ? f.files_retained : f.files_reused),
+                  HumanBytes(backup ? f.bytes_retained : f.bytes_reused).c_str(),
+                  backup ? std::to_string(f.files_removed).c_str() : "", Secs(spent).c_str());
+    out += line;
+  };
+  for (const auto& [name, f] : figures) {
+    row(name, f);
+    total += f;
+  }
+  if (figures.size() > 1) row("(total)", total);
+  return out;
+}
+
+std::string FiguresJson(const std::map<std::string, StoreFigures>& figures) {
+  std::string out = "{";
+  StoreFigures total;
+  auto one = [](const StoreFigures& f) {
+    std::string s = "{";
+    auto add = [&](const char* k, uint64_t v) { s += "\"" + std::string(k) + "\":" + std::to_string(v) + ","; };
+    add("files_uploaded", f.files_uploaded);
+    add("bytes_uploaded", f.bytes_uploaded);
+    add("files_retained", f.files_retained);
+    add("bytes_retained", f.bytes_retained);
+    add("files_removed", f.files_removed);
+    add("bytes_removed", f.bytes_removed);
+    add("files_downloaded", f.files_downloaded);
+    add("bytes_downloaded", f.bytes_downloaded);
+    add("files_reused", f.files_reused);
+    add("bytes_reused", f.bytes_reused);
+    s += "\"seconds\":{";
+    bool first = true;
+    for (const auto& [phase, d] : f.durations) {
+      s += (first ? "" : ",") + JsonString(PhaseName(phase)) + ":" + Secs(d);
+      first = false;
+    }
+    return s + "}}";
+  };
+  for (const auto& [name, f] : figures) {
+    out += JsonString(name) + ":" + one(f) + ",";
+    total += f;
+  }
+  return out + "\"_all\":" + one(total) + "}";
+}
+
+Status WriteMetrics(const TaskContext& task, const TaskFlags& flags) {
+  if (flags.metrics_file.empty()) return Status::Ok();
+  return task.metrics.WriteFile(flags.metrics_file);
+}
+
+}  // namespace blobstate::cli

@@ -1,0 +1,60 @@
+// Flags shared by the task commands (backup, restore, checkpoints, verify) and what they
+// open: the blob store, the checkpoint store, the stores.
+#ifndef BLOBSTATE_CLI_TASK_FLAGS_H_
+#define BLOBSTATE_CLI_TASK_FLAGS_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "blobstate/blob_store.h"
+#include "blobstate/checkpoint.h"
+#include "blobstate/metrics.h"
+#include "blobstate/store.h"
+#include "cli/flags.h"
+
+namespace blobstate::cli {
+
+// How long a command waits for one step before it gives up.
+inline constexpr std::chrono::hours kCommandTimeout(24);
+
+struct TaskFlags {
+  std::string url, job, task, checkpoint_id, metrics_file;
+  std::vector<std::string> stores;  // NAME=DIR
+  std::string write_versions = "2", read_versions = "2,1";
+  uint64_t io_threads = 8;
+  bool json = false;
+
+  // Registers the flags; --store only when `with_stores`, --checkpoint when `with_checkpoint`.
+  void Register(Flags& flags, bool with_stores, bool with_checkpoint);
+  // The stores of --store NAME=DIR: a directory holding a RocksDB CURRENT file is a RocksDB
+  // store. kInvalidArgument naming the flag value when malformed or repeated.
+  Result<std::vector<StoreConfig>> StoreConfigs() const;
+  // --checkpoint-write-versions and --checkpoint-read-versions, validated.
+  Result<CheckpointConfig> Config() const;
+};
+
+// What a task command works with.
+struct TaskContext {
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<BlobStore> store;
+  std::unique_ptr<CheckpointStore> checkpoints;
+  Metrics metrics;
+};
+
+// Validates the configuration (for the blob store backend too when `backend`), then opens
+// the blob store and the checkpoint store.
+Result<std::unique_ptr<TaskContext>> OpenTask(const TaskFlags& flags, bool backend);
+
+// The checkpoint --checkpoint names, or the latest one (nullopt if there is none).
+Result<std::optional<Checkpoint>> SelectCheckpoint(TaskContext& task, const TaskFlags& flags);
+
+// Per-store figures as a table (human) or JSON (--json), and --metrics-file.
+std::string FiguresTable(const std::map<std::string, StoreFigures>& figures, bool backup);
+std::string FiguresJson(const std::map<std::string, StoreFigures>& figures);
+Status WriteMetrics(const TaskContext& task, const TaskFlags& flags);
+
+}  // namespace blobstate::cli
+
+#endif  // BLOBSTATE_CLI_TASK_FLAGS_H_

@@ -1,0 +1,148 @@
+#include "blobstate/restore.h"
+
+#include <algorithm>
+
+#include "blobstate/snapshot.h"
+#include "blobstate/transfer.h"
+#include "util/fs.h"
+
+namespace blobstate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Files that the store's engine never changes in place, and so may be shared by hard link
+// between a local checkpoint and the restored store: RocksDB's SST and blob files. Others
+// (MANIFEST, WAL, OPTIONS, any file of a plain directory store) are copied.
+bool IsImmutable(std::string_view name) {
+  return name.ends_with(".sst") || name.ends_with(".blob");
+}
+
+}  // namespace
+
+struct RestoreManager::State {
+  State(BlobStore& s, Executor& e, RestoreOptions o, Metrics* m)
+      : store(s), executor(e), options(std::move(o)), metrics(m),
+        transfer(s, e, {.verify_checksums = options.verify_checksums,
+                        .sync_after_restore = options.sync}) {}
+
+  BlobStore& store;
+  Executor& executor;
+  const RestoreOptions options;
+  Metrics* const metrics;
+  Transfer transfer;
+  std::map<std::string, StoreConfig> stores;  // backed-up stores
+  StoreMarkers markers;
+  StoreSnapshots snapshots;  // set by Init
+
+  // Restores one store; returns what it did.
+  Future<StoreFigures> RestoreStore(const StoreConfig& config);
+  // Recreates the store from its local checkpoint directory if that holds exactly the
+  // snapshot; true if it did.
+  Result<bool> TryReuse(const StoreConfig& config, const StoreSnapshot& snapshot,
+                        StoreFigures& figures);
+};
+
+RestoreManager::RestoreManager(BlobStore& store, Executor& executor,
+                               std::vector<StoreConfig> stores, RestoreOptions options,
+                               Metrics* metrics)
+    : state_(std::make_shared<State>(store, executor, std::move(options), metrics)) {
+  for (StoreConfig& c : stores) {
+    if (c.BackedUp()) state_->stores.emplace(c.name, std::move(c));
+  }
+}
+
+RestoreManager::~RestoreManager() = default;
+
+const StoreMarkers& RestoreManager::markers() const { return state_->markers; }
+
+Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint) {
+  Result<StoreMarkers> markers = BlobStoreMarkers(checkpoint);
+  if (!markers.ok()) {
+    return MakeReadyFuture<void>(markers.status().WithContext("restore manager init"));
+  }
+  auto st = state_;
+  st->markers = *markers;
+  std::vector<std::string> wanted;
+  for (const auto& [name, config] : st->stores) {
+    if (st->markers.count(name)) wanted.push_back(name);
+  }
+  if (wanted.empty()) return MakeReadyFuture();
+  return GetStoreSnapshots(st->store, st->executor, checkpoint, wanted)
+      .Then(st->executor, [st](Result<StoreSnapshots> r) -> Result<void> {
+        if (!r.ok()) return r.status().WithContext("restore manager init");
+        st->snapshots = std::move(*r);
+        return Result<void>();
+      });
+}
+
+Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config,
+                                             const StoreSnapshot& snapshot,
+                                             StoreFigures& figures) {
+  const std::string& id = snapshot.index.metadata.checkpoint_id;
+  if (!IsValidCheckpointId(id)) return false;
+  const std::string local = CheckpointDirOf(config.dir, id);
+  if (!PathExists(local)) return false;
+  Result<bool> identical = IsIdentical(local, snapshot.index.root, options.diff);
+  if (!identical.ok() || !*identical) return false;  // differs, or unreadable: download
+  RETURN_IF_ERROR(CloneTree(local, config.dir, [&](std::string_view name) {
+    return IsImmutable(name) && std::find(options.diff.excluded_names.begin(),
+                                          options.diff.excluded_names.end(),
+                                          name) == options.diff.excluded_names.end();
+  }));
+  TreeTotals t = TotalsOf(snapshot.index.root);
+  figures.files_reused = t.files;
+  figures.bytes_reused = t.bytes;
+  return true;
+}
+
+Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& config) {
+  auto started = Clock::now();
+  auto snapshot = snapshots.find(config.name);
+  const StoreSnapshot* s = snapshot == snapshots.end() ? nullptr : &snapshot->second;
+  auto cleared = Async(executor, [this, config, s]() -> Result<bool> {
+    // Always start from an empty store directory: nothing stale may survive a restore.
+    RETURN_IF_ERROR(RemoveAll(config.dir));
+    if (s != nullptr) return false;
+    RETURN_IF_ERROR(MakeDirs(config.dir));
+    return true;  // no snapshot: a new, empty store
+  });
+  return std::move(cleared).Map(executor, [this, config, s, started](bool done) {
+    StoreFigures f;
+    if (done) return MakeReadyFuture<StoreFigures>(f);
+    Result<bool> reused = TryReuse(config, *s, f);
+    if (!reused.ok()) return MakeReadyFuture<StoreFigures>(reused.status());
+    if (*reused) {
+      f.durations[Phase::kDownload] = Clock::now() - started;
+      return MakeReadyFuture<StoreFigures>(f);
+    }
+    (void)RemoveAll(config.dir);  // a partial clone
+    TreeTotals t = TotalsOf(s->index.root);
+    f.files_downloaded = t.files;
+    f.bytes_downloaded = t.bytes;
+    return transfer.GetDir(s->index.root, config.dir).Map(executor, [f, started]() mutable {
+      f.durations[Phase::kDownload] = Clock::now() - started;
+      return f;
+    });
+  });
+}
+
+Future<std::map<std::string, StoreFigures>> RestoreManager::Restore() {
+  auto st = state_;
+  std::map<std::string, Future<StoreFigures>> restores;
+  for (const auto& [name, config] : st->stores) {
+    restores.emplace(name, st->RestoreStore(config).Then(
+                               st->executor, [st, name = name](Result<StoreFigures> r) {
+                                 if (st->metrics == nullptr) return r;
+                                 if (r.ok()) {
+                                   st->metrics->Record(Flow::kRestore, name, *r);
+                                 } else {
+                                   st->metrics->RecordError(Flow::kRestore, name, Phase::kDownload);
+                                 }
+                                 return r.ok() ? r : r.status().WithContext("restore of store " + name);
+                               }));
+  }
+  return ToMap(std::move(restores));
+}
+
+}  // namespace blobstate

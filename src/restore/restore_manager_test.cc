@@ -1,0 +1,205 @@
+#include "blobstate/restore.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/state_fixture.h"
+
+namespace blobstate {
+namespace {
+
+using testing::RandomBytes;
+using testing::ReadTree;
+using testing::Tree;
+using testing::WriteTree;
+
+class RestoreManagerTest : public testing::StateTest {
+ protected:
+  // Backs up `stores` as they are now; returns the checkpoint.
+  Checkpoint BackUp(const std::vector<StoreConfig>& stores) {
+    auto backup = NewBackup(stores, {.diff = {.excluded_names = {"OFFSET"}}});
+    EXPECT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+    return Commit(*backup, stores);
+  }
+
+  Result<std::map<std::string, StoreFigures>> Restore(const std::vector<StoreConfig>& stores,
+                                                      const std::optional<Checkpoint>& c,
+                                                      RestoreOptions options = {}) {
+    options.sync = false;
+    options.diff.excluded_names = {"OFFSET"};
+    RestoreManager restore(*blobs_, pool_, stores, options, &metrics_);
+    RETURN_IF_ERROR(restore.Init(c).GetFor(kWait));
+    return restore.Restore().GetFor(kWait);
+  }
+
+  // Moves the store away and back, as on a new host with no local state.
+  void LoseLocalState(const StoreConfig& store, const Checkpoint& c) {
+    ASSERT_TRUE(RemoveAll(store.dir).ok());
+    ASSERT_TRUE(RemoveAll(CheckpointDirOf(store.dir, c.id)).ok());
+  }
+};
+
+const Tree kTree = {{"CURRENT", "MANIFEST-1"},
+                    {"000001.sst", RandomBytes(3500, 1)},  // 4 parts
+                    {"empty", ""},
+                    {"emptydir/", ""},
+                    {"d/", ""},
+                    {"d/e/", ""},
+                    {"d/e/f/", ""},
+                    {"d/e/f/deep", "deep"},
+                    {"d/e/emptysub/", ""},
+                    {"d/file", "x"}};
+
+TEST_F(RestoreManagerTest, InitFailsForVersion1Checkpoint) {
+  Result<void> r = RestoreManager(*blobs_, pool_, {Store("a")}, {}, nullptr)
+                       .Init(Checkpoint{.version = 1})
+                       .GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(RestoreManagerTest, NoCheckpointLeavesEveryStoreEmpty) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, {{"stale", "from before"}}).ok());
+  Result<std::map<std::string, StoreFigures>> r = Restore({a}, std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*ReadTree(a.dir), Tree{});
+}
+
+TEST_F(RestoreManagerTest, InitReturnsTheBlobStoreMarkers) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, {{"f", "x"}}).ok());
+  Checkpoint c = BackUp({a});
+  c.state_markers["changelog"] = {{"a", "17"}};
+  RestoreManager restore(*blobs_, pool_, {a}, {}, nullptr);
+  ASSERT_TRUE(restore.Init(c).GetFor(kWait).ok());
+  EXPECT_EQ(restore.markers(), c.state_markers.at(std::string(kBlobStoreBackend)));
+}
+
+TEST_F(RestoreManagerTest, InitFailureNamesStoreBlobAndCause) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, {{"f", "x"}}).ok());
+  Checkpoint c = BackUp({a});
+  std::string index = c.state_markers.at(std::string(kBlobStoreBackend)).at("a");
+  ASSERT_TRUE(blobs_->Delete(index).GetFor(kWait).ok());
+  Result<std::map<std::string, StoreFigures>> r = Restore({a}, c);
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  for (const std::string& part : {std::string("store a"), index, std::string("not found")}) {
+    EXPECT_NE(r.status().message().find(part), std::string::npos) << r.status();
+  }
+}
+
+TEST_F(RestoreManagerTest, DownloadsOnANewHostAndRecreatesTheWholeTree) {
+  StoreConfig a = Store("a"), b = Store("b"), memory = Store("memory", false);
+  ASSERT_TRUE(WriteTree(a.dir, kTree).ok());
+  ASSERT_TRUE(WriteTree(b.dir, {{"other", "b's"}}).ok());
+  Checkpoint c = BackUp({a, b, memory});
+  LoseLocalState(a, c);
+  LoseLocalState(b, c);
+  Result<std::map<std::string, StoreFigures>> r = Restore({a, b, memory}, c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(*ReadTree(a.dir) == kTree) << "restored tree differs";  // subdirs, nested, empty files and dirs, multi-part
+  EXPECT_EQ(*ReadTree(b.dir), (Tree{{"other", "b's"}}));
+  EXPECT_EQ(r->size(), 2u);  // the in-memory store has nothing to restore
+  EXPECT_EQ(r->at("a").files_downloaded, 5u);
+  EXPECT_EQ(r->at("a").files_reused, 0u);
+}
+
+TEST_F(RestoreManagerTest, RestoreAlwaysDeletesTheStoreDirectoryFirst) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, kTree).ok());
+  Checkpoint c = BackUp({a});
+  ASSERT_TRUE(WriteTree(a.dir, {{"junk", "written after the checkpoint"}, {"junkdir/", ""}}).ok());
+  ASSERT_TRUE(Restore({a}, c).ok());  // reuses the local checkpoint
+  EXPECT_TRUE(*ReadTree(a.dir) == kTree) << "restored tree differs";
+  ASSERT_TRUE(RemoveAll(CheckpointDirOf(a.dir, c.id)).ok());
+  ASSERT_TRUE(WriteTree(a.dir, {{"junk", "again"}}).ok());
+  ASSERT_TRUE(Restore({a}, c).ok());  // downloads
+  EXPECT_TRUE(*ReadTree(a.dir) == kTree) << "restored tree differs";
+}
+
+TEST_F(RestoreManagerTest, ReusesAnIdenticalLocalCheckpointWithoutDownloading) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, kTree).ok());
+  Checkpoint c = BackUp({a});
+  // A file that was never uploaded (written beside the checkpoint later) is ignored.
+  ASSERT_TRUE(WriteTree(CheckpointDirOf(a.dir, c.id), {{"OFFSET", "42"}}).ok());
+  int gets = blobs_->calls(Method::kGet);
+  Result<std::map<std::string, StoreFigures>> r = Restore({a}, c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(blobs_->calls(Method::kGet) - gets, 1);  // the index only
+  EXPECT_EQ(r->at("a").files_reused, 5u);
+  EXPECT_EQ(r->at("a").files_downloaded, 0u);
+  Tree expected = kTree;
+  expected["OFFSET"] = "42";
+  EXPECT_TRUE(*ReadTree(a.dir) == expected) << "restored tree differs";
+  struct stat local, restored;
+  ASSERT_EQ(stat((CheckpointDirOf(a.dir, c.id) + "/000001.sst").c_str(), &local), 0);
+  ASSERT_EQ(stat((a.dir + "/000001.sst").c_str(), &restored), 0);
+  EXPECT_EQ(local.st_ino, restored.st_ino);  // SSTs are hard-linked
+  ASSERT_EQ(stat((CheckpointDirOf(a.dir, c.id) + "/CURRENT").c_str(), &local), 0);
+  ASSERT_EQ(stat((a.dir + "/CURRENT").c_str(), &restored), 0);
+  EXPECT_NE(local.st_ino, restored.st_ino);  // mutable files are copied
+}
+
+TEST_F(RestoreManagerTest, DownloadsWhenTheLocalCheckpointDiffers) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, kTree).ok());
+  Checkpoint c = BackUp({a});
+  ASSERT_TRUE(WriteTree(CheckpointDirOf(a.dir, c.id), {{"d/file", "y"}}).ok());  // same size
+  Result<std::map<std::string, StoreFigures>> r = Restore({a}, c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->at("a").files_reused, 0u);
+  EXPECT_EQ(r->at("a").files_downloaded, 5u);
+  EXPECT_TRUE(*ReadTree(a.dir) == kTree) << "restored tree differs";
+}
+
+TEST_F(RestoreManagerTest, StoreWithoutAMarkerStartsEmpty) {
+  StoreConfig a = Store("a"), added = Store("added");
+  ASSERT_TRUE(WriteTree(a.dir, {{"f", "x"}}).ok());
+  Checkpoint c = BackUp({a});
+  ASSERT_TRUE(WriteTree(added.dir, {{"stale", "x"}}).ok());
+  Result<std::map<std::string, StoreFigures>> r = Restore({a, added}, c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*ReadTree(added.dir), Tree{});
+  EXPECT_EQ(*ReadTree(a.dir), (Tree{{"f", "x"}}));
+}
+
+TEST_F(RestoreManagerTest, ChecksumsAreVerifiedUnlessTurnedOff) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, {{"f", "payload"}}).ok());
+  Checkpoint c = BackUp({a});
+  LoseLocalState(a, c);
+  // Corrupt the blob in place, same size: only the checksum can tell.
+  Result<Tree> stored = ReadTree(BlobDir() + "/blobs");
+  ASSERT_TRUE(stored.ok());
+  int corrupted = 0;
+  for (const auto& [rel, content] : *stored) {
+    if (content != "payload") continue;
+    ASSERT_TRUE(WriteFileAtomic(BlobDir() + "/blobs/" + rel, "PAYLOAD").ok());
+    ++corrupted;
+  }
+  ASSERT_EQ(corrupted, 1);
+  Result<std::map<std::string, StoreFigures>> r = Restore({a}, c);
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("store a"), std::string::npos) << r.status();
+  ASSERT_TRUE(Restore({a}, c, {.verify_checksums = false}).ok());
+  EXPECT_EQ(*ReadTree(a.dir), (Tree{{"f", "PAYLOAD"}}));
+}
+
+TEST_F(RestoreManagerTest, HostileIndexFailsBeforeWritingAnything) {
+  StoreConfig a = Store("a");
+  SnapshotIndex evil;
+  evil.metadata.store_name = "a";
+  FileIndex f;
+  f.name = "../../escape";
+  evil.root.files_present.push_back(f);
+  std::string id = *PutSnapshotIndex(*blobs_, evil, {.store_name = "a"}).GetFor(kWait);
+  Checkpoint c{.id = NewCheckpointId()};
+  c.state_markers[std::string(kBlobStoreBackend)]["a"] = id;
+  Result<std::map<std::string, StoreFigures>> r = Restore({a}, c);
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(PathExists(tmp_.Sub("escape")));
+  EXPECT_FALSE(PathExists(tmp_.path() + "/../escape"));
+}
+
+}  // namespace
+}  // namespace blobstate

@@ -1,0 +1,147 @@
+// RocksDbStore: the RocksDB adapter. RocksDB reports errors as rocksdb::Status and does not
+// throw, but allocation failures and the ForEach callback may: no exception leaves here.
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
+
+#include <exception>
+#include <memory>
+#include <utility>
+
+#include "blobstate/store.h"
+#include "util/fs.h"
+
+namespace blobstate {
+namespace {
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+// RocksDB reports a held LOCK file as an IOError, "While lock file: <dir>/LOCK: Resource
+// temporarily unavailable" (another process) or "lock hold by current process" (this one).
+bool IsLockError(const rocksdb::Status& s) {
+  const std::string text = s.ToString();
+  return s.IsIOError() && (text.find("lock file") != std::string::npos ||
+                           text.find("lock hold") != std::string::npos);
+}
+
+// Maps a RocksDB error to a Status whose message names `what` (the operation and directory).
+Status FromRocksDb(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  std::string message = what + ": " + s.ToString();
+  if (s.IsNotFound()) return NotFoundError(std::move(message));
+  if (s.IsInvalidArgument()) return InvalidArgumentError(std::move(message));
+  if (s.IsCorruption()) return DataLossError(std::move(message));
+  if (s.IsNotSupported()) return UnimplementedError(std::move(message));
+  if (s.IsBusy() || s.IsTryAgain()) return UnavailableError(std::move(message));
+  if (s.IsIOError() && s.IsNoSpace()) return ResourceExhaustedError(std::move(message));
+  return InternalError(std::move(message));
+}
+
+// Runs fn() (returning a Status or Result), turning an exception into kInternal.
+template <typename Fn>
+auto Guarded(const std::string& what, Fn fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return InternalError(what + ": exception: " + e.what());
+  } catch (...) {
+    return InternalError(what + ": unknown exception");
+  }
+}
+
+}  // namespace
+
+RocksDbStore::RocksDbStore(std::string dir, std::unique_ptr<rocksdb::DB> db)
+    : dir_(std::move(dir)), db_(std::move(db)) {}
+
+// Defined here, where rocksdb::DB is complete. Close() reports errors that the destructor
+// would drop; there is nobody to report them to either way.
+RocksDbStore::~RocksDbStore() {
+  if (db_ != nullptr) db_->Close().PermitUncheckedError();
+}
+
+Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir, Options options) {
+  const std::string what = "open RocksDB store " + dir;
+  return Guarded(what, [&]() -> Result<std::unique_ptr<RocksDbStore>> {
+    if (options.create_if_missing) RETURN_IF_ERROR(MakeDirs(dir));  // parents too
+    rocksdb::Options db_options;
+    db_options.create_if_missing = options.create_if_missing;
+    // Each open rotates the info LOG; keep a few old ones, not RocksDB's default of 1000.
+    db_options.keep_log_file_num = 5;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(db_options, dir, &raw);
+    std::unique_ptr<rocksdb::DB> db(raw);
+    if (IsLockError(s)) {
+      return FailedPreconditionError("RocksDB store " + dir +
+                                     " is open elsewhere (its LOCK is held): " + s.ToString());
+    }
+    if (s.IsInvalidArgument() && s.ToString().find("does not exist") != std::string::npos) {
+      return NotFoundError(what + ": " + s.ToString());
+    }
+    RETURN_IF_ERROR(FromRocksDb(s, what));
+    return std::unique_ptr<RocksDbStore>(new RocksDbStore(dir, std::move(db)));
+  });
+}
+
+Status RocksDbStore::Put(std::string_view key, std::string_view value) {
+  const std::string what = "put in RocksDB store " + dir_;
+  return Guarded(what, [&] {
+    return FromRocksDb(db_->Put(rocksdb::WriteOptions(), ToSlice(key), ToSlice(value)), what);
+  });
+}
+
+Status RocksDbStore::Delete(std::string_view key) {
+  const std::string what = "delete in RocksDB store " + dir_;
+  return Guarded(
+      what, [&] { return FromRocksDb(db_->Delete(rocksdb::WriteOptions(), ToSlice(key)), what); });
+}
+
+Result<std::optional<std::string>> RocksDbStore::Get(std::string_view key) {
+  const std::string what = "get in RocksDB store " + dir_;
+  return Guarded(what, [&]() -> Result<std::optional<std::string>> {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ToSlice(key), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    RETURN_IF_ERROR(FromRocksDb(s, what));
+    return std::optional<std::string>(std::move(value));
+  });
+}
+
+Status RocksDbStore::ForEach(const std::function<bool(std::string_view, std::string_view)>& fn) {
+  const std::string what = "iterate RocksDB store " + dir_;
+  return Guarded(what, [&] {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!fn(ToView(it->key()), ToView(it->value()))) break;
+    }
+    return FromRocksDb(it->status(), what);
+  });
+}
+
+Status RocksDbStore::Flush() {
+  const std::string what = "flush RocksDB store " + dir_;
+  return Guarded(what, [&] { return FromRocksDb(db_->Flush(rocksdb::FlushOptions()), what); });
+}
+
+Status RocksDbStore::CompactAll() {
+  const std::string what = "compact RocksDB store " + dir_;
+  return Guarded(what, [&] {
+    return FromRocksDb(db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr), what);
+  });
+}
+
+Status RocksDbStore::Checkpoint(const std::string& dest) {
+  const std::string what = "checkpoint of RocksDB store " + dir_ + " into " + dest;
+  if (PathExists(dest)) return AlreadyExistsError(what + ": the destination exists");
+  return Guarded(what, [&]() -> Status {
+    rocksdb::Checkpoint* raw = nullptr;
+    RETURN_IF_ERROR(FromRocksDb(rocksdb::Checkpoint::Create(db_.get(), &raw), what));
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    // log_size_for_flush = 0: always flush first, so the checkpoint's SST files hold every
+    // write acknowledged so far and its copied WAL holds none that they lack.
+    return FromRocksDb(checkpoint->CreateCheckpoint(dest, /*log_size_for_flush=*/0), what);
+  });
+}
+
+}  // namespace blobstate

@@ -1,0 +1,114 @@
+// Local checkpoint directories of a store, and snapshots of a closed store.
+#include "blobstate/store.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+#include "util/checkpoint_id.h"
+#include "util/fs.h"
+
+namespace blobstate {
+namespace {
+
+std::string_view WithoutTrailingSlashes(std::string_view dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
+  return dir;
+}
+
+// The checkpoint ids of the directories "<base>-<id>" in `parent`, unsorted. Symlinks and
+// files with such names are not checkpoint directories and are left out.
+Result<std::vector<std::string>> CheckpointIdsIn(const std::string& parent, std::string_view base) {
+  std::vector<std::string> ids;
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(parent.c_str()), ::closedir);
+  if (!d) {
+    if (errno == ENOENT) return ids;
+    return ErrnoError("opendir " + parent, errno);
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* e = ::readdir(d.get())) {
+    std::string_view name = e->d_name;
+    if (name.size() > base.size() + 1 && name.starts_with(base) && name[base.size()] == '-' &&
+        IsValidCheckpointId(name.substr(base.size() + 1))) {
+      names.emplace_back(name);
+    }
+    errno = 0;
+  }
+  if (errno != 0) return ErrnoError("readdir " + parent, errno);
+  for (const std::string& name : names) {
+    struct stat st;
+    if (::lstat(JoinPath(parent, name).c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;  // deleted meanwhile
+      return ErrnoError("stat " + JoinPath(parent, name), errno);
+    }
+    if (S_ISDIR(st.st_mode)) ids.push_back(name.substr(base.size() + 1));
+  }
+  return ids;
+}
+
+Status SnapshotDirectory(const std::string& dir, const std::string& dest) {
+  // Every file is linked; CloneTree copies (1 MiB chunks, mode and mtime kept) only when
+  // `dest` is on another file system (EXDEV) or linking is not permitted (EPERM).
+  return CloneTree(dir, dest, [](std::string_view) { return true; });
+}
+
+Status SnapshotRocksDb(const std::string& dir, const std::string& dest) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksDbStore> db, RocksDbStore::Open(dir, {}));
+  return db->Checkpoint(dest);
+}
+
+}  // namespace
+
+std::string CheckpointDirOf(std::string_view store_dir, std::string_view checkpoint_id) {
+  std::string out(WithoutTrailingSlashes(store_dir));
+  out += '-';
+  out += checkpoint_id;
+  return out;
+}
+
+Result<std::vector<std::string>> ListCheckpointDirs(const std::string& store_dir) {
+  const std::string dir(WithoutTrailingSlashes(store_dir));
+  const size_t slash = dir.find_last_of('/');
+  const std::string parent = DirName(dir);
+  const std::string_view base =
+      slash == std::string::npos ? std::string_view(dir) : std::string_view(dir).substr(slash + 1);
+  if (base.empty()) return InvalidArgumentError("not a store directory: \"" + store_dir + "\"");
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, CheckpointIdsIn(parent, base));
+  std::sort(ids.begin(), ids.end());  // ids sort by time as strings
+  std::vector<std::string> dirs;
+  dirs.reserve(ids.size());
+  for (const std::string& id : ids) dirs.push_back(CheckpointDirOf(dir, id));
+  return dirs;
+}
+
+Status DeleteCheckpointDirs(const std::string& store_dir, std::string_view keep_id) {
+  ASSIGN_OR_RETURN(std::vector<std::string> dirs, ListCheckpointDirs(store_dir));
+  const std::string keep = keep_id.empty() ? "" : CheckpointDirOf(store_dir, keep_id);
+  for (const std::string& dir : dirs) {
+    if (dir == keep) continue;
+    RETURN_IF_ERROR(RemoveAll(dir));
+  }
+  return Status::Ok();
+}
+
+Status SnapshotClosedStore(const StoreConfig& config, const std::string& dest) {
+  if (config.dir.empty()) {
+    return FailedPreconditionError("store " + config.name + " has no directory to snapshot");
+  }
+  ASSIGN_OR_RETURN(struct stat st, LStat(config.dir));
+  if (!S_ISDIR(st.st_mode)) {
+    return InvalidArgumentError("store directory is a symlink or not a directory: " + config.dir);
+  }
+  if (PathExists(dest)) return AlreadyExistsError("snapshot destination exists: " + dest);
+  Status s = config.engine == StoreEngine::kRocksDb ? SnapshotRocksDb(config.dir, dest)
+                                                    : SnapshotDirectory(config.dir, dest);
+  // A partial snapshot must not pass for a checkpoint directory; `dest` did not exist.
+  if (!s.ok()) RemoveAll(dest).IgnoreError();
+  return s;
+}
+
+}  // namespace blobstate

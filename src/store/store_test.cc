@@ -1,0 +1,153 @@
+#include "blobstate/store.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "testing/temp_dir.h"
+#include "util/checkpoint_id.h"
+#include "util/fs.h"
+
+namespace blobstate {
+namespace {
+
+using testing::ReadModes;
+using testing::ReadTree;
+using testing::TempDir;
+using testing::Tree;
+using testing::WriteTree;
+
+StoreConfig DirectoryStore(const std::string& dir) {
+  return {.name = "s", .dir = dir, .engine = StoreEngine::kDirectory};
+}
+
+ino_t Inode(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+TEST(StoreTest, CheckpointDirOfAppendsTheIdWithoutTrailingSlashes) {
+  EXPECT_EQ(CheckpointDirOf("/state/a", "id"), "/state/a-id");
+  EXPECT_EQ(CheckpointDirOf("/state/a//", "id"), "/state/a-id");
+  EXPECT_EQ(CheckpointDirOf("a", "id"), "a-id");
+}
+
+TEST(StoreTest, CheckpointDirsAreListedInIdOrderAndDeletedExceptKept) {
+  TempDir tmp;
+  const std::string store = tmp.Sub("a");
+  const std::string id1 = NewCheckpointId(), id2 = NewCheckpointId(), id3 = NewCheckpointId();
+  ASSERT_TRUE(WriteTree(store, {{"f", "x"}}).ok());
+  for (const std::string& id : {id3, id1, id2}) {
+    ASSERT_TRUE(WriteTree(CheckpointDirOf(store, id), {{"f", id}}).ok());
+  }
+  // Not checkpoint directories of `a`: a file, a symlink, another store's, a bad id.
+  ASSERT_TRUE(WriteTree(tmp.path(), {{"a-" + NewCheckpointId(), "file"},
+                                     {"a-b-" + NewCheckpointId() + "/f", "other store"},
+                                     {"a-123-abc/f", "bad id"}})
+                  .ok());
+  const std::string link = CheckpointDirOf(store, NewCheckpointId());
+  ASSERT_EQ(::symlink(store.c_str(), link.c_str()), 0);
+
+  Result<std::vector<std::string>> dirs = ListCheckpointDirs(store + "/");
+  ASSERT_TRUE(dirs.ok()) << dirs.status();
+  EXPECT_EQ(*dirs,
+            (std::vector<std::string>{CheckpointDirOf(store, id1), CheckpointDirOf(store, id2),
+                                      CheckpointDirOf(store, id3)}));
+
+  ASSERT_TRUE(DeleteCheckpointDirs(store, id2).ok());
+  EXPECT_EQ(*ListCheckpointDirs(store), std::vector<std::string>{CheckpointDirOf(store, id2)});
+  EXPECT_TRUE(PathExists(link));  // never followed nor removed
+  EXPECT_TRUE(PathExists(store + "/f"));
+  EXPECT_TRUE(PathExists(tmp.Sub("a-123-abc/f")));
+
+  ASSERT_TRUE(DeleteCheckpointDirs(store, "").ok());
+  EXPECT_TRUE(ListCheckpointDirs(store)->empty());
+  EXPECT_TRUE(DeleteCheckpointDirs(tmp.Sub("missing/store"), "").ok());
+  EXPECT_TRUE(ListCheckpointDirs(tmp.Sub("missing/store"))->empty());
+}
+
+TEST(StoreTest, DirectorySnapshotHardLinksFilesAndKeepsEmptyDirs) {
+  TempDir tmp;
+  const std::string store = tmp.Sub("s"), dest = CheckpointDirOf(store, NewCheckpointId());
+  const Tree tree = {{"a", "1"}, {"d/b", "22"}, {"d/e/", ""}, {"empty/", ""}, {"d/", ""}};
+  ASSERT_TRUE(WriteTree(store, tree).ok());
+  ASSERT_TRUE(SnapshotClosedStore(DirectoryStore(store), dest).ok());
+  EXPECT_EQ(*ReadTree(dest), tree);
+  EXPECT_EQ(Inode(store + "/a"), Inode(dest + "/a"));
+  EXPECT_EQ(Inode(store + "/d/b"), Inode(dest + "/d/b"));
+  EXPECT_EQ(SnapshotClosedStore(DirectoryStore(store), dest).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(*ReadTree(dest), tree);  // left alone
+}
+
+// /dev/shm is a tmpfs on most Linux hosts: another file system than /tmp.
+TEST(StoreTest, DirectorySnapshotAcrossFileSystemsCopiesKeepingModeAndMtime) {
+  char tmpl[] = "/dev/shm/blobstate-test-XXXXXX";
+  struct stat shm, tmp_st;
+  if (::mkdtemp(tmpl) == nullptr) GTEST_SKIP() << "no writable /dev/shm";
+  const std::string other = tmpl;
+  TempDir tmp;
+  ASSERT_EQ(::stat(other.c_str(), &shm), 0);
+  ASSERT_EQ(::stat(tmp.path().c_str(), &tmp_st), 0);
+  if (shm.st_dev == tmp_st.st_dev) {
+    RemoveAll(other).IgnoreError();
+    GTEST_SKIP() << "/dev/shm and /tmp are one file system";
+  }
+  const std::string store = tmp.Sub("s"), dest = other + "/s-copy";
+  const std::string big = testing::RandomBytes(3 * kIoChunkSize + 17, 7);
+  ASSERT_TRUE(WriteTree(store, {{"big", big}, {"d/small", "x"}, {"e/", ""}}).ok());
+  ASSERT_EQ(::chmod((store + "/d/small").c_str(), 0600), 0);
+  Status s = SnapshotClosedStore(DirectoryStore(store), dest);
+  Result<Tree> copied = ReadTree(dest);
+  Result<std::map<std::string, std::pair<mode_t, int64_t>>> modes = ReadModes(dest);
+  auto want_modes = ReadModes(store);
+  RemoveAll(other).IgnoreError();
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(copied.ok() && modes.ok() && want_modes.ok());
+  EXPECT_EQ(*copied, (Tree{{"big", big}, {"d/", ""}, {"d/small", "x"}, {"e/", ""}}));
+  EXPECT_EQ(*modes, *want_modes);
+}
+
+TEST(StoreTest, SnapshotRejectsSymlinkNamingIt) {
+  TempDir tmp;
+  const std::string store = tmp.Sub("s"), dest = tmp.Sub("s-snap");
+  ASSERT_TRUE(WriteTree(store, {{"a", "1"}, {"d/b", "2"}}).ok());
+  ASSERT_EQ(::symlink("/etc/passwd", (store + "/d/link").c_str()), 0);
+  Status s = SnapshotClosedStore(DirectoryStore(store), dest);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find(store + "/d/link"), std::string::npos) << s;
+  EXPECT_FALSE(PathExists(dest)) << "a partial snapshot is removed";
+}
+
+TEST(StoreTest, SnapshotRejectsSpecialFileNamingIt) {
+  TempDir tmp;
+  const std::string store = tmp.Sub("s");
+  ASSERT_TRUE(WriteTree(store, {{"a", "1"}}).ok());
+  ASSERT_EQ(::mkfifo((store + "/fifo").c_str(), 0600), 0);
+  Status s = SnapshotClosedStore(DirectoryStore(store), tmp.Sub("s-snap"));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find(store + "/fifo"), std::string::npos) << s;
+}
+
+TEST(StoreTest, SnapshotOfMissingStoreIsNotFound) {
+  TempDir tmp;
+  for (StoreEngine engine : {StoreEngine::kDirectory, StoreEngine::kRocksDb}) {
+    StoreConfig config{.name = "s", .dir = tmp.Sub("missing"), .engine = engine};
+    Status s = SnapshotClosedStore(config, tmp.Sub("missing-snap"));
+    EXPECT_EQ(s.code(), StatusCode::kNotFound) << s;
+    EXPECT_NE(s.message().find(tmp.Sub("missing")), std::string::npos) << s;
+    EXPECT_FALSE(PathExists(tmp.Sub("missing-snap")));
+  }
+}
+
+TEST(StoreTest, SnapshotOfInMemoryStoreIsFailedPrecondition) {
+  TempDir tmp;
+  StoreConfig config{.name = "mem", .persistent = false};
+  EXPECT_EQ(SnapshotClosedStore(config, tmp.Sub("x")).code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace blobstate
