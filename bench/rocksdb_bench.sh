@@ -38,7 +38,7 @@ full_be=$(secs "$bin/backup_engine_tool" backup "$db" "$scratch/be" "$threads")
 
 files_of "$db" >"$scratch/before"
 "$bin/blobstate-rocksdb" fill --db "$db" --start "$keys" --keys "$new_keys" --value-size 1000 >/dev/null
-"$bin/blobstate-rocksdb" compact --db "$db" >/dev/null
+"$bin/blobstate-rocksdb" compact --db "$db" --start "$keys" >/dev/null
 files_of "$db" >"$scratch/after"
 new_bytes=$(comm -13 "$scratch/before" "$scratch/after" | grep -v -E '^(LOG|LOCK)' |
   awk '{s += $2} END {print s + 0}')

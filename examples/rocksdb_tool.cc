@@ -2,7 +2,7 @@
 // the benchmarks, through blobstate::RocksDbStore (the public API) only.
 //
 //   blobstate-rocksdb fill    --db DIR --keys N [--start K] [--value-size B] [--seed S]
-//   blobstate-rocksdb compact --db DIR
+//   blobstate-rocksdb compact --db DIR [--start K]
 //   blobstate-rocksdb verify  --db DIR --keys N [--start K] [--value-size B] [--seed S]
 //                             [--total T]
 //
@@ -49,7 +49,9 @@ const Command kCommands[] = {
      "  Writes keys K..K+N-1 (default K 0, B 1000, S 0), creating the store if missing,\n"
      "  then flushes it.",
      {"db", "keys", "start", "value-size", "seed"}},
-    {"compact", "compact --db DIR\n  Compacts the whole key range.", {"db"}},
+    {"compact",
+     "compact --db DIR [--start K]\n  Compacts the keys from K on (default: all of them).",
+     {"db", "start"}},
     {"verify",
      "verify --db DIR --keys N [--start K] [--value-size B] [--seed S] [--total T]\n"
      "  Checks that keys K..K+N-1 hold the values fill wrote with the same B and S, and\n"
@@ -167,7 +169,8 @@ int Fill(const Flags& f) {
 int Compact(const Flags& f) {
   auto db = OpenStore(f, /*create=*/false);
   if (!db.ok()) return Fail(db.status());
-  if (Status s = (*db)->CompactAll(); !s.ok()) return Fail(s);
+  const std::string begin = f.start == 0 ? std::string() : Key(f.start);
+  if (Status s = (*db)->Compact(begin); !s.ok()) return Fail(s);
   std::printf("compacted %s\n", f.db.c_str());
   return kExitOk;
 }

@@ -97,8 +97,9 @@ class RocksDbStore {
   Status ForEach(const std::function<bool(std::string_view, std::string_view)>& fn);
   // Writes the memtable to SST files.
   Status Flush();
-  // Compacts the whole key range.
-  Status CompactAll();
+  // Compacts the keys from `begin` to `end` (inclusive); an empty bound is open, so
+  // Compact() compacts everything.
+  Status Compact(std::string_view begin = {}, std::string_view end = {});
   // Creates a RocksDB checkpoint in `dest`, which must not exist (else kAlreadyExists): it
   // flushes the memtable, hard-links the SST files (copies them across file systems) and
   // copies MANIFEST, CURRENT and OPTIONS, so it holds every write made before the call.

@@ -124,10 +124,13 @@ Status RocksDbStore::Flush() {
   return Guarded(what, [&] { return FromRocksDb(db_->Flush(rocksdb::FlushOptions()), what); });
 }
 
-Status RocksDbStore::CompactAll() {
+Status RocksDbStore::Compact(std::string_view begin, std::string_view end) {
   const std::string what = "compact RocksDB store " + dir_;
   return Guarded(what, [&] {
-    return FromRocksDb(db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr), what);
+    rocksdb::Slice b(begin.data(), begin.size()), e(end.data(), end.size());
+    return FromRocksDb(db_->CompactRange(rocksdb::CompactRangeOptions(), begin.empty() ? nullptr : &b,
+                                         end.empty() ? nullptr : &e),
+                       what);
   });
 }
 

@@ -109,7 +109,7 @@ TEST(RocksDbStoreTest, CheckpointHoldsExactlyTheDataAtCheckpointTime) {
 
   PutAll(*db, Numbered(0, 200, "3"));  // after the checkpoint: not in it
   ASSERT_TRUE(db->Delete("k1001").ok());
-  ASSERT_TRUE(db->CompactAll().ok());
+  ASSERT_TRUE(db->Compact().ok());
 
   auto copy = OpenOrDie(dest);
   ASSERT_NE(copy, nullptr);
