@@ -110,6 +110,15 @@ TEST_F(CliEndToEndTest, ErrorsNameTheProblemAndSetTheExitCode) {
   }
 }
 
+// A first deployment: nothing backed up yet. Restore is not stuck and leaves stores empty.
+TEST_F(CliEndToEndTest, RestoreBeforeAnyBackupLeavesStoresEmpty) {
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"stale", "x"}}).ok());
+  Outcome r = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s"));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("no checkpoint"), std::string::npos) << r.out;
+  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("s")), testing::Tree{});
+}
+
 TEST_F(CliEndToEndTest, VerifyFailsOnACorruptBlobNamingTheFile) {
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"payload", "original"}}).ok());
   ASSERT_EQ(Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("s")).exit_code, 0);
