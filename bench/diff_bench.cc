@@ -42,7 +42,8 @@ const DirIndex& PreviousIndex(const std::string& root) {
       DirIndex d;
       d.name = sub.name;
       for (const LocalFile& f : sub.files_added) {
-        FileIndex fi{f.name, {{"blob", 0}}, f.metadata, *HashFile(root + "/" + sub.name + "/" + f.name)};
+        FileIndex fi{
+            f.name, {{"blob", 0}}, f.metadata, *HashFile(root + "/" + sub.name + "/" + f.name)};
         d.files_present.push_back(std::move(fi));
       }
       idx->subdirs_present.push_back(std::move(d));

@@ -301,8 +301,9 @@ TEST_P(BlobStoreConformanceTest, InvalidObjectNamesAreRejected) {
               StatusCode::kInvalidArgument)
         << name;
   }
-  EXPECT_EQ(store_->PutObject("big", std::string(kMaxObjectSize + 1, 'x')).GetFor(kWait).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store_->PutObject("big", std::string(kMaxObjectSize + 1, 'x')).GetFor(kWait).status().code(),
+      StatusCode::kInvalidArgument);
 }
 
 TEST_P(BlobStoreConformanceTest, DescribeNamesTheStore) {

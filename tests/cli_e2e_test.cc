@@ -54,7 +54,8 @@ TEST_F(CliEndToEndTest, BacksUpIncrementallyAndRestoresRocksDbOnANewHost) {
   EXPECT_EQ(JsonNumber(first.out, "files_retained"), 0u) << first.out;
 
   ASSERT_EQ(Sh("blobstate-rocksdb fill --db " + a + " --start 20000 --keys 1000 --value-size 200")
-                .exit_code, 0);
+                .exit_code,
+            0);
   Outcome second = Sh("blobstate backup" + Task() + "--store db=" + a + " --json");
   ASSERT_EQ(second.exit_code, 0) << second.out;
   EXPECT_GT(JsonNumber(second.out, "files_retained"), 0u) << second.out;  // old SSTs reused
@@ -63,7 +64,8 @@ TEST_F(CliEndToEndTest, BacksUpIncrementallyAndRestoresRocksDbOnANewHost) {
 
   Outcome restore = Sh("blobstate restore" + Task() + "--store db=" + b + " --json");
   ASSERT_EQ(restore.exit_code, 0) << restore.out;
-  Outcome verify = Sh("blobstate-rocksdb verify --db " + b + " --keys 21000 --value-size 200 --total 21000");
+  Outcome verify =
+      Sh("blobstate-rocksdb verify --db " + b + " --keys 21000 --value-size 200 --total 21000");
   EXPECT_EQ(verify.exit_code, 0) << verify.out;
 
   Outcome check = Sh("blobstate verify" + Task());
@@ -75,8 +77,8 @@ TEST_F(CliEndToEndTest, BacksUpIncrementallyAndRestoresRocksDbOnANewHost) {
 
 TEST_F(CliEndToEndTest, JsonAndMetricsFileCarryTheSameFigures) {
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"f", "12345"}, {"d/g", "123"}}).ok());
-  Outcome r = Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("s") + " --json --metrics-file " +
-             tmp_.Sub("m.prom"));
+  Outcome r = Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("s") +
+                 " --json --metrics-file " + tmp_.Sub("m.prom"));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(JsonNumber(r.out, "bytes_uploaded"), 8u) << r.out;
   Result<std::string> prom = ReadSmallFile(tmp_.Sub("m.prom"));
@@ -95,12 +97,12 @@ TEST_F(CliEndToEndTest, ErrorsNameTheProblemAndSetTheExitCode) {
   EXPECT_NE(missing.out.find(tmp_.Sub("nope")), std::string::npos) << missing.out;
   EXPECT_NE(missing.out.find("store s"), std::string::npos) << missing.out;
   Outcome versions = Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("s") +
-                    " --checkpoint-write-versions 1");
+                        " --checkpoint-write-versions 1");
   EXPECT_EQ(versions.exit_code, 1) << versions.out;
   EXPECT_NE(versions.out.find("must both include 2"), std::string::npos) << versions.out;
   EXPECT_FALSE(PathExists(tmp_.Sub("blobs/objects/checkpoints"))) << "nothing may be written";
   Outcome bad = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s") +
-               " --checkpoint-read-versions 2,3");
+                   " --checkpoint-read-versions 2,3");
   EXPECT_EQ(bad.exit_code, 1) << bad.out;
   EXPECT_NE(bad.out.find("unknown checkpoint version 3"), std::string::npos) << bad.out;
   for (const char* command : {"backup", "restore", "checkpoints", "verify", "show", "gc"}) {

@@ -43,8 +43,8 @@ using StoreMarkers = std::map<std::string, std::string>;
 
 struct Checkpoint {
   uint32_t version = kLatestCheckpointVersion;
-  std::string id;                                    // version 2; empty in version 1
-  std::map<std::string, std::string> input_offsets;  // input partition -> offset
+  std::string id;                                     // version 2; empty in version 1
+  std::map<std::string, std::string> input_offsets;   // input partition -> offset
   std::map<std::string, StoreMarkers> state_markers;  // backend -> store -> marker (v2)
 
   bool operator==(const Checkpoint&) const = default;

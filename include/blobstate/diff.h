@@ -17,9 +17,10 @@
 #ifndef BLOBSTATE_DIFF_H_
 #define BLOBSTATE_DIFF_H_
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 #include "blobstate/index.h"
@@ -34,7 +35,7 @@ struct LocalFile {
 };
 
 struct DirDiff {
-  std::string name;  // empty for the root
+  std::string name;                       // empty for the root
   std::vector<LocalFile> files_added;     // new or changed: upload
   std::vector<FileIndex> files_retained;  // unchanged content: keep the blobs (metadata
                                           // refreshed from the local file)
@@ -71,7 +72,8 @@ Result<bool> IsIdentical(const std::string& local_dir, const DirIndex& remote,
 // FileMetadata of a file from its stat, as recorded in an index for a checksum computed at
 // `hashed_at`: the identity (device, inode) is zeroed when the file is racily fresh, i.e.
 // modified less than 2 s before `hashed_at` (docs/format.md, "Checksum reuse").
-FileMetadata MetadataForIndex(const struct stat& st, std::chrono::system_clock::time_point hashed_at);
+FileMetadata MetadataForIndex(const struct stat& st,
+                              std::chrono::system_clock::time_point hashed_at);
 
 // Whether the checksum recorded with `recorded` may be reused for a file whose current
 // metadata is `now`: same non-zero identity, size and mtime.

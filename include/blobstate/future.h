@@ -19,8 +19,8 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <cstddef>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <map>
@@ -46,9 +46,9 @@ class UniqueFunction<R(Args...)> {
  public:
   UniqueFunction() = default;
   UniqueFunction(std::nullptr_t) {}  // NOLINT
-  template <typename F, typename = std::enable_if_t<
-                            !std::is_same_v<std::decay_t<F>, UniqueFunction> &&
-                            std::is_invocable_r_v<R, std::decay_t<F>&, Args...>>>
+  template <typename F,
+            typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, UniqueFunction> &&
+                                        std::is_invocable_r_v<R, std::decay_t<F>&, Args...>>>
   UniqueFunction(F&& f)  // NOLINT: implicit like std::function
       : impl_(std::make_unique<Impl<std::decay_t<F>>>(std::forward<F>(f))) {}
 
@@ -106,8 +106,8 @@ class ThreadPool final : public Executor {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Task> queue_;  // GUARDED_BY(mu_)
-  size_t busy_ = 0;                           // GUARDED_BY(mu_)
-  bool stopping_ = false;                     // GUARDED_BY(mu_)
+  size_t busy_ = 0;         // GUARDED_BY(mu_)
+  bool stopping_ = false;   // GUARDED_BY(mu_)
   std::vector<std::thread> threads_;
 };
 
@@ -266,13 +266,14 @@ class [[nodiscard]] Future {
   // Like Get, but gives kDeadlineExceeded (naming `what`) if the result is not there within
   // `timeout`. The operation itself goes on; its result is dropped.
   template <typename Rep, typename Per>
-  Result<T> GetFor(std::chrono::duration<Rep, Per> timeout, std::string_view what = "operation") && {
+  Result<T> GetFor(std::chrono::duration<Rep, Per> timeout,
+                   std::string_view what = "operation") && {
     auto state = TakeState();
     if (!state->WaitUntil(std::chrono::steady_clock::now() + timeout)) {
-      return DeadlineExceededError(std::string(what) + " did not complete within " +
-                                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                      timeout).count()) +
-                                   " ms");
+      return DeadlineExceededError(
+          std::string(what) + " did not complete within " +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+          " ms");
     }
     return state->Take();
   }
@@ -285,12 +286,11 @@ class [[nodiscard]] Future {
     using U = typename internal::ValueOf<R>::type;
     Promise<U> p;
     Future<U> out = p.GetFuture();
-    TakeState()->Subscribe(
-        [&ex, f = std::forward<F>(f), p = std::move(p)](Result<T> r) mutable {
-          ex.Execute([f = std::move(f), p = std::move(p), r = std::move(r)]() mutable {
-            internal::InvokeInto(std::move(p), [&] { return f(std::move(r)); });
-          });
-        });
+    TakeState()->Subscribe([&ex, f = std::forward<F>(f), p = std::move(p)](Result<T> r) mutable {
+      ex.Execute([f = std::move(f), p = std::move(p), r = std::move(r)]() mutable {
+        internal::InvokeInto(std::move(p), [&] { return f(std::move(r)); });
+      });
+    });
     return out;
   }
 
@@ -300,14 +300,16 @@ class [[nodiscard]] Future {
   auto Map(Executor& ex, F&& f) && {
     if constexpr (std::is_void_v<T>) {
       using R = std::invoke_result_t<F>;
-      return std::move(*this).Then(ex, [f = std::forward<F>(f)](Result<void> r) mutable -> auto {
-        return Forward<R>(std::move(r), [&] { return f(); });
-      });
+      return std::move(*this).Then(
+          ex, [f = std::forward<F>(f)](Result<void> r) mutable -> auto{
+            return Forward<R>(std::move(r), [&] { return f(); });
+          });
     } else {
       using R = std::invoke_result_t<F, T>;
-      return std::move(*this).Then(ex, [f = std::forward<F>(f)](Result<T> r) mutable -> auto {
-        return Forward<R>(r.status(), [&] { return f(std::move(r).value()); });
-      });
+      return std::move(*this).Then(
+          ex, [f = std::forward<F>(f)](Result<T> r) mutable -> auto{
+            return Forward<R>(r.status(), [&] { return f(std::move(r).value()); });
+          });
     }
   }
 
@@ -383,7 +385,7 @@ void InvokeInto(Promise<U> p, Fn&& fn) {
 struct JoinState {
   explicit JoinState(size_t n) : pending(n) {}
   std::mutex mu;
-  size_t pending;  // GUARDED_BY(mu)
+  size_t pending;      // GUARDED_BY(mu)
   Status first_error;  // GUARDED_BY(mu)
   // Records one completion; true for the last one.
   bool Done(const Status& s) {
@@ -425,6 +427,8 @@ auto AllOf(std::vector<Future<T>> futures) {
     std::move(futures[i]).Subscribe([st, i](Result<T> r) {
       if constexpr (!std::is_void_v<T>) {
         if (r.ok()) st->values[i].emplace(std::move(r).value());
+      } else {
+        (void)i;
       }
       if (!st->Done(r.status())) return;
       if (!st->first_error.ok()) return st->promise.Set(st->first_error);

@@ -46,7 +46,7 @@ struct FileBlob {
 };
 
 struct FileIndex {
-  std::string name;  // a single path component
+  std::string name;             // a single path component
   std::vector<FileBlob> blobs;  // in offset order; empty for an empty file
   FileMetadata metadata;
   Checksum checksum;

@@ -40,6 +40,8 @@ struct RestoreOptions {
   bool verify_checksums = true;
   // Whether restored trees are made durable (syncfs) before Restore completes. Default: true.
   bool sync = true;
+  // Bytes downloaded so far are added here, if set (TransferOptions::progress).
+  std::atomic<uint64_t>* progress = nullptr;
   // Names ignored when comparing a local checkpoint directory with a snapshot (files that
   // were never uploaded, e.g. an offsets file). Default: none.
   DiffOptions diff;

@@ -32,9 +32,9 @@ namespace blobstate {
 enum class StatusCode : int {
   kOk = 0,
   kCancelled = 1,
-  kInvalidArgument = 3,     // bad input: a flag, a URL, a malformed index
-  kDeadlineExceeded = 4,    // retriable: a timeout
-  kNotFound = 5,            // a blob or file that should exist does not
+  kInvalidArgument = 3,   // bad input: a flag, a URL, a malformed index
+  kDeadlineExceeded = 4,  // retriable: a timeout
+  kNotFound = 5,          // a blob or file that should exist does not
   kAlreadyExists = 6,
   kPermissionDenied = 7,    // permanent: auth failed, access denied
   kResourceExhausted = 8,   // retriable: throttled (HTTP 429, 503 SlowDown)
@@ -42,10 +42,10 @@ enum class StatusCode : int {
   kAborted = 10,
   kOutOfRange = 11,
   kUnimplemented = 12,
-  kInternal = 13,           // a bug, or a broken promise
-  kUnavailable = 14,        // retriable: connection failure, HTTP 5xx
-  kDataLoss = 15,           // corrupt data: checksum mismatch, truncated blob
-  kGone = 16,               // ignorable: the blob was already deleted
+  kInternal = 13,     // a bug, or a broken promise
+  kUnavailable = 14,  // retriable: connection failure, HTTP 5xx
+  kDataLoss = 15,     // corrupt data: checksum mismatch, truncated blob
+  kGone = 16,         // ignorable: the blob was already deleted
 };
 
 std::string_view StatusCodeName(StatusCode code);

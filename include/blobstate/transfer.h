@@ -18,6 +18,7 @@
 #ifndef BLOBSTATE_TRANSFER_H_
 #define BLOBSTATE_TRANSFER_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -40,6 +41,9 @@ struct TransferOptions {
   std::chrono::seconds ttl{0};
   // Whether GetDir ends with syncfs(2), making the restored tree durable. Default: true.
   bool sync_after_restore = true;
+  // If set, the bytes of each part put or got are added to it once the part is done (for
+  // progress reports); it must outlive the transfers. Default: none.
+  std::atomic<uint64_t>* progress = nullptr;
 };
 
 class Transfer {
@@ -77,6 +81,10 @@ class Transfer {
   Future<void> RemoveTtls(std::vector<std::string> blob_ids);
 
  private:
+  // `part`, adding `bytes` to options_.progress once it succeeded.
+  template <typename T>
+  Future<T> Counted(Future<T> part, uint64_t bytes);
+
   BlobStore& store_;
   Executor& executor_;
   const TransferOptions options_;

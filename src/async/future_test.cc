@@ -55,8 +55,15 @@ TEST(FutureTest, MapSkipsFunctionOnErrorAndPropagatesIt) {
   ThreadPool pool("map", 1);
   std::atomic<bool> called{false};
   auto f = MakeReadyFuture<int>(NotFoundError("blob x"))
-               .Map(pool, [&](int v) { called = true; return v + 1; })
-               .Map(pool, [&](int v) { called = true; return v * 2; });
+               .Map(pool,
+                    [&](int v) {
+                      called = true;
+                      return v + 1;
+                    })
+               .Map(pool, [&](int v) {
+                 called = true;
+                 return v * 2;
+               });
   Result<int> r = std::move(f).Get();
   EXPECT_FALSE(called.load());
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
@@ -65,12 +72,11 @@ TEST(FutureTest, MapSkipsFunctionOnErrorAndPropagatesIt) {
 
 TEST(FutureTest, MapComposesFuturesStatusesAndVoid) {
   ThreadPool pool("compose", 2);
-  auto f = MakeReadyFuture<int>(2)
-               .Map(pool, [&](int v) { return MakeReadyFuture<int>(v * 10); })
-               .Map(pool, [](int v) -> Status {
-                 return v == 20 ? Status::Ok() : InternalError("bad");
-               })
-               .Map(pool, [] { return std::string("done"); });
+  auto f =
+      MakeReadyFuture<int>(2)
+          .Map(pool, [&](int v) { return MakeReadyFuture<int>(v * 10); })
+          .Map(pool, [](int v) -> Status { return v == 20 ? Status::Ok() : InternalError("bad"); })
+          .Map(pool, [] { return std::string("done"); });
   EXPECT_EQ(*std::move(f).Get(), "done");
   Future<void> v = MakeReadyFuture().Map(pool, [] {});
   EXPECT_TRUE(std::move(v).Get().ok());
@@ -87,10 +93,11 @@ TEST(FutureTest, ChainedCallbacksRunInDependencyOrder) {
   Promise<void> start;
   auto chain = start.GetFuture()
                    .Map(pool, [&] { log(1); })
-                   .Map(pool, [&] {
-                     std::this_thread::sleep_for(5ms);
-                     log(2);
-                   })
+                   .Map(pool,
+                        [&] {
+                          std::this_thread::sleep_for(5ms);
+                          log(2);
+                        })
                    .Map(pool, [&] { log(3); });
   log(0);
   start.Set(Result<void>());
@@ -180,10 +187,11 @@ TEST(ToMapTest, MapsKeysToValuesOrFails) {
 
 TEST(FutureTest, ThenSeesErrorsAndCanRecover) {
   ThreadPool pool("recover", 1);
-  auto f = MakeReadyFuture<int>(GoneError("already deleted")).Then(pool, [](Result<int> r) -> Result<int> {
-    if (r.status().IsIgnorable()) return 0;
-    return r;
-  });
+  auto f = MakeReadyFuture<int>(GoneError("already deleted"))
+               .Then(pool, [](Result<int> r) -> Result<int> {
+                 if (r.status().IsIgnorable()) return 0;
+                 return r;
+               });
   EXPECT_EQ(*std::move(f).Get(), 0);
 }
 

@@ -1,9 +1,8 @@
-#include "blobstate/backup.h"
-
 #include <mutex>
 #include <set>
 
 #include "backup/snapshot_cleaner.h"
+#include "blobstate/backup.h"
 #include "blobstate/snapshot.h"
 
 namespace blobstate {
@@ -43,8 +42,14 @@ void CountRemoved(const DirDiff& diff, StoreFigures& f) {
 
 struct BackupManager::State {
   State(BlobStore& s, Executor& e, std::string j, std::string t, BackupOptions o, Metrics* m)
-      : store(s), executor(e), job(std::move(j)), task(std::move(t)), options(std::move(o)),
-        metrics(m), transfer(s, e, options.transfer), cleaner(s, e, transfer) {}
+      : store(s),
+        executor(e),
+        job(std::move(j)),
+        task(std::move(t)),
+        options(std::move(o)),
+        metrics(m),
+        transfer(s, e, options.transfer),
+        cleaner(s, e, transfer) {}
 
   BlobStore& store;
   Executor& executor;
@@ -116,12 +121,12 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint) {
              }
              return AllOf(std::move(recoveries));
            })
-      .Map(st->executor, [st] {
-        // Best effort here; what fails is retried by each Cleanup.
-        return st->DeleteUnconfigured().Then(st->executor, [](Result<void>) {
-          return Result<void>();
-        });
-      })
+      .Map(st->executor,
+           [st] {
+             // Best effort here; what fails is retried by each Cleanup.
+             return st->DeleteUnconfigured().Then(st->executor,
+                                                  [](Result<void>) { return Result<void>(); });
+           })
       .Then(st->executor, [](Result<void> r) {
         return r.ok() ? r : r.status().WithContext("backup manager init");
       });
@@ -135,8 +140,8 @@ Future<void> BackupManager::State::DeleteUnconfigured() {
   }
   std::vector<Future<void>> deletions;
   for (const auto& [name, id] : targets) {
-    deletions.push_back(cleaner.DeleteChain(id).Then(
-        executor, [this, name = name](Result<void> r) -> Result<void> {
+    deletions.push_back(
+        cleaner.DeleteChain(id).Then(executor, [this, name = name](Result<void> r) -> Result<void> {
           if (!r.ok()) return r.status().WithContext("deletion of unconfigured store " + name);
           std::lock_guard<std::mutex> lock(mu);
           unconfigured.erase(name);
@@ -155,8 +160,8 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
     base = Store(name).persisted;
     Store(name).uploaded.reset();
   }
-  BlobMetadata meta{.job_name = job, .task_name = task, .store_name = name,
-                    .ttl = options.transfer.ttl};
+  BlobMetadata meta{
+      .job_name = job, .task_name = task, .store_name = name, .ttl = options.transfer.ttl};
   auto f = std::make_shared<StoreFigures>();
   auto started = Clock::now();
   auto diffed = Async(executor, [dir, base, diff = options.diff] {
@@ -171,38 +176,36 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
              CountRemoved(diff, *f);
              return transfer.PutDir(dir, diff, meta);
            })
-      .Map(executor,
-           [this, name, base, meta, checkpoint_id, f, started](DirIndex root) {
-             f->durations[Phase::kUpload] =
-                 Clock::now() - started - f->durations[Phase::kDiff];
-             TreeTotals total = TotalsOf(root);
-             f->files_retained = total.files - f->files_uploaded;
-             f->bytes_retained = total.bytes - f->bytes_uploaded;
-             auto index = std::make_shared<SnapshotIndex>();
-             index->creation_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count();
-             index->metadata = {.checkpoint_id = checkpoint_id, .job_name = job,
-                                .task_name = task, .store_name = name};
-             index->root = std::move(root);
-             if (base) index->prev_snapshot_index_blob_id = base->index_blob_id;
-             auto index_started = Clock::now();
-             return PutSnapshotIndex(store, *index, meta)
-                 .Map(executor, [this, name, base, f, index, index_started](std::string id) {
-                   f->durations[Phase::kIndex] = Clock::now() - index_started;
-                   Pending p{.snapshot = {id, std::move(*index)}};
-                   p.new_blobs = BlobSet(p.snapshot.index.root);
-                   if (base) {
-                     std::set<std::string> old = BlobSet(base->index.root);
-                     p.removed_blobs = Difference(old, p.new_blobs);
-                     p.new_blobs = Difference(p.new_blobs, old);
-                   }
-                   std::lock_guard<std::mutex> lock(mu);
-                   Store(name).uploaded = std::move(p);
-                   Store(name).figures = *f;
-                   return id;
-                 });
-           });
+      .Map(executor, [this, name, base, meta, checkpoint_id, f, started](DirIndex root) {
+        f->durations[Phase::kUpload] = Clock::now() - started - f->durations[Phase::kDiff];
+        TreeTotals total = TotalsOf(root);
+        f->files_retained = total.files - f->files_uploaded;
+        f->bytes_retained = total.bytes - f->bytes_uploaded;
+        auto index = std::make_shared<SnapshotIndex>();
+        index->creation_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
+        index->metadata = {
+            .checkpoint_id = checkpoint_id, .job_name = job, .task_name = task, .store_name = name};
+        index->root = std::move(root);
+        if (base) index->prev_snapshot_index_blob_id = base->index_blob_id;
+        auto index_started = Clock::now();
+        return PutSnapshotIndex(store, *index, meta)
+            .Map(executor, [this, name, base, f, index, index_started](std::string id) {
+              f->durations[Phase::kIndex] = Clock::now() - index_started;
+              Pending p{.snapshot = {id, std::move(*index)}};
+              p.new_blobs = BlobSet(p.snapshot.index.root);
+              if (base) {
+                std::set<std::string> old = BlobSet(base->index.root);
+                p.removed_blobs = Difference(old, p.new_blobs);
+                p.new_blobs = Difference(p.new_blobs, old);
+              }
+              std::lock_guard<std::mutex> lock(mu);
+              Store(name).uploaded = std::move(p);
+              Store(name).figures = *f;
+              return id;
+            });
+      });
 }
 
 Future<StoreMarkers> BackupManager::Upload(
@@ -210,9 +213,8 @@ Future<StoreMarkers> BackupManager::Upload(
   auto st = state_;
   for (const auto& [name, s] : st->stores) {
     if (!checkpoint_dirs.count(name)) {
-      return MakeReadyFuture<StoreMarkers>(
-          InvalidArgumentError("upload of checkpoint " + checkpoint_id +
-                               ": no checkpoint directory for store " + name));
+      return MakeReadyFuture<StoreMarkers>(InvalidArgumentError(
+          "upload of checkpoint " + checkpoint_id + ": no checkpoint directory for store " + name));
     }
   }
   std::map<std::string, Future<std::string>> uploads;
@@ -240,9 +242,8 @@ Future<StoreMarkers> BackupManager::Upload(
           }
         }
         return st->transfer.DeleteBlobs(std::move(orphans))
-            .Then(st->executor, [error = r.status()](Result<void>) {
-              return Result<StoreMarkers>(error);
-            });
+            .Then(st->executor,
+                  [error = r.status()](Result<void>) { return Result<StoreMarkers>(error); });
       });
 }
 
@@ -306,8 +307,7 @@ Future<void> BackupManager::State::RunCleanup(const std::string& name, CleanupWo
       });
 }
 
-Future<void> BackupManager::Cleanup(const std::string& checkpoint_id,
-                                    const StoreMarkers& markers) {
+Future<void> BackupManager::Cleanup(const std::string& checkpoint_id, const StoreMarkers& markers) {
   auto st = state_;
   std::vector<Future<void>> cleanups;
   for (const auto& [name, s] : st->stores) {

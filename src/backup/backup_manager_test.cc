@@ -1,7 +1,6 @@
-#include "blobstate/backup.h"
-
 #include <gtest/gtest.h>
 
+#include "blobstate/backup.h"
 #include "testing/state_fixture.h"
 
 namespace blobstate {
@@ -99,10 +98,10 @@ TEST_F(BackupManagerTest, DiffIsRightAtStartAndAfterEachCommit) {
     uint64_t uploaded, retained, removed;
   } steps[] = {
       {{{"a", "1"}, {"d/b", "2"}, {"d/e/c", "3"}}, {}, 3, 0, 0},
-      {{}, {}, 0, 3, 0},                           // nothing changed
-      {{{"d/b", "22"}}, {}, 1, 2, 1},              // changed
-      {{{"new", "n"}}, {"d/e"}, 1, 2, 1},          // added, subdir removed
-      {{{"d/b", "22"}}, {"a"}, 0, 2, 1},           // rewritten identically, removed
+      {{}, {}, 0, 3, 0},                   // nothing changed
+      {{{"d/b", "22"}}, {}, 1, 2, 1},      // changed
+      {{{"new", "n"}}, {"d/e"}, 1, 2, 1},  // added, subdir removed
+      {{{"d/b", "22"}}, {"a"}, 0, 2, 1},   // rewritten identically, removed
   };
   Checkpoint last;
   for (const Step& step : steps) {

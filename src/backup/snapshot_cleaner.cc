@@ -24,12 +24,14 @@ Future<void> SnapshotCleaner::Run(CleanupWork work) {
   auto w = std::make_shared<const CleanupWork>(std::move(work));
   std::vector<std::string> ttl_blobs(w->ttl_blobs.begin(), w->ttl_blobs.end());
   return transfer_.RemoveTtls(std::move(ttl_blobs))
-      .Map(executor_, [this, w] {
-        return w->ttl_index.empty() ? MakeReadyFuture() : store_.RemoveTtl(w->ttl_index);
-      })
-      .Map(executor_, [this, w] {
-        return transfer_.DeleteBlobs({w->delete_blobs.begin(), w->delete_blobs.end()});
-      })
+      .Map(executor_,
+           [this, w] {
+             return w->ttl_index.empty() ? MakeReadyFuture() : store_.RemoveTtl(w->ttl_index);
+           })
+      .Map(executor_,
+           [this, w] {
+             return transfer_.DeleteBlobs({w->delete_blobs.begin(), w->delete_blobs.end()});
+           })
       .Map(executor_, [this, w] {
         Future<void> chain = MakeReadyFuture();
         for (const std::string& id : w->delete_indexes) {

@@ -27,8 +27,7 @@ struct CleanupWork {
   std::vector<std::string> delete_indexes;
 
   bool Empty() const {
-    return ttl_blobs.empty() && ttl_index.empty() && delete_blobs.empty() &&
-           delete_indexes.empty();
+    return ttl_blobs.empty() && ttl_index.empty() && delete_blobs.empty() && delete_indexes.empty();
   }
 };
 

@@ -11,8 +11,8 @@ namespace {
 bool IsValidJobOrTaskName(std::string_view name) {
   if (name.empty() || name.size() > 200 || name == "." || name == "..") return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -75,8 +75,7 @@ Result<StoreMarkers> BlobStoreMarkers(const std::optional<Checkpoint>& checkpoin
   return it->second;
 }
 
-Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(BlobStore& store,
-                                                               Executor& executor,
+Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(BlobStore& store, Executor& executor,
                                                                CheckpointConfig config,
                                                                std::string job, std::string task) {
   RETURN_IF_ERROR(ValidateCheckpointConfig(config));
@@ -164,17 +163,19 @@ Future<Checkpoint> CheckpointStore::Read(const CheckpointRecord& record) {
 }
 
 Future<std::optional<Checkpoint>> CheckpointStore::ReadLatest() {
-  return List().Map(executor_, [this](std::vector<CheckpointRecord> records)
-                                   -> Future<std::optional<Checkpoint>> {
-    for (uint32_t v : config_.read_versions) {
-      // Records are newest first: the first of version v is its latest.
-      for (const CheckpointRecord& r : records) {
-        if (r.version != v) continue;
-        return Read(r).Map(executor_, [](Checkpoint c) { return std::optional<Checkpoint>(c); });
-      }
-    }
-    return MakeReadyFuture<std::optional<Checkpoint>>(std::nullopt);
-  });
+  return List().Map(
+      executor_,
+      [this](std::vector<CheckpointRecord> records) -> Future<std::optional<Checkpoint>> {
+        for (uint32_t v : config_.read_versions) {
+          // Records are newest first: the first of version v is its latest.
+          for (const CheckpointRecord& r : records) {
+            if (r.version != v) continue;
+            return Read(r).Map(executor_,
+                               [](Checkpoint c) { return std::optional<Checkpoint>(c); });
+          }
+        }
+        return MakeReadyFuture<std::optional<Checkpoint>>(std::nullopt);
+      });
 }
 
 Future<void> CheckpointStore::Prune(size_t keep) {

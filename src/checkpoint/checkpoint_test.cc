@@ -102,8 +102,8 @@ TEST(CheckpointConfigTest, ValidationNamesTheBadSetting) {
 TEST(CheckpointConfigTest, BlobStoreBackendNeedsVersion2WrittenAndRead) {
   EXPECT_TRUE(ValidateForBlobStoreBackend({}).ok());
   EXPECT_TRUE(ValidateForBlobStoreBackend({.write_versions = {2, 1}, .read_versions = {2}}).ok());
-  for (CheckpointConfig bad : {CheckpointConfig{.write_versions = {1}},
-                               CheckpointConfig{.read_versions = {1}}}) {
+  for (CheckpointConfig bad :
+       {CheckpointConfig{.write_versions = {1}}, CheckpointConfig{.read_versions = {1}}}) {
     Status s = ValidateForBlobStoreBackend(bad);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
     EXPECT_NE(s.message().find("must both include 2"), std::string::npos) << s;

@@ -12,12 +12,10 @@ namespace {
 constexpr std::string_view kCheckpointMagic = "BSCK";
 
 // Body fields. Version 1 has only kOffset.
-constexpr uint32_t kId = 1;        // LEN, the checkpoint id (v2)
-constexpr uint32_t kOffset = 2;    // LEN, repeated: {1: partition, 2: offset}
-constexpr uint32_t kMarker = 3;    // LEN, repeated: {1: backend, 2: store, 3: marker} (v2)
-constexpr uint32_t kEntryA = 1;    // fields of the entries
-constexpr uint32_t kEntryB = 2;
-constexpr uint32_t kEntryC = 3;
+constexpr uint32_t kId = 1;      // LEN, the checkpoint id (v2)
+constexpr uint32_t kOffset = 2;  // LEN, repeated: {1: partition, 2: offset}
+constexpr uint32_t kMarker = 3;  // LEN, repeated: {1: backend, 2: store, 3: marker} (v2)
+constexpr uint32_t kEntryA = 1;  // the first field of an entry; the others follow
 
 Status Malformed(const std::string& what) {
   return InvalidArgumentError("malformed checkpoint: " + what);
@@ -95,8 +93,8 @@ std::string EncodeCheckpoint(const Checkpoint& c) {
 }
 
 Result<Checkpoint> DecodeCheckpoint(std::string_view bytes) {
-  ASSIGN_OR_RETURN(EnvelopeContents env, OpenEnvelope(bytes, kCheckpointMagic, "checkpoint",
-                                                      kLatestCheckpointVersion));
+  ASSIGN_OR_RETURN(EnvelopeContents env,
+                   OpenEnvelope(bytes, kCheckpointMagic, "checkpoint", kLatestCheckpointVersion));
   Checkpoint c;
   c.version = env.version;
   bool has_id = false;

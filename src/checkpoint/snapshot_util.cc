@@ -1,6 +1,6 @@
-#include "blobstate/snapshot.h"
-
 #include <algorithm>
+
+#include "blobstate/snapshot.h"
 
 namespace blobstate {
 
@@ -27,18 +27,19 @@ Future<StoreSnapshots> GetStoreSnapshots(BlobStore& store, Executor& executor,
       continue;
     }
     fetches.emplace(name, GetSnapshotIndex(store, executor, blob_id)
-                              .Then(executor, [name, blob_id](Result<SnapshotIndex> index)
-                                                  -> Result<StoreSnapshot> {
-                                if (!index.ok()) {
-                                  return index.status().WithContext("store " + name);
-                                }
-                                if (index->metadata.store_name != name) {
-                                  return DataLossError("store " + name + ": snapshot index " +
-                                                       blob_id + " belongs to store '" +
-                                                       index->metadata.store_name + "'");
-                                }
-                                return StoreSnapshot{blob_id, std::move(*index)};
-                              }));
+                              .Then(executor,
+                                    [name = name, blob_id = blob_id](
+                                        Result<SnapshotIndex> index) -> Result<StoreSnapshot> {
+                                      if (!index.ok()) {
+                                        return index.status().WithContext("store " + name);
+                                      }
+                                      if (index->metadata.store_name != name) {
+                                        return DataLossError("store " + name + ": snapshot index " +
+                                                             blob_id + " belongs to store '" +
+                                                             index->metadata.store_name + "'");
+                                      }
+                                      return StoreSnapshot{blob_id, std::move(*index)};
+                                    }));
   }
   return ToMap(std::move(fetches));
 }

@@ -1,7 +1,6 @@
-#include "blobstate/snapshot.h"
-
 #include <gtest/gtest.h>
 
+#include "blobstate/snapshot.h"
 #include "blobstore/faulty/faulty_blob_store.h"
 #include "testing/gated_blob_store.h"
 #include "testing/temp_dir.h"
@@ -25,8 +24,8 @@ class SnapshotUtilTest : public ::testing::Test {
   // Puts a snapshot index of `store` and returns its blob id.
   std::string PutIndex(const std::string& store, const std::string& file) {
     SnapshotIndex index;
-    index.metadata = {.checkpoint_id = "c", .job_name = "job", .task_name = "t",
-                      .store_name = store};
+    index.metadata = {
+        .checkpoint_id = "c", .job_name = "job", .task_name = "t", .store_name = store};
     FileIndex f;
     f.name = file;
     index.root.files_present.push_back(f);
@@ -57,8 +56,9 @@ TEST_F(SnapshotUtilTest, FailsForVersion1Checkpoint) {
 
 TEST_F(SnapshotUtilTest, NoOpForNullOrEmptyCheckpoint) {
   EXPECT_TRUE(GetStoreSnapshots(*faulty_, pool_, std::nullopt, {}).GetFor(kWait)->empty());
-  EXPECT_TRUE(
-      GetStoreSnapshots(*faulty_, pool_, Checkpoint{.id = NewCheckpointId()}, {}).GetFor(kWait)->empty());
+  EXPECT_TRUE(GetStoreSnapshots(*faulty_, pool_, Checkpoint{.id = NewCheckpointId()}, {})
+                  .GetFor(kWait)
+                  ->empty());
   EXPECT_EQ(faulty_->calls(Method::kGet), 0);
 }
 

@@ -5,7 +5,9 @@
 namespace blobstate::cli {
 
 Flags::Flags(std::string command, std::string summary, std::string positional)
-    : command_(std::move(command)), summary_(std::move(summary)), positional_(std::move(positional)) {}
+    : command_(std::move(command)),
+      summary_(std::move(summary)),
+      positional_(std::move(positional)) {}
 
 void Flags::String(const std::string& name, std::string* out, const std::string& help,
                    bool required) {
@@ -42,7 +44,8 @@ Status Flags::Set(Flag& flag, const std::string& value) {
       uint64_t v = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
       if (ec != std::errc() || end != value.data() + value.size()) {
-        return InvalidArgumentError("--" + flag.name + " expects a whole number, got '" + value + "'");
+        return InvalidArgumentError("--" + flag.name + " expects a whole number, got '" + value +
+                                    "'");
       }
       *static_cast<uint64_t*>(flag.out) = v;
       return Status::Ok();
@@ -53,7 +56,8 @@ Status Flags::Set(Flag& flag, const std::string& value) {
       } else if (value == "false" || value == "0") {
         *static_cast<bool*>(flag.out) = false;
       } else {
-        return InvalidArgumentError("--" + flag.name + " expects true or false, got '" + value + "'");
+        return InvalidArgumentError("--" + flag.name + " expects true or false, got '" + value +
+                                    "'");
       }
       return Status::Ok();
   }
@@ -104,12 +108,15 @@ Status Flags::Parse(const std::vector<std::string>& args, size_t positional_coun
 
 std::string Flags::Help() const {
   std::string out = "usage: blobstate " + command_ + " [flags]" +
-                    (positional_.empty() ? "" : " " + positional_) + "\n\n" + summary_ + "\n\nflags:\n";
+                    (positional_.empty() ? "" : " " + positional_) + "\n\n" + summary_ +
+                    "\n\nflags:\n";
   for (const Flag& f : flags_) {
     std::string left = "  --" + f.name;
     if (f.kind != Kind::kBool) left += " VALUE";
-    if (left.size() < 26) left.resize(26, ' ');
-    else left += "  ";
+    if (left.size() < 26)
+      left.resize(26, ' ');
+    else
+      left += "  ";
     out += left + f.help + (f.required ? " (required)" : "") +
            (f.kind == Kind::kRepeated ? " (repeatable)" : "") + "\n";
   }

@@ -26,8 +26,9 @@ Status ParseInto(Parsed& p, const std::vector<std::string>& args, size_t positio
 
 TEST(FlagsTest, ParsesAllForms) {
   Parsed p;
-  ASSERT_TRUE(ParseInto(p, {"--blob-store", "file:///x", "--json", "--part-size=42", "--store",
-                            "a=/1", "--store=b=/2", "dir"},
+  ASSERT_TRUE(ParseInto(p,
+                        {"--blob-store", "file:///x", "--json", "--part-size=42", "--store", "a=/1",
+                         "--store=b=/2", "dir"},
                         1)
                   .ok());
   EXPECT_EQ(p.url, "file:///x");

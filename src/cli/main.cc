@@ -37,8 +37,9 @@ std::string Usage() {
     name.resize(14, ' ');
     out += "  " + name + c.summary + "\n";
   }
-  out += "\n'blobstate COMMAND --help' describes a command's flags.\n"
-         "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n";
+  out +=
+      "\n'blobstate COMMAND --help' describes a command's flags.\n"
+      "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n";
   return out;
 }
 

@@ -1,13 +1,11 @@
 // The snapshot commands: backup-dir, restore-dir, show, gc.
-#include "cli/commands.h"
-
 #include <dirent.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
-#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -15,6 +13,7 @@
 #include "blobstate/diff.h"
 #include "blobstate/index.h"
 #include "blobstate/transfer.h"
+#include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/output.h"
 #include "cli/task_flags.h"
@@ -116,23 +115,20 @@ Status BackupDirCommand(const std::vector<std::string>& args, CommandOutput& out
   uint64_t up_files = diff.FilesAdded(), up_bytes = diff.BytesAdded();
   double secs = Seconds(start);
   if (json) {
-    out.Print("{\"snapshot_index\":" + JsonString(index_id) +
-              ",\"files_uploaded\":" + std::to_string(up_files) +
-              ",\"bytes_uploaded\":" + std::to_string(up_bytes) +
+    out.Print("{\"snapshot_index\":" + JsonString(index_id) + ",\"files_uploaded\":" +
+              std::to_string(up_files) + ",\"bytes_uploaded\":" + std::to_string(up_bytes) +
               ",\"files_reused\":" + std::to_string(total.files - up_files) +
-              ",\"bytes_reused\":" + std::to_string(total.bytes - up_bytes) +
-              ",\"blobs_put\":" + std::to_string(new_ids.size() + 1) +
-              ",\"seconds\":" + std::to_string(secs) + "}\n");
+              ",\"bytes_reused\":" + std::to_string(total.bytes - up_bytes) + ",\"blobs_put\":" +
+              std::to_string(new_ids.size() + 1) + ",\"seconds\":" + std::to_string(secs) + "}\n");
   } else {
     char line[512];
-    std::snprintf(line, sizeof(line),
-                  "backed up %s: %llu files (%s) uploaded, %llu files (%s) reused, %zu blobs put,"
-                  " in %.2f s\nsnapshot index: %s\n",
-                  dir.c_str(), static_cast<unsigned long long>(up_files),
-                  HumanBytes(up_bytes).c_str(),
-                  static_cast<unsigned long long>(total.files - up_files),
-                  HumanBytes(total.bytes - up_bytes).c_str(), new_ids.size() + 1, secs,
-                  index_id.c_str());
+    std::snprintf(
+        line, sizeof(line),
+        "backed up %s: %llu files (%s) uploaded, %llu files (%s) reused, %zu blobs put,"
+        " in %.2f s\nsnapshot index: %s\n",
+        dir.c_str(), static_cast<unsigned long long>(up_files), HumanBytes(up_bytes).c_str(),
+        static_cast<unsigned long long>(total.files - up_files),
+        HumanBytes(total.bytes - up_bytes).c_str(), new_ids.size() + 1, secs, index_id.c_str());
     out.Print(line);
   }
   return Status::Ok();
@@ -164,9 +160,8 @@ Status RestoreDirCommand(const std::vector<std::string>& args, CommandOutput& ou
   TreeTotals total = TotalsOf(index.root);
   double secs = Seconds(start);
   if (json) {
-    out.Print("{\"files_restored\":" + std::to_string(total.files) +
-              ",\"bytes_restored\":" + std::to_string(total.bytes) +
-              ",\"verified\":" + (no_verify ? "false" : "true") +
+    out.Print("{\"files_restored\":" + std::to_string(total.files) + ",\"bytes_restored\":" +
+              std::to_string(total.bytes) + ",\"verified\":" + (no_verify ? "false" : "true") +
               ",\"seconds\":" + std::to_string(secs) + "}\n");
   } else {
     char line[512];
@@ -183,8 +178,8 @@ namespace {
 void ShowDir(const DirIndex& d, const std::string& indent, std::string* out) {
   for (const DirIndex& s : d.subdirs_present) {
     TreeTotals t = TotalsOf(s);
-    *out += indent + s.name + "/  (" + std::to_string(t.files) + " files, " +
-            HumanBytes(t.bytes) + ")\n";
+    *out += indent + s.name + "/  (" + std::to_string(t.files) + " files, " + HumanBytes(t.bytes) +
+            ")\n";
     ShowDir(s, indent + "  ", out);
   }
   for (const FileIndex& f : d.files_present) {
@@ -213,17 +208,16 @@ Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out) {
               ",\"store\":" + JsonString(m.store_name) +
               ",\"checkpoint_id\":" + JsonString(m.checkpoint_id) +
               ",\"created_ms\":" + std::to_string(index.creation_time_ms) +
-              ",\"previous\":" + JsonString(index.prev_snapshot_index_blob_id) +
-              ",\"files\":" + std::to_string(t.files) + ",\"bytes\":" + std::to_string(t.bytes) +
-              "}\n");
+              ",\"previous\":" + JsonString(index.prev_snapshot_index_blob_id) + ",\"files\":" +
+              std::to_string(t.files) + ",\"bytes\":" + std::to_string(t.bytes) + "}\n");
     return Status::Ok();
   }
-  std::string text = "snapshot " + index_id + "\n  job " + m.job_name + ", task " + m.task_name +
-                     ", store " + m.store_name + "\n  " + std::to_string(t.files) + " files, " +
-                     HumanBytes(t.bytes) + "\n  previous: " +
-                     (index.prev_snapshot_index_blob_id.empty() ? "(none)"
-                                                                : index.prev_snapshot_index_blob_id) +
-                     "\n";
+  std::string text =
+      "snapshot " + index_id + "\n  job " + m.job_name + ", task " + m.task_name + ", store " +
+      m.store_name + "\n  " + std::to_string(t.files) + " files, " + HumanBytes(t.bytes) +
+      "\n  previous: " +
+      (index.prev_snapshot_index_blob_id.empty() ? "(none)" : index.prev_snapshot_index_blob_id) +
+      "\n";
   ShowDir(index.root, "  ", &text);
   out.Print(text);
   return Status::Ok();
@@ -252,12 +246,14 @@ Status GcCommand(const std::vector<std::string>& args, CommandOutput& out) {
   if (json) {
     std::string ids;
     for (const std::string& id : expired) ids += (ids.empty() ? "" : ",") + JsonString(id);
-    out.Print(std::string("{\"dry_run\":") + (dry_run ? "true" : "false") + ",\"expired\":[" +
-              ids + "]}\n");
+    out.Print(std::string("{\"dry_run\":") + (dry_run ? "true" : "false") + ",\"expired\":[" + ids +
+              "]}\n");
   } else {
     std::string text;
-    for (const std::string& id : expired) text += (dry_run ? "would delete " : "deleted ") + id + "\n";
-    text += std::to_string(expired.size()) + " expired blob(s)" + (dry_run ? ", none deleted (dry run)\n" : " deleted\n");
+    for (const std::string& id : expired)
+      text += (dry_run ? "would delete " : "deleted ") + id + "\n";
+    text += std::to_string(expired.size()) + " expired blob(s)" +
+            (dry_run ? ", none deleted (dry run)\n" : " deleted\n");
     out.Print(text);
   }
   return Status::Ok();

@@ -8,6 +8,7 @@
 #include "blobstate/transfer.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "util/fs.h"
 
@@ -37,7 +38,8 @@ Result<std::map<std::string, std::string>> SnapshotStores(const std::vector<Stor
   for (const StoreConfig& s : stores) {
     if (!s.BackedUp()) continue;
     dirs[s.name] = CheckpointDirOf(s.dir, id);
-    RETURN_IF_ERROR(SnapshotClosedStore(s, dirs[s.name]).WithContext("snapshot of store " + s.name));
+    RETURN_IF_ERROR(
+        SnapshotClosedStore(s, dirs[s.name]).WithContext("snapshot of store " + s.name));
   }
   return dirs;
 }
@@ -62,16 +64,17 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task, OpenTask(tf, /*backend=*/true));
   ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, SelectCheckpoint(*task, tf));
 
+  Progress progress("uploading", !tf.json);
   BackupOptions options;
   options.transfer.part_size = part_size;
-  BackupManager backup(*task->store, *task->pool, tf.job, tf.task, stores, options,
-                       &task->metrics);
+  options.transfer.progress = progress.counter();
+  BackupManager backup(*task->store, *task->pool, tf.job, tf.task, stores, options, &task->metrics);
   RETURN_IF_ERROR(backup.Init(latest).GetFor(kCommandTimeout, "backup init"));
   Checkpoint next{.id = NewCheckpointId()};
   if (latest) {
     next.input_offsets = latest->input_offsets;
-    next.state_markers = latest->version >= 2 ? latest->state_markers
-                                              : std::map<std::string, StoreMarkers>{};
+    next.state_markers =
+        latest->version >= 2 ? latest->state_markers : std::map<std::string, StoreMarkers>{};
   }
   ASSIGN_OR_RETURN(auto dirs, SnapshotStores(stores, next.id));
   ASSIGN_OR_RETURN(StoreMarkers markers,
@@ -84,8 +87,8 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
 
   const auto figures = backup.LastFigures();
   if (tf.json) {
-    out.Print("{\"checkpoint_id\":" + JsonString(next.id) + ",\"stores\":" +
-              FiguresJson(figures) + ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
+    out.Print("{\"checkpoint_id\":" + JsonString(next.id) + ",\"stores\":" + FiguresJson(figures) +
+              ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
   } else {
     out.Print("checkpoint " + next.id + " of job " + tf.job + ", task " + tf.task + " in " +
               Fixed(Seconds(start)) + " s\n" + FiguresTable(figures, true));
@@ -109,7 +112,9 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task, OpenTask(tf, /*backend=*/true));
   ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, SelectCheckpoint(*task, tf));
-  RestoreManager restore(*task->store, *task->pool, stores, {.verify_checksums = !no_verify},
+  Progress progress("downloading", !tf.json);
+  RestoreManager restore(*task->store, *task->pool, stores,
+                         {.verify_checksums = !no_verify, .progress = progress.counter()},
                          &task->metrics);
   RETURN_IF_ERROR(restore.Init(checkpoint).GetFor(kCommandTimeout, "restore init"));
   ASSIGN_OR_RETURN(auto figures, restore.Restore().GetFor(kCommandTimeout, "restore"));
@@ -120,7 +125,8 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
               ",\"verified\":" + (no_verify ? "false" : "true") +
               ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
   } else {
-    out.Print((checkpoint ? "restored checkpoint " + id : std::string("no checkpoint: stores left empty")) +
+    out.Print((checkpoint ? "restored checkpoint " + id
+                          : std::string("no checkpoint: stores left empty")) +
               " in " + Fixed(Seconds(start)) + " s" + (no_verify ? "" : ", checksums verified") +
               "\n" + FiguresTable(figures, false));
   }
@@ -151,8 +157,9 @@ Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& o
         }
       }
       text += std::string(text.size() > 1 ? "," : "") + "{\"key\":" + JsonString(r.key) +
-              ",\"version\":" + std::to_string(r.version) + ",\"inputs\":" +
-              std::to_string(c.input_offsets.size()) + ",\"stores\":{" + stores + "}}";
+              ",\"version\":" + std::to_string(r.version) +
+              ",\"inputs\":" + std::to_string(c.input_offsets.size()) + ",\"stores\":{" + stores +
+              "}}";
     } else {
       text += r.key + "  v" + std::to_string(r.version) + "  " +
               std::to_string(c.input_offsets.size()) + " input offset(s)\n";
@@ -178,11 +185,14 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task, OpenTask(tf, /*backend=*/true));
   ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, SelectCheckpoint(*task, tf));
-  if (!checkpoint) return NotFoundError("job " + tf.job + ", task " + tf.task + " has no checkpoint");
+  if (!checkpoint)
+    return NotFoundError("job " + tf.job + ", task " + tf.task + " has no checkpoint");
   ASSIGN_OR_RETURN(StoreSnapshots snapshots,
                    GetStoreSnapshots(*task->store, *task->pool, checkpoint, {})
                        .GetFor(kCommandTimeout, "get of the snapshot indexes"));
-  Transfer transfer(*task->store, *task->pool, {.sync_after_restore = false});
+  Progress progress("verifying", !tf.json);
+  Transfer transfer(*task->store, *task->pool,
+                    {.sync_after_restore = false, .progress = progress.counter()});
   std::map<std::string, StoreFigures> figures;
   for (const auto& [name, snap] : snapshots) {
     const std::string dir = JoinPath(scratch, "blobstate-verify-" + checkpoint->id + "-" + name);
@@ -190,7 +200,8 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
     Status s =
         transfer.GetDir(snap.index.root, dir).GetFor(kCommandTimeout, "verify of " + name).status();
     RemoveAll(dir).IgnoreError();
-    RETURN_IF_ERROR(s.WithContext("store " + name + " (snapshot index " + snap.index_blob_id + ")"));
+    RETURN_IF_ERROR(
+        s.WithContext("store " + name + " (snapshot index " + snap.index_blob_id + ")"));
     TreeTotals t = TotalsOf(snap.index.root);
     figures[name].files_downloaded = t.files;
     figures[name].bytes_downloaded = t.bytes;
@@ -199,8 +210,8 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
     out.Print("{\"checkpoint_id\":" + JsonString(checkpoint->id) + ",\"intact\":true,\"stores\":" +
               FiguresJson(figures) + ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
   } else {
-    out.Print("checkpoint " + checkpoint->id + " is intact: every file's size and checksum match\n" +
-              FiguresTable(figures, false));
+    out.Print("checkpoint " + checkpoint->id +
+              " is intact: every file's size and checksum match\n" + FiguresTable(figures, false));
   }
   return Status::Ok();
 }

@@ -95,12 +95,15 @@ Result<std::unique_ptr<TaskContext>> OpenTask(const TaskFlags& flags, bool backe
     return InvalidArgumentError("--io-threads must be 1..1024");
   }
   auto task = std::make_unique<TaskContext>();
-  task->pool = std::make_unique<ThreadPool>("cli", std::max(2u, std::thread::hardware_concurrency()));
+  task->pool =
+      std::make_unique<ThreadPool>("cli", std::max(2u, std::thread::hardware_concurrency()));
   BlobStoreOptions options{.io_threads = flags.io_threads};
-  options.retry.on_retry = [m = &task->metrics](std::string_view method) { m->RecordRetry(method); };
+  options.retry.on_retry = [m = &task->metrics](std::string_view method) {
+    m->RecordRetry(method);
+  };
   ASSIGN_OR_RETURN(task->store, OpenBlobStore(flags.url, options));
-  ASSIGN_OR_RETURN(task->checkpoints, CheckpointStore::Open(*task->store, *task->pool, config,
-                                                            flags.job, flags.task));
+  ASSIGN_OR_RETURN(task->checkpoints,
+                   CheckpointStore::Open(*task->store, *task->pool, config, flags.job, flags.task));
   return task;
 }
 
@@ -151,7 +154,9 @@ std::string FiguresJson(const std::map<std::string, StoreFigures>& figures) {
   StoreFigures total;
   auto one = [](const StoreFigures& f) {
     std::string s = "{";
-    auto add = [&](const char* k, uint64_t v) { s += "\"" + std::string(k) + "\":" + std::to_string(v) + ","; };
+    auto add = [&](const char* k, uint64_t v) {
+      s += "\"" + std::string(k) + "\":" + std::to_string(v) + ",";
+    };
     add("files_uploaded", f.files_uploaded);
     add("bytes_uploaded", f.bytes_uploaded);
     add("files_retained", f.files_retained);

@@ -115,38 +115,60 @@ const Tree kBase = {{"a", "alpha"}, {"b", "bravo"}, {"d/c", "charlie"}, {"d/e/f"
 INSTANTIATE_TEST_SUITE_P(
     Cases, DiffTableTest,
     ::testing::Values(
-        DiffCase{"NothingChanged", kBase, [](const std::string&) {},
-                 {"=a", "=b", "=d/c", "=d/e/f"}},
-        DiffCase{"FileAdded", kBase,
-                 [](const std::string& r) { Write(r, {{"n", "new"}}); },
+        DiffCase{
+            "NothingChanged", kBase, [](const std::string&) {}, {"=a", "=b", "=d/c", "=d/e/f"}},
+        DiffCase{"FileAdded",
+                 kBase,
+                 [](const std::string& r) {
+                   Write(r, {{"n", "new"}});
+                 },
                  {"=a", "=b", "+n", "=d/c", "=d/e/f"}},
-        DiffCase{"FileRemoved", kBase,
+        DiffCase{"FileRemoved",
+                 kBase,
                  [](const std::string& r) { ASSERT_EQ(unlink((r + "/b").c_str()), 0); },
                  {"=a", "-b", "=d/c", "=d/e/f"}},
-        DiffCase{"ChangedSameSize", kBase,
-                 [](const std::string& r) { Write(r, {{"a", "ALPHA"}}); },
+        DiffCase{"ChangedSameSize",
+                 kBase,
+                 [](const std::string& r) {
+                   Write(r, {{"a", "ALPHA"}});
+                 },
                  {"+a", "-a", "=b", "=d/c", "=d/e/f"}},
-        DiffCase{"Renamed", kBase,
+        DiffCase{"Renamed",
+                 kBase,
                  [](const std::string& r) {
                    ASSERT_EQ(rename((r + "/a").c_str(), (r + "/z").c_str()), 0);
                  },
                  {"-a", "+z", "=b", "=d/c", "=d/e/f"}},
-        DiffCase{"NestedChange", kBase,
-                 [](const std::string& r) { Write(r, {{"d/e/f", "foxtrot2"}, {"d/e/g/h", "x"}}); },
+        DiffCase{"NestedChange",
+                 kBase,
+                 [](const std::string& r) {
+                   Write(r, {{"d/e/f", "foxtrot2"}, {"d/e/g/h", "x"}});
+                 },
                  {"=a", "=b", "=d/c", "+d/e/f", "-d/e/f", "+d/e/g/", "+d/e/g/h"}},
-        DiffCase{"SubdirRemoved", kBase,
+        DiffCase{"SubdirRemoved",
+                 kBase,
                  [](const std::string& r) { ASSERT_TRUE(RemoveAll(r + "/d/e").ok()); },
                  {"=a", "=b", "=d/c", "-d/e/"}},
-        DiffCase{"EmptyFilesAndDirs", Tree{{"empty", ""}, {"emptydir/", ""}},
-                 [](const std::string& r) { Write(r, {{"e2", ""}, {"ed2/sub/", ""}}); },
+        DiffCase{"EmptyFilesAndDirs",
+                 Tree{{"empty", ""}, {"emptydir/", ""}},
+                 [](const std::string& r) {
+                   Write(r, {{"e2", ""}, {"ed2/sub/", ""}});
+                 },
                  {"+e2", "=empty", "+ed2/", "+ed2/sub/"}},
-        DiffCase{"EmptyFileBecomesNonEmpty", Tree{{"f", ""}},
-                 [](const std::string& r) { Write(r, {{"f", "now data"}}); },
+        DiffCase{"EmptyFileBecomesNonEmpty",
+                 Tree{{"f", ""}},
+                 [](const std::string& r) {
+                   Write(r, {{"f", "now data"}});
+                 },
                  {"+f", "-f"}},
-        DiffCase{"TouchedButSameContent", kBase,
-                 [](const std::string& r) { Write(r, {{"a", "alpha"}}); },
+        DiffCase{"TouchedButSameContent",
+                 kBase,
+                 [](const std::string& r) {
+                   Write(r, {{"a", "alpha"}});
+                 },
                  {"=a", "=b", "=d/c", "=d/e/f"}},
-        DiffCase{"FileReplacedByDir", kBase,
+        DiffCase{"FileReplacedByDir",
+                 kBase,
                  [](const std::string& r) {
                    ASSERT_EQ(unlink((r + "/a").c_str()), 0);
                    Write(r, {{"a/x", "x"}});

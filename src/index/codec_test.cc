@@ -189,8 +189,7 @@ TEST(CodecTest, RejectsBadMagic) {
 TEST(CodecTest, RejectsChecksumMismatch) {
   std::string bytes = EncodeSnapshotIndex(testing::NestedTreeIndex());
   bytes[bytes.size() / 2] ^= 0x10;
-  EXPECT_NE(DecodeError(bytes, StatusCode::kDataLoss).find("checksum mismatch"),
-            std::string::npos);
+  EXPECT_NE(DecodeError(bytes, StatusCode::kDataLoss).find("checksum mismatch"), std::string::npos);
 }
 
 TEST(CodecTest, RejectsTruncatedInput) {

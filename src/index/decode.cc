@@ -105,14 +105,16 @@ Status Decoder::ForEachField(std::string_view bytes, const MessageSpec& spec, Fn
     const FieldSpec* known = spec.Find(f->id);
     if (known == nullptr) {
       if (f->must_understand) {
-        return FieldError(spec, *f, "unknown field marked must-understand (written by a newer "
-                                    "blobstate?)");
+        return FieldError(spec, *f,
+                          "unknown field marked must-understand (written by a newer "
+                          "blobstate?)");
       }
       continue;
     }
     if (f->type != known->type) {
-      return FieldError(spec, *f, "wire type " + std::string(WireTypeName(f->type)) +
-                                      ", expected " + std::string(WireTypeName(known->type)));
+      return FieldError(spec, *f,
+                        "wire type " + std::string(WireTypeName(f->type)) + ", expected " +
+                            std::string(WireTypeName(known->type)));
     }
     if (!known->repeated) {
       static_assert(kMaxKnownFieldId < 64, "the duplicate mask holds field ids below 64");
@@ -151,11 +153,21 @@ Status Decoder::ParseMetadata(std::string_view bytes, SnapshotMetadata* m) {
   return ForEachField(bytes, kSnapshotMetadataSpec, [&](const WireField& f) -> Status {
     std::string* target = nullptr;
     switch (f.id) {
-      case kMetaCheckpointId: target = &m->checkpoint_id; break;
-      case kMetaJobName: target = &m->job_name; break;
-      case kMetaJobId: target = &m->job_id; break;
-      case kMetaTaskName: target = &m->task_name; break;
-      case kMetaStoreName: target = &m->store_name; break;
+      case kMetaCheckpointId:
+        target = &m->checkpoint_id;
+        break;
+      case kMetaJobName:
+        target = &m->job_name;
+        break;
+      case kMetaJobId:
+        target = &m->job_id;
+        break;
+      case kMetaTaskName:
+        target = &m->task_name;
+        break;
+      case kMetaStoreName:
+        target = &m->store_name;
+        break;
     }
     if (target) *target = std::string(f.bytes);
     return Status::Ok();
@@ -171,8 +183,10 @@ Status Decoder::ParseDir(std::string_view bytes, int depth, DirIndex* dir) {
       case kDirName:
         dir->name = std::string(f.bytes);
         return Status::Ok();
-      case kDirFilesPresent: return ParseChildFile(f.bytes, false, &dir->files_present);
-      case kDirFilesRemoved: return ParseChildFile(f.bytes, true, &dir->files_removed);
+      case kDirFilesPresent:
+        return ParseChildFile(f.bytes, false, &dir->files_present);
+      case kDirFilesRemoved:
+        return ParseChildFile(f.bytes, true, &dir->files_removed);
       case kDirSubdirsPresent:
         return ParseChildDir(f.bytes, depth + 1, false, &dir->subdirs_present);
       case kDirSubdirsRemoved:
@@ -196,8 +210,7 @@ Status Decoder::ParseChildDir(std::string_view bytes, int depth, bool removed,
   return Status::Ok();
 }
 
-Status Decoder::ParseChildFile(std::string_view bytes, bool removed,
-                               std::vector<FileIndex>* list) {
+Status Decoder::ParseChildFile(std::string_view bytes, bool removed, std::vector<FileIndex>* list) {
   FileIndex child;
   path_.push_back(Frame{&child.name, list->size(), false, removed});
   Status s = ParseFile(bytes, &child);
@@ -220,12 +233,13 @@ Status Decoder::ParseFile(std::string_view bytes, FileIndex* file) {
         file->blobs.push_back(std::move(blob));
         return Status::Ok();
       }
-      case kFileMetadata: return ParseFileMetadata(f.bytes, &file->metadata);
+      case kFileMetadata:
+        return ParseFileMetadata(f.bytes, &file->metadata);
       case kFileChecksum:
         if (f.bytes.size() != kChecksumBytes) {
           return FieldError(kFileIndexSpec, f,
-                            "checksum of " + std::to_string(f.bytes.size()) +
-                                " bytes, expected " + std::to_string(kChecksumBytes));
+                            "checksum of " + std::to_string(f.bytes.size()) + " bytes, expected " +
+                                std::to_string(kChecksumBytes));
         }
         file->checksum.high = LoadBigEndian(f.bytes.substr(0, 8));
         file->checksum.low = LoadBigEndian(f.bytes.substr(8, 8));
@@ -246,8 +260,12 @@ Status Decoder::ParseBlob(std::string_view bytes, FileBlob* blob) {
 Status Decoder::ParseFileMetadata(std::string_view bytes, FileMetadata* m) {
   return ForEachField(bytes, kFileMetadataSpec, [&](const WireField& f) -> Status {
     switch (f.id) {
-      case kFileMetaSize: m->size = f.number; break;
-      case kFileMetaMtimeNs: m->mtime_ns = ZigZagDecode(f.number); break;
+      case kFileMetaSize:
+        m->size = f.number;
+        break;
+      case kFileMetaMtimeNs:
+        m->mtime_ns = ZigZagDecode(f.number);
+        break;
       case kFileMetaMode:
         if (f.number > 07777) {
           return FieldError(kFileMetadataSpec, f,
@@ -263,8 +281,12 @@ Status Decoder::ParseFileMetadata(std::string_view bytes, FileMetadata* m) {
         ASSIGN_OR_RETURN(m->gid, ToUint32(f));
         break;
       }
-      case kFileMetaDevice: m->device = f.number; break;
-      case kFileMetaInode: m->inode = f.number; break;
+      case kFileMetaDevice:
+        m->device = f.number;
+        break;
+      case kFileMetaInode:
+        m->inode = f.number;
+        break;
     }
     return Status::Ok();
   });
@@ -361,9 +383,9 @@ std::string Decoder::Where() const {
 }  // namespace
 
 Result<SnapshotIndex> DecodeSnapshotIndex(std::string_view bytes) {
-  ASSIGN_OR_RETURN(EnvelopeContents contents,
-                   OpenEnvelope(bytes, kSnapshotIndexMagic, "snapshot index",
-                                kSnapshotIndexFormatVersion));
+  ASSIGN_OR_RETURN(
+      EnvelopeContents contents,
+      OpenEnvelope(bytes, kSnapshotIndexMagic, "snapshot index", kSnapshotIndexFormatVersion));
   // Version 1 is the only version so far; a later one dispatches on contents.version.
   SnapshotIndex index;
   RETURN_IF_ERROR(Decoder().DecodeBody(contents.body, &index));

@@ -207,9 +207,8 @@ SnapshotIndex WideIndex(size_t files) {
   index.metadata = SampleMetadata("wide");
   for (size_t i = 0; i < files; ++i) {
     if (i % 1000 == 0) index.root.subdirs_present.push_back(Dir("d" + std::to_string(i), {}));
-    index.root.subdirs_present.back().files_present.push_back(
-        MakeFile(std::to_string(i) + ".sst", 1 + (i % 3) * (4 << 20), 4 << 20,
-                 static_cast<uint32_t>(i)));
+    index.root.subdirs_present.back().files_present.push_back(MakeFile(
+        std::to_string(i) + ".sst", 1 + (i % 3) * (4 << 20), 4 << 20, static_cast<uint32_t>(i)));
   }
   return index;
 }

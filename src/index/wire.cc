@@ -51,9 +51,12 @@ std::string Hex64(uint64_t v) {
 
 std::string_view WireTypeName(WireType type) {
   switch (type) {
-    case WireType::kVarint: return "VARINT";
-    case WireType::kI64: return "I64";
-    case WireType::kLen: return "LEN";
+    case WireType::kVarint:
+      return "VARINT";
+    case WireType::kI64:
+      return "I64";
+    case WireType::kLen:
+      return "LEN";
   }
   return "RESERVED";
 }
@@ -132,8 +135,7 @@ Result<WireField> WireReader::Next() {
       const size_t left = data_.size() - pos_;
       if (*len > left) {
         return InvalidArgumentError(field + "length " + std::to_string(*len) +
-                                    " runs past the end (" + std::to_string(left) +
-                                    " bytes left)");
+                                    " runs past the end (" + std::to_string(left) + " bytes left)");
       }
       f.bytes = data_.substr(pos_, static_cast<size_t>(*len));
       pos_ += static_cast<size_t>(*len);

@@ -85,9 +85,11 @@ TEST(IndexWireTest, RejectsMalformedFields) {
       {"field id 0", std::string("\x00\x00", 2), "field id 0"},
       {"wire type 3", "\x0b", "reserved wire type 3"},
       {"I64 cut short", "\x09\x01\x02", "I64 runs past the end"},
-      {"length past the end", "\x0a\x05" "abc", "length 5 runs past the end (3 bytes left)"},
-      {"huge length", std::string("\x0a") + std::string(9, '\xff') + "\x01",
-       "runs past the end"},
+      {"length past the end",
+       "\x0a\x05"
+       "abc",
+       "length 5 runs past the end (3 bytes left)"},
+      {"huge length", std::string("\x0a") + std::string(9, '\xff') + "\x01", "runs past the end"},
   };
   for (const auto& c : kCases) {
     SCOPED_TRACE(c.what);

@@ -1,7 +1,6 @@
-#include "blobstate/restore.h"
-
 #include <algorithm>
 
+#include "blobstate/restore.h"
 #include "blobstate/snapshot.h"
 #include "blobstate/transfer.h"
 #include "util/fs.h"
@@ -22,9 +21,14 @@ bool IsImmutable(std::string_view name) {
 
 struct RestoreManager::State {
   State(BlobStore& s, Executor& e, RestoreOptions o, Metrics* m)
-      : store(s), executor(e), options(std::move(o)), metrics(m),
-        transfer(s, e, {.verify_checksums = options.verify_checksums,
-                        .sync_after_restore = options.sync}) {}
+      : store(s),
+        executor(e),
+        options(std::move(o)),
+        metrics(m),
+        transfer(s, e,
+                 {.verify_checksums = options.verify_checksums,
+                  .sync_after_restore = options.sync,
+                  .progress = options.progress}) {}
 
   BlobStore& store;
   Executor& executor;
@@ -77,8 +81,7 @@ Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint) {
 }
 
 Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config,
-                                             const StoreSnapshot& snapshot,
-                                             StoreFigures& figures) {
+                                             const StoreSnapshot& snapshot, StoreFigures& figures) {
   const std::string& id = snapshot.index.metadata.checkpoint_id;
   if (!IsValidCheckpointId(id)) return false;
   const std::string local = CheckpointDirOf(config.dir, id);
@@ -86,9 +89,9 @@ Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config,
   Result<bool> identical = IsIdentical(local, snapshot.index.root, options.diff);
   if (!identical.ok() || !*identical) return false;  // differs, or unreadable: download
   RETURN_IF_ERROR(CloneTree(local, config.dir, [&](std::string_view name) {
-    return IsImmutable(name) && std::find(options.diff.excluded_names.begin(),
-                                          options.diff.excluded_names.end(),
-                                          name) == options.diff.excluded_names.end();
+    return IsImmutable(name) &&
+           std::find(options.diff.excluded_names.begin(), options.diff.excluded_names.end(),
+                     name) == options.diff.excluded_names.end();
   }));
   TreeTotals t = TotalsOf(snapshot.index.root);
   figures.files_reused = t.files;
@@ -100,7 +103,7 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
   auto started = Clock::now();
   auto snapshot = snapshots.find(config.name);
   const StoreSnapshot* s = snapshot == snapshots.end() ? nullptr : &snapshot->second;
-  auto cleared = Async(executor, [this, config, s]() -> Result<bool> {
+  auto cleared = Async(executor, [config, s]() -> Result<bool> {
     // Always start from an empty store directory: nothing stale may survive a restore.
     RETURN_IF_ERROR(RemoveAll(config.dir));
     if (s != nullptr) return false;
@@ -131,16 +134,17 @@ Future<std::map<std::string, StoreFigures>> RestoreManager::Restore() {
   auto st = state_;
   std::map<std::string, Future<StoreFigures>> restores;
   for (const auto& [name, config] : st->stores) {
-    restores.emplace(name, st->RestoreStore(config).Then(
-                               st->executor, [st, name = name](Result<StoreFigures> r) {
-                                 if (st->metrics == nullptr) return r;
-                                 if (r.ok()) {
-                                   st->metrics->Record(Flow::kRestore, name, *r);
-                                 } else {
-                                   st->metrics->RecordError(Flow::kRestore, name, Phase::kDownload);
-                                 }
-                                 return r.ok() ? r : r.status().WithContext("restore of store " + name);
-                               }));
+    restores.emplace(
+        name,
+        st->RestoreStore(config).Then(st->executor, [st, name = name](Result<StoreFigures> r) {
+          if (st->metrics == nullptr) return r;
+          if (r.ok()) {
+            st->metrics->Record(Flow::kRestore, name, *r);
+          } else {
+            st->metrics->RecordError(Flow::kRestore, name, Phase::kDownload);
+          }
+          return r.ok() ? r : r.status().WithContext("restore of store " + name);
+        }));
   }
   return ToMap(std::move(restores));
 }

@@ -1,7 +1,6 @@
-#include "blobstate/restore.h"
-
 #include <gtest/gtest.h>
 
+#include "blobstate/restore.h"
 #include "testing/state_fixture.h"
 
 namespace blobstate {
@@ -96,7 +95,8 @@ TEST_F(RestoreManagerTest, DownloadsOnANewHostAndRecreatesTheWholeTree) {
   LoseLocalState(b, c);
   Result<std::map<std::string, StoreFigures>> r = Restore({a, b, memory}, c);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_TRUE(*ReadTree(a.dir) == kTree) << "restored tree differs";  // subdirs, nested, empty files and dirs, multi-part
+  EXPECT_TRUE(*ReadTree(a.dir) == kTree)
+      << "restored tree differs";  // subdirs, nested, empty files and dirs, multi-part
   EXPECT_EQ(*ReadTree(b.dir), (Tree{{"other", "b's"}}));
   EXPECT_EQ(r->size(), 2u);  // the in-memory store has nothing to restore
   EXPECT_EQ(r->at("a").files_downloaded, 5u);

@@ -128,8 +128,8 @@ Status RocksDbStore::Compact(std::string_view begin, std::string_view end) {
   const std::string what = "compact RocksDB store " + dir_;
   return Guarded(what, [&] {
     rocksdb::Slice b(begin.data(), begin.size()), e(end.data(), end.size());
-    return FromRocksDb(db_->CompactRange(rocksdb::CompactRangeOptions(), begin.empty() ? nullptr : &b,
-                                         end.empty() ? nullptr : &e),
+    return FromRocksDb(db_->CompactRange(rocksdb::CompactRangeOptions(),
+                                         begin.empty() ? nullptr : &b, end.empty() ? nullptr : &e),
                        what);
   });
 }

@@ -43,9 +43,8 @@ class FileRangeSink final : public BlobSink {
 
   Status Write(const char* data, size_t n) override {
     if (n > end_ - next_) {
-      return DataLossError("blob " + blob_id_ + " is longer than the " +
-                           std::to_string(length_) + " bytes recorded for it in " +
-                           file_.path());
+      return DataLossError("blob " + blob_id_ + " is longer than the " + std::to_string(length_) +
+                           " bytes recorded for it in " + file_.path());
     }
     RETURN_IF_ERROR(file_.WriteAt(data, n, next_));
     next_ += n;
@@ -54,9 +53,8 @@ class FileRangeSink final : public BlobSink {
 
   Status Finish() override {
     if (next_ != end_) {
-      return DataLossError("blob " + blob_id_ + " is shorter than the " +
-                           std::to_string(length_) + " bytes recorded for it in " +
-                           file_.path());
+      return DataLossError("blob " + blob_id_ + " is shorter than the " + std::to_string(length_) +
+                           " bytes recorded for it in " + file_.path());
     }
     return file_.Close();
   }

@@ -33,8 +33,8 @@ Status CheckUnchanged(const std::string& path, const FileMetadata& diffed,
   }
   struct stat now;
   if (::lstat(path.c_str(), &now) != 0) return ErrnoError("stat " + path, errno);
-  if (now.st_ino != before.st_ino || now.st_dev != before.st_dev ||
-      now.st_size != before.st_size || now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+  if (now.st_ino != before.st_ino || now.st_dev != before.st_dev || now.st_size != before.st_size ||
+      now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
       now.st_mtim.tv_nsec != before.st_mtim.tv_nsec) {
     return FailedPreconditionError("file changed during backup: " + path);
   }
@@ -143,7 +143,8 @@ DirIndex Assemble(const DirDiff& d, std::vector<FileIndex>::iterator* next) {
   DirIndex out;
   out.name = d.name;
   out.files_present = d.files_retained;
-  for (size_t i = 0; i < d.files_added.size(); ++i) out.files_present.push_back(std::move(*(*next)++));
+  for (size_t i = 0; i < d.files_added.size(); ++i)
+    out.files_present.push_back(std::move(*(*next)++));
   out.files_removed = d.files_removed;
   for (const auto* list : {&d.subdirs_added, &d.subdirs_retained}) {
     for (const DirDiff& sub : *list) out.subdirs_present.push_back(Assemble(sub, next));
@@ -169,6 +170,15 @@ TransferOptions WithDefaults(TransferOptions options) {
 Transfer::Transfer(BlobStore& store, Executor& executor, TransferOptions options)
     : store_(store), executor_(executor), options_(WithDefaults(options)) {}
 
+template <typename T>
+Future<T> Transfer::Counted(Future<T> part, uint64_t bytes) {
+  if (options_.progress == nullptr) return part;
+  return std::move(part).Then(executor_, [counter = options_.progress, bytes](Result<T> r) {
+    if (r.ok()) counter->fetch_add(bytes, std::memory_order_relaxed);
+    return r;
+  });
+}
+
 Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& file,
                                     const BlobMetadata& metadata) {
   const uint64_t size = file.metadata.size;
@@ -179,42 +189,42 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
   for (uint64_t off = 0; off < size; off += options_.part_size) {
     offsets.push_back(off);
     uint64_t len = std::min(options_.part_size, size - off);
-    parts.push_back(store_.Put(FileRangeSourceFactory(path, off, len), part_meta));
+    parts.push_back(Counted(store_.Put(FileRangeSourceFactory(path, off, len), part_meta), len));
   }
   Future<Hashed> hashed = Async(executor_, [path, size] { return HashForIndex(path, size); });
   auto settled = AllSettled(std::move(parts));
-  return std::move(hashed).Then(executor_, [this, name = file.name, expected = file.metadata, path,
-                                            offsets = std::move(offsets),
-                                            settled = std::move(settled)](
-                                               Result<Hashed> h) mutable {
-    return std::move(settled).Then(executor_, [this, h = std::move(h), name, expected, path,
-                                               offsets](
-                                                  Result<std::vector<Result<std::string>>> r)
-                                                  -> Future<FileIndex> {
-      FileIndex out;
-      out.name = name;
-      Status error = h.status();
-      std::vector<std::string> put_ids;
-      for (size_t i = 0; i < r->size(); ++i) {
-        if ((*r)[i].ok()) {
-          put_ids.push_back(*(*r)[i]);
-          out.blobs.push_back({*(*r)[i], offsets[i]});
-        } else if (error.ok()) {
-          error = (*r)[i].status();
-        }
-      }
-      if (error.ok()) error = CheckUnchanged(path, expected, h->stat);
-      if (error.ok()) {
-        out.metadata = h->metadata;
-        out.checksum = h->checksum;
-        return MakeReadyFuture<FileIndex>(std::move(out));
-      }
-      error = error.WithContext("upload " + path);
-      return DeleteBlobs(std::move(put_ids)).Then(executor_, [error](Result<void>) {
-        return Result<FileIndex>(error);
+  return std::move(hashed).Then(
+      executor_,
+      [this, name = file.name, expected = file.metadata, path, offsets = std::move(offsets),
+       settled = std::move(settled)](Result<Hashed> h) mutable {
+        return std::move(settled).Then(
+            executor_,
+            [this, h = std::move(h), name, expected, path,
+             offsets](Result<std::vector<Result<std::string>>> r) -> Future<FileIndex> {
+              FileIndex out;
+              out.name = name;
+              Status error = h.status();
+              std::vector<std::string> put_ids;
+              for (size_t i = 0; i < r->size(); ++i) {
+                if ((*r)[i].ok()) {
+                  put_ids.push_back(*(*r)[i]);
+                  out.blobs.push_back({*(*r)[i], offsets[i]});
+                } else if (error.ok()) {
+                  error = (*r)[i].status();
+                }
+              }
+              if (error.ok()) error = CheckUnchanged(path, expected, h->stat);
+              if (error.ok()) {
+                out.metadata = h->metadata;
+                out.checksum = h->checksum;
+                return MakeReadyFuture<FileIndex>(std::move(out));
+              }
+              error = error.WithContext("upload " + path);
+              return DeleteBlobs(std::move(put_ids)).Then(executor_, [error](Result<void>) {
+                return Result<FileIndex>(error);
+              });
+            });
       });
-    });
-  });
 }
 
 Future<DirIndex> Transfer::PutDir(const std::string& root, const DirDiff& diff,
@@ -230,33 +240,34 @@ Future<DirIndex> Transfer::PutDir(const std::string& root, const DirDiff& diff,
   }
   auto shared_diff = std::make_shared<DirDiff>(diff);
   return AllSettled(std::move(files))
-      .Then(executor_, [this, shared_diff](Result<std::vector<Result<FileIndex>>> r)
-                           -> Future<DirIndex> {
-        std::vector<FileIndex> uploaded;
-        Status error;
-        std::vector<std::string> put_ids;
-        for (Result<FileIndex>& f : *r) {
-          if (!f.ok()) {
-            if (error.ok()) error = f.status();
-            continue;
-          }
-          for (const FileBlob& b : f->blobs) put_ids.push_back(b.blob_id);
-          uploaded.push_back(std::move(*f));
-        }
-        if (!error.ok()) {
-          return DeleteBlobs(std::move(put_ids)).Then(executor_, [error](Result<void>) {
-            return Result<DirIndex>(error);
-          });
-        }
-        auto next = uploaded.begin();
-        return MakeReadyFuture<DirIndex>(Assemble(*shared_diff, &next));
-      });
+      .Then(executor_,
+            [this, shared_diff](Result<std::vector<Result<FileIndex>>> r) -> Future<DirIndex> {
+              std::vector<FileIndex> uploaded;
+              Status error;
+              std::vector<std::string> put_ids;
+              for (Result<FileIndex>& f : *r) {
+                if (!f.ok()) {
+                  if (error.ok()) error = f.status();
+                  continue;
+                }
+                for (const FileBlob& b : f->blobs) put_ids.push_back(b.blob_id);
+                uploaded.push_back(std::move(*f));
+              }
+              if (!error.ok()) {
+                return DeleteBlobs(std::move(put_ids)).Then(executor_, [error](Result<void>) {
+                  return Result<DirIndex>(error);
+                });
+              }
+              auto next = uploaded.begin();
+              return MakeReadyFuture<DirIndex>(Assemble(*shared_diff, &next));
+            });
 }
 
 Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path) {
   return Async(executor_, [this, file, path]() -> Future<void> {
     Result<std::vector<uint64_t>> lengths = PartLengths(file);
-    if (!lengths.ok()) return MakeReadyFuture<void>(lengths.status().WithContext("restore " + path));
+    if (!lengths.ok())
+      return MakeReadyFuture<void>(lengths.status().WithContext("restore " + path));
     std::string tmp = JoinPath(DirName(path), ".blobstate-tmp-" + RandomHex(8));
     Result<File> created = File::Open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
     if (!created.ok()) return MakeReadyFuture<void>(created.status());
@@ -269,18 +280,21 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path) {
     std::vector<Future<void>> parts;
     for (size_t i = 0; i < file.blobs.size(); ++i) {
       const FileBlob& b = file.blobs[i];
-      parts.push_back(
-          store_.Get(b.blob_id, FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id)));
+      parts.push_back(Counted(
+          store_.Get(b.blob_id, FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id)),
+          (*lengths)[i]));
     }
-    return AllOf(std::move(parts)).Then(executor_, [this, file, path, tmp](Result<void> r) -> Status {
-      Status s = r.status();
-      if (s.ok()) s = FinishFile(tmp, file, options_.verify_checksums);
-      if (s.ok() && ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
-        s = ErrnoError("rename " + tmp + " to " + path, errno);
-      }
-      if (!s.ok()) ::unlink(tmp.c_str());
-      return s.WithContext("restore " + path);
-    });
+    return AllOf(std::move(parts))
+        .Then(executor_, [this, file, path, tmp](Result<void> r) -> Status {
+          Status s = r.status();
+          if (s.ok()) s = FinishFile(tmp, file, options_.verify_checksums);
+          if (s.ok() &&
+              ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+            s = ErrnoError("rename " + tmp + " to " + path, errno);
+          }
+          if (!s.ok()) ::unlink(tmp.c_str());
+          return s.WithContext("restore " + path);
+        });
   });
 }
 
@@ -312,14 +326,15 @@ Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
       }
     }
     // Even on a setup error, wait for the downloads already started before reporting it.
-    return AllOf(std::move(files)).Then(executor_, [this, shared, root, s](Result<void> r) -> Status {
-      RETURN_IF_ERROR(s);
-      RETURN_IF_ERROR(r);
-      if (!options_.sync_after_restore) return Status::Ok();
-      ASSIGN_OR_RETURN(File dir, File::Open(root, O_RDONLY | O_DIRECTORY));
-      if (::syncfs(dir.fd()) != 0) return ErrnoError("syncfs " + root, errno);
-      return Status::Ok();
-    });
+    return AllOf(std::move(files))
+        .Then(executor_, [this, shared, root, s](Result<void> r) -> Status {
+          RETURN_IF_ERROR(s);
+          RETURN_IF_ERROR(r);
+          if (!options_.sync_after_restore) return Status::Ok();
+          ASSIGN_OR_RETURN(File dir, File::Open(root, O_RDONLY | O_DIRECTORY));
+          if (::syncfs(dir.fd()) != 0) return ErrnoError("syncfs " + root, errno);
+          return Status::Ok();
+        });
   });
 }
 

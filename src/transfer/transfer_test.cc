@@ -1,7 +1,7 @@
 #include "blobstate/transfer.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -211,6 +211,18 @@ TEST_F(TransferTest, InvalidNameAnywhereFailsTheWholeRestore) {
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(TransferTest, ProgressCountsTheBytesOfEveryPartOnce) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", testing::RandomBytes(2500, 4)}, {"b", "xy"}}).ok());
+  std::atomic<uint64_t> progress{0};
+  Transfer counted(*store_, pool_, {.part_size = 1000, .progress = &progress});
+  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  Result<DirIndex> root = counted.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(progress.load(), 2502u);
+  ASSERT_TRUE(counted.GetDir(*root, tmp_.Sub("dst")).GetFor(kWait).ok());
+  EXPECT_EQ(progress.load(), 2 * 2502u);
+}
+
 TEST_F(TransferTest, DeleteBlobsTreatsAlreadyDeletedAsDone) {
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "x"}, {"g", "y"}}).ok());
   DirIndex root = Backup(tmp_.Sub("src"));
@@ -267,7 +279,7 @@ TEST_F(TransferExecutorTest, StreamsRunOnTheBlobStoreExecutorNeverTheCaller) {
   ASSERT_TRUE(transfer.GetDir(*root, tmp_.Sub("dst")).GetFor(kWait).ok());
   std::set<std::string> executors = recording.factory_executors();
   ASSERT_EQ(executors.size(), 1u);
-  EXPECT_NE(*executors.begin(), "");                 // not this test's thread
+  EXPECT_NE(*executors.begin(), "");               // not this test's thread
   EXPECT_NE(*executors.begin(), "transfer-test");  // nor the transfer's CPU pool
 }
 

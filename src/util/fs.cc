@@ -166,7 +166,8 @@ Status RemoveContents(int dir_fd, const std::string& path) {
   ::closedir(d);
   for (const auto& [name, is_dir_hint] : entries) {
     if (::unlinkat(dir_fd, name.c_str(), 0) == 0 || errno == ENOENT) continue;
-    if (errno != EISDIR && errno != EPERM) return ErrnoError("unlink " + JoinPath(path, name), errno);
+    if (errno != EISDIR && errno != EPERM)
+      return ErrnoError("unlink " + JoinPath(path, name), errno);
     int child = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (child < 0) return ErrnoError("open " + JoinPath(path, name), errno);
     Status s = RemoveContents(child, JoinPath(path, name));

@@ -21,9 +21,9 @@ TEST(StatusTest, CodesAreClassified) {
   EXPECT_TRUE(ResourceExhaustedError("x").IsRetriable());
   EXPECT_TRUE(GoneError("x").IsIgnorable());
   EXPECT_FALSE(GoneError("x").IsRetriable());
-  for (const Status& permanent : {InvalidArgumentError("x"), NotFoundError("x"),
-                                  PermissionDeniedError("x"), DataLossError("x"),
-                                  InternalError("x"), FailedPreconditionError("x")}) {
+  for (const Status& permanent :
+       {InvalidArgumentError("x"), NotFoundError("x"), PermissionDeniedError("x"),
+        DataLossError("x"), InternalError("x"), FailedPreconditionError("x")}) {
     EXPECT_FALSE(permanent.IsRetriable()) << permanent;
     EXPECT_FALSE(permanent.IsIgnorable()) << permanent;
   }

@@ -68,12 +68,8 @@ class GatedBlobStore final : public BlobStore {
   Future<void> PutObject(const std::string& name, std::string data) override {
     return inner_.PutObject(name, std::move(data));
   }
-  Future<std::string> GetObject(const std::string& name) override {
-    return inner_.GetObject(name);
-  }
-  Future<void> DeleteObject(const std::string& name) override {
-    return inner_.DeleteObject(name);
-  }
+  Future<std::string> GetObject(const std::string& name) override { return inner_.GetObject(name); }
+  Future<void> DeleteObject(const std::string& name) override { return inner_.DeleteObject(name); }
   Future<std::vector<std::string>> ListObjects(const std::string& prefix) override {
     return inner_.ListObjects(prefix);
   }
@@ -108,8 +104,8 @@ class GatedBlobStore final : public BlobStore {
 
   BlobStore& inner_;
   std::mutex mu_;
-  bool open_ = false;                       // GUARDED_BY(mu_)
-  std::vector<Promise<void>> held_;         // GUARDED_BY(mu_)
+  bool open_ = false;                        // GUARDED_BY(mu_)
+  std::vector<Promise<void>> held_;          // GUARDED_BY(mu_)
   std::set<std::string> factory_executors_;  // GUARDED_BY(mu_)
 };
 

@@ -34,8 +34,8 @@ class StateTest : public ::testing::Test {
   std::string BlobDir() const { return tmp_.Sub("blobs"); }
 
   StoreConfig Store(const std::string& name, bool persistent = true) {
-    return {.name = name, .dir = persistent ? tmp_.Sub("state/" + name) : "",
-            .persistent = persistent};
+    return {
+        .name = name, .dir = persistent ? tmp_.Sub("state/" + name) : "", .persistent = persistent};
   }
 
   std::unique_ptr<BackupManager> NewBackup(std::vector<StoreConfig> stores,
@@ -93,8 +93,7 @@ class StateTest : public ::testing::Test {
   // The blobs `checkpoint` references: its snapshot indexes and their files' blobs.
   std::set<std::string> Referenced(const Checkpoint& checkpoint) {
     std::set<std::string> ids;
-    Result<StoreSnapshots> snaps =
-        GetStoreSnapshots(*blobs_, pool_, checkpoint, {}).GetFor(kWait);
+    Result<StoreSnapshots> snaps = GetStoreSnapshots(*blobs_, pool_, checkpoint, {}).GetFor(kWait);
     EXPECT_TRUE(snaps.ok()) << snaps.status();
     if (!snaps.ok()) return ids;
     for (const auto& [name, snap] : *snaps) {

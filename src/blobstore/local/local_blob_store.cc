@@ -91,7 +91,8 @@ Future<std::string> LocalBlobStore::GetObject(const std::string& name) {
 }
 
 Future<void> LocalBlobStore::DeleteObject(const std::string& name) {
-  return Run<void>([layout = layout_, name] { return local_internal::DeleteObject(*layout, name); });
+  return Run<void>(
+      [layout = layout_, name] { return local_internal::DeleteObject(*layout, name); });
 }
 
 Future<std::vector<std::string>> LocalBlobStore::ListObjects(const std::string& prefix) {

@@ -321,8 +321,7 @@ Status PutObject(const Layout& layout, const std::string& name, const std::strin
   RETURN_IF_ERROR(CheckObjectName(layout, name));
   if (data.size() > kMaxObjectSize) {
     return InvalidArgumentError("object " + name + " is " + std::to_string(data.size()) +
-                                " bytes, more than the limit of " +
-                                std::to_string(kMaxObjectSize));
+                                " bytes, more than the limit of " + std::to_string(kMaxObjectSize));
   }
   std::string tmp = JoinPath(layout.tmp, RandomHex(16) + ".obj");
   Status s = [&]() -> Status {

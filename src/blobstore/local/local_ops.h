@@ -18,10 +18,10 @@ namespace blobstate::local_internal {
 
 // The paths of one store, and the directories known to be durable. Thread-safe.
 struct Layout {
-  std::string root;   // absolute
-  std::string blobs;  // root/blobs
-  std::string ttl;    // root/ttl
-  std::string tmp;    // root/tmp
+  std::string root;     // absolute
+  std::string blobs;    // root/blobs
+  std::string ttl;      // root/ttl
+  std::string tmp;      // root/tmp
   std::string objects;  // root/objects
 
   // root/blobs/<shard>/<id>.

@@ -115,8 +115,10 @@ void RetryingBlobStore::Finish(const std::shared_ptr<Call<T>>& call, Result<T> r
 }
 
 Future<std::string> RetryingBlobStore::Put(SourceFactory source, const BlobMetadata& metadata) {
-  return WithRetries<std::string>("put", "put", [inner = inner_.get(), source = std::move(source),
-                                          metadata] { return inner->Put(source, metadata); });
+  return WithRetries<std::string>("put", "put",
+                                  [inner = inner_.get(), source = std::move(source), metadata] {
+                                    return inner->Put(source, metadata);
+                                  });
 }
 
 Future<void> RetryingBlobStore::Get(const std::string& id, SinkFactory sink) {
@@ -138,14 +140,15 @@ Future<void> RetryingBlobStore::RemoveTtl(const std::string& id) {
 Future<std::vector<std::string>> RetryingBlobStore::ListExpired(
     std::chrono::system_clock::time_point now) {
   return WithRetries<std::vector<std::string>>(
-      "list-expired", "list expired", [inner = inner_.get(), now] { return inner->ListExpired(now); });
+      "list-expired", "list expired",
+      [inner = inner_.get(), now] { return inner->ListExpired(now); });
 }
 
 Future<void> RetryingBlobStore::PutObject(const std::string& name, std::string data) {
   auto shared = std::make_shared<const std::string>(std::move(data));
-  return WithRetries<void>("put-object", "put object " + name, [inner = inner_.get(), name, shared] {
-    return inner->PutObject(name, *shared);
-  });
+  return WithRetries<void>(
+      "put-object", "put object " + name,
+      [inner = inner_.get(), name, shared] { return inner->PutObject(name, *shared); });
 }
 
 Future<std::string> RetryingBlobStore::GetObject(const std::string& name) {
