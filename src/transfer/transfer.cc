@@ -47,20 +47,13 @@ Result<Hashed> HashForIndex(const std::string& path, uint64_t expected_size) {
   ASSIGN_OR_RETURN(File f, File::Open(path, O_RDONLY | O_NOFOLLOW));
   ASSIGN_OR_RETURN(struct stat st, f.Stat());
   auto hashed_at = std::chrono::system_clock::now();
-  Hasher hasher;
-  IoBuffer buf(kIoChunkSize);
   uint64_t total = 0;
-  for (;;) {
-    ASSIGN_OR_RETURN(size_t n, f.Read(buf.data(), buf.size()));
-    if (n == 0) break;
-    hasher.Update(buf.data(), n);
-    total += n;
-  }
+  ASSIGN_OR_RETURN(Checksum checksum, HashRest(f, &total));
   if (total != expected_size || static_cast<uint64_t>(st.st_size) != expected_size) {
     return FailedPreconditionError("file changed during backup (size " + std::to_string(total) +
                                    ", expected " + std::to_string(expected_size) + "): " + path);
   }
-  return Hashed{MetadataForIndex(st, hashed_at), hasher.Finish(), st};
+  return Hashed{MetadataForIndex(st, hashed_at), checksum, st};
 }
 
 // The byte length of each part of `file`, checking that offsets increase from 0.

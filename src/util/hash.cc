@@ -40,6 +40,10 @@ uint64_t Hash64(const void* data, size_t n) { return XXH3_64bits(data, n); }
 
 Result<Checksum> HashFile(const std::string& path, uint64_t* size) {
   ASSIGN_OR_RETURN(File f, File::Open(path, O_RDONLY));
+  return HashRest(f, size);
+}
+
+Result<Checksum> HashRest(File& f, uint64_t* size) {
   Hasher hasher;
   IoBuffer buf(kIoChunkSize);
   uint64_t total = 0;

@@ -10,6 +10,7 @@
 
 #include "blobstate/checksum.h"
 #include "blobstate/status.h"
+#include "util/fs.h"
 
 namespace blobstate {
 
@@ -34,6 +35,9 @@ Checksum HashBytes(const void* data, size_t n);
 // Hashes the whole file at `path`, reading it in chunks (never all at once).
 // On success also returns the number of bytes read in *size if non-null.
 Result<Checksum> HashFile(const std::string& path, uint64_t* size = nullptr);
+// Hashes what is left to read of the open file `f`, in kIoChunkSize chunks; sets *size (if
+// given) to the bytes read.
+Result<Checksum> HashRest(File& f, uint64_t* size = nullptr);
 
 // XXH3-64, used as the integrity check of encoded objects.
 uint64_t Hash64(const void* data, size_t n);
