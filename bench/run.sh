@@ -14,7 +14,7 @@ trap 'rm -rf "$scratch"' EXIT
 
 echo "== hashing: XXH3-128 vs memcpy (same buffer)"
 "$bin/hash_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true 2>/dev/null |
-  grep -E "median" | awk '{sub("bytes_per_second=", "", $NF); printf "   %-30s %s/s\n", $1, $NF}'
+  grep -E "median" | awk '{sub("bytes_per_second=", "", $NF); printf "   %-30s %s\n", $1, $NF}'
 
 echo "== diff of a 100,000-file tree, nothing changed (target < 1 s)"
 BLOBSTATE_BENCH_DIR=$scratch "$bin/diff_bench" 2>/dev/null | grep BM_ |

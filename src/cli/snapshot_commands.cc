@@ -69,7 +69,7 @@ Status BackupDirCommand(const std::vector<std::string>& args, CommandOutput& out
   flags.String("job", &job, "job name recorded in the snapshot (default: cli)");
   flags.String("task", &task, "task name recorded in the snapshot (default: cli)");
   flags.String("store", &store_name, "store name recorded in the snapshot (default: dir)");
-  flags.Uint("part-size", &part_size, "bytes per blob of a large file (default: 64 MiB)");
+  flags.Uint("part-size", &part_size, "bytes per blob of a large file (default: 8 MiB)");
   flags.Bool("json", &json, "print the result as JSON");
   RETURN_IF_ERROR(out.Parse(flags, args, 1));
   if (flags.help_requested()) return out.Help(flags.Help());

@@ -56,7 +56,7 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
               "the previous snapshot, older local checkpoints). The stores must not be written\n"
               "meanwhile (a closed RocksDB, or any directory).");
   tf.Register(flags, /*with_stores=*/true, /*with_checkpoint=*/false);
-  flags.Uint("part-size", &part_size, "bytes per blob of a large file (default: 64 MiB)");
+  flags.Uint("part-size", &part_size, "bytes per blob of a large file (default: 8 MiB)");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
   ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, tf.StoreConfigs());

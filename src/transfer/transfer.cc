@@ -92,14 +92,7 @@ Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify) {
                          std::to_string(file.metadata.size) + " bytes recorded");
   }
   if (verify) {
-    Hasher hasher;
-    IoBuffer buf(kIoChunkSize);
-    for (;;) {
-      ASSIGN_OR_RETURN(size_t n, f.Read(buf.data(), buf.size()));
-      if (n == 0) break;
-      hasher.Update(buf.data(), n);
-    }
-    Checksum got = hasher.Finish();
+    ASSIGN_OR_RETURN(Checksum got, HashRest(f));
     if (got != file.checksum) {
       return DataLossError("checksum mismatch: restored content has " + got.ToHex() +
                            ", the index records " + file.checksum.ToHex());
