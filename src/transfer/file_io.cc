@@ -56,6 +56,9 @@ class FileRangeSink final : public BlobSink {
       return DataLossError("blob " + blob_id_ + " is shorter than the " + std::to_string(length_) +
                            " bytes recorded for it in " + file_.path());
     }
+    // Start writing the range back now, without waiting: the restore's final sync then
+    // finds most of the data on disk already, as writeback overlapped the downloads.
+    ::sync_file_range(file_.fd(), end_ - length_, length_, SYNC_FILE_RANGE_WRITE);
     return file_.Close();
   }
 
