@@ -1,6 +1,7 @@
 #include <mutex>
 #include <set>
 
+#include "async/failpoints.h"
 #include "backup/snapshot_cleaner.h"
 #include "blobstate/backup.h"
 #include "blobstate/snapshot.h"
@@ -190,7 +191,8 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
         index->root = std::move(root);
         if (base) index->prev_snapshot_index_blob_id = base->index_blob_id;
         auto index_started = Clock::now();
-        return PutSnapshotIndex(store, *index, meta)
+        return Between<std::string>(executor, "upload.before_index", "upload.after_index",
+                                    [&] { return PutSnapshotIndex(store, *index, meta); })
             .Map(executor, [this, name, base, f, index, index_started](std::string id) {
               f->durations[Phase::kIndex] = Clock::now() - index_started;
               Pending p{.snapshot = {id, std::move(*index)}};

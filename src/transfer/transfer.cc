@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "transfer/file_io.h"
+#include "async/failpoints.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/random.h"
@@ -175,7 +176,9 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
   for (uint64_t off = 0; off < size; off += options_.part_size) {
     offsets.push_back(off);
     uint64_t len = std::min(options_.part_size, size - off);
-    parts.push_back(Counted(store_.Put(FileRangeSourceFactory(path, off, len), part_meta), len));
+    parts.push_back(Between<std::string>(executor_, "put.before_blob", "put.after_blob", [&] {
+      return Counted(store_.Put(FileRangeSourceFactory(path, off, len), part_meta), len);
+    }));
   }
   Future<Hashed> hashed = Async(executor_, [path, size] { return HashForIndex(path, size); });
   auto settled = AllSettled(std::move(parts));
@@ -298,7 +301,8 @@ Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
           s = InvalidArgumentError("invalid file name in index under " + path);
           break;
         }
-        files.push_back(GetFile(f, JoinPath(path, f.name)));
+        files.push_back(Between<void>(executor_, "get.before_file", "get.after_file",
+                                      [&] { return GetFile(f, JoinPath(path, f.name)); }));
       }
       if (!s.ok()) break;
       for (const DirIndex& sub : dir->subdirs_present) {
@@ -327,7 +331,10 @@ Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
 Future<void> Transfer::DeleteBlobs(std::vector<std::string> blob_ids) {
   std::vector<Future<void>> deletes;
   deletes.reserve(blob_ids.size());
-  for (const std::string& id : blob_ids) deletes.push_back(store_.Delete(id));
+  for (const std::string& id : blob_ids) {
+    deletes.push_back(Between<void>(executor_, "delete.before_blob", "delete.after_blob",
+                                    [&] { return store_.Delete(id); }));
+  }
   return AllSettled(std::move(deletes))
       .Then(executor_, [](Result<std::vector<Result<void>>> r) -> Status {
         for (const Result<void>& d : *r) {
@@ -340,7 +347,10 @@ Future<void> Transfer::DeleteBlobs(std::vector<std::string> blob_ids) {
 Future<void> Transfer::RemoveTtls(std::vector<std::string> blob_ids) {
   std::vector<Future<void>> calls;
   calls.reserve(blob_ids.size());
-  for (const std::string& id : blob_ids) calls.push_back(store_.RemoveTtl(id));
+  for (const std::string& id : blob_ids) {
+    calls.push_back(Between<void>(executor_, "ttl.before_remove", "ttl.after_remove",
+                                  [&] { return store_.RemoveTtl(id); }));
+  }
   return AllOf(std::move(calls));
 }
 

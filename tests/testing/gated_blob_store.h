@@ -29,6 +29,12 @@ class GatedBlobStore final : public BlobStore {
     for (auto& p : held) p.Set(Result<void>());
   }
 
+  // Holds every later request again (those already let through go on).
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+  }
+
   // How many requests are waiting at the gate.
   size_t held() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -66,12 +72,18 @@ class GatedBlobStore final : public BlobStore {
     return inner_.ListExpired(now);
   }
   Future<void> PutObject(const std::string& name, std::string data) override {
-    return inner_.PutObject(name, std::move(data));
+    return Gate().Chain<void>(
+        [this, name, data = std::move(data)] { return inner_.PutObject(name, data); });
   }
-  Future<std::string> GetObject(const std::string& name) override { return inner_.GetObject(name); }
-  Future<void> DeleteObject(const std::string& name) override { return inner_.DeleteObject(name); }
+  Future<std::string> GetObject(const std::string& name) override {
+    return Gate().Chain<std::string>([this, name] { return inner_.GetObject(name); });
+  }
+  Future<void> DeleteObject(const std::string& name) override {
+    return Gate().Chain<void>([this, name] { return inner_.DeleteObject(name); });
+  }
   Future<std::vector<std::string>> ListObjects(const std::string& prefix) override {
-    return inner_.ListObjects(prefix);
+    return Gate().Chain<std::vector<std::string>>(
+        [this, prefix] { return inner_.ListObjects(prefix); });
   }
   std::string Describe() const override { return "gated " + inner_.Describe(); }
 

@@ -113,6 +113,20 @@ class StateTest : public ::testing::Test {
     }
   }
 
+  // The invariant at any time after a failure: what `checkpoint` references exists and has
+  // no TTL; everything else has a TTL (it expires: nothing leaks).
+  void ExpectNoLeak(const Checkpoint& checkpoint) {
+    std::set<std::string> referenced = Referenced(checkpoint), all = AllBlobs(),
+                          ttl = TtlBlobs();
+    for (const std::string& id : referenced) {
+      EXPECT_TRUE(all.count(id)) << id << " is referenced and missing";
+      EXPECT_FALSE(ttl.count(id)) << id << " is referenced and has a TTL";
+    }
+    for (const std::string& id : all) {
+      EXPECT_TRUE(referenced.count(id) || ttl.count(id)) << id << " leaks: no TTL, no reference";
+    }
+  }
+
   TempDir tmp_;
   ThreadPool pool_{"state-test", 2};
   std::unique_ptr<FaultyBlobStore> blobs_;

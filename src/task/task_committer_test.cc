@@ -1,0 +1,274 @@
+#include "blobstate/task.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "blobstore/retrying/retrying_blob_store.h"
+#include "testing/gated_blob_store.h"
+#include "testing/state_fixture.h"
+
+namespace blobstate {
+namespace {
+
+using testing::ReadTree;
+using testing::Tree;
+using testing::WriteTree;
+
+// A decorator that logs the methods called, in order.
+class RecordingBlobStore final : public BlobStore {
+ public:
+  explicit RecordingBlobStore(BlobStore& inner) : inner_(inner) {}
+  std::vector<std::string> log() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return log_;
+  }
+  Future<std::string> Put(SourceFactory s, const BlobMetadata& m) override {
+    Log(m.file_path == "snapshot-index" ? "put-index" : "put");
+    return inner_.Put(std::move(s), m);
+  }
+  Future<void> Get(const std::string& id, SinkFactory s) override { return inner_.Get(id, std::move(s)); }
+  Future<void> Delete(const std::string& id) override {
+    Log("delete");
+    return inner_.Delete(id);
+  }
+  Future<void> RemoveTtl(const std::string& id) override {
+    Log("remove-ttl");
+    return inner_.RemoveTtl(id);
+  }
+  Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point t) override {
+    return inner_.ListExpired(t);
+  }
+  Future<void> PutObject(const std::string& n, std::string d) override {
+    Log("put-checkpoint");
+    return inner_.PutObject(n, std::move(d));
+  }
+  Future<std::string> GetObject(const std::string& n) override { return inner_.GetObject(n); }
+  Future<void> DeleteObject(const std::string& n) override { return inner_.DeleteObject(n); }
+  Future<std::vector<std::string>> ListObjects(const std::string& p) override {
+    return inner_.ListObjects(p);
+  }
+  std::string Describe() const override { return inner_.Describe(); }
+
+ private:
+  void Log(const char* what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    log_.push_back(what);
+  }
+  BlobStore& inner_;
+  std::mutex mu_;
+  std::vector<std::string> log_;
+};
+
+class TaskCommitterTest : public testing::StateTest {
+ protected:
+  TaskOptions Options() {
+    return {.job = "job", .task = "task-0", .stores = {Store("a"), Store("b")},
+            .backup = {.transfer = {.part_size = 1000, .ttl = std::chrono::hours(1)}},
+            .restore = {.sync = false}};
+  }
+
+  std::unique_ptr<TaskCommitter> Open(BlobStore& store, TaskOptions options) {
+    Result<std::unique_ptr<TaskCommitter>> t =
+        TaskCommitter::Open(store, commit_pool_, std::move(options), &metrics_);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? std::move(*t) : nullptr;
+  }
+
+  // Init, then plain-directory snapshotters for every store (as SnapshotClosedStore does).
+  std::unique_ptr<TaskCommitter> Start(BlobStore& store, TaskOptions options,
+                                       InputOffsets* offsets = nullptr) {
+    auto task = Open(store, options);
+    Result<InputOffsets> o = task->Init();
+    EXPECT_TRUE(o.ok()) << o.status();
+    if (offsets != nullptr && o.ok()) *offsets = *o;
+    for (const StoreConfig& c : options.stores) {
+      EXPECT_TRUE(task->AddStore(c.name, [c](const std::string& dest) {
+                        return SnapshotClosedStore(c, dest);
+                      }).ok());
+    }
+    return task;
+  }
+
+  ThreadPool commit_pool_{"commit", 2};
+};
+
+TEST_F(TaskCommitterTest, CommitPersistsOffsetsAndStateTogether) {
+  auto task = Start(*blobs_, Options());  // no checkpoint yet: the stores start empty
+  ASSERT_TRUE(WriteTree(Store("a").dir, {{"f", "state at offset 10"}}).ok());
+  ASSERT_EQ(*task->Commit({{"in", "10"}}), CommitOutcome::kStarted);
+  ASSERT_TRUE(task->Close().ok());
+  ExpectExactlyReferenced(*task->last_committed());
+  // Written after the checkpoint, then the container dies: the restart sees offset 10 and
+  // exactly the state of offset 10.
+  ASSERT_TRUE(WriteTree(Store("a").dir, {{"f", "state at offset 12"}, {"g", "new"}}).ok());
+  task.reset();
+  InputOffsets offsets;
+  auto restarted = Start(*blobs_, Options(), &offsets);
+  EXPECT_EQ(offsets, (InputOffsets{{"in", "10"}}));
+  EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"f", "state at offset 10"}}));
+  EXPECT_EQ(*ReadTree(Store("b").dir), Tree{});
+}
+
+TEST_F(TaskCommitterTest, AsyncStageRunsOffTheCallersThreadInOrder) {
+  RecordingBlobStore recording(*blobs_);
+  testing::GatedBlobStore gated(recording);
+  gated.Open();
+  auto task = Start(gated, Options());
+  gated.Close();
+  ASSERT_TRUE(WriteTree(Store("a").dir, {{"f", "x"}}).ok());
+  ASSERT_TRUE(WriteTree(Store("b").dir, {{"g", "y"}}).ok());
+  std::thread::id snapshot_thread;
+  ASSERT_TRUE(task->AddStore("a", [&](const std::string& dest) {
+                    snapshot_thread = std::this_thread::get_id();
+                    return SnapshotClosedStore(Store("a"), dest);
+                  }).ok());
+  ASSERT_EQ(*task->Commit({{"in", "1"}}), CommitOutcome::kStarted);
+  EXPECT_EQ(snapshot_thread, std::this_thread::get_id());  // the sync stage: on the caller
+  // Commit has returned; the upload runs on the commit executor and reaches the gate.
+  for (auto deadline = std::chrono::steady_clock::now() + kWait;
+       gated.held() == 0 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GT(gated.held(), 0u);
+  EXPECT_TRUE(recording.log().empty() || recording.log().back() != "put-checkpoint");
+  gated.Open();
+  ASSERT_TRUE(task->Close().ok());
+  // upload (files, then indexes) -> persist the checkpoint -> cleanup (TTLs, deletes)
+  std::vector<std::string> log = recording.log();
+  auto first = [&](const std::string& m) { return std::find(log.begin(), log.end(), m) - log.begin(); };
+  auto last = [&](const std::string& m) { return log.rend() - std::find(log.rbegin(), log.rend(), m) - 1; };
+  EXPECT_LT(last("put"), first("put-checkpoint"));
+  EXPECT_LT(last("put-index"), first("put-checkpoint"));
+  EXPECT_LT(first("put-checkpoint"), first("remove-ttl"));
+}
+
+TEST_F(TaskCommitterTest, FailureOfAnyAsyncStepFailsTheNextCommitThenClears) {
+  const std::pair<Method, const char*> steps[] = {
+      {Method::kPut, "upload"}, {Method::kPutObject, "checkpoint write"}, {Method::kRemoveTtl, "cleanup"}};
+  TaskOptions options = Options();
+  options.max_commit_delay = std::chrono::milliseconds(0);  // the next commit waits for it
+  auto task = Start(*blobs_, options);
+  int round = 0;
+  for (const auto& [method, step] : steps) {
+    SCOPED_TRACE(step);
+    ASSERT_TRUE(WriteTree(Store("a").dir, {{"f", "round " + std::to_string(++round)}}).ok());
+    blobs_->ScriptAll(method, Fault::AsyncError(PermissionDeniedError(std::string("injected ") + step)));
+    ASSERT_EQ(*task->Commit({{"in", std::to_string(round)}}), CommitOutcome::kStarted);
+    Result<CommitOutcome> next = task->Commit({{"in", "x"}});
+    blobs_->ClearScripts();
+    EXPECT_EQ(next.status().code(), StatusCode::kPermissionDenied) << next.status();
+    EXPECT_NE(next.status().message().find("previous commit failed"), std::string::npos);
+    ASSERT_TRUE(task->Close().ok());  // forgotten once reported
+  }
+  ASSERT_EQ(*task->Commit({{"in", "final"}}), CommitOutcome::kStarted);
+  ASSERT_TRUE(task->Close().ok());
+  // What the failed attempts put and no checkpoint references has a TTL; the rest none.
+  ExpectNoLeak(*task->last_committed());
+}
+
+TEST_F(TaskCommitterTest, CommitIsSkippedWithinTheMaxDelayAndBlocksAfterIt) {
+  testing::GatedBlobStore gated(*blobs_);
+  gated.Open();
+  TaskOptions options = Options();
+  options.max_commit_delay = std::chrono::hours(1);
+  auto task = Start(gated, options);
+  gated.Close();
+  ASSERT_EQ(*task->Commit({{"in", "1"}}), CommitOutcome::kStarted);
+  EXPECT_EQ(*task->Commit({{"in", "2"}}), CommitOutcome::kSkipped);
+  gated.Open();
+  ASSERT_TRUE(task->Close().ok());
+  EXPECT_EQ(*task->Commit({{"in", "3"}}), CommitOutcome::kStarted);  // unblocked
+  ASSERT_TRUE(task->Close().ok());
+
+  // Past the max delay (0 here), the next commit waits for the previous one.
+  options.max_commit_delay = std::chrono::milliseconds(0);
+  task.reset();
+  gated.Open();
+  task = Start(gated, options);
+  gated.Close();
+  ASSERT_EQ(*task->Commit({{"in", "4"}}), CommitOutcome::kStarted);
+  std::atomic<bool> returned{false};
+  Result<CommitOutcome> second = InternalError("not run");
+  std::thread committer([&] {
+    second = task->Commit({{"in", "5"}});
+    returned = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(returned.load()) << "the commit must wait for the previous async stage";
+  gated.Open();
+  committer.join();
+  EXPECT_EQ(*second, CommitOutcome::kStarted);
+  ASSERT_TRUE(task->Close().ok());
+}
+
+TEST_F(TaskCommitterTest, CommitTimesOutWhenThePreviousNeverEnds) {
+  testing::GatedBlobStore gated(*blobs_);
+  gated.Open();
+  TaskOptions options = Options();
+  options.max_commit_delay = std::chrono::milliseconds(0);
+  options.commit_timeout = std::chrono::milliseconds(50);
+  auto task = Start(gated, options);
+  gated.Close();
+  ASSERT_EQ(*task->Commit({{"in", "1"}}), CommitOutcome::kStarted);
+  Result<CommitOutcome> r = task->Commit({{"in", "2"}});
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_NE(r.status().message().find("did not end within 50 ms"), std::string::npos) << r.status();
+  gated.Open();
+  EXPECT_TRUE(task->Close().ok());
+}
+
+TEST_F(TaskCommitterTest, InitTimesOutInsteadOfHanging) {
+  testing::GatedBlobStore gated(*blobs_);  // closed: nothing ever answers
+  TaskOptions options = Options();
+  options.init_timeout = std::chrono::milliseconds(50);
+  auto task = Open(gated, options);
+  Result<InputOffsets> r = task->Init();
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
+  gated.Open();
+}
+
+TEST_F(TaskCommitterTest, ConfigurationIsValidatedBeforeAnything) {
+  TaskOptions options = Options();
+  options.checkpoints.write_versions = {1};
+  EXPECT_EQ(TaskCommitter::Open(*blobs_, commit_pool_, options, nullptr).status().code(),
+            StatusCode::kInvalidArgument);
+  options = Options();
+  options.stores.push_back({.name = "nodir"});
+  EXPECT_EQ(TaskCommitter::Open(*blobs_, commit_pool_, options, nullptr).status().code(),
+            StatusCode::kInvalidArgument);
+  auto task = Open(*blobs_, Options());
+  EXPECT_EQ(task->Commit({}).status().code(), StatusCode::kFailedPrecondition);  // before Init
+  ASSERT_TRUE(task->Init().ok());
+  EXPECT_EQ(task->AddStore("unknown", nullptr).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(task->Commit({}).status().code(), StatusCode::kFailedPrecondition);  // no snapshotter
+}
+
+TEST_F(TaskCommitterTest, UpgradeFromOffsetsOnlyCheckpointResumesItsOffsets) {
+  auto old = *CheckpointStore::Open(*blobs_, pool_, {.write_versions = {1}}, "job", "task-0");
+  ASSERT_TRUE(old->Write({.version = 1, .input_offsets = {{"in", "77"}}}).GetFor(kWait).ok());
+  InputOffsets offsets;
+  auto task = Start(*blobs_, Options(), &offsets);
+  EXPECT_EQ(offsets, (InputOffsets{{"in", "77"}}));
+  ASSERT_EQ(*task->Commit({{"in", "78"}}), CommitOutcome::kStarted);
+  ASSERT_TRUE(task->Close().ok());
+}
+
+TEST_F(TaskCommitterTest, RetriableErrorsAreRetriedAndTheCommitSucceeds) {
+  RetryingBlobStore retrying(std::unique_ptr<BlobStore>(new RecordingBlobStore(*blobs_)),
+                             {.max_attempts = 3, .initial_backoff = std::chrono::milliseconds(1)});
+  auto task = Start(retrying, Options());
+  ASSERT_TRUE(WriteTree(Store("a").dir, {{"f", "x"}}).ok());
+  blobs_->Script(Method::kPut, blobs_->calls(Method::kPut) + 1,
+                 Fault::SyncError(UnavailableError("injected")));
+  blobs_->Script(Method::kDelete, blobs_->calls(Method::kDelete) + 1, Fault::LostReply());
+  ASSERT_EQ(*task->Commit({{"in", "1"}}), CommitOutcome::kStarted);
+  ASSERT_TRUE(task->Close().ok());
+  ASSERT_TRUE(WriteTree(Store("a").dir, {{"f", "y"}}).ok());
+  ASSERT_EQ(*task->Commit({{"in", "2"}}), CommitOutcome::kStarted);
+  ASSERT_TRUE(task->Close().ok());
+  ExpectExactlyReferenced(*task->last_committed());
+}
+
+}  // namespace
+}  // namespace blobstate

@@ -1,0 +1,201 @@
+#include "util/failpoint.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace blobstate {
+namespace failpoint_internal {
+
+// Constant-initialized, so it is valid before any static constructor runs.
+constinit std::atomic<bool> maybe_armed{true};
+
+}  // namespace failpoint_internal
+
+namespace {
+
+constexpr std::string_view kEnvironmentVariable = "BLOBSTATE_FAILPOINTS";
+
+struct Arming {
+  FailpointAction action;
+  int nth;  // 0: every hit; otherwise the only hit that triggers
+};
+
+struct Entry {
+  Arming arming;
+  int hits = 0;
+};
+
+struct Registry {
+  std::mutex mu;
+  std::map<std::string, Entry, std::less<>> table;  // GUARDED_BY(mu)
+};
+
+// Writes all of `text` to stderr without stdio buffering; errors are ignored because there
+// is nowhere left to report them.
+void WriteStderr(std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+std::string_view Trim(std::string_view s) {
+  constexpr std::string_view kBlank = " \t";
+  size_t begin = s.find_first_not_of(kBlank);
+  if (begin == std::string_view::npos) return {};
+  size_t end = s.find_last_not_of(kBlank);
+  return s.substr(begin, end - begin + 1);
+}
+
+bool ValidName(std::string_view name) {
+  return !name.empty() && name.find_first_of(" \t\r\n\v\f@") == std::string_view::npos;
+}
+
+std::optional<int> ParsePositiveInt(std::string_view s) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || ptr != s.data() + s.size() || value < 1) return std::nullopt;
+  return value;
+}
+
+// The default `nth` of each action, applied when arming.
+int EffectiveNth(FailpointAction action, int nth) {
+  if (nth > 0) return nth;
+  return action == FailpointAction::kCrash ? 1 : 0;
+}
+
+// Parses one trimmed, non-empty entry "name=action[@N]"; nullopt if malformed.
+std::optional<std::pair<std::string, Arming>> ParseEntry(std::string_view entry) {
+  size_t eq = entry.find('=');
+  if (eq == std::string_view::npos) return std::nullopt;
+  std::string_view name = entry.substr(0, eq);
+  std::string_view action_text = entry.substr(eq + 1);
+  int nth = 0;
+  if (size_t at = action_text.find('@'); at != std::string_view::npos) {
+    std::optional<int> n = ParsePositiveInt(action_text.substr(at + 1));
+    if (!n) return std::nullopt;
+    nth = *n;
+    action_text = action_text.substr(0, at);
+  }
+  if (!ValidName(name)) return std::nullopt;
+  FailpointAction action;
+  if (action_text == "crash") {
+    action = FailpointAction::kCrash;
+  } else if (action_text == "error") {
+    action = FailpointAction::kError;
+  } else {
+    return std::nullopt;
+  }
+  return std::pair(std::string(name), Arming{action, EffectiveNth(action, nth)});
+}
+
+// Arms every valid entry of the environment variable into `table` and reports the others.
+void LoadFromEnvironment(std::map<std::string, Entry, std::less<>>& table) {
+  const char* value = std::getenv(std::string(kEnvironmentVariable).c_str());
+  if (value == nullptr) return;
+  std::string_view rest = value;
+  while (true) {
+    size_t comma = rest.find(',');
+    std::string_view entry = Trim(rest.substr(0, comma));
+    if (!entry.empty()) {
+      if (auto parsed = ParseEntry(entry)) {
+        table[std::move(parsed->first)] = Entry{parsed->second};
+      } else {
+        WriteStderr("blobstate: ignoring malformed BLOBSTATE_FAILPOINTS entry '" +
+                    std::string(entry) + "'\n");
+      }
+    }
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+}
+
+// REQUIRES: registry.mu held.
+void PublishArmed(const Registry& registry) {
+  failpoint_internal::maybe_armed.store(!registry.table.empty(), std::memory_order_relaxed);
+}
+
+// The registry, with the environment read into it on first use. Never destroyed, so that
+// failpoints stay usable from other threads and static destructors during exit.
+Registry& GetRegistry() {
+  static Registry* const registry = [] {
+    auto* r = new Registry;
+    std::lock_guard lock(r->mu);
+    LoadFromEnvironment(r->table);
+    PublishArmed(*r);
+    return r;
+  }();
+  return *registry;
+}
+
+[[noreturn]] void Crash(std::string_view name) {
+  WriteStderr("blobstate: failpoint " + std::string(name) + ": crash\n");
+  ::_exit(kFailpointExitCode);
+}
+
+}  // namespace
+
+namespace failpoint_internal {
+
+Status FailpointSlow(std::string_view name) {
+  Registry& registry = GetRegistry();
+  std::unique_lock lock(registry.mu);
+  auto it = registry.table.find(name);
+  if (it == registry.table.end()) return Status::Ok();
+  Entry& entry = it->second;
+  if (entry.hits < INT_MAX) ++entry.hits;
+  if (entry.arming.nth != 0 && entry.arming.nth != entry.hits) return Status::Ok();
+  if (entry.arming.action == FailpointAction::kError) {
+    return UnavailableError("failpoint " + std::string(name));
+  }
+  lock.unlock();
+  Crash(name);
+}
+
+}  // namespace failpoint_internal
+
+void ArmFailpoint(std::string name, FailpointAction action, int nth) {
+  Registry& registry = GetRegistry();
+  std::lock_guard lock(registry.mu);
+  registry.table[std::move(name)] = Entry{Arming{action, EffectiveNth(action, nth)}};
+  PublishArmed(registry);
+}
+
+void DisarmAllFailpoints() {
+  Registry& registry = GetRegistry();
+  std::lock_guard lock(registry.mu);
+  registry.table.clear();
+  PublishArmed(registry);
+}
+
+int FailpointHits(std::string_view name) {
+  Registry& registry = GetRegistry();
+  std::lock_guard lock(registry.mu);
+  auto it = registry.table.find(name);
+  return it == registry.table.end() ? 0 : it->second.hits;
+}
+
+void ReloadFailpointsFromEnvironmentForTesting() {
+  Registry& registry = GetRegistry();
+  std::lock_guard lock(registry.mu);
+  registry.table.clear();
+  LoadFromEnvironment(registry.table);
+  PublishArmed(registry);
+}
+
+}  // namespace blobstate
