@@ -1,8 +1,8 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "blobstate/task.h"
 #include "async/failpoints.h"
+#include "blobstate/task.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -43,7 +43,10 @@ Snapshotter RocksDbSnapshotter(RocksDbStore& db) {
 
 struct TaskCommitter::State {
   State(BlobStore& s, Executor& e, TaskOptions o, Metrics* m)
-      : store(s), executor(e), options(std::move(o)), metrics(m),
+      : store(s),
+        executor(e),
+        options(std::move(o)),
+        metrics(m),
         backup(s, e, options.job, options.task, options.stores, options.backup, m) {}
 
   BlobStore& store;
@@ -84,9 +87,9 @@ Result<std::unique_ptr<TaskCommitter>> TaskCommitter::Open(BlobStore& store, Exe
   }
   CheckpointConfig config = options.checkpoints;
   auto state = std::make_shared<State>(store, executor, std::move(options), metrics);
-  ASSIGN_OR_RETURN(state->checkpoints, CheckpointStore::Open(store, executor, config,
-                                                             state->options.job,
-                                                             state->options.task));
+  ASSIGN_OR_RETURN(
+      state->checkpoints,
+      CheckpointStore::Open(store, executor, config, state->options.job, state->options.task));
   return std::unique_ptr<TaskCommitter>(new TaskCommitter(std::move(state)));
 }
 
@@ -103,7 +106,8 @@ Result<InputOffsets> TaskCommitter::Init() {
   RETURN_IF_ERROR(s.backup.Init(with_state).GetFor(timeout, "backup init"));
   // Local checkpoint directories of other attempts are stale; the latest one may be reused.
   for (const StoreConfig& c : s.options.stores) {
-    if (c.BackedUp()) RETURN_IF_ERROR(DeleteCheckpointDirs(c.dir, with_state ? with_state->id : ""));
+    if (c.BackedUp())
+      RETURN_IF_ERROR(DeleteCheckpointDirs(c.dir, with_state ? with_state->id : ""));
   }
   RestoreManager restore(s.store, s.executor, s.options.stores, s.options.restore, s.metrics);
   RETURN_IF_ERROR(restore.Init(with_state).GetFor(timeout, "restore init"));
@@ -134,7 +138,8 @@ std::optional<Result<CommitOutcome>> TaskCommitter::State::AwaitPrevious() {
     done = inflight->Wait(options.commit_timeout);
     if (!done) {
       return DeadlineExceededError(
-          "task " + options.task + ": the previous commit's upload, checkpoint and cleanup did not end within " +
+          "task " + options.task +
+          ": the previous commit's upload, checkpoint and cleanup did not end within " +
           std::to_string(options.commit_timeout.count()) + " ms");
     }
   }
@@ -188,7 +193,8 @@ Future<void> TaskCommitter::State::AsyncStage(Checkpoint next,
 
 Result<CommitOutcome> TaskCommitter::Commit(const InputOffsets& offsets) {
   State& s = *state_;
-  if (!s.initialized) return FailedPreconditionError("task " + s.options.task + ": Commit before Init");
+  if (!s.initialized)
+    return FailedPreconditionError("task " + s.options.task + ": Commit before Init");
   if (std::optional<Result<CommitOutcome>> early = s.AwaitPrevious()) return *early;
   Checkpoint next{.id = NewCheckpointId(), .input_offsets = offsets};
   {
@@ -209,7 +215,8 @@ Status TaskCommitter::Close() {
   State& s = *state_;
   if (s.inflight == nullptr) return Status::Ok();
   std::optional<Status> done = s.inflight->Wait(s.options.commit_timeout);
-  if (!done) return DeadlineExceededError("task " + s.options.task + ": the last commit did not end");
+  if (!done)
+    return DeadlineExceededError("task " + s.options.task + ": the last commit did not end");
   s.inflight.reset();
   return *done;
 }

@@ -1,9 +1,8 @@
-#include "blobstate/task.h"
-
 #include <gtest/gtest.h>
 
 #include <thread>
 
+#include "blobstate/task.h"
 #include "blobstore/retrying/retrying_blob_store.h"
 #include "testing/gated_blob_store.h"
 #include "testing/state_fixture.h"
@@ -27,7 +26,9 @@ class RecordingBlobStore final : public BlobStore {
     Log(m.file_path == "snapshot-index" ? "put-index" : "put");
     return inner_.Put(std::move(s), m);
   }
-  Future<void> Get(const std::string& id, SinkFactory s) override { return inner_.Get(id, std::move(s)); }
+  Future<void> Get(const std::string& id, SinkFactory s) override {
+    return inner_.Get(id, std::move(s));
+  }
   Future<void> Delete(const std::string& id) override {
     Log("delete");
     return inner_.Delete(id);
@@ -63,7 +64,9 @@ class RecordingBlobStore final : public BlobStore {
 class TaskCommitterTest : public testing::StateTest {
  protected:
   TaskOptions Options() {
-    return {.job = "job", .task = "task-0", .stores = {Store("a"), Store("b")},
+    return {.job = "job",
+            .task = "task-0",
+            .stores = {Store("a"), Store("b")},
             .backup = {.transfer = {.part_size = 1000, .ttl = std::chrono::hours(1)}},
             .restore = {.sync = false}};
   }
@@ -83,9 +86,10 @@ class TaskCommitterTest : public testing::StateTest {
     EXPECT_TRUE(o.ok()) << o.status();
     if (offsets != nullptr && o.ok()) *offsets = *o;
     for (const StoreConfig& c : options.stores) {
-      EXPECT_TRUE(task->AddStore(c.name, [c](const std::string& dest) {
-                        return SnapshotClosedStore(c, dest);
-                      }).ok());
+      EXPECT_TRUE(
+          task->AddStore(c.name,
+                         [c](const std::string& dest) { return SnapshotClosedStore(c, dest); })
+              .ok());
     }
     return task;
   }
@@ -119,10 +123,12 @@ TEST_F(TaskCommitterTest, AsyncStageRunsOffTheCallersThreadInOrder) {
   ASSERT_TRUE(WriteTree(Store("a").dir, {{"f", "x"}}).ok());
   ASSERT_TRUE(WriteTree(Store("b").dir, {{"g", "y"}}).ok());
   std::thread::id snapshot_thread;
-  ASSERT_TRUE(task->AddStore("a", [&](const std::string& dest) {
-                    snapshot_thread = std::this_thread::get_id();
-                    return SnapshotClosedStore(Store("a"), dest);
-                  }).ok());
+  ASSERT_TRUE(task->AddStore("a",
+                             [&](const std::string& dest) {
+                               snapshot_thread = std::this_thread::get_id();
+                               return SnapshotClosedStore(Store("a"), dest);
+                             })
+                  .ok());
   ASSERT_EQ(*task->Commit({{"in", "1"}}), CommitOutcome::kStarted);
   EXPECT_EQ(snapshot_thread, std::this_thread::get_id());  // the sync stage: on the caller
   // Commit has returned; the upload runs on the commit executor and reaches the gate.
@@ -136,16 +142,21 @@ TEST_F(TaskCommitterTest, AsyncStageRunsOffTheCallersThreadInOrder) {
   ASSERT_TRUE(task->Close().ok());
   // upload (files, then indexes) -> persist the checkpoint -> cleanup (TTLs, deletes)
   std::vector<std::string> log = recording.log();
-  auto first = [&](const std::string& m) { return std::find(log.begin(), log.end(), m) - log.begin(); };
-  auto last = [&](const std::string& m) { return log.rend() - std::find(log.rbegin(), log.rend(), m) - 1; };
+  auto first = [&](const std::string& m) {
+    return std::find(log.begin(), log.end(), m) - log.begin();
+  };
+  auto last = [&](const std::string& m) {
+    return log.rend() - std::find(log.rbegin(), log.rend(), m) - 1;
+  };
   EXPECT_LT(last("put"), first("put-checkpoint"));
   EXPECT_LT(last("put-index"), first("put-checkpoint"));
   EXPECT_LT(first("put-checkpoint"), first("remove-ttl"));
 }
 
 TEST_F(TaskCommitterTest, FailureOfAnyAsyncStepFailsTheNextCommitThenClears) {
-  const std::pair<Method, const char*> steps[] = {
-      {Method::kPut, "upload"}, {Method::kPutObject, "checkpoint write"}, {Method::kRemoveTtl, "cleanup"}};
+  const std::pair<Method, const char*> steps[] = {{Method::kPut, "upload"},
+                                                  {Method::kPutObject, "checkpoint write"},
+                                                  {Method::kRemoveTtl, "cleanup"}};
   TaskOptions options = Options();
   options.max_commit_delay = std::chrono::milliseconds(0);  // the next commit waits for it
   auto task = Start(*blobs_, options);
@@ -153,7 +164,8 @@ TEST_F(TaskCommitterTest, FailureOfAnyAsyncStepFailsTheNextCommitThenClears) {
   for (const auto& [method, step] : steps) {
     SCOPED_TRACE(step);
     ASSERT_TRUE(WriteTree(Store("a").dir, {{"f", "round " + std::to_string(++round)}}).ok());
-    blobs_->ScriptAll(method, Fault::AsyncError(PermissionDeniedError(std::string("injected ") + step)));
+    blobs_->ScriptAll(method,
+                      Fault::AsyncError(PermissionDeniedError(std::string("injected ") + step)));
     ASSERT_EQ(*task->Commit({{"in", std::to_string(round)}}), CommitOutcome::kStarted);
     Result<CommitOutcome> next = task->Commit({{"in", "x"}});
     blobs_->ClearScripts();

@@ -116,8 +116,7 @@ class StateTest : public ::testing::Test {
   // The invariant at any time after a failure: what `checkpoint` references exists and has
   // no TTL; everything else has a TTL (it expires: nothing leaks).
   void ExpectNoLeak(const Checkpoint& checkpoint) {
-    std::set<std::string> referenced = Referenced(checkpoint), all = AllBlobs(),
-                          ttl = TtlBlobs();
+    std::set<std::string> referenced = Referenced(checkpoint), all = AllBlobs(), ttl = TtlBlobs();
     for (const std::string& id : referenced) {
       EXPECT_TRUE(all.count(id)) << id << " is referenced and missing";
       EXPECT_FALSE(ttl.count(id)) << id << " is referenced and has a TTL";

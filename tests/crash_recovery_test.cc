@@ -1,0 +1,205 @@
+// Crash recovery, end to end: the wordcount example job is crashed at every failpoint (and
+// killed at random moments), restarted on the same host or a new one, and must finish with
+// the digest of an uninterrupted run, leaving the blob store holding exactly what its latest
+// checkpoint references (everything else has a TTL; nothing expired is left after gc).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ostream>
+#include <random>
+#include <regex>
+#include <set>
+#include <string>
+
+#include "blobstate/checkpoint.h"
+#include "blobstate/snapshot.h"
+#include "blobstate/transfer.h"
+#include "testing/temp_dir.h"
+#include "util/failpoint.h"
+
+namespace blobstate {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kWait = 120s;
+constexpr int kEvents = 3000;
+constexpr int kCommitEvery = 250;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+};
+
+Outcome Sh(const std::string& command) {
+  std::string full = "PATH='" + std::string(BLOBSTATE_BIN_DIR) + "':\"$PATH\" " + command + " 2>&1";
+  Outcome r;
+  FILE* p = ::popen(full.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string DigestOf(const std::string& out) {
+  std::smatch m;
+  static const std::regex re("wordcount: digest ([0-9a-f]{32})");
+  return std::regex_search(out, m, re) ? m[1].str() : "";
+}
+
+class CrashRecoveryTest : public ::testing::Test {
+ protected:
+  std::string Job(const std::string& state_dir, int events = kEvents, const std::string& env = "") {
+    return env + " wordcount --blob-store file://" + tmp_.Sub("blobs") +
+           " --job wc --task t0 --state-dir " + state_dir + " --events " + std::to_string(events) +
+           " --commit-every " + std::to_string(kCommitEvery) + " --seed 7 --max-commit-delay-ms 0";
+  }
+
+  // The digest of an uninterrupted run (in its own blob store), computed once.
+  static const std::string& Expected() {
+    static const std::string digest = [] {
+      testing::TempDir dir;
+      Outcome r = Sh("wordcount --blob-store file://" + dir.Sub("blobs") +
+                     " --job wc --task t0 --state-dir " + dir.Sub("state") + " --events " +
+                     std::to_string(kEvents) + " --commit-every " + std::to_string(kCommitEvery) +
+                     " --seed 7");
+      EXPECT_EQ(r.exit_code, 0) << r.out;
+      return DigestOf(r.out);
+    }();
+    return digest;
+  }
+
+  // After gc: the store holds what the latest checkpoint references, without TTLs, plus
+  // only blobs with a TTL that has not expired.
+  void ExpectNothingLostNothingLeaked() {
+    Outcome gc = Sh("blobstate gc --blob-store file://" + tmp_.Sub("blobs"));
+    ASSERT_EQ(gc.exit_code, 0) << gc.out;
+    Result<std::unique_ptr<BlobStore>> store = OpenBlobStore("file://" + tmp_.Sub("blobs"), {});
+    ASSERT_TRUE(store.ok());
+    ThreadPool pool("crash-test", 2);
+    auto checkpoints = *CheckpointStore::Open(**store, pool, {}, "wc", "t0");
+    std::optional<Checkpoint> latest = *checkpoints->ReadLatest().GetFor(kWait);
+    ASSERT_TRUE(latest.has_value());
+    Result<StoreSnapshots> snaps = GetStoreSnapshots(**store, pool, latest, {}).GetFor(kWait);
+    ASSERT_TRUE(snaps.ok()) << snaps.status();
+    std::set<std::string> referenced;
+    for (const auto& [name, snap] : *snaps) {
+      referenced.insert(snap.index_blob_id);
+      for (const std::string& id : BlobIdsOf(snap.index.root)) referenced.insert(id);
+    }
+    auto far = std::chrono::system_clock::now() + 3650 * 24h;
+    std::vector<std::string> ttl = *(*store)->ListExpired(far).GetFor(kWait);
+    std::set<std::string> with_ttl(ttl.begin(), ttl.end());
+    EXPECT_TRUE((*store)->ListExpired(std::chrono::system_clock::now()).GetFor(kWait)->empty());
+    Result<testing::Tree> files = testing::ReadTree(tmp_.Sub("blobs/blobs"));
+    ASSERT_TRUE(files.ok());
+    std::set<std::string> all;
+    for (const auto& [rel, content] : *files) {
+      if (rel.back() != '/') all.insert(rel.substr(3));  // "<shard>/<id>"
+    }
+    for (const std::string& id : referenced) {
+      EXPECT_TRUE(all.count(id)) << "lost: " << id;
+      EXPECT_FALSE(with_ttl.count(id)) << "referenced with a TTL: " << id;
+    }
+    for (const std::string& id : all) {
+      EXPECT_TRUE(referenced.count(id) || with_ttl.count(id)) << "leaked: " << id;
+    }
+  }
+
+  testing::TempDir tmp_;
+};
+
+struct Case {
+  const char* failpoint;
+  bool during_restore;  // hit only while a restart restores (downloads)
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.failpoint; }
+
+const Case kFailpoints[] = {
+    {"put.before_blob", false},
+    {"put.after_blob", false},
+    {"upload.before_index", false},
+    {"upload.after_index", false},
+    {"persist.before_checkpoint", false},
+    {"persist.after_checkpoint", false},
+    {"ttl.before_remove", false},
+    {"ttl.after_remove", false},
+    {"delete.before_blob", false},
+    {"delete.after_blob", false},
+    {"get.before_file", true},
+    {"get.after_file", true},
+};
+
+class FailpointCrashTest : public CrashRecoveryTest,
+                           public ::testing::WithParamInterface<std::tuple<Case, bool>> {};
+
+TEST_P(FailpointCrashTest, RestartFinishesWithTheUninterruptedDigest) {
+  const auto& [c, new_host] = GetParam();
+  const std::string crashed_state = tmp_.Sub("host-a");
+  if (c.during_restore) {
+    // Commit half of the input first, so that the crashing run has something to restore.
+    Outcome half = Sh(Job(crashed_state, kEvents / 2));
+    ASSERT_EQ(half.exit_code, 0) << half.out;
+    ASSERT_TRUE(RemoveAll(crashed_state).ok());  // restore downloads on this host
+  }
+  // The 3rd hit: past the first commit, so that there is state to lose.
+  Outcome crashed = Sh(
+      Job(crashed_state, kEvents, std::string("BLOBSTATE_FAILPOINTS=") + c.failpoint + "=crash@3"));
+  EXPECT_EQ(crashed.exit_code, kFailpointExitCode) << crashed.out;
+  const std::string restart_state = new_host ? tmp_.Sub("host-b") : crashed_state;
+  Outcome restarted = Sh(Job(restart_state));
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.out;
+  EXPECT_EQ(DigestOf(restarted.out), Expected()) << restarted.out;
+  ExpectNothingLostNothingLeaked();
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryFailpoint, FailpointCrashTest,
+                         ::testing::Combine(::testing::ValuesIn(kFailpoints), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<Case, bool>>& info) {
+                           std::string name = std::get<0>(info.param).failpoint;
+                           for (char& ch : name) {
+                             if (ch == '.') ch = '_';
+                           }
+                           return name + (std::get<1>(info.param) ? "_new_host" : "_same_host");
+                         });
+
+// Killed with SIGKILL at random moments and restarted, again and again: the final digest is
+// the uninterrupted one.
+TEST_F(CrashRecoveryTest, KillLoopEndsWithTheUninterruptedDigest) {
+  std::mt19937 random(12345);  // reproducible
+  const std::string state = tmp_.Sub("state");
+  const std::string command = Job(state);
+  for (int round = 0; round < 12; ++round) {
+    const std::string bin = std::string(BLOBSTATE_BIN_DIR) + "/wordcount";
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      const std::string url = "file://" + tmp_.Sub("blobs"), events = std::to_string(kEvents),
+                        every = std::to_string(kCommitEvery);
+      ::execl(bin.c_str(), "wordcount", "--blob-store", url.c_str(), "--job", "wc", "--task", "t0",
+              "--state-dir", state.c_str(), "--events", events.c_str(), "--commit-every",
+              every.c_str(), "--seed", "7", "--max-commit-delay-ms", "0", nullptr);
+      ::_exit(127);
+    }
+    ::usleep(std::uniform_int_distribution<int>(5'000, 150'000)(random));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  Outcome final = Sh(command);
+  ASSERT_EQ(final.exit_code, 0) << final.out;
+  EXPECT_EQ(DigestOf(final.out), Expected()) << final.out;
+  ExpectNothingLostNothingLeaked();
+}
+
+}  // namespace
+}  // namespace blobstate
