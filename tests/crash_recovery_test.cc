@@ -201,5 +201,26 @@ TEST_F(CrashRecoveryTest, KillLoopEndsWithTheUninterruptedDigest) {
   ExpectNothingLostNothingLeaked();
 }
 
+// Several tasks in one process, each with its own stores and commits: crashed midway (a
+// failpoint hit by whichever task gets there first), restarted, same digest.
+TEST_F(CrashRecoveryTest, SeveralTasksInOneProcessRecoverTogether) {
+  const std::string tasks = " --tasks 3";
+  testing::TempDir clean;
+  Outcome uninterrupted =
+      Sh("wordcount --blob-store file://" + clean.Sub("blobs") + " --job wc --task t --state-dir " +
+         clean.Sub("state") + " --events 2000 --commit-every 250 --seed 3" + tasks);
+  ASSERT_EQ(uninterrupted.exit_code, 0) << uninterrupted.out;
+  const std::string job = "wordcount --blob-store file://" + tmp_.Sub("blobs") +
+                          " --job wc --task t --state-dir " + tmp_.Sub("state") +
+                          " --events 2000 --commit-every 250 --seed 3 --max-commit-delay-ms 0" +
+                          tasks;
+  Outcome crashed = Sh("BLOBSTATE_FAILPOINTS=persist.after_checkpoint=crash@7 " + job);
+  EXPECT_EQ(crashed.exit_code, kFailpointExitCode) << crashed.out;
+  Outcome restarted = Sh(job);
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.out;
+  EXPECT_EQ(DigestOf(restarted.out), DigestOf(uninterrupted.out));
+  EXPECT_NE(DigestOf(restarted.out), "");
+}
+
 }  // namespace
 }  // namespace blobstate
