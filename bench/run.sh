@@ -59,3 +59,4 @@ awk -v mib="$mib" -v pc="$put_cp" -v pb="$put_bs" -v gc="$get_cp" -v gb="$get_bs
 max_rss=$(printf '%s\n' "${rss[@]}" | sort -n | tail -n1)
 echo "   peak RSS of blobstate: $((max_rss / 1024)) MiB (target < 256 MiB)"
 bash "$(dirname "$0")/rocksdb_bench.sh"
+bash "$(dirname "$0")/commit_bench.sh"
