@@ -35,7 +35,7 @@ test-tsan: deps
 	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DBLOBSTATE_SANITIZE=thread >/dev/null
 	@ninja -C build-tsan -j $(JOBS)
-	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tsan.supp" \
 	  ctest --output-on-failure -j $(CTEST_JOBS) --timeout 900
 
 # libFuzzer targets (clang); each runs FUZZ_SECONDS.

@@ -108,6 +108,8 @@ class TaskCommitter {
  private:
   struct State;
   explicit TaskCommitter(std::shared_ptr<State> state);
+  template <typename T>
+  Future<T> KeepAlive(Future<T> f);
   std::shared_ptr<State> state_;
 };
 

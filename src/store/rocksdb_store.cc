@@ -6,6 +6,7 @@
 
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <utility>
 
 #include "blobstate/store.h"
@@ -65,12 +66,20 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir,
   const std::string what = "open RocksDB store " + dir;
   return Guarded(what, [&]() -> Result<std::unique_ptr<RocksDbStore>> {
     if (options.create_if_missing) RETURN_IF_ERROR(MakeDirs(dir));  // parents too
-    rocksdb::Options db_options;
-    db_options.create_if_missing = options.create_if_missing;
-    // Each open rotates the info LOG; keep a few old ones, not RocksDB's default of 1000.
-    db_options.keep_log_file_num = 5;
     rocksdb::DB* raw = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(db_options, dir, &raw);
+    rocksdb::Status s;
+    {
+      // One open at a time in a process: opening sets up process-wide state (the default
+      // Env's thread pools, option registries) that concurrent opens of several tasks'
+      // stores race on (seen by ThreadSanitizer). Opens are rare; the cost is nil.
+      static std::mutex open_mu;
+      std::lock_guard<std::mutex> lock(open_mu);
+      rocksdb::Options db_options;
+      db_options.create_if_missing = options.create_if_missing;
+      // Each open rotates the info LOG; keep a few old ones, not RocksDB's default of 1000.
+      db_options.keep_log_file_num = 5;
+      s = rocksdb::DB::Open(db_options, dir, &raw);
+    }
     std::unique_ptr<rocksdb::DB> db(raw);
     if (IsLockError(s)) {
       return FailedPreconditionError("RocksDB store " + dir +

@@ -72,6 +72,13 @@ struct TaskCommitter::State {
   std::optional<Result<CommitOutcome>> AwaitPrevious();
 };
 
+// `f`, keeping the committer's state alive until it completes: a step that timed out may
+// still run after the committer is gone.
+template <typename T>
+Future<T> TaskCommitter::KeepAlive(Future<T> f) {
+  return std::move(f).Then(state_->executor, [keep = state_](Result<T> r) { return r; });
+}
+
 TaskCommitter::TaskCommitter(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
 TaskCommitter::~TaskCommitter() { Close().IgnoreError(); }
@@ -97,13 +104,14 @@ Result<InputOffsets> TaskCommitter::Init() {
   State& s = *state_;
   if (s.initialized) return FailedPreconditionError("task " + s.options.task + ": Init twice");
   const auto timeout = s.options.init_timeout;
-  ASSIGN_OR_RETURN(std::optional<Checkpoint> latest,
-                   s.checkpoints->ReadLatest().GetFor(timeout, "read of the latest checkpoint"));
+  ASSIGN_OR_RETURN(
+      std::optional<Checkpoint> latest,
+      KeepAlive(s.checkpoints->ReadLatest()).GetFor(timeout, "read of the latest checkpoint"));
   // A version 1 checkpoint (a job from before the blob store backend) holds offsets only:
   // the stores start empty and the input resumes from its offsets.
   std::optional<Checkpoint> with_state = latest;
   if (latest && latest->version < 2) with_state.reset();
-  RETURN_IF_ERROR(s.backup.Init(with_state).GetFor(timeout, "backup init"));
+  RETURN_IF_ERROR(KeepAlive(s.backup.Init(with_state)).GetFor(timeout, "backup init"));
   // Local checkpoint directories of other attempts are stale; the latest one may be reused.
   for (const StoreConfig& c : s.options.stores) {
     if (c.BackedUp())

@@ -73,7 +73,7 @@ class TaskCommitterTest : public testing::StateTest {
 
   std::unique_ptr<TaskCommitter> Open(BlobStore& store, TaskOptions options) {
     Result<std::unique_ptr<TaskCommitter>> t =
-        TaskCommitter::Open(store, commit_pool_, std::move(options), &metrics_);
+        TaskCommitter::Open(store, pool_, std::move(options), &metrics_);
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() ? std::move(*t) : nullptr;
   }
@@ -94,7 +94,8 @@ class TaskCommitterTest : public testing::StateTest {
     return task;
   }
 
-  ThreadPool commit_pool_{"commit", 2};
+  // The commit executor is the fixture's pool_: it outlives blobs_, which may still complete
+  // requests (that post to it) when a test ends.
 };
 
 TEST_F(TaskCommitterTest, CommitPersistsOffsetsAndStateTogether) {
@@ -243,11 +244,11 @@ TEST_F(TaskCommitterTest, InitTimesOutInsteadOfHanging) {
 TEST_F(TaskCommitterTest, ConfigurationIsValidatedBeforeAnything) {
   TaskOptions options = Options();
   options.checkpoints.write_versions = {1};
-  EXPECT_EQ(TaskCommitter::Open(*blobs_, commit_pool_, options, nullptr).status().code(),
+  EXPECT_EQ(TaskCommitter::Open(*blobs_, pool_, options, nullptr).status().code(),
             StatusCode::kInvalidArgument);
   options = Options();
   options.stores.push_back({.name = "nodir"});
-  EXPECT_EQ(TaskCommitter::Open(*blobs_, commit_pool_, options, nullptr).status().code(),
+  EXPECT_EQ(TaskCommitter::Open(*blobs_, pool_, options, nullptr).status().code(),
             StatusCode::kInvalidArgument);
   auto task = Open(*blobs_, Options());
   EXPECT_EQ(task->Commit({}).status().code(), StatusCode::kFailedPrecondition);  // before Init

@@ -44,7 +44,7 @@ inline constexpr int kFailpointExitCode = 86;
 
 enum class FailpointAction {
   // The process writes "blobstate: failpoint NAME: crash\n" to stderr with one unbuffered
-  // write(2) and ends with _exit(kFailpointExitCode): no destructors, no atexit handlers,
+  // write(2) and ends with exit_group(kFailpointExitCode): no destructors, no atexit handlers,
   // no stdio flush, exactly as if it had been killed at that point.
   kCrash,
   // Failpoint() returns kUnavailable "failpoint NAME" (a retriable code, like a transient
