@@ -301,8 +301,9 @@ Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
           s = InvalidArgumentError("invalid file name in index under " + path);
           break;
         }
+        const std::string file_path = JoinPath(path, f.name);
         files.push_back(Between<void>(executor_, "get.before_file", "get.after_file",
-                                      [&] { return GetFile(f, JoinPath(path, f.name)); }));
+                                      [&] { return GetFile(f, file_path); }));
       }
       if (!s.ok()) break;
       for (const DirIndex& sub : dir->subdirs_present) {
