@@ -7,30 +7,15 @@
 #include <regex>
 #include <string>
 
+#include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
 
 namespace blobstate {
 namespace {
 
-struct Outcome {
-  int exit_code;
-  std::string out;  // stdout and stderr
-};
-
-// Runs `command` with sh; the binaries of this build are on the PATH.
-Outcome Sh(const std::string& command) {
-  std::string full = "PATH='" + std::string(BLOBSTATE_BIN_DIR) + "':\"$PATH\" " + command + " 2>&1";
-  FILE* p = ::popen(full.c_str(), "r");
-  Outcome r{-1, ""};
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::Outcome;
+using testing::Sh;
 
 uint64_t JsonNumber(const std::string& json, const std::string& key) {
   std::smatch m;

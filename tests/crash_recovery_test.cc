@@ -17,6 +17,7 @@
 #include "blobstate/checkpoint.h"
 #include "blobstate/snapshot.h"
 #include "blobstate/transfer.h"
+#include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "util/failpoint.h"
 
@@ -28,23 +29,8 @@ constexpr auto kWait = 120s;
 constexpr int kEvents = 3000;
 constexpr int kCommitEvery = 250;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-};
-
-Outcome Sh(const std::string& command) {
-  std::string full = "PATH='" + std::string(BLOBSTATE_BIN_DIR) + "':\"$PATH\" " + command + " 2>&1";
-  Outcome r;
-  FILE* p = ::popen(full.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::Outcome;
+using testing::Sh;
 
 std::string DigestOf(const std::string& out) {
   std::smatch m;

@@ -1,0 +1,34 @@
+// Running the command-line tools of this build from tests.
+#ifndef BLOBSTATE_TESTS_TESTING_SHELL_H_
+#define BLOBSTATE_TESTS_TESTING_SHELL_H_
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+namespace blobstate::testing {
+
+struct Outcome {
+  int exit_code = -1;  // -1 if the command did not exit normally
+  std::string out;     // stdout and stderr
+};
+
+// Runs `command` with sh, the binaries of this build first on the PATH.
+inline Outcome Sh(const std::string& command) {
+  const std::string full =
+      "PATH='" + std::string(BLOBSTATE_BIN_DIR) + "':\"$PATH\" " + command + " 2>&1";
+  Outcome r;
+  FILE* p = ::popen(full.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace blobstate::testing
+
+#endif  // BLOBSTATE_TESTS_TESTING_SHELL_H_
