@@ -41,7 +41,8 @@ struct TransferOptions {
   bool verify_checksums = true;
   // TTL of every blob put (removed at commit). Default: none.
   std::chrono::seconds ttl{0};
-  // Whether GetDir ends with syncfs(2), making the restored tree durable. Default: true.
+  // Whether restored files and directories are made durable (fsync of each file as it is
+  // finished, then of every directory of the tree). Default: true.
   bool sync_after_restore = true;
   // If set, the bytes of each part put or got are added to it once the part is done (for
   // progress reports); it must outlive the transfers. Default: none.

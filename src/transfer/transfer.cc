@@ -7,8 +7,8 @@
 
 #include <memory>
 
-#include "transfer/file_io.h"
 #include "async/failpoints.h"
+#include "transfer/file_io.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/random.h"
@@ -85,7 +85,7 @@ Status EnsureRealDir(const std::string& path) {
 }
 
 // Checks the downloaded temp file and gives it its recorded mode and mtime.
-Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify) {
+Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify, bool sync) {
   ASSIGN_OR_RETURN(File f, File::Open(tmp, O_RDWR | O_NOFOLLOW));
   ASSIGN_OR_RETURN(struct stat st, f.Stat());
   if (static_cast<uint64_t>(st.st_size) != file.metadata.size) {
@@ -109,6 +109,7 @@ Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify) {
     times[0].tv_nsec = times[1].tv_nsec += 1'000'000'000;
   }
   if (::futimens(f.fd(), times) != 0) return ErrnoError("set mtime of " + tmp, errno);
+  if (sync) RETURN_IF_ERROR(f.Sync());  // its writeback began as each part arrived
   return f.Close();
 }
 
@@ -276,7 +277,8 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path) {
     return AllOf(std::move(parts))
         .Then(executor_, [this, file, path, tmp](Result<void> r) -> Status {
           Status s = r.status();
-          if (s.ok()) s = FinishFile(tmp, file, options_.verify_checksums);
+          if (s.ok())
+            s = FinishFile(tmp, file, options_.verify_checksums, options_.sync_after_restore);
           if (s.ok() &&
               ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
             s = ErrnoError("rename " + tmp + " to " + path, errno);
@@ -291,11 +293,13 @@ Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
   auto shared = std::make_shared<DirIndex>(index);
   return Async(executor_, [this, shared, root]() -> Future<void> {
     std::vector<Future<void>> files;
+    auto shared_dirs = std::make_shared<std::vector<std::string>>();  // in creation order
     Status s = MakeDirs(root);
     std::vector<std::pair<const DirIndex*, std::string>> stack = {{shared.get(), root}};
     while (s.ok() && !stack.empty()) {
       auto [dir, path] = stack.back();
       stack.pop_back();
+      shared_dirs->push_back(path);
       for (const FileIndex& f : dir->files_present) {
         if (!IsValidName(f.name)) {
           s = InvalidArgumentError("invalid file name in index under " + path);
@@ -318,13 +322,16 @@ Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
     }
     // Even on a setup error, wait for the downloads already started before reporting it.
     return AllOf(std::move(files))
-        .Then(executor_, [this, shared, root, s](Result<void> r) -> Status {
+        .Then(executor_, [this, shared, shared_dirs, root, s](Result<void> r) -> Status {
           RETURN_IF_ERROR(s);
           RETURN_IF_ERROR(r);
           if (!options_.sync_after_restore) return Status::Ok();
-          ASSIGN_OR_RETURN(File dir, File::Open(root, O_RDONLY | O_DIRECTORY));
-          if (::syncfs(dir.fd()) != 0) return ErrnoError("syncfs " + root, errno);
-          return Status::Ok();
+          // Files were synced as they were finished; now their names, every directory of
+          // the tree (deepest first, then the root's parent, which gained the root).
+          for (auto it = shared_dirs->rbegin(); it != shared_dirs->rend(); ++it) {
+            RETURN_IF_ERROR(SyncDir(*it));
+          }
+          return SyncDir(DirName(root));
         });
   });
 }
