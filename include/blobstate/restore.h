@@ -38,7 +38,8 @@ namespace blobstate {
 struct RestoreOptions {
   // Whether downloaded files are checked against their recorded checksum. Default: true.
   bool verify_checksums = true;
-  // Whether restored trees are made durable (syncfs) before Restore completes. Default: true.
+  // Whether restored trees are made durable (fsync of files and directories) before Restore
+  // completes. Default: true.
   bool sync = true;
   // Bytes downloaded so far are added here, if set (TransferOptions::progress).
   std::atomic<uint64_t>* progress = nullptr;
