@@ -32,9 +32,32 @@ echo "== RocksDB benchmark: filling $keys keys (~$mib MiB)"
 db_mib=$(( $(du -sb "$db" | cut -f1) >> 20 ))
 echo "   store: $db_mib MiB in $(find "$db" -type f | wc -l) files"
 
-full_cp=$(secs bash -c "cp -r '$db' '$scratch/cp1' && sync")
-full_bs=$(secs "$bin/blobstate" backup "${task[@]}" --store "db=$db" --json)
-full_be=$(secs "$bin/backup_engine_tool" backup "$db" "$scratch/be" "$threads")
+# Each step is repeated BENCH_RUNS times (default 3) in rotating order, so that none always
+# goes first after the others' writes; medians are reported. A full backup starts from an
+# empty destination each time; the last run's backups serve the incremental step.
+runs=${BENCH_RUNS:-3}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+rotate() {  # rotate RUN A B C: runs the three commands A, B, C in an order that depends on RUN
+  case $(($1 % 3)) in
+    1) $2; $3; $4 ;;
+    2) $4; $2; $3 ;;
+    0) $3; $4; $2 ;;
+  esac
+}
+fc=(); fb=(); fe=()
+full_cp() { rm -rf "$scratch/cp1"; fc+=("$(secs bash -c "cp -r '$db' '$scratch/cp1' && sync")"); }
+full_bs() {
+  rm -rf "$scratch/blobs"
+  fb+=("$(secs "$bin/blobstate" backup "${task[@]}" --store "db=$db" --json)")
+  rm -rf "$db"-*  # its local checkpoint: the next full backup starts from nothing
+}
+full_be() { rm -rf "$scratch/be"; fe+=("$(secs "$bin/backup_engine_tool" backup "$db" "$scratch/be" "$threads")"); }
+for r in $(seq 1 "$runs"); do rotate "$r" full_cp full_bs full_be; done
+full_cp=$(median "${fc[@]}"); full_bs=$(median "${fb[@]}"); full_be=$(median "${fe[@]}")
+echo "   full backup runs (s): cp ${fc[*]}; blobstate ${fb[*]}; BackupEngine ${fe[*]}"
+# The blobstate backup that the incremental step follows must be the latest one made.
+rm -rf "$scratch/blobs" "$db"-*
+"$bin/blobstate" backup "${task[@]}" --store "db=$db" >/dev/null
 
 files_of "$db" >"$scratch/before"
 "$bin/blobstate-rocksdb" fill --db "$db" --start "$keys" --keys "$new_keys" --value-size 1000 >/dev/null
@@ -49,9 +72,13 @@ incr_bs=$(secs "$bin/blobstate" backup "${task[@]}" --store "db=$db" --json)
 uploaded=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stores"]["_all"]["bytes_uploaded"])' "$scratch/out")
 incr_be=$(secs "$bin/backup_engine_tool" backup "$db" "$scratch/be" "$threads")
 
-rest_cp=$(secs bash -c "cp -r '$scratch/cp2' '$scratch/restored-cp' && sync")
-rest_bs=$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/restored-bs")
-rest_be=$(secs "$bin/backup_engine_tool" restore "$scratch/be" "$scratch/restored-be" "$threads")
+rc=(); rb=(); re=()
+restore_cp() { rm -rf "$scratch/restored-cp"; rc+=("$(secs bash -c "cp -r '$scratch/cp2' '$scratch/restored-cp' && sync")"); }
+restore_bs() { rm -rf "$scratch/restored-bs"; rb+=("$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/restored-bs")"); }
+restore_be() { rm -rf "$scratch/restored-be"; re+=("$(secs "$bin/backup_engine_tool" restore "$scratch/be" "$scratch/restored-be" "$threads")"); }
+for r in $(seq 1 "$runs"); do rotate "$r" restore_cp restore_bs restore_be; done
+rest_cp=$(median "${rc[@]}"); rest_bs=$(median "${rb[@]}"); rest_be=$(median "${re[@]}")
+echo "   restore runs (s): cp ${rc[*]}; blobstate ${rb[*]}; BackupEngine ${re[*]}"
 "$bin/blobstate-rocksdb" verify --db "$scratch/restored-bs" --keys $((keys + new_keys)) \
   --value-size 1000 --total $((keys + new_keys)) >/dev/null
 
@@ -59,9 +86,9 @@ awk -v a="$db_mib" -v b="$db2_mib" -v fc="$full_cp" -v fb="$full_bs" -v fe="$ful
     -v ic="$incr_cp" -v ib="$incr_bs" -v ie="$incr_be" -v rc="$rest_cp" -v rb="$rest_bs" \
     -v re="$rest_be" -v up="$uploaded" -v nb="$new_bytes" 'BEGIN {
   printf "   %-12s %18s %18s %18s   %s\n", "step", "cp -r + sync", "blobstate", "BackupEngine", "blobstate vs cp / vs BackupEngine"
-  printf "   %-12s %9.2f s %5.0f MiB/s %9.2f s %5.0f MiB/s %9.2f s %5.0f MiB/s   %.2fx / %.2fx faster\n", "full backup", fc, a/fc, fb, a/fb, fe, a/fe, fc/fb, fe/fb
+  printf "   %-12s %9.2f s %5.0f MiB/s %9.2f s %5.0f MiB/s %9.2f s %5.0f MiB/s   %.2fx / %.2fx faster (medians)\n", "full backup", fc, a/fc, fb, a/fb, fe, a/fe, fc/fb, fe/fb
   printf "   %-12s %9.2f s %18s %9.2f s %18s %9.2f s %18s   %.2fx / %.2fx faster\n", "incremental", ic, "", ib, "", ie, "", ic/ib, ie/ib
-  printf "   %-12s %9.2f s %5.0f MiB/s %9.2f s %5.0f MiB/s %9.2f s %5.0f MiB/s   %.2fx / %.2fx faster\n", "restore", rc, b/rc, rb, b/rb, re, b/re, rc/rb, re/rb
+  printf "   %-12s %9.2f s %5.0f MiB/s %9.2f s %5.0f MiB/s %9.2f s %5.0f MiB/s   %.2fx / %.2fx faster (medians)\n", "restore", rc, b/rc, rb, b/rb, re, b/re, rc/rb, re/rb
   printf "   incremental upload: %d bytes for %d bytes of new files (%.2f%% over)\n", up, nb, (up - nb) * 100.0 / nb
 }'
 echo "   restored store verified: every key present with its value"
