@@ -140,8 +140,10 @@ struct RetryPolicy {
 };
 
 struct BlobStoreOptions {
-  // Threads that run the blob store's requests. Default: 8.
-  size_t io_threads = 8;
+  // Threads that run the blob store's requests; they mostly wait (fsync, network), so more
+  // than cores pays: 1024 files of 128 KiB + one of 256 MiB into file:// took 2.19 s with 2
+  // threads, 1.21 s with 8, 1.00 s with 32. Default: 16.
+  size_t io_threads = 16;
   // How OpenBlobStore's store retries transient failures. Default: RetryPolicy{}.
   RetryPolicy retry;
 };

@@ -54,7 +54,7 @@ void TaskFlags::Register(Flags& flags, bool with_stores, bool with_checkpoint) {
                "checkpoint versions written, e.g. 2 or 2,1 (default: 2)");
   flags.String("checkpoint-read-versions", &read_versions,
                "checkpoint versions read, in order of preference (default: 2,1)");
-  flags.Uint("io-threads", &io_threads, "parallel blob store requests (default: 8)");
+  flags.Uint("io-threads", &io_threads, "parallel blob store requests (default: 16)");
   flags.String("metrics-file", &metrics_file, "write metrics in Prometheus text format here");
   flags.Bool("json", &json, "print the result as JSON");
 }

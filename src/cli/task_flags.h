@@ -23,7 +23,7 @@ struct TaskFlags {
   std::string url, job, task, checkpoint_id, metrics_file;
   std::vector<std::string> stores;  // NAME=DIR
   std::string write_versions = "2", read_versions = "2,1";
-  uint64_t io_threads = 8;
+  uint64_t io_threads = 16;
   bool json = false;
 
   // Registers the flags; --store only when `with_stores`, --checkpoint when `with_checkpoint`.
