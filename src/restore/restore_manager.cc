@@ -88,11 +88,15 @@ Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config,
   if (!PathExists(local)) return false;
   Result<bool> identical = IsIdentical(local, snapshot.index.root, options.diff);
   if (!identical.ok() || !*identical) return false;  // differs, or unreadable: download
-  RETURN_IF_ERROR(CloneTree(local, config.dir, [&](std::string_view name) {
+  Status cloned = CloneTree(local, config.dir, [&](std::string_view name) {
     return IsImmutable(name) &&
            std::find(options.diff.excluded_names.begin(), options.diff.excluded_names.end(),
                      name) == options.diff.excluded_names.end();
-  }));
+  });
+  if (!cloned.ok()) {  // e.g. a file vanished meanwhile: download instead
+    RETURN_IF_ERROR(RemoveAll(config.dir));
+    return false;
+  }
   TreeTotals t = TotalsOf(snapshot.index.root);
   figures.files_reused = t.files;
   figures.bytes_reused = t.bytes;
@@ -119,7 +123,6 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
       f.durations[Phase::kDownload] = Clock::now() - started;
       return MakeReadyFuture<StoreFigures>(f);
     }
-    (void)RemoveAll(config.dir);  // a partial clone
     TreeTotals t = TotalsOf(s->index.root);
     f.files_downloaded = t.files;
     f.bytes_downloaded = t.bytes;
