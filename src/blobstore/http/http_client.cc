@@ -1,0 +1,168 @@
+#include "blobstore/http/http_client.h"
+
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <memory>
+
+namespace blobstate {
+namespace {
+
+// libcurl's global state, set up once before the first handle.
+void InitCurlOnce() {
+  static const CURLcode code = curl_global_init(CURL_GLOBAL_DEFAULT);
+  (void)code;
+}
+
+struct Exchange {
+  const HttpCall* call;
+  HttpResponse* response;
+  CURL* handle;
+  Status error;          // the first error of the source or sink
+  bool to_sink = false;  // the current response is a 2xx with a sink to fill
+};
+
+std::string_view Trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) {
+    v.remove_suffix(1);
+  }
+  return v;
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* x = static_cast<Exchange*>(user);
+  const std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {
+    x->response->headers.clear();   // a new response (after 100 Continue, say)
+  } else if (Trim(line).empty()) {  // end of this response's headers
+    long code = 0;
+    curl_easy_getinfo(x->handle, CURLINFO_RESPONSE_CODE, &code);
+    x->to_sink = x->call->download != nullptr && code >= 200 && code < 300;
+  } else if (size_t colon = line.find(':'); colon != std::string_view::npos) {
+    std::string name(line.substr(0, colon));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    x->response->headers.emplace_back(std::move(name), std::string(Trim(line.substr(colon + 1))));
+  }
+  return size * n;
+}
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  auto* x = static_cast<Exchange*>(user);
+  const size_t bytes = size * n;
+  if (x->to_sink) {
+    if (Status s = x->call->download->Write(data, bytes); !s.ok()) {
+      x->error = s;
+      return 0;  // aborts the transfer
+    }
+    return bytes;
+  }
+  const size_t room = kMaxKeptBody - std::min(kMaxKeptBody, x->response->body.size());
+  x->response->body.append(data, std::min(room, bytes));
+  return bytes;
+}
+
+size_t OnRead(char* buffer, size_t size, size_t n, void* user) {
+  auto* x = static_cast<Exchange*>(user);
+  Result<size_t> got = x->call->upload->Read(buffer, size * n);
+  if (!got.ok()) {
+    x->error = got.status();
+    return CURL_READFUNC_ABORT;
+  }
+  return *got;
+}
+
+Status TransportError(CURLcode code, const char* detail, const HttpCall& call) {
+  std::string message = call.method + " " + call.url + ": " + curl_easy_strerror(code);
+  if (detail[0] != '\0') message += std::string(" (") + detail + ")";
+  if (code == CURLE_OPERATION_TIMEDOUT) return DeadlineExceededError(message);
+  return UnavailableError(message);
+}
+
+void SetBody(CURL* h, const HttpCall& call, Exchange* x) {
+  if (call.upload != nullptr) {
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
+    curl_easy_setopt(h, CURLOPT_READDATA, x);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(call.upload->size()));
+  } else if (!call.body.empty() || call.method == "PUT" || call.method == "POST") {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, call.body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(call.body.size()));
+  }
+  if (call.method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  // CUSTOMREQUEST last: it names the method whatever the body options implied.
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call.method.c_str());
+}
+
+}  // namespace
+
+Result<HttpResponse> PerformHttp(const HttpCall& call) {
+  InitCurlOnce();
+  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) return InternalError("curl_easy_init failed");
+  CURL* h = curl.get();
+  HttpResponse response;
+  Exchange x{.call = &call, .response = &response, .handle = h};
+  char error[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(h, CURLOPT_URL, call.url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(call.timeout.count()));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(call.connect_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+  if (const char* ca = std::getenv("AWS_CA_BUNDLE"); ca != nullptr && ::access(ca, R_OK) == 0) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+  }
+  SetBody(h, call, &x);
+  curl_slist* list = nullptr;
+  for (const auto& [name, value] : call.headers) {
+    list = curl_slist_append(list, (name + ": " + value).c_str());
+  }
+  list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(list, curl_slist_free_all);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+
+  const CURLcode code = curl_easy_perform(h);
+  if (!x.error.ok()) return x.error;  // the source or sink failed: its error, as it is
+  if (code != CURLE_OK) return TransportError(code, error, call);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+  if (x.to_sink) RETURN_IF_ERROR(call.download->Finish());
+  return response;
+}
+
+Status HttpStatusToStatus(const HttpResponse& response, std::string_view what) {
+  const long s = response.status;
+  if (s >= 200 && s < 300) return Status::Ok();
+  const std::string message = std::string(what) + ": HTTP " + std::to_string(s) +
+                              (response.body.empty() ? "" : ": " + response.body.substr(0, 300));
+  switch (s) {
+    case 404:
+      return NotFoundError(message);
+    case 410:
+      return GoneError(message);
+    case 400:
+      return InvalidArgumentError(message);
+    case 401:
+    case 403:
+      return PermissionDeniedError(message);
+    case 408:
+      return DeadlineExceededError(message);
+    case 409:
+    case 412:
+      return FailedPreconditionError(message);
+    case 429:
+      return ResourceExhaustedError(message);
+    default:
+      break;
+  }
+  return s >= 500 ? UnavailableError(message) : InternalError(message);
+}
+
+}  // namespace blobstate

@@ -1,0 +1,60 @@
+// One HTTP request over libcurl, for the cloud backends (S3, Azure). Blocking: backends run
+// it on their own I/O threads, never on a caller's thread.
+//
+// Bodies stream: a request body is read from a BlobSource and a 2xx response body is
+// written into a BlobSink in libcurl's chunks, so memory does not grow with blob size.
+// TLS peers are verified; AWS_CA_BUNDLE, when set to a readable file, is the CA bundle.
+//
+// Example:
+//   HttpCall call{.method = "GET", .url = "http://127.0.0.1:4568/bucket/key"};
+//   ASSIGN_OR_RETURN(HttpResponse r, PerformHttp(call));
+//   RETURN_IF_ERROR(HttpStatusToStatus(r, "get of blob key"));
+#ifndef BLOBSTATE_BLOBSTORE_HTTP_HTTP_CLIENT_H_
+#define BLOBSTATE_BLOBSTORE_HTTP_HTTP_CLIENT_H_
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "blobstate/blob_store.h"
+#include "blobstore/s3/sigv4.h"
+
+namespace blobstate {
+
+struct HttpCall {
+  std::string method = "GET";
+  std::string url;
+  HttpHeaders headers;
+  // The request body: `upload` (its size() bytes) if set, else `body`.
+  BlobSource* upload = nullptr;
+  std::string body;
+  // Where a 2xx response body goes; if null (or the status is not 2xx) it is kept in
+  // HttpResponse::body, up to kMaxKeptBody bytes.
+  BlobSink* download = nullptr;
+  // The whole request, connection included, must end within this. Default: 5 min.
+  std::chrono::milliseconds timeout{300'000};
+  std::chrono::milliseconds connect_timeout{10'000};
+};
+
+struct HttpResponse {
+  long status = 0;
+  HttpHeaders headers;  // names lowercased
+  std::string body;
+};
+
+inline constexpr size_t kMaxKeptBody = 1u << 20;
+
+// Performs `call`. Transport failures are errors: kUnavailable (connection refused or
+// reset, DNS, TLS handshake), kDeadlineExceeded (timeout); errors of the upload source or
+// download sink come back as they are. Any HTTP status is a response, not an error.
+Result<HttpResponse> PerformHttp(const HttpCall& call);
+
+// The Status of an HTTP response, naming `what`: 2xx ok; 404 kNotFound; 410 kGone;
+// 400 kInvalidArgument; 401/403 kPermissionDenied; 408 kDeadlineExceeded; 409/412
+// kFailedPrecondition; 429 kResourceExhausted; 5xx kUnavailable (retriable); others
+// kInternal. The message carries the status and the start of the body.
+Status HttpStatusToStatus(const HttpResponse& response, std::string_view what);
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_BLOBSTORE_HTTP_HTTP_CLIENT_H_
