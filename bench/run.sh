@@ -38,15 +38,17 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # The command's own stdout is kept in $scratch/out.
 timed() { sync; /usr/bin/time -f "%e %M" -o "$scratch/time" "$@" >"$scratch/out"; cat "$scratch/time"; }
 
+# blobstate commits the tree as a task's store ("backup"), and restores it into an empty
+# directory as a new host would ("restore"); each run starts from an empty blob store.
+task=(--blob-store "file://$scratch/blobs" --job bench --task tree)
 cp_put=(); bs_put=(); cp_get=(); bs_get=(); rss=()
 for r in $(seq 1 "$runs"); do
-  rm -rf "$scratch/cp" "$scratch/blobs" "$scratch/restored" "$scratch/cp2"
+  rm -rf "$scratch/cp" "$scratch/blobs" "$scratch/restored" "$scratch/cp2" "$src"-*
   cp_put+=("$(timed bash -c "cp -r '$src' '$scratch/cp' && sync" | cut -d' ' -f1)")
-  out=$(timed "$bin/blobstate" backup-dir --blob-store "file://$scratch/blobs" --json "$src")
+  out=$(timed "$bin/blobstate" backup "${task[@]}" --store "tree=$src" --json)
   bs_put+=("${out% *}"); rss+=("${out#* }")
-  id=$(sed -E 's/.*"snapshot_index":"([^"]+)".*/\1/' "$scratch/out")
   cp_get+=("$(timed bash -c "cp -r '$scratch/cp' '$scratch/cp2' && sync" | cut -d' ' -f1)")
-  out=$(timed "$bin/blobstate" restore-dir --blob-store "file://$scratch/blobs" --index "$id" "$scratch/restored")
+  out=$(timed "$bin/blobstate" restore "${task[@]}" --store "tree=$scratch/restored" --json)
   bs_get+=("${out% *}"); rss+=("${out#* }")
 done
 m() { printf '%s\n' "$@" | median; }

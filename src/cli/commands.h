@@ -39,8 +39,6 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out);
 Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out);
 Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& out);
 Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out);
-Status BackupDirCommand(const std::vector<std::string>& args, CommandOutput& out);
-Status RestoreDirCommand(const std::vector<std::string>& args, CommandOutput& out);
 Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out);
 Status GcCommand(const std::vector<std::string>& args, CommandOutput& out);
 

@@ -20,8 +20,6 @@ constexpr Command kCommands[] = {
     {"restore", "restore a task's stores from its latest checkpoint", RestoreCommand},
     {"checkpoints", "list a task's checkpoints", CheckpointsCommand},
     {"verify", "download and check every file of a checkpoint", VerifyCommand},
-    {"backup-dir", "back up a directory as a snapshot, incrementally", BackupDirCommand},
-    {"restore-dir", "restore a snapshot into a directory", RestoreDirCommand},
     {"show", "print the tree of a snapshot", ShowCommand},
     {"gc", "delete blobs whose TTL expired", GcCommand},
 };

@@ -1,5 +1,6 @@
 #include "util/checkpoint_id.h"
 
+#include <chrono>
 #include <cstdio>
 #include <mutex>
 
@@ -38,12 +39,6 @@ bool IsValidCheckpointId(std::string_view id) {
     }
   }
   return true;
-}
-
-std::chrono::system_clock::time_point CheckpointIdTime(std::string_view id) {
-  int64_t millis = 0;
-  for (size_t i = 0; i < kMillisDigits; ++i) millis = millis * 10 + (id[i] - '0');
-  return std::chrono::system_clock::time_point(std::chrono::milliseconds(millis));
 }
 
 }  // namespace blobstate

@@ -6,7 +6,6 @@
 #ifndef BLOBSTATE_UTIL_CHECKPOINT_ID_H_
 #define BLOBSTATE_UTIL_CHECKPOINT_ID_H_
 
-#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -18,9 +17,6 @@ std::string NewCheckpointId();
 
 // Whether `id` has the form above.
 bool IsValidCheckpointId(std::string_view id);
-
-// The time an id was issued (its millisecond part). REQUIRES: IsValidCheckpointId(id).
-std::chrono::system_clock::time_point CheckpointIdTime(std::string_view id);
 
 }  // namespace blobstate
 
