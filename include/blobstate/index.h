@@ -108,6 +108,8 @@ struct TreeTotals {
   uint64_t bytes = 0;
 };
 TreeTotals TotalsOf(const DirIndex& dir);
+// The same for a list of files (no subdirectories).
+TreeTotals TotalsOf(const std::vector<FileIndex>& files);
 
 }  // namespace blobstate
 

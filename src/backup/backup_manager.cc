@@ -14,6 +14,7 @@ using Clock = std::chrono::steady_clock;
 // A snapshot uploaded by Upload and not yet cleaned up.
 struct Pending {
   StoreSnapshot snapshot;
+  std::set<std::string> blobs;          // every blob of the new snapshot
   std::set<std::string> new_blobs;      // blobs of the new snapshot that the base lacks
   std::set<std::string> removed_blobs;  // blobs of the base that the new snapshot lacks
 };
@@ -27,15 +28,12 @@ struct StoreState {
 };
 
 void CountRemoved(const DirDiff& diff, StoreFigures& f) {
-  for (const FileIndex& file : diff.files_removed) {
-    ++f.files_removed;
-    f.bytes_removed += file.metadata.size;
-  }
-  for (const DirIndex& dir : diff.subdirs_removed) {
-    TreeTotals t = TotalsOf(dir);
+  auto add = [&f](TreeTotals t) {
     f.files_removed += t.files;
     f.bytes_removed += t.bytes;
-  }
+  };
+  add(TotalsOf(diff.files_removed));
+  for (const DirIndex& dir : diff.subdirs_removed) add(TotalsOf(dir));
   for (const DirDiff& sub : diff.subdirs_retained) CountRemoved(sub, f);
 }
 
@@ -196,11 +194,12 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
             .Map(executor, [this, name, base, f, index, index_started](std::string id) {
               f->durations[Phase::kIndex] = Clock::now() - index_started;
               Pending p{.snapshot = {id, std::move(*index)}};
-              p.new_blobs = BlobSet(p.snapshot.index.root);
+              p.blobs = BlobSet(p.snapshot.index.root);
+              p.new_blobs = p.blobs;
               if (base) {
                 std::set<std::string> old = BlobSet(base->index.root);
-                p.removed_blobs = Difference(old, p.new_blobs);
-                p.new_blobs = Difference(p.new_blobs, old);
+                p.removed_blobs = Difference(old, p.blobs);
+                p.new_blobs = Difference(p.blobs, old);
               }
               std::lock_guard<std::mutex> lock(mu);
               Store(name).uploaded = std::move(p);
@@ -271,7 +270,7 @@ Future<void> BackupManager::State::CleanupStore(const std::string& name,
 CleanupWork BackupManager::State::PlanCleanup(StoreState& s, const std::string& marker) {
   CleanupWork work;
   const Pending& p = *s.uploaded;
-  std::set<std::string> live = BlobSet(p.snapshot.index.root);
+  std::set<std::string> live = p.blobs;
   // What earlier failed cleanups left: TTLs of blobs still referenced, deletions of the rest.
   work.ttl_blobs = p.new_blobs;
   for (const std::string& id : s.leftover.ttl_blobs) {
@@ -279,7 +278,7 @@ CleanupWork BackupManager::State::PlanCleanup(StoreState& s, const std::string& 
   }
   work.ttl_index = marker;
   live.insert(marker);
-  work.delete_blobs = Difference(p.removed_blobs, live);
+  work.delete_blobs = p.removed_blobs;  // none of them is live
   for (const std::string& id : s.leftover.delete_blobs) {
     if (!live.count(id)) work.delete_blobs.insert(id);
   }

@@ -394,12 +394,17 @@ Result<SnapshotIndex> DecodeSnapshotIndex(std::string_view bytes) {
 
 bool IsValidName(std::string_view name) { return NameProblem(name) == nullptr; }
 
-TreeTotals TotalsOf(const DirIndex& dir) {
+TreeTotals TotalsOf(const std::vector<FileIndex>& files) {
   TreeTotals t;
-  for (const FileIndex& f : dir.files_present) {
+  for (const FileIndex& f : files) {
     ++t.files;
     t.bytes += f.metadata.size;
   }
+  return t;
+}
+
+TreeTotals TotalsOf(const DirIndex& dir) {
+  TreeTotals t = TotalsOf(dir.files_present);
   for (const DirIndex& sub : dir.subdirs_present) {
     TreeTotals s = TotalsOf(sub);
     t.files += s.files;

@@ -15,11 +15,15 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "blobstate/blob_store.h"
-#include "blobstore/s3/sigv4.h"
 
 namespace blobstate {
+
+// Header name/value pairs, in order.
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpCall {
   std::string method = "GET";

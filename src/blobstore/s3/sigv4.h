@@ -18,9 +18,9 @@
 #include <utility>
 #include <vector>
 
-namespace blobstate {
+#include "blobstore/http/http_client.h"
 
-using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+namespace blobstate {
 
 struct SigV4Credentials {
   std::string access_key_id;
