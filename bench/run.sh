@@ -4,6 +4,8 @@
 #   BENCH_TREE_MIB   size of the put/get tree (default 1024)
 #   BENCH_RUNS       runs per measurement (default 3)
 #   BENCH_DIR        scratch directory (default /tmp); needs ~3x the tree size free
+#   BENCH_ONLY       the parts to run, space-separated, from: hash diff tree rocksdb commit
+#                    (default: all of them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin
@@ -11,15 +13,25 @@ tree_mib=${BENCH_TREE_MIB:-1024}
 runs=${BENCH_RUNS:-3}
 scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-bench-XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
+only=" ${BENCH_ONLY:-hash diff tree rocksdb commit} "
+want() { [[ $only == *" $1 "* ]]; }
+
+if want hash; then
 
 echo "== hashing: XXH3-128 vs memcpy (same buffer)"
 "$bin/hash_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true 2>/dev/null |
   grep -E "median" | awk '{sub("bytes_per_second=", "", $NF); printf "   %-30s %s\n", $1, $NF}'
 
+fi
+
+if want diff; then
 echo "== diff of a 100,000-file tree, nothing changed (target < 1 s)"
 BLOBSTATE_BENCH_DIR=$scratch "$bin/diff_bench" 2>/dev/null | grep BM_ |
   awk '{printf "   %-28s %s %s per diff\n", $1, $2, $3}'
 rm -rf "$scratch/blobstate-diff-bench"
+fi
+
+if want tree; then
 
 echo "== put and get of a ${tree_mib} MiB tree through file:// vs cp -r + sync"
 src=$scratch/tree
@@ -60,5 +72,7 @@ awk -v mib="$mib" -v pc="$put_cp" -v pb="$put_bs" -v gc="$get_cp" -v gb="$get_bs
 }'
 max_rss=$(printf '%s\n' "${rss[@]}" | sort -n | tail -n1)
 echo "   peak RSS of blobstate: $((max_rss / 1024)) MiB (target < 256 MiB)"
-bash "$(dirname "$0")/rocksdb_bench.sh"
-bash "$(dirname "$0")/commit_bench.sh"
+fi
+
+if want rocksdb; then bash "$(dirname "$0")/rocksdb_bench.sh"; fi
+if want commit; then bash "$(dirname "$0")/commit_bench.sh"; fi

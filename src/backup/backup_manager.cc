@@ -226,9 +226,16 @@ Future<StoreMarkers> BackupManager::Upload(
                                 return r.ok() ? r : r.status().WithContext("store " + name);
                               }));
   }
-  // ToMap waits for every store. On failure, delete what the others put: no checkpoint
-  // will reference it.
+  // ToMap waits for every store. On success, the new blobs are made durable before the
+  // caller may persist a checkpoint that references them. On failure, delete what the
+  // others put: no checkpoint will reference it.
   return ToMap(std::move(uploads))
+      .Map(st->executor,
+           [st](StoreMarkers markers) {
+             return st->store.Flush().Map(st->executor, [markers = std::move(markers)]() mutable {
+               return Result<StoreMarkers>(std::move(markers));
+             });
+           })
       .Then(st->executor, [st](Result<StoreMarkers> r) -> Future<StoreMarkers> {
         if (r.ok()) return MakeReadyFuture<StoreMarkers>(std::move(r));
         std::vector<std::string> orphans;

@@ -32,15 +32,17 @@ Future<void> SnapshotCleaner::Run(CleanupWork work) {
            [this, w] {
              return transfer_.DeleteBlobs({w->delete_blobs.begin(), w->delete_blobs.end()});
            })
-      .Map(executor_, [this, w] {
-        Future<void> chain = MakeReadyFuture();
-        for (const std::string& id : w->delete_indexes) {
-          chain = std::move(chain).Map(executor_, [this, id] {
-            return transfer_.DeleteBlobs({id});  // already gone counts as deleted
-          });
-        }
-        return chain;
-      });
+      .Map(executor_,
+           [this, w] {
+             Future<void> chain = MakeReadyFuture();
+             for (const std::string& id : w->delete_indexes) {
+               chain = std::move(chain).Map(executor_, [this, id] {
+                 return transfer_.DeleteBlobs({id});  // already gone counts as deleted
+               });
+             }
+             return chain;
+           })
+      .Map(executor_, [this] { return store_.Flush(); });
 }
 
 Future<std::vector<StoreSnapshot>> SnapshotCleaner::PresentAncestors(std::string index_blob_id,

@@ -36,6 +36,8 @@ class SnapshotCleaner {
   // All must outlive this object and its futures.
   SnapshotCleaner(BlobStore& store, Executor& executor, Transfer& transfer);
 
+  // Removes TTLs (blobs first, then the index), deletes blobs, then indexes, then flushes
+  // the store so that all of it is durable. Fails at the first error.
   Future<void> Run(CleanupWork work);
 
   // Finishes the cleanup of `snapshot` (the persisted one) if a crash interrupted it. A

@@ -40,6 +40,10 @@ class RecordingBlobStore final : public BlobStore {
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point t) override {
     return inner_.ListExpired(t);
   }
+  Future<void> Flush() override {
+    Log("flush");
+    return inner_.Flush();
+  }
   Future<void> PutObject(const std::string& n, std::string d) override {
     Log("put-checkpoint");
     return inner_.PutObject(n, std::move(d));
@@ -141,7 +145,8 @@ TEST_F(TaskCommitterTest, AsyncStageRunsOffTheCallersThreadInOrder) {
   EXPECT_TRUE(recording.log().empty() || recording.log().back() != "put-checkpoint");
   gated.Open();
   ASSERT_TRUE(task->Close().ok());
-  // upload (files, then indexes) -> persist the checkpoint -> cleanup (TTLs, deletes)
+  // upload (files, then indexes) -> flush -> persist the checkpoint -> cleanup (TTLs,
+  // deletes) -> flush
   std::vector<std::string> log = recording.log();
   auto first = [&](const std::string& m) {
     return std::find(log.begin(), log.end(), m) - log.begin();
@@ -150,12 +155,15 @@ TEST_F(TaskCommitterTest, AsyncStageRunsOffTheCallersThreadInOrder) {
     return log.rend() - std::find(log.rbegin(), log.rend(), m) - 1;
   };
   EXPECT_LT(last("put"), first("put-checkpoint"));
-  EXPECT_LT(last("put-index"), first("put-checkpoint"));
+  EXPECT_LT(last("put-index"), first("flush"));
+  EXPECT_LT(first("flush"), first("put-checkpoint"));
   EXPECT_LT(first("put-checkpoint"), first("remove-ttl"));
+  EXPECT_LT(last("remove-ttl"), last("flush"));
 }
 
 TEST_F(TaskCommitterTest, FailureOfAnyAsyncStepFailsTheNextCommitThenClears) {
   const std::pair<Method, const char*> steps[] = {{Method::kPut, "upload"},
+                                                  {Method::kFlush, "flush"},
                                                   {Method::kPutObject, "checkpoint write"},
                                                   {Method::kRemoveTtl, "cleanup"}};
   TaskOptions options = Options();

@@ -146,6 +146,12 @@ Status SyncDir(const std::string& path) {
   return dir.Sync();
 }
 
+Status SyncFileSystem(const std::string& path) {
+  ASSIGN_OR_RETURN(File dir, File::Open(path, O_RDONLY | O_DIRECTORY));
+  if (::syncfs(dir.fd()) != 0) return ErrnoError("syncfs " + path, errno);
+  return Status::Ok();
+}
+
 namespace {
 
 // Removes the contents of the directory open as `dir`, then nothing else.

@@ -76,6 +76,9 @@ bool PathExists(const std::string& path);
 Status MakeDirs(const std::string& path, mode_t mode = 0755);
 // fsync(2) of a directory, making renames and creations in it durable.
 Status SyncDir(const std::string& path);
+// syncfs(2) of the file system that holds `path` (a directory): everything written to it
+// before the call is durable when it returns, as after sync(1).
+Status SyncFileSystem(const std::string& path);
 // rm -rf that never follows symlinks. A missing path is OK.
 Status RemoveAll(const std::string& path);
 // rename(2).

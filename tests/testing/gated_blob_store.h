@@ -71,6 +71,9 @@ class GatedBlobStore final : public BlobStore {
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override {
     return inner_.ListExpired(now);
   }
+  Future<void> Flush() override {
+    return Gate().Chain<void>([this] { return inner_.Flush(); });
+  }
   Future<void> PutObject(const std::string& name, std::string data) override {
     return Gate().Chain<void>(
         [this, name, data = std::move(data)] { return inner_.PutObject(name, data); });

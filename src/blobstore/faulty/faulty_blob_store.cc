@@ -171,6 +171,10 @@ Future<std::vector<std::string>> FaultyBlobStore::ListExpired(
                                          [this, now] { return inner_->ListExpired(now); });
 }
 
+Future<void> FaultyBlobStore::Flush() {
+  return Apply<void>(NextFault(Method::kFlush), [this] { return inner_->Flush(); });
+}
+
 Future<void> FaultyBlobStore::PutObject(const std::string& name, std::string data) {
   return Apply<void>(NextFault(Method::kPutObject), [this, name, data = std::move(data)] {
     return inner_->PutObject(name, data);

@@ -41,6 +41,7 @@ class FaultyBlobStore final : public BlobStore {
     kDelete,
     kRemoveTtl,
     kListExpired,
+    kFlush,
     kPutObject,
     kGetObject,
     kDeleteObject,
@@ -101,6 +102,7 @@ class FaultyBlobStore final : public BlobStore {
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
+  Future<void> Flush() override;
   // Named objects: PartialTransfer acts as AsyncError on them.
   Future<void> PutObject(const std::string& name, std::string data) override;
   Future<std::string> GetObject(const std::string& name) override;

@@ -79,6 +79,10 @@ Future<std::vector<std::string>> LocalBlobStore::ListExpired(
       });
 }
 
+Future<void> LocalBlobStore::Flush() {
+  return Run<void>([layout = layout_] { return local_internal::FlushStore(*layout); });
+}
+
 Future<void> LocalBlobStore::PutObject(const std::string& name, std::string data) {
   return Run<void>([layout = layout_, name, data = std::move(data)] {
     return local_internal::PutObject(*layout, name, data);

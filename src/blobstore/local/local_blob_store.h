@@ -2,23 +2,25 @@
 // directory on a local or mounted file system.
 //
 // Layout under DIR (the directories are created by Open):
-//   blobs/<shard>/<id>   the bytes of blob <id>. <shard> is two lowercase hex digits: the
-//                        low byte of the 32-bit FNV-1a hash of <id>. Each '/' of the id
-//                        makes a subdirectory; directories are never removed.
-//   ttl/<id>             the TTL marker of blob <id>: one line
-//                        "blobstate-ttl 1 <expiry, ms since the Unix epoch>\n".
-//   objects/<name>       named object <name> (checkpoints); each '/' makes a subdirectory.
-//   tmp/<128-bit random hex>.{blob,ttl,obj}
-//                        files being written, created with O_EXCL. Never visible as blobs.
+//   blobs/<shard>/<id>    the bytes of blob <id> once it has no TTL. <shard> is two lowercase
+//                         hex digits: the low byte of the 32-bit FNV-1a hash of <id>. Each
+//                         '/' of the id makes a subdirectory; directories are never removed.
+//   pending/<shard>/<id>  the bytes of blob <id> while it has a TTL; the file's mtime is the
+//                         expiry. RemoveTtl renames it to blobs/<shard>/<id>.
+//   objects/<name>        named object <name> (checkpoints); each '/' makes a subdirectory.
+//   tmp/<128-bit random hex>.{blob,obj}
+//                         files being written, created with O_EXCL. Never visible as blobs.
 //
-// Write order of a put, each step durable (fsync of the file, then of the directory that
-// gained an entry) before the next:
-//   1. the source's bytes into tmp/<r>.blob, streamed in kIoChunkSize chunks;
-//   2. with a TTL: the marker into tmp/<r>.ttl, renamed to ttl/<id>;
-//   3. tmp/<r>.blob renamed to blobs/<shard>/<id>: the blob becomes visible.
-// So a crash never leaves a visible TTL'd blob without its marker. A crash leaves at worst
-// a temp file (removed by a sweep, see ListExpired) or a marker without a blob (listed by
-// ListExpired once expired; Delete removes it).
+// A blob is one file, in exactly one of blobs/ and pending/, so a crash can never separate
+// a blob from its TTL. A put streams the source into tmp/<r>.blob, sets its mtime to the
+// expiry (with a TTL), and renames it into place: a reader sees all of it or nothing.
+//
+// Durability is batched, as `cp -r` + `sync` does: Put, Delete and RemoveTtl sync nothing
+// themselves, and Flush (one syncfs(2)) makes all that completed before it durable. After a
+// crash before Flush, what was not flushed may be lost; a blob in pending/ may then carry
+// an older mtime and so expire early, which is harmless, since no persisted checkpoint can
+// reference a blob put after the last Flush. Named objects are durable on return (temp
+// file, fsync, rename, fsync of the directory).
 //
 // Expiry is lazy, as with an S3 lifecycle rule: a blob past its TTL stays readable (Get
 // and RemoveTtl still work) until it is deleted, which gc does for what ListExpired lists.
@@ -72,17 +74,18 @@ class LocalBlobStore final : public BlobStore {
   // kNotFound naming the id if the blob is absent (the factory is not called); the
   // factory's and sink's errors unchanged (Finish is then not called).
   Future<void> Get(const std::string& id, SinkFactory sink) override;
-  // Delete: removes the blob, then its marker (even when the blob is absent, so that a
-  // stale marker goes too). kGone if the blob was absent; kInvalidArgument as for Get.
+  // Delete: removes the blob, with or without a TTL. kGone if it was absent;
+  // kInvalidArgument as for Get.
   Future<void> Delete(const std::string& id) override;
-  // RemoveTtl: kNotFound if the blob is absent, else removes the marker (durably) if any.
+  // RemoveTtl: moves the blob from pending/ to blobs/; kNotFound if it is in neither.
   Future<void> RemoveTtl(const std::string& id) override;
-  // ListExpired: the ids of all markers whose expiry is before `now`, sorted, including
-  // stale markers whose blob is gone. A marker that cannot be parsed (only possible by
-  // outside tampering: markers are written by rename) is skipped, never deleted. Also
-  // removes temp files whose mtime is more than kStaleTempAge before the real clock (not
-  // `now`, which tests move freely).
+  // ListExpired: the ids of the blobs in pending/ whose mtime is before `now`, sorted.
+  // Files there that no put could have written (a wrong shard, an invalid id) are skipped,
+  // never listed. Also removes temp files whose mtime is more than kStaleTempAge before the
+  // real clock (not `now`, which tests move freely).
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
+  // Flush: syncfs(2) of the file system that holds the store.
+  Future<void> Flush() override;
 
   // Named objects live in objects/<name>, written like blobs (temp file, fsync, rename,
   // fsync of the directory), so a put replaces an object atomically and durably.

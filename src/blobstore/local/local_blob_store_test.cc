@@ -68,34 +68,65 @@ TEST_F(LocalBlobStoreTest, OpenRequiresAnAbsoluteDirectory) {
 }
 
 TEST_F(LocalBlobStoreTest, LayoutMatchesTheDocumentation) {
+  auto before = system_clock::now();
   std::string id = PutOk("content", 1h);
-  std::string shard = local_internal::ShardOf(id);
-  Result<std::string> blob = ReadSmallFile(JoinPath(dir_, "blobs/" + shard + "/" + id));
+  auto after = system_clock::now();
+  std::string rel = local_internal::ShardOf(id) + "/" + id;
+  EXPECT_EQ(FilesUnder("pending"), std::set<std::string>{rel});
+  EXPECT_TRUE(FilesUnder("blobs").empty());
+  EXPECT_TRUE(FilesUnder("tmp").empty());
+  Result<std::string> blob = ReadSmallFile(JoinPath(dir_, "pending/" + rel));
   ASSERT_TRUE(blob.ok()) << blob.status();
   EXPECT_EQ(*blob, "content");
-  Result<std::string> marker = ReadSmallFile(JoinPath(dir_, "ttl/" + id));
-  ASSERT_TRUE(marker.ok()) << marker.status();
-  EXPECT_EQ(marker->rfind("blobstate-ttl 1 ", 0), 0u) << *marker;
-  EXPECT_TRUE(FilesUnder("tmp").empty());
+  Result<struct stat> st = LStat(JoinPath(dir_, "pending/" + rel));
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_GE(st->st_mtim.tv_sec, system_clock::to_time_t(before + 1h) - 1) << "mtime is the expiry";
+  EXPECT_LE(st->st_mtim.tv_sec, system_clock::to_time_t(after + 1h));
   ASSERT_TRUE(store_->RemoveTtl(id).GetFor(kWait).ok());
-  EXPECT_FALSE(PathExists(JoinPath(dir_, "ttl/" + id)));
+  EXPECT_TRUE(FilesUnder("pending").empty());
+  EXPECT_EQ(FilesUnder("blobs"), std::set<std::string>{rel});
 }
 
-TEST_F(LocalBlobStoreTest, TtlMarkerRoundTripsAndRejectsGarbage) {
-  auto t = system_clock::time_point(1'700'000'000'123ms);
-  Result<system_clock::time_point> back =
-      local_internal::ParseTtlMarker(local_internal::FormatTtlMarker(t));
-  ASSERT_TRUE(back.ok());
-  EXPECT_EQ(*back, t);
-  for (std::string bad : {"", "blobstate-ttl 1 \n", "blobstate-ttl 1 12", "blobstate-ttl 2 12\n",
-                          "blobstate-ttl 1 12x\n"}) {
-    EXPECT_EQ(local_internal::ParseTtlMarker(bad).status().code(), StatusCode::kDataLoss) << bad;
+TEST_F(LocalBlobStoreTest, PutWithoutTtlIsPermanentAtOnce) {
+  std::string id = PutOk("forever");
+  EXPECT_EQ(FilesUnder("blobs"), std::set<std::string>{local_internal::ShardOf(id) + "/" + id});
+  EXPECT_TRUE(FilesUnder("pending").empty());
+  EXPECT_TRUE(store_->RemoveTtl(id).GetFor(kWait).ok()) << "idempotent";
+  EXPECT_TRUE(Expired(system_clock::now() + 1000h).empty());
+}
+
+TEST_F(LocalBlobStoreTest, DeleteRemovesABlobWithOrWithoutTtl) {
+  std::string pending = PutOk("p", 1h);
+  std::string permanent = PutOk("q");
+  for (const std::string& id : {pending, permanent}) {
+    EXPECT_TRUE(store_->Delete(id).GetFor(kWait).ok()) << id;
+    EXPECT_EQ(store_->Delete(id).GetFor(kWait).status().code(), StatusCode::kGone) << id;
   }
+  EXPECT_TRUE(FilesUnder("pending").empty());
+  EXPECT_TRUE(FilesUnder("blobs").empty());
+}
+
+TEST_F(LocalBlobStoreTest, GetRacingRemoveTtlAlwaysFindsTheBlob) {
+  for (int i = 0; i < 100; ++i) {
+    std::string id = PutOk("racing", 1h);
+    std::string back;
+    Future<void> get = store_->Get(id, StringSinkFactory(&back));
+    Future<void> remove = store_->RemoveTtl(id);
+    Status got = std::move(get).GetFor(kWait).status();
+    ASSERT_TRUE(got.ok()) << i << ": " << got;
+    ASSERT_TRUE(std::move(remove).GetFor(kWait).ok()) << i;
+    EXPECT_EQ(back, "racing");
+  }
+}
+
+TEST_F(LocalBlobStoreTest, FlushSucceeds) {
+  PutOk("x", 1h);
+  EXPECT_TRUE(store_->Flush().GetFor(kWait).ok());
 }
 
 TEST_F(LocalBlobStoreTest, RejectsPathTraversalIds) {
   ASSERT_TRUE(WriteFileAtomic(tmp_.Sub("victim"), "keep").ok());
-  ASSERT_TRUE(WriteFileAtomic(JoinPath(dir_, "ttl/victim"), "blobstate-ttl 1 0\n").ok());
+  ASSERT_TRUE(WriteFileAtomic(JoinPath(dir_, "pending/victim"), "keep").ok());
   auto sinks = std::make_shared<SinkLog>();
   for (const std::string& id :
        std::vector<std::string>{"../victim", "../../victim", "a/../../../victim", "/etc/passwd",
@@ -108,7 +139,7 @@ TEST_F(LocalBlobStoreTest, RejectsPathTraversalIds) {
   }
   EXPECT_EQ(sinks->opened, 0);
   EXPECT_TRUE(PathExists(tmp_.Sub("victim")));
-  EXPECT_TRUE(PathExists(JoinPath(dir_, "ttl/victim")));
+  EXPECT_TRUE(PathExists(JoinPath(dir_, "pending/victim")));
 }
 
 TEST_F(LocalBlobStoreTest, CrashedPutLeavesNoVisibleBlob) {
@@ -126,7 +157,7 @@ TEST_F(LocalBlobStoreTest, CrashedPutLeavesNoVisibleBlob) {
   EXPECT_EQ(id.status(), FailedPreconditionError("file changed under us"));
   EXPECT_EQ(log->bytes.load(), kIoChunkSize + 100);
   EXPECT_TRUE(FilesUnder("blobs").empty());
-  EXPECT_TRUE(FilesUnder("ttl").empty());
+  EXPECT_TRUE(FilesUnder("pending").empty());
   EXPECT_TRUE(FilesUnder("tmp").empty());
 }
 
@@ -172,22 +203,18 @@ TEST_F(LocalBlobStoreTest, ExpiredBlobStaysReadableUntilDeleted) {
   EXPECT_TRUE(Expired(system_clock::now() + 1h).empty());
 }
 
-TEST_F(LocalBlobStoreTest, StaleMarkerWithoutBlobIsListedAndDeleteRemovesIt) {
-  std::string id = "job/task/store/orphan";
-  ASSERT_TRUE(MakeDirs(JoinPath(dir_, "ttl/job/task/store")).ok());
-  ASSERT_TRUE(WriteFileAtomic(JoinPath(dir_, "ttl/" + id),
-                              local_internal::FormatTtlMarker(system_clock::now() - 1h))
-                  .ok());
-  EXPECT_EQ(Expired(system_clock::now()), std::vector<std::string>{id});
-  EXPECT_EQ(store_->Delete(id).GetFor(kWait).status().code(), StatusCode::kGone);
+TEST_F(LocalBlobStoreTest, FilesThatNoPutWroteAreNotListedAsExpired) {
+  std::string id = "job/task/store/foreign";
+  std::string wrong_shard = local_internal::ShardOf(id) == "00" ? "01" : "00";
+  for (const std::string& rel :
+       std::vector<std::string>{wrong_shard + "/" + id, "loose", "ab/bad id"}) {
+    ASSERT_TRUE(MakeDirs(DirName(JoinPath(dir_, "pending/" + rel))).ok());
+    ASSERT_TRUE(WriteFileAtomic(JoinPath(dir_, "pending/" + rel), "?").ok());
+    struct timespec old_times[2] = {{.tv_sec = 1000, .tv_nsec = 0}, {.tv_sec = 1000, .tv_nsec = 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, JoinPath(dir_, "pending/" + rel).c_str(), old_times, 0), 0);
+  }
   EXPECT_TRUE(Expired(system_clock::now()).empty());
-}
-
-TEST_F(LocalBlobStoreTest, MalformedMarkerIsSkippedNotDeleted) {
-  std::string id = PutOk("x", 1h);
-  ASSERT_TRUE(WriteFileAtomic(JoinPath(dir_, "ttl/" + id), "garbage").ok());
-  EXPECT_TRUE(Expired(system_clock::now() + 1000h).empty());
-  EXPECT_TRUE(PathExists(JoinPath(dir_, "ttl/" + id)));
+  EXPECT_EQ(FilesUnder("pending").size(), 3u) << "skipped, never deleted";
 }
 
 TEST_F(LocalBlobStoreTest, ListExpiredSweepsStaleTempFiles) {
@@ -227,7 +254,7 @@ TEST_F(LocalBlobStoreTest, MissingBlobErrorsNameTheId) {
 }
 
 TEST_F(LocalBlobStoreTest, IdBelowAnExistingBlobIsAbsentNotAnError) {
-  std::string id = PutOk("x", 1h);  // ttl/<id> is a file, ttl/job/task/store a directory
+  std::string id = PutOk("x", 1h);  // pending/<shard>/<id> is a file, its parent a directory
   std::string below = id + "/more";
   std::string above = id.substr(0, id.find_last_of('/'));  // a directory in the layout
   for (const std::string& absent : {below, above}) {

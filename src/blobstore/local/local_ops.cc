@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdio>
 #include <functional>
+#include <optional>
 
 #include "blobstore/blob_ids.h"
 #include "util/fs.h"
@@ -19,12 +20,20 @@ namespace {
 
 using std::chrono::system_clock;
 
-constexpr std::string_view kMarkerPrefix = "blobstate-ttl 1 ";
-constexpr size_t kMaxMarkerSize = 256;
 // Longer TTLs would overflow the clock; no blob needs to wait that long.
 constexpr std::chrono::seconds kMaxTtl(100ll * 365 * 24 * 3600);
 
 bool IsAbsentErrno(int err) { return err == ENOENT || err == ENOTDIR; }
+
+struct timespec ToTimespec(system_clock::time_point t) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  return {.tv_sec = static_cast<time_t>(ns / 1'000'000'000), .tv_nsec = ns % 1'000'000'000};
+}
+
+system_clock::time_point FromTimespec(const struct timespec& ts) {
+  return system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
+      std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+}
 
 Status CheckId(const Layout& layout, const std::string& id) {
   if (IsValidBlobId(id)) return Status::Ok();
@@ -52,15 +61,27 @@ Result<bool> IsAbsent(const std::string& path) {
   return S_ISDIR(st.st_mode);
 }
 
+// The file at `path` open for reading, or nullopt if there is none (or a directory).
+Result<std::optional<File>> OpenIfPresent(const std::string& path) {
+  Result<File> f = File::Open(path, O_RDONLY | O_NOFOLLOW);
+  if (f.ok()) return std::optional<File>(std::move(*f));
+  if (f.status().code() != StatusCode::kNotFound) {
+    ASSIGN_OR_RETURN(bool absent, IsAbsent(path));  // ENOTDIR: an id below another's
+    if (!absent) return f.status();
+  }
+  return std::optional<File>();
+}
+
 // The directory part of a relative path ("" when there is none).
 std::string_view RelDir(std::string_view rel) {
   size_t slash = rel.find_last_of('/');
   return slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash);
 }
 
-// Creates the directories of `rel` under `base` as needed and makes the entry of each one
-// durable in its parent (once per directory per process).
-Status EnsureDurableDirs(const Layout& layout, const std::string& base, std::string_view rel) {
+// Creates the directories of `rel` under `base` as needed (each one looked at once per
+// process). With `sync`, also makes the entry of each one durable in its parent; without,
+// the next FlushStore does.
+Status EnsureDirs(const Layout& layout, const std::string& base, std::string_view rel, bool sync) {
   std::string dir = base;
   size_t start = 0;
   while (start < rel.size()) {
@@ -68,40 +89,53 @@ Status EnsureDurableDirs(const Layout& layout, const std::string& base, std::str
     std::string parent = dir;
     dir = JoinPath(dir, rel.substr(start, slash - start));
     start = slash + 1;
-    if (layout.IsKnownDurable(dir)) continue;
+    if (layout.IsKnown(dir)) continue;
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoError("mkdir " + dir, errno);
     }
     // Another thread may have created it and not yet synced the parent: sync anyway.
-    RETURN_IF_ERROR(SyncDir(parent));
-    layout.MarkDurable(dir);
+    if (sync) RETURN_IF_ERROR(SyncDir(parent));
+    layout.MarkKnown(dir);
   }
   return Status::Ok();
 }
 
-// Moves the finished temp file `tmp` to base/rel and makes the new entry durable.
+// Moves the finished temp file `tmp` to base/rel; with `sync`, makes the new entry durable.
 Status Publish(const Layout& layout, const std::string& tmp, const std::string& base,
-               const std::string& rel) {
-  RETURN_IF_ERROR(EnsureDurableDirs(layout, base, RelDir(rel)));
+               const std::string& rel, bool sync) {
+  RETURN_IF_ERROR(EnsureDirs(layout, base, RelDir(rel), sync));
   std::string dst = JoinPath(base, rel);
   RETURN_IF_ERROR(Rename(tmp, dst));
-  return SyncDir(DirName(dst));
+  return sync ? SyncDir(DirName(dst)) : Status::Ok();
 }
 
-// Unlinks `path` and makes that durable; false if there was no file to unlink.
-Result<bool> RemoveFileDurably(const std::string& path) {
+// Unlinks `path`, with `sync` durably; false if there was no file to unlink.
+Result<bool> RemoveFile(const std::string& path, bool sync) {
   if (::unlink(path.c_str()) != 0) {
     if (IsAbsentErrno(errno) || errno == EISDIR) return false;
     return ErrnoError("unlink " + path, errno);
   }
-  RETURN_IF_ERROR(SyncDir(DirName(path)));
+  if (sync) RETURN_IF_ERROR(SyncDir(DirName(path)));
   return true;
+}
+
+// Removes blob `id` in whichever state it is (a concurrent RemoveTtl may move it from
+// pending/ to blobs/ meanwhile, hence the second look); false if it was in neither.
+Result<bool> RemoveBlobFile(const Layout& layout, const std::string& id) {
+  for (const std::string& path :
+       {layout.BlobPath(id), layout.PendingPath(id), layout.BlobPath(id)}) {
+    ASSIGN_OR_RETURN(bool removed, RemoveFile(path, /*sync=*/false));
+    if (removed) return true;
+  }
+  return false;
 }
 
 void UnlinkQuietly(const std::string& path) { ::unlink(path.c_str()); }
 
-// Copies all of `source` into the new file `tmp`, checks the count against size(), syncs.
-Status StreamToTemp(BlobSource& source, const std::string& tmp) {
+// Copies all of `source` into the new file `tmp` and checks the count against size(). With
+// a TTL, sets the file's mtime (and atime) to `expiry`. Nothing is synced: FlushStore does.
+Status StreamToTemp(BlobSource& source, const std::string& tmp,
+                    std::optional<system_clock::time_point> expiry) {
   ASSIGN_OR_RETURN(File f, File::Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
   const uint64_t expected = source.size();
   IoBuffer buf(kIoChunkSize);
@@ -118,22 +152,15 @@ Status StreamToTemp(BlobSource& source, const std::string& tmp) {
     return DataLossError("source yielded " + std::string(total > expected ? "more than " : "") +
                          std::to_string(total) + " bytes, its size is " + std::to_string(expected));
   }
-  RETURN_IF_ERROR(f.Sync());
+  // Start writeback now, without waiting for it, so that the Flush that follows the
+  // commit's puts finds most of the bytes on disk already.
+  ::sync_file_range(f.fd(), 0, 0, SYNC_FILE_RANGE_WRITE);
+  if (expiry) {
+    struct timespec times[2];
+    times[0] = times[1] = ToTimespec(*expiry);
+    if (::futimens(f.fd(), times) != 0) return ErrnoError("futimens " + tmp, errno);
+  }
   return f.Close();
-}
-
-Status WriteMarker(const Layout& layout, const std::string& id, system_clock::time_point expiry) {
-  std::string tmp = JoinPath(layout.tmp, RandomHex(16) + ".ttl");
-  std::string text = FormatTtlMarker(expiry);
-  Status s = [&]() -> Status {
-    ASSIGN_OR_RETURN(File f, File::Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
-    RETURN_IF_ERROR(f.Write(text.data(), text.size()));
-    RETURN_IF_ERROR(f.Sync());
-    RETURN_IF_ERROR(f.Close());
-    return Publish(layout, tmp, layout.ttl, id);
-  }();
-  if (!s.ok()) UnlinkQuietly(tmp);
-  return s;
 }
 
 using FileVisitor = std::function<Status(const std::string& rel, const struct stat& st)>;
@@ -168,16 +195,18 @@ std::string Layout::BlobPath(std::string_view id) const {
   return JoinPath(JoinPath(blobs, ShardOf(id)), id);
 }
 
-std::string Layout::MarkerPath(std::string_view id) const { return JoinPath(ttl, id); }
-
-bool Layout::IsKnownDurable(const std::string& dir) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return durable_dirs_.count(dir) != 0;
+std::string Layout::PendingPath(std::string_view id) const {
+  return JoinPath(JoinPath(pending, ShardOf(id)), id);
 }
 
-void Layout::MarkDurable(const std::string& dir) const {
+bool Layout::IsKnown(const std::string& dir) const {
   std::lock_guard<std::mutex> lock(mu_);
-  durable_dirs_.insert(dir);
+  return known_dirs_.count(dir) != 0;
+}
+
+void Layout::MarkKnown(const std::string& dir) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  known_dirs_.insert(dir);
 }
 
 std::string ShardOf(std::string_view id) {
@@ -190,25 +219,6 @@ std::string ShardOf(std::string_view id) {
   return {kHex[(h >> 4) & 15], kHex[h & 15]};
 }
 
-std::string FormatTtlMarker(system_clock::time_point expiry) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(expiry.time_since_epoch());
-  return std::string(kMarkerPrefix) + std::to_string(ms.count()) + "\n";
-}
-
-Result<system_clock::time_point> ParseTtlMarker(std::string_view text) {
-  int64_t ms = 0;
-  if (text.size() > kMarkerPrefix.size() && text.substr(0, kMarkerPrefix.size()) == kMarkerPrefix &&
-      text.back() == '\n') {
-    std::string_view num =
-        text.substr(kMarkerPrefix.size(), text.size() - kMarkerPrefix.size() - 1);
-    auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), ms);
-    if (ec == std::errc() && end == num.data() + num.size() && !num.empty()) {
-      return system_clock::time_point(std::chrono::milliseconds(ms));
-    }
-  }
-  return DataLossError("malformed TTL marker '" + std::string(text.substr(0, 80)) + "'");
-}
-
 Result<std::shared_ptr<const Layout>> CreateLayout(const std::string& dir) {
   if (dir.empty() || dir.front() != '/') {
     return InvalidArgumentError("local blob store directory must be absolute: '" + dir + "'");
@@ -217,12 +227,13 @@ Result<std::shared_ptr<const Layout>> CreateLayout(const std::string& dir) {
   layout->root = dir;
   while (layout->root.size() > 1 && layout->root.back() == '/') layout->root.pop_back();
   layout->blobs = JoinPath(layout->root, "blobs");
-  layout->ttl = JoinPath(layout->root, "ttl");
+  layout->pending = JoinPath(layout->root, "pending");
   layout->tmp = JoinPath(layout->root, "tmp");
   layout->objects = JoinPath(layout->root, "objects");
-  for (const std::string* sub : {&layout->blobs, &layout->ttl, &layout->tmp, &layout->objects}) {
+  for (const std::string* sub :
+       {&layout->blobs, &layout->pending, &layout->tmp, &layout->objects}) {
     RETURN_IF_ERROR(MakeDirs(*sub));
-    layout->MarkDurable(*sub);
+    layout->MarkKnown(*sub);
   }
   RETURN_IF_ERROR(SyncDir(layout->root));
   RETURN_IF_ERROR(SyncDir(DirName(layout->root)));
@@ -242,28 +253,29 @@ Result<std::string> PutBlob(const Layout& layout, const SourceFactory& factory,
   if (source == nullptr) return InternalError("the source factory returned no source");
   std::string id = NewBlobId(metadata, system_clock::now());
   std::string tmp = JoinPath(layout.tmp, RandomHex(16) + ".blob");
-  Status s = StreamToTemp(*source, tmp);
-  if (s.ok() && metadata.ttl.count() > 0) {
-    s = WriteMarker(layout, id, system_clock::now() + metadata.ttl);
+  const bool ttl = metadata.ttl.count() > 0;
+  std::optional<system_clock::time_point> expiry;
+  if (ttl) expiry = system_clock::now() + metadata.ttl;
+  Status s = StreamToTemp(*source, tmp, expiry);
+  if (s.ok()) {
+    s = Publish(layout, tmp, ttl ? layout.pending : layout.blobs, ShardOf(id) + "/" + id,
+                /*sync=*/false);
   }
-  if (s.ok()) s = Publish(layout, tmp, layout.blobs, ShardOf(id) + "/" + id);
   if (s.ok()) return id;
-  // Undo in reverse order of visibility: the blob (if the rename happened but its sync
-  // failed), then its marker.
   UnlinkQuietly(tmp);
-  UnlinkQuietly(layout.BlobPath(id));
-  if (metadata.ttl.count() > 0) UnlinkQuietly(layout.MarkerPath(id));
   return s;
 }
 
 Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& factory) {
   RETURN_IF_ERROR(CheckId(layout, id));
-  std::string path = layout.BlobPath(id);
-  Result<File> f = File::Open(path, O_RDONLY | O_NOFOLLOW);
-  if (!f.ok()) {
-    ASSIGN_OR_RETURN(bool absent, IsAbsent(path));
-    return absent ? BlobNotFound(layout, id) : f.status();
+  // A concurrent RemoveTtl may move the blob from pending/ to blobs/: look there twice.
+  std::optional<File> f;
+  for (const std::string& path :
+       {layout.BlobPath(id), layout.PendingPath(id), layout.BlobPath(id)}) {
+    ASSIGN_OR_RETURN(f, OpenIfPresent(path));
+    if (f) break;
   }
+  if (!f) return BlobNotFound(layout, id);
   ASSIGN_OR_RETURN(struct stat st, f->Stat());
   if (!S_ISREG(st.st_mode)) return BlobNotFound(layout, id);
   ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> sink, factory());
@@ -284,33 +296,34 @@ Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& f
 
 Status DeleteBlob(const Layout& layout, const std::string& id) {
   RETURN_IF_ERROR(CheckId(layout, id));
-  // The blob first: a crash in between leaves a stale marker (listed, then deleted by gc),
-  // never a blob that lost its TTL.
-  ASSIGN_OR_RETURN(bool removed, RemoveFileDurably(layout.BlobPath(id)));
-  RETURN_IF_ERROR(RemoveFileDurably(layout.MarkerPath(id)).status());
+  ASSIGN_OR_RETURN(bool removed, RemoveBlobFile(layout, id));
   if (!removed) return GoneError("blob " + id + " is already gone from " + layout.Describe());
   return Status::Ok();
 }
 
 Status RemoveBlobTtl(const Layout& layout, const std::string& id) {
   RETURN_IF_ERROR(CheckId(layout, id));
+  std::string rel = ShardOf(id) + "/" + id;
+  RETURN_IF_ERROR(EnsureDirs(layout, layout.blobs, RelDir(rel), /*sync=*/false));
+  std::string from = layout.PendingPath(id);
+  if (::rename(from.c_str(), layout.BlobPath(id).c_str()) == 0) return Status::Ok();
+  if (!IsAbsentErrno(errno)) return ErrnoError("rename " + from, errno);
+  // Not pending: permanent already (idempotent), or no such blob.
   ASSIGN_OR_RETURN(bool absent, IsAbsent(layout.BlobPath(id)));
-  if (absent) return BlobNotFound(layout, id);
-  return RemoveFileDurably(layout.MarkerPath(id)).status();
+  return absent ? BlobNotFound(layout, id) : Status::Ok();
 }
 
 Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
                                                   system_clock::time_point now) {
   std::vector<std::string> expired;
-  RETURN_IF_ERROR(WalkFiles(layout.ttl, "", [&](const std::string& id, const struct stat&) {
-    if (!IsValidBlobId(id)) return Status::Ok();  // not ours
-    Result<std::string> text = ReadSmallFile(JoinPath(layout.ttl, id), kMaxMarkerSize);
-    if (text.status().code() == StatusCode::kNotFound) return Status::Ok();  // TTL removed
-    // Oversized: malformed, so skipped like any marker that does not parse.
-    if (text.status().code() == StatusCode::kInvalidArgument) return Status::Ok();
-    if (!text.ok()) return text.status();
-    Result<system_clock::time_point> expiry = ParseTtlMarker(*text);
-    if (expiry.ok() && *expiry < now) expired.push_back(id);
+  RETURN_IF_ERROR(WalkFiles(layout.pending, "", [&](const std::string& rel, const struct stat& st) {
+    size_t slash = rel.find('/');
+    if (slash == std::string::npos) return Status::Ok();  // not ours
+    std::string id = rel.substr(slash + 1);
+    if (!IsValidBlobId(id) || ShardOf(id) != rel.substr(0, slash) || !S_ISREG(st.st_mode)) {
+      return Status::Ok();  // not ours
+    }
+    if (FromTimespec(st.st_mtim) < now) expired.push_back(std::move(id));
     return Status::Ok();
   }));
   std::sort(expired.begin(), expired.end());
@@ -329,7 +342,7 @@ Status PutObject(const Layout& layout, const std::string& name, const std::strin
     RETURN_IF_ERROR(f.Write(data.data(), data.size()));
     RETURN_IF_ERROR(f.Sync());
     RETURN_IF_ERROR(f.Close());
-    return Publish(layout, tmp, layout.objects, name);
+    return Publish(layout, tmp, layout.objects, name, /*sync=*/true);
   }();
   if (!s.ok()) UnlinkQuietly(tmp);
   return s;
@@ -348,7 +361,7 @@ Result<std::string> GetObject(const Layout& layout, const std::string& name) {
 
 Status DeleteObject(const Layout& layout, const std::string& name) {
   RETURN_IF_ERROR(CheckObjectName(layout, name));
-  ASSIGN_OR_RETURN(bool removed, RemoveFileDurably(JoinPath(layout.objects, name)));
+  ASSIGN_OR_RETURN(bool removed, RemoveFile(JoinPath(layout.objects, name), /*sync=*/true));
   if (!removed) return GoneError("object " + name + " is already gone from " + layout.Describe());
   return Status::Ok();
 }
@@ -368,6 +381,8 @@ Result<std::vector<std::string>> ListObjects(const Layout& layout, const std::st
   std::sort(names.begin(), names.end());
   return names;
 }
+
+Status FlushStore(const Layout& layout) { return SyncFileSystem(layout.root); }
 
 Result<size_t> SweepTempFiles(const Layout& layout, system_clock::time_point cutoff) {
   size_t removed = 0;

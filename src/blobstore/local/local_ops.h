@@ -16,37 +16,32 @@
 
 namespace blobstate::local_internal {
 
-// The paths of one store, and the directories known to be durable. Thread-safe.
+// The paths of one store, and the directories known to exist. Thread-safe.
 struct Layout {
   std::string root;     // absolute
   std::string blobs;    // root/blobs
-  std::string ttl;      // root/ttl
+  std::string pending;  // root/pending
   std::string tmp;      // root/tmp
   std::string objects;  // root/objects
 
-  // root/blobs/<shard>/<id>.
+  // root/blobs/<shard>/<id>: the blob without a TTL.
   std::string BlobPath(std::string_view id) const;
-  // root/ttl/<id>.
-  std::string MarkerPath(std::string_view id) const;
+  // root/pending/<shard>/<id>: the blob while it has a TTL.
+  std::string PendingPath(std::string_view id) const;
   // "file://" + root.
   std::string Describe() const { return "file://" + root; }
 
-  bool IsKnownDurable(const std::string& dir) const;
-  void MarkDurable(const std::string& dir) const;
+  bool IsKnown(const std::string& dir) const;
+  void MarkKnown(const std::string& dir) const;
 
  private:
   mutable std::mutex mu_;
-  // Directories whose entry in their parent was fsynced by this process.
-  mutable std::set<std::string> durable_dirs_;  // GUARDED_BY(mu_)
+  // Directories this process created or found (under objects/: and made durable).
+  mutable std::set<std::string> known_dirs_;  // GUARDED_BY(mu_)
 };
 
 // Two lowercase hex digits: the low byte of the 32-bit FNV-1a hash of `id`.
 std::string ShardOf(std::string_view id);
-
-// The marker line for a blob that expires at `expiry`, and its inverse. Parse fails with
-// kDataLoss for anything else.
-std::string FormatTtlMarker(std::chrono::system_clock::time_point expiry);
-Result<std::chrono::system_clock::time_point> ParseTtlMarker(std::string_view text);
 
 // Creates the layout under the absolute directory `dir` (durably) and describes it.
 Result<std::shared_ptr<const Layout>> CreateLayout(const std::string& dir);
@@ -59,6 +54,8 @@ Status DeleteBlob(const Layout& layout, const std::string& id);
 Status RemoveBlobTtl(const Layout& layout, const std::string& id);
 Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
                                                   std::chrono::system_clock::time_point now);
+// syncfs(2) of the file system that holds the store.
+Status FlushStore(const Layout& layout);
 
 // The named-object operations of LocalBlobStore.
 Status PutObject(const Layout& layout, const std::string& name, const std::string& data);

@@ -144,6 +144,10 @@ Future<std::vector<std::string>> RetryingBlobStore::ListExpired(
       [inner = inner_.get(), now] { return inner->ListExpired(now); });
 }
 
+Future<void> RetryingBlobStore::Flush() {
+  return WithRetries<void>("flush", "flush", [inner = inner_.get()] { return inner->Flush(); });
+}
+
 Future<void> RetryingBlobStore::PutObject(const std::string& name, std::string data) {
   auto shared = std::make_shared<const std::string>(std::move(data));
   return WithRetries<void>(
