@@ -30,3 +30,17 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The blob servers the tests and benchmarks speak to, from npm, into .deps/npm (ignored by
+# git): s3rver for S3, Azurite for Azure Blob. Pinned versions; reinstalled only if missing.
+npm_dir="$(cd "$(dirname "$0")/.." && pwd)/.deps/npm"
+npm_packages=(s3rver@3.7.1 azurite@3.35.0)
+npm_bins=(s3rver azurite-blob)
+for b in "${npm_bins[@]}"; do
+  if [ ! -x "$npm_dir/node_modules/.bin/$b" ]; then
+    echo "install-deps: installing ${npm_packages[*]} into $npm_dir"
+    mkdir -p "$npm_dir"
+    npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error "${npm_packages[@]}" >/dev/null
+    break
+  fi
+done

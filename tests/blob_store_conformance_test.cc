@@ -20,6 +20,7 @@
 #include "blobstore/blob_store_testing.h"
 #include "blobstore/local/local_blob_store.h"
 #include "testing/temp_dir.h"
+#include "testing/test_servers.h"
 #include "util/random.h"
 
 namespace blobstate {
@@ -64,6 +65,13 @@ std::vector<Backend> Backends() {
       {.name = "file_url",
        .open =
            [](const Scratch& s) { return OpenBlobStore("file://" + s.dir, {.io_threads = 4}); }},
+      // RetryingBlobStore over S3BlobStore, against s3rver.
+      {.name = "s3",
+       .skip_reason = testing::S3Unavailable,
+       .open =
+           [](const Scratch& s) {
+             return testing::OpenS3TestStore(testing::S3TestUrl(s.name), {.io_threads = 4});
+           }},
   };
 }
 

@@ -9,6 +9,7 @@
 
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
+#include "testing/test_servers.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -31,7 +32,23 @@ class CliEndToEndTest : public ::testing::Test {
   testing::TempDir tmp_;
 };
 
-TEST_F(CliEndToEndTest, BacksUpIncrementallyAndRestoresRocksDbOnANewHost) {
+// The same commands against every backend: file://, and S3 (s3rver).
+class CliBackendTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string skip;
+    url_ = testing::TestBlobStoreUrl(GetParam(), tmp_.path(), &skip);
+    if (!skip.empty()) GTEST_SKIP() << skip;
+  }
+  std::string Task() const { return " --blob-store '" + url_ + "' --job j --task t-0 "; }
+  testing::TempDir tmp_;
+  std::string url_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, CliBackendTest, ::testing::Values("file", "s3"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(CliBackendTest, BacksUpIncrementallyAndRestoresRocksDbOnANewHost) {
   const std::string a = tmp_.Sub("hostA/db"), b = tmp_.Sub("hostB/db");
   ASSERT_EQ(Sh("blobstate-rocksdb fill --db " + a + " --keys 20000 --value-size 200").exit_code, 0);
   Outcome first = Sh("blobstate backup" + Task() + "--store db=" + a + " --json");
@@ -60,7 +77,7 @@ TEST_F(CliEndToEndTest, BacksUpIncrementallyAndRestoresRocksDbOnANewHost) {
   EXPECT_NE(list.out.find("  db  "), std::string::npos) << list.out;
 }
 
-TEST_F(CliEndToEndTest, JsonAndMetricsFileCarryTheSameFigures) {
+TEST_P(CliBackendTest, JsonAndMetricsFileCarryTheSameFigures) {
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"f", "12345"}, {"d/g", "123"}}).ok());
   Outcome r = Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("s") +
                  " --json --metrics-file " + tmp_.Sub("m.prom"));
@@ -98,7 +115,7 @@ TEST_F(CliEndToEndTest, ErrorsNameTheProblemAndSetTheExitCode) {
 }
 
 // A first deployment: nothing backed up yet. Restore is not stuck and leaves stores empty.
-TEST_F(CliEndToEndTest, RestoreBeforeAnyBackupLeavesStoresEmpty) {
+TEST_P(CliBackendTest, RestoreBeforeAnyBackupLeavesStoresEmpty) {
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"stale", "x"}}).ok());
   Outcome r = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s"));
   EXPECT_EQ(r.exit_code, 0) << r.out;

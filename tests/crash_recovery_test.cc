@@ -82,12 +82,7 @@ class CrashRecoveryTest : public ::testing::Test {
     std::vector<std::string> ttl = *(*store)->ListExpired(far).GetFor(kWait);
     std::set<std::string> with_ttl(ttl.begin(), ttl.end());
     EXPECT_TRUE((*store)->ListExpired(std::chrono::system_clock::now()).GetFor(kWait)->empty());
-    Result<testing::Tree> files = testing::ReadTree(tmp_.Sub("blobs/blobs"));
-    ASSERT_TRUE(files.ok());
-    std::set<std::string> all;
-    for (const auto& [rel, content] : *files) {
-      if (rel.back() != '/') all.insert(rel.substr(3));  // "<shard>/<id>"
-    }
+    std::set<std::string> all = testing::FileStoreBlobIds(tmp_.Sub("blobs"));
     for (const std::string& id : referenced) {
       EXPECT_TRUE(all.count(id)) << "lost: " << id;
       EXPECT_FALSE(with_ttl.count(id)) << "referenced with a TTL: " << id;

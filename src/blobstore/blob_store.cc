@@ -10,6 +10,7 @@
 
 #include "blobstore/local/local_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
+#include "blobstore/s3/s3_blob_store.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -68,7 +69,8 @@ Result<std::string> Absolute(const std::string& path) {
 
 Status UnsupportedUrl(std::string_view url, std::string_view why) {
   return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + std::string(why) +
-                              " (supported: file:///abs/dir, file://rel/dir)");
+                              " (supported: file:///abs/dir, file://rel/dir, "
+                              "s3://BUCKET/PREFIX?endpoint=URL&region=R)");
 }
 
 }  // namespace
@@ -110,10 +112,6 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
   std::string scheme(url.substr(0, sep));
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (scheme != "file") return UnsupportedUrl(url, "unknown scheme '" + scheme + "'");
-  std::string path(url.substr(sep + 3));
-  if (path.empty() || path == "/") return UnsupportedUrl(url, "no directory");
-  if (path.find('\0') != std::string::npos) return UnsupportedUrl(url, "NUL in path");
   if (options.io_threads == 0) {
     return InvalidArgumentError("blob store " + std::string(url) + ": io_threads must be >= 1");
   }
@@ -121,11 +119,21 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
     return InvalidArgumentError("blob store " + std::string(url) +
                                 ": retry.max_attempts must be >= 1");
   }
-  ASSIGN_OR_RETURN(std::string dir, Absolute(path));
-  ASSIGN_OR_RETURN(std::unique_ptr<LocalBlobStore> local,
-                   LocalBlobStore::Open(dir, options.io_threads));
+  std::unique_ptr<BlobStore> backend;
+  if (scheme == "s3") {
+    ASSIGN_OR_RETURN(S3Config config, ParseS3Url(url, ProcessEnv()));
+    ASSIGN_OR_RETURN(backend, S3BlobStore::Open(std::move(config), options.io_threads));
+  } else if (scheme == "file") {
+    std::string path(url.substr(sep + 3));
+    if (path.empty() || path == "/") return UnsupportedUrl(url, "no directory");
+    if (path.find('\0') != std::string::npos) return UnsupportedUrl(url, "NUL in path");
+    ASSIGN_OR_RETURN(std::string dir, Absolute(path));
+    ASSIGN_OR_RETURN(backend, LocalBlobStore::Open(dir, options.io_threads));
+  } else {
+    return UnsupportedUrl(url, "unknown scheme '" + scheme + "'");
+  }
   return std::unique_ptr<BlobStore>(
-      std::make_unique<RetryingBlobStore>(std::move(local), options.retry));
+      std::make_unique<RetryingBlobStore>(std::move(backend), options.retry));
 }
 
 }  // namespace blobstate

@@ -70,17 +70,7 @@ class StateTest : public ::testing::Test {
   }
 
   // Every blob id in the file:// store.
-  std::set<std::string> AllBlobs() {
-    std::set<std::string> ids;
-    const std::string root = BlobDir() + "/blobs";
-    Result<Tree> tree = ReadTree(root);
-    EXPECT_TRUE(tree.ok()) << tree.status();
-    for (const auto& [path, content] : *tree) {
-      if (path.back() == '/') continue;
-      ids.insert(path.substr(3));  // "<shard>/<id>"
-    }
-    return ids;
-  }
+  std::set<std::string> AllBlobs() { return FileStoreBlobIds(BlobDir()); }
 
   // Blobs that have a TTL (expired or not).
   std::set<std::string> TtlBlobs() {

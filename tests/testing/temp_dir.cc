@@ -1,6 +1,7 @@
 #include "testing/temp_dir.h"
 
 #include <dirent.h>
+#include <gtest/gtest.h>
 
 #include <memory>
 #include <random>
@@ -70,6 +71,19 @@ std::string RandomBytes(size_t n, uint32_t seed) {
   std::string out(n, '\0');
   for (char& c : out) c = static_cast<char>(gen());
   return out;
+}
+
+std::set<std::string> FileStoreBlobIds(const std::string& store_dir) {
+  std::set<std::string> ids;
+  for (const char* sub : {"blobs", "pending"}) {
+    Result<Tree> tree = ReadTree(JoinPath(store_dir, sub));
+    EXPECT_TRUE(tree.ok()) << tree.status();
+    if (!tree.ok()) continue;
+    for (const auto& [path, content] : *tree) {
+      if (path.back() != '/') ids.insert(path.substr(3));  // "<shard>/<id>"
+    }
+  }
+  return ids;
 }
 
 }  // namespace blobstate::testing

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "util/fs.h"
@@ -37,6 +38,10 @@ Status WriteTree(const std::string& root, const Tree& tree);
 
 // Reads the tree under `root` (contents of every file, every directory as "path/").
 Result<Tree> ReadTree(const std::string& root);
+
+// The ids of every blob of the file:// blob store in `store_dir`, with a TTL (pending/) or
+// without (blobs/). Fails the test on a read error.
+std::set<std::string> FileStoreBlobIds(const std::string& store_dir);
 
 // A per-file summary of mode and mtime, for checking that a restore kept them.
 Result<std::map<std::string, std::pair<mode_t, int64_t>>> ReadModes(const std::string& root);

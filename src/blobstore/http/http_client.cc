@@ -102,9 +102,12 @@ void SetBody(CURL* h, const HttpCall& call, Exchange* x) {
 
 Result<HttpResponse> PerformHttp(const HttpCall& call) {
   InitCurlOnce();
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  // One handle per thread, reset for each call: its connection cache keeps connections
+  // (and TLS sessions) alive from one request of this thread to the next.
+  thread_local std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return InternalError("curl_easy_init failed");
   CURL* h = curl.get();
+  curl_easy_reset(h);
   HttpResponse response;
   Exchange x{.call = &call, .response = &response, .handle = h};
   char error[CURL_ERROR_SIZE] = "";

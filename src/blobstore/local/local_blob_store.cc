@@ -1,8 +1,7 @@
 #include "blobstore/local/local_blob_store.h"
 
-#include <exception>
-
 #include "blobstore/local/local_ops.h"
+#include "blobstore/run_on.h"
 
 namespace blobstate {
 
@@ -35,18 +34,7 @@ LocalBlobStore::~LocalBlobStore() = default;
 
 template <typename T, typename Fn>
 Future<T> LocalBlobStore::Run(Fn fn) {
-  Promise<T> promise;
-  Future<T> out = promise.GetFuture();
-  executor_.Execute([fn = std::move(fn), promise = std::move(promise)]() mutable {
-    try {
-      promise.Set(fn());
-    } catch (const std::exception& e) {
-      promise.Set(InternalError(std::string("exception in local blob store: ") + e.what()));
-    } catch (...) {
-      promise.Set(InternalError("unknown exception in local blob store"));
-    }
-  });
-  return out;
+  return RunOn<T>(executor_, "local blob store", std::move(fn));
 }
 
 Future<std::string> LocalBlobStore::Put(SourceFactory source, const BlobMetadata& metadata) {

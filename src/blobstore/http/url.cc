@@ -1,0 +1,79 @@
+#include "blobstore/http/url.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace blobstate {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Status Malformed(std::string_view url, std::string_view why) {
+  return InvalidArgumentError("URL '" + std::string(url.substr(0, 300)) + "': " + std::string(why));
+}
+
+}  // namespace
+
+Result<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    int hi = i + 2 < s.size() ? HexValue(s[i + 1]) : -1;
+    int lo = i + 2 < s.size() ? HexValue(s[i + 2]) : -1;
+    if (hi < 0 || lo < 0) {
+      return InvalidArgumentError("bad percent escape in '" + std::string(s.substr(0, 200)) + "'");
+    }
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+Result<Url> ParseUrl(std::string_view url) {
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos || sep == 0) return Malformed(url, "no scheme://");
+  if (url.find('#') != std::string_view::npos) return Malformed(url, "a fragment ('#')");
+  Url out;
+  out.scheme = std::string(url.substr(0, sep));
+  std::transform(out.scheme.begin(), out.scheme.end(), out.scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string_view rest = url.substr(sep + 3);
+  std::string_view query;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  size_t slash = rest.find('/');
+  out.authority = std::string(rest.substr(0, slash));
+  if (out.authority.empty()) return Malformed(url, "no host or bucket after scheme://");
+  if (slash != std::string_view::npos) {
+    ASSIGN_OR_RETURN(out.path, PercentDecode(rest.substr(slash)));
+    while (out.path.size() > 1 && out.path.back() == '/') out.path.pop_back();
+    if (out.path == "/") out.path.clear();
+  }
+  while (!query.empty()) {
+    size_t amp = std::min(query.find('&'), query.size());
+    std::string_view pair = query.substr(0, amp);
+    query = amp < query.size() ? query.substr(amp + 1) : std::string_view();
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    ASSIGN_OR_RETURN(std::string key, PercentDecode(pair.substr(0, eq)));
+    std::string value;
+    if (eq != std::string_view::npos) {
+      ASSIGN_OR_RETURN(value, PercentDecode(pair.substr(eq + 1)));
+    }
+    out.query.emplace_back(std::move(key), std::move(value));
+  }
+  return out;
+}
+
+}  // namespace blobstate

@@ -1,0 +1,30 @@
+// Splitting the blob store URLs (s3://, azure://) and their endpoints into parts.
+#ifndef BLOBSTATE_BLOBSTORE_HTTP_URL_H_
+#define BLOBSTATE_BLOBSTORE_HTTP_URL_H_
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "blobstate/status.h"
+
+namespace blobstate {
+
+struct Url {
+  std::string scheme;     // lowercased
+  std::string authority;  // host[:port], as written
+  std::string path;       // "" or starting with '/', percent-decoded
+  std::vector<std::pair<std::string, std::string>> query;  // percent-decoded, in order
+};
+
+// Parses "scheme://authority[/path][?k=v&k2=v2]". kInvalidArgument naming the URL for a
+// missing scheme or authority, a bad percent escape, or a fragment.
+Result<Url> ParseUrl(std::string_view url);
+
+// "%41" -> "A"; '+' stays '+'. kInvalidArgument for a truncated or non-hex escape.
+Result<std::string> PercentDecode(std::string_view s);
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_BLOBSTORE_HTTP_URL_H_

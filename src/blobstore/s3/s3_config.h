@@ -1,0 +1,69 @@
+// Where an S3 blob store is and how to reach it: the `s3://` URL and AWS credentials.
+//
+// URL: s3://BUCKET[/PREFIX][?param=value&...], parameters:
+//   endpoint=URL         the service (an S3-compatible server, say http://127.0.0.1:4568).
+//                        Default: https://s3.REGION.amazonaws.com.
+//   region=R             the signing region. Default: AWS_REGION, AWS_DEFAULT_REGION, the
+//                        profile's `region` in the shared config file, then us-east-1.
+//   addressing=path|virtual
+//                        path-style (http://HOST/BUCKET/KEY) or virtual-hosted
+//                        (http://BUCKET.HOST/KEY). Default: virtual for AWS unless the
+//                        bucket name has a dot, path with an endpoint.
+//   multipart_threshold=BYTES, part_size=BYTES, part_concurrency=N
+//                        blobs of at least multipart_threshold bytes (default 64 MiB) are
+//                        put as multipart uploads of part_size parts (default 16 MiB, at
+//                        least 5 MiB), part_concurrency of them in flight (default 4).
+// Credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), else the
+// profile AWS_PROFILE (default "default") of the shared credentials file
+// (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials), then of the shared config
+// file (AWS_CONFIG_FILE, default ~/.aws/config). Never logged or put in messages.
+#ifndef BLOBSTATE_BLOBSTORE_S3_S3_CONFIG_H_
+#define BLOBSTATE_BLOBSTORE_S3_S3_CONFIG_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "blobstate/status.h"
+#include "blobstore/s3/sigv4.h"
+
+namespace blobstate {
+
+// Reads an environment variable (std::getenv in production, a map in tests).
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+EnvLookup ProcessEnv();
+
+struct S3Config {
+  std::string bucket;
+  std::string prefix;     // "" or "some/prefix/" (with the trailing slash)
+  std::string scheme;     // "https" or "http"
+  std::string host;       // the endpoint's host[:port]
+  std::string base_path;  // the endpoint's path ("" or "/path"), before the bucket
+  std::string region;
+  bool path_style = false;
+  uint64_t multipart_threshold = 64ull << 20;
+  uint64_t part_size = 16ull << 20;
+  int part_concurrency = 4;
+  SigV4Credentials credentials;
+
+  // "s3://BUCKET/PREFIX at ENDPOINT", for messages; no credentials.
+  std::string Describe() const;
+};
+
+// Parses an s3:// URL and loads the credentials. kInvalidArgument naming the URL and what
+// is wrong (unknown parameter, bad bucket name, malformed endpoint); kPermissionDenied
+// naming where credentials were looked for if there are none.
+Result<S3Config> ParseS3Url(std::string_view url, const EnvLookup& env);
+
+// The credentials as described above, or kPermissionDenied.
+Result<SigV4Credentials> LoadAwsCredentials(const EnvLookup& env);
+
+// The value of `key` in section `section` of the INI text `text` (AWS shared files), if any.
+std::optional<std::string> IniValue(std::string_view text, std::string_view section,
+                                    std::string_view key);
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_BLOBSTORE_S3_S3_CONFIG_H_
