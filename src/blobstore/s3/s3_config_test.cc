@@ -1,0 +1,186 @@
+#include "blobstore/s3/s3_config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "blobstore/http/url.h"
+#include "blobstore/s3/s3_client.h"
+#include "testing/temp_dir.h"
+#include "util/fs.h"
+
+namespace blobstate {
+namespace {
+
+using testing::TempDir;
+
+EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+const std::map<std::string, std::string> kKeys = {{"AWS_ACCESS_KEY_ID", "AKID"},
+                                                  {"AWS_SECRET_ACCESS_KEY", "SECRET"},
+                                                  {"HOME", "/nonexistent"}};
+
+TEST(S3ConfigTest, AwsDefaultsAreVirtualHostedHttpsInTheRegion) {
+  Result<S3Config> c = ParseS3Url("s3://my-bucket/state/jobs?region=eu-west-1", FakeEnv(kKeys));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->bucket, "my-bucket");
+  EXPECT_EQ(c->prefix, "state/jobs/");
+  EXPECT_EQ(c->scheme, "https");
+  EXPECT_EQ(c->host, "s3.eu-west-1.amazonaws.com");
+  EXPECT_FALSE(c->path_style);
+  EXPECT_EQ(c->region, "eu-west-1");
+  EXPECT_EQ(c->credentials.access_key_id, "AKID");
+  EXPECT_EQ(c->Describe(), "s3://my-bucket/state/jobs at https://s3.eu-west-1.amazonaws.com");
+}
+
+TEST(S3ConfigTest, EndpointMeansPathStyleUnlessToldOtherwise) {
+  auto env = FakeEnv(kKeys);
+  Result<S3Config> c = ParseS3Url("s3://b-1?endpoint=http://127.0.0.1:4568&region=r1", env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->scheme, "http");
+  EXPECT_EQ(c->host, "127.0.0.1:4568");
+  EXPECT_TRUE(c->path_style);
+  EXPECT_EQ(c->prefix, "");
+  c = ParseS3Url("s3://b-1?endpoint=https://minio.example:9000&addressing=virtual", env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->path_style);
+  c = ParseS3Url("s3://dotted.bucket/p", env);  // TLS wildcards do not cover dots
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->path_style);
+}
+
+TEST(S3ConfigTest, MultipartSettingsAreParsedAndBounded) {
+  auto env = FakeEnv(kKeys);
+  Result<S3Config> c =
+      ParseS3Url("s3://bkt?multipart_threshold=1000&part_size=5242880&part_concurrency=8", env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->multipart_threshold, 1000u);
+  EXPECT_EQ(c->part_size, 5242880u);
+  EXPECT_EQ(c->part_concurrency, 8);
+  Status small = ParseS3Url("s3://bkt?part_size=1000", env).status();
+  EXPECT_EQ(small.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(small.message().find("part_size=1000"), std::string::npos) << small;
+}
+
+TEST(S3ConfigTest, BadUrlsAreRejectedNamingTheProblem) {
+  auto env = FakeEnv(kKeys);
+  const std::pair<std::string, std::string> cases[] = {
+      {"s3://Bad_Bucket/x", "not a valid bucket name"},
+      {"s3://ok-bucket/../x", "prefix"},
+      {"s3://ok-bucket?colour=blue", "unknown parameter 'colour'"},
+      {"s3://ok-bucket?endpoint=ftp://x", "not an http:// or https:// URL"},
+      {"s3://ok-bucket?addressing=sideways", "addressing must be path or virtual"},
+      {"s3://ok-bucket?region=r%zz", "bad percent escape"},
+      {"s3://", "no host or bucket"},
+  };
+  for (const auto& [url, why] : cases) {
+    Status s = ParseS3Url(url, env).status();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << url;
+    EXPECT_NE(s.message().find(why), std::string::npos) << url << ": " << s;
+  }
+}
+
+TEST(S3ConfigTest, RegionComesFromEnvThenConfigFileThenDefault) {
+  TempDir tmp;
+  ASSERT_TRUE(WriteFileAtomic(tmp.Sub("config"), "[profile p]\nregion = ap-south-1\n").ok());
+  auto env = kKeys;
+  env["AWS_CONFIG_FILE"] = tmp.Sub("config");
+  env["AWS_PROFILE"] = "p";
+  EXPECT_EQ(ParseS3Url("s3://bkt", FakeEnv(env))->region, "ap-south-1");
+  env["AWS_DEFAULT_REGION"] = "us-west-2";
+  EXPECT_EQ(ParseS3Url("s3://bkt", FakeEnv(env))->region, "us-west-2");
+  env["AWS_REGION"] = "eu-north-1";
+  EXPECT_EQ(ParseS3Url("s3://bkt", FakeEnv(env))->region, "eu-north-1");
+  EXPECT_EQ(ParseS3Url("s3://bkt", FakeEnv(kKeys))->region, "us-east-1");
+}
+
+TEST(S3ConfigTest, CredentialsComeFromEnvThenSharedFilesOfTheProfile) {
+  TempDir tmp;
+  ASSERT_TRUE(WriteFileAtomic(tmp.Sub("credentials"),
+                              "# comment\n[default]\naws_access_key_id = DEF\n"
+                              "aws_secret_access_key = DEFSECRET\n\n[work]\n"
+                              "aws_access_key_id=WORK\naws_secret_access_key=WORKSECRET\n"
+                              "aws_session_token = TOKEN\n")
+                  .ok());
+  ASSERT_TRUE(WriteFileAtomic(tmp.Sub("config"),
+                              "[profile cfg]\naws_access_key_id = CFG\n"
+                              "aws_secret_access_key = CFGSECRET\n")
+                  .ok());
+  std::map<std::string, std::string> env = {{"AWS_SHARED_CREDENTIALS_FILE", tmp.Sub("credentials")},
+                                            {"AWS_CONFIG_FILE", tmp.Sub("config")}};
+  EXPECT_EQ(LoadAwsCredentials(FakeEnv(env))->access_key_id, "DEF");
+  env["AWS_PROFILE"] = "work";
+  Result<SigV4Credentials> work = LoadAwsCredentials(FakeEnv(env));
+  ASSERT_TRUE(work.ok()) << work.status();
+  EXPECT_EQ(work->secret_access_key, "WORKSECRET");
+  EXPECT_EQ(work->session_token, "TOKEN");
+  env["AWS_PROFILE"] = "cfg";
+  EXPECT_EQ(LoadAwsCredentials(FakeEnv(env))->access_key_id, "CFG");
+  env["AWS_ACCESS_KEY_ID"] = "ENVID";
+  env["AWS_SECRET_ACCESS_KEY"] = "ENVSECRET";
+  EXPECT_EQ(LoadAwsCredentials(FakeEnv(env))->access_key_id, "ENVID");
+}
+
+TEST(S3ConfigTest, MissingCredentialsArePermissionDeniedAndNameWhereTheyWereLookedFor) {
+  Status s = ParseS3Url("s3://bkt", FakeEnv({{"HOME", "/home/nobody"}})).status();
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(s.message().find("AWS_ACCESS_KEY_ID"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("/home/nobody/.aws/credentials"), std::string::npos) << s;
+}
+
+TEST(S3ConfigTest, SecretsNeverAppearInDescriptionsOrErrors) {
+  auto env = FakeEnv(kKeys);
+  Result<S3Config> c = ParseS3Url("s3://bkt/p?endpoint=http://127.0.0.1:1", env);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->Describe().find("SECRET"), std::string::npos);
+  Status bad = ParseS3Url("s3://bkt?nope=1", env).status();
+  EXPECT_EQ(bad.message().find("SECRET"), std::string::npos);
+}
+
+TEST(UrlTest, SplitsSchemeAuthorityPathAndDecodedQuery) {
+  Result<Url> u = ParseUrl("S3://bucket/a%20b/c/?x=1&y=a%26b&flag");
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->scheme, "s3");
+  EXPECT_EQ(u->authority, "bucket");
+  EXPECT_EQ(u->path, "/a b/c");
+  ASSERT_EQ(u->query.size(), 3u);
+  EXPECT_EQ(u->query[1], (std::pair<std::string, std::string>{"y", "a&b"}));
+  EXPECT_EQ(u->query[2], (std::pair<std::string, std::string>{"flag", ""}));
+  EXPECT_FALSE(ParseUrl("s3://b/x#frag").ok());
+  EXPECT_FALSE(ParseUrl("no-scheme").ok());
+}
+
+TEST(S3XmlTest, ExtractsTextsAndDecodesEntities) {
+  std::string xml =
+      "<ListBucketResult><Contents><Key>a&amp;b</Key></Contents><Contents><Key>c&#47;d</Key>"
+      "</Contents><IsTruncated>false</IsTruncated></ListBucketResult>";
+  EXPECT_EQ(XmlTexts(xml, "Key"), (std::vector<std::string>{"a&b", "c/d"}));
+  EXPECT_EQ(XmlTexts(xml, "IsTruncated"), std::vector<std::string>{"false"});
+  EXPECT_TRUE(XmlTexts(xml, "Missing").empty());
+  EXPECT_EQ(XmlEscape("<a&b>"), "&lt;a&amp;b&gt;");
+  EXPECT_EQ(ContentMd5(""), "1B2M2Y8AsgTpgAmY7PhCfg==");  // RFC 1321's MD5("")
+}
+
+TEST(S3XmlTest, ErrorBodiesBecomeStatusesWithTheirCode) {
+  HttpResponse slow{.status = 503, .body = "<Error><Code>SlowDown</Code><Message>Reduce"
+                                           "</Message></Error>"};
+  Status s = S3Status(slow, "put of k");
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(s.IsRetriable());
+  EXPECT_NE(s.message().find("SlowDown: Reduce"), std::string::npos) << s;
+  HttpResponse denied{.status = 403, .body = "<Error><Code>AccessDenied</Code></Error>"};
+  EXPECT_EQ(S3Status(denied, "x").code(), StatusCode::kPermissionDenied);
+  EXPECT_FALSE(S3Status(denied, "x").IsRetriable());
+  HttpResponse hidden{.status = 200, .body = "<Error><Code>InternalError</Code></Error>"};
+  EXPECT_EQ(S3Status(hidden, "complete").code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(S3Status(HttpResponse{.status = 204}, "x").ok());
+}
+
+}  // namespace
+}  // namespace blobstate
