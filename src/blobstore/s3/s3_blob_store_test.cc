@@ -141,9 +141,10 @@ TEST_F(S3BlobStoreTest, TtlTagsAreCheckedOnceThenTrusted) {
 
 TEST_F(S3BlobStoreTest, SlowDownAndDroppedConnectionsAreRetried) {
   std::atomic<int> retries{0};
-  auto store = Retrying({.max_attempts = 5,
-                         .initial_backoff = 1ms,
-                         .on_retry = [&](std::string_view) { ++retries; }});
+  auto store =
+      Retrying({.max_attempts = 5, .initial_backoff = 1ms, .on_retry = [&](std::string_view) {
+                  ++retries;
+                }});
   proxy_->Add({.method = "PUT", .fault = Fault::kSlowDown, .times = 2});
   Result<std::string> id = store->Put(StringSourceFactory("payload"), meta_).GetFor(kWait);
   ASSERT_TRUE(id.ok()) << id.status();

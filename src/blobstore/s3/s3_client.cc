@@ -8,44 +8,6 @@
 #include "blobstore/s3/sigv4.h"
 
 namespace blobstate {
-namespace {
-
-std::string DecodeEntities(std::string_view s) {
-  static constexpr std::pair<std::string_view, char> kNamed[] = {
-      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-  std::string out;
-  for (size_t i = 0; i < s.size();) {
-    if (s[i] != '&') {
-      out.push_back(s[i++]);
-      continue;
-    }
-    bool done = false;
-    for (const auto& [name, c] : kNamed) {
-      if (s.substr(i, name.size()) == name) {
-        out.push_back(c);
-        i += name.size();
-        done = true;
-        break;
-      }
-    }
-    if (done) continue;
-    size_t semi = s.find(';', i);
-    if (s.substr(i, 2) == "&#" && semi != std::string_view::npos && semi - i <= 8) {
-      bool hex = s.substr(i, 3) == "&#x";
-      long code = std::strtol(std::string(s.substr(i + (hex ? 3 : 2), semi - i)).c_str(), nullptr,
-                              hex ? 16 : 10);
-      if (code > 0 && code < 128) {
-        out.push_back(static_cast<char>(code));
-        i = semi + 1;
-        continue;
-      }
-    }
-    out.push_back(s[i++]);
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string S3Client::HostOf() const {
   return config_.path_style ? config_.host : config_.bucket + "." + config_.host;
@@ -96,42 +58,6 @@ Status S3Status(const HttpResponse& response, std::string_view what) {
   return HttpStatusToStatus(brief, what);
 }
 
-std::vector<std::string> XmlTexts(std::string_view xml, std::string_view tag) {
-  std::vector<std::string> out;
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
-  for (size_t pos = 0;;) {
-    size_t start = xml.find(open, pos);
-    if (start == std::string_view::npos) break;
-    start += open.size();
-    size_t end = xml.find(close, start);
-    if (end == std::string_view::npos) break;
-    out.push_back(DecodeEntities(xml.substr(start, end - start)));
-    pos = end + close.size();
-  }
-  return out;
-}
-
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string ContentMd5(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -139,13 +65,6 @@ std::string ContentMd5(std::string_view data) {
   unsigned char b64[64];
   int n = EVP_EncodeBlock(b64, md, static_cast<int>(len));
   return std::string(reinterpret_cast<char*>(b64), n);
-}
-
-std::string HeaderOf(const HttpResponse& response, std::string_view name) {
-  for (const auto& [n, v] : response.headers) {
-    if (n == name) return v;
-  }
-  return "";
 }
 
 }  // namespace blobstate

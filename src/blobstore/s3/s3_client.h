@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "blobstore/http/cloud_io.h"
 #include "blobstore/http/http_client.h"
 #include "blobstore/s3/s3_config.h"
 
@@ -46,16 +47,8 @@ class S3Client {
 // CompleteMultipartUpload may send) is kUnavailable.
 Status S3Status(const HttpResponse& response, std::string_view what);
 
-// The texts of every <tag>...</tag> element in `xml`, entities decoded, in order.
-std::vector<std::string> XmlTexts(std::string_view xml, std::string_view tag);
-// `text` with &, <, > escaped.
-std::string XmlEscape(std::string_view text);
-
 // The base64 of the MD5 of `data` (the Content-MD5 header).
 std::string ContentMd5(std::string_view data);
-
-// The value of header `name` (lowercase) in `response`, or "".
-std::string HeaderOf(const HttpResponse& response, std::string_view name);
 
 }  // namespace blobstate
 

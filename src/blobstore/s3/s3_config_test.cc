@@ -22,9 +22,8 @@ EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
   };
 }
 
-const std::map<std::string, std::string> kKeys = {{"AWS_ACCESS_KEY_ID", "AKID"},
-                                                  {"AWS_SECRET_ACCESS_KEY", "SECRET"},
-                                                  {"HOME", "/nonexistent"}};
+const std::map<std::string, std::string> kKeys = {
+    {"AWS_ACCESS_KEY_ID", "AKID"}, {"AWS_SECRET_ACCESS_KEY", "SECRET"}, {"HOME", "/nonexistent"}};
 
 TEST(S3ConfigTest, AwsDefaultsAreVirtualHostedHttpsInTheRegion) {
   Result<S3Config> c = ParseS3Url("s3://my-bucket/state/jobs?region=eu-west-1", FakeEnv(kKeys));
@@ -168,8 +167,10 @@ TEST(S3XmlTest, ExtractsTextsAndDecodesEntities) {
 }
 
 TEST(S3XmlTest, ErrorBodiesBecomeStatusesWithTheirCode) {
-  HttpResponse slow{.status = 503, .body = "<Error><Code>SlowDown</Code><Message>Reduce"
-                                           "</Message></Error>"};
+  HttpResponse slow{.status = 503,
+                    .body =
+                        "<Error><Code>SlowDown</Code><Message>Reduce"
+                        "</Message></Error>"};
   Status s = S3Status(slow, "put of k");
   EXPECT_EQ(s.code(), StatusCode::kUnavailable);
   EXPECT_TRUE(s.IsRetriable());

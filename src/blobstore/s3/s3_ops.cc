@@ -17,76 +17,6 @@ constexpr char kExpiresTag[] = "blobstate-expires";
 // Longer TTLs would overflow the clock; no blob needs to wait that long.
 constexpr std::chrono::seconds kMaxTtl(100ll * 365 * 24 * 3600);
 
-Status SizeMismatch(uint64_t got, uint64_t size, bool more) {
-  return DataLossError("source yielded " + std::string(more ? "more than " : "") +
-                       std::to_string(got) + " bytes, its size is " + std::to_string(size));
-}
-
-// Passes a source's bytes through, failing with kDataLoss when they disagree with size().
-class CheckedSource final : public BlobSource {
- public:
-  explicit CheckedSource(BlobSource& inner) : inner_(inner) {}
-  uint64_t size() const override { return inner_.size(); }
-  Result<size_t> Read(char* buf, size_t n) override {
-    ASSIGN_OR_RETURN(size_t got, inner_.Read(buf, n));
-    total_ += got;
-    if (total_ > size()) return SizeMismatch(total_, size(), true);
-    if (got == 0 && total_ < size()) return SizeMismatch(total_, size(), false);
-    return got;
-  }
-  // After the last Read: kDataLoss unless the source ends at exactly size() bytes.
-  Status CheckEnd() {
-    if (total_ < size()) return SizeMismatch(total_, size(), false);
-    char c;
-    ASSIGN_OR_RETURN(size_t more, inner_.Read(&c, 1));
-    return more == 0 ? Status::Ok() : SizeMismatch(total_ + more, size(), true);
-  }
-
- private:
-  BlobSource& inner_;
-  uint64_t total_ = 0;
-};
-
-// Fills `buf` from `source`.
-Status ReadFull(BlobSource& source, std::string& buf) {
-  size_t filled = 0;
-  while (filled < buf.size()) {
-    ASSIGN_OR_RETURN(size_t n, source.Read(buf.data() + filled, buf.size() - filled));
-    if (n == 0) return SizeMismatch(filled, buf.size(), false);
-    filled += n;
-  }
-  return Status::Ok();
-}
-
-// The sink of a get that may span several responses (resumed with Range): opens the real
-// sink at the first byte, so a missing blob opens none, and finishes it once at the end.
-class ResumableSink final : public BlobSink {
- public:
-  explicit ResumableSink(const SinkFactory& factory) : factory_(factory) {}
-  uint64_t bytes() const { return bytes_; }
-  Status Write(const char* data, size_t n) override {
-    RETURN_IF_ERROR(Open());
-    RETURN_IF_ERROR(real_->Write(data, n));
-    bytes_ += n;
-    return Status::Ok();
-  }
-  Status Finish() override { return Status::Ok(); }  // one response ended; see FinishBlob
-  Status FinishBlob() {
-    RETURN_IF_ERROR(Open());
-    return real_->Finish();
-  }
-
- private:
-  Status Open() {
-    if (real_) return Status::Ok();
-    ASSIGN_OR_RETURN(real_, factory_());
-    return real_ ? Status::Ok() : InternalError("the sink factory returned no sink");
-  }
-  const SinkFactory& factory_;
-  std::unique_ptr<BlobSink> real_;
-  uint64_t bytes_ = 0;
-};
-
 std::string TagsHeader(const Tags& tags) {
   std::string out;
   for (const auto& [k, v] : tags) out += (out.empty() ? "" : "&") + k + "=" + v;
@@ -120,7 +50,7 @@ Status CheckName(const std::string& name, const char* what) {
 S3Ops::S3Ops(S3Config config, Executor& part_pool)
     : client_(std::move(config)),
       part_pool_(part_pool),
-      free_slots_(client_.config().part_concurrency) {}
+      part_slots_(client_.config().part_concurrency) {}
 
 std::string S3Ops::BlobKey(const std::string& id) const {
   return client_.config().prefix + "blobs/" + id;
@@ -166,18 +96,6 @@ Status S3Ops::Upload(const std::string& key, BlobSource& source, const std::stri
   return checked.CheckEnd();
 }
 
-void S3Ops::TakePartSlot() {
-  std::unique_lock<std::mutex> lock(slots_mu_);
-  slots_cv_.wait(lock, [this] { return free_slots_ > 0; });
-  --free_slots_;
-}
-
-void S3Ops::ReturnPartSlot() {
-  std::lock_guard<std::mutex> lock(slots_mu_);
-  ++free_slots_;
-  slots_cv_.notify_one();
-}
-
 Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const std::string& tags) {
   const std::string what = "multipart upload of " + key + " to " + Describe();
   S3Request create{.method = "POST", .key = key, .query = {{"uploads", ""}}};
@@ -187,68 +105,28 @@ Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const 
   std::vector<std::string> ids = XmlTexts(created.body, "UploadId");
   if (ids.empty()) return UnavailableError(what + ": no UploadId in the reply");
   const std::string upload_id = ids[0];
-
-  struct Parts {
-    std::mutex mu;
-    std::condition_variable cv;
-    int in_flight = 0;
-    std::vector<std::string> etags;
-    Status error;
-  };
-  auto parts = std::make_shared<Parts>();
-  const uint64_t size = source.size();
-  const uint64_t part_size = client_.config().part_size;
-  Status s;
-  uint64_t sent = 0;
-  for (int number = 1; s.ok() && sent < size; ++number) {
-    TakePartSlot();
-    std::string buf(std::min(part_size, size - sent), '\0');
-    if (s = ReadFull(source, buf); !s.ok()) {
-      ReturnPartSlot();
-      break;
-    }
-    sent += buf.size();
-    {
-      std::lock_guard<std::mutex> lock(parts->mu);
-      s = parts->error;
-      ++parts->in_flight;
-      parts->etags.resize(number);
-    }
-    part_pool_.Execute([this, parts, key, upload_id, number, buf = std::move(buf)]() mutable {
-      S3Request put{.method = "PUT",
-                    .key = key,
-                    .query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}},
-                    .body = std::move(buf),
-                    .unsigned_body = true};
-      Result<HttpResponse> r = client_.Send(put);
-      Status ps =
-          r.ok() ? S3Status(*r, "part " + std::to_string(number) + " of " + key) : r.status();
-      std::string etag = r.ok() ? HeaderOf(*r, "etag") : "";
-      if (ps.ok() && etag.empty()) ps = UnavailableError("no ETag for part of " + key);
-      ReturnPartSlot();
-      std::lock_guard<std::mutex> lock(parts->mu);
-      if (ps.ok()) parts->etags[number - 1] = etag;
-      if (!ps.ok() && parts->error.ok()) parts->error = ps;
-      --parts->in_flight;
-      parts->cv.notify_all();
-    });
-  }
-  if (s.ok()) {
-    char c;
-    Result<size_t> more = source.Read(&c, 1);
-    if (!more.ok()) s = more.status();
-    if (more.ok() && *more > 0) s = SizeMismatch(size + *more, size, true);
-  }
-  {
-    std::unique_lock<std::mutex> lock(parts->mu);
-    parts->cv.wait(lock, [&] { return parts->in_flight == 0; });
-    if (s.ok()) s = parts->error;
-  }
+  Result<std::vector<std::string>> etags =
+      UploadParts(source, client_.config().part_size, part_slots_, part_pool_,
+                  [&](int number, std::string bytes) -> Result<std::string> {
+                    const std::string part = "part " + std::to_string(number) + " of " + what;
+                    ASSIGN_OR_RETURN(HttpResponse r,
+                                     client_.Send({.method = "PUT",
+                                                   .key = key,
+                                                   .query = {{"partNumber", std::to_string(number)},
+                                                             {"uploadId", upload_id}},
+                                                   .body = std::move(bytes),
+                                                   .unsigned_body = true}));
+                    RETURN_IF_ERROR(S3Status(r, part));
+                    std::string etag = HeaderOf(r, "etag");
+                    if (etag.empty()) return UnavailableError(part + ": no ETag in the reply");
+                    return etag;
+                  });
+  Status s = etags.status();
   if (s.ok()) {
     std::string xml = "<CompleteMultipartUpload>";
-    for (size_t i = 0; i < parts->etags.size(); ++i) {
+    for (size_t i = 0; i < etags->size(); ++i) {
       xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
-             XmlEscape(parts->etags[i]) + "</ETag></Part>";
+             XmlEscape((*etags)[i]) + "</ETag></Part>";
     }
     xml += "</CompleteMultipartUpload>";
     Result<HttpResponse> done = client_.Send(

@@ -5,8 +5,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,16 +50,10 @@ class S3Ops {
   // Every key under `prefix` (ListObjectsV2, all pages).
   Result<std::vector<std::string>> ListKeys(const std::string& prefix);
 
-  // A part buffer slot; at most part_concurrency are taken at once, store-wide.
-  void TakePartSlot();
-  void ReturnPartSlot();
-
   S3Client client_;
   Executor& part_pool_;
   std::atomic<Tagging> tagging_{Tagging::kUnknown};
-  std::mutex slots_mu_;
-  std::condition_variable slots_cv_;
-  int free_slots_;  // GUARDED_BY(slots_mu_)
+  PartSlots part_slots_;  // part_concurrency buffers, store-wide
 };
 
 }  // namespace blobstate::s3_internal
