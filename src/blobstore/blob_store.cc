@@ -122,7 +122,7 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
   std::unique_ptr<BlobStore> backend;
   if (scheme == "s3") {
     ASSIGN_OR_RETURN(S3Config config, ParseS3Url(url, ProcessEnv()));
-    ASSIGN_OR_RETURN(backend, S3BlobStore::Open(std::move(config), options.io_threads));
+    ASSIGN_OR_RETURN(backend, OpenS3BlobStore(std::move(config), options.io_threads));
   } else if (scheme == "file") {
     std::string path(url.substr(sep + 3));
     if (path.empty() || path == "/") return UnsupportedUrl(url, "no directory");

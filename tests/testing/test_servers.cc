@@ -61,7 +61,7 @@ Result<std::unique_ptr<BlobStore>> OpenS3TestStore(const std::string& url,
                                                    const BlobStoreOptions& options) {
   ASSIGN_OR_RETURN(S3Config config, S3TestConfig(url));
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> s3,
-                   S3BlobStore::Open(std::move(config), options.io_threads));
+                   OpenS3BlobStore(std::move(config), options.io_threads));
   return std::unique_ptr<BlobStore>(
       std::make_unique<RetryingBlobStore>(std::move(s3), options.retry));
 }

@@ -188,4 +188,19 @@ std::string HeaderOf(const HttpResponse& response, std::string_view name) {
   return "";
 }
 
+Status CloudStatus(const HttpResponse& response, std::string_view what) {
+  std::vector<std::string> codes = XmlTexts(response.body, "Code");
+  const bool error_body = response.body.find("<Error>") != std::string::npos && !codes.empty();
+  if (response.status >= 200 && response.status < 300) {
+    if (!error_body) return Status::Ok();
+    return UnavailableError(std::string(what) + ": service error in a " +
+                            std::to_string(response.status) + " reply: " + codes[0]);
+  }
+  if (!error_body) return HttpStatusToStatus(response, what);
+  std::vector<std::string> messages = XmlTexts(response.body, "Message");
+  HttpResponse brief = response;
+  brief.body = codes[0] + (messages.empty() ? "" : ": " + messages[0]);
+  return HttpStatusToStatus(brief, what);
+}
+
 }  // namespace blobstate

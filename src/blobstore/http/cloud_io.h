@@ -77,6 +77,12 @@ Result<std::vector<std::string>> UploadParts(BlobSource& source, uint64_t part_s
                                              PartSlots& slots, Executor& pool,
                                              const PartUpload& upload);
 
+// The Status of a cloud service's response as HttpStatusToStatus gives it, with the
+// service's error code and message from its XML body (<Error><Code>, <Message>: S3 and
+// Azure alike) in the text; a 2xx whose body is an <Error> (as S3's
+// CompleteMultipartUpload may send) is kUnavailable.
+Status CloudStatus(const HttpResponse& response, std::string_view what);
+
 // The texts of every <tag>...</tag> element in `xml`, entities decoded, in order.
 std::vector<std::string> XmlTexts(std::string_view xml, std::string_view tag);
 // `text` with &, <, > escaped.

@@ -1,4 +1,4 @@
-// S3BlobStore: the `s3://BUCKET/PREFIX` backend (s3_config.h documents the URL), over
+// The S3 blob store: the `s3://BUCKET/PREFIX` backend (s3_config.h documents the URL), over
 // S3's REST API with our SigV4 signer and libcurl.
 //
 // Keys under PREFIX/:
@@ -23,59 +23,26 @@
 // tell kGone. ListExpired lists blobs/ (ListObjectsV2) and reads each one's tags: gc only.
 // Puts, deletes and tag changes are durable when S3 acknowledges them: Flush does nothing.
 //
-// Threads: requests run on the store's own pool of io_threads ("blobstore-s3"); multipart
-// parts on a second pool of part_concurrency threads ("blobstore-s3-part"). Sources and
-// sinks are used on those threads. Safe for concurrent use.
+// Threads: as CloudBlobStore's (http/cloud_blob_store.h), with part_concurrency part
+// threads.
+//
+// Errors of every call: kNotFound for a missing blob or object (naming it), the mapping
+// of CloudStatus for other replies (5xx and SlowDown retriable; 400/401/403 permanent),
+// kUnavailable or kDeadlineExceeded for transport failures; a source's or sink's errors
+// as they are; kDataLoss if a source yields more or fewer bytes than its size().
 #ifndef BLOBSTATE_BLOBSTORE_S3_S3_BLOB_STORE_H_
 #define BLOBSTATE_BLOBSTORE_S3_S3_BLOB_STORE_H_
 
 #include <memory>
-#include <string>
-#include <vector>
 
 #include "blobstate/blob_store.h"
-#include "blobstate/future.h"
 #include "blobstore/s3/s3_config.h"
 
 namespace blobstate {
 
-namespace s3_internal {
-class S3Ops;
-}  // namespace s3_internal
-
-class S3BlobStore final : public BlobStore {
- public:
-  // Opens the store (no request is made). kInvalidArgument if io_threads == 0.
-  static Result<std::unique_ptr<S3BlobStore>> Open(S3Config config, size_t io_threads);
-  // Runs every queued request, then joins the pools.
-  ~S3BlobStore() override;
-
-  // Errors of every call: kNotFound for a missing blob or object (naming it), the mapping
-  // of S3Status for other replies (5xx and SlowDown retriable; 400/401/403 permanent),
-  // kUnavailable or kDeadlineExceeded for transport failures; a source's or sink's errors
-  // as they are; kDataLoss if a source yields more or fewer bytes than its size().
-  Future<std::string> Put(SourceFactory source, const BlobMetadata& metadata) override;
-  Future<void> Get(const std::string& id, SinkFactory sink) override;
-  Future<void> Delete(const std::string& id) override;
-  Future<void> RemoveTtl(const std::string& id) override;
-  Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
-  Future<void> Flush() override;
-  Future<void> PutObject(const std::string& name, std::string data) override;
-  Future<std::string> GetObject(const std::string& name) override;
-  Future<void> DeleteObject(const std::string& name) override;
-  Future<std::vector<std::string>> ListObjects(const std::string& prefix) override;
-  std::string Describe() const override;
-
- private:
-  S3BlobStore(std::shared_ptr<s3_internal::S3Ops> ops, size_t io_threads);
-
-  template <typename T, typename Fn>
-  Future<T> Run(Fn fn);
-
-  std::shared_ptr<s3_internal::S3Ops> ops_;
-  std::unique_ptr<ThreadPool> part_pool_;  // destroyed after pool_, whose requests use it
-  std::unique_ptr<ThreadPool> pool_;
-};
+// The S3 blob store of `config`, with io_threads request threads (no request is made).
+// kInvalidArgument if io_threads == 0.
+Result<std::unique_ptr<BlobStore>> OpenS3BlobStore(S3Config config, size_t io_threads);
 
 }  // namespace blobstate
 

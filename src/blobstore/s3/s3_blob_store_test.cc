@@ -47,7 +47,7 @@ class S3BlobStoreTest : public ::testing::Test {
   std::unique_ptr<BlobStore> Bare(const std::string& params = "") {
     Result<S3Config> config = testing::S3TestConfig(ProxiedUrl(params));
     EXPECT_TRUE(config.ok()) << config.status();
-    Result<std::unique_ptr<S3BlobStore>> store = S3BlobStore::Open(*config, 4);
+    Result<std::unique_ptr<BlobStore>> store = OpenS3BlobStore(*config, 4);
     EXPECT_TRUE(store.ok()) << store.status();
     return std::move(*store);
   }

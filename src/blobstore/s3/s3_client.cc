@@ -43,21 +43,6 @@ Result<HttpResponse> S3Client::Send(const S3Request& request) const {
   return PerformHttp(call);
 }
 
-Status S3Status(const HttpResponse& response, std::string_view what) {
-  std::vector<std::string> codes = XmlTexts(response.body, "Code");
-  const bool error_body = response.body.find("<Error>") != std::string::npos && !codes.empty();
-  if (response.status >= 200 && response.status < 300) {
-    if (!error_body) return Status::Ok();
-    return UnavailableError(std::string(what) + ": S3 error in a " +
-                            std::to_string(response.status) + " reply: " + codes[0]);
-  }
-  if (!error_body) return HttpStatusToStatus(response, what);
-  std::vector<std::string> messages = XmlTexts(response.body, "Message");
-  HttpResponse brief = response;
-  brief.body = codes[0] + (messages.empty() ? "" : ": " + messages[0]);
-  return HttpStatusToStatus(brief, what);
-}
-
 std::string ContentMd5(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

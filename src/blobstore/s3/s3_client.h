@@ -42,10 +42,6 @@ class S3Client {
   S3Config config_;
 };
 
-// The Status of an S3 response as HttpStatusToStatus gives it, with S3's error code and
-// message from the XML body in the text; a 2xx whose body is an <Error> (as
-// CompleteMultipartUpload may send) is kUnavailable.
-Status S3Status(const HttpResponse& response, std::string_view what);
 
 // The base64 of the MD5 of `data` (the Content-MD5 header).
 std::string ContentMd5(std::string_view data);

@@ -171,16 +171,16 @@ TEST(S3XmlTest, ErrorBodiesBecomeStatusesWithTheirCode) {
                     .body =
                         "<Error><Code>SlowDown</Code><Message>Reduce"
                         "</Message></Error>"};
-  Status s = S3Status(slow, "put of k");
+  Status s = CloudStatus(slow, "put of k");
   EXPECT_EQ(s.code(), StatusCode::kUnavailable);
   EXPECT_TRUE(s.IsRetriable());
   EXPECT_NE(s.message().find("SlowDown: Reduce"), std::string::npos) << s;
   HttpResponse denied{.status = 403, .body = "<Error><Code>AccessDenied</Code></Error>"};
-  EXPECT_EQ(S3Status(denied, "x").code(), StatusCode::kPermissionDenied);
-  EXPECT_FALSE(S3Status(denied, "x").IsRetriable());
+  EXPECT_EQ(CloudStatus(denied, "x").code(), StatusCode::kPermissionDenied);
+  EXPECT_FALSE(CloudStatus(denied, "x").IsRetriable());
   HttpResponse hidden{.status = 200, .body = "<Error><Code>InternalError</Code></Error>"};
-  EXPECT_EQ(S3Status(hidden, "complete").code(), StatusCode::kUnavailable);
-  EXPECT_TRUE(S3Status(HttpResponse{.status = 204}, "x").ok());
+  EXPECT_EQ(CloudStatus(hidden, "complete").code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(CloudStatus(HttpResponse{.status = 204}, "x").ok());
 }
 
 }  // namespace

@@ -92,7 +92,7 @@ Status S3Ops::Upload(const std::string& key, BlobSource& source, const std::stri
   S3Request put{.method = "PUT", .key = key, .upload = &checked};
   if (!tags.empty()) put.headers.emplace_back("x-amz-tagging", tags);
   ASSIGN_OR_RETURN(HttpResponse r, client_.Send(put));
-  RETURN_IF_ERROR(S3Status(r, "put of " + key + " to " + Describe()));
+  RETURN_IF_ERROR(CloudStatus(r, "put of " + key + " to " + Describe()));
   return checked.CheckEnd();
 }
 
@@ -101,7 +101,7 @@ Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const 
   S3Request create{.method = "POST", .key = key, .query = {{"uploads", ""}}};
   if (!tags.empty()) create.headers.emplace_back("x-amz-tagging", tags);
   ASSIGN_OR_RETURN(HttpResponse created, client_.Send(create));
-  RETURN_IF_ERROR(S3Status(created, what));
+  RETURN_IF_ERROR(CloudStatus(created, what));
   std::vector<std::string> ids = XmlTexts(created.body, "UploadId");
   if (ids.empty()) return UnavailableError(what + ": no UploadId in the reply");
   const std::string upload_id = ids[0];
@@ -116,7 +116,7 @@ Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const 
                                                              {"uploadId", upload_id}},
                                                    .body = std::move(bytes),
                                                    .unsigned_body = true}));
-                    RETURN_IF_ERROR(S3Status(r, part));
+                    RETURN_IF_ERROR(CloudStatus(r, part));
                     std::string etag = HeaderOf(r, "etag");
                     if (etag.empty()) return UnavailableError(part + ": no ETag in the reply");
                     return etag;
@@ -131,7 +131,7 @@ Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const 
     xml += "</CompleteMultipartUpload>";
     Result<HttpResponse> done = client_.Send(
         {.method = "POST", .key = key, .query = {{"uploadId", upload_id}}, .body = xml});
-    s = done.ok() ? S3Status(*done, what) : done.status();
+    s = done.ok() ? CloudStatus(*done, what) : done.status();
   }
   if (!s.ok()) {  // abort, so that no part lingers (billed, invisible)
     client_.Send({.method = "DELETE", .key = key, .query = {{"uploadId", upload_id}}})
@@ -167,13 +167,13 @@ Status S3Ops::PutTags(const std::string& key, const std::string& xml, std::strin
   S3Request put{.method = "PUT", .key = key, .query = {{"tagging", ""}}, .body = xml};
   put.headers.emplace_back("Content-MD5", ContentMd5(xml));
   ASSIGN_OR_RETURN(HttpResponse r, client_.Send(put));
-  return S3Status(r, std::string(what) + " in " + Describe());
+  return CloudStatus(r, std::string(what) + " in " + Describe());
 }
 
 Result<Tags> S3Ops::GetTags(const std::string& key) {
   ASSIGN_OR_RETURN(HttpResponse r,
                    client_.Send({.method = "GET", .key = key, .query = {{"tagging", ""}}}));
-  RETURN_IF_ERROR(S3Status(r, "tags of " + key + " in " + Describe()));
+  RETURN_IF_ERROR(CloudStatus(r, "tags of " + key + " in " + Describe()));
   std::vector<std::string> keys = XmlTexts(r.body, "Key");
   std::vector<std::string> values = XmlTexts(r.body, "Value");
   Tags tags;
@@ -198,7 +198,7 @@ Status S3Ops::Get(const std::string& id, const SinkFactory& factory) {
       return r.status();
     }
     if (r->status == 404) return NotFoundError("blob " + id + " not found in " + Describe());
-    RETURN_IF_ERROR(S3Status(*r, what));
+    RETURN_IF_ERROR(CloudStatus(*r, what));
     if (offset > 0 &&
         (r->status != 206 ||
          !HeaderOf(*r, "content-range").starts_with("bytes " + std::to_string(offset) + "-"))) {
@@ -212,10 +212,10 @@ Status S3Ops::Get(const std::string& id, const SinkFactory& factory) {
 Status S3Ops::DeleteKey(const std::string& key, const std::string& what) {
   ASSIGN_OR_RETURN(HttpResponse head, client_.Send({.method = "HEAD", .key = key}));
   if (head.status == 404) return GoneError(what + " is already gone from " + Describe());
-  RETURN_IF_ERROR(S3Status(head, "delete of " + what + " from " + Describe()));
+  RETURN_IF_ERROR(CloudStatus(head, "delete of " + what + " from " + Describe()));
   ASSIGN_OR_RETURN(HttpResponse r, client_.Send({.method = "DELETE", .key = key}));
   if (r.status == 404) return GoneError(what + " is already gone from " + Describe());
-  return S3Status(r, "delete of " + what + " from " + Describe());
+  return CloudStatus(r, "delete of " + what + " from " + Describe());
 }
 
 Status S3Ops::Delete(const std::string& id) {
@@ -239,7 +239,7 @@ Result<std::vector<std::string>> S3Ops::ListKeys(const std::string& prefix) {
     S3Request list{.method = "GET", .query = {{"list-type", "2"}, {"prefix", prefix}}};
     if (!token.empty()) list.query.emplace_back("continuation-token", token);
     ASSIGN_OR_RETURN(HttpResponse r, client_.Send(list));
-    RETURN_IF_ERROR(S3Status(r, "listing of " + prefix + " in " + Describe()));
+    RETURN_IF_ERROR(CloudStatus(r, "listing of " + prefix + " in " + Describe()));
     for (std::string& k : XmlTexts(r.body, "Key")) keys.push_back(std::move(k));
     std::vector<std::string> truncated = XmlTexts(r.body, "IsTruncated");
     std::vector<std::string> next = XmlTexts(r.body, "NextContinuationToken");
@@ -275,7 +275,7 @@ Status S3Ops::PutObject(const std::string& name, const std::string& data) {
   }
   ASSIGN_OR_RETURN(HttpResponse r,
                    client_.Send({.method = "PUT", .key = ObjectKey(name), .body = data}));
-  return S3Status(r, "put of object " + name + " to " + Describe());
+  return CloudStatus(r, "put of object " + name + " to " + Describe());
 }
 
 Result<std::string> S3Ops::GetObject(const std::string& name) {
@@ -285,7 +285,7 @@ Result<std::string> S3Ops::GetObject(const std::string& name) {
   ASSIGN_OR_RETURN(HttpResponse r,
                    client_.Send({.method = "GET", .key = ObjectKey(name), .download = sink.get()}));
   if (r.status == 404) return NotFoundError("object " + name + " not found in " + Describe());
-  RETURN_IF_ERROR(S3Status(r, "get of object " + name + " from " + Describe()));
+  RETURN_IF_ERROR(CloudStatus(r, "get of object " + name + " from " + Describe()));
   return data;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "blobstate/blob_store.h"
+#include "blobstore/http/cloud_blob_store.h"
 #include "blobstore/s3/s3_client.h"
 
 namespace blobstate::s3_internal {
@@ -17,21 +18,21 @@ namespace blobstate::s3_internal {
 // How many times a get resumes (with Range) after its connection dropped midway.
 inline constexpr int kMaxGetResumes = 3;
 
-class S3Ops {
+class S3Ops final : public CloudOps {
  public:
   // `part_pool` runs multipart parts; it must outlive every call.
   S3Ops(S3Config config, Executor& part_pool);
 
-  Result<std::string> Put(const SourceFactory& factory, const BlobMetadata& metadata);
-  Status Get(const std::string& id, const SinkFactory& factory);
-  Status Delete(const std::string& id);
-  Status RemoveTtl(const std::string& id);
-  Result<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now);
-  Status PutObject(const std::string& name, const std::string& data);
-  Result<std::string> GetObject(const std::string& name);
-  Status DeleteObject(const std::string& name);
-  Result<std::vector<std::string>> ListObjects(const std::string& prefix);
-  std::string Describe() const { return client_.config().Describe(); }
+  Result<std::string> Put(const SourceFactory& factory, const BlobMetadata& metadata) override;
+  Status Get(const std::string& id, const SinkFactory& factory) override;
+  Status Delete(const std::string& id) override;
+  Status RemoveTtl(const std::string& id) override;
+  Result<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
+  Status PutObject(const std::string& name, const std::string& data) override;
+  Result<std::string> GetObject(const std::string& name) override;
+  Status DeleteObject(const std::string& name) override;
+  Result<std::vector<std::string>> ListObjects(const std::string& prefix) override;
+  std::string Describe() const override { return client_.config().Describe(); }
 
  private:
   enum class Tagging { kUnknown, kOnPut, kSeparate };

@@ -1,0 +1,219 @@
+#include "blobstore/azure/azure_config.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <ctime>
+#include <map>
+
+#include "blobstate/blob_store.h"
+#include "blobstore/http/url.h"
+#include "blobstore/s3/sigv4.h"
+
+namespace blobstate {
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// Azure's container naming rules: 3-63 of [a-z0-9-], no leading, trailing or double '-'.
+bool IsValidContainer(std::string_view c) {
+  if (c.size() < 3 || c.size() > 63 || c.front() == '-' || c.back() == '-') return false;
+  if (c.find("--") != std::string_view::npos) return false;
+  return std::all_of(c.begin(), c.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+  });
+}
+
+bool IsValidAccount(std::string_view a) {
+  return a.size() >= 3 && a.size() <= 24 && std::all_of(a.begin(), a.end(), [](char ch) {
+           return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+         });
+}
+
+Result<std::string> Base64Decode(std::string_view in) {
+  if (in.empty() || in.size() % 4 != 0) return InvalidArgumentError("the account key is not base64");
+  std::string out(in.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  if (n < 0) return InvalidArgumentError("the account key is not base64");
+  size_t pad = (in.back() == '=') + (in.size() > 1 && in[in.size() - 2] == '=');
+  out.resize(n - pad);
+  return out;
+}
+
+std::string Base64Encode(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(n);
+  return out;
+}
+
+Result<std::string> HmacSha256Base64(std::string_view key_b64, std::string_view message) {
+  ASSIGN_OR_RETURN(std::string key, Base64Decode(key_b64));
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
+  return Base64Encode(std::string_view(reinterpret_cast<char*>(mac), len));
+}
+
+Result<uint64_t> ParseCount(std::string_view url, const std::string& key, const std::string& v,
+                            uint64_t min, uint64_t max) {
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size() || n < min || n > max) {
+    return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + key + "=" + v +
+                                " is not a number from " + std::to_string(min) + " to " +
+                                std::to_string(max));
+  }
+  return n;
+}
+
+std::string IsoTime(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string AzureConfig::Describe() const {
+  return "azure://" + account + "/" + container +
+         (prefix.empty() ? "" : "/" + prefix.substr(0, prefix.size() - 1)) + " at " + scheme +
+         "://" + host + base_path;
+}
+
+std::string HttpDate(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  static const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday],
+                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return buf;
+}
+
+Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env) {
+  ASSIGN_OR_RETURN(Url parsed, ParseUrl(url));
+  auto bad = [&](const std::string& why) {
+    return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + why);
+  };
+  if (parsed.scheme != "azure") return bad("not an azure:// URL");
+  AzureConfig c;
+  c.account = parsed.authority;
+  if (!IsValidAccount(c.account)) {
+    return bad("'" + c.account + "' is not a valid account name (3-24 of a-z 0-9)");
+  }
+  std::string path = parsed.path.empty() ? "" : parsed.path.substr(1);
+  size_t slash = path.find('/');
+  c.container = path.substr(0, slash);
+  if (!IsValidContainer(c.container)) {
+    return bad("'" + c.container + "' is not a valid container name (3-63 of a-z 0-9 -)");
+  }
+  if (slash != std::string::npos) {
+    std::string prefix = path.substr(slash + 1);
+    if (!IsValidBlobId(prefix)) {
+      return bad("prefix '" + prefix + "' must be /-separated names of [A-Za-z0-9._-]");
+    }
+    c.prefix = prefix + "/";
+  }
+  std::string endpoint;
+  for (const auto& [key, value] : parsed.query) {
+    if (key == "endpoint") {
+      endpoint = value;
+    } else if (key == "block_threshold") {
+      ASSIGN_OR_RETURN(c.block_threshold, ParseCount(url, key, value, 1, 5ull << 40));
+    } else if (key == "block_size") {
+      ASSIGN_OR_RETURN(c.block_size, ParseCount(url, key, value, 1ull << 20, 4000ull << 20));
+    } else if (key == "block_concurrency") {
+      ASSIGN_OR_RETURN(uint64_t n, ParseCount(url, key, value, 1, 64));
+      c.block_concurrency = static_cast<int>(n);
+    } else {
+      return bad("unknown parameter '" + key +
+                 "' (known: endpoint, block_threshold, block_size, block_concurrency)");
+    }
+  }
+  if (endpoint.empty()) {
+    c.scheme = "https";
+    c.host = c.account + ".blob.core.windows.net";
+  } else {
+    Result<Url> ep = ParseUrl(endpoint);
+    if (!ep.ok() || (ep->scheme != "http" && ep->scheme != "https") || !ep->query.empty()) {
+      return bad("endpoint '" + endpoint + "' is not an http:// or https:// URL");
+    }
+    c.scheme = ep->scheme;
+    c.host = ep->authority;
+    c.base_path = ep->path;
+  }
+  c.key = env("AZURE_STORAGE_KEY").value_or("");
+  if (c.key.empty()) {
+    c.sas = env("AZURE_STORAGE_SAS_TOKEN").value_or("");
+    if (!c.sas.empty() && c.sas.front() == '?') c.sas.erase(0, 1);
+  }
+  if (c.key.empty() && c.sas.empty()) {
+    return PermissionDeniedError("no Azure credentials for " + c.Describe() +
+                                 ": set AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN");
+  }
+  return c;
+}
+
+Result<std::string> SharedKeyAuthorization(
+    std::string_view account, std::string_view key, std::string_view method,
+    std::string_view path, const std::vector<std::pair<std::string, std::string>>& query,
+    const HttpHeaders& headers, uint64_t content_length) {
+  std::map<std::string, std::string> lowered;
+  for (const auto& [name, value] : headers) lowered[Lower(name)] = value;
+  auto header = [&](const char* name) {
+    auto it = lowered.find(name);
+    return it == lowered.end() ? std::string() : it->second;
+  };
+  std::string to_sign = std::string(method) + "\n" + header("content-encoding") + "\n" +
+                        header("content-language") + "\n" +
+                        (content_length == 0 ? "" : std::to_string(content_length)) + "\n" +
+                        header("content-md5") + "\n" + header("content-type") + "\n" +
+                        header("date") + "\n" + header("if-modified-since") + "\n" +
+                        header("if-match") + "\n" + header("if-none-match") + "\n" +
+                        header("if-unmodified-since") + "\n" + header("range") + "\n";
+  for (const auto& [name, value] : lowered) {  // std::map: sorted by name
+    if (name.starts_with("x-ms-")) to_sign += name + ":" + value + "\n";
+  }
+  to_sign += "/" + std::string(account) + std::string(path);
+  std::map<std::string, std::vector<std::string>> params;
+  for (const auto& [name, value] : query) params[Lower(name)].push_back(value);
+  for (auto& [name, values] : params) {
+    std::sort(values.begin(), values.end());
+    std::string joined;
+    for (const std::string& v : values) joined += (joined.empty() ? "" : ",") + v;
+    to_sign += "\n" + name + ":" + joined;
+  }
+  ASSIGN_OR_RETURN(std::string signature, HmacSha256Base64(key, to_sign));
+  return "SharedKey " + std::string(account) + ":" + signature;
+}
+
+Result<std::string> MakeAccountSas(std::string_view account, std::string_view key,
+                                   std::chrono::system_clock::time_point expiry) {
+  const std::string version = "2020-02-10", permissions = "rwdlacupt", expires = IsoTime(expiry);
+  const std::string to_sign = std::string(account) + "\n" + permissions + "\nb\nsco\n\n" +
+                              expires + "\n\nhttps,http\n" + version + "\n";
+  ASSIGN_OR_RETURN(std::string signature, HmacSha256Base64(key, to_sign));
+  return "sv=" + version + "&ss=b&srt=sco&sp=" + permissions + "&se=" + UriEncode(expires, true) +
+         "&spr=https,http&sig=" + UriEncode(signature, true);
+}
+
+}  // namespace blobstate

@@ -1,0 +1,74 @@
+// Where an Azure Blob store is, how to reach it, and how requests are authorised.
+//
+// URL: azure://ACCOUNT/CONTAINER[/PREFIX][?param=value&...], parameters:
+//   endpoint=URL         the Blob service (Azurite: http://127.0.0.1:10000/ACCOUNT).
+//                        Default: https://ACCOUNT.blob.core.windows.net.
+//   block_threshold=BYTES, block_size=BYTES, block_concurrency=N
+//                        blobs of at least block_threshold bytes (default 64 MiB) are put
+//                        as blocks of block_size (default 16 MiB) and a block list,
+//                        block_concurrency blocks in flight (default 4).
+// Credentials: AZURE_STORAGE_KEY (the account key: Shared Key authorisation), else
+// AZURE_STORAGE_SAS_TOKEN (a SAS token, with or without its leading '?'). Never logged
+// or put in messages.
+#ifndef BLOBSTATE_BLOBSTORE_AZURE_AZURE_CONFIG_H_
+#define BLOBSTATE_BLOBSTORE_AZURE_AZURE_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "blobstate/status.h"
+#include "blobstore/http/http_client.h"
+#include "blobstore/s3/s3_config.h"  // EnvLookup
+
+namespace blobstate {
+
+// The REST API version every request names (x-ms-version): blob index tags need
+// 2019-12-12 or later.
+inline constexpr char kAzureApiVersion[] = "2021-12-02";
+
+struct AzureConfig {
+  std::string account;
+  std::string container;
+  std::string prefix;     // "" or "some/prefix/"
+  std::string scheme;     // "https" or "http"
+  std::string host;       // host[:port]
+  std::string base_path;  // "" or "/ACCOUNT" (Azurite), before the container
+  std::string key;        // base64 account key, or "" with a SAS
+  std::string sas;        // SAS query without '?', or "" with a key
+  uint64_t block_threshold = 64ull << 20;
+  uint64_t block_size = 16ull << 20;
+  int block_concurrency = 4;
+
+  // "azure://ACCOUNT/CONTAINER/PREFIX at ENDPOINT", for messages; no credentials.
+  std::string Describe() const;
+};
+
+// Parses an azure:// URL and reads the credentials. kInvalidArgument naming the URL and
+// what is wrong; kPermissionDenied if neither AZURE_STORAGE_KEY nor a SAS token is set.
+Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env);
+
+// The Authorization header value of Shared Key authorisation ("SharedKey ACCOUNT:SIG")
+// for a request: `path` as sent (encoded), `query` decoded, `headers` all that are sent
+// (standard ones by their usual names, any case; x-ms-* included), and the body's
+// `content_length`. kInvalidArgument if `key` is not base64.
+Result<std::string> SharedKeyAuthorization(std::string_view account, std::string_view key,
+                                           std::string_view method, std::string_view path,
+                                           const std::vector<std::pair<std::string, std::string>>& query,
+                                           const HttpHeaders& headers, uint64_t content_length);
+
+// An account SAS token (without '?') for the blob service, all resource types, the
+// permissions rwdlacupt (tags included), valid until `expiry`: what a test or an operator
+// hands to AZURE_STORAGE_SAS_TOKEN.
+Result<std::string> MakeAccountSas(std::string_view account, std::string_view key,
+                                   std::chrono::system_clock::time_point expiry);
+
+// RFC 1123 time, as x-ms-date wants it: "Tue, 24 Nov 2026 16:47:24 GMT".
+std::string HttpDate(std::chrono::system_clock::time_point t);
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_BLOBSTORE_AZURE_AZURE_CONFIG_H_
