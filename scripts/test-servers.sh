@@ -60,7 +60,8 @@ case $cmd in
 BLOBSTATE_TEST_S3_URL=s3://blobstate-test?endpoint=http://127.0.0.1:$s3_port&region=us-east-1
 BLOBSTATE_TEST_S3_ACCESS_KEY=S3RVER
 BLOBSTATE_TEST_S3_SECRET_KEY=S3RVER
-BLOBSTATE_TEST_AZURE_ENDPOINT=http://127.0.0.1:$az_port/devstoreaccount1
+BLOBSTATE_TEST_AZURE_URL=azure://devstoreaccount1/blobstate-test?endpoint=http://127.0.0.1:$az_port/devstoreaccount1
+BLOBSTATE_TEST_AZURE_KEY=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 ENV
     ;;
   *) echo "usage: test-servers.sh start|stop DIR" >&2; exit 2 ;;

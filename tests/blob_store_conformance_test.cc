@@ -1,15 +1,11 @@
 // The conformance suite every BlobStore backend must pass.
 //
-// Each backend is one entry of Backends(). To add one (S3, Azure):
-//   {.name = "s3",
-//    .skip_reason = SkipUnlessEnv("BLOBSTATE_TEST_S3_URL"),
-//    .open = [](const Scratch& scratch) {
-//      return OpenBlobStore(std::getenv("BLOBSTATE_TEST_S3_URL") + ("/" + scratch.name), {});
-//    }},
-// A backend whose server is not configured is skipped (reported as skipped, not passed);
-// "local" needs nothing and always runs. Each test gets a fresh scratch name (and, for
-// local backends, a directory) so that tests never see each other's blobs: a remote
-// backend should use the name as a key prefix.
+// Each backend is one entry of Backends(): local (LocalBlobStore), file_url
+// (OpenBlobStore's stack over it), s3 (against s3rver) and azure (against Azurite). The
+// servers run for the whole ctest run (scripts/test-servers.sh); run by hand without
+// them, the cloud backends are skipped (reported as skipped, not passed), while under
+// ctest a server that did not start fails them. Each test gets a fresh scratch name (a
+// key prefix for the cloud backends) and directory, so tests never see each other's blobs.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -71,6 +67,13 @@ std::vector<Backend> Backends() {
        .open =
            [](const Scratch& s) {
              return testing::OpenS3TestStore(testing::S3TestUrl(s.name), {.io_threads = 4});
+           }},
+      // RetryingBlobStore over the Azure store, against Azurite (which checks signatures).
+      {.name = "azure",
+       .skip_reason = testing::AzureUnavailable,
+       .open =
+           [](const Scratch& s) {
+             return testing::OpenAzureTestStore(testing::AzureTestUrl(s.name), {.io_threads = 4});
            }},
   };
 }

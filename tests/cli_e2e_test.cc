@@ -32,7 +32,7 @@ class CliEndToEndTest : public ::testing::Test {
   testing::TempDir tmp_;
 };
 
-// The same commands against every backend: file://, and S3 (s3rver).
+// The same commands against every backend: file://, S3 (s3rver) and Azure (Azurite).
 class CliBackendTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -45,7 +45,7 @@ class CliBackendTest : public ::testing::TestWithParam<std::string> {
   std::string url_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Backends, CliBackendTest, ::testing::Values("file", "s3"),
+INSTANTIATE_TEST_SUITE_P(Backends, CliBackendTest, ::testing::Values("file", "s3", "azure"),
                          [](const auto& info) { return info.param; });
 
 TEST_P(CliBackendTest, BacksUpIncrementallyAndRestoresRocksDbOnANewHost) {

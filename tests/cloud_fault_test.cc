@@ -1,4 +1,5 @@
-// Backup and restore with the blobstate tool against a cloud backend's real server, through
+// Backup and restore with the blobstate tool against each cloud backend's server (s3rver,
+// Azurite), through
 // the fault-injecting proxy: transient faults are ridden out, persistent ones end in a
 // clear error, and a missing index or file blob is reported by name (F9).
 #include <gtest/gtest.h>
@@ -7,7 +8,6 @@
 #include "blobstate/snapshot.h"
 #include "blobstate/transfer.h"
 #include "blobstore/blob_store_testing.h"
-#include "blobstore/s3/s3_config.h"
 #include "testing/fault_proxy.h"
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
@@ -22,20 +22,15 @@ using testing::Outcome;
 using testing::Sh;
 using Fault = FaultProxy::Fault;
 
-class CloudFaultTest : public ::testing::Test {
+class CloudFaultTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     std::string skip;
-    direct_url_ = testing::TestBlobStoreUrl("s3", tmp_.path(), &skip);
+    direct_url_ = testing::TestBlobStoreUrl(GetParam(), tmp_.path(), &skip);
     if (!skip.empty()) GTEST_SKIP() << skip;
-    Result<S3Config> config = testing::S3TestConfig(direct_url_);
-    ASSERT_TRUE(config.ok()) << config.status();
-    const std::string& host = config->host;
-    proxy_ = std::make_unique<FaultProxy>(host.substr(0, host.find(':')),
-                                          std::stoi(host.substr(host.find(':') + 1)));
-    size_t start = direct_url_.find("endpoint=") + 9;
-    size_t end = std::min(direct_url_.find('&', start), direct_url_.size());
-    proxied_url_ = direct_url_.substr(0, start) + proxy_->url() + direct_url_.substr(end);
+    auto [host, port] = testing::EndpointOf(direct_url_);
+    proxy_ = std::make_unique<FaultProxy>(host, port);
+    proxied_url_ = testing::ViaProxy(direct_url_, proxy_->authority());
     ASSERT_TRUE(testing::WriteTree(tmp_.Sub("src"), {{"small", "hello"},
                                                      {"dir/nested", "nested file"},
                                                      {"dir/empty", ""},
@@ -54,7 +49,7 @@ class CloudFaultTest : public ::testing::Test {
 
   // The latest snapshot of store s, read directly (not through the proxy).
   StoreSnapshot Latest() {
-    Result<std::unique_ptr<BlobStore>> store = testing::OpenS3TestStore(direct_url_, {});
+    Result<std::unique_ptr<BlobStore>> store = OpenBlobStore(direct_url_, {});
     EXPECT_TRUE(store.ok()) << store.status();
     ThreadPool pool("cloud-test", 2);
     auto checkpoints = *CheckpointStore::Open(**store, pool, {}, "j", "t");
@@ -67,7 +62,7 @@ class CloudFaultTest : public ::testing::Test {
   }
 
   void DeleteBlob(const std::string& id) {
-    Result<std::unique_ptr<BlobStore>> store = testing::OpenS3TestStore(direct_url_, {});
+    Result<std::unique_ptr<BlobStore>> store = OpenBlobStore(direct_url_, {});
     ASSERT_TRUE(store.ok()) << store.status();
     ASSERT_TRUE((*store)->Delete(id).GetFor(testing::kWait).ok()) << id;
   }
@@ -77,7 +72,10 @@ class CloudFaultTest : public ::testing::Test {
   std::unique_ptr<FaultProxy> proxy_;
 };
 
-TEST_F(CloudFaultTest, BackupAndRestoreSucceedThroughTransientFaults) {
+INSTANTIATE_TEST_SUITE_P(Backends, CloudFaultTest, ::testing::Values("s3", "azure"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(CloudFaultTest, BackupAndRestoreSucceedThroughTransientFaults) {
   proxy_->Add({.method = "PUT", .fault = Fault::kSlowDown, .times = 3});
   proxy_->Add({.method = "PUT", .fault = Fault::kInternalError, .times = 1});
   proxy_->Add({.method = "PUT", .target = "/blobs/", .fault = Fault::kLoseReply, .times = 1});
@@ -98,7 +96,7 @@ TEST_F(CloudFaultTest, BackupAndRestoreSucceedThroughTransientFaults) {
   EXPECT_GE(proxy_->Count("GET"), 1);
 }
 
-TEST_F(CloudFaultTest, PersistentFaultsFailWithAClearError) {
+TEST_P(CloudFaultTest, PersistentFaultsFailWithAClearError) {
   proxy_->Add({.method = "PUT", .target = "/blobs/", .times = -1});
   Outcome backup = Backup();
   EXPECT_EQ(backup.exit_code, 1) << backup.out;
@@ -113,7 +111,7 @@ TEST_F(CloudFaultTest, PersistentFaultsFailWithAClearError) {
   EXPECT_NE(restore.out.find("gave up after 5 attempts"), std::string::npos) << restore.out;
 }
 
-TEST_F(CloudFaultTest, MissingIndexBlobIsReportedByName) {
+TEST_P(CloudFaultTest, MissingIndexBlobIsReportedByName) {
   ASSERT_EQ(Backup().exit_code, 0);
   const std::string index = Latest().index_blob_id;
   DeleteBlob(index);
@@ -124,7 +122,7 @@ TEST_F(CloudFaultTest, MissingIndexBlobIsReportedByName) {
   EXPECT_NE(restore.out.find("store s"), std::string::npos) << restore.out;
 }
 
-TEST_F(CloudFaultTest, MissingFileBlobIsReportedByNameWithItsFile) {
+TEST_P(CloudFaultTest, MissingFileBlobIsReportedByNameWithItsFile) {
   ASSERT_EQ(Backup().exit_code, 0);
   StoreSnapshot snap = Latest();
   std::string blob;

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "blobstore/azure/azure_blob_store.h"
 #include "blobstore/local/local_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
 #include "blobstore/s3/s3_blob_store.h"
@@ -70,7 +71,8 @@ Result<std::string> Absolute(const std::string& path) {
 Status UnsupportedUrl(std::string_view url, std::string_view why) {
   return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + std::string(why) +
                               " (supported: file:///abs/dir, file://rel/dir, "
-                              "s3://BUCKET/PREFIX?endpoint=URL&region=R)");
+                              "s3://BUCKET/PREFIX?endpoint=URL&region=R, "
+                              "azure://ACCOUNT/CONTAINER/PREFIX?endpoint=URL)");
 }
 
 }  // namespace
@@ -123,6 +125,9 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
   if (scheme == "s3") {
     ASSIGN_OR_RETURN(S3Config config, ParseS3Url(url, ProcessEnv()));
     ASSIGN_OR_RETURN(backend, OpenS3BlobStore(std::move(config), options.io_threads));
+  } else if (scheme == "azure") {
+    ASSIGN_OR_RETURN(AzureConfig config, ParseAzureUrl(url, ProcessEnv()));
+    ASSIGN_OR_RETURN(backend, OpenAzureBlobStore(std::move(config), options.io_threads));
   } else if (scheme == "file") {
     std::string path(url.substr(sep + 3));
     if (path.empty() || path == "/") return UnsupportedUrl(url, "no directory");

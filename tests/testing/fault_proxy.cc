@@ -117,8 +117,6 @@ FaultProxy::~FaultProxy() {
   for (std::thread& t : workers) t.join();
 }
 
-std::string FaultProxy::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
 void FaultProxy::Add(Rule rule) {
   std::lock_guard<std::mutex> lock(mu_);
   rules_.push_back(std::move(rule));

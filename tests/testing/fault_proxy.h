@@ -54,7 +54,9 @@ class FaultProxy {
 
   int port() const { return port_; }
   // "http://127.0.0.1:<port>".
-  std::string url() const;
+  std::string url() const { return "http://" + authority(); }
+  // "127.0.0.1:<port>".
+  std::string authority() const { return "127.0.0.1:" + std::to_string(port_); }
   void Add(Rule rule);
   void Clear();
   std::vector<Seen> seen() const;

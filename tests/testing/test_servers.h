@@ -6,8 +6,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "blobstate/blob_store.h"
+#include "blobstore/azure/azure_config.h"
 #include "blobstore/s3/s3_config.h"
 
 namespace blobstate::testing {
@@ -35,11 +37,31 @@ Result<S3Config> S3TestConfig(const std::string& url);
 Result<std::unique_ptr<BlobStore>> OpenS3TestStore(const std::string& url,
                                                    const BlobStoreOptions& options);
 
-// The blob store URL of `backend` ("file" or "s3") for one test: a new directory under
-// `dir` for file, a new key prefix on the test server for s3. For s3, also puts the test
-// server's credentials into this process's environment (call it before starting threads),
+// Why the Azure server (Azurite) cannot be used here ("" if it can), as S3Unavailable.
+std::string AzureUnavailable();
+
+// The test server's azure:// URL with `prefix` as its blob name prefix.
+std::string AzureTestUrl(const std::string& prefix);
+
+// An Azure config for `url` with the test server's key (or, if `sas`, an account SAS made
+// from it), after creating the test container if it is missing.
+Result<AzureConfig> AzureTestConfig(const std::string& url, bool sas = false);
+
+// RetryingBlobStore over the Azure store of `url`, with the test server's key.
+Result<std::unique_ptr<BlobStore>> OpenAzureTestStore(const std::string& url,
+                                                      const BlobStoreOptions& options);
+
+// The blob store URL of `backend` ("file", "s3" or "azure") for one test: a new directory under
+// `dir` for file, a new key prefix on the test server otherwise, whose credentials it also
+// puts into this process's environment (call it before starting threads),
 // where the commands a test runs find them. Why it cannot run, instead, via *skip.
 std::string TestBlobStoreUrl(const std::string& backend, const std::string& dir, std::string* skip);
+
+// The host and port of the endpoint of a cloud test URL ("...?endpoint=http://H:P...").
+std::pair<std::string, int> EndpointOf(const std::string& url);
+
+// `url` with its endpoint's host:port replaced by `authority` (to go through a proxy).
+std::string ViaProxy(const std::string& url, const std::string& authority);
 
 }  // namespace blobstate::testing
 

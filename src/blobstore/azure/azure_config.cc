@@ -37,7 +37,8 @@ bool IsValidAccount(std::string_view a) {
 }
 
 Result<std::string> Base64Decode(std::string_view in) {
-  if (in.empty() || in.size() % 4 != 0) return InvalidArgumentError("the account key is not base64");
+  if (in.empty() || in.size() % 4 != 0)
+    return InvalidArgumentError("the account key is not base64");
   std::string out(in.size() / 4 * 3, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                           reinterpret_cast<const unsigned char*>(in.data()),
@@ -174,22 +175,21 @@ Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env) {
 }
 
 Result<std::string> SharedKeyAuthorization(
-    std::string_view account, std::string_view key, std::string_view method,
-    std::string_view path, const std::vector<std::pair<std::string, std::string>>& query,
-    const HttpHeaders& headers, uint64_t content_length) {
+    std::string_view account, std::string_view key, std::string_view method, std::string_view path,
+    const std::vector<std::pair<std::string, std::string>>& query, const HttpHeaders& headers,
+    uint64_t content_length) {
   std::map<std::string, std::string> lowered;
   for (const auto& [name, value] : headers) lowered[Lower(name)] = value;
   auto header = [&](const char* name) {
     auto it = lowered.find(name);
     return it == lowered.end() ? std::string() : it->second;
   };
-  std::string to_sign = std::string(method) + "\n" + header("content-encoding") + "\n" +
-                        header("content-language") + "\n" +
-                        (content_length == 0 ? "" : std::to_string(content_length)) + "\n" +
-                        header("content-md5") + "\n" + header("content-type") + "\n" +
-                        header("date") + "\n" + header("if-modified-since") + "\n" +
-                        header("if-match") + "\n" + header("if-none-match") + "\n" +
-                        header("if-unmodified-since") + "\n" + header("range") + "\n";
+  std::string to_sign =
+      std::string(method) + "\n" + header("content-encoding") + "\n" + header("content-language") +
+      "\n" + (content_length == 0 ? "" : std::to_string(content_length)) + "\n" +
+      header("content-md5") + "\n" + header("content-type") + "\n" + header("date") + "\n" +
+      header("if-modified-since") + "\n" + header("if-match") + "\n" + header("if-none-match") +
+      "\n" + header("if-unmodified-since") + "\n" + header("range") + "\n";
   for (const auto& [name, value] : lowered) {  // std::map: sorted by name
     if (name.starts_with("x-ms-")) to_sign += name + ":" + value + "\n";
   }
@@ -209,8 +209,8 @@ Result<std::string> SharedKeyAuthorization(
 Result<std::string> MakeAccountSas(std::string_view account, std::string_view key,
                                    std::chrono::system_clock::time_point expiry) {
   const std::string version = "2020-02-10", permissions = "rwdlacupt", expires = IsoTime(expiry);
-  const std::string to_sign = std::string(account) + "\n" + permissions + "\nb\nsco\n\n" +
-                              expires + "\n\nhttps,http\n" + version + "\n";
+  const std::string to_sign = std::string(account) + "\n" + permissions + "\nb\nsco\n\n" + expires +
+                              "\n\nhttps,http\n" + version + "\n";
   ASSIGN_OR_RETURN(std::string signature, HmacSha256Base64(key, to_sign));
   return "sv=" + version + "&ss=b&srt=sco&sp=" + permissions + "&se=" + UriEncode(expires, true) +
          "&spr=https,http&sig=" + UriEncode(signature, true);

@@ -55,10 +55,10 @@ Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env);
 // for a request: `path` as sent (encoded), `query` decoded, `headers` all that are sent
 // (standard ones by their usual names, any case; x-ms-* included), and the body's
 // `content_length`. kInvalidArgument if `key` is not base64.
-Result<std::string> SharedKeyAuthorization(std::string_view account, std::string_view key,
-                                           std::string_view method, std::string_view path,
-                                           const std::vector<std::pair<std::string, std::string>>& query,
-                                           const HttpHeaders& headers, uint64_t content_length);
+Result<std::string> SharedKeyAuthorization(
+    std::string_view account, std::string_view key, std::string_view method, std::string_view path,
+    const std::vector<std::pair<std::string, std::string>>& query, const HttpHeaders& headers,
+    uint64_t content_length);
 
 // An account SAS token (without '?') for the blob service, all resource types, the
 // permissions rwdlacupt (tags included), valid until `expiry`: what a test or an operator

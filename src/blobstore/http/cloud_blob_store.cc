@@ -21,9 +21,8 @@ Future<T> CloudBlobStore::Run(Fn fn) {
 }
 
 Future<std::string> CloudBlobStore::Put(SourceFactory source, const BlobMetadata& metadata) {
-  return Run<std::string>([ops = ops_, source = std::move(source), metadata] {
-    return ops->Put(source, metadata);
-  });
+  return Run<std::string>(
+      [ops = ops_, source = std::move(source), metadata] { return ops->Put(source, metadata); });
 }
 
 Future<void> CloudBlobStore::Get(const std::string& id, SinkFactory sink) {

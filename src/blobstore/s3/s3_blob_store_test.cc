@@ -31,16 +31,13 @@ class S3BlobStoreTest : public ::testing::Test {
     direct_url_ = testing::S3TestUrl("s3-test-" + RandomHex(8));
     Result<S3Config> config = testing::S3TestConfig(direct_url_);
     ASSERT_TRUE(config.ok()) << config.status();
-    const std::string& host = config->host;
-    proxy_ = std::make_unique<FaultProxy>(host.substr(0, host.find(':')),
-                                          std::stoi(host.substr(host.find(':') + 1)));
+    auto [host, port] = testing::EndpointOf(direct_url_);
+    proxy_ = std::make_unique<FaultProxy>(host, port);
   }
 
   // The test prefix through the proxy, with `params` ("&k=v...") added.
   std::string ProxiedUrl(const std::string& params = "") const {
-    size_t start = direct_url_.find("endpoint=") + 9;
-    size_t end = std::min(direct_url_.find('&', start), direct_url_.size());
-    return direct_url_.substr(0, start) + proxy_->url() + direct_url_.substr(end) + params;
+    return testing::ViaProxy(direct_url_, proxy_->authority()) + params;
   }
 
   // An S3BlobStore without retries, through the proxy.

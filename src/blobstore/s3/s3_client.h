@@ -42,7 +42,6 @@ class S3Client {
   S3Config config_;
 };
 
-
 // The base64 of the MD5 of `data` (the Content-MD5 header).
 std::string ContentMd5(std::string_view data);
 
