@@ -19,6 +19,7 @@
 #include "blobstate/transfer.h"
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
+#include "testing/test_servers.h"
 #include "util/failpoint.h"
 
 namespace blobstate {
@@ -41,9 +42,10 @@ std::string DigestOf(const std::string& out) {
 class CrashRecoveryTest : public ::testing::Test {
  protected:
   std::string Job(const std::string& state_dir, int events = kEvents, const std::string& env = "") {
-    return env + " wordcount --blob-store file://" + tmp_.Sub("blobs") +
-           " --job wc --task t0 --state-dir " + state_dir + " --events " + std::to_string(events) +
-           " --commit-every " + std::to_string(kCommitEvery) + " --seed 7 --max-commit-delay-ms 0";
+    const std::string url = url_.empty() ? "file://" + tmp_.Sub("blobs") : url_;
+    return env + " wordcount --blob-store '" + url + "'" + " --job wc --task t0 --state-dir " +
+           state_dir + " --events " + std::to_string(events) + " --commit-every " +
+           std::to_string(kCommitEvery) + " --seed 7 --max-commit-delay-ms 0";
   }
 
   // The digest of an uninterrupted run (in its own blob store), computed once.
@@ -93,7 +95,54 @@ class CrashRecoveryTest : public ::testing::Test {
   }
 
   testing::TempDir tmp_;
+  std::string url_;  // the blob store; empty: file:// under tmp_
 };
+
+// The example job on the cloud backends: a crash after a checkpoint was persisted, then a
+// restart on a new host that restores from the cloud, ends with the uninterrupted digest,
+// and leaves no blob with a TTL that a checkpoint references.
+class CloudJobTest : public CrashRecoveryTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    std::string skip;
+    url_ = testing::TestBlobStoreUrl(GetParam(), tmp_.path(), &skip);
+    if (!skip.empty()) GTEST_SKIP() << skip;
+  }
+};
+
+TEST_P(CloudJobTest, CrashedJobRestartsOnANewHostWithTheUninterruptedDigest) {
+  Outcome crashed =
+      Sh(Job(tmp_.Sub("host-a"), kEvents, "BLOBSTATE_FAILPOINTS=persist.after_checkpoint=crash@3"));
+  EXPECT_EQ(crashed.exit_code, kFailpointExitCode) << crashed.out;
+  Outcome restarted = Sh(Job(tmp_.Sub("host-b")));
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.out;
+  EXPECT_EQ(DigestOf(restarted.out), Expected()) << restarted.out;
+  Outcome gc = Sh("blobstate gc --blob-store '" + url_ + "'");
+  ASSERT_EQ(gc.exit_code, 0) << gc.out;
+  Result<std::unique_ptr<BlobStore>> store = OpenBlobStore(url_, {});
+  ASSERT_TRUE(store.ok()) << store.status();
+  ThreadPool pool("cloud-job-test", 2);
+  auto checkpoints = *CheckpointStore::Open(**store, pool, {}, "wc", "t0");
+  std::optional<Checkpoint> latest = *checkpoints->ReadLatest().GetFor(kWait);
+  ASSERT_TRUE(latest.has_value());
+  Result<StoreSnapshots> snaps = GetStoreSnapshots(**store, pool, latest, {}).GetFor(kWait);
+  ASSERT_TRUE(snaps.ok()) << snaps.status();
+  auto far = std::chrono::system_clock::now() + 3650 * 24h;
+  std::vector<std::string> ttl = *(*store)->ListExpired(far).GetFor(kWait);
+  for (const auto& [name, snap] : *snaps) {
+    std::vector<std::string> ids = BlobIdsOf(snap.index.root);
+    ids.push_back(snap.index_blob_id);
+    for (const std::string& id : ids) {
+      EXPECT_EQ(std::count(ttl.begin(), ttl.end(), id), 0) << "referenced with a TTL: " << id;
+      std::string bytes;
+      EXPECT_TRUE((*store)->Get(id, StringSinkFactory(&bytes)).GetFor(kWait).ok())
+          << "lost: " << id;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, CloudJobTest, ::testing::Values("s3", "azure"),
+                         [](const auto& info) { return info.param; });
 
 struct Case {
   const char* failpoint;

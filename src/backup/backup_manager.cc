@@ -191,6 +191,18 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
         auto index_started = Clock::now();
         return Between<std::string>(executor, "upload.before_index", "upload.after_index",
                                     [&] { return PutSnapshotIndex(store, *index, meta); })
+            .Then(executor,
+                  [this, base, index](Result<std::string> id) -> Future<std::string> {
+                    if (id.ok()) return MakeReadyFuture<std::string>(std::move(id));
+                    // No index names the files just put: delete them (best effort; they
+                    // have a TTL).
+                    std::set<std::string> added = BlobSet(index->root);
+                    if (base) added = Difference(added, BlobSet(base->index.root));
+                    return transfer.DeleteBlobs({added.begin(), added.end()})
+                        .Then(executor, [error = id.status()](Result<void>) {
+                          return Result<std::string>(error);
+                        });
+                  })
             .Map(executor, [this, name, base, f, index, index_started](std::string id) {
               f->durations[Phase::kIndex] = Clock::now() - index_started;
               Pending p{.snapshot = {id, std::move(*index)}};

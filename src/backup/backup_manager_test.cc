@@ -208,6 +208,29 @@ TEST_F(BackupManagerTest, FailedUploadDoesNotPoisonLaterCommits) {
   ExpectExactlyReferenced(c2);
 }
 
+TEST_F(BackupManagerTest, FailedIndexPutDeletesTheFilesItsUploadPut) {
+  StoreConfig a = Store("a");
+  Write(a, {{"f", "1"}});
+  auto backup = NewBackup({a});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c1 = Commit(*backup, {a});
+  Write(a, {{"f", "changed"}});
+  // One store, one changed file: the first put is the file's, the second the index's.
+  blobs_->Script(Method::kPut, blobs_->calls(Method::kPut) + 2,
+                 Fault::AsyncError(UnavailableError("injected")));
+  std::string id = NewCheckpointId();
+  Result<StoreMarkers> failed = backup->Upload(id, SnapshotDirs({a}, id)).GetFor(kWait);
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable);
+  // The index's put took effect before its reply was lost; that orphan keeps its TTL. The
+  // file's blob, which no index names, is gone.
+  std::set<std::string> left = AllBlobs(), referenced = Referenced(c1);
+  for (const std::string& blob : left) {
+    if (referenced.count(blob)) continue;
+    EXPECT_TRUE(blob.ends_with("-snapshot-index")) << blob << " should have been deleted";
+    EXPECT_TRUE(TtlBlobs().count(blob)) << blob;
+  }
+}
+
 TEST_F(BackupManagerTest, FailedCleanupIsFinishedByTheNextOneAndCleanupIsIdempotent) {
   StoreConfig a = Store("a");
   Write(a, {{"f", "1"}, {"g", "2"}});

@@ -33,7 +33,7 @@ Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out) {
   std::string url, index_id;
   bool json = false;
   Flags flags("show", "Prints the tree of the snapshot --index with sizes.");
-  flags.String("blob-store", &url, "blob store URL", true);
+  flags.String("blob-store", &url, kBlobStoreUrlHelp, true);
   flags.String("index", &index_id, "snapshot index blob id", true);
   flags.Bool("json", &json, "print a summary as JSON");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
@@ -70,7 +70,7 @@ Status GcCommand(const std::vector<std::string>& args, CommandOutput& out) {
   Flags flags("gc",
               "Deletes blobs whose TTL expired: what an interrupted backup left behind.\n"
               "Blobs of committed snapshots have no TTL and are never touched.");
-  flags.String("blob-store", &url, "blob store URL", true);
+  flags.String("blob-store", &url, kBlobStoreUrlHelp, true);
   flags.Bool("dry-run", &dry_run, "list what would be deleted, delete nothing");
   flags.Bool("json", &json, "print the result as JSON");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));

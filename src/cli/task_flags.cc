@@ -41,7 +41,7 @@ std::string Secs(std::chrono::nanoseconds d) {
 }  // namespace
 
 void TaskFlags::Register(Flags& flags, bool with_stores, bool with_checkpoint) {
-  flags.String("blob-store", &url, "blob store URL, e.g. file:///var/backups", true);
+  flags.String("blob-store", &url, kBlobStoreUrlHelp, true);
   flags.String("job", &job, "job name", true);
   flags.String("task", &task, "task name", true);
   if (with_stores) {

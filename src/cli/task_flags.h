@@ -16,6 +16,11 @@
 
 namespace blobstate::cli {
 
+// The help text of --blob-store.
+inline constexpr char kBlobStoreUrlHelp[] =
+    "blob store URL: file:///DIR, 's3://BUCKET/PREFIX?region=R[&endpoint=URL]' or "
+    "'azure://ACCOUNT/CONTAINER/PREFIX[?endpoint=URL]' (README, \"Blob stores\")";
+
 // How long a command waits for one step before it gives up.
 inline constexpr std::chrono::hours kCommandTimeout(24);
 

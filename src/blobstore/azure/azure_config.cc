@@ -67,18 +67,6 @@ Result<std::string> HmacSha256Base64(std::string_view key_b64, std::string_view 
   return Base64Encode(std::string_view(reinterpret_cast<char*>(mac), len));
 }
 
-Result<uint64_t> ParseCount(std::string_view url, const std::string& key, const std::string& v,
-                            uint64_t min, uint64_t max) {
-  uint64_t n = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || end != v.data() + v.size() || n < min || n > max) {
-    return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + key + "=" + v +
-                                " is not a number from " + std::to_string(min) + " to " +
-                                std::to_string(max));
-  }
-  return n;
-}
-
 std::string IsoTime(std::chrono::system_clock::time_point t) {
   std::time_t secs = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
@@ -139,11 +127,11 @@ Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env) {
     if (key == "endpoint") {
       endpoint = value;
     } else if (key == "block_threshold") {
-      ASSIGN_OR_RETURN(c.block_threshold, ParseCount(url, key, value, 1, 5ull << 40));
+      ASSIGN_OR_RETURN(c.block_threshold, ParseUrlCount(url, key, value, 1, 5ull << 40));
     } else if (key == "block_size") {
-      ASSIGN_OR_RETURN(c.block_size, ParseCount(url, key, value, 1ull << 20, 4000ull << 20));
+      ASSIGN_OR_RETURN(c.block_size, ParseUrlCount(url, key, value, 1ull << 20, 4000ull << 20));
     } else if (key == "block_concurrency") {
-      ASSIGN_OR_RETURN(uint64_t n, ParseCount(url, key, value, 1, 64));
+      ASSIGN_OR_RETURN(uint64_t n, ParseUrlCount(url, key, value, 1, 64));
       c.block_concurrency = static_cast<int>(n);
     } else {
       return bad("unknown parameter '" + key +
@@ -154,13 +142,10 @@ Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env) {
     c.scheme = "https";
     c.host = c.account + ".blob.core.windows.net";
   } else {
-    Result<Url> ep = ParseUrl(endpoint);
-    if (!ep.ok() || (ep->scheme != "http" && ep->scheme != "https") || !ep->query.empty()) {
-      return bad("endpoint '" + endpoint + "' is not an http:// or https:// URL");
-    }
-    c.scheme = ep->scheme;
-    c.host = ep->authority;
-    c.base_path = ep->path;
+    ASSIGN_OR_RETURN(Url ep, ParseEndpoint(url, endpoint));
+    c.scheme = ep.scheme;
+    c.host = ep.authority;
+    c.base_path = ep.path;
   }
   c.key = env("AZURE_STORAGE_KEY").value_or("");
   if (c.key.empty()) {

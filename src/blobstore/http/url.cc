@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 namespace blobstate {
 namespace {
@@ -74,6 +75,27 @@ Result<Url> ParseUrl(std::string_view url) {
     out.query.emplace_back(std::move(key), std::move(value));
   }
   return out;
+}
+
+Result<uint64_t> ParseUrlCount(std::string_view url, const std::string& key,
+                               const std::string& value, uint64_t min, uint64_t max) {
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size() || n < min || n > max) {
+    return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + key + "=" + value +
+                                " is not a number from " + std::to_string(min) + " to " +
+                                std::to_string(max));
+  }
+  return n;
+}
+
+Result<Url> ParseEndpoint(std::string_view url, const std::string& endpoint) {
+  Result<Url> ep = ParseUrl(endpoint);
+  if (!ep.ok() || (ep->scheme != "http" && ep->scheme != "https") || !ep->query.empty()) {
+    return InvalidArgumentError("blob store URL '" + std::string(url) + "': endpoint '" + endpoint +
+                                "' is not an http:// or https:// URL");
+  }
+  return ep;
 }
 
 }  // namespace blobstate

@@ -2,6 +2,7 @@
 #ifndef BLOBSTATE_BLOBSTORE_HTTP_URL_H_
 #define BLOBSTATE_BLOBSTORE_HTTP_URL_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +25,15 @@ Result<Url> ParseUrl(std::string_view url);
 
 // "%41" -> "A"; '+' stays '+'. kInvalidArgument for a truncated or non-hex escape.
 Result<std::string> PercentDecode(std::string_view s);
+
+// The number `value` of URL parameter `key`, in [min, max]; else kInvalidArgument naming
+// the blob store URL `url`, the parameter and the range.
+Result<uint64_t> ParseUrlCount(std::string_view url, const std::string& key,
+                               const std::string& value, uint64_t min, uint64_t max);
+
+// The `endpoint` parameter of blob store URL `url`: an http:// or https:// URL without a
+// query; else kInvalidArgument naming both.
+Result<Url> ParseEndpoint(std::string_view url, const std::string& endpoint);
 
 }  // namespace blobstate
 

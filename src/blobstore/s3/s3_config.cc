@@ -27,18 +27,6 @@ bool IsValidBucket(std::string_view b) {
          std::isalnum(static_cast<unsigned char>(b.back()));
 }
 
-Result<uint64_t> ParseCount(std::string_view url, const std::string& key, const std::string& v,
-                            uint64_t min, uint64_t max) {
-  uint64_t n = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || end != v.data() + v.size() || n < min || n > max) {
-    return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + key + "=" + v +
-                                " is not a number from " + std::to_string(min) + " to " +
-                                std::to_string(max));
-  }
-  return n;
-}
-
 std::optional<std::string> ReadIfPresent(const std::string& path) {
   Result<std::string> text = ReadSmallFile(path, 1 << 20);
   if (!text.ok()) return std::nullopt;
@@ -158,11 +146,11 @@ Result<S3Config> ParseS3Url(std::string_view url, const EnvLookup& env) {
       if (value != "path" && value != "virtual") return bad("addressing must be path or virtual");
       addressing = value;
     } else if (key == "multipart_threshold") {
-      ASSIGN_OR_RETURN(c.multipart_threshold, ParseCount(url, key, value, 1, 5ull << 40));
+      ASSIGN_OR_RETURN(c.multipart_threshold, ParseUrlCount(url, key, value, 1, 5ull << 40));
     } else if (key == "part_size") {
-      ASSIGN_OR_RETURN(c.part_size, ParseCount(url, key, value, 5ull << 20, 5ull << 30));
+      ASSIGN_OR_RETURN(c.part_size, ParseUrlCount(url, key, value, 5ull << 20, 5ull << 30));
     } else if (key == "part_concurrency") {
-      ASSIGN_OR_RETURN(uint64_t n, ParseCount(url, key, value, 1, 64));
+      ASSIGN_OR_RETURN(uint64_t n, ParseUrlCount(url, key, value, 1, 64));
       c.part_concurrency = static_cast<int>(n);
     } else {
       return bad("unknown parameter '" + key +
@@ -176,13 +164,10 @@ Result<S3Config> ParseS3Url(std::string_view url, const EnvLookup& env) {
     c.host = "s3." + c.region + ".amazonaws.com";
     c.path_style = c.bucket.find('.') != std::string::npos;
   } else {
-    Result<Url> ep = ParseUrl(endpoint);
-    if (!ep.ok() || (ep->scheme != "http" && ep->scheme != "https") || !ep->query.empty()) {
-      return bad("endpoint '" + endpoint + "' is not an http:// or https:// URL");
-    }
-    c.scheme = ep->scheme;
-    c.host = ep->authority;
-    c.base_path = ep->path;
+    ASSIGN_OR_RETURN(Url ep, ParseEndpoint(url, endpoint));
+    c.scheme = ep.scheme;
+    c.host = ep.authority;
+    c.base_path = ep.path;
     c.path_style = true;
   }
   if (!addressing.empty()) c.path_style = addressing == "path";
