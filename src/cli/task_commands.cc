@@ -93,7 +93,8 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
   if (tf.json) {
     out.Print("{\"checkpoint_id\":" + JsonString(next.id) + ",\"stores\":" + FiguresJson(figures) +
               ",\"persist_seconds\":" + Fixed(std::chrono::duration<double>(persisted).count()) +
-              ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
+              ",\"http_requests\":" + HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) +
+              "}\n");
   } else {
     out.Print("checkpoint " + next.id + " of job " + tf.job + ", task " + tf.task + " in " +
               Fixed(Seconds(start)) + " s\n" + FiguresTable(figures, true));
@@ -127,8 +128,8 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
   const std::string id = checkpoint ? checkpoint->id : "";
   if (tf.json) {
     out.Print("{\"checkpoint_id\":" + JsonString(id) + ",\"stores\":" + FiguresJson(figures) +
-              ",\"verified\":" + (no_verify ? "false" : "true") +
-              ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
+              ",\"verified\":" + (no_verify ? "false" : "true") + ",\"http_requests\":" +
+              HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
   } else {
     out.Print((checkpoint ? "restored checkpoint " + id
                           : std::string("no checkpoint: stores left empty")) +

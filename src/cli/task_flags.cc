@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "blobstate/index.h"
+#include "blobstore/http/http_client.h"
 #include "cli/output.h"
 
 namespace blobstate::cli {
@@ -185,6 +186,14 @@ std::string FiguresJson(const std::map<std::string, StoreFigures>& figures) {
 Status WriteMetrics(const TaskContext& task, const TaskFlags& flags) {
   if (flags.metrics_file.empty()) return Status::Ok();
   return task.metrics.WriteFile(flags.metrics_file);
+}
+
+std::string HttpRequestsJson() {
+  std::string json;
+  for (const auto& [kind, n] : HttpRequestCounts()) {
+    json += (json.empty() ? "" : ",") + JsonString(kind) + ":" + std::to_string(n);
+  }
+  return "{" + json + "}";
 }
 
 }  // namespace blobstate::cli

@@ -58,6 +58,10 @@ Result<std::optional<Checkpoint>> SelectCheckpoint(TaskContext& task, const Task
 // Per-store figures as a table (human) or JSON (--json), and --metrics-file.
 std::string FiguresTable(const std::map<std::string, StoreFigures>& figures, bool backup);
 std::string FiguresJson(const std::map<std::string, StoreFigures>& figures);
+
+// The HTTP requests this process sent to a cloud blob store, by kind (HttpRequestCounts),
+// as a JSON object: {} for file://.
+std::string HttpRequestsJson();
 Status WriteMetrics(const TaskContext& task, const TaskFlags& flags);
 
 }  // namespace blobstate::cli

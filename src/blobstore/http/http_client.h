@@ -14,6 +14,8 @@
 #define BLOBSTATE_BLOBSTORE_HTTP_HTTP_CLIENT_H_
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,6 +55,11 @@ inline constexpr size_t kMaxKeptBody = 1u << 20;
 // reset, DNS, TLS handshake), kDeadlineExceeded (timeout); errors of the upload source or
 // download sink come back as they are. Any HTTP status is a response, not an error.
 Result<HttpResponse> PerformHttp(const HttpCall& call);
+
+// How many requests PerformHttp sent in this process, by kind: the method, with the
+// subresource of S3 and Azure requests that have one ("PUT", "PUT ?tagging",
+// "GET ?comp=tags", "POST ?uploads", "PUT ?partNumber", "GET ?list", ...). Retries count.
+std::map<std::string, uint64_t> HttpRequestCounts();
 
 // The Status of an HTTP response, naming `what`: 2xx ok; 404 kNotFound; 410 kGone;
 // 400 kInvalidArgument; 401/403 kPermissionDenied; 408 kDeadlineExceeded; 409/412

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Backup and restore of a RocksDB store through s3rver and through Azurite, side by side
+# with `rclone copy` of the same directory to and from the same server, in the same run;
+# then the requests of an incremental commit (5% new data + compaction).
+#   BENCH_CLOUD_MIB   size of the store (default 1024)
+#   BENCH_DIR         scratch directory (default /tmp)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=build/bin
+mib=${BENCH_CLOUD_MIB:-1024}
+scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-cloud-bench-XXXXXX")
+servers=$scratch/servers
+trap 'scripts/test-servers.sh stop "$servers" >/dev/null 2>&1 || true; rm -rf "$scratch"' EXIT
+scripts/test-servers.sh start "$servers" >/dev/null
+env_of() { grep "^$1=" "$servers/env" | cut -d= -f2-; }
+s3_url=$(env_of BLOBSTATE_TEST_S3_URL)
+az_url=$(env_of BLOBSTATE_TEST_AZURE_URL)
+s3_endpoint=${s3_url#*endpoint=}; s3_endpoint=${s3_endpoint%%&*}
+az_endpoint=${az_url#*endpoint=}
+export AWS_ACCESS_KEY_ID=$(env_of BLOBSTATE_TEST_S3_ACCESS_KEY)
+export AWS_SECRET_ACCESS_KEY=$(env_of BLOBSTATE_TEST_S3_SECRET_KEY)
+export AZURE_STORAGE_KEY=$(env_of BLOBSTATE_TEST_AZURE_KEY)
+# rclone's remotes, configured through its environment variables.
+export RCLONE_CONFIG_BS3_TYPE=s3 RCLONE_CONFIG_BS3_PROVIDER=Other
+export RCLONE_CONFIG_BS3_ENDPOINT=$s3_endpoint RCLONE_CONFIG_BS3_FORCE_PATH_STYLE=true
+export RCLONE_CONFIG_BS3_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
+export RCLONE_CONFIG_BS3_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+# (use_emulator: Azurite's well-known account and key, at the endpoint given.)
+export RCLONE_CONFIG_BAZ_TYPE=azureblob RCLONE_CONFIG_BAZ_USE_EMULATOR=true
+export RCLONE_CONFIG_BAZ_ENDPOINT=$az_endpoint
+rclone_() { env -u AWS_CA_BUNDLE rclone --config /dev/null "$@"; }
+rclone_ mkdir baz:blobstate-test
+
+db=$scratch/db
+keys=$((mib * 1024))
+echo "== cloud benchmark: filling $keys keys (~$mib MiB)"
+"$bin/blobstate-rocksdb" fill --db "$db" --keys "$keys" --value-size 1000 >/dev/null
+"$bin/blobstate-rocksdb" compact --db "$db" >/dev/null
+db_mib=$(( $(du -sb "$db" | cut -f1) >> 20 ))
+echo "   store: $db_mib MiB in $(find "$db" -type f | wc -l) files"
+
+secs() {
+  local t0=$(date +%s%N)
+  "$@" >"$scratch/out"
+  awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN {printf "%.2f", ns / 1e9}'
+}
+with_prefix() {  # with_prefix URL PREFIX: the URL with PREFIX as its key prefix
+  local base=${1%%\?*} query=${1#*\?}
+  echo "$base/$2?$query"
+}
+rows=()
+for backend in s3 azure; do
+  url=$([ $backend = s3 ] && echo "$s3_url" || echo "$az_url")
+  remote=$([ $backend = s3 ] && echo "bs3:blobstate-test" || echo "baz:blobstate-test")
+  task=(--blob-store "$(with_prefix "$url" bench)" --job bench --task t0)
+  rm -rf "$db"-*
+  bs_put=$(secs "$bin/blobstate" backup "${task[@]}" --store "db=$db" --json)
+  bs_get=$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/restored-$backend")
+  "$bin/blobstate-rocksdb" verify --db "$scratch/restored-$backend" --keys "$keys" \
+    --value-size 1000 --total "$keys" >/dev/null
+  rc_put=$(secs rclone_ copy "$db" "$remote/rclone")
+  rc_get=$(secs rclone_ copy "$remote/rclone" "$scratch/rclone-$backend")
+  rows+=("$(printf "   %-7s %8.2f s %5.0f MiB/s %8.2f s %5.0f MiB/s %8.2f s %5.0f MiB/s %8.2f s %5.0f MiB/s" \
+    $backend "$bs_put" "$(echo "$db_mib / $bs_put" | bc -l)" "$rc_put" "$(echo "$db_mib / $rc_put" | bc -l)" \
+    "$bs_get" "$(echo "$db_mib / $bs_get" | bc -l)" "$rc_get" "$(echo "$db_mib / $rc_get" | bc -l)")")
+  rm -rf "$scratch/restored-$backend" "$scratch/rclone-$backend"
+done
+printf "   %-7s %25s %25s %25s %25s\n" backend "blobstate backup" "rclone copy up" "blobstate restore" "rclone copy down"
+printf '%s\n' "${rows[@]}"
+
+# One incremental commit per backend: 5% new keys, then a compaction of their range. The
+# plain PUTs should be the new files' parts (8 MiB each) + 1 index + 1 checkpoint.
+files_of() { (cd "$1" && find . -type f -printf '%P %s\n' | sort); }
+files_of "$db" >"$scratch/before"
+"$bin/blobstate-rocksdb" fill --db "$db" --start "$keys" --keys $((keys / 20)) --value-size 1000 >/dev/null
+"$bin/blobstate-rocksdb" compact --db "$db" --start "$keys" >/dev/null
+files_of "$db" >"$scratch/after"
+parts=$(comm -13 "$scratch/before" "$scratch/after" | grep -v -E '^(LOG|LOCK)' |
+  awk '{p += int(($2 + 8388607) / 8388608)} END {print p + 0}')
+for backend in s3 azure; do
+  url=$([ $backend = s3 ] && echo "$s3_url" || echo "$az_url")
+  "$bin/blobstate" backup --blob-store "$(with_prefix "$url" bench)" --job bench --task t0 \
+    --store "db=$db" --json >"$scratch/incr.json"
+  python3 - "$scratch/incr.json" "$backend" "$parts" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+s, r, parts = d["stores"]["_all"], d["http_requests"], int(sys.argv[3])
+print(f"   {sys.argv[2]} incremental commit: {s['files_uploaded']} new files "
+      f"({s['bytes_uploaded'] / 2**20:.1f} MiB) in {d['seconds']:.2f} s; "
+      f"PUTs {r.get('PUT', 0)} (expected {parts} parts + 1 index + 1 checkpoint = {parts + 2})")
+print("     all requests: " + ", ".join(f"{k} {v}" for k, v in sorted(r.items())))
+PY
+done
