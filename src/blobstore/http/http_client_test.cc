@@ -18,8 +18,11 @@ class LoopbackServer {
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   ~LoopbackServer() {
+    if (!thread_.joinable()) return;
+    // A stop() before the accept loop started would be lost, and the loop never end.
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     server_.stop();
-    if (thread_.joinable()) thread_.join();
+    thread_.join();
   }
   httplib::Server& server() { return server_; }
   std::string Url(const std::string& path) const {
