@@ -161,6 +161,18 @@ TEST_P(BlobStoreConformanceTest, RemoveTtlIsIdempotent) {
   EXPECT_EQ(Read(id).value_or(""), "keep me");
 }
 
+TEST_P(BlobStoreConformanceTest, HasTtlTellsWhetherTheTtlIsStillThere) {
+  std::string id = PutOk("with a ttl");
+  std::string permanent = PutOk("without", 0s);
+  EXPECT_TRUE(*store_->HasTtl(id).GetFor(kWait));
+  EXPECT_FALSE(*store_->HasTtl(permanent).GetFor(kWait));
+  ASSERT_TRUE(store_->RemoveTtl(id).GetFor(kWait).ok());
+  EXPECT_FALSE(*store_->HasTtl(id).GetFor(kWait));
+  Status missing = store_->HasTtl("job/task/store/never-put").GetFor(kWait).status();
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound) << missing;
+  EXPECT_NE(missing.message().find("never-put"), std::string::npos) << missing;
+}
+
 TEST_P(BlobStoreConformanceTest, RemoveTtlOfAMissingBlobIsNotFound) {
   EXPECT_EQ(store_->RemoveTtl("job/task/store/never-put").GetFor(kWait).status().code(),
             StatusCode::kNotFound);

@@ -98,6 +98,10 @@ class BlobStore {
   // flushes before a checkpoint that references new blobs is persisted, and after cleanup.
   virtual Future<void> Flush() = 0;
 
+  // Whether blob `id` has a TTL (RemoveTtl was not called since its put with one).
+  // kNotFound if the blob does not exist.
+  virtual Future<bool> HasTtl(const std::string& id) = 0;
+
   // The ids of blobs whose TTL expired before `now`, for gc. Never used on the commit or
   // restore path (it may list the whole store).
   virtual Future<std::vector<std::string>> ListExpired(
@@ -142,7 +146,8 @@ struct RetryPolicy {
   // started. Default: 2 min.
   std::chrono::milliseconds max_elapsed{120'000};
   // Called (on any thread, so it must be thread-safe and quick) before each retry, with the
-  // method retried: "put", "get", "delete", "remove-ttl", "list-expired", "flush", "put-object",
+  // method retried: "put", "get", "delete", "remove-ttl", "has-ttl", "list-expired", "flush",
+  // "put-object",
   // "get-object", "delete-object" or "list-objects". For metrics. Default: none.
   std::function<void(std::string_view method)> on_retry;
 };

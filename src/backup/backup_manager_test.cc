@@ -279,6 +279,37 @@ TEST_F(BackupManagerTest, InitAfterACrashInCleanupFinishesIt) {
   ExpectExactlyReferenced(c2);
 }
 
+// Requests grow with the change: a restart after a finished first cleanup costs one TTL
+// query, not a TTL removal per blob of the first snapshot.
+TEST_F(BackupManagerTest, RestartAfterAFinishedFirstCleanupRemovesNoTtl) {
+  StoreConfig a = Store("a");
+  Write(a, {{"f", "1"}, {"g", "2"}, {"d/h", "3"}});
+  auto backup = NewBackup({a});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c1 = Commit(*backup, {a});
+  backup.reset();
+  const int removals = blobs_->calls(Method::kRemoveTtl);
+  auto restarted = NewBackup({a});
+  ASSERT_TRUE(restarted->Init(c1).GetFor(kWait).ok());
+  EXPECT_EQ(blobs_->calls(Method::kRemoveTtl), removals);
+  ExpectExactlyReferenced(c1);
+}
+
+TEST_F(BackupManagerTest, RestartAfterAnInterruptedFirstCleanupFinishesIt) {
+  StoreConfig a = Store("a");
+  Write(a, {{"f", "1"}, {"g", "2"}});
+  auto backup = NewBackup({a});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c1{.id = NewCheckpointId()};
+  StoreMarkers m1 = *backup->Upload(c1.id, SnapshotDirs({a}, c1.id)).GetFor(kWait);
+  c1.state_markers[std::string(kBlobStoreBackend)] = m1;
+  // The checkpoint is persisted, then the container dies before cleanup.
+  backup.reset();
+  auto restarted = NewBackup({a});
+  ASSERT_TRUE(restarted->Init(c1).GetFor(kWait).ok());
+  ExpectExactlyReferenced(c1);
+}
+
 TEST_F(BackupManagerTest, CleanupDeletesOldLocalCheckpointDirs) {
   StoreConfig a = Store("a");
   Write(a, {{"f", "1"}});

@@ -65,10 +65,20 @@ Future<std::vector<StoreSnapshot>> SnapshotCleaner::PresentAncestors(std::string
 
 Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot) {
   auto s = std::make_shared<const StoreSnapshot>(snapshot);
+  if (s->index.prev_snapshot_index_blob_id.empty()) {
+    // A first snapshot: its cleanup removes the index's TTL after all the others, so an
+    // index without one means the cleanup finished.
+    return store_.HasTtl(s->index_blob_id).Then(executor_, [this, s](Result<bool> ttl) {
+      if (ttl.ok() && !*ttl) return MakeReadyFuture();
+      CleanupWork work;
+      work.ttl_blobs = BlobSet(s->index.root);
+      work.ttl_index = s->index_blob_id;
+      return Run(std::move(work));
+    });
+  }
   return PresentAncestors(s->index.prev_snapshot_index_blob_id, kMaxAncestors)
       .Map(executor_, [this, s](std::vector<StoreSnapshot> ancestors) {
-        const bool first = s->index.prev_snapshot_index_blob_id.empty();
-        if (!first && ancestors.empty()) return MakeReadyFuture();  // cleanup finished
+        if (ancestors.empty()) return MakeReadyFuture();  // cleanup finished
         CleanupWork work;
         work.ttl_blobs = BlobSet(s->index.root);
         work.ttl_index = s->index_blob_id;

@@ -44,8 +44,9 @@ class SnapshotCleaner {
   // cleanup deletes the previous index last, so it finished if the previous index is gone
   // (or there is none and... see below); otherwise the TTL of every blob of `snapshot` is
   // removed and the ancestors still present (up to kMaxAncestors) are deleted with the
-  // blobs `snapshot` does not share. A first snapshot (no previous index) gets the TTL of
-  // its blobs removed at every recovery, as there is no way to tell.
+  // blobs `snapshot` does not share. A first snapshot (no previous index) has its
+  // cleanup finished once its index has no TTL (which the cleanup removes last); until
+  // then, the TTL of each of its blobs is removed.
   Future<void> Recover(const StoreSnapshot& snapshot);
 
   // Deletes the snapshot `index_blob_id` with all of its blobs, and its ancestors still

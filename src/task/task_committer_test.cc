@@ -40,6 +40,7 @@ class RecordingBlobStore final : public BlobStore {
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point t) override {
     return inner_.ListExpired(t);
   }
+  Future<bool> HasTtl(const std::string& id) override { return inner_.HasTtl(id); }
   Future<void> Flush() override {
     Log("flush");
     return inner_.Flush();

@@ -71,6 +71,9 @@ class GatedBlobStore final : public BlobStore {
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override {
     return inner_.ListExpired(now);
   }
+  Future<bool> HasTtl(const std::string& id) override {
+    return Gate().Chain<bool>([this, id] { return inner_.HasTtl(id); });
+  }
   Future<void> Flush() override {
     return Gate().Chain<void>([this] { return inner_.Flush(); });
   }

@@ -237,6 +237,17 @@ Status AzureOps::RemoveTtl(const std::string& id) {
   return s;
 }
 
+Result<bool> AzureOps::HasTtl(const std::string& id) {
+  RETURN_IF_ERROR(CheckName(id, "blob id"));
+  Result<Tags> tags = GetTags(BlobName(id));
+  if (tags.status().code() == StatusCode::kNotFound) {
+    return NotFoundError("blob " + id + " not found in " + Describe());
+  }
+  if (!tags.ok()) return tags.status();
+  int64_t expiry = 0;
+  return HasExpiry(*tags, &expiry);
+}
+
 Result<std::vector<std::string>> AzureOps::ListNames(const std::string& prefix) {
   std::vector<std::string> names;
   std::string marker;

@@ -165,6 +165,10 @@ Future<void> FaultyBlobStore::RemoveTtl(const std::string& id) {
   return Apply<void>(NextFault(Method::kRemoveTtl), [this, id] { return inner_->RemoveTtl(id); });
 }
 
+Future<bool> FaultyBlobStore::HasTtl(const std::string& id) {
+  return Apply<bool>(NextFault(Method::kHasTtl), [this, id] { return inner_->HasTtl(id); });
+}
+
 Future<std::vector<std::string>> FaultyBlobStore::ListExpired(
     std::chrono::system_clock::time_point now) {
   return Apply<std::vector<std::string>>(NextFault(Method::kListExpired),

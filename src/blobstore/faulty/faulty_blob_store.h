@@ -40,12 +40,13 @@ class FaultyBlobStore final : public BlobStore {
     kGet,
     kDelete,
     kRemoveTtl,
+    kHasTtl,
     kListExpired,
     kFlush,
     kPutObject,
     kGetObject,
     kDeleteObject,
-    kListObjects,
+    kListObjects,  // last: kMethods counts up to it
   };
 
   // One injected failure.
@@ -101,6 +102,7 @@ class FaultyBlobStore final : public BlobStore {
   Future<void> Get(const std::string& id, SinkFactory sink) override;
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
+  Future<bool> HasTtl(const std::string& id) override;
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
   Future<void> Flush() override;
   // Named objects: PartialTransfer acts as AsyncError on them.
@@ -112,7 +114,7 @@ class FaultyBlobStore final : public BlobStore {
   std::string Describe() const override;
 
  private:
-  static constexpr size_t kMethods = 9;
+  static constexpr size_t kMethods = static_cast<size_t>(Method::kListObjects) + 1;  // the last
 
   // Counts the call and returns its fault, if any.
   std::optional<Fault> NextFault(Method method);

@@ -37,6 +37,10 @@ Future<void> CloudBlobStore::RemoveTtl(const std::string& id) {
   return Run<void>([ops = ops_, id] { return ops->RemoveTtl(id); });
 }
 
+Future<bool> CloudBlobStore::HasTtl(const std::string& id) {
+  return Run<bool>([ops = ops_, id] { return ops->HasTtl(id); });
+}
+
 Future<std::vector<std::string>> CloudBlobStore::ListExpired(
     std::chrono::system_clock::time_point now) {
   return Run<std::vector<std::string>>([ops = ops_, now] { return ops->ListExpired(now); });

@@ -28,6 +28,7 @@ class CloudOps {
   virtual Status Get(const std::string& id, const SinkFactory& factory) = 0;
   virtual Status Delete(const std::string& id) = 0;
   virtual Status RemoveTtl(const std::string& id) = 0;
+  virtual Result<bool> HasTtl(const std::string& id) = 0;
   virtual Result<std::vector<std::string>> ListExpired(
       std::chrono::system_clock::time_point now) = 0;
   virtual Status PutObject(const std::string& name, const std::string& data) = 0;
@@ -51,6 +52,7 @@ class CloudBlobStore final : public BlobStore {
   Future<void> Get(const std::string& id, SinkFactory sink) override;
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
+  Future<bool> HasTtl(const std::string& id) override;
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
   Future<void> Flush() override;
   Future<void> PutObject(const std::string& name, std::string data) override;

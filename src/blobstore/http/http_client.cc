@@ -79,8 +79,8 @@ size_t OnRead(char* buffer, size_t size, size_t n, void* user) {
 
 Status TransportError(CURLcode code, const char* detail, const HttpCall& call) {
   // The URL without its query: a SAS token's signature must never reach a message.
-  std::string message = call.method + " " + call.url.substr(0, call.url.find('?')) + ": " +
-                        curl_easy_strerror(code);
+  std::string message =
+      call.method + " " + call.url.substr(0, call.url.find('?')) + ": " + curl_easy_strerror(code);
   if (detail[0] != '\0') message += std::string(" (") + detail + ")";
   if (code == CURLE_OPERATION_TIMEDOUT) return DeadlineExceededError(message);
   return UnavailableError(message);

@@ -57,6 +57,10 @@ Future<void> LocalBlobStore::RemoveTtl(const std::string& id) {
   return Run<void>([layout = layout_, id] { return local_internal::RemoveBlobTtl(*layout, id); });
 }
 
+Future<bool> LocalBlobStore::HasTtl(const std::string& id) {
+  return Run<bool>([layout = layout_, id] { return local_internal::BlobHasTtl(*layout, id); });
+}
+
 Future<std::vector<std::string>> LocalBlobStore::ListExpired(
     std::chrono::system_clock::time_point now) {
   return Run<std::vector<std::string>>(

@@ -79,6 +79,8 @@ class LocalBlobStore final : public BlobStore {
   Future<void> Delete(const std::string& id) override;
   // RemoveTtl: moves the blob from pending/ to blobs/; kNotFound if it is in neither.
   Future<void> RemoveTtl(const std::string& id) override;
+  // HasTtl: whether the blob is in pending/.
+  Future<bool> HasTtl(const std::string& id) override;
   // ListExpired: the ids of the blobs in pending/ whose mtime is before `now`, sorted.
   // Files there that no put could have written (a wrong shard, an invalid id) are skipped,
   // never listed. Also removes temp files whose mtime is more than kStaleTempAge before the

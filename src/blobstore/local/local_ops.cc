@@ -313,6 +313,16 @@ Status RemoveBlobTtl(const Layout& layout, const std::string& id) {
   return absent ? BlobNotFound(layout, id) : Status::Ok();
 }
 
+Result<bool> BlobHasTtl(const Layout& layout, const std::string& id) {
+  RETURN_IF_ERROR(CheckId(layout, id));
+  // pending/ first: a concurrent RemoveTtl moves the blob from there to blobs/.
+  ASSIGN_OR_RETURN(bool pending_absent, IsAbsent(layout.PendingPath(id)));
+  if (!pending_absent) return true;
+  ASSIGN_OR_RETURN(bool absent, IsAbsent(layout.BlobPath(id)));
+  if (absent) return BlobNotFound(layout, id);
+  return false;
+}
+
 Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
                                                   system_clock::time_point now) {
   std::vector<std::string> expired;

@@ -52,6 +52,7 @@ Result<std::string> PutBlob(const Layout& layout, const SourceFactory& factory,
 Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& factory);
 Status DeleteBlob(const Layout& layout, const std::string& id);
 Status RemoveBlobTtl(const Layout& layout, const std::string& id);
+Result<bool> BlobHasTtl(const Layout& layout, const std::string& id);
 Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
                                                   std::chrono::system_clock::time_point now);
 // syncfs(2) of the file system that holds the store.

@@ -137,6 +137,11 @@ Future<void> RetryingBlobStore::RemoveTtl(const std::string& id) {
                            [inner = inner_.get(), id] { return inner->RemoveTtl(id); });
 }
 
+Future<bool> RetryingBlobStore::HasTtl(const std::string& id) {
+  return WithRetries<bool>("has-ttl", "TTL of " + id,
+                           [inner = inner_.get(), id] { return inner->HasTtl(id); });
+}
+
 Future<std::vector<std::string>> RetryingBlobStore::ListExpired(
     std::chrono::system_clock::time_point now) {
   return WithRetries<std::vector<std::string>>(

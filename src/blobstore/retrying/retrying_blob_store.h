@@ -13,7 +13,8 @@
 //     returns when the lost attempt did delete the blob, so callers treat IsIgnorable()
 //     as success.
 //   - DeleteObject: as Delete.
-//   - Get, RemoveTtl, ListExpired, Flush, PutObject, GetObject, ListObjects: idempotent; retried
+//   - Get, RemoveTtl, HasTtl, ListExpired, Flush, PutObject, GetObject, ListObjects: idempotent;
+//   retried
 //     as they are.
 // When it gives up on a retriable error, the error keeps the last attempt's code, and its
 // message says how many attempts were made, e.g.
@@ -60,6 +61,7 @@ class RetryingBlobStore final : public BlobStore {
   Future<void> Get(const std::string& id, SinkFactory sink) override;
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
+  Future<bool> HasTtl(const std::string& id) override;
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
   Future<void> Flush() override;
   Future<void> PutObject(const std::string& name, std::string data) override;

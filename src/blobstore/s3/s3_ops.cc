@@ -232,6 +232,16 @@ Status S3Ops::RemoveTtl(const std::string& id) {
   return s;
 }
 
+Result<bool> S3Ops::HasTtl(const std::string& id) {
+  RETURN_IF_ERROR(CheckName(id, "blob id"));
+  Result<Tags> tags = GetTags(BlobKey(id));
+  if (tags.status().code() == StatusCode::kNotFound) {
+    return NotFoundError("blob " + id + " not found in " + Describe());
+  }
+  if (!tags.ok()) return tags.status();
+  return ExpiryMs(*tags).has_value();
+}
+
 Result<std::vector<std::string>> S3Ops::ListKeys(const std::string& prefix) {
   std::vector<std::string> keys;
   std::string token;

@@ -27,6 +27,7 @@ class S3Ops final : public CloudOps {
   Status Get(const std::string& id, const SinkFactory& factory) override;
   Status Delete(const std::string& id) override;
   Status RemoveTtl(const std::string& id) override;
+  Result<bool> HasTtl(const std::string& id) override;
   Result<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
   Status PutObject(const std::string& name, const std::string& data) override;
   Result<std::string> GetObject(const std::string& name) override;
