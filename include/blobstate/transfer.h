@@ -41,10 +41,8 @@ struct TransferOptions {
   bool verify_checksums = true;
   // TTL of every blob put (removed at commit). Default: none.
   std::chrono::seconds ttl{0};
-  // Whether restored files and directories are made durable before a get completes:
-  // GetFile fsyncs the file and its directory; GetDir syncs the file system once at the
-  // end (syncfs(2), as `cp -r` + `sync`), which costs less than an fsync per file.
-  // Default: true.
+  // Whether restored files and directories are made durable (fsync of each file as it is
+  // finished, then of every directory of the tree). Default: true.
   bool sync_after_restore = true;
   // If set, the bytes of each part put or got are added to it once the part is done (for
   // progress reports); it must outlive the transfers. Default: none.
@@ -86,8 +84,6 @@ class Transfer {
   Future<void> RemoveTtls(std::vector<std::string> blob_ids);
 
  private:
-  // GetFile, with the file (not its directory) fsynced if `sync`.
-  Future<void> GetFileImpl(const FileIndex& file, const std::string& path, bool sync);
   // `part`, adding `bytes` to options_.progress once it succeeded.
   template <typename T>
   Future<T> Counted(Future<T> part, uint64_t bytes);

@@ -254,14 +254,7 @@ Future<DirIndex> Transfer::PutDir(const std::string& root, const DirDiff& diff,
 }
 
 Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path) {
-  return GetFileImpl(file, path, options_.sync_after_restore)
-      .Map(executor_, [this, path]() -> Status {
-        return options_.sync_after_restore ? SyncDir(DirName(path)) : Status::Ok();
-      });
-}
-
-Future<void> Transfer::GetFileImpl(const FileIndex& file, const std::string& path, bool sync) {
-  return Async(executor_, [this, file, path, sync]() -> Future<void> {
+  return Async(executor_, [this, file, path]() -> Future<void> {
     Result<std::vector<uint64_t>> lengths = PartLengths(file);
     if (!lengths.ok())
       return MakeReadyFuture<void>(lengths.status().WithContext("restore " + path));
@@ -282,9 +275,10 @@ Future<void> Transfer::GetFileImpl(const FileIndex& file, const std::string& pat
           (*lengths)[i]));
     }
     return AllOf(std::move(parts))
-        .Then(executor_, [this, file, path, tmp, sync](Result<void> r) -> Status {
+        .Then(executor_, [this, file, path, tmp](Result<void> r) -> Status {
           Status s = r.status();
-          if (s.ok()) s = FinishFile(tmp, file, options_.verify_checksums, sync);
+          if (s.ok())
+            s = FinishFile(tmp, file, options_.verify_checksums, options_.sync_after_restore);
           if (s.ok() &&
               ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
             s = ErrnoError("rename " + tmp + " to " + path, errno);
@@ -299,11 +293,13 @@ Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
   auto shared = std::make_shared<DirIndex>(index);
   return Async(executor_, [this, shared, root]() -> Future<void> {
     std::vector<Future<void>> files;
+    auto shared_dirs = std::make_shared<std::vector<std::string>>();  // in creation order
     Status s = MakeDirs(root);
     std::vector<std::pair<const DirIndex*, std::string>> stack = {{shared.get(), root}};
     while (s.ok() && !stack.empty()) {
       auto [dir, path] = stack.back();
       stack.pop_back();
+      shared_dirs->push_back(path);
       for (const FileIndex& f : dir->files_present) {
         if (!IsValidName(f.name)) {
           s = InvalidArgumentError("invalid file name in index under " + path);
@@ -311,7 +307,7 @@ Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
         }
         const std::string file_path = JoinPath(path, f.name);
         files.push_back(Between<void>(executor_, "get.before_file", "get.after_file",
-                                      [&] { return GetFileImpl(f, file_path, false); }));
+                                      [&] { return GetFile(f, file_path); }));
       }
       if (!s.ok()) break;
       for (const DirIndex& sub : dir->subdirs_present) {
@@ -326,10 +322,16 @@ Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
     }
     // Even on a setup error, wait for the downloads already started before reporting it.
     return AllOf(std::move(files))
-        .Then(executor_, [this, shared, root, s](Result<void> r) -> Status {
+        .Then(executor_, [this, shared, shared_dirs, root, s](Result<void> r) -> Status {
           RETURN_IF_ERROR(s);
           RETURN_IF_ERROR(r);
-          return options_.sync_after_restore ? SyncFileSystem(root) : Status::Ok();
+          if (!options_.sync_after_restore) return Status::Ok();
+          // Files were synced as they were finished; now their names, every directory of
+          // the tree (deepest first, then the root's parent, which gained the root).
+          for (auto it = shared_dirs->rbegin(); it != shared_dirs->rend(); ++it) {
+            RETURN_IF_ERROR(SyncDir(*it));
+          }
+          return SyncDir(DirName(root));
         });
   });
 }
