@@ -39,7 +39,11 @@ echo "== cloud benchmark: filling $keys keys (~$mib MiB)"
 db_mib=$(( $(du -sb "$db" | cut -f1) >> 20 ))
 echo "   store: $db_mib MiB in $(find "$db" -type f | wc -l) files"
 
+runs=${BENCH_RUNS:-3}
+# Prints the seconds "$@" took, after a sync so that no step pays for an earlier one's
+# writeback.
 secs() {
+  sync
   local t0=$(date +%s%N)
   "$@" >"$scratch/out"
   awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN {printf "%.2f", ns / 1e9}'
@@ -48,29 +52,48 @@ with_prefix() {  # with_prefix URL PREFIX: the URL with PREFIX as its key prefix
   local base=${1%%\?*} query=${1#*\?}
   echo "$base/$2?$query"
 }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rows=()
 for backend in s3 azure; do
   url=$([ $backend = s3 ] && echo "$s3_url" || echo "$az_url")
   remote=$([ $backend = s3 ] && echo "bs3:blobstate-test" || echo "baz:blobstate-test")
-  task=(--blob-store "$(with_prefix "$url" bench)" --job bench --task t0)
-  rm -rf "$db"-*
-  bs_put=$(secs "$bin/blobstate" backup "${task[@]}" --store "db=$db" --json)
-  bs_get=$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/restored-$backend")
-  "$bin/blobstate-rocksdb" verify --db "$scratch/restored-$backend" --keys "$keys" \
-    --value-size 1000 --total "$keys" >/dev/null
-  rc_put=$(secs rclone_ copy "$db" "$remote/rclone")
-  rc_get=$(secs rclone_ copy "$remote/rclone" "$scratch/rclone-$backend")
+  bp=(); bg=(); rp=(); rg=()
+  # Each run starts from an empty prefix; blobstate goes first in odd runs, rclone in even.
+  for r in $(seq 1 "$runs"); do
+    task=(--blob-store "$(with_prefix "$url" "bench-$r")" --job bench --task t0)
+    blobstate_pair() {
+      rm -rf "$db"-* "$scratch/restored"
+      bp+=("$(secs "$bin/blobstate" backup "${task[@]}" --store "db=$db" --json)")
+      bg+=("$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/restored")")
+      "$bin/blobstate-rocksdb" verify --db "$scratch/restored" --keys "$keys" \
+        --value-size 1000 --total "$keys" >/dev/null
+    }
+    rclone_pair() {
+      rm -rf "$scratch/rclone"
+      rp+=("$(secs rclone_ copy "$db" "$remote/rclone-$r")")
+      rg+=("$(secs rclone_ copy "$remote/rclone-$r" "$scratch/rclone")")
+    }
+    if ((r % 2)); then blobstate_pair; rclone_pair; else rclone_pair; blobstate_pair; fi
+    rclone_ purge "$remote/rclone-$r"; rclone_ purge "$remote/bench-$r"
+  done
+  echo "   $backend runs (s): blobstate backup ${bp[*]}, restore ${bg[*]}; rclone up ${rp[*]}, down ${rg[*]}"
+  p1=$(median "${bp[@]}"); g1=$(median "${bg[@]}"); p2=$(median "${rp[@]}"); g2=$(median "${rg[@]}")
   rows+=("$(printf "   %-7s %8.2f s %5.0f MiB/s %8.2f s %5.0f MiB/s %8.2f s %5.0f MiB/s %8.2f s %5.0f MiB/s" \
-    $backend "$bs_put" "$(echo "$db_mib / $bs_put" | bc -l)" "$rc_put" "$(echo "$db_mib / $rc_put" | bc -l)" \
-    "$bs_get" "$(echo "$db_mib / $bs_get" | bc -l)" "$rc_get" "$(echo "$db_mib / $rc_get" | bc -l)")")
-  rm -rf "$scratch/restored-$backend" "$scratch/rclone-$backend"
+    $backend "$p1" "$(echo "$db_mib / $p1" | bc -l)" "$p2" "$(echo "$db_mib / $p2" | bc -l)" \
+    "$g1" "$(echo "$db_mib / $g1" | bc -l)" "$g2" "$(echo "$db_mib / $g2" | bc -l)")")
 done
+echo "   medians of $runs runs (rclone copy does not fsync what it downloads; a blobstate restore does)"
 printf "   %-7s %25s %25s %25s %25s\n" backend "blobstate backup" "rclone copy up" "blobstate restore" "rclone copy down"
 printf '%s\n' "${rows[@]}"
 
 # One incremental commit per backend: 5% new keys, then a compaction of their range. The
 # plain PUTs should be the new files' parts (8 MiB each) + 1 index + 1 checkpoint.
 files_of() { (cd "$1" && find . -type f -printf '%P %s\n' | sort); }
+rm -rf "$db"-*
+for url in "$s3_url" "$az_url"; do  # the base the incremental commits diff against
+  "$bin/blobstate" backup --blob-store "$(with_prefix "$url" bench)" --job bench --task t0 \
+    --store "db=$db" >/dev/null
+done
 files_of "$db" >"$scratch/before"
 "$bin/blobstate-rocksdb" fill --db "$db" --start "$keys" --keys $((keys / 20)) --value-size 1000 >/dev/null
 "$bin/blobstate-rocksdb" compact --db "$db" --start "$keys" >/dev/null
