@@ -192,10 +192,11 @@ void FaultProxy::Serve(int client) {
   const bool faulty = TakeRule(seen.method, seen.target, &rule);
   if (faulty && (rule.fault == Fault::kInternalError || rule.fault == Fault::kSlowDown)) {
     seen.status = rule.fault == Fault::kSlowDown ? 503 : 500;
+    Record(seen);
     SendAll(client, rule.fault == Fault::kSlowDown
                         ? ErrorReply(503, "Slow Down", "SlowDown")
                         : ErrorReply(500, "Internal Server Error", "InternalError"));
-    return Record(seen);
+    return;
   }
   if (faulty && rule.fault == Fault::kDrop) return Record(seen);
   if (faulty && rule.fault == Fault::kDelay) std::this_thread::sleep_for(rule.delay);
@@ -213,8 +214,8 @@ void FaultProxy::Serve(int client) {
     reply.resize(body + (reply.size() - body) / 2);
     seen.status = 0;
   }
-  SendAll(client, reply);
   Record(seen);
+  SendAll(client, reply);
 }
 
 }  // namespace blobstate::testing

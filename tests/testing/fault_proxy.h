@@ -59,6 +59,8 @@ class FaultProxy {
   std::string authority() const { return "127.0.0.1:" + std::to_string(port_); }
   void Add(Rule rule);
   void Clear();
+  // Every exchange that reached the proxy, in order. An exchange is recorded before its
+  // reply leaves the proxy, so a client that has its reply finds it here.
   std::vector<Seen> seen() const;
   // How many requests of `method` (and with `target` in their target) were seen.
   int Count(const std::string& method, const std::string& target = "") const;
