@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cctype>
 #include <cstdio>
-#include <regex>
 #include <string>
 
 #include "testing/shell.h"
@@ -18,10 +18,18 @@ namespace {
 using testing::Outcome;
 using testing::Sh;
 
+// The number `key` of the "_all" object in `json`; UINT64_MAX if there is none.
 uint64_t JsonNumber(const std::string& json, const std::string& key) {
-  std::smatch m;
-  std::regex re("\"_all\":\\{[^}]*\"" + key + "\":([0-9]+)");
-  return std::regex_search(json, m, re) ? std::stoull(m[1]) : UINT64_MAX;
+  const size_t all = json.find("\"_all\":{");
+  if (all == std::string::npos) return UINT64_MAX;
+  const size_t end = json.find('}', all);
+  const std::string field = "\"" + key + "\":";
+  const size_t at = json.find(field, all);
+  if (at == std::string::npos || at > end ||
+      !std::isdigit(static_cast<unsigned char>(json[at + field.size()]))) {
+    return UINT64_MAX;
+  }
+  return std::stoull(json.substr(at + field.size()));
 }
 
 class CliEndToEndTest : public ::testing::Test {

@@ -23,7 +23,7 @@ std::string NewCheckpointId() {
     if (millis <= last_millis) millis = last_millis + 1;
     last_millis = millis;
   }
-  char prefix[kMillisDigits + 2];
+  char prefix[24];  // 13 digits last until the year 2286; room for any int64 anyway
   std::snprintf(prefix, sizeof prefix, "%013lld-", static_cast<long long>(millis));
   return prefix + RandomHex(kHexDigits / 2);
 }
