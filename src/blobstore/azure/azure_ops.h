@@ -1,16 +1,15 @@
-// The synchronous operations behind the Azure blob store (azure_blob_store.h states what
-// they do), over the Blob service REST API.
+// The Azure Blob service protocol under CloudOps (azure_blob_store.h states what the store
+// does). Each call blocks on HTTP: the CloudBlobStore runs them on its pool.
 #ifndef BLOBSTATE_BLOBSTORE_AZURE_AZURE_OPS_H_
 #define BLOBSTATE_BLOBSTORE_AZURE_AZURE_OPS_H_
 
-#include <atomic>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "blobstore/azure/azure_config.h"
-#include "blobstore/http/cloud_blob_store.h"
 #include "blobstore/http/cloud_io.h"
+#include "blobstore/http/cloud_ops.h"
 
 namespace blobstate::azure_internal {
 
@@ -26,43 +25,28 @@ struct AzureRequest {
 
 class AzureOps final : public CloudOps {
  public:
+  // `part_pool` runs block uploads; it must outlive every call.
   AzureOps(AzureConfig config, Executor& part_pool);
 
   // Authorises (Shared Key or SAS) and sends `request`.
   Result<HttpResponse> Send(const AzureRequest& request) const;
 
-  Result<std::string> Put(const SourceFactory& factory, const BlobMetadata& metadata) override;
-  Status Get(const std::string& id, const SinkFactory& factory) override;
-  Status Delete(const std::string& id) override;
-  Status RemoveTtl(const std::string& id) override;
-  Result<bool> HasTtl(const std::string& id) override;
-  Result<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
-  Status PutObject(const std::string& name, const std::string& data) override;
-  Result<std::string> GetObject(const std::string& name) override;
-  Status DeleteObject(const std::string& name) override;
-  Result<std::vector<std::string>> ListObjects(const std::string& prefix) override;
   std::string Describe() const override { return config_.Describe(); }
 
  private:
-  using Tags = std::vector<std::pair<std::string, std::string>>;
-  enum class Tagging { kUnknown, kOnPut, kSeparate };
-
-  std::string BlobName(const std::string& id) const { return config_.prefix + "blobs/" + id; }
-  std::string ObjectName(const std::string& name) const {
-    return config_.prefix + "objects/" + name;
-  }
-  Status Upload(const std::string& name, BlobSource& source, const Tags& tags);
-  Status UploadBlocks(const std::string& name, BlobSource& source, const Tags& tags);
-  Status EnsureTagged(const std::string& name, const Tags& tags);
-  Status SetTags(const std::string& name, const Tags& tags, const std::string& what);
-  Result<Tags> GetTags(const std::string& name);
-  Status DeleteName(const std::string& name, const std::string& what);
-  Result<std::vector<std::string>> ListNames(const std::string& prefix);
+  // Put Blob, or Put Block + Put Block List from block_threshold bytes on.
+  Status Upload(const std::string& name, BlobSource& source, const CloudTags& tags) override;
+  Status UploadBlocks(const std::string& name, BlobSource& source, const CloudTags& tags);
+  Result<HttpResponse> Download(const std::string& name, uint64_t offset, BlobSink& sink) override;
+  Status DeleteKey(const std::string& name, const std::string& what) override;
+  Status SetTags(const std::string& name, const CloudTags& tags, const std::string& what) override;
+  Result<CloudTags> GetTags(const std::string& name) override;
+  // List Blobs, all pages.
+  Result<std::vector<std::string>> ListKeys(const std::string& prefix) override;
 
   AzureConfig config_;
   Executor& part_pool_;
-  PartSlots part_slots_;
-  std::atomic<Tagging> tagging_{Tagging::kUnknown};
+  PartSlots part_slots_;  // block_concurrency buffers, store-wide
 };
 
 }  // namespace blobstate::azure_internal

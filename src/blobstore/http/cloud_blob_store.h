@@ -17,26 +17,9 @@
 
 #include "blobstate/blob_store.h"
 #include "blobstate/future.h"
+#include "blobstore/http/cloud_ops.h"
 
 namespace blobstate {
-
-// The synchronous operations of a cloud backend, with the contracts of BlobStore's.
-class CloudOps {
- public:
-  virtual ~CloudOps() = default;
-  virtual Result<std::string> Put(const SourceFactory& factory, const BlobMetadata& metadata) = 0;
-  virtual Status Get(const std::string& id, const SinkFactory& factory) = 0;
-  virtual Status Delete(const std::string& id) = 0;
-  virtual Status RemoveTtl(const std::string& id) = 0;
-  virtual Result<bool> HasTtl(const std::string& id) = 0;
-  virtual Result<std::vector<std::string>> ListExpired(
-      std::chrono::system_clock::time_point now) = 0;
-  virtual Status PutObject(const std::string& name, const std::string& data) = 0;
-  virtual Result<std::string> GetObject(const std::string& name) = 0;
-  virtual Status DeleteObject(const std::string& name) = 0;
-  virtual Result<std::vector<std::string>> ListObjects(const std::string& prefix) = 0;
-  virtual std::string Describe() const = 0;
-};
 
 class CloudBlobStore final : public BlobStore {
  public:

@@ -181,6 +181,24 @@ std::string XmlEscape(std::string_view text) {
   return out;
 }
 
+std::string TagSetXml(const CloudTags& tags) {
+  std::string xml = "<TagSet>";
+  for (const auto& [k, v] : tags) {
+    xml += "<Tag><Key>" + XmlEscape(k) + "</Key><Value>" + XmlEscape(v) + "</Value></Tag>";
+  }
+  return xml + "</TagSet>";
+}
+
+CloudTags ParseTagSet(std::string_view xml) {
+  std::vector<std::string> keys = XmlTexts(xml, "Key");
+  std::vector<std::string> values = XmlTexts(xml, "Value");
+  CloudTags tags;
+  for (size_t i = 0; i < keys.size() && i < values.size(); ++i) {
+    tags.emplace_back(std::move(keys[i]), std::move(values[i]));
+  }
+  return tags;
+}
+
 std::string HeaderOf(const HttpResponse& response, std::string_view name) {
   for (const auto& [n, v] : response.headers) {
     if (n == name) return v;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "blobstate/blob_store.h"
@@ -87,6 +88,12 @@ Status CloudStatus(const HttpResponse& response, std::string_view what);
 std::vector<std::string> XmlTexts(std::string_view xml, std::string_view tag);
 // `text` with &, <, > escaped.
 std::string XmlEscape(std::string_view text);
+
+// Tags as S3 and Azure write them: <TagSet><Tag><Key>k</Key><Value>v</Value></Tag>...
+using CloudTags = std::vector<std::pair<std::string, std::string>>;
+std::string TagSetXml(const CloudTags& tags);
+// The (Key, Value) pairs of the <Tag> elements in `xml`, in order.
+CloudTags ParseTagSet(std::string_view xml);
 
 // The value of header `name` (lowercase) in `response`, or "".
 std::string HeaderOf(const HttpResponse& response, std::string_view name);

@@ -166,6 +166,17 @@ TEST(S3XmlTest, ExtractsTextsAndDecodesEntities) {
   EXPECT_EQ(ContentMd5(""), "1B2M2Y8AsgTpgAmY7PhCfg==");  // RFC 1321's MD5("")
 }
 
+TEST(S3XmlTest, TagSetsRoundTripWithEscapedTexts) {
+  const CloudTags tags = {{"blobstate-ttl", "pending"}, {"a&b", "<c>"}};
+  const std::string xml = TagSetXml(tags);
+  EXPECT_EQ(xml,
+            "<TagSet><Tag><Key>blobstate-ttl</Key><Value>pending</Value></Tag>"
+            "<Tag><Key>a&amp;b</Key><Value>&lt;c&gt;</Value></Tag></TagSet>");
+  EXPECT_EQ(ParseTagSet("<Tagging>" + xml + "</Tagging>"), tags);
+  EXPECT_EQ(TagSetXml({}), "<TagSet></TagSet>");
+  EXPECT_TRUE(ParseTagSet("<Tags><TagSet></TagSet></Tags>").empty());
+}
+
 TEST(S3XmlTest, ErrorBodiesBecomeStatusesWithTheirCode) {
   HttpResponse slow{.status = 503,
                     .body =

@@ -1,105 +1,41 @@
 #include "blobstore/s3/s3_ops.h"
 
-#include <algorithm>
-#include <charconv>
-#include <memory>
-
-#include "blobstore/blob_ids.h"
+#include <utility>
 
 namespace blobstate::s3_internal {
 namespace {
 
-using std::chrono::system_clock;
-using Tags = std::vector<std::pair<std::string, std::string>>;
-
-constexpr char kTtlTag[] = "blobstate-ttl";
-constexpr char kExpiresTag[] = "blobstate-expires";
-// Longer TTLs would overflow the clock; no blob needs to wait that long.
-constexpr std::chrono::seconds kMaxTtl(100ll * 365 * 24 * 3600);
-
-std::string TagsHeader(const Tags& tags) {
+// S3 takes the tags of a PUT as a query string in x-amz-tagging; ours need no escaping.
+std::string TagsHeader(const CloudTags& tags) {
   std::string out;
   for (const auto& [k, v] : tags) out += (out.empty() ? "" : "&") + k + "=" + v;
   return out;
 }
 
-std::string TagsXml(const Tags& tags) {
-  std::string xml = "<Tagging><TagSet>";
-  for (const auto& [k, v] : tags) {
-    xml += "<Tag><Key>" + XmlEscape(k) + "</Key><Value>" + XmlEscape(v) + "</Value></Tag>";
-  }
-  return xml + "</TagSet></Tagging>";
-}
-
-std::optional<int64_t> ExpiryMs(const Tags& tags) {
-  for (const auto& [k, v] : tags) {
-    int64_t ms = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
-    if (k == kExpiresTag && ec == std::errc() && end == v.data() + v.size()) return ms;
-  }
-  return std::nullopt;
-}
-
-Status CheckName(const std::string& name, const char* what) {
-  if (IsValidBlobId(name)) return Status::Ok();
-  return InvalidArgumentError(std::string("invalid ") + what + " '" + name.substr(0, 600) + "'");
-}
-
 }  // namespace
 
 S3Ops::S3Ops(S3Config config, Executor& part_pool)
-    : client_(std::move(config)),
+    : CloudOps(config.prefix),
+      client_(std::move(config)),
       part_pool_(part_pool),
       part_slots_(client_.config().part_concurrency) {}
 
-std::string S3Ops::BlobKey(const std::string& id) const {
-  return client_.config().prefix + "blobs/" + id;
-}
-
-std::string S3Ops::ObjectKey(const std::string& name) const {
-  return client_.config().prefix + "objects/" + name;
-}
-
-Result<std::string> S3Ops::Put(const SourceFactory& factory, const BlobMetadata& metadata) {
-  if (metadata.ttl.count() < 0 || metadata.ttl > kMaxTtl) {
-    return InvalidArgumentError("TTL of " + std::to_string(metadata.ttl.count()) +
-                                " s is out of range, for a put to " + Describe());
+Status S3Ops::Upload(const std::string& key, BlobSource& source, const CloudTags& tags) {
+  if (source.size() >= client_.config().multipart_threshold) {
+    return UploadMultipart(key, source, tags);
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobSource> source, factory());
-  if (source == nullptr) return InternalError("the source factory returned no source");
-  const auto now = system_clock::now();
-  const std::string id = NewBlobId(metadata, now);
-  const std::string key = BlobKey(id);
-  Tags tags;
-  if (metadata.ttl.count() > 0) {
-    auto expiry = std::chrono::duration_cast<std::chrono::milliseconds>(
-        (now + metadata.ttl).time_since_epoch());
-    tags = {{kTtlTag, "pending"}, {kExpiresTag, std::to_string(expiry.count())}};
-  }
-  Status s = source->size() >= client_.config().multipart_threshold
-                 ? UploadMultipart(key, *source, TagsHeader(tags))
-                 : Upload(key, *source, TagsHeader(tags));
-  if (s.ok() && !tags.empty()) s = EnsureTagged(key, TagsHeader(tags));
-  if (!s.ok()) {
-    DeleteKey(key, "blob " + id).IgnoreError();  // whatever a lost reply may have stored
-    return s;
-  }
-  return id;
-}
-
-Status S3Ops::Upload(const std::string& key, BlobSource& source, const std::string& tags) {
   CheckedSource checked(source);
   S3Request put{.method = "PUT", .key = key, .upload = &checked};
-  if (!tags.empty()) put.headers.emplace_back("x-amz-tagging", tags);
+  if (!tags.empty()) put.headers.emplace_back("x-amz-tagging", TagsHeader(tags));
   ASSIGN_OR_RETURN(HttpResponse r, client_.Send(put));
   RETURN_IF_ERROR(CloudStatus(r, "put of " + key + " to " + Describe()));
   return checked.CheckEnd();
 }
 
-Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const std::string& tags) {
+Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const CloudTags& tags) {
   const std::string what = "multipart upload of " + key + " to " + Describe();
   S3Request create{.method = "POST", .key = key, .query = {{"uploads", ""}}};
-  if (!tags.empty()) create.headers.emplace_back("x-amz-tagging", tags);
+  if (!tags.empty()) create.headers.emplace_back("x-amz-tagging", TagsHeader(tags));
   ASSIGN_OR_RETURN(HttpResponse created, client_.Send(create));
   RETURN_IF_ERROR(CloudStatus(created, what));
   std::vector<std::string> ids = XmlTexts(created.body, "UploadId");
@@ -141,72 +77,25 @@ Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const 
   return s;
 }
 
-Status S3Ops::EnsureTagged(const std::string& key, const std::string& tags) {
-  Tagging mode = tagging_.load();
-  if (mode == Tagging::kOnPut) return Status::Ok();
-  if (mode == Tagging::kUnknown) {
-    ASSIGN_OR_RETURN(Tags got, GetTags(key));
-    if (ExpiryMs(got)) {
-      tagging_ = Tagging::kOnPut;
-      return Status::Ok();
-    }
-    tagging_ = Tagging::kSeparate;
-  }
-  Tags pairs;
-  for (size_t start = 0; start < tags.size();) {
-    size_t amp = std::min(tags.find('&', start), tags.size());
-    std::string pair = tags.substr(start, amp - start);
-    size_t eq = pair.find('=');
-    pairs.emplace_back(pair.substr(0, eq), pair.substr(eq + 1));
-    start = amp + 1;
-  }
-  return PutTags(key, TagsXml(pairs), "tagging of " + key);
-}
-
-Status S3Ops::PutTags(const std::string& key, const std::string& xml, std::string_view what) {
+Status S3Ops::SetTags(const std::string& key, const CloudTags& tags, const std::string& what) {
+  const std::string xml = "<Tagging>" + TagSetXml(tags) + "</Tagging>";
   S3Request put{.method = "PUT", .key = key, .query = {{"tagging", ""}}, .body = xml};
   put.headers.emplace_back("Content-MD5", ContentMd5(xml));
   ASSIGN_OR_RETURN(HttpResponse r, client_.Send(put));
-  return CloudStatus(r, std::string(what) + " in " + Describe());
+  return CloudStatus(r, what + " in " + Describe());
 }
 
-Result<Tags> S3Ops::GetTags(const std::string& key) {
+Result<CloudTags> S3Ops::GetTags(const std::string& key) {
   ASSIGN_OR_RETURN(HttpResponse r,
                    client_.Send({.method = "GET", .key = key, .query = {{"tagging", ""}}}));
   RETURN_IF_ERROR(CloudStatus(r, "tags of " + key + " in " + Describe()));
-  std::vector<std::string> keys = XmlTexts(r.body, "Key");
-  std::vector<std::string> values = XmlTexts(r.body, "Value");
-  Tags tags;
-  for (size_t i = 0; i < keys.size() && i < values.size(); ++i) {
-    tags.emplace_back(keys[i], values[i]);
-  }
-  return tags;
+  return ParseTagSet(r.body);
 }
 
-Status S3Ops::Get(const std::string& id, const SinkFactory& factory) {
-  RETURN_IF_ERROR(CheckName(id, "blob id"));
-  ResumableSink sink(factory);
-  const std::string what = "get of blob " + id + " from " + Describe();
-  for (int resumes = 0;; ++resumes) {
-    const uint64_t offset = sink.bytes();
-    S3Request get{.method = "GET", .key = BlobKey(id), .download = &sink};
-    if (offset > 0) get.headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-");
-    Result<HttpResponse> r = client_.Send(get);
-    if (!r.ok()) {
-      // A dropped connection after some bytes: continue from there.
-      if (r.status().IsRetriable() && sink.bytes() > offset && resumes < kMaxGetResumes) continue;
-      return r.status();
-    }
-    if (r->status == 404) return NotFoundError("blob " + id + " not found in " + Describe());
-    RETURN_IF_ERROR(CloudStatus(*r, what));
-    if (offset > 0 &&
-        (r->status != 206 ||
-         !HeaderOf(*r, "content-range").starts_with("bytes " + std::to_string(offset) + "-"))) {
-      return UnavailableError(what + ": the server did not resume at byte " +
-                              std::to_string(offset));
-    }
-    return sink.FinishBlob();
-  }
+Result<HttpResponse> S3Ops::Download(const std::string& key, uint64_t offset, BlobSink& sink) {
+  S3Request get{.method = "GET", .key = key, .download = &sink};
+  if (offset > 0) get.headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-");
+  return client_.Send(get);
 }
 
 Status S3Ops::DeleteKey(const std::string& key, const std::string& what) {
@@ -216,30 +105,6 @@ Status S3Ops::DeleteKey(const std::string& key, const std::string& what) {
   ASSIGN_OR_RETURN(HttpResponse r, client_.Send({.method = "DELETE", .key = key}));
   if (r.status == 404) return GoneError(what + " is already gone from " + Describe());
   return CloudStatus(r, "delete of " + what + " from " + Describe());
-}
-
-Status S3Ops::Delete(const std::string& id) {
-  RETURN_IF_ERROR(CheckName(id, "blob id"));
-  return DeleteKey(BlobKey(id), "blob " + id);
-}
-
-Status S3Ops::RemoveTtl(const std::string& id) {
-  RETURN_IF_ERROR(CheckName(id, "blob id"));
-  Status s = PutTags(BlobKey(id), TagsXml({}), "removal of the TTL of blob " + id);
-  if (s.code() == StatusCode::kNotFound) {
-    return NotFoundError("blob " + id + " not found in " + Describe());
-  }
-  return s;
-}
-
-Result<bool> S3Ops::HasTtl(const std::string& id) {
-  RETURN_IF_ERROR(CheckName(id, "blob id"));
-  Result<Tags> tags = GetTags(BlobKey(id));
-  if (tags.status().code() == StatusCode::kNotFound) {
-    return NotFoundError("blob " + id + " not found in " + Describe());
-  }
-  if (!tags.ok()) return tags.status();
-  return ExpiryMs(*tags).has_value();
 }
 
 Result<std::vector<std::string>> S3Ops::ListKeys(const std::string& prefix) {
@@ -256,64 +121,6 @@ Result<std::vector<std::string>> S3Ops::ListKeys(const std::string& prefix) {
     token = !truncated.empty() && truncated[0] == "true" && !next.empty() ? next[0] : "";
   } while (!token.empty());
   return keys;
-}
-
-Result<std::vector<std::string>> S3Ops::ListExpired(system_clock::time_point now) {
-  const std::string prefix = BlobKey("");
-  ASSIGN_OR_RETURN(std::vector<std::string> keys, ListKeys(prefix));
-  const int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::vector<std::string> expired;
-  for (const std::string& key : keys) {
-    std::string id = key.substr(prefix.size());
-    if (!key.starts_with(prefix) || !IsValidBlobId(id)) continue;  // not ours
-    Result<Tags> tags = GetTags(key);
-    if (tags.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
-    if (!tags.ok()) return tags.status();
-    std::optional<int64_t> expiry = ExpiryMs(*tags);
-    if (expiry && *expiry < now_ms) expired.push_back(std::move(id));
-  }
-  std::sort(expired.begin(), expired.end());
-  return expired;
-}
-
-Status S3Ops::PutObject(const std::string& name, const std::string& data) {
-  RETURN_IF_ERROR(CheckName(name, "object name"));
-  if (data.size() > kMaxObjectSize) {
-    return InvalidArgumentError("object " + name + " is " + std::to_string(data.size()) +
-                                " bytes, more than the limit of " + std::to_string(kMaxObjectSize));
-  }
-  ASSIGN_OR_RETURN(HttpResponse r,
-                   client_.Send({.method = "PUT", .key = ObjectKey(name), .body = data}));
-  return CloudStatus(r, "put of object " + name + " to " + Describe());
-}
-
-Result<std::string> S3Ops::GetObject(const std::string& name) {
-  RETURN_IF_ERROR(CheckName(name, "object name"));
-  std::string data;
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> sink, StringSinkFactory(&data)());
-  ASSIGN_OR_RETURN(HttpResponse r,
-                   client_.Send({.method = "GET", .key = ObjectKey(name), .download = sink.get()}));
-  if (r.status == 404) return NotFoundError("object " + name + " not found in " + Describe());
-  RETURN_IF_ERROR(CloudStatus(r, "get of object " + name + " from " + Describe()));
-  return data;
-}
-
-Status S3Ops::DeleteObject(const std::string& name) {
-  RETURN_IF_ERROR(CheckName(name, "object name"));
-  return DeleteKey(ObjectKey(name), "object " + name);
-}
-
-Result<std::vector<std::string>> S3Ops::ListObjects(const std::string& prefix) {
-  const std::string base = ObjectKey("");
-  ASSIGN_OR_RETURN(std::vector<std::string> keys, ListKeys(base + prefix));
-  std::vector<std::string> names;
-  for (const std::string& key : keys) {
-    std::string name = key.substr(base.size());
-    if (key.starts_with(base) && IsValidBlobId(name)) names.push_back(std::move(name));
-  }
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 }  // namespace blobstate::s3_internal

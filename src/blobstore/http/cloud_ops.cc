@@ -1,0 +1,180 @@
+#include "blobstore/http/cloud_ops.h"
+
+#include <algorithm>
+#include <charconv>
+#include <memory>
+#include <optional>
+
+#include "blobstore/blob_ids.h"
+
+namespace blobstate {
+namespace {
+
+using std::chrono::system_clock;
+
+constexpr char kTtlTag[] = "blobstate-ttl";
+constexpr char kExpiresTag[] = "blobstate-expires";
+// Longer TTLs would overflow the clock; no blob needs to wait that long.
+constexpr std::chrono::seconds kMaxTtl(100ll * 365 * 24 * 3600);
+
+std::optional<int64_t> ExpiryMs(const CloudTags& tags) {
+  for (const auto& [k, v] : tags) {
+    int64_t ms = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+    if (k == kExpiresTag && ec == std::errc() && end == v.data() + v.size()) return ms;
+  }
+  return std::nullopt;
+}
+
+Status CheckName(const std::string& name, const char* what) {
+  if (IsValidBlobId(name)) return Status::Ok();
+  return InvalidArgumentError(std::string("invalid ") + what + " '" + name.substr(0, 600) + "'");
+}
+
+}  // namespace
+
+Result<std::string> CloudOps::Put(const SourceFactory& factory, const BlobMetadata& metadata) {
+  if (metadata.ttl.count() < 0 || metadata.ttl > kMaxTtl) {
+    return InvalidArgumentError("TTL of " + std::to_string(metadata.ttl.count()) +
+                                " s is out of range, for a put to " + Describe());
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobSource> source, factory());
+  if (source == nullptr) return InternalError("the source factory returned no source");
+  const auto now = system_clock::now();
+  const std::string id = NewBlobId(metadata, now);
+  const std::string key = BlobKey(id);
+  CloudTags tags;
+  if (metadata.ttl.count() > 0) {
+    auto expiry = std::chrono::duration_cast<std::chrono::milliseconds>(
+        (now + metadata.ttl).time_since_epoch());
+    tags = {{kTtlTag, "pending"}, {kExpiresTag, std::to_string(expiry.count())}};
+  }
+  Status s = Upload(key, *source, tags);
+  if (s.ok() && !tags.empty()) s = EnsureTagged(key, tags);
+  if (!s.ok()) {
+    DeleteKey(key, "blob " + id).IgnoreError();  // whatever a lost reply may have stored
+    return s;
+  }
+  return id;
+}
+
+Status CloudOps::EnsureTagged(const std::string& key, const CloudTags& tags) {
+  Tagging mode = tagging_.load();
+  if (mode == Tagging::kOnPut) return Status::Ok();
+  if (mode == Tagging::kUnknown) {
+    ASSIGN_OR_RETURN(CloudTags got, GetTags(key));
+    if (ExpiryMs(got)) {
+      tagging_ = Tagging::kOnPut;
+      return Status::Ok();
+    }
+    tagging_ = Tagging::kSeparate;
+  }
+  return SetTags(key, tags, "tagging of " + key);
+}
+
+Status CloudOps::Get(const std::string& id, const SinkFactory& factory) {
+  RETURN_IF_ERROR(CheckName(id, "blob id"));
+  ResumableSink sink(factory);
+  const std::string what = "get of blob " + id + " from " + Describe();
+  for (int resumes = 0;; ++resumes) {
+    const uint64_t offset = sink.bytes();
+    Result<HttpResponse> r = Download(BlobKey(id), offset, sink);
+    if (!r.ok()) {
+      // A dropped connection after some bytes: continue from there.
+      if (r.status().IsRetriable() && sink.bytes() > offset && resumes < kMaxGetResumes) continue;
+      return r.status();
+    }
+    if (r->status == 404) return NotFoundError("blob " + id + " not found in " + Describe());
+    RETURN_IF_ERROR(CloudStatus(*r, what));
+    if (offset > 0 &&
+        (r->status != 206 ||
+         !HeaderOf(*r, "content-range").starts_with("bytes " + std::to_string(offset) + "-"))) {
+      return UnavailableError(what + ": the server did not resume at byte " +
+                              std::to_string(offset));
+    }
+    return sink.FinishBlob();
+  }
+}
+
+Status CloudOps::Delete(const std::string& id) {
+  RETURN_IF_ERROR(CheckName(id, "blob id"));
+  return DeleteKey(BlobKey(id), "blob " + id);
+}
+
+Status CloudOps::RemoveTtl(const std::string& id) {
+  RETURN_IF_ERROR(CheckName(id, "blob id"));
+  Status s = SetTags(BlobKey(id), {}, "removal of the TTL of blob " + id);
+  if (s.code() == StatusCode::kNotFound) {
+    return NotFoundError("blob " + id + " not found in " + Describe());
+  }
+  return s;
+}
+
+Result<bool> CloudOps::HasTtl(const std::string& id) {
+  RETURN_IF_ERROR(CheckName(id, "blob id"));
+  Result<CloudTags> tags = GetTags(BlobKey(id));
+  if (tags.status().code() == StatusCode::kNotFound) {
+    return NotFoundError("blob " + id + " not found in " + Describe());
+  }
+  if (!tags.ok()) return tags.status();
+  return ExpiryMs(*tags).has_value();
+}
+
+Result<std::vector<std::string>> CloudOps::ListExpired(system_clock::time_point now) {
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, NamesUnder(BlobKey(""), ""));
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::vector<std::string> expired;
+  for (std::string& id : ids) {
+    Result<CloudTags> tags = GetTags(BlobKey(id));
+    if (tags.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
+    if (!tags.ok()) return tags.status();
+    std::optional<int64_t> expiry = ExpiryMs(*tags);
+    if (expiry && *expiry < now_ms) expired.push_back(std::move(id));
+  }
+  return expired;
+}
+
+Status CloudOps::PutObject(const std::string& name, const std::string& data) {
+  RETURN_IF_ERROR(CheckName(name, "object name"));
+  if (data.size() > kMaxObjectSize) {
+    return InvalidArgumentError("object " + name + " is " + std::to_string(data.size()) +
+                                " bytes, more than the limit of " + std::to_string(kMaxObjectSize));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobSource> source, StringSourceFactory(data)());
+  return Upload(ObjectKey(name), *source, {});
+}
+
+Result<std::string> CloudOps::GetObject(const std::string& name) {
+  RETURN_IF_ERROR(CheckName(name, "object name"));
+  std::string data;
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> sink, StringSinkFactory(&data)());
+  ASSIGN_OR_RETURN(HttpResponse r, Download(ObjectKey(name), 0, *sink));
+  if (r.status == 404) return NotFoundError("object " + name + " not found in " + Describe());
+  RETURN_IF_ERROR(CloudStatus(r, "get of object " + name + " from " + Describe()));
+  return data;
+}
+
+Status CloudOps::DeleteObject(const std::string& name) {
+  RETURN_IF_ERROR(CheckName(name, "object name"));
+  return DeleteKey(ObjectKey(name), "object " + name);
+}
+
+Result<std::vector<std::string>> CloudOps::ListObjects(const std::string& prefix) {
+  return NamesUnder(ObjectKey(""), prefix);
+}
+
+Result<std::vector<std::string>> CloudOps::NamesUnder(const std::string& base,
+                                                      const std::string& prefix) {
+  ASSIGN_OR_RETURN(std::vector<std::string> keys, ListKeys(base + prefix));
+  std::vector<std::string> names;
+  for (const std::string& key : keys) {
+    if (!key.starts_with(base)) continue;
+    std::string name = key.substr(base.size());
+    if (IsValidBlobId(name)) names.push_back(std::move(name));  // else not ours
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace blobstate

@@ -1,0 +1,91 @@
+// CloudOps: the synchronous operations of a cloud backend (S3, Azure), with the contracts
+// of BlobStore's. The blob store logic is here, the same for every backend; a backend
+// supplies its protocol: how one key is uploaded, downloaded, deleted, tagged and listed.
+//
+// Names under the backend's prefix:
+//   blobs/<id>       the bytes of blob <id>
+//   objects/<name>   named object <name> (checkpoints)
+//
+// TTL: a blob put with a TTL carries the tags blobstate-ttl=pending (for a lifecycle rule
+// that expires such blobs) and blobstate-expires=<ms since the epoch> (for gc). The tags go
+// with the upload itself, so that a blob is never visible without them. Some servers
+// ignore tags on upload: the first put with a TTL reads its tags back, and if they are
+// missing, later puts tag each blob with a second request and delete the blob if that
+// fails. RemoveTtl replaces the tags with none.
+//
+// A get whose connection drops midway resumes from the last byte received, with a Range
+// request (blobs never change), up to kMaxGetResumes times. ListExpired lists blobs/ and
+// reads each blob's tags: for gc only, never on the commit or restore path.
+//
+// Errors: kNotFound for a missing blob or object (naming it), kGone for a delete of one,
+// kInvalidArgument for an invalid id or name, otherwise the backend's (CloudStatus).
+#ifndef BLOBSTATE_BLOBSTORE_HTTP_CLOUD_OPS_H_
+#define BLOBSTATE_BLOBSTORE_HTTP_CLOUD_OPS_H_
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "blobstate/blob_store.h"
+#include "blobstore/http/cloud_io.h"
+#include "blobstore/http/http_client.h"
+
+namespace blobstate {
+
+inline constexpr int kMaxGetResumes = 3;
+
+class CloudOps {
+ public:
+  // `prefix` is "" or ends with '/'.
+  explicit CloudOps(std::string prefix) : prefix_(std::move(prefix)) {}
+  virtual ~CloudOps() = default;
+
+  Result<std::string> Put(const SourceFactory& factory, const BlobMetadata& metadata);
+  Status Get(const std::string& id, const SinkFactory& factory);
+  Status Delete(const std::string& id);
+  Status RemoveTtl(const std::string& id);
+  Result<bool> HasTtl(const std::string& id);
+  Result<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now);
+  Status PutObject(const std::string& name, const std::string& data);
+  Result<std::string> GetObject(const std::string& name);
+  Status DeleteObject(const std::string& name);
+  Result<std::vector<std::string>> ListObjects(const std::string& prefix);
+  virtual std::string Describe() const = 0;
+
+ protected:
+  // Stores the bytes of `source` at `key`, with `tags` where the service takes them on
+  // upload. On failure nothing may be left at `key` but what a lost reply stored.
+  virtual Status Upload(const std::string& key, BlobSource& source, const CloudTags& tags) = 0;
+  // A GET of `key` from byte `offset` on (the whole of it if 0) into `sink`. The reply's
+  // status is the caller's to check.
+  virtual Result<HttpResponse> Download(const std::string& key, uint64_t offset,
+                                        BlobSink& sink) = 0;
+  // Deletes `key`: kGone (naming `what`) if nothing is there.
+  virtual Status DeleteKey(const std::string& key, const std::string& what) = 0;
+  // Replaces the tags of `key`; kNotFound if nothing is there. `what` names the change.
+  virtual Status SetTags(const std::string& key, const CloudTags& tags,
+                         const std::string& what) = 0;
+  // The tags of `key`; kNotFound if nothing is there.
+  virtual Result<CloudTags> GetTags(const std::string& key) = 0;
+  // Every key that starts with `prefix`, all pages, in any order.
+  virtual Result<std::vector<std::string>> ListKeys(const std::string& prefix) = 0;
+
+ private:
+  enum class Tagging { kUnknown, kOnPut, kSeparate };
+
+  std::string BlobKey(const std::string& id) const { return prefix_ + "blobs/" + id; }
+  std::string ObjectKey(const std::string& name) const { return prefix_ + "objects/" + name; }
+  // Makes sure the blob just put at `key` carries `tags` (see above).
+  Status EnsureTagged(const std::string& key, const CloudTags& tags);
+  // The valid names below `base` + `prefix`, without `base`, sorted.
+  Result<std::vector<std::string>> NamesUnder(const std::string& base, const std::string& prefix);
+
+  const std::string prefix_;
+  std::atomic<Tagging> tagging_{Tagging::kUnknown};
+};
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_BLOBSTORE_HTTP_CLOUD_OPS_H_
