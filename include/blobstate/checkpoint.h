@@ -5,11 +5,13 @@
 // each store, a marker. The blob store backend's marker (backend kBlobStoreBackend) is the
 // blob id of the store's snapshot index.
 //
-// Checkpoints live in the blob store's namespace of named objects, one object per
-// checkpoint and version: "checkpoints/<job>/<task>/v<version>/<key>", where <key> is the
-// checkpoint id (a time-ordered id is made up for a version 1 checkpoint, which has none).
-// So a new host with an empty disk finds a task's latest checkpoint from the blob store
-// URL, the job and the task alone. Each object is written by one atomic put.
+// Checkpoints live in the blob store's namespace of named objects, one object per version
+// that holds the task's latest checkpoint of that version:
+// "checkpoints/<job>/<task>/latest-v<version>". So a new host with an empty disk finds a
+// task's latest checkpoint from the blob store URL, the job and the task alone, with one
+// get and no listing; a commit writes it with one atomic put, which replaces the previous
+// one. Only the latest checkpoint is kept: each commit deletes the snapshot its
+// predecessor referenced, so an older checkpoint could not be restored anyway.
 //
 // Example:
 //   ASSIGN_OR_RETURN(auto checkpoints,
@@ -85,13 +87,6 @@ Status ValidateCheckpointConfig(const CheckpointConfig& config);
 // restore starts, so a first deployment cannot run with a backend that cannot work.
 Status ValidateForBlobStoreBackend(const CheckpointConfig& config);
 
-// What List returns of each stored checkpoint.
-struct CheckpointRecord {
-  uint32_t version = 0;
-  std::string key;  // the checkpoint id (made up for version 1)
-  std::string object_name;
-};
-
 // The checkpoints of one task. Requests run on the blob store's executor; decoding and
 // chaining on `executor`, where the returned futures complete.
 class CheckpointStore {
@@ -103,29 +98,27 @@ class CheckpointStore {
                                                        CheckpointConfig config, std::string job,
                                                        std::string task);
 
-  // Writes `checkpoint` once per write version, the highest version first. A version 2
-  // write needs a valid id. A version 1 write of a version 2 checkpoint keeps the offsets.
+  // Writes `checkpoint` once per write version, the highest version first, each replacing
+  // the latest of its version. A version 2 write needs a valid id. A version 1 write of a
+  // version 2 checkpoint keeps the offsets.
   Future<void> Write(const Checkpoint& checkpoint);
 
-  // The latest checkpoint of the first read version that has any; nullopt if none has.
-  // A latest object that does not decode is an error (never silently skipped).
+  // The latest checkpoint of the first read version that has one; nullopt if none has.
+  // One get per version tried, no listing. A checkpoint that does not decode, or holds
+  // another version than its name says, is kDataLoss naming it (never silently skipped).
   Future<std::optional<Checkpoint>> ReadLatest();
 
-  // The stored checkpoints of every version, newest first.
-  Future<std::vector<CheckpointRecord>> List();
-
-  // Reads the checkpoint of `record`.
-  Future<Checkpoint> Read(const CheckpointRecord& record);
-
-  // Deletes the checkpoints of each version but the `keep` newest (keep >= 1).
-  Future<void> Prune(size_t keep);
+  // The latest checkpoint of every version that has one, the highest version first.
+  Future<std::vector<Checkpoint>> List();
 
   const CheckpointConfig& config() const { return config_; }
 
  private:
   CheckpointStore(BlobStore& store, Executor& executor, CheckpointConfig config,
                   std::string prefix);
-  std::string VersionPrefix(uint32_t version) const;
+  std::string ObjectName(uint32_t version) const;
+  // The latest checkpoint of `version`; nullopt if there is none.
+  Future<std::optional<Checkpoint>> ReadVersion(uint32_t version);
 
   BlobStore& store_;
   Executor& executor_;

@@ -69,8 +69,6 @@ struct TaskOptions {
   std::chrono::milliseconds commit_timeout{600'000};
   // The longest Init may take (read checkpoint, recover, restore). Default: 1 h.
   std::chrono::milliseconds init_timeout{3'600'000};
-  // Checkpoints of each version kept after a commit (CheckpointStore::Prune). Default: 5.
-  size_t checkpoints_kept = 5;
 };
 
 enum class CommitOutcome {

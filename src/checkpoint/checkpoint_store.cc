@@ -3,7 +3,6 @@
 
 #include "blobstate/checkpoint.h"
 #include "blobstate/index.h"
-#include "util/checkpoint_id.h"
 
 namespace blobstate {
 namespace {
@@ -94,8 +93,8 @@ CheckpointStore::CheckpointStore(BlobStore& store, Executor& executor, Checkpoin
                                  std::string prefix)
     : store_(store), executor_(executor), config_(std::move(config)), prefix_(std::move(prefix)) {}
 
-std::string CheckpointStore::VersionPrefix(uint32_t version) const {
-  return prefix_ + "v" + std::to_string(version) + "/";
+std::string CheckpointStore::ObjectName(uint32_t version) const {
+  return prefix_ + "latest-v" + std::to_string(version);
 }
 
 Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
@@ -105,7 +104,6 @@ Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
     return MakeReadyFuture<void>(InvalidArgumentError(
         "a version 2 checkpoint needs a valid id, not '" + checkpoint.id.substr(0, 64) + "'"));
   }
-  const std::string key = checkpoint.id.empty() ? NewCheckpointId() : checkpoint.id;
   // One put after the other, the highest version first: a reader preferring the highest
   // version never sees it lag behind a lower one.
   Future<void> chain = MakeReadyFuture();
@@ -113,83 +111,53 @@ Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
     Checkpoint c = checkpoint;
     c.version = v;
     if (v < 2) c.state_markers.clear();
-    std::string name = VersionPrefix(v) + key;
-    chain = std::move(chain).Map(executor_, [this, name, bytes = EncodeCheckpoint(c)]() mutable {
-      return store_.PutObject(name, std::move(bytes));
+    chain = std::move(chain).Map(executor_, [this, v, bytes = EncodeCheckpoint(c)]() mutable {
+      return store_.PutObject(ObjectName(v), std::move(bytes));
     });
   }
   return chain;
 }
 
-Future<std::vector<CheckpointRecord>> CheckpointStore::List() {
-  std::vector<Future<std::vector<std::string>>> lists;
-  std::vector<uint32_t> versions;
-  for (uint32_t v = kLatestCheckpointVersion; v >= 1; --v) {
-    versions.push_back(v);
-    lists.push_back(store_.ListObjects(VersionPrefix(v)));
-  }
-  return AllOf(std::move(lists))
-      .Map(executor_, [this, versions](std::vector<std::vector<std::string>> names) {
-        std::vector<CheckpointRecord> records;
-        for (size_t i = 0; i < names.size(); ++i) {
-          const std::string prefix = VersionPrefix(versions[i]);
-          for (std::string& name : names[i]) {
-            std::string key = name.substr(prefix.size());
-            if (key.find('/') != std::string::npos) continue;  // not ours
-            records.push_back({versions[i], std::move(key), std::move(name)});
-          }
-        }
-        std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
-          return a.key != b.key ? a.key > b.key : a.version > b.version;
-        });
-        return records;
-      });
-}
-
-Future<Checkpoint> CheckpointStore::Read(const CheckpointRecord& record) {
-  return store_.GetObject(record.object_name)
-      .Map(executor_, [record](std::string bytes) -> Result<Checkpoint> {
-        Result<Checkpoint> c = DecodeCheckpoint(bytes);
-        if (!c.ok()) return c.status().WithContext("checkpoint " + record.object_name);
-        if (c->version != record.version) {
-          return DataLossError("checkpoint " + record.object_name + " holds version " +
+Future<std::optional<Checkpoint>> CheckpointStore::ReadVersion(uint32_t version) {
+  const std::string name = ObjectName(version);
+  return store_.GetObject(name).Then(
+      executor_, [name, version](Result<std::string> bytes) -> Result<std::optional<Checkpoint>> {
+        if (bytes.status().code() == StatusCode::kNotFound) return std::nullopt;
+        if (!bytes.ok()) return bytes.status().WithContext("checkpoint " + name);
+        Result<Checkpoint> c = DecodeCheckpoint(*bytes);
+        if (!c.ok()) return c.status().WithContext("checkpoint " + name);
+        if (c->version != version) {
+          return DataLossError("checkpoint " + name + " holds version " +
                                std::to_string(c->version));
         }
-        if (c->version >= 2 && c->id != record.key) {
-          return DataLossError("checkpoint " + record.object_name + " holds id " + c->id);
-        }
-        return c;
+        return std::optional<Checkpoint>(std::move(*c));
       });
 }
 
 Future<std::optional<Checkpoint>> CheckpointStore::ReadLatest() {
-  return List().Map(
-      executor_,
-      [this](std::vector<CheckpointRecord> records) -> Future<std::optional<Checkpoint>> {
-        for (uint32_t v : config_.read_versions) {
-          // Records are newest first: the first of version v is its latest.
-          for (const CheckpointRecord& r : records) {
-            if (r.version != v) continue;
-            return Read(r).Map(executor_,
-                               [](Checkpoint c) { return std::optional<Checkpoint>(c); });
-          }
-        }
-        return MakeReadyFuture<std::optional<Checkpoint>>(std::nullopt);
-      });
+  // The read versions in order, each only if the ones before it have no checkpoint.
+  Future<std::optional<Checkpoint>> chain =
+      MakeReadyFuture<std::optional<Checkpoint>>(std::nullopt);
+  for (uint32_t v : config_.read_versions) {
+    chain = std::move(chain).Map(
+        executor_, [this, v](std::optional<Checkpoint> found) -> Future<std::optional<Checkpoint>> {
+          if (found.has_value())
+            return MakeReadyFuture<std::optional<Checkpoint>>(std::move(found));
+          return ReadVersion(v);
+        });
+  }
+  return chain;
 }
 
-Future<void> CheckpointStore::Prune(size_t keep) {
-  keep = std::max<size_t>(keep, 1);
-  return List().Map(executor_, [this, keep](std::vector<CheckpointRecord> records) {
-    std::map<uint32_t, size_t> kept;
-    std::vector<Future<void>> deletes;
-    for (const CheckpointRecord& r : records) {
-      if (++kept[r.version] <= keep) continue;
-      deletes.push_back(store_.DeleteObject(r.object_name).Then(executor_, [](Result<void> r) {
-        return r.ok() || r.status().IsIgnorable() ? Result<void>() : r;
-      }));
+Future<std::vector<Checkpoint>> CheckpointStore::List() {
+  std::vector<Future<std::optional<Checkpoint>>> reads;
+  for (uint32_t v = kLatestCheckpointVersion; v >= 1; --v) reads.push_back(ReadVersion(v));
+  return AllOf(std::move(reads)).Map(executor_, [](std::vector<std::optional<Checkpoint>> found) {
+    std::vector<Checkpoint> checkpoints;
+    for (std::optional<Checkpoint>& c : found) {
+      if (c.has_value()) checkpoints.push_back(std::move(*c));
     }
-    return AllOf(std::move(deletes));
+    return checkpoints;
   });
 }
 

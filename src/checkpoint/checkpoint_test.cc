@@ -223,35 +223,45 @@ TEST_F(CheckpointStoreTest, UpgradeAndRollbackBetweenVersions) {
   EXPECT_EQ(old_view->input_offsets, next.input_offsets);  // the newest offsets
 }
 
-TEST_F(CheckpointStoreTest, ListIsNewestFirstAndPruneKeepsTheNewest) {
+// A commit replaces the latest checkpoint of each version: the task's prefix holds one
+// object per version however many commits ran, and reads never list it.
+TEST_F(CheckpointStoreTest, WriteReplacesTheLatestOfEachVersionAndReadsNeverList) {
+  auto counted = std::make_unique<FaultyBlobStore>(std::move(blobs_));
+  FaultyBlobStore& faulty = *counted;
+  blobs_ = std::move(counted);
   auto store = Open({.write_versions = {2, 1}});
-  std::vector<std::string> ids;
+  std::vector<Checkpoint> written;
   for (int i = 0; i < 4; ++i) {
-    ids.push_back(NewCheckpointId());
-    ASSERT_TRUE(store->Write(V2Checkpoint(ids.back())).GetFor(kWait).ok());
+    written.push_back(V2Checkpoint());
+    written.back().input_offsets["input-0"] = std::to_string(i);
+    ASSERT_TRUE(store->Write(written.back()).GetFor(kWait).ok());
   }
-  std::vector<CheckpointRecord> all = *store->List().GetFor(kWait);
-  ASSERT_EQ(all.size(), 8u);
-  EXPECT_EQ(all[0].key, ids[3]);
-  EXPECT_EQ(all[0].version, 2u);
-  EXPECT_EQ(all[1].key, ids[3]);
+  EXPECT_EQ(**store->ReadLatest().GetFor(kWait), written.back());
+  std::vector<Checkpoint> all = *store->List().GetFor(kWait);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0], written.back());
   EXPECT_EQ(all[1].version, 1u);
-  ASSERT_TRUE(store->Prune(2).GetFor(kWait).ok());
-  ASSERT_TRUE(store->Prune(2).GetFor(kWait).ok());  // idempotent
-  std::vector<CheckpointRecord> kept = *store->List().GetFor(kWait);
-  ASSERT_EQ(kept.size(), 4u);
-  EXPECT_EQ(kept.back().key, ids[2]);
-  EXPECT_EQ(*store->Read(kept[0]).GetFor(kWait), V2Checkpoint(ids[3]));
+  EXPECT_EQ(all[1].input_offsets, written.back().input_offsets);
+  EXPECT_EQ(faulty.calls(FaultyBlobStore::Method::kPutObject), 8);
+  EXPECT_EQ(faulty.calls(FaultyBlobStore::Method::kListObjects), 0);
+  EXPECT_EQ(
+      *blobs_->ListObjects("checkpoints/").GetFor(kWait),
+      (std::vector<std::string>{"checkpoints/job/t-0/latest-v1", "checkpoints/job/t-0/latest-v2"}));
 }
 
 TEST_F(CheckpointStoreTest, CorruptLatestCheckpointIsAnErrorNotAFallback) {
   auto store = Open();
   ASSERT_TRUE(store->Write(V2Checkpoint()).GetFor(kWait).ok());
-  std::string id = NewCheckpointId();
-  ASSERT_TRUE(blobs_->PutObject("checkpoints/job/t-0/v2/" + id, "garbage").GetFor(kWait).ok());
+  const std::string name = "checkpoints/job/t-0/latest-v2";
+  ASSERT_TRUE(blobs_->PutObject(name, "garbage").GetFor(kWait).ok());
   Result<std::optional<Checkpoint>> r = store->ReadLatest().GetFor(kWait);
   EXPECT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find(id), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find(name), std::string::npos) << r.status();
+  // A version 1 checkpoint under the version 2 name is no version 2 checkpoint either.
+  ASSERT_TRUE(blobs_->PutObject(name, EncodeCheckpoint(GoldenV1())).GetFor(kWait).ok());
+  r = store->ReadLatest().GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status();
+  EXPECT_NE(r.status().message().find("holds version 1"), std::string::npos) << r.status();
 }
 
 TEST_F(CheckpointStoreTest, WriteErrorsSurface) {

@@ -27,10 +27,6 @@ std::string Fixed(double v) {
   return buf;
 }
 
-// Checkpoints kept per version after a backup: the latest one is all a restore needs; a
-// few more make `checkpoints` useful for a look back.
-constexpr size_t kCheckpointsKept = 5;
-
 // Snapshots every backed-up store into its local checkpoint directory for `id`.
 Result<std::map<std::string, std::string>> SnapshotStores(const std::vector<StoreConfig>& stores,
                                                           const std::string& id) {
@@ -84,7 +80,6 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
   RETURN_IF_ERROR(task->checkpoints->Write(next).GetFor(kCommandTimeout, "checkpoint write"));
   const std::chrono::nanoseconds persisted = Clock::now() - persist_started;
   RETURN_IF_ERROR(backup.Cleanup(next.id, markers).GetFor(kCommandTimeout, "cleanup"));
-  RETURN_IF_ERROR(task->checkpoints->Prune(kCheckpointsKept).GetFor(kCommandTimeout, "prune"));
 
   // The checkpoint is one write for all stores: its time counts once, in the total.
   task->metrics.Record(Flow::kBackup, "_all", {.durations = {{Phase::kPersist, persisted}}});
@@ -142,18 +137,18 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
 Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& out) {
   TaskFlags tf;
   Flags flags("checkpoints",
-              "Lists the stored checkpoints of a task, newest first, with their stores'\n"
-              "snapshot index blob ids. Only the latest is restorable: each commit deletes the\n"
-              "snapshot it supersedes.");
+              "Lists the stored checkpoints of a task, the latest of each checkpoint version\n"
+              "(version 2 first), with their stores' snapshot index blob ids. Only the latest\n"
+              "is kept: each commit deletes the snapshot its predecessor referenced.");
   tf.Register(flags, /*with_stores=*/false, /*with_checkpoint=*/false);
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task, OpenTask(tf, /*backend=*/false));
-  ASSIGN_OR_RETURN(std::vector<CheckpointRecord> records,
-                   task->checkpoints->List().GetFor(kCommandTimeout, "listing of checkpoints"));
+  ASSIGN_OR_RETURN(std::vector<Checkpoint> checkpoints,
+                   task->checkpoints->List().GetFor(kCommandTimeout, "read of the checkpoints"));
   std::string text = tf.json ? "[" : "";
-  for (const CheckpointRecord& r : records) {
-    ASSIGN_OR_RETURN(Checkpoint c, task->checkpoints->Read(r).GetFor(kCommandTimeout, "read"));
+  for (const Checkpoint& c : checkpoints) {
+    const std::string key = c.id.empty() ? "(no id)" : c.id;
     auto m = c.state_markers.find(std::string(kBlobStoreBackend));
     if (tf.json) {
       std::string stores;
@@ -162,18 +157,18 @@ Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& o
           stores += (stores.empty() ? "" : ",") + JsonString(store) + ":" + JsonString(id);
         }
       }
-      text += std::string(text.size() > 1 ? "," : "") + "{\"key\":" + JsonString(r.key) +
-              ",\"version\":" + std::to_string(r.version) +
+      text += std::string(text.size() > 1 ? "," : "") + "{\"key\":" + JsonString(c.id) +
+              ",\"version\":" + std::to_string(c.version) +
               ",\"inputs\":" + std::to_string(c.input_offsets.size()) + ",\"stores\":{" + stores +
               "}}";
     } else {
-      text += r.key + "  v" + std::to_string(r.version) + "  " +
+      text += key + "  v" + std::to_string(c.version) + "  " +
               std::to_string(c.input_offsets.size()) + " input offset(s)\n";
       if (m == c.state_markers.end()) continue;
       for (const auto& [store, id] : m->second) text += "    " + store + "  " + id + "\n";
     }
   }
-  out.Print(tf.json ? text + "]\n" : (records.empty() ? "no checkpoints\n" : text));
+  out.Print(tf.json ? text + "]\n" : (checkpoints.empty() ? "no checkpoints\n" : text));
   return Status::Ok();
 }
 

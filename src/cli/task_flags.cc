@@ -49,7 +49,9 @@ void TaskFlags::Register(Flags& flags, bool with_stores, bool with_checkpoint) {
     flags.Repeated("store", &stores, "NAME=DIR: a store and its directory (repeatable)", true);
   }
   if (with_checkpoint) {
-    flags.String("checkpoint", &checkpoint_id, "checkpoint id (default: the latest)");
+    flags.String(
+        "checkpoint", &checkpoint_id,
+        "checkpoint id, which must be the latest's (the only one stored; default: the latest)");
   }
   flags.String("checkpoint-write-versions", &write_versions,
                "checkpoint versions written, e.g. 2 or 2,1 (default: 2)");
@@ -112,12 +114,10 @@ Result<std::optional<Checkpoint>> SelectCheckpoint(TaskContext& task, const Task
   if (flags.checkpoint_id.empty()) {
     return task.checkpoints->ReadLatest().GetFor(kCommandTimeout, "read of the latest checkpoint");
   }
-  ASSIGN_OR_RETURN(std::vector<CheckpointRecord> records,
-                   task.checkpoints->List().GetFor(kCommandTimeout, "listing of checkpoints"));
-  for (const CheckpointRecord& r : records) {
-    if (r.key != flags.checkpoint_id) continue;
-    ASSIGN_OR_RETURN(Checkpoint c, task.checkpoints->Read(r).GetFor(kCommandTimeout, "read"));
-    return std::optional<Checkpoint>(std::move(c));
+  ASSIGN_OR_RETURN(std::vector<Checkpoint> checkpoints,
+                   task.checkpoints->List().GetFor(kCommandTimeout, "read of the checkpoints"));
+  for (Checkpoint& c : checkpoints) {
+    if (c.id == flags.checkpoint_id) return std::optional<Checkpoint>(std::move(c));
   }
   return NotFoundError("checkpoint " + flags.checkpoint_id + " of job " + flags.job + ", task " +
                        flags.task + " not found in " + task.store->Describe());

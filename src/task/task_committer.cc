@@ -181,22 +181,20 @@ Future<void> TaskCommitter::State::AsyncStage(Checkpoint next,
                                               std::map<std::string, std::string> dirs) {
   const std::string id = next.id;
   return Async(executor, [this, id, dirs] { return backup.Upload(id, dirs); })
-      .Map(executor,
-           [this, next = std::move(next)](StoreMarkers markers) mutable {
-             next.state_markers[std::string(kBlobStoreBackend)] = markers;
-             auto c = std::make_shared<Checkpoint>(std::move(next));
-             return At("persist.before_checkpoint")
-                 .Map(executor, [this, c] { return checkpoints->Write(*c); })
-                 .Map(executor, [] { return At("persist.after_checkpoint"); })
-                 .Map(executor, [this, c, markers] {
-                   {
-                     std::lock_guard<std::mutex> lock(mu);
-                     last = *c;
-                   }
-                   return backup.Cleanup(c->id, markers);
-                 });
-           })
-      .Map(executor, [this] { return checkpoints->Prune(options.checkpoints_kept); });
+      .Map(executor, [this, next = std::move(next)](StoreMarkers markers) mutable {
+        next.state_markers[std::string(kBlobStoreBackend)] = markers;
+        auto c = std::make_shared<Checkpoint>(std::move(next));
+        return At("persist.before_checkpoint")
+            .Map(executor, [this, c] { return checkpoints->Write(*c); })
+            .Map(executor, [] { return At("persist.after_checkpoint"); })
+            .Map(executor, [this, c, markers] {
+              {
+                std::lock_guard<std::mutex> lock(mu);
+                last = *c;
+              }
+              return backup.Cleanup(c->id, markers);
+            });
+      });
 }
 
 Result<CommitOutcome> TaskCommitter::Commit(const InputOffsets& offsets) {
