@@ -32,10 +32,10 @@ echo "== RocksDB benchmark: filling $keys keys (~$mib MiB)"
 db_mib=$(( $(du -sb "$db" | cut -f1) >> 20 ))
 echo "   store: $db_mib MiB in $(find "$db" -type f | wc -l) files"
 
-# Each step is repeated BENCH_RUNS times (default 3) in rotating order, so that none always
+# Each step is repeated BENCH_RUNS times (default 5) in rotating order, so that none always
 # goes first after the others' writes; medians are reported. A full backup starts from an
 # empty destination each time; the last run's backups serve the incremental step.
-runs=${BENCH_RUNS:-3}
+runs=${BENCH_RUNS:-5}
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rotate() {  # rotate RUN A B C: runs the three commands A, B, C in an order that depends on RUN
   case $(($1 % 3)) in

@@ -24,6 +24,7 @@ Future<void> SnapshotCleaner::Run(CleanupWork work) {
   auto w = std::make_shared<const CleanupWork>(std::move(work));
   std::vector<std::string> ttl_blobs(w->ttl_blobs.begin(), w->ttl_blobs.end());
   return transfer_.RemoveTtls(std::move(ttl_blobs))
+      .Map(executor_, [this] { return store_.Flush(); })
       .Map(executor_,
            [this, w] {
              return w->ttl_index.empty() ? MakeReadyFuture() : store_.RemoveTtl(w->ttl_index);
@@ -32,6 +33,7 @@ Future<void> SnapshotCleaner::Run(CleanupWork work) {
            [this, w] {
              return transfer_.DeleteBlobs({w->delete_blobs.begin(), w->delete_blobs.end()});
            })
+      .Map(executor_, [this] { return store_.Flush(); })
       .Map(executor_,
            [this, w] {
              Future<void> chain = MakeReadyFuture();

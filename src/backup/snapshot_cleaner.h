@@ -16,10 +16,12 @@
 namespace blobstate {
 
 // One cleanup, run in this order (each step after the previous one succeeded):
-//   1. remove the TTL of ttl_blobs (in parallel), 2. then of ttl_index;
-//   3. delete delete_blobs (in parallel; already gone counts as deleted),
-//   4. then delete_indexes, one after the other, in order.
-// Every step is idempotent, so a failed run can be run again as it is.
+//   1. remove the TTL of ttl_blobs (in parallel), flush, 2. then of ttl_index;
+//   3. delete delete_blobs (in parallel; already gone counts as deleted), flush,
+//   4. then delete_indexes, one after the other, in order, and flush.
+// The flushes keep that order after a crash on a store whose changes are durable only
+// once flushed (file://), which Recover relies on. Every step is idempotent, so a failed
+// run can be run again as it is.
 struct CleanupWork {
   std::set<std::string> ttl_blobs;
   std::string ttl_index;  // empty: none

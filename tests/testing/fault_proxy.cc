@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace blobstate::testing {
@@ -97,8 +99,11 @@ FaultProxy::FaultProxy(std::string upstream_host, int upstream_port)
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::listen(listener_, 128);
+  if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(listener_, 128) != 0) {
+    std::perror("FaultProxy: cannot listen on loopback");
+    std::abort();  // a test fixture without its proxy cannot test anything
+  }
   socklen_t len = sizeof(addr);
   ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
@@ -207,7 +212,7 @@ void FaultProxy::Serve(int client) {
   ReadUntil(upstream, reply, std::string_view("\0\0never", 7));  // all, until closed
   ::close(upstream);
   if (faulty && rule.fault == Fault::kLoseReply) return Record(seen);
-  seen.status = std::atoi(reply.substr(9, 3).c_str());
+  seen.status = reply.size() >= 12 ? std::atoi(reply.substr(9, 3).c_str()) : 0;
   if (faulty && rule.fault == Fault::kTruncate) {
     size_t body = reply.find("\r\n\r\n");
     body = body == std::string::npos ? reply.size() : body + 4;

@@ -1,23 +1,16 @@
 // The Azure Blob store: the `azure://ACCOUNT/CONTAINER/PREFIX` backend (azure_config.h
 // documents the URL and credentials), over the Blob service REST API and libcurl.
 //
-// Blob names under PREFIX/ in the container:
-//   blobs/<id>       the bytes of blob <id> (block blobs)
-//   objects/<name>   named object <name> (checkpoints)
-//
-// TTL: a blob put with a TTL carries the blob index tags blobstate-ttl=pending (for a
-// lifecycle management rule that deletes such blobs; README, "Azure") and
-// blobstate-expires=<ms since the epoch> (for gc), set by the Put Blob or Put Block List
-// itself (x-ms-tags), so a blob is never visible without them; as for S3, the first put
-// with a TTL reads them back and falls back to Set Blob Tags if a server dropped them.
-// RemoveTtl sets an empty tag set.
+// Blob names under PREFIX/ in the container, TTL tags (blob index tags), resumed gets and
+// listings: as http/cloud_ops.h says for every cloud backend. The TTL tags go with the Put
+// Blob or Put Block List itself (x-ms-tags), falling back to Set Blob Tags on a server that
+// drops them.
 //
 // Large blobs (block_threshold and up) go up as blocks (Put Block, block_concurrency at a
 // time; memory: block_concurrency x block_size for the whole store) committed by one Put
 // Block List; the blocks of a failed upload are never committed, and the service discards
-// them. Gets resume with a Range after a dropped connection, up to 3 times. Deletes are
-// one DELETE (a 404 is kGone). ListExpired lists blobs/ and reads each blob's tags: gc
-// only. Threads: as CloudBlobStore's, with block_concurrency part threads.
+// them. Deletes are one DELETE (a 404 is kGone). Threads: as CloudBlobStore's, with
+// block_concurrency part threads.
 //
 // Errors: as the S3 store's (s3_blob_store.h). A wrong key or SAS is kPermissionDenied
 // (403 AuthenticationFailed / AuthorizationFailure), which is never retried.

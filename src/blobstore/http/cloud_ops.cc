@@ -80,8 +80,12 @@ Status CloudOps::Get(const std::string& id, const SinkFactory& factory) {
     const uint64_t offset = sink.bytes();
     Result<HttpResponse> r = Download(BlobKey(id), offset, sink);
     if (!r.ok()) {
-      // A dropped connection after some bytes: continue from there.
-      if (r.status().IsRetriable() && sink.bytes() > offset && resumes < kMaxGetResumes) continue;
+      // A dropped connection after some bytes: continue from there. (The sink's own
+      // errors, a full disk say, are not the connection's: no resume.)
+      const StatusCode code = r.status().code();
+      const bool transport =
+          code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded;
+      if (transport && sink.bytes() > offset && resumes < kMaxGetResumes) continue;
       return r.status();
     }
     if (r->status == 404) return NotFoundError("blob " + id + " not found in " + Describe());

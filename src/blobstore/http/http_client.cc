@@ -1,6 +1,7 @@
 #include "blobstore/http/http_client.h"
 
 #include <curl/curl.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,9 +23,19 @@ struct Exchange {
   const HttpCall* call;
   HttpResponse* response;
   CURL* handle;
-  Status error;          // the first error of the source or sink
+  Status error;          // the first error of the source, the sink or the reply
   bool to_sink = false;  // the current response is a 2xx with a sink to fill
+  bool success = false;  // the current response is a 2xx
 };
+
+// The URL of `call` without its query, where a SAS signature may be.
+std::string PathOf(const HttpCall& call) { return call.url.substr(0, call.url.find('?')); }
+
+bool HasRange(const HttpCall& call) {
+  return std::any_of(call.headers.begin(), call.headers.end(), [](const auto& h) {
+    return h.first.size() == 5 && ::strncasecmp(h.first.c_str(), "range", 5) == 0;
+  });
+}
 
 std::string_view Trim(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -42,7 +53,13 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   } else if (Trim(line).empty()) {  // end of this response's headers
     long code = 0;
     curl_easy_getinfo(x->handle, CURLINFO_RESPONSE_CODE, &code);
-    x->to_sink = x->call->download != nullptr && code >= 200 && code < 300;
+    x->success = code >= 200 && code < 300;
+    x->to_sink = x->call->download != nullptr && x->success;
+    if (code == 200 && HasRange(*x->call)) {
+      x->error = UnavailableError(x->call->method + " " + PathOf(*x->call) +
+                                  ": the server ignored the Range and sent the whole body");
+      return 0;  // aborts the transfer before a byte of the body is written
+    }
   } else if (size_t colon = line.find(':'); colon != std::string_view::npos) {
     std::string name(line.substr(0, colon));
     std::transform(name.begin(), name.end(), name.begin(),
@@ -63,6 +80,11 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     return bytes;
   }
   const size_t room = kMaxKeptBody - std::min(kMaxKeptBody, x->response->body.size());
+  if (x->success && bytes > room) {
+    x->error = DataLossError(x->call->method + " " + PathOf(*x->call) + ": reply body over " +
+                             std::to_string(kMaxKeptBody) + " bytes");
+    return 0;
+  }
   x->response->body.append(data, std::min(room, bytes));
   return bytes;
 }
@@ -79,8 +101,7 @@ size_t OnRead(char* buffer, size_t size, size_t n, void* user) {
 
 Status TransportError(CURLcode code, const char* detail, const HttpCall& call) {
   // The URL without its query: a SAS token's signature must never reach a message.
-  std::string message =
-      call.method + " " + call.url.substr(0, call.url.find('?')) + ": " + curl_easy_strerror(code);
+  std::string message = call.method + " " + PathOf(call) + ": " + curl_easy_strerror(code);
   if (detail[0] != '\0') message += std::string(" (") + detail + ")";
   if (code == CURLE_OPERATION_TIMEDOUT) return DeadlineExceededError(message);
   return UnavailableError(message);
@@ -112,7 +133,7 @@ std::string RequestKind(const HttpCall& call) {
   size_t q = call.url.find('?');
   if (q == std::string::npos) return call.method;
   std::string_view query = std::string_view(call.url).substr(q + 1);
-  for (std::string_view sub : {"tagging", "uploads", "uploadId", "partNumber"}) {
+  for (std::string_view sub : {"tagging", "uploads", "partNumber", "uploadId"}) {
     size_t at = query.find(sub);
     if (at != std::string_view::npos && (at == 0 || query[at - 1] == '&')) {
       return call.method + " ?" + std::string(sub);
@@ -154,7 +175,8 @@ Result<HttpResponse> PerformHttp(const HttpCall& call) {
   curl_easy_setopt(h, CURLOPT_URL, call.url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(call.timeout.count()));
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(call.stall_timeout.count()));
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(call.connect_timeout.count()));
   // Larger buffers than libcurl's defaults (16 KiB down, 64 KiB up): fewer callbacks and
   // writes per blob.
@@ -206,6 +228,8 @@ Status HttpStatusToStatus(const HttpResponse& response, std::string_view what) {
       return FailedPreconditionError(message);
     case 429:
       return ResourceExhaustedError(message);
+    case 501:  // not implemented: asking again will not help
+      return InternalError(message);
     default:
       break;
   }

@@ -36,10 +36,13 @@ struct HttpCall {
   BlobSource* upload = nullptr;
   std::string body;
   // Where a 2xx response body goes; if null (or the status is not 2xx) it is kept in
-  // HttpResponse::body, up to kMaxKeptBody bytes.
+  // HttpResponse::body. A kept 2xx body over kMaxKeptBody bytes fails the call (kDataLoss);
+  // other bodies are cut there. A request with a Range header whose reply is a 200 (the
+  // server ignored the range) fails with kUnavailable before any byte reaches `download`.
   BlobSink* download = nullptr;
-  // The whole request, connection included, must end within this. Default: 5 min.
-  std::chrono::milliseconds timeout{300'000};
+  // A request that moves less than 1 KiB/s for this long (whole seconds) fails with
+  // kDeadlineExceeded; a transfer that keeps moving is never cut, however long it takes.
+  std::chrono::seconds stall_timeout{60};
   std::chrono::milliseconds connect_timeout{10'000};
 };
 
@@ -49,7 +52,7 @@ struct HttpResponse {
   std::string body;
 };
 
-inline constexpr size_t kMaxKeptBody = 1u << 20;
+inline constexpr size_t kMaxKeptBody = 8u << 20;
 
 // Performs `call`. Transport failures are errors: kUnavailable (connection refused or
 // reset, DNS, TLS handshake), kDeadlineExceeded (timeout); errors of the upload source or
@@ -63,8 +66,8 @@ std::map<std::string, uint64_t> HttpRequestCounts();
 
 // The Status of an HTTP response, naming `what`: 2xx ok; 404 kNotFound; 410 kGone;
 // 400 kInvalidArgument; 401/403 kPermissionDenied; 408 kDeadlineExceeded; 409/412
-// kFailedPrecondition; 429 kResourceExhausted; 5xx kUnavailable (retriable); others
-// kInternal. The message carries the status and the start of the body.
+// kFailedPrecondition; 429 kResourceExhausted; 501 kInternal; other 5xx kUnavailable
+// (retriable); others kInternal. The message carries the status and the start of the body.
 Status HttpStatusToStatus(const HttpResponse& response, std::string_view what);
 
 }  // namespace blobstate

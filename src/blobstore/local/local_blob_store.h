@@ -89,8 +89,8 @@ class LocalBlobStore final : public BlobStore {
   // Flush: syncfs(2) of the file system that holds the store.
   Future<void> Flush() override;
 
-  // Named objects live in objects/<name>, written like blobs (temp file, fsync, rename,
-  // fsync of the directory), so a put replaces an object atomically and durably.
+  // Named objects live in objects/<name>, written to a temp file, fsynced, renamed into
+  // place and the directory fsynced: a put replaces an object atomically and durably.
   Future<void> PutObject(const std::string& name, std::string data) override;
   Future<std::string> GetObject(const std::string& name) override;
   Future<void> DeleteObject(const std::string& name) override;

@@ -1,5 +1,5 @@
 // The synchronous file operations behind LocalBlobStore (local_blob_store.h documents the
-// layout and the write order). Each function does blocking I/O: LocalBlobStore runs them
+// layout and what is durable when). Each function does blocking I/O: LocalBlobStore runs them
 // on its executor, never on a caller's thread.
 #ifndef BLOBSTATE_BLOBSTORE_LOCAL_LOCAL_OPS_H_
 #define BLOBSTATE_BLOBSTORE_LOCAL_LOCAL_OPS_H_

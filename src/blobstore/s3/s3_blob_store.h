@@ -1,27 +1,18 @@
 // The S3 blob store: the `s3://BUCKET/PREFIX` backend (s3_config.h documents the URL), over
 // S3's REST API with our SigV4 signer and libcurl.
 //
-// Keys under PREFIX/:
-//   blobs/<id>       the bytes of blob <id>
-//   objects/<name>   named object <name> (checkpoints)
-//
-// TTL: a blob put with a TTL carries the object tags blobstate-ttl=pending (for a bucket
-// lifecycle rule that expires such objects; README, "S3") and blobstate-expires=<ms since
-// the epoch> (for gc). The tags go with the PUT itself (x-amz-tagging), so on S3 a blob is
-// never visible without them. Some S3-compatible servers ignore that header; the first
-// put with a TTL reads its tags back, and if they are missing, later puts tag each blob
-// with a second request (PutObjectTagging) and delete it if that fails; a crash between
-// the two leaves an untagged blob, which gc does not see. RemoveTtl replaces the tag set
-// with an empty one.
+// Keys under PREFIX/, TTL tags, resumed gets and listings: as http/cloud_ops.h says for
+// every cloud backend. The TTL tags go with the PUT itself (x-amz-tagging); on a server
+// that ignores that header, each blob is tagged by a second request (PutObjectTagging),
+// and a crash between the two leaves an untagged blob, which gc does not see.
 //
 // Large blobs (multipart_threshold and up) go up as multipart uploads: parts are read one
 // after the other and uploaded part_concurrency at a time (memory: part_concurrency x
-// part_size for the whole store); any failure aborts the upload, so no parts linger.
-// A get whose connection drops midway resumes with a Range request from the last byte
-// received (blobs never change, so the rest is the same), up to 3 times.
-// Delete is HEAD then DELETE, since S3's DELETE succeeds on a missing key and Delete must
-// tell kGone. ListExpired lists blobs/ (ListObjectsV2) and reads each one's tags: gc only.
-// Puts, deletes and tag changes are durable when S3 acknowledges them: Flush does nothing.
+// part_size for the whole store); a failed upload is aborted, so its parts do not linger
+// (if the abort itself fails, the bucket's AbortIncompleteMultipartUpload rule, README
+// "S3", removes them). Delete is HEAD then DELETE, since S3's DELETE succeeds on a missing key and
+// Delete must tell kGone. ListExpired lists blobs/ (ListObjectsV2) and reads each one's tags: gc
+// only. Puts, deletes and tag changes are durable when S3 acknowledges them: Flush does nothing.
 //
 // Threads: as CloudBlobStore's (http/cloud_blob_store.h), with part_concurrency part
 // threads.

@@ -3,7 +3,6 @@
 #include <openssl/evp.h>
 
 #include <chrono>
-#include <cstdlib>
 
 #include "blobstore/s3/sigv4.h"
 

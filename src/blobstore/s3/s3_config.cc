@@ -1,7 +1,6 @@
 #include "blobstore/s3/s3_config.h"
 
 #include <cctype>
-#include <charconv>
 #include <cstdlib>
 
 #include "blobstate/blob_store.h"
