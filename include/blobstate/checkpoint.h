@@ -104,7 +104,7 @@ class CheckpointStore {
   Future<void> Write(const Checkpoint& checkpoint);
 
   // The latest checkpoint of the first read version that has one; nullopt if none has.
-  // One get per version tried, no listing. A checkpoint that does not decode, or holds
+  // One get per read version, all at once; no listing. A checkpoint that does not decode, or holds
   // another version than its name says, is kDataLoss naming it (never silently skipped).
   Future<std::optional<Checkpoint>> ReadLatest();
 

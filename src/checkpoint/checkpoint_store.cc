@@ -135,18 +135,15 @@ Future<std::optional<Checkpoint>> CheckpointStore::ReadVersion(uint32_t version)
 }
 
 Future<std::optional<Checkpoint>> CheckpointStore::ReadLatest() {
-  // The read versions in order, each only if the ones before it have no checkpoint.
-  Future<std::optional<Checkpoint>> chain =
-      MakeReadyFuture<std::optional<Checkpoint>>(std::nullopt);
-  for (uint32_t v : config_.read_versions) {
-    chain = std::move(chain).Map(
-        executor_, [this, v](std::optional<Checkpoint> found) -> Future<std::optional<Checkpoint>> {
-          if (found.has_value())
-            return MakeReadyFuture<std::optional<Checkpoint>>(std::move(found));
-          return ReadVersion(v);
-        });
-  }
-  return chain;
+  // Every read version at once (one round trip); the first in read order that has one wins.
+  std::vector<Future<std::optional<Checkpoint>>> reads;
+  for (uint32_t v : config_.read_versions) reads.push_back(ReadVersion(v));
+  return AllOf(std::move(reads)).Map(executor_, [](std::vector<std::optional<Checkpoint>> found) {
+    for (std::optional<Checkpoint>& c : found) {
+      if (c.has_value()) return std::move(c);
+    }
+    return std::optional<Checkpoint>();
+  });
 }
 
 Future<std::vector<Checkpoint>> CheckpointStore::List() {
