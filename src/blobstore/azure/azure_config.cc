@@ -10,7 +10,6 @@
 
 #include "blobstate/blob_store.h"
 #include "blobstore/http/url.h"
-#include "blobstore/s3/sigv4.h"
 
 namespace blobstate {
 namespace {

@@ -2,21 +2,12 @@
 
 #include <cstdio>
 
-#include "blobstore/s3/sigv4.h"
+#include "blobstore/http/url.h"
 
 namespace blobstate::azure_internal {
 namespace {
 
 using std::chrono::system_clock;
-
-// Azure takes the tags of a put as a URL-encoded query string in x-ms-tags.
-std::string TagsHeader(const CloudTags& tags) {
-  std::string out;
-  for (const auto& [k, v] : tags) {
-    out += (out.empty() ? "" : "&") + UriEncode(k, true) + "=" + UriEncode(v, true);
-  }
-  return out;
-}
 
 // Block ids must all have the same length: base64 of a fixed-width number.
 std::string BlockId(int number) {
@@ -76,7 +67,7 @@ Status AzureOps::Upload(const std::string& name, BlobSource& source, const Cloud
   CheckedSource checked(source);
   AzureRequest put{.method = "PUT", .name = name, .upload = &checked};
   put.headers.emplace_back("x-ms-blob-type", "BlockBlob");
-  if (!tags.empty()) put.headers.emplace_back("x-ms-tags", TagsHeader(tags));
+  if (!tags.empty()) put.headers.emplace_back("x-ms-tags", TagsQuery(tags));
   ASSIGN_OR_RETURN(HttpResponse r, Send(put));
   RETURN_IF_ERROR(CloudStatus(r, "put of " + name + " to " + Describe()));
   return checked.CheckEnd();
@@ -102,7 +93,7 @@ Status AzureOps::UploadBlocks(const std::string& name, BlobSource& source, const
   for (const std::string& id : ids) xml += "<Latest>" + id + "</Latest>";
   xml += "</BlockList>";
   AzureRequest commit{.method = "PUT", .name = name, .query = {{"comp", "blocklist"}}, .body = xml};
-  if (!tags.empty()) commit.headers.emplace_back("x-ms-tags", TagsHeader(tags));
+  if (!tags.empty()) commit.headers.emplace_back("x-ms-tags", TagsQuery(tags));
   ASSIGN_OR_RETURN(HttpResponse r, Send(commit));
   return CloudStatus(r, what);
 }

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "blobstore/http/url.h"
+
 namespace blobstate {
 namespace {
 
@@ -187,6 +189,14 @@ std::string TagSetXml(const CloudTags& tags) {
     xml += "<Tag><Key>" + XmlEscape(k) + "</Key><Value>" + XmlEscape(v) + "</Value></Tag>";
   }
   return xml + "</TagSet>";
+}
+
+std::string TagsQuery(const CloudTags& tags) {
+  std::string out;
+  for (const auto& [k, v] : tags) {
+    out += (out.empty() ? "" : "&") + UriEncode(k, true) + "=" + UriEncode(v, true);
+  }
+  return out;
 }
 
 CloudTags ParseTagSet(std::string_view xml) {

@@ -94,6 +94,9 @@ using CloudTags = std::vector<std::pair<std::string, std::string>>;
 std::string TagSetXml(const CloudTags& tags);
 // The (Key, Value) pairs of the <Tag> elements in `xml`, in order.
 CloudTags ParseTagSet(std::string_view xml);
+// Tags as a URL-encoded query string "k=v&k2=v2", the form of S3's x-amz-tagging and
+// Azure's x-ms-tags headers.
+std::string TagsQuery(const CloudTags& tags);
 
 // The value of header `name` (lowercase) in `response`, or "".
 std::string HeaderOf(const HttpResponse& response, std::string_view name);

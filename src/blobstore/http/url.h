@@ -26,6 +26,14 @@ Result<Url> ParseUrl(std::string_view url);
 // "%41" -> "A"; '+' stays '+'. kInvalidArgument for a truncated or non-hex escape.
 Result<std::string> PercentDecode(std::string_view s);
 
+// RFC 3986 percent-encoding as SigV4 wants it (and Azure takes): unreserved characters as
+// they are, every other byte %XX (uppercase); '/' kept unless `encode_slash`.
+std::string UriEncode(std::string_view s, bool encode_slash);
+
+// The query string of `query`, keys and values encoded and pairs sorted: SigV4's canonical
+// form, also usable in a request URL.
+std::string CanonicalQuery(const std::vector<std::pair<std::string, std::string>>& query);
+
 // The number `value` of URL parameter `key`, in [min, max]; else kInvalidArgument naming
 // the blob store URL `url`, the parameter and the range.
 Result<uint64_t> ParseUrlCount(std::string_view url, const std::string& key,

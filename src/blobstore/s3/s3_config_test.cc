@@ -175,6 +175,7 @@ TEST(S3XmlTest, TagSetsRoundTripWithEscapedTexts) {
   EXPECT_EQ(ParseTagSet("<Tagging>" + xml + "</Tagging>"), tags);
   EXPECT_EQ(TagSetXml({}), "<TagSet></TagSet>");
   EXPECT_TRUE(ParseTagSet("<Tags><TagSet></TagSet></Tags>").empty());
+  EXPECT_EQ(TagsQuery(tags), "blobstate-ttl=pending&a%26b=%3Cc%3E");
 }
 
 TEST(S3XmlTest, ErrorBodiesBecomeStatusesWithTheirCode) {

@@ -3,16 +3,6 @@
 #include <utility>
 
 namespace blobstate::s3_internal {
-namespace {
-
-// S3 takes the tags of a PUT as a query string in x-amz-tagging; ours need no escaping.
-std::string TagsHeader(const CloudTags& tags) {
-  std::string out;
-  for (const auto& [k, v] : tags) out += (out.empty() ? "" : "&") + k + "=" + v;
-  return out;
-}
-
-}  // namespace
 
 S3Ops::S3Ops(S3Config config, Executor& part_pool)
     : CloudOps(config.prefix),
@@ -26,7 +16,7 @@ Status S3Ops::Upload(const std::string& key, BlobSource& source, const CloudTags
   }
   CheckedSource checked(source);
   S3Request put{.method = "PUT", .key = key, .upload = &checked};
-  if (!tags.empty()) put.headers.emplace_back("x-amz-tagging", TagsHeader(tags));
+  if (!tags.empty()) put.headers.emplace_back("x-amz-tagging", TagsQuery(tags));
   ASSIGN_OR_RETURN(HttpResponse r, client_.Send(put));
   RETURN_IF_ERROR(CloudStatus(r, "put of " + key + " to " + Describe()));
   return checked.CheckEnd();
@@ -35,7 +25,7 @@ Status S3Ops::Upload(const std::string& key, BlobSource& source, const CloudTags
 Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const CloudTags& tags) {
   const std::string what = "multipart upload of " + key + " to " + Describe();
   S3Request create{.method = "POST", .key = key, .query = {{"uploads", ""}}};
-  if (!tags.empty()) create.headers.emplace_back("x-amz-tagging", TagsHeader(tags));
+  if (!tags.empty()) create.headers.emplace_back("x-amz-tagging", TagsQuery(tags));
   ASSIGN_OR_RETURN(HttpResponse created, client_.Send(create));
   RETURN_IF_ERROR(CloudStatus(created, what));
   std::vector<std::string> ids = XmlTexts(created.body, "UploadId");

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "blobstore/http/http_client.h"
+#include "blobstore/http/url.h"
 
 namespace blobstate {
 
@@ -46,13 +47,6 @@ HttpHeaders SignV4(const SigV4Request& request, const SigV4Credentials& credenti
 
 // The canonical request of SigV4 (for tests and debugging; never contains the secret).
 std::string CanonicalRequest(const SigV4Request& request, const HttpHeaders& signed_headers);
-
-// RFC 3986 percent-encoding as SigV4 wants it: unreserved characters as they are, every
-// other byte %XX (uppercase); '/' kept unless `encode_slash`.
-std::string UriEncode(std::string_view s, bool encode_slash);
-
-// The query string of `query` in canonical form (also usable in the request URL).
-std::string CanonicalQuery(const std::vector<std::pair<std::string, std::string>>& query);
 
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
