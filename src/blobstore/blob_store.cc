@@ -5,10 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 
 #include "blobstore/azure/azure_blob_store.h"
+#include "blobstore/http/encoding.h"
 #include "blobstore/local/local_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
 #include "blobstore/s3/s3_blob_store.h"
@@ -111,9 +111,7 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
   if (sep == std::string_view::npos || sep == 0) {
     return UnsupportedUrl(url, "not of the form scheme://location");
   }
-  std::string scheme(url.substr(0, sep));
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string scheme = AsciiLower(url.substr(0, sep));
   if (options.io_threads == 0) {
     return InvalidArgumentError("blob store " + std::string(url) + ": io_threads must be >= 1");
   }

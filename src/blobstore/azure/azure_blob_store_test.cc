@@ -128,6 +128,8 @@ TEST(AzureConfigTest, UrlsAreParsedAndBadOnesRejectedNamingTheProblem) {
       {"azure://acct", "not a valid container name"},
       {"azure://acct/c-1?speed=9", "unknown parameter 'speed'"},
       {"azure://acct/c-1?endpoint=gopher://x", "not an http:// or https:// URL"},
+      {"azure://acct/c-1?block_threshold=5242880001", "from 1 to 5242880000"},  // Put Blob
+      {"azure://acct/c-1?block_size=4194304001", "from 1048576 to 4194304000"},
   };
   for (const auto& [url, why] : bad) {
     Status s = ParseAzureUrl(url, env).status();
@@ -139,6 +141,18 @@ TEST(AzureConfigTest, UrlsAreParsedAndBadOnesRejectedNamingTheProblem) {
                 }).status();
   EXPECT_EQ(none.code(), StatusCode::kPermissionDenied);
   EXPECT_NE(none.message().find("AZURE_STORAGE_KEY"), std::string::npos) << none;
+}
+
+TEST(AzureConfigTest, AccountKeyThatIsNotBase64IsRejectedWithoutQuotingIt) {
+  for (std::string key : {"not base64!", "a2V5\n", "a2V"}) {
+    Status s = ParseAzureUrl("azure://acct/c-1", [&](const std::string& n) {
+                 return n == "AZURE_STORAGE_KEY" ? std::optional<std::string>(key) : std::nullopt;
+               }).status();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << key;
+    EXPECT_NE(s.message().find("AZURE_STORAGE_KEY"), std::string::npos) << s;
+    EXPECT_NE(s.message().find("not base64"), std::string::npos) << s;
+    EXPECT_EQ(s.message().find(key), std::string::npos) << "never the key: " << s;
+  }
 }
 
 TEST(AzureConfigTest, SasTokenIsTakenWithOrWithoutItsQuestionMark) {

@@ -1,23 +1,16 @@
 #include "blobstore/azure/azure_config.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
-#include <cctype>
 #include <ctime>
 #include <map>
+#include <optional>
 
 #include "blobstate/blob_store.h"
+#include "blobstore/http/encoding.h"
 #include "blobstore/http/url.h"
 
 namespace blobstate {
 namespace {
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 // Azure's container naming rules: 3-63 of [a-z0-9-], no leading, trailing or double '-'.
 bool IsValidContainer(std::string_view c) {
@@ -34,35 +27,11 @@ bool IsValidAccount(std::string_view a) {
          });
 }
 
-Result<std::string> Base64Decode(std::string_view in) {
-  if (in.empty() || in.size() % 4 != 0)
-    return InvalidArgumentError("the account key is not base64");
-  std::string out(in.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) return InvalidArgumentError("the account key is not base64");
-  size_t pad = (in.back() == '=') + (in.size() > 1 && in[in.size() - 2] == '=');
-  out.resize(n - pad);
-  return out;
-}
-
-std::string Base64Encode(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(n);
-  return out;
-}
-
+// base64(HMAC-SHA256(base64-decoded `key_b64`, `message`)): Azure's signatures.
 Result<std::string> HmacSha256Base64(std::string_view key_b64, std::string_view message) {
-  ASSIGN_OR_RETURN(std::string key, Base64Decode(key_b64));
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
-  return Base64Encode(std::string_view(reinterpret_cast<char*>(mac), len));
+  std::optional<std::string> key = Base64Decode(key_b64);
+  if (!key) return InvalidArgumentError("the account key is not base64");
+  return Base64Encode(HmacSha256(*key, message));
 }
 
 std::string IsoTime(std::chrono::system_clock::time_point t) {
@@ -125,9 +94,10 @@ Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env) {
     if (key == "endpoint") {
       endpoint = value;
     } else if (key == "block_threshold") {
-      ASSIGN_OR_RETURN(c.block_threshold, ParseUrlCount(url, key, value, 1, 5ull << 40));
+      ASSIGN_OR_RETURN(c.block_threshold, ParseUrlCount(url, key, value, 1, kAzureMaxPutSize));
     } else if (key == "block_size") {
-      ASSIGN_OR_RETURN(c.block_size, ParseUrlCount(url, key, value, 1ull << 20, 4000ull << 20));
+      ASSIGN_OR_RETURN(c.block_size,
+                       ParseUrlCount(url, key, value, 1ull << 20, kAzureMaxBlockSize));
     } else if (key == "block_concurrency") {
       ASSIGN_OR_RETURN(uint64_t n, ParseUrlCount(url, key, value, 1, 64));
       c.block_concurrency = static_cast<int>(n);
@@ -150,6 +120,10 @@ Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env) {
     c.sas = env("AZURE_STORAGE_SAS_TOKEN").value_or("");
     if (!c.sas.empty() && c.sas.front() == '?') c.sas.erase(0, 1);
   }
+  if (!c.key.empty() && !Base64Decode(c.key)) {
+    return InvalidArgumentError("AZURE_STORAGE_KEY for " + c.Describe() +
+                                " is not base64: give the account key as the portal shows it");
+  }
   if (c.key.empty() && c.sas.empty()) {
     return PermissionDeniedError("no Azure credentials for " + c.Describe() +
                                  ": set AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN");
@@ -162,7 +136,7 @@ Result<std::string> SharedKeyAuthorization(
     const std::vector<std::pair<std::string, std::string>>& query, const HttpHeaders& headers,
     uint64_t content_length) {
   std::map<std::string, std::string> lowered;
-  for (const auto& [name, value] : headers) lowered[Lower(name)] = value;
+  for (const auto& [name, value] : headers) lowered[AsciiLower(name)] = value;
   auto header = [&](const char* name) {
     auto it = lowered.find(name);
     return it == lowered.end() ? std::string() : it->second;
@@ -178,7 +152,7 @@ Result<std::string> SharedKeyAuthorization(
   }
   to_sign += "/" + std::string(account) + std::string(path);
   std::map<std::string, std::vector<std::string>> params;
-  for (const auto& [name, value] : query) params[Lower(name)].push_back(value);
+  for (const auto& [name, value] : query) params[AsciiLower(name)].push_back(value);
   for (auto& [name, values] : params) {
     std::sort(values.begin(), values.end());
     std::string joined;

@@ -6,7 +6,10 @@
 //   block_threshold=BYTES, block_size=BYTES, block_concurrency=N
 //                        blobs of at least block_threshold bytes (default 64 MiB) are put
 //                        as blocks of block_size (default 16 MiB) and a block list,
-//                        block_concurrency blocks in flight (default 4).
+//                        block_concurrency blocks in flight (default 4). Azure's limits
+//                        hold: Put Blob takes at most 5000 MiB (the threshold's maximum),
+//                        a block list at most 50,000 blocks of at most 4000 MiB (a larger
+//                        block size is used for a blob that needs more).
 // Credentials: AZURE_STORAGE_KEY (the account key: Shared Key authorisation), else
 // AZURE_STORAGE_SAS_TOKEN (a SAS token, with or without its leading '?'). Never logged
 // or put in messages.
@@ -29,6 +32,11 @@ namespace blobstate {
 // The REST API version every request names (x-ms-version): blob index tags need
 // 2019-12-12 or later.
 inline constexpr char kAzureApiVersion[] = "2021-12-02";
+
+// Azure's limits of block blobs (REST API 2019-12-12 and later).
+inline constexpr uint64_t kAzureMaxPutSize = 5000ull << 20;
+inline constexpr uint64_t kAzureMaxBlockSize = 4000ull << 20;
+inline constexpr uint64_t kAzureMaxBlocks = 50'000;
 
 struct AzureConfig {
   std::string account;

@@ -76,9 +76,12 @@ Status AzureOps::Upload(const std::string& name, BlobSource& source, const Cloud
 Status AzureOps::UploadBlocks(const std::string& name, BlobSource& source, const CloudTags& tags) {
   const std::string what = "block upload of " + name + " to " + Describe();
   ASSIGN_OR_RETURN(
+      const uint64_t block_size,
+      PartSizeFor(source.size(), config_.block_size, kAzureMaxBlocks, kAzureMaxBlockSize, what));
+  ASSIGN_OR_RETURN(
       std::vector<std::string> ids,
       UploadParts(
-          source, config_.block_size, part_slots_, part_pool_,
+          source, block_size, part_slots_, part_pool_,
           [&](int number, std::string bytes) -> Result<std::string> {
             const std::string id = BlockId(number);
             ASSIGN_OR_RETURN(HttpResponse r, Send({.method = "PUT",

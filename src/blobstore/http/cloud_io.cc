@@ -1,5 +1,6 @@
 #include "blobstore/http/cloud_io.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "blobstore/http/url.h"
@@ -92,6 +93,17 @@ void PartSlots::Return() {
   std::lock_guard<std::mutex> lock(mu_);
   ++free_;
   cv_.notify_one();
+}
+
+Result<uint64_t> PartSizeFor(uint64_t size, uint64_t configured, uint64_t max_parts,
+                             uint64_t max_part, const std::string& what) {
+  const uint64_t needed = size / max_parts + (size % max_parts != 0);
+  if (needed > max_part) {
+    return InvalidArgumentError(
+        what + ": " + std::to_string(size) + " bytes is more than the service takes (" +
+        std::to_string(max_parts) + " parts of at most " + std::to_string(max_part) + " bytes)");
+  }
+  return std::max(configured, needed);
 }
 
 Result<std::vector<std::string>> UploadParts(BlobSource& source, uint64_t part_size,

@@ -68,6 +68,13 @@ class PartSlots {
   int free_;  // GUARDED_BY(mu_)
 };
 
+// The part size for a `size`-byte blob that the service takes in at most `max_parts`
+// parts of at most `max_part` bytes: `configured`, or the smallest size that keeps to
+// `max_parts` if `configured` would not. kInvalidArgument naming `what` and the limits if
+// no part size can.
+Result<uint64_t> PartSizeFor(uint64_t size, uint64_t configured, uint64_t max_parts,
+                             uint64_t max_part, const std::string& what);
+
 // Uploads the rest of `source` (which must end at its size()) in parts of `part_size`
 // bytes: reads them one after the other on the calling thread, each into a buffer taken
 // from `slots`, and runs upload(part number from 1, bytes) for each on `pool`. Returns the

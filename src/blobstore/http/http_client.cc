@@ -5,10 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+
+#include "blobstore/http/encoding.h"
 
 namespace blobstate {
 namespace {
@@ -61,10 +62,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
       return 0;  // aborts the transfer before a byte of the body is written
     }
   } else if (size_t colon = line.find(':'); colon != std::string_view::npos) {
-    std::string name(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    x->response->headers.emplace_back(std::move(name), std::string(Trim(line.substr(colon + 1))));
+    x->response->headers.emplace_back(AsciiLower(line.substr(0, colon)),
+                                      std::string(Trim(line.substr(colon + 1))));
   }
   return size * n;
 }

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "blobstore/http/encoding.h"
+
 namespace blobstate {
 namespace {
 
@@ -44,9 +46,7 @@ Result<Url> ParseUrl(std::string_view url) {
   if (sep == std::string_view::npos || sep == 0) return Malformed(url, "no scheme://");
   if (url.find('#') != std::string_view::npos) return Malformed(url, "a fragment ('#')");
   Url out;
-  out.scheme = std::string(url.substr(0, sep));
-  std::transform(out.scheme.begin(), out.scheme.end(), out.scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  out.scheme = AsciiLower(url.substr(0, sep));
   std::string_view rest = url.substr(sep + 3);
   std::string_view query;
   if (size_t q = rest.find('?'); q != std::string_view::npos) {

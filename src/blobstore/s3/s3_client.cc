@@ -1,9 +1,8 @@
 #include "blobstore/s3/s3_client.h"
 
-#include <openssl/evp.h>
-
 #include <chrono>
 
+#include "blobstore/http/encoding.h"
 #include "blobstore/s3/sigv4.h"
 
 namespace blobstate {
@@ -42,13 +41,6 @@ Result<HttpResponse> S3Client::Send(const S3Request& request) const {
   return PerformHttp(call);
 }
 
-std::string ContentMd5(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
-  unsigned char b64[64];
-  int n = EVP_EncodeBlock(b64, md, static_cast<int>(len));
-  return std::string(reinterpret_cast<char*>(b64), n);
-}
+std::string ContentMd5(std::string_view data) { return Base64Encode(Md5(data)); }
 
 }  // namespace blobstate

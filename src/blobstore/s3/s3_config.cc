@@ -145,9 +145,9 @@ Result<S3Config> ParseS3Url(std::string_view url, const EnvLookup& env) {
       if (value != "path" && value != "virtual") return bad("addressing must be path or virtual");
       addressing = value;
     } else if (key == "multipart_threshold") {
-      ASSIGN_OR_RETURN(c.multipart_threshold, ParseUrlCount(url, key, value, 1, 5ull << 40));
+      ASSIGN_OR_RETURN(c.multipart_threshold, ParseUrlCount(url, key, value, 1, kS3MaxPutSize));
     } else if (key == "part_size") {
-      ASSIGN_OR_RETURN(c.part_size, ParseUrlCount(url, key, value, 5ull << 20, 5ull << 30));
+      ASSIGN_OR_RETURN(c.part_size, ParseUrlCount(url, key, value, 5ull << 20, kS3MaxPartSize));
     } else if (key == "part_concurrency") {
       ASSIGN_OR_RETURN(uint64_t n, ParseUrlCount(url, key, value, 1, 64));
       c.part_concurrency = static_cast<int>(n);

@@ -13,6 +13,9 @@
 //                        blobs of at least multipart_threshold bytes (default 64 MiB) are
 //                        put as multipart uploads of part_size parts (default 16 MiB, at
 //                        least 5 MiB), part_concurrency of them in flight (default 4).
+//                        S3's limits hold: a single PUT takes at most 5 GiB (the
+//                        threshold's maximum), an upload at most 10,000 parts (a larger
+//                        part size is used for a blob that needs more) and 5 TiB.
 // Credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), else the
 // profile AWS_PROFILE (default "default") of the shared credentials file
 // (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials), then of the shared config
@@ -34,6 +37,12 @@ namespace blobstate {
 // Reads an environment variable (std::getenv in production, a map in tests).
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 EnvLookup ProcessEnv();
+
+// S3's limits (AWS documentation, "Amazon S3 multipart upload limits").
+inline constexpr uint64_t kS3MaxPutSize = 5ull << 30;
+inline constexpr uint64_t kS3MaxPartSize = 5ull << 30;
+inline constexpr uint64_t kS3MaxParts = 10'000;
+inline constexpr uint64_t kS3MaxObjectSize = 5ull << 40;
 
 struct S3Config {
   std::string bucket;

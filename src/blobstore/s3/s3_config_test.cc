@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "blobstore/azure/azure_config.h"
+#include "blobstore/http/cloud_io.h"
 #include "blobstore/http/url.h"
 #include "blobstore/s3/s3_client.h"
 #include "testing/temp_dir.h"
@@ -65,6 +67,28 @@ TEST(S3ConfigTest, MultipartSettingsAreParsedAndBounded) {
   Status small = ParseS3Url("s3://bkt?part_size=1000", env).status();
   EXPECT_EQ(small.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(small.message().find("part_size=1000"), std::string::npos) << small;
+  // A single PUT takes at most 5 GiB: the threshold cannot send more.
+  Status big = ParseS3Url("s3://bkt?multipart_threshold=5368709121", env).status();
+  EXPECT_EQ(big.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(big.message().find("from 1 to 5368709120"), std::string::npos) << big;
+}
+
+TEST(CloudIoTest, PartSizeGrowsOnlyWhenTheConfiguredOneWouldNeedTooManyParts) {
+  constexpr uint64_t kMiB = 1 << 20;
+  EXPECT_EQ(*PartSizeFor(100 * kMiB, 16 * kMiB, kS3MaxParts, kS3MaxPartSize, "put"), 16 * kMiB);
+  EXPECT_EQ(*PartSizeFor(10'000 * 16 * kMiB, 16 * kMiB, kS3MaxParts, kS3MaxPartSize, "put"),
+            16 * kMiB);
+  // One byte more than 10,000 parts of 16 MiB hold: the smallest size that keeps to 10,000.
+  const uint64_t size = 10'000 * 16 * kMiB + 1;
+  Result<uint64_t> grown = PartSizeFor(size, 16 * kMiB, kS3MaxParts, kS3MaxPartSize, "put");
+  ASSERT_TRUE(grown.ok()) << grown.status();
+  EXPECT_EQ(*grown, 16 * kMiB + 1);
+  EXPECT_LE((size + *grown - 1) / *grown, kS3MaxParts);
+  Result<uint64_t> azure = PartSizeFor(kAzureMaxBlocks * kAzureMaxBlockSize + 1, 16 * kMiB,
+                                       kAzureMaxBlocks, kAzureMaxBlockSize, "block upload of x");
+  EXPECT_EQ(azure.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(azure.status().message().find("block upload of x"), std::string::npos);
+  EXPECT_NE(azure.status().message().find("50000 parts"), std::string::npos) << azure.status();
 }
 
 TEST(S3ConfigTest, BadUrlsAreRejectedNamingTheProblem) {

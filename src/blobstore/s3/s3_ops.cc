@@ -24,6 +24,12 @@ Status S3Ops::Upload(const std::string& key, BlobSource& source, const CloudTags
 
 Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const CloudTags& tags) {
   const std::string what = "multipart upload of " + key + " to " + Describe();
+  if (source.size() > kS3MaxObjectSize) {
+    return InvalidArgumentError(what + ": " + std::to_string(source.size()) +
+                                " bytes is more than S3's 5 TiB limit of an object");
+  }
+  ASSIGN_OR_RETURN(const uint64_t part_size, PartSizeFor(source.size(), client_.config().part_size,
+                                                         kS3MaxParts, kS3MaxPartSize, what));
   S3Request create{.method = "POST", .key = key, .query = {{"uploads", ""}}};
   if (!tags.empty()) create.headers.emplace_back("x-amz-tagging", TagsQuery(tags));
   ASSIGN_OR_RETURN(HttpResponse created, client_.Send(create));
@@ -32,7 +38,7 @@ Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const 
   if (ids.empty()) return UnavailableError(what + ": no UploadId in the reply");
   const std::string upload_id = ids[0];
   Result<std::vector<std::string>> etags =
-      UploadParts(source, client_.config().part_size, part_slots_, part_pool_,
+      UploadParts(source, part_size, part_slots_, part_pool_,
                   [&](int number, std::string bytes) -> Result<std::string> {
                     const std::string part = "part " + std::to_string(number) + " of " + what;
                     ASSIGN_OR_RETURN(HttpResponse r,

@@ -1,38 +1,12 @@
 #include "blobstore/s3/sigv4.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
-#include <cctype>
 #include <ctime>
+
+#include "blobstore/http/encoding.h"
 
 namespace blobstate {
 namespace {
-
-std::string Hex(const unsigned char* data, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * n, '\0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kHex[data[i] >> 4];
-    out[2 * i + 1] = kHex[data[i] & 15];
-  }
-  return out;
-}
-
-std::string Hmac(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 // Leading and trailing spaces removed, inner runs of spaces collapsed to one.
 std::string TrimValue(std::string_view v) {
@@ -53,7 +27,7 @@ std::string TrimValue(std::string_view v) {
 // Lowercased names, trimmed values, sorted by name (values of one name joined by ',').
 HttpHeaders CanonicalHeaders(const HttpHeaders& headers) {
   HttpHeaders out;
-  for (const auto& [name, value] : headers) out.emplace_back(Lower(name), TrimValue(value));
+  for (const auto& [name, value] : headers) out.emplace_back(AsciiLower(name), TrimValue(value));
   std::stable_sort(out.begin(), out.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   HttpHeaders merged;
@@ -75,11 +49,7 @@ std::string SignedHeaderNames(const HttpHeaders& canonical) {
 
 }  // namespace
 
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return Hex(digest, sizeof digest);
-}
+std::string Sha256Hex(std::string_view data) { return HexLower(Sha256(data)); }
 
 std::string CanonicalRequest(const SigV4Request& request, const HttpHeaders& signed_headers) {
   const HttpHeaders canonical = CanonicalHeaders(signed_headers);
@@ -112,16 +82,15 @@ HttpHeaders SignV4(const SigV4Request& request, const SigV4Credentials& credenti
       std::string(date) + "/" + std::string(region) + "/" + std::string(service) + "/aws4_request";
   const std::string string_to_sign = "AWS4-HMAC-SHA256\n" + std::string(amz_date) + "\n" + scope +
                                      "\n" + Sha256Hex(CanonicalRequest(request, to_sign));
-  std::string key = Hmac("AWS4" + credentials.secret_access_key, date);
-  key = Hmac(key, region);
-  key = Hmac(key, service);
-  key = Hmac(key, "aws4_request");
-  const std::string signature = Hmac(key, string_to_sign);
-  added.emplace_back(
-      "Authorization",
-      "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + "/" + scope +
-          ", SignedHeaders=" + SignedHeaderNames(CanonicalHeaders(to_sign)) + ", Signature=" +
-          Hex(reinterpret_cast<const unsigned char*>(signature.data()), signature.size()));
+  std::string key = HmacSha256("AWS4" + credentials.secret_access_key, date);
+  key = HmacSha256(key, region);
+  key = HmacSha256(key, service);
+  key = HmacSha256(key, "aws4_request");
+  const std::string signature = HexLower(HmacSha256(key, string_to_sign));
+  added.emplace_back("Authorization",
+                     "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + "/" + scope +
+                         ", SignedHeaders=" + SignedHeaderNames(CanonicalHeaders(to_sign)) +
+                         ", Signature=" + signature);
   return added;
 }
 
