@@ -96,6 +96,16 @@ TEST_P(CliBackendTest, JsonAndMetricsFileCarryTheSameFigures) {
   EXPECT_NE(prom->find(R"(blobstate_bytes_total{flow="backup",kind="uploaded",store="_all"} 8)"),
             std::string::npos)
       << *prom;
+  // One backup of one store is one run, in the store's series and in the total; the
+  // checkpoint write counts in the total's phases, in both outputs.
+  EXPECT_NE(prom->find(R"(blobstate_runs_total{flow="backup",outcome="ok",store="_all"} 1)"),
+            std::string::npos)
+      << *prom;
+  EXPECT_NE(
+      prom->find(R"(blobstate_phase_seconds_total{flow="backup",phase="persist",store="_all"})"),
+      std::string::npos)
+      << *prom;
+  EXPECT_NE(r.out.find(R"("persist":)"), std::string::npos) << r.out;
 }
 
 TEST_F(CliEndToEndTest, ErrorsNameTheProblemAndSetTheExitCode) {
@@ -108,13 +118,27 @@ TEST_F(CliEndToEndTest, ErrorsNameTheProblemAndSetTheExitCode) {
   EXPECT_NE(missing.out.find("store s"), std::string::npos) << missing.out;
   Outcome versions = Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("s") +
                         " --checkpoint-write-versions 1");
-  EXPECT_EQ(versions.exit_code, 1) << versions.out;
+  EXPECT_EQ(versions.exit_code, 2) << versions.out;
   EXPECT_NE(versions.out.find("must both include 2"), std::string::npos) << versions.out;
   EXPECT_FALSE(PathExists(tmp_.Sub("blobs/objects/checkpoints"))) << "nothing may be written";
   Outcome bad = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s") +
                    " --checkpoint-read-versions 2,3");
-  EXPECT_EQ(bad.exit_code, 1) << bad.out;
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
   EXPECT_NE(bad.out.find("unknown checkpoint version 3"), std::string::npos) << bad.out;
+  // Bad flag values are usage errors (exit 2), caught before anything is touched.
+  const std::pair<std::string, std::string> usage_errors[] = {
+      {"--store s=" + tmp_.Sub("s") + " --store t=" + tmp_.Sub("s") + "/", "of its own"},
+      {"--store s=" + tmp_.Sub("s") + " --store t=" + tmp_.Sub("s/in"), "of its own"},
+      {"--store s=" + tmp_.Sub("s") + " --part-size 1", "--part-size 1"},
+      {"--store s=" + tmp_.Sub("s") + " --io-threads 0", "--io-threads"},
+      {"--store s", "expected NAME=DIR"},
+  };
+  for (const auto& [flags, why] : usage_errors) {
+    Outcome r = Sh("blobstate backup" + Task() + flags);
+    EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.out;
+    EXPECT_NE(r.out.find(why), std::string::npos) << flags << ": " << r.out;
+  }
+  EXPECT_FALSE(PathExists(tmp_.Sub("blobs/objects/checkpoints"))) << "nothing may be written";
   for (const char* command : {"backup", "restore", "checkpoints", "verify", "show", "gc"}) {
     Outcome help = Sh(std::string("blobstate ") + command + " --help");
     EXPECT_EQ(help.exit_code, 0) << command;
@@ -122,13 +146,56 @@ TEST_F(CliEndToEndTest, ErrorsNameTheProblemAndSetTheExitCode) {
   }
 }
 
-// A first deployment: nothing backed up yet. Restore is not stuck and leaves stores empty.
+// A first deployment: nothing backed up yet. Restore fails and changes nothing (a mistyped
+// job or task must not empty a directory); with --allow-empty it leaves the stores empty,
+// as a task's first start does.
 TEST_P(CliBackendTest, RestoreBeforeAnyBackupLeavesStoresEmpty) {
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"stale", "x"}}).ok());
-  Outcome r = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s"));
+  Outcome refused = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s"));
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  // (file:// has no blob store yet: that is the error; the cloud's bucket exists.)
+  EXPECT_TRUE(refused.out.find("task t-0 has no checkpoint") != std::string::npos ||
+              refused.out.find("no blob store at file://") != std::string::npos)
+      << refused.out;
+  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("s")), (testing::Tree{{"stale", "x"}}));
+  Outcome r = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s") + " --allow-empty");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("no checkpoint"), std::string::npos) << r.out;
   EXPECT_EQ(*testing::ReadTree(tmp_.Sub("s")), testing::Tree{});
+}
+
+TEST_F(CliEndToEndTest, RestoreChangesNothingWhenAStoreHasNoSnapshotOrIsNotADirectory) {
+  const testing::Tree precious = {{"p", "precious"}};
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"f", "backed up"}}).ok());
+  ASSERT_EQ(Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("s")).exit_code, 0);
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("a"), precious).ok());
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("b"), precious).ok());
+  Outcome typo = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("a") +
+                    " --store S=" + tmp_.Sub("b"));
+  EXPECT_EQ(typo.exit_code, 1) << typo.out;
+  EXPECT_NE(typo.out.find("no snapshot of store S"), std::string::npos) << typo.out;
+  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("a")), precious) << "checked before any store is touched";
+  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("b")), precious);
+  ASSERT_TRUE(WriteFileAtomic(tmp_.Sub("file"), "a file").ok());
+  Outcome file = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("file"));
+  EXPECT_EQ(file.exit_code, 1) << file.out;
+  EXPECT_NE(file.out.find("is not a directory"), std::string::npos) << file.out;
+  EXPECT_EQ(*ReadSmallFile(tmp_.Sub("file")), "a file");
+}
+
+// Only backup creates a file:// blob store: a mistyped URL is an error, not an empty store.
+TEST_F(CliEndToEndTest, ReadOnlyCommandsNeverCreateABlobStore) {
+  const std::string typo = " --blob-store file://" + tmp_.Sub("typo");
+  const std::string task = typo + " --job j --task t";
+  for (const std::string& args :
+       {"restore" + task + " --store s=" + tmp_.Sub("s"), "checkpoints" + task, "verify" + task,
+        "gc" + typo, "show --index x" + typo}) {
+    Outcome r = Sh("blobstate " + args);
+    EXPECT_EQ(r.exit_code, 1) << args << ": " << r.out;
+    EXPECT_NE(r.out.find("no blob store at file://" + tmp_.Sub("typo")), std::string::npos)
+        << args << ": " << r.out;
+    EXPECT_FALSE(PathExists(tmp_.Sub("typo"))) << args;
+  }
 }
 
 TEST_F(CliEndToEndTest, VerifyFailsOnACorruptBlobNamingTheFile) {
@@ -145,6 +212,46 @@ TEST_F(CliEndToEndTest, VerifyFailsOnACorruptBlobNamingTheFile) {
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("checksum mismatch"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("payload"), std::string::npos) << r.out;
+  // With --json the failure is also a JSON object, on stdout.
+  Outcome json = Sh("blobstate verify" + Task() + "--json");
+  EXPECT_EQ(json.exit_code, 1);
+  EXPECT_NE(json.out.find("\n{\"error\":{\"code\":\"DATA_LOSS\",\"message\":\"store s "),
+            std::string::npos)
+      << json.out;
+  // A restore of it fails too, and leaves the store empty rather than half restored.
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("r"), {{"old", "x"}}).ok());
+  Outcome restore = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("r") +
+                       " --metrics-file " + tmp_.Sub("m.prom"));
+  EXPECT_EQ(restore.exit_code, 1) << restore.out;
+  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("r")), testing::Tree{});
+  Result<std::string> prom = ReadSmallFile(tmp_.Sub("m.prom"));
+  ASSERT_TRUE(prom.ok()) << "metrics are written when the command fails too";
+  EXPECT_NE(prom->find(R"(blobstate_runs_total{flow="restore",outcome="error",store="s"} 1)"),
+            std::string::npos)
+      << *prom;
+}
+
+TEST_F(CliEndToEndTest, ShowAndCheckpointsPrintTheirWholeResultAsJson) {
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"f", "12345"}, {"d/g", "123"}}).ok());
+  ASSERT_EQ(Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("s")).exit_code, 0);
+  Outcome list = Sh("blobstate checkpoints" + Task() + "--json");
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  const std::string marker = "\"stores\":{\"s\":\"";
+  const size_t at = list.out.find(marker);
+  ASSERT_NE(at, std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("{\"checkpoint_id\":\""), std::string::npos) << list.out;
+  const std::string index = list.out.substr(
+      at + marker.size(), list.out.find('"', at + marker.size()) - at - marker.size());
+  Outcome show = Sh("blobstate show --blob-store file://" + tmp_.Sub("blobs") + " --index " +
+                    index + " --json");
+  ASSERT_EQ(show.exit_code, 0) << show.out;
+  EXPECT_NE(
+      show.out.find(R"("tree":{"name":"","files":[{"name":"f","size":5,"blobs":1,"xxh128":")"),
+      std::string::npos)
+      << show.out;
+  EXPECT_NE(show.out.find(R"("dirs":[{"name":"d","files":[{"name":"g","size":3,)"),
+            std::string::npos)
+      << show.out;
 }
 
 }  // namespace

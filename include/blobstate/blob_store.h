@@ -158,12 +158,16 @@ struct BlobStoreOptions {
   size_t io_threads = 16;
   // How OpenBlobStore's store retries transient failures. Default: RetryPolicy{}.
   RetryPolicy retry;
+  // file:// only: the directory must already be a blob store; nothing is created. For
+  // commands that only read, so that a mistyped URL is an error, not a new empty store.
+  bool must_exist = false;
 };
 
 // Opens the blob store at `url`: `file:///abs/dir` or `file://rel/dir` (a LocalBlobStore,
-// created if missing), with its own pool of options.io_threads threads, and retries per
-// options.retry. kInvalidArgument for an unknown scheme or a malformed URL, naming the URL;
-// the errors of creating the directory.
+// created if missing unless options.must_exist), with its own pool of options.io_threads
+// threads, and retries per options.retry. kInvalidArgument for an unknown scheme or a
+// malformed URL, naming the URL; kNotFound naming the directory if options.must_exist and
+// it holds no blob store; the errors of creating the directory.
 Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
                                                  const BlobStoreOptions& options);
 

@@ -85,6 +85,10 @@ class Metrics {
   // Adds a successful flow's figures for `store` and for the total, and counts one run
   // with outcome "ok". Negative durations are ignored (counters only go up).
   void Record(Flow flow, std::string_view store, const StoreFigures& figures);
+  // Adds `duration` to `phase` of `store` (and of the total) without counting a run: for a
+  // step that serves every store at once, recorded under "_all" (the checkpoint write).
+  void RecordPhase(Flow flow, std::string_view store, Phase phase,
+                   std::chrono::nanoseconds duration);
   // Counts a failed flow of `store` (and of the total), failed in `phase`.
   void RecordError(Flow flow, std::string_view store, Phase phase);
   // Counts one retried blob store call of `method` ("put", "get", "delete", ...).

@@ -11,7 +11,9 @@
 //                     the rest), else downloads the snapshot (checksums verified unless
 //                     turned off). A store without a marker in the checkpoint is left empty
 //                     (a new store). Stores run in parallel. Never writes outside a store's
-//                     directory, whatever the index says.
+//                     directory, whatever the index says. A store whose download fails is
+//                     left empty, never half restored; a store path that exists but is
+//                     not a directory (or a symlink to one) is an error, and left alone.
 //
 // Store kinds: only persistent stores (StoreConfig::BackedUp) are touched; in-memory stores
 // have no directory.

@@ -2,6 +2,7 @@
 // and OpenBlobStore's URL dispatch.
 #include "blobstate/blob_store.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -105,6 +106,22 @@ SinkFactory StringSinkFactory(std::string* out) {
   };
 }
 
+namespace {
+
+// kNotFound naming `url` unless `dir` holds the blobs/ and objects/ of a LocalBlobStore.
+Status CheckIsLocalBlobStore(const std::string& dir, std::string_view url) {
+  for (const char* sub : {"blobs", "objects"}) {
+    struct stat st;
+    if (::stat(JoinPath(dir, sub).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return NotFoundError("no blob store at " + std::string(url) + " (" + dir + " has no " + sub +
+                           "/ directory)");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
                                                  const BlobStoreOptions& options) {
   size_t sep = url.find("://");
@@ -131,6 +148,7 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
     if (path.empty() || path == "/") return UnsupportedUrl(url, "no directory");
     if (path.find('\0') != std::string::npos) return UnsupportedUrl(url, "NUL in path");
     ASSIGN_OR_RETURN(std::string dir, Absolute(path));
+    if (options.must_exist) RETURN_IF_ERROR(CheckIsLocalBlobStore(dir, url));
     ASSIGN_OR_RETURN(backend, LocalBlobStore::Open(dir, options.io_threads));
   } else {
     return UnsupportedUrl(url, "unknown scheme '" + scheme + "'");

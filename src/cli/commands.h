@@ -29,10 +29,28 @@ class CommandOutput {
     usage_error_ = !s.ok();
     return s;
   }
+  // `r` as it is, remembering kInvalidArgument as a usage error: for the steps that check
+  // flag values and open what they name, before any data is read or written.
+  template <typename R>
+  R Checked(R r) {
+    if (StatusOf(r).code() == StatusCode::kInvalidArgument) usage_error_ = true;
+    return r;
+  }
   bool usage_error() const { return usage_error_; }
 
+  // With --json, a failure is also printed on stdout as {"error":{"code":..,"message":..}}.
+  void set_json(bool json) { json_ = json; }
+  bool json() const { return json_; }
+
  private:
+  static Status StatusOf(const Status& s) { return s; }
+  template <typename T>
+  static Status StatusOf(const Result<T>& r) {
+    return r.status();
+  }
+
   bool usage_error_ = false;
+  bool json_ = false;
 };
 
 Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out);

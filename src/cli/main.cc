@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 
 namespace blobstate::cli {
 namespace {
@@ -29,7 +30,9 @@ std::string Usage() {
       "usage: blobstate COMMAND [flags]\n\n"
       "Backs up the state stores of stream-processing tasks (RocksDB or any directory) to a\n"
       "blob store at every commit, incrementally, and restores them on any host.\n"
-      "Blob store URLs: file:///path/to/dir (a local directory).\n\ncommands:\n";
+      "Blob store URLs: file:///DIR (a local directory), s3://BUCKET/PREFIX?... (S3 or an\n"
+      "S3-compatible store), azure://ACCOUNT/CONTAINER/PREFIX?... (README, \"Blob stores\").\n"
+      "\ncommands:\n";
   for (const Command& c : kCommands) {
     std::string name = c.name;
     name.resize(14, ' ');
@@ -53,6 +56,10 @@ int Main(int argc, char** argv) {
     Status s = c.run(std::vector<std::string>(args.begin() + 1, args.end()), out);
     if (s.ok()) return 0;
     std::fprintf(stderr, "blobstate %s: %s\n", c.name, s.ToString().c_str());
+    if (out.json()) {
+      out.Print("{\"error\":{\"code\":" + JsonString(StatusCodeName(s.code())) +
+                ",\"message\":" + JsonString(s.message()) + "}}\n");
+    }
     return out.usage_error() ? 2 : 1;
   }
   std::fprintf(stderr, "blobstate: unknown command '%s'\n\n%s", args[0].c_str(), Usage().c_str());

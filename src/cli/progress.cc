@@ -13,7 +13,7 @@ Progress::Progress(std::string label, bool enabled) : label_(std::move(label)) {
   if (enabled && ::isatty(STDERR_FILENO)) thread_ = std::thread([this] { Run(); });
 }
 
-Progress::~Progress() {
+void Progress::Stop() {
   if (!thread_.joinable()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -16,7 +16,9 @@ namespace blobstate::cli {
 class Progress {
  public:
   Progress(std::string label, bool enabled);
-  ~Progress();  // stops and erases the line
+  ~Progress() { Stop(); }
+  // Stops and erases the line, before the result is printed; later calls do nothing.
+  void Stop();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 

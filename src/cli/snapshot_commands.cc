@@ -27,6 +27,21 @@ void ShowDir(const DirIndex& d, const std::string& indent, std::string* out) {
   }
 }
 
+// `d` as JSON: {"name":..,"files":[{"name","size","blobs","xxh128"}..],"dirs":[..]}.
+std::string DirJson(const DirIndex& d) {
+  std::string files, dirs;
+  for (const FileIndex& f : d.files_present) {
+    files += std::string(files.empty() ? "" : ",") + "{\"name\":" + JsonString(f.name) +
+             ",\"size\":" + std::to_string(f.metadata.size) +
+             ",\"blobs\":" + std::to_string(f.blobs.size()) + ",\"xxh128\":\"" +
+             f.checksum.ToHex() + "\"}";
+  }
+  for (const DirIndex& sub : d.subdirs_present) {
+    dirs += (dirs.empty() ? "" : ",") + DirJson(sub);
+  }
+  return "{\"name\":" + JsonString(d.name) + ",\"files\":[" + files + "],\"dirs\":[" + dirs + "]}";
+}
+
 }  // namespace
 
 Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out) {
@@ -35,10 +50,13 @@ Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out) {
   Flags flags("show", "Prints the tree of the snapshot --index with sizes.");
   flags.String("blob-store", &url, kBlobStoreUrlHelp, true);
   flags.String("index", &index_id, "snapshot index blob id", true);
-  flags.Bool("json", &json, "print a summary as JSON");
+  flags.Bool("json", &json,
+             "print the snapshot and its tree as JSON (a failure as {\"error\":...})");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, OpenBlobStore(url, {}));
+  out.set_json(json);
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
+                   out.Checked(OpenBlobStore(url, {.must_exist = true})));
   ThreadPool pool("cli", 1);
   ASSIGN_OR_RETURN(SnapshotIndex index, GetSnapshotIndex(*store, pool, index_id)
                                             .GetFor(kCommandTimeout, "get of the snapshot index"));
@@ -49,8 +67,9 @@ Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out) {
               ",\"store\":" + JsonString(m.store_name) +
               ",\"checkpoint_id\":" + JsonString(m.checkpoint_id) +
               ",\"created_ms\":" + std::to_string(index.creation_time_ms) +
-              ",\"previous\":" + JsonString(index.prev_snapshot_index_blob_id) + ",\"files\":" +
-              std::to_string(t.files) + ",\"bytes\":" + std::to_string(t.bytes) + "}\n");
+              ",\"previous\":" + JsonString(index.prev_snapshot_index_blob_id) +
+              ",\"files\":" + std::to_string(t.files) + ",\"bytes\":" + std::to_string(t.bytes) +
+              ",\"tree\":" + DirJson(index.root) + "}\n");
     return Status::Ok();
   }
   std::string text =
@@ -72,10 +91,12 @@ Status GcCommand(const std::vector<std::string>& args, CommandOutput& out) {
               "Blobs of committed snapshots have no TTL and are never touched.");
   flags.String("blob-store", &url, kBlobStoreUrlHelp, true);
   flags.Bool("dry-run", &dry_run, "list what would be deleted, delete nothing");
-  flags.Bool("json", &json, "print the result as JSON");
+  flags.Bool("json", &json, "print the result as JSON (a failure as {\"error\":...})");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, OpenBlobStore(url, {}));
+  out.set_json(json);
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
+                   out.Checked(OpenBlobStore(url, {.must_exist = true})));
   ASSIGN_OR_RETURN(std::vector<std::string> expired,
                    store->ListExpired(std::chrono::system_clock::now())
                        .GetFor(kCommandTimeout, "listing of expired blobs"));

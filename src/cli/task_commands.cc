@@ -1,4 +1,7 @@
 // The task commands: backup, restore, checkpoints, verify.
+#include <stdlib.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 
@@ -16,6 +19,9 @@ namespace blobstate::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr uint64_t kMinPartSize = 64ull << 10;
+constexpr uint64_t kMaxPartSize = 5ull << 30;
 
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -40,31 +46,15 @@ Result<std::map<std::string, std::string>> SnapshotStores(const std::vector<Stor
   return dirs;
 }
 
-}  // namespace
-
-Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
-  TaskFlags tf;
-  uint64_t part_size = TransferOptions().part_size;
-  Flags flags("backup",
-              "Commits the stores once, as a task does: snapshots each store directory into a\n"
-              "local checkpoint beside it (hard links), uploads what changed since the last\n"
-              "checkpoint, writes the new checkpoint, then cleans up (TTLs, deleted files,\n"
-              "the previous snapshot, older local checkpoints). The stores must not be written\n"
-              "meanwhile (a closed RocksDB, or any directory).");
-  tf.Register(flags, /*with_stores=*/true, /*with_checkpoint=*/false);
-  flags.Uint("part-size", &part_size, "bytes per blob of a large file (default: 8 MiB)");
-  RETURN_IF_ERROR(out.Parse(flags, args, 0));
-  if (flags.help_requested()) return out.Help(flags.Help());
-  ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, tf.StoreConfigs());
-  auto start = Clock::now();
-  ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task, OpenTask(tf, /*backend=*/true));
-  ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, SelectCheckpoint(*task, tf));
-
+// The rest of `backup` once its flags are checked and the task is open: one commit, printed.
+Status RunBackup(TaskContext& task, const TaskFlags& tf, const std::vector<StoreConfig>& stores,
+                 uint64_t part_size, Clock::time_point start, CommandOutput& out) {
+  ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, SelectCheckpoint(task, tf));
   Progress progress("uploading", !tf.json);
   BackupOptions options;
   options.transfer.part_size = part_size;
   options.transfer.progress = progress.counter();
-  BackupManager backup(*task->store, *task->pool, tf.job, tf.task, stores, options, &task->metrics);
+  BackupManager backup(*task.store, *task.pool, tf.job, tf.task, stores, options, &task.metrics);
   RETURN_IF_ERROR(backup.Init(latest).GetFor(kCommandTimeout, "backup init"));
   Checkpoint next{.id = NewCheckpointId()};
   if (latest) {
@@ -77,19 +67,18 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
                    backup.Upload(next.id, dirs).GetFor(kCommandTimeout, "upload"));
   next.state_markers[std::string(kBlobStoreBackend)] = markers;
   auto persist_started = Clock::now();
-  RETURN_IF_ERROR(task->checkpoints->Write(next).GetFor(kCommandTimeout, "checkpoint write"));
-  const std::chrono::nanoseconds persisted = Clock::now() - persist_started;
-  RETURN_IF_ERROR(backup.Cleanup(next.id, markers).GetFor(kCommandTimeout, "cleanup"));
-
+  RETURN_IF_ERROR(task.checkpoints->Write(next).GetFor(kCommandTimeout, "checkpoint write"));
   // The checkpoint is one write for all stores: its time counts once, in the total.
-  task->metrics.Record(Flow::kBackup, "_all", {.durations = {{Phase::kPersist, persisted}}});
-  RETURN_IF_ERROR(WriteMetrics(*task, tf));
+  const StoreFigures persisted{.durations = {{Phase::kPersist, Clock::now() - persist_started}}};
+  task.metrics.RecordPhase(Flow::kBackup, "_all", Phase::kPersist,
+                           persisted.durations.at(Phase::kPersist));
+  RETURN_IF_ERROR(backup.Cleanup(next.id, markers).GetFor(kCommandTimeout, "cleanup"));
+  progress.Stop();
   const auto figures = backup.LastFigures();
   if (tf.json) {
-    out.Print("{\"checkpoint_id\":" + JsonString(next.id) + ",\"stores\":" + FiguresJson(figures) +
-              ",\"persist_seconds\":" + Fixed(std::chrono::duration<double>(persisted).count()) +
-              ",\"http_requests\":" + HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) +
-              "}\n");
+    out.Print("{\"checkpoint_id\":" + JsonString(next.id) + ",\"stores\":" +
+              FiguresJson(figures, persisted) + ",\"http_requests\":" + HttpRequestsJson() +
+              ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
   } else {
     out.Print("checkpoint " + next.id + " of job " + tf.job + ", task " + tf.task + " in " +
               Fixed(Seconds(start)) + " s\n" + FiguresTable(figures, true));
@@ -97,41 +86,108 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
   return Status::Ok();
 }
 
-Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) {
-  TaskFlags tf;
-  bool no_verify = false;
-  Flags flags("restore",
-              "Restores each store's snapshot of the latest checkpoint (or --checkpoint) into\n"
-              "its directory, as on a new host: the directory is emptied first; an identical\n"
-              "local checkpoint is reused (no download); otherwise files are downloaded and\n"
-              "verified against their checksums. A store the checkpoint lacks is left empty.");
-  tf.Register(flags, /*with_stores=*/true, /*with_checkpoint=*/true);
-  flags.Bool("no-verify", &no_verify, "skip the checksum check of downloaded files");
-  RETURN_IF_ERROR(out.Parse(flags, args, 0));
-  if (flags.help_requested()) return out.Help(flags.Help());
-  ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, tf.StoreConfigs());
-  auto start = Clock::now();
-  ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task, OpenTask(tf, /*backend=*/true));
-  ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, SelectCheckpoint(*task, tf));
+// kNotFound unless `checkpoint` has a snapshot of every backed-up store of `stores`: a
+// restore would otherwise empty their directories, which a mistyped name must never do.
+Status CheckEverySnapshotExists(const std::optional<Checkpoint>& checkpoint,
+                                const std::vector<StoreConfig>& stores, const TaskFlags& tf,
+                                const BlobStore& store) {
+  const std::string hint = "; nothing was changed (--allow-empty restores such stores empty)";
+  if (!checkpoint) {
+    return NotFoundError("job " + tf.job + ", task " + tf.task + " has no checkpoint in " +
+                         store.Describe() + hint);
+  }
+  if (checkpoint->version < 2) return Status::Ok();  // the restore rejects it
+  const auto markers = checkpoint->state_markers.find(std::string(kBlobStoreBackend));
+  for (const StoreConfig& s : stores) {
+    if (!s.BackedUp()) continue;
+    if (markers == checkpoint->state_markers.end() || !markers->second.contains(s.name)) {
+      return NotFoundError("checkpoint " + checkpoint->id + " has no snapshot of store " + s.name +
+                           hint);
+    }
+  }
+  return Status::Ok();
+}
+
+Status RunRestore(TaskContext& task, const TaskFlags& tf, const std::vector<StoreConfig>& stores,
+                  bool verify, bool allow_empty, Clock::time_point start, CommandOutput& out) {
+  ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, SelectCheckpoint(task, tf));
+  if (!allow_empty) RETURN_IF_ERROR(CheckEverySnapshotExists(checkpoint, stores, tf, *task.store));
   Progress progress("downloading", !tf.json);
-  RestoreManager restore(*task->store, *task->pool, stores,
-                         {.verify_checksums = !no_verify, .progress = progress.counter()},
-                         &task->metrics);
+  RestoreManager restore(*task.store, *task.pool, stores,
+                         {.verify_checksums = verify, .progress = progress.counter()},
+                         &task.metrics);
   RETURN_IF_ERROR(restore.Init(checkpoint).GetFor(kCommandTimeout, "restore init"));
   ASSIGN_OR_RETURN(auto figures, restore.Restore().GetFor(kCommandTimeout, "restore"));
-  RETURN_IF_ERROR(WriteMetrics(*task, tf));
+  progress.Stop();
   const std::string id = checkpoint ? checkpoint->id : "";
   if (tf.json) {
     out.Print("{\"checkpoint_id\":" + JsonString(id) + ",\"stores\":" + FiguresJson(figures) +
-              ",\"verified\":" + (no_verify ? "false" : "true") + ",\"http_requests\":" +
+              ",\"verified\":" + (verify ? "true" : "false") + ",\"http_requests\":" +
               HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
   } else {
     out.Print((checkpoint ? "restored checkpoint " + id
                           : std::string("no checkpoint: stores left empty")) +
-              " in " + Fixed(Seconds(start)) + " s" + (no_verify ? "" : ", checksums verified") +
+              " in " + Fixed(Seconds(start)) + " s" + (verify ? ", checksums verified" : "") +
               "\n" + FiguresTable(figures, false));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
+  TaskFlags tf;
+  uint64_t part_size = TransferOptions().part_size;
+  Flags flags("backup",
+              "Commits the stores once, as a task does: snapshots each store directory into a\n"
+              "local checkpoint beside it (hard links), uploads what changed since the last\n"
+              "checkpoint, writes the new checkpoint, then cleans up (TTLs, deleted files,\n"
+              "the previous snapshot, older local checkpoints). The stores must not be written\n"
+              "meanwhile (a closed RocksDB, or any directory).");
+  tf.Register(flags, {.stores = true, .writes = true, .metrics = true});
+  flags.Uint("part-size", &part_size,
+             "bytes per blob of a large file, 64 KiB to 5 GiB (default: 8 MiB)");
+  RETURN_IF_ERROR(out.Parse(flags, args, 0));
+  if (flags.help_requested()) return out.Help(flags.Help());
+  out.set_json(tf.json);
+  ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, out.Checked(tf.StoreConfigs()));
+  if (part_size < kMinPartSize || part_size > kMaxPartSize) {
+    return out.Checked(InvalidArgumentError("--part-size " + std::to_string(part_size) +
+                                            ": must be from 65536 (64 KiB) to 5368709120 (5 GiB)"));
+  }
+  auto start = Clock::now();
+  ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
+                   out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/true)));
+  Status s = RunBackup(*task, tf, stores, part_size, start, out);
+  Status written = WriteMetrics(*task, tf);
+  return s.ok() ? written : s;
+}
+
+Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) {
+  TaskFlags tf;
+  bool no_verify = false, allow_empty = false;
+  Flags flags("restore",
+              "Restores each store's snapshot of the latest checkpoint (or --checkpoint) into\n"
+              "its directory, as on a new host: the directory is emptied first; an identical\n"
+              "local checkpoint is reused (no download); otherwise files are downloaded and\n"
+              "verified against their checksums. A store whose restore fails is left empty.\n"
+              "If the task has no checkpoint, or the checkpoint no snapshot of a store, nothing\n"
+              "is changed and the command fails, unless --allow-empty.");
+  tf.Register(flags, {.stores = true, .checkpoint = true, .metrics = true});
+  flags.Bool("no-verify", &no_verify, "skip the checksum check of downloaded files");
+  flags.Bool("allow-empty", &allow_empty,
+             "restore a store without a snapshot as an empty directory, as a task's first "
+             "start does");
+  RETURN_IF_ERROR(out.Parse(flags, args, 0));
+  if (flags.help_requested()) return out.Help(flags.Help());
+  out.set_json(tf.json);
+  ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, out.Checked(tf.StoreConfigs()));
+  auto start = Clock::now();
+  ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
+                   out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/allow_empty)));
+  Status s = RunRestore(*task, tf, stores, !no_verify, allow_empty, start, out);
+  Status written = WriteMetrics(*task, tf);
+  return s.ok() ? written : s;
 }
 
 Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& out) {
@@ -140,10 +196,12 @@ Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& o
               "Lists the stored checkpoints of a task, the latest of each checkpoint version\n"
               "(version 2 first), with their stores' snapshot index blob ids. Only the latest\n"
               "is kept: each commit deletes the snapshot its predecessor referenced.");
-  tf.Register(flags, /*with_stores=*/false, /*with_checkpoint=*/false);
+  tf.Register(flags, {});
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
-  ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task, OpenTask(tf, /*backend=*/false));
+  out.set_json(tf.json);
+  ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
+                   out.Checked(OpenTask(tf, /*backend=*/false, /*create=*/false)));
   ASSIGN_OR_RETURN(std::vector<Checkpoint> checkpoints,
                    task->checkpoints->List().GetFor(kCommandTimeout, "read of the checkpoints"));
   std::string text = tf.json ? "[" : "";
@@ -157,7 +215,7 @@ Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& o
           stores += (stores.empty() ? "" : ",") + JsonString(store) + ":" + JsonString(id);
         }
       }
-      text += std::string(text.size() > 1 ? "," : "") + "{\"key\":" + JsonString(c.id) +
+      text += std::string(text.size() > 1 ? "," : "") + "{\"checkpoint_id\":" + JsonString(c.id) +
               ",\"version\":" + std::to_string(c.version) +
               ",\"inputs\":" + std::to_string(c.input_offsets.size()) + ",\"stores\":{" + stores +
               "}}";
@@ -177,36 +235,46 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   std::string scratch = "/tmp";
   Flags flags("verify",
               "Downloads every blob of the latest checkpoint (or --checkpoint) and checks each\n"
-              "file's size and checksum, one store at a time, in a scratch directory that is\n"
-              "removed afterwards. Exit status 0 only if everything is intact.");
-  tf.Register(flags, /*with_stores=*/false, /*with_checkpoint=*/true);
+              "file's size and checksum, one store at a time, in a new scratch directory that\n"
+              "is removed afterwards. Exit status 0 only if everything is intact.");
+  tf.Register(flags, {.checkpoint = true});
   flags.String("scratch", &scratch, "where to download (default: /tmp); needs a store's size");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
+  out.set_json(tf.json);
   auto start = Clock::now();
-  ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task, OpenTask(tf, /*backend=*/true));
+  ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
+                   out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/false)));
   ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, SelectCheckpoint(*task, tf));
-  if (!checkpoint)
-    return NotFoundError("job " + tf.job + ", task " + tf.task + " has no checkpoint");
+  if (!checkpoint) {
+    return NotFoundError("job " + tf.job + ", task " + tf.task + " has no checkpoint in " +
+                         task->store->Describe());
+  }
   ASSIGN_OR_RETURN(StoreSnapshots snapshots,
                    GetStoreSnapshots(*task->store, *task->pool, checkpoint, {})
                        .GetFor(kCommandTimeout, "get of the snapshot indexes"));
+  std::string dir = JoinPath(scratch, "blobstate-verify-XXXXXX");
+  if (::mkdtemp(dir.data()) == nullptr) return ErrnoError("mkdtemp " + dir, errno);
   Progress progress("verifying", !tf.json);
   Transfer transfer(*task->store, *task->pool,
                     {.sync_after_restore = false, .progress = progress.counter()});
   std::map<std::string, StoreFigures> figures;
-  for (const auto& [name, snap] : snapshots) {
-    const std::string dir = JoinPath(scratch, "blobstate-verify-" + checkpoint->id + "-" + name);
-    RETURN_IF_ERROR(RemoveAll(dir));
-    Status s =
-        transfer.GetDir(snap.index.root, dir).GetFor(kCommandTimeout, "verify of " + name).status();
-    RemoveAll(dir).IgnoreError();
-    RETURN_IF_ERROR(
-        s.WithContext("store " + name + " (snapshot index " + snap.index_blob_id + ")"));
+  Status s;
+  for (auto it = snapshots.begin(); s.ok() && it != snapshots.end(); ++it) {
+    const auto& [name, snap] = *it;
+    const auto started = Clock::now();
+    s = transfer.GetDir(snap.index.root, JoinPath(dir, name))
+            .GetFor(kCommandTimeout, "verify of " + name)
+            .status()
+            .WithContext("store " + name + " (snapshot index " + snap.index_blob_id + ")");
     TreeTotals t = TotalsOf(snap.index.root);
-    figures[name].files_downloaded = t.files;
-    figures[name].bytes_downloaded = t.bytes;
+    figures[name] = {.files_downloaded = t.files,
+                     .bytes_downloaded = t.bytes,
+                     .durations = {{Phase::kDownload, Clock::now() - started}}};
   }
+  RemoveAll(dir).IgnoreError();
+  progress.Stop();
+  RETURN_IF_ERROR(s);
   if (tf.json) {
     out.Print("{\"checkpoint_id\":" + JsonString(checkpoint->id) + ",\"intact\":true,\"stores\":" +
               FiguresJson(figures) + ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");

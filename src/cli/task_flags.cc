@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -33,6 +34,20 @@ bool IsRocksDb(const std::string& dir) {
   return ::stat((dir + "/CURRENT").c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+// `dir` made absolute, with its symlinks resolved as far as it exists, for comparisons.
+std::string Normalized(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(dir), ec);
+  return ec ? dir : p.lexically_normal().string();
+}
+
+// Whether `inner` is `outer` or lies under it (both normalized).
+bool IsWithin(const std::string& inner, const std::string& outer) {
+  if (inner == outer) return true;
+  const std::string prefix = outer.back() == '/' ? outer : outer + "/";
+  return inner.compare(0, prefix.size(), prefix) == 0;
+}
+
 std::string Secs(std::chrono::nanoseconds d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f", std::chrono::duration<double>(d).count());
@@ -41,25 +56,28 @@ std::string Secs(std::chrono::nanoseconds d) {
 
 }  // namespace
 
-void TaskFlags::Register(Flags& flags, bool with_stores, bool with_checkpoint) {
+void TaskFlags::Register(Flags& flags, TaskFlagSet set) {
   flags.String("blob-store", &url, kBlobStoreUrlHelp, true);
   flags.String("job", &job, "job name", true);
   flags.String("task", &task, "task name", true);
-  if (with_stores) {
-    flags.Repeated("store", &stores, "NAME=DIR: a store and its directory (repeatable)", true);
-  }
-  if (with_checkpoint) {
+  if (set.stores) flags.Repeated("store", &stores, "NAME=DIR: a store and its directory", true);
+  if (set.checkpoint) {
     flags.String(
         "checkpoint", &checkpoint_id,
         "checkpoint id, which must be the latest's (the only one stored; default: the latest)");
   }
-  flags.String("checkpoint-write-versions", &write_versions,
-               "checkpoint versions written, e.g. 2 or 2,1 (default: 2)");
+  if (set.writes) {
+    flags.String("checkpoint-write-versions", &write_versions,
+                 "checkpoint versions written, e.g. 2 or 2,1 (default: 2)");
+  }
   flags.String("checkpoint-read-versions", &read_versions,
                "checkpoint versions read, in order of preference (default: 2,1)");
   flags.Uint("io-threads", &io_threads, "parallel blob store requests (default: 16)");
-  flags.String("metrics-file", &metrics_file, "write metrics in Prometheus text format here");
-  flags.Bool("json", &json, "print the result as JSON");
+  if (set.metrics) {
+    flags.String("metrics-file", &metrics_file,
+                 "write metrics in Prometheus text format here (also when the command fails)");
+  }
+  flags.Bool("json", &json, "print the result as JSON (a failure as {\"error\":...})");
 }
 
 Result<std::vector<StoreConfig>> TaskFlags::StoreConfigs() const {
@@ -79,6 +97,16 @@ Result<std::vector<StoreConfig>> TaskFlags::StoreConfigs() const {
     c.engine = IsRocksDb(c.dir) ? StoreEngine::kRocksDb : StoreEngine::kDirectory;
     out.push_back(std::move(c));
   }
+  // A store's snapshot and restore own its whole directory: no two may overlap.
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (size_t j = 0; j < out.size(); ++j) {
+      if (i != j && IsWithin(Normalized(out[j].dir), Normalized(out[i].dir))) {
+        return InvalidArgumentError("--store " + out[i].name + "=" + out[i].dir + " and --store " +
+                                    out[j].name + "=" + out[j].dir +
+                                    ": each store needs a directory of its own");
+      }
+    }
+  }
   return out;
 }
 
@@ -91,7 +119,7 @@ Result<CheckpointConfig> TaskFlags::Config() const {
   return config;
 }
 
-Result<std::unique_ptr<TaskContext>> OpenTask(const TaskFlags& flags, bool backend) {
+Result<std::unique_ptr<TaskContext>> OpenTask(const TaskFlags& flags, bool backend, bool create) {
   ASSIGN_OR_RETURN(CheckpointConfig config, flags.Config());
   if (backend) RETURN_IF_ERROR(ValidateForBlobStoreBackend(config));
   if (flags.io_threads == 0 || flags.io_threads > 1024) {
@@ -100,7 +128,7 @@ Result<std::unique_ptr<TaskContext>> OpenTask(const TaskFlags& flags, bool backe
   auto task = std::make_unique<TaskContext>();
   task->pool =
       std::make_unique<ThreadPool>("cli", std::max(2u, std::thread::hardware_concurrency()));
-  BlobStoreOptions options{.io_threads = flags.io_threads};
+  BlobStoreOptions options{.io_threads = flags.io_threads, .must_exist = !create};
   options.retry.on_retry = [m = &task->metrics](std::string_view method) {
     m->RecordRetry(method);
   };
@@ -150,9 +178,10 @@ std::string FiguresTable(const std::map<std::string, StoreFigures>& figures, boo
   return out;
 }
 
-std::string FiguresJson(const std::map<std::string, StoreFigures>& figures) {
+std::string FiguresJson(const std::map<std::string, StoreFigures>& figures,
+                        const StoreFigures& shared) {
   std::string out = "{";
-  StoreFigures total;
+  StoreFigures total = shared;
   auto one = [](const StoreFigures& f) {
     std::string s = "{";
     auto add = [&](const char* k, uint64_t v) {

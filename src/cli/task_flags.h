@@ -24,6 +24,14 @@ inline constexpr char kBlobStoreUrlHelp[] =
 // How long a command waits for one step before it gives up.
 inline constexpr std::chrono::hours kCommandTimeout(24);
 
+// Which of the optional task flags a command takes.
+struct TaskFlagSet {
+  bool stores = false;      // --store NAME=DIR (required, repeatable)
+  bool checkpoint = false;  // --checkpoint ID
+  bool writes = false;      // --checkpoint-write-versions (commands that write a checkpoint)
+  bool metrics = false;     // --metrics-file
+};
+
 struct TaskFlags {
   std::string url, job, task, checkpoint_id, metrics_file;
   std::vector<std::string> stores;  // NAME=DIR
@@ -31,10 +39,12 @@ struct TaskFlags {
   uint64_t io_threads = 16;
   bool json = false;
 
-  // Registers the flags; --store only when `with_stores`, --checkpoint when `with_checkpoint`.
-  void Register(Flags& flags, bool with_stores, bool with_checkpoint);
+  // Registers --blob-store, --job, --task, --checkpoint-read-versions, --io-threads,
+  // --json and the flags of `set`.
+  void Register(Flags& flags, TaskFlagSet set);
   // The stores of --store NAME=DIR: a directory holding a RocksDB CURRENT file is a RocksDB
-  // store. kInvalidArgument naming the flag value when malformed or repeated.
+  // store. kInvalidArgument naming the flag value when malformed, when a name is repeated,
+  // or when two stores share a directory or one's lies inside another's.
   Result<std::vector<StoreConfig>> StoreConfigs() const;
   // --checkpoint-write-versions and --checkpoint-read-versions, validated.
   Result<CheckpointConfig> Config() const;
@@ -49,15 +59,17 @@ struct TaskContext {
 };
 
 // Validates the configuration (for the blob store backend too when `backend`), then opens
-// the blob store and the checkpoint store.
-Result<std::unique_ptr<TaskContext>> OpenTask(const TaskFlags& flags, bool backend);
+// the blob store (a file:// one must exist unless `create`) and the checkpoint store.
+Result<std::unique_ptr<TaskContext>> OpenTask(const TaskFlags& flags, bool backend, bool create);
 
 // The checkpoint --checkpoint names, or the latest one (nullopt if there is none).
 Result<std::optional<Checkpoint>> SelectCheckpoint(TaskContext& task, const TaskFlags& flags);
 
 // Per-store figures as a table (human) or JSON (--json), and --metrics-file.
 std::string FiguresTable(const std::map<std::string, StoreFigures>& figures, bool backup);
-std::string FiguresJson(const std::map<std::string, StoreFigures>& figures);
+// `shared` (a step that served all stores) is added to the "_all" total only.
+std::string FiguresJson(const std::map<std::string, StoreFigures>& figures,
+                        const StoreFigures& shared = {});
 
 // The HTTP requests this process sent to a cloud blob store, by kind (HttpRequestCounts),
 // as a JSON object: {} for file://.

@@ -124,12 +124,14 @@ struct Metrics::Families {
       files.Add(labels).Increment(static_cast<double>(file_count));
       bytes.Add(labels).Increment(static_cast<double>(byte_count));
     }
-    for (const auto& [phase, duration] : figures.durations) {
-      phase_seconds
-          .Add({{"flow", flow}, {"store", store}, {"phase", std::string(PhaseName(phase))}})
-          .Increment(std::chrono::duration<double>(duration).count());
-    }
+    for (const auto& [phase, duration] : figures.durations) AddPhase(flow, store, phase, duration);
     CountRun(flow, store, "ok");
+  }
+
+  void AddPhase(const std::string& flow, const std::string& store, Phase phase,
+                std::chrono::nanoseconds duration) {
+    phase_seconds.Add({{"flow", flow}, {"store", store}, {"phase", std::string(PhaseName(phase))}})
+        .Increment(std::chrono::duration<double>(duration).count());
   }
 
   // Adds one run with `outcome` and creates the other outcome's series at 0.
@@ -160,6 +162,15 @@ Metrics::~Metrics() = default;
 void Metrics::Record(Flow flow, std::string_view store, const StoreFigures& figures) {
   std::shared_lock lock(families_->record_mu);
   for (const std::string& each : StoresOf(store)) families_->AddFigures(flow, each, figures);
+}
+
+void Metrics::RecordPhase(Flow flow, std::string_view store, Phase phase,
+                          std::chrono::nanoseconds duration) {
+  const std::string flow_name(FlowName(flow));
+  std::shared_lock lock(families_->record_mu);
+  for (const std::string& each : StoresOf(store)) {
+    families_->AddPhase(flow_name, each, phase, duration);
+  }
 }
 
 void Metrics::RecordError(Flow flow, std::string_view store, Phase phase) {

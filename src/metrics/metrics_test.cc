@@ -174,6 +174,20 @@ TEST(MetricsTest, RecordingUnderAllCountsOnce) {
   EXPECT_EQ(samples.at(R"(blobstate_runs_total{flow="backup",outcome="ok",store="_all"})"), 1);
 }
 
+TEST(MetricsTest, RecordPhaseAddsTimeWithoutCountingARun) {
+  Metrics metrics;
+  metrics.Record(Flow::kBackup, "s", Backup(1, 7));
+  metrics.RecordPhase(Flow::kBackup, "_all", Phase::kPersist, milliseconds(250));
+  metrics.RecordPhase(Flow::kBackup, "_all", Phase::kPersist, milliseconds(250));
+  const std::map<std::string, double> samples = Samples(metrics.PrometheusText());
+  EXPECT_EQ(samples.at(R"(blobstate_runs_total{flow="backup",outcome="ok",store="_all"})"), 1);
+  EXPECT_EQ(
+      samples.at(R"(blobstate_phase_seconds_total{flow="backup",phase="persist",store="_all"})"),
+      0.5);
+  EXPECT_FALSE(samples.contains(
+      R"(blobstate_phase_seconds_total{flow="backup",phase="persist",store="s"})"));
+}
+
 TEST(MetricsTest, PrometheusTextHasHelpTypeAndLabels) {
   Metrics metrics;
   EXPECT_EQ(metrics.PrometheusText(), "");  // no series yet, no families

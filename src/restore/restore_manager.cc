@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "blobstate/restore.h"
@@ -108,6 +110,10 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
   auto snapshot = snapshots.find(config.name);
   const StoreSnapshot* s = snapshot == snapshots.end() ? nullptr : &snapshot->second;
   auto cleared = Async(executor, [config, s]() -> Result<bool> {
+    struct stat st;
+    if (::lstat(config.dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+      return FailedPreconditionError("store directory " + config.dir + " is not a directory");
+    }
     // Always start from an empty store directory: nothing stale may survive a restore.
     RETURN_IF_ERROR(RemoveAll(config.dir));
     if (s != nullptr) return false;
@@ -126,10 +132,16 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
     TreeTotals t = TotalsOf(s->index.root);
     f.files_downloaded = t.files;
     f.bytes_downloaded = t.bytes;
-    return transfer.GetDir(s->index.root, config.dir).Map(executor, [f, started]() mutable {
-      f.durations[Phase::kDownload] = Clock::now() - started;
-      return f;
-    });
+    return transfer.GetDir(s->index.root, config.dir)
+        .Then(executor, [f, started, dir = config.dir](Result<void> r) mutable {
+          if (!r.ok()) {  // leave an empty store, not a tree that looks restored
+            RemoveAll(dir).IgnoreError();
+            MakeDirs(dir).IgnoreError();
+            return Result<StoreFigures>(r.status());
+          }
+          f.durations[Phase::kDownload] = Clock::now() - started;
+          return Result<StoreFigures>(f);
+        });
   });
 }
 

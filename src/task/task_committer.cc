@@ -185,7 +185,16 @@ Future<void> TaskCommitter::State::AsyncStage(Checkpoint next,
         next.state_markers[std::string(kBlobStoreBackend)] = markers;
         auto c = std::make_shared<Checkpoint>(std::move(next));
         return At("persist.before_checkpoint")
-            .Map(executor, [this, c] { return checkpoints->Write(*c); })
+            .Map(executor,
+                 [this, c] {
+                   const Clock::time_point started = Clock::now();
+                   return checkpoints->Write(*c).Map(executor, [this, started] {
+                     if (metrics != nullptr) {
+                       metrics->RecordPhase(Flow::kBackup, "_all", Phase::kPersist,
+                                            Clock::now() - started);
+                     }
+                   });
+                 })
             .Map(executor, [] { return At("persist.after_checkpoint"); })
             .Map(executor, [this, c, markers] {
               {

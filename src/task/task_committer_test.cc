@@ -109,6 +109,10 @@ TEST_F(TaskCommitterTest, CommitPersistsOffsetsAndStateTogether) {
   ASSERT_EQ(*task->Commit({{"in", "10"}}), CommitOutcome::kStarted);
   ASSERT_TRUE(task->Close().ok());
   ExpectExactlyReferenced(*task->last_committed());
+  // The checkpoint write is timed once, for all stores together.
+  EXPECT_NE(metrics_.PrometheusText().find(
+                R"(blobstate_phase_seconds_total{flow="backup",phase="persist",store="_all"})"),
+            std::string::npos);
   // Written after the checkpoint, then the container dies: the restart sees offset 10 and
   // exactly the state of offset 10.
   ASSERT_TRUE(WriteTree(Store("a").dir, {{"f", "state at offset 12"}, {"g", "new"}}).ok());

@@ -44,7 +44,7 @@ class FileRangeSink final : public BlobSink {
   Status Write(const char* data, size_t n) override {
     if (n > end_ - next_) {
       return DataLossError("blob " + blob_id_ + " is longer than the " + std::to_string(length_) +
-                           " bytes recorded for it in " + file_.path());
+                           " bytes recorded for it");
     }
     RETURN_IF_ERROR(file_.WriteAt(data, n, next_));
     next_ += n;
@@ -54,7 +54,7 @@ class FileRangeSink final : public BlobSink {
   Status Finish() override {
     if (next_ != end_) {
       return DataLossError("blob " + blob_id_ + " is shorter than the " + std::to_string(length_) +
-                           " bytes recorded for it in " + file_.path());
+                           " bytes recorded for it");
     }
     // Start writing the range back now, without waiting: the restore's final sync then
     // finds most of the data on disk already, as writeback overlapped the downloads.

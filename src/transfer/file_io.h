@@ -14,7 +14,8 @@ namespace blobstate {
 SourceFactory FileRangeSourceFactory(std::string path, uint64_t offset, uint64_t length);
 
 // A factory of sinks that each write bytes at [offset, offset + length) of the existing
-// file `path`. Finish fails with kDataLoss unless exactly `length` bytes arrived.
+// file `path`. Finish fails with kDataLoss naming `blob_id` unless exactly `length` bytes
+// arrived (the caller names the file: `path` may be a temporary name).
 SinkFactory FileRangeSinkFactory(std::string path, uint64_t offset, uint64_t length,
                                  std::string blob_id);
 
