@@ -7,8 +7,11 @@
 //   Init(checkpoint)   rejects a version 1 checkpoint; loads the last persisted snapshot of
 //                      each backed-up store (the base of the next diff); finishes a cleanup
 //                      that a crash interrupted; notes the snapshots of stores the checkpoint
-//                      names but the configuration no longer has (deleted by the first
-//                      Cleanup, once a checkpoint without them is persisted).
+//                      names but the configuration no longer has, and those it lists as
+//                      removed (kRemovedStoresKey). It deletes nothing of them: the latest
+//                      checkpoint still names them, and a rollback may need them.
+//   RecordMarkers      puts Upload's markers into the checkpoint to persist, and lists the
+//                      snapshots of removed stores not yet deleted under kRemovedStoresKey.
 //   Upload(id, dirs)   diffs each store's checkpoint directory against its last persisted
 //                      snapshot, uploads new and changed files (with a TTL), puts a new
 //                      snapshot index (with a TTL) recording the previous index's blob id.
@@ -21,7 +24,8 @@
 //                      the state); deletes the files and subdirectories no longer present,
 //                      then the previous index (last, so that an existing previous index
 //                      tells Init that the cleanup did not finish); deletes the snapshots of
-//                      stores no longer configured, and old local checkpoint directories.
+//                      stores no longer configured (the persisted checkpoint lists them only
+//                      as removed), and old local checkpoint directories.
 //                      Idempotent. What a failed cleanup did not do is retried by the next.
 //
 // Invariant: once Cleanup returns OK, no blob a persisted checkpoint references has a TTL.
@@ -72,8 +76,13 @@ class BackupManager {
   Future<StoreMarkers> Upload(const std::string& checkpoint_id,
                               const std::map<std::string, std::string>& checkpoint_dirs);
 
+  // Sets next.state_markers[kBlobStoreBackend] to `markers` (what Upload returned) and
+  // next.state_markers[kRemovedStoresKey] to the removed stores' snapshots still to be
+  // deleted (no entry if none). Call it between Upload and persisting `next`.
+  void RecordMarkers(const StoreMarkers& markers, Checkpoint& next) const;
+
   // `markers`: what Upload returned, as persisted. kFailedPrecondition if they are not the
-  // markers of the last Upload.
+  // markers of the last Upload; nothing is done then.
   Future<void> Cleanup(const std::string& checkpoint_id, const StoreMarkers& markers);
 
   // What the last Upload and Cleanup did, per backed-up store.

@@ -38,6 +38,11 @@
 namespace blobstate {
 
 inline constexpr std::string_view kBlobStoreBackend = "blobstore";
+// Not a backend: under this key a checkpoint lists the snapshots of stores removed from the
+// configuration that are still to be deleted (store -> snapshot index blob id). Never
+// restored; the backup manager deletes them once a checkpoint without them is persisted,
+// and a checkpoint lists them until then, so that a crash does not leak them.
+inline constexpr std::string_view kRemovedStoresKey = "blobstore-removed";
 inline constexpr uint32_t kLatestCheckpointVersion = 2;
 
 // Markers of one backend: store name -> marker.
@@ -63,11 +68,12 @@ std::string EncodeCheckpoint(const Checkpoint& checkpoint);
 // Never trusts its input: kDataLoss or kInvalidArgument naming what is wrong.
 Result<Checkpoint> DecodeCheckpoint(std::string_view bytes);
 
-// The blob store backend's markers of `checkpoint` (store -> snapshot index blob id):
-// empty for no checkpoint, or one without the backend's entry; kFailedPrecondition for a
-// version 1 checkpoint, which cannot hold markers; kInvalidArgument for a malformed
-// marker, naming the store.
-Result<StoreMarkers> BlobStoreMarkers(const std::optional<Checkpoint>& checkpoint);
+// The blob store backend's markers of `checkpoint` (store -> snapshot index blob id), or
+// those under `key` (kRemovedStoresKey): empty for no checkpoint, or one without the entry;
+// kFailedPrecondition for a version 1 checkpoint, which cannot hold markers;
+// kInvalidArgument for a malformed marker, naming the store.
+Result<StoreMarkers> BlobStoreMarkers(const std::optional<Checkpoint>& checkpoint,
+                                      std::string_view key = kBlobStoreBackend);
 
 // Which checkpoint versions a task writes, and which it reads (in order of preference).
 struct CheckpointConfig {

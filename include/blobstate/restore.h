@@ -12,8 +12,9 @@
 //                     turned off). A store without a marker in the checkpoint is left empty
 //                     (a new store). Stores run in parallel. Never writes outside a store's
 //                     directory, whatever the index says. A store whose download fails is
-//                     left empty, never half restored; a store path that exists but is
-//                     not a directory (or a symlink to one) is an error, and left alone.
+//                     left empty, never half restored. A store path that is a symlink
+//                     to a directory is restored into that directory; one that exists as
+//                     anything else but a directory is an error, and left alone.
 //
 // Store kinds: only persistent stores (StoreConfig::BackedUp) are touched; in-memory stores
 // have no directory.

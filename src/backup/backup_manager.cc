@@ -1,3 +1,4 @@
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -59,7 +60,9 @@ struct BackupManager::State {
   SnapshotCleaner cleaner;
   mutable std::mutex mu;
   std::map<std::string, StoreState> stores;  // backed-up stores; the map never changes shape
-  StoreMarkers unconfigured;                 // snapshots of stores no longer configured
+  // Snapshots of stores no longer configured, to delete: store -> index blob id (a store
+  // removed, re-added and removed again before the first deletion succeeded has two).
+  std::multimap<std::string, std::string> unconfigured;
 
   StoreState& Store(const std::string& name) { return stores.at(name); }
   void Fail(const std::string& name, Phase phase) {
@@ -71,7 +74,8 @@ struct BackupManager::State {
   Future<void> CleanupStore(const std::string& name, const std::string& marker);
   CleanupWork PlanCleanup(StoreState& s, const std::string& marker);  // REQUIRES: mu held
   Future<void> RunCleanup(const std::string& name, CleanupWork work);
-  // Deletes the snapshots in `unconfigured`, forgetting each one deleted.
+  // Deletes the snapshots in `unconfigured`, forgetting each one deleted. Only after a
+  // checkpoint that lists them as removed, and no longer as live, is persisted.
   Future<void> DeleteUnconfigured();
 };
 
@@ -91,14 +95,19 @@ BackupManager::~BackupManager() = default;
 
 Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint) {
   Result<StoreMarkers> markers = BlobStoreMarkers(checkpoint);
-  if (!markers.ok()) {
-    return MakeReadyFuture<void>(markers.status().WithContext("backup manager init"));
+  Result<StoreMarkers> removed = BlobStoreMarkers(checkpoint, kRemovedStoresKey);
+  for (const Status& s : {markers.status(), removed.status()}) {
+    if (!s.ok()) return MakeReadyFuture<void>(s.WithContext("backup manager init"));
   }
   auto st = state_;
   std::vector<std::string> configured;
   for (const auto& [name, s] : st->stores) configured.push_back(name);
-  for (const auto& [name, id] : *markers) {
-    if (!st->stores.count(name)) st->unconfigured.emplace(name, id);
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    for (const auto& [name, id] : *markers) {
+      if (!st->stores.count(name)) st->unconfigured.emplace(name, id);
+    }
+    for (const auto& [name, id] : *removed) st->unconfigured.emplace(name, id);
   }
   Future<StoreSnapshots> snapshots =
       configured.empty() ? MakeReadyFuture<StoreSnapshots>(StoreSnapshots{})
@@ -120,30 +129,29 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint) {
              }
              return AllOf(std::move(recoveries));
            })
-      .Map(st->executor,
-           [st] {
-             // Best effort here; what fails is retried by each Cleanup.
-             return st->DeleteUnconfigured().Then(st->executor,
-                                                  [](Result<void>) { return Result<void>(); });
-           })
-      .Then(st->executor, [](Result<void> r) {
+      .Then(st->executor, [st](Result<void> r) {  // `st` lives until the last step ends
         return r.ok() ? r : r.status().WithContext("backup manager init");
       });
 }
 
 Future<void> BackupManager::State::DeleteUnconfigured() {
-  StoreMarkers targets;
+  std::multimap<std::string, std::string> targets;
   {
     std::lock_guard<std::mutex> lock(mu);
     targets = unconfigured;
   }
   std::vector<Future<void>> deletions;
   for (const auto& [name, id] : targets) {
-    deletions.push_back(
-        cleaner.DeleteChain(id).Then(executor, [this, name = name](Result<void> r) -> Result<void> {
+    deletions.push_back(cleaner.DeleteChain(name, id).Then(
+        executor, [this, name = name, id = id](Result<void> r) -> Result<void> {
           if (!r.ok()) return r.status().WithContext("deletion of unconfigured store " + name);
           std::lock_guard<std::mutex> lock(mu);
-          unconfigured.erase(name);
+          for (auto [it, end] = unconfigured.equal_range(name); it != end; ++it) {
+            if (it->second == id) {
+              unconfigured.erase(it);
+              break;
+            }
+          }
           return r;
         }));
   }
@@ -327,16 +335,34 @@ Future<void> BackupManager::State::RunCleanup(const std::string& name, CleanupWo
       });
 }
 
+void BackupManager::RecordMarkers(const StoreMarkers& markers, Checkpoint& next) const {
+  next.state_markers[std::string(kBlobStoreBackend)] = markers;
+  StoreMarkers removed;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    // A store with two pending snapshots lists one: the other is deleted by this process's
+    // next Cleanup, or leaks if it crashes first (it was removed twice in a row, and
+    // deleting the first failed every time since).
+    for (const auto& [name, id] : state_->unconfigured) removed.emplace(name, id);
+  }
+  if (removed.empty()) {
+    next.state_markers.erase(std::string(kRemovedStoresKey));
+  } else {
+    next.state_markers[std::string(kRemovedStoresKey)] = std::move(removed);
+  }
+}
+
 Future<void> BackupManager::Cleanup(const std::string& checkpoint_id, const StoreMarkers& markers) {
   auto st = state_;
-  std::vector<Future<void>> cleanups;
   for (const auto& [name, s] : st->stores) {
-    auto marker = markers.find(name);
-    if (marker == markers.end()) {
+    if (!markers.contains(name)) {
       return MakeReadyFuture<void>(FailedPreconditionError(
           "cleanup of checkpoint " + checkpoint_id + ": no marker for store " + name));
     }
-    cleanups.push_back(st->CleanupStore(name, marker->second));
+  }
+  std::vector<Future<void>> cleanups;
+  for (const auto& [name, s] : st->stores) {
+    cleanups.push_back(st->CleanupStore(name, markers.at(name)));
   }
   cleanups.push_back(st->DeleteUnconfigured());
   if (st->options.delete_old_checkpoint_dirs) {
@@ -347,7 +373,8 @@ Future<void> BackupManager::Cleanup(const std::string& checkpoint_id, const Stor
       return Status::Ok();
     }));
   }
-  return AllOf(std::move(cleanups));
+  // `st` lives until every step has ended, even if this manager is destroyed first.
+  return AllOf(std::move(cleanups)).Then(st->executor, [st](Result<void> r) { return r; });
 }
 
 std::map<std::string, StoreFigures> BackupManager::LastFigures() const {

@@ -170,7 +170,10 @@ TEST_F(BackupManagerTest, CleanupDeletesPreviousIndexAndRemovedFilesAndSubdirs) 
   ExpectExactlyReferenced(c2);
 }
 
-TEST_F(BackupManagerTest, InitDeletesSnapshotsOfStoresNoLongerConfigured) {
+// A store removed from the configuration keeps its snapshot until a checkpoint without it
+// is persisted (a rollback may still restore it); that checkpoint lists it as removed, and
+// its cleanup deletes it.
+TEST_F(BackupManagerTest, SnapshotsOfRemovedStoresAreDeletedOnceACheckpointWithoutThemPersists) {
   StoreConfig a = Store("a"), gone = Store("gone");
   Write(a, {{"f", "a"}});
   Write(gone, {{"f", "g"}, {"d/h", "h"}});
@@ -181,11 +184,85 @@ TEST_F(BackupManagerTest, InitDeletesSnapshotsOfStoresNoLongerConfigured) {
   before.reset();
   auto after = NewBackup({a});  // "gone" was removed from the configuration
   ASSERT_TRUE(after->Init(c).GetFor(kWait).ok());
-  Checkpoint without = c;
-  without.state_markers[std::string(kBlobStoreBackend)].erase("gone");
-  ExpectExactlyReferenced(without);
-  Checkpoint next = Commit(*after, {a});
+  ExpectExactlyReferenced(c);  // Init deletes nothing: c is still the latest checkpoint
+  Checkpoint persisted;
+  Checkpoint next = Commit(*after, {a}, [&](const Checkpoint& p) { persisted = p; });
+  EXPECT_EQ(
+      persisted.state_markers.at(std::string(kRemovedStoresKey)),
+      (StoreMarkers{{"gone", c.state_markers.at(std::string(kBlobStoreBackend)).at("gone")}}));
+  EXPECT_EQ(persisted.state_markers.at(std::string(kBlobStoreBackend)).count("gone"), 0u);
   ExpectExactlyReferenced(next);
+  // Deleted: the next checkpoint no longer lists it.
+  Checkpoint third = Commit(*after, {a});
+  EXPECT_EQ(third.state_markers.count(std::string(kRemovedStoresKey)), 0u);
+  ExpectExactlyReferenced(third);
+}
+
+// A crash after the checkpoint that lists a removed store is persisted and before its
+// cleanup: the restarted task finds the store in that list and deletes it. Nothing leaks.
+TEST_F(BackupManagerTest, RemovedStoreListedInTheCheckpointIsDeletedAfterACrash) {
+  StoreConfig a = Store("a"), gone = Store("gone");
+  Write(a, {{"f", "a"}});
+  Write(gone, {{"g", "g"}});
+  auto before = NewBackup({a, gone});
+  ASSERT_TRUE(before->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c1 = Commit(*before, {a, gone});
+  before.reset();
+  auto crashing = NewBackup({a});
+  ASSERT_TRUE(crashing->Init(c1).GetFor(kWait).ok());
+  Checkpoint c2{.id = NewCheckpointId()};
+  Result<StoreMarkers> m = crashing->Upload(c2.id, SnapshotDirs({a}, c2.id)).GetFor(kWait);
+  ASSERT_TRUE(m.ok()) << m.status();
+  crashing->RecordMarkers(*m, c2);  // persisted; the process dies before Cleanup
+  crashing.reset();
+  auto restarted = NewBackup({a});
+  ASSERT_TRUE(restarted->Init(c2).GetFor(kWait).ok());
+  Checkpoint c3 = Commit(*restarted, {a});
+  EXPECT_EQ(c3.state_markers.count(std::string(kRemovedStoresKey)), 1u);  // deleted after it
+  ExpectExactlyReferenced(c3);
+  Checkpoint c4 = Commit(*restarted, {a});
+  EXPECT_EQ(c4.state_markers.count(std::string(kRemovedStoresKey)), 0u);
+}
+
+// Forged or corrupt previous-index links (one that points at another store's live
+// snapshot, a removed-store entry naming a live snapshot) fail the cleanup with kDataLoss
+// and delete nothing of the live snapshot.
+TEST_F(BackupManagerTest, LinksToAnotherStoresSnapshotAreDataLossAndDeleteNothing) {
+  StoreConfig a = Store("a"), b = Store("b");
+  Write(a, {{"f", "a"}});
+  Write(b, {{"g", "b"}});
+  auto backup = NewBackup({a, b});
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c = Commit(*backup, {a, b});
+  backup.reset();
+  const StoreMarkers live = c.state_markers.at(std::string(kBlobStoreBackend));
+  // Store a's next snapshot, as if its previous one were store b's.
+  SnapshotIndex forged = IndexOf(c, "a");
+  forged.prev_snapshot_index_blob_id = live.at("b");
+  Result<std::string> forged_id =
+      PutSnapshotIndex(*blobs_, forged,
+                       {.job_name = "job", .task_name = "task", .ttl = std::chrono::hours(1)})
+          .GetFor(kWait);
+  ASSERT_TRUE(forged_id.ok()) << forged_id.status();
+  Checkpoint bad = c;
+  bad.state_markers[std::string(kBlobStoreBackend)]["a"] = *forged_id;
+  auto recovering = NewBackup({a, b});
+  Result<void> init = recovering->Init(bad).GetFor(kWait);
+  EXPECT_EQ(init.status().code(), StatusCode::kDataLoss) << init.status();
+  EXPECT_NE(init.status().message().find("belongs to job"), std::string::npos) << init.status();
+  // A removed-store entry that names store b's live snapshot as store "gone".
+  Checkpoint removed = c;
+  removed.state_markers[std::string(kRemovedStoresKey)] = {{"gone", live.at("b")}};
+  auto cleaning = NewBackup({a, b});
+  ASSERT_TRUE(cleaning->Init(removed).GetFor(kWait).ok());
+  Checkpoint next{.id = NewCheckpointId()};
+  Result<StoreMarkers> m = cleaning->Upload(next.id, SnapshotDirs({a, b}, next.id)).GetFor(kWait);
+  ASSERT_TRUE(m.ok()) << m.status();
+  cleaning->RecordMarkers(*m, next);
+  Result<void> cleanup = cleaning->Cleanup(next.id, *m).GetFor(kWait);
+  EXPECT_EQ(cleanup.status().code(), StatusCode::kDataLoss) << cleanup.status();
+  EXPECT_TRUE(Referenced(next).size() > 0);
+  ExpectNoLeak(next);  // b's live snapshot (retained by next) is all still there
 }
 
 TEST_F(BackupManagerTest, FailedUploadDoesNotPoisonLaterCommits) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iterator>
 #include <memory>
+#include <set>
+#include <span>
 
 namespace blobstate {
 
@@ -34,18 +36,48 @@ Future<void> SnapshotCleaner::Run(CleanupWork work) {
              return transfer_.DeleteBlobs({w->delete_blobs.begin(), w->delete_blobs.end()});
            })
       .Map(executor_, [this] { return store_.Flush(); })
-      .Map(executor_,
-           [this, w] {
-             Future<void> chain = MakeReadyFuture();
-             for (const std::string& id : w->delete_indexes) {
-               chain = std::move(chain).Map(executor_, [this, id] {
-                 return transfer_.DeleteBlobs({id});  // already gone counts as deleted
-               });
-             }
-             return chain;
-           })
-      .Map(executor_, [this] { return store_.Flush(); });
+      .Map(executor_, [this, w] {
+        // Oldest first, each durable before the next: Recover takes a present newer
+        // index as the sign that the older ones may still be there.
+        Future<void> chain = MakeReadyFuture();
+        for (const std::string& id : w->delete_indexes) {
+          chain = std::move(chain)
+                      .Map(executor_,
+                           [this, id] {
+                             return transfer_.DeleteBlobs({id});  // already gone: deleted
+                           })
+                      .Map(executor_, [this] { return store_.Flush(); });
+        }
+        return chain;
+      });
 }
+
+namespace {
+
+// kDataLoss unless every snapshot of `ancestors` belongs to `owner`'s job, task and store
+// and appears once, `head` (whose ancestors they are) not among them: a corrupt or forged
+// previous-index link must never make a cleanup delete a live snapshot.
+Status CheckAncestors(const std::string& head, const SnapshotMetadata& owner,
+                      std::span<const StoreSnapshot> ancestors) {
+  std::set<std::string> seen = {head};
+  for (const StoreSnapshot& s : ancestors) {
+    const SnapshotMetadata& m = s.index.metadata;
+    if (!seen.insert(s.index_blob_id).second) {
+      return DataLossError("the previous-index links of snapshot " + head + " loop at " +
+                           s.index_blob_id + "; nothing deleted");
+    }
+    if (m.job_name != owner.job_name || m.task_name != owner.task_name ||
+        m.store_name != owner.store_name) {
+      return DataLossError("snapshot " + s.index_blob_id + ", linked from " + head +
+                           ", belongs to job " + m.job_name + ", task " + m.task_name + ", store " +
+                           m.store_name + ", not to store " + owner.store_name +
+                           "; nothing deleted");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Future<std::vector<StoreSnapshot>> SnapshotCleaner::PresentAncestors(std::string index_blob_id,
                                                                      int budget) {
@@ -81,6 +113,8 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot) {
   return PresentAncestors(s->index.prev_snapshot_index_blob_id, kMaxAncestors)
       .Map(executor_, [this, s](std::vector<StoreSnapshot> ancestors) {
         if (ancestors.empty()) return MakeReadyFuture();  // cleanup finished
+        Status bad = CheckAncestors(s->index_blob_id, s->index.metadata, ancestors);
+        if (!bad.ok()) return MakeReadyFuture<void>(bad);
         CleanupWork work;
         work.ttl_blobs = BlobSet(s->index.root);
         work.ttl_index = s->index_blob_id;
@@ -95,9 +129,19 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot) {
       });
 }
 
-Future<void> SnapshotCleaner::DeleteChain(const std::string& index_blob_id) {
+Future<void> SnapshotCleaner::DeleteChain(const std::string& store,
+                                          const std::string& index_blob_id) {
   return PresentAncestors(index_blob_id, kMaxAncestors + 1)
-      .Map(executor_, [this](std::vector<StoreSnapshot> chain) {
+      .Map(executor_, [this, store, index_blob_id](std::vector<StoreSnapshot> chain) {
+        if (chain.empty()) return MakeReadyFuture();  // deleted before
+        if (chain[0].index.metadata.store_name != store) {
+          return MakeReadyFuture<void>(DataLossError(
+              "snapshot " + index_blob_id + " of removed store " + store + " belongs to store " +
+              chain[0].index.metadata.store_name + "; nothing deleted"));
+        }
+        Status bad = CheckAncestors(index_blob_id, chain[0].index.metadata,
+                                    std::span<const StoreSnapshot>(chain).subspan(1));
+        if (!bad.ok()) return MakeReadyFuture<void>(bad);
         // Oldest index first, the newest last: a run that fails midway can start over from
         // the newest, which still leads to all that is left.
         CleanupWork work;

@@ -38,8 +38,9 @@ class SnapshotCleaner {
   // All must outlive this object and its futures.
   SnapshotCleaner(BlobStore& store, Executor& executor, Transfer& transfer);
 
-  // Removes TTLs (blobs first, then the index), deletes blobs, then indexes, then flushes
-  // the store so that all of it is durable. Fails at the first error.
+  // Removes TTLs (blobs first, then the index), deletes blobs, then indexes one by one,
+  // flushing the store after each step so that the steps become durable in this order.
+  // Fails at the first error.
   Future<void> Run(CleanupWork work);
 
   // Finishes the cleanup of `snapshot` (the persisted one) if a crash interrupted it. A
@@ -48,12 +49,15 @@ class SnapshotCleaner {
   // removed and the ancestors still present (up to kMaxAncestors) are deleted with the
   // blobs `snapshot` does not share. A first snapshot (no previous index) has its
   // cleanup finished once its index has no TTL (which the cleanup removes last); until
-  // then, the TTL of each of its blobs is removed.
+  // then, the TTL of each of its blobs is removed. kDataLoss, deleting nothing, if an
+  // ancestor is `snapshot` itself, appears twice, or belongs to another job, task or store.
   Future<void> Recover(const StoreSnapshot& snapshot);
 
-  // Deletes the snapshot `index_blob_id` with all of its blobs, and its ancestors still
-  // present (a store no longer configured). A missing index counts as deleted.
-  Future<void> DeleteChain(const std::string& index_blob_id);
+  // Deletes the snapshot `index_blob_id` of `store` with all of its blobs, and its
+  // ancestors still present (a store no longer configured). A missing index counts as
+  // deleted. kDataLoss, deleting nothing, if a snapshot of the chain belongs to another
+  // store (or job, or task) or appears twice.
+  Future<void> DeleteChain(const std::string& store, const std::string& index_blob_id);
 
   static constexpr int kMaxAncestors = 16;
 

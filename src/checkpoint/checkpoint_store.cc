@@ -51,14 +51,15 @@ Status ValidateForBlobStoreBackend(const CheckpointConfig& config) {
   return Status::Ok();
 }
 
-Result<StoreMarkers> BlobStoreMarkers(const std::optional<Checkpoint>& checkpoint) {
+Result<StoreMarkers> BlobStoreMarkers(const std::optional<Checkpoint>& checkpoint,
+                                      std::string_view key) {
   if (!checkpoint.has_value()) return StoreMarkers{};
   if (checkpoint->version < 2) {
     return FailedPreconditionError(
         "checkpoint version " + std::to_string(checkpoint->version) +
         " holds no state markers; the blob store backend needs version 2 checkpoints");
   }
-  auto it = checkpoint->state_markers.find(std::string(kBlobStoreBackend));
+  auto it = checkpoint->state_markers.find(std::string(key));
   if (it == checkpoint->state_markers.end()) return StoreMarkers{};
   for (const auto& [store, marker] : it->second) {
     if (!IsValidName(store)) {

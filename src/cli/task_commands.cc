@@ -65,7 +65,7 @@ Status RunBackup(TaskContext& task, const TaskFlags& tf, const std::vector<Store
   ASSIGN_OR_RETURN(auto dirs, SnapshotStores(stores, next.id));
   ASSIGN_OR_RETURN(StoreMarkers markers,
                    backup.Upload(next.id, dirs).GetFor(kCommandTimeout, "upload"));
-  next.state_markers[std::string(kBlobStoreBackend)] = markers;
+  backup.RecordMarkers(markers, next);
   auto persist_started = Clock::now();
   RETURN_IF_ERROR(task.checkpoints->Write(next).GetFor(kCommandTimeout, "checkpoint write"));
   // The checkpoint is one write for all stores: its time counts once, in the total.
@@ -143,7 +143,8 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
               "local checkpoint beside it (hard links), uploads what changed since the last\n"
               "checkpoint, writes the new checkpoint, then cleans up (TTLs, deleted files,\n"
               "the previous snapshot, older local checkpoints). The stores must not be written\n"
-              "meanwhile (a closed RocksDB, or any directory).");
+              "meanwhile (a closed RocksDB, or any directory). A store of the latest checkpoint\n"
+              "not given with --store is taken as removed: its snapshot is deleted.");
   tf.Register(flags, {.stores = true, .writes = true, .metrics = true});
   flags.Uint("part-size", &part_size,
              "bytes per blob of a large file, 64 KiB to 5 GiB (default: 8 MiB)");

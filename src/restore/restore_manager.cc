@@ -1,6 +1,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
 
 #include "blobstate/restore.h"
 #include "blobstate/snapshot.h"
@@ -17,6 +20,25 @@ using Clock = std::chrono::steady_clock;
 // (MANIFEST, WAL, OPTIONS, any file of a plain directory store) are copied.
 bool IsImmutable(std::string_view name) {
   return name.ends_with(".sst") || name.ends_with(".blob");
+}
+
+// The directory a restore of the store at `dir` writes: `dir`, or the directory that `dir`
+// is a symlink to. kFailedPrecondition if `dir` exists as anything else.
+Result<std::string> StoreDirTarget(const std::string& dir) {
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return dir;
+    return ErrnoError("stat " + dir, errno);
+  }
+  if (S_ISDIR(st.st_mode)) return dir;
+  if (!S_ISLNK(st.st_mode)) {
+    return FailedPreconditionError("store directory " + dir + " is not a directory");
+  }
+  std::unique_ptr<char, decltype(&std::free)> target(::realpath(dir.c_str(), nullptr), std::free);
+  if (target == nullptr || ::stat(target.get(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return FailedPreconditionError("store directory " + dir + " is a symlink to no directory");
+  }
+  return std::string(target.get());
 }
 
 }  // namespace
@@ -45,8 +67,8 @@ struct RestoreManager::State {
   Future<StoreFigures> RestoreStore(const StoreConfig& config);
   // Recreates the store from its local checkpoint directory if that holds exactly the
   // snapshot; true if it did.
-  Result<bool> TryReuse(const StoreConfig& config, const StoreSnapshot& snapshot,
-                        StoreFigures& figures);
+  Result<bool> TryReuse(const StoreConfig& config, const std::string& dest,
+                        const StoreSnapshot& snapshot, StoreFigures& figures);
 };
 
 RestoreManager::RestoreManager(BlobStore& store, Executor& executor,
@@ -82,7 +104,7 @@ Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint) {
       });
 }
 
-Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config,
+Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config, const std::string& dest,
                                              const StoreSnapshot& snapshot, StoreFigures& figures) {
   const std::string& id = snapshot.index.metadata.checkpoint_id;
   if (!IsValidCheckpointId(id)) return false;
@@ -90,15 +112,16 @@ Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config,
   if (!PathExists(local)) return false;
   Result<bool> identical = IsIdentical(local, snapshot.index.root, options.diff);
   if (!identical.ok() || !*identical) return false;  // differs, or unreadable: download
-  Status cloned = CloneTree(local, config.dir, [&](std::string_view name) {
+  Status cloned = CloneTree(local, dest, [&](std::string_view name) {
     return IsImmutable(name) &&
            std::find(options.diff.excluded_names.begin(), options.diff.excluded_names.end(),
                      name) == options.diff.excluded_names.end();
   });
   if (!cloned.ok()) {  // e.g. a file vanished meanwhile: download instead
-    RETURN_IF_ERROR(RemoveAll(config.dir));
+    RETURN_IF_ERROR(RemoveAll(dest));
     return false;
   }
+  if (options.sync) RETURN_IF_ERROR(SyncFileSystem(dest));  // copies and names durable
   TreeTotals t = TotalsOf(snapshot.index.root);
   figures.files_reused = t.files;
   figures.bytes_reused = t.bytes;
@@ -109,21 +132,20 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
   auto started = Clock::now();
   auto snapshot = snapshots.find(config.name);
   const StoreSnapshot* s = snapshot == snapshots.end() ? nullptr : &snapshot->second;
-  auto cleared = Async(executor, [config, s]() -> Result<bool> {
-    struct stat st;
-    if (::lstat(config.dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
-      return FailedPreconditionError("store directory " + config.dir + " is not a directory");
-    }
+  // The directory to restore into, emptied: the store's, or its target if it is a symlink
+  // to a directory. "" if there is no snapshot (a new, empty store).
+  auto cleared = Async(executor, [config, s]() -> Result<std::string> {
+    ASSIGN_OR_RETURN(std::string dest, StoreDirTarget(config.dir));
     // Always start from an empty store directory: nothing stale may survive a restore.
-    RETURN_IF_ERROR(RemoveAll(config.dir));
-    if (s != nullptr) return false;
-    RETURN_IF_ERROR(MakeDirs(config.dir));
-    return true;  // no snapshot: a new, empty store
+    RETURN_IF_ERROR(RemoveAll(dest));
+    if (s != nullptr) return dest;  // made by the clone or the download
+    RETURN_IF_ERROR(MakeDirs(dest));
+    return std::string();
   });
-  return std::move(cleared).Map(executor, [this, config, s, started](bool done) {
+  return std::move(cleared).Map(executor, [this, config, s, started](std::string dest) {
     StoreFigures f;
-    if (done) return MakeReadyFuture<StoreFigures>(f);
-    Result<bool> reused = TryReuse(config, *s, f);
+    if (dest.empty()) return MakeReadyFuture<StoreFigures>(f);
+    Result<bool> reused = TryReuse(config, dest, *s, f);
     if (!reused.ok()) return MakeReadyFuture<StoreFigures>(reused.status());
     if (*reused) {
       f.durations[Phase::kDownload] = Clock::now() - started;
@@ -132,8 +154,8 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
     TreeTotals t = TotalsOf(s->index.root);
     f.files_downloaded = t.files;
     f.bytes_downloaded = t.bytes;
-    return transfer.GetDir(s->index.root, config.dir)
-        .Then(executor, [f, started, dir = config.dir](Result<void> r) mutable {
+    return transfer.GetDir(s->index.root, dest)
+        .Then(executor, [f, started, dir = dest](Result<void> r) mutable {
           if (!r.ok()) {  // leave an empty store, not a tree that looks restored
             RemoveAll(dir).IgnoreError();
             MakeDirs(dir).IgnoreError();

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "blobstate/restore.h"
 #include "testing/state_fixture.h"
@@ -114,6 +116,28 @@ TEST_F(RestoreManagerTest, RestoreAlwaysDeletesTheStoreDirectoryFirst) {
   ASSERT_TRUE(WriteTree(a.dir, {{"junk", "again"}}).ok());
   ASSERT_TRUE(Restore({a}, c).ok());  // downloads
   EXPECT_TRUE(*ReadTree(a.dir) == kTree) << "restored tree differs";
+}
+
+// A store directory that is a symlink (say, to another disk) is restored into its target,
+// and stays a symlink; a path that is a file is an error, and left as it is.
+TEST_F(RestoreManagerTest, SymlinkedStoreIsRestoredIntoItsTargetAndAFileIsAnError) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, kTree).ok());
+  Checkpoint c = BackUp({a});
+  ASSERT_TRUE(RemoveAll(CheckpointDirOf(a.dir, c.id)).ok());
+  const std::string target = tmp_.Sub("other-disk/a");
+  ASSERT_TRUE(WriteTree(target, {{"stale", "x"}}).ok());
+  ASSERT_TRUE(RemoveAll(a.dir).ok());
+  ASSERT_EQ(::symlink(target.c_str(), a.dir.c_str()), 0);
+  ASSERT_TRUE(Restore({a}, c).ok());
+  EXPECT_TRUE(S_ISLNK(LStat(a.dir)->st_mode)) << "the link is kept";
+  EXPECT_TRUE(*ReadTree(target) == kTree) << "restored into the link's target";
+  ASSERT_TRUE(RemoveAll(a.dir).ok());
+  ASSERT_TRUE(WriteFileAtomic(a.dir, "a file").ok());
+  Result<std::map<std::string, StoreFigures>> r = Restore({a}, c);
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_NE(r.status().message().find("is not a directory"), std::string::npos) << r.status();
+  EXPECT_EQ(*ReadSmallFile(a.dir), "a file");
 }
 
 TEST_F(RestoreManagerTest, ReusesAnIdenticalLocalCheckpointWithoutDownloading) {

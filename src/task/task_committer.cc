@@ -182,7 +182,7 @@ Future<void> TaskCommitter::State::AsyncStage(Checkpoint next,
   const std::string id = next.id;
   return Async(executor, [this, id, dirs] { return backup.Upload(id, dirs); })
       .Map(executor, [this, next = std::move(next)](StoreMarkers markers) mutable {
-        next.state_markers[std::string(kBlobStoreBackend)] = markers;
+        backup.RecordMarkers(markers, next);
         auto c = std::make_shared<Checkpoint>(std::move(next));
         return At("persist.before_checkpoint")
             .Map(executor,

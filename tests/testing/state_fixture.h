@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 #include "blobstate/backup.h"
@@ -58,12 +59,16 @@ class StateTest : public ::testing::Test {
   }
 
   // Upload, persist (returned, not written), cleanup: one commit. Fails the test on error.
-  Checkpoint Commit(BackupManager& backup, const std::vector<StoreConfig>& stores) {
+  // Upload, the checkpoint (persisted by the caller as it pleases; `persisted` sees it
+  // before Cleanup), then Cleanup.
+  Checkpoint Commit(BackupManager& backup, const std::vector<StoreConfig>& stores,
+                    const std::function<void(const Checkpoint&)>& persisted = {}) {
     Checkpoint c{.id = NewCheckpointId()};
     Result<StoreMarkers> markers = backup.Upload(c.id, SnapshotDirs(stores, c.id)).GetFor(kWait);
     EXPECT_TRUE(markers.ok()) << markers.status();
     if (!markers.ok()) return c;
-    c.state_markers[std::string(kBlobStoreBackend)] = *markers;
+    backup.RecordMarkers(*markers, c);
+    if (persisted) persisted(c);
     Status s = backup.Cleanup(c.id, *markers).GetFor(kWait).status();
     EXPECT_TRUE(s.ok()) << s;
     return c;
