@@ -2,7 +2,7 @@
 # blobstate benchmarks. Prints medians of several runs and ratios against the limit each
 # one is measured against (memcpy; `cp -r` + `sync` on the same disk, in the same run).
 #   BENCH_TREE_MIB   size of the put/get tree (default 1024)
-#   BENCH_RUNS       runs per measurement (default 5)
+#   BENCH_RUNS       runs per measurement (default 5; the cloud part: BENCH_CLOUD_RUNS, 3)
 #   BENCH_DIR        scratch directory (default /tmp); needs ~3x the tree size free
 #   BENCH_ONLY       the parts to run, space-separated, from: hash diff tree rocksdb commit cloud
 #                    (default: all of them)
