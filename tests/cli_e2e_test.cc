@@ -240,6 +240,7 @@ TEST_F(CliEndToEndTest, ShowAndCheckpointsPrintTheirWholeResultAsJson) {
   const size_t at = list.out.find(marker);
   ASSERT_NE(at, std::string::npos) << list.out;
   EXPECT_NE(list.out.find("{\"checkpoint_id\":\""), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("\"removed_stores\":{}"), std::string::npos) << list.out;
   const std::string index = list.out.substr(
       at + marker.size(), list.out.find('"', at + marker.size()) - at - marker.size());
   Outcome show = Sh("blobstate show --blob-store file://" + tmp_.Sub("blobs") + " --index " +

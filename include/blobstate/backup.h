@@ -7,9 +7,10 @@
 //   Init(checkpoint)   rejects a version 1 checkpoint; loads the last persisted snapshot of
 //                      each backed-up store (the base of the next diff); finishes a cleanup
 //                      that a crash interrupted; notes the snapshots of stores the checkpoint
-//                      names but the configuration no longer has, and those it lists as
-//                      removed (kRemovedStoresKey). It deletes nothing of them: the latest
-//                      checkpoint still names them, and a rollback may need them.
+//                      names but the configuration no longer has: they are not deleted
+//                      yet, as the checkpoint still names them and a rollback may need
+//                      them. Deletes (best effort) those it lists as removed
+//                      (kRemovedStoresKey), which it no longer names.
 //   RecordMarkers      puts Upload's markers into the checkpoint to persist, and lists the
 //                      snapshots of removed stores not yet deleted under kRemovedStoresKey.
 //   Upload(id, dirs)   diffs each store's checkpoint directory against its last persisted

@@ -74,9 +74,9 @@ struct BackupManager::State {
   Future<void> CleanupStore(const std::string& name, const std::string& marker);
   CleanupWork PlanCleanup(StoreState& s, const std::string& marker);  // REQUIRES: mu held
   Future<void> RunCleanup(const std::string& name, CleanupWork work);
-  // Deletes the snapshots in `unconfigured`, forgetting each one deleted. Only after a
-  // checkpoint that lists them as removed, and no longer as live, is persisted.
-  Future<void> DeleteUnconfigured();
+  // Deletes the snapshots `targets` (entries of `unconfigured`), forgetting each one
+  // deleted. Only those that the latest persisted checkpoint lists as removed, not as live.
+  Future<void> DeleteUnconfigured(std::multimap<std::string, std::string> targets);
 };
 
 BackupManager::BackupManager(BlobStore& store, Executor& executor, std::string job,
@@ -109,6 +109,10 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint) {
     }
     for (const auto& [name, id] : *removed) st->unconfigured.emplace(name, id);
   }
+  // Listed as removed, these are no longer live in `checkpoint`: delete them now (usually
+  // done already, by the cleanup after that checkpoint was persisted), so that the next
+  // checkpoint need not list them again. Best effort: each Cleanup retries.
+  std::multimap<std::string, std::string> listed(removed->begin(), removed->end());
   Future<StoreSnapshots> snapshots =
       configured.empty() ? MakeReadyFuture<StoreSnapshots>(StoreSnapshots{})
                          : GetStoreSnapshots(st->store, st->executor, checkpoint, configured);
@@ -129,17 +133,18 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint) {
              }
              return AllOf(std::move(recoveries));
            })
+      .Map(st->executor,
+           [st, listed = std::move(listed)] {
+             return st->DeleteUnconfigured(listed).Then(
+                 st->executor, [](Result<void>) { return Result<void>(); });
+           })
       .Then(st->executor, [st](Result<void> r) {  // `st` lives until the last step ends
         return r.ok() ? r : r.status().WithContext("backup manager init");
       });
 }
 
-Future<void> BackupManager::State::DeleteUnconfigured() {
-  std::multimap<std::string, std::string> targets;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    targets = unconfigured;
-  }
+Future<void> BackupManager::State::DeleteUnconfigured(
+    std::multimap<std::string, std::string> targets) {
   std::vector<Future<void>> deletions;
   for (const auto& [name, id] : targets) {
     deletions.push_back(cleaner.DeleteChain(name, id).Then(
@@ -364,7 +369,12 @@ Future<void> BackupManager::Cleanup(const std::string& checkpoint_id, const Stor
   for (const auto& [name, s] : st->stores) {
     cleanups.push_back(st->CleanupStore(name, markers.at(name)));
   }
-  cleanups.push_back(st->DeleteUnconfigured());
+  std::multimap<std::string, std::string> unconfigured;
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    unconfigured = st->unconfigured;
+  }
+  cleanups.push_back(st->DeleteUnconfigured(std::move(unconfigured)));
   if (st->options.delete_old_checkpoint_dirs) {
     std::vector<std::string> dirs;
     for (const auto& [name, s] : st->stores) dirs.push_back(s.config.dir);

@@ -195,8 +195,9 @@ Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& o
   TaskFlags tf;
   Flags flags("checkpoints",
               "Lists the stored checkpoints of a task, the latest of each checkpoint version\n"
-              "(version 2 first), with their stores' snapshot index blob ids. Only the latest\n"
-              "is kept: each commit deletes the snapshot its predecessor referenced.");
+              "(version 2 first), with their stores' snapshot index blob ids (and those of\n"
+              "removed stores still to be deleted). Only the latest is kept: each commit\n"
+              "deletes the snapshot its predecessor referenced.");
   tf.Register(flags, {});
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
@@ -205,26 +206,36 @@ Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& o
                    out.Checked(OpenTask(tf, /*backend=*/false, /*create=*/false)));
   ASSIGN_OR_RETURN(std::vector<Checkpoint> checkpoints,
                    task->checkpoints->List().GetFor(kCommandTimeout, "read of the checkpoints"));
+  // A marker map as JSON ({"store":"index id",...}), or as indented lines under a checkpoint.
+  auto json_of = [&](const Checkpoint& c, std::string_view key) {
+    std::string out;
+    auto m = c.state_markers.find(std::string(key));
+    if (m == c.state_markers.end()) return std::string("{}");
+    for (const auto& [store, id] : m->second) {
+      out += (out.empty() ? "" : ",") + JsonString(store) + ":" + JsonString(id);
+    }
+    return "{" + out + "}";
+  };
+  auto lines_of = [&](const Checkpoint& c, std::string_view key, const std::string& label) {
+    std::string out;
+    auto m = c.state_markers.find(std::string(key));
+    if (m == c.state_markers.end()) return out;
+    for (const auto& [store, id] : m->second) out += "    " + label + store + "  " + id + "\n";
+    return out;
+  };
   std::string text = tf.json ? "[" : "";
   for (const Checkpoint& c : checkpoints) {
-    const std::string key = c.id.empty() ? "(no id)" : c.id;
-    auto m = c.state_markers.find(std::string(kBlobStoreBackend));
     if (tf.json) {
-      std::string stores;
-      if (m != c.state_markers.end()) {
-        for (const auto& [store, id] : m->second) {
-          stores += (stores.empty() ? "" : ",") + JsonString(store) + ":" + JsonString(id);
-        }
-      }
       text += std::string(text.size() > 1 ? "," : "") + "{\"checkpoint_id\":" + JsonString(c.id) +
               ",\"version\":" + std::to_string(c.version) +
-              ",\"inputs\":" + std::to_string(c.input_offsets.size()) + ",\"stores\":{" + stores +
-              "}}";
+              ",\"inputs\":" + std::to_string(c.input_offsets.size()) +
+              ",\"stores\":" + json_of(c, kBlobStoreBackend) +
+              ",\"removed_stores\":" + json_of(c, kRemovedStoresKey) + "}";
     } else {
-      text += key + "  v" + std::to_string(c.version) + "  " +
-              std::to_string(c.input_offsets.size()) + " input offset(s)\n";
-      if (m == c.state_markers.end()) continue;
-      for (const auto& [store, id] : m->second) text += "    " + store + "  " + id + "\n";
+      text += (c.id.empty() ? "(no id)" : c.id) + "  v" + std::to_string(c.version) + "  " +
+              std::to_string(c.input_offsets.size()) + " input offset(s)\n" +
+              lines_of(c, kBlobStoreBackend, "") +
+              lines_of(c, kRemovedStoresKey, "(removed, to be deleted) ");
     }
   }
   out.Print(tf.json ? text + "]\n" : (checkpoints.empty() ? "no checkpoints\n" : text));
