@@ -43,19 +43,11 @@ echo "   store: $db_mib MiB in $(find "$db" -type f | wc -l) files"
 # Azurite keeps every byte in memory, up to half the RAM, and frees deleted blobs only
 # later: a run puts 2 GiB there, so this benchmark has its own, smaller run count.
 runs=${BENCH_CLOUD_RUNS:-3}
-# Prints the seconds "$@" took, after a sync so that no step pays for an earlier one's
-# writeback.
-secs() {
-  sync
-  local t0=$(date +%s%N)
-  "$@" >"$scratch/out"
-  awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN {printf "%.2f", ns / 1e9}'
-}
+source bench/lib.sh
 with_prefix() {  # with_prefix URL PREFIX: the URL with PREFIX as its key prefix
   local base=${1%%\?*} query=${1#*\?}
   echo "$base/$2?$query"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rows=()
 for backend in s3 azure; do
   url=$([ $backend = s3 ] && echo "$s3_url" || echo "$az_url")
@@ -93,7 +85,6 @@ printf '%s\n' "${rows[@]}"
 
 # One incremental commit per backend: 5% new keys, then a compaction of their range. The
 # plain PUTs should be the new files' parts (8 MiB each) + 1 index + 1 checkpoint.
-files_of() { (cd "$1" && find . -type f -printf '%P %s\n' | sort); }
 rm -rf "$db"-*
 for url in "$s3_url" "$az_url"; do  # the base the incremental commits diff against
   "$bin/blobstate" backup --blob-store "$(with_prefix "$url" bench)" --job bench --task t0 \

@@ -17,14 +17,7 @@ keys=$((mib * 1024))          # 1000-byte values: ~1 KiB per key
 new_keys=$((keys / 20))       # ~5% new data
 task=(--blob-store "file://$scratch/blobs" --job bench --task t0 --io-threads "$threads")
 
-# Runs "$@" after a sync; prints its wall time in seconds. Its stdout is kept in $scratch/out.
-secs() {
-  sync
-  local t0=$(date +%s%N)
-  "$@" >"$scratch/out"
-  awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN {printf "%.3f", ns / 1e9}'
-}
-files_of() { (cd "$1" && find . -type f -printf '%P %s\n' | sort); }
+source bench/lib.sh
 
 echo "== RocksDB benchmark: filling $keys keys (~$mib MiB)"
 "$bin/blobstate-rocksdb" fill --db "$db" --keys "$keys" --value-size 1000 >/dev/null
@@ -38,7 +31,6 @@ echo "   store: $db_mib MiB in $(find "$db" -type f | wc -l) files"
 # slow for seconds, whichever tool runs then. A full backup starts from an empty
 # destination each time; the last run's backups serve the incremental step.
 runs=${BENCH_RUNS:-5}
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rotate() {  # rotate RUN A B C: runs the three commands A, B, C in an order that depends on RUN
   case $(($1 % 3)) in
     1) $2; $3; $4 ;;

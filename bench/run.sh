@@ -14,6 +14,7 @@ runs=${BENCH_RUNS:-5}
 scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-bench-XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 only=" ${BENCH_ONLY:-hash diff tree rocksdb commit cloud} "
+source bench/lib.sh
 want() { [[ $only == *" $1 "* ]]; }
 
 if want hash; then
@@ -45,7 +46,6 @@ done
 bytes=$(du -sb "$src" | cut -f1)
 echo "   tree: $(find "$src" -type f | wc -l) files, $((bytes >> 20)) MiB"
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # Runs "$@" with a cold-ish page cache for writes (sync before), prints "seconds max_rss_kib".
 # The command's own stdout is kept in $scratch/out.
 timed() { sync; /usr/bin/time -f "%e %M" -o "$scratch/time" "$@" >"$scratch/out"; cat "$scratch/time"; }
@@ -63,8 +63,8 @@ for r in $(seq 1 "$runs"); do
   out=$(timed "$bin/blobstate" restore "${task[@]}" --store "tree=$scratch/restored" --json)
   bs_get+=("${out% *}"); rss+=("${out#* }")
 done
-m() { printf '%s\n' "$@" | median; }
-put_cp=$(m "${cp_put[@]}"); put_bs=$(m "${bs_put[@]}"); get_cp=$(m "${cp_get[@]}"); get_bs=$(m "${bs_get[@]}")
+put_cp=$(median "${cp_put[@]}"); put_bs=$(median "${bs_put[@]}")
+get_cp=$(median "${cp_get[@]}"); get_bs=$(median "${bs_get[@]}")
 mib=$((bytes >> 20))
 awk -v mib="$mib" -v pc="$put_cp" -v pb="$put_bs" -v gc="$get_cp" -v gb="$get_bs" 'BEGIN {
   printf "   put: blobstate %.2f s (%.0f MiB/s)  cp -r+sync %.2f s (%.0f MiB/s)  ratio %.2fx (target >= 0.8x)\n", pb, mib/pb, pc, mib/pc, pc/pb
