@@ -29,21 +29,18 @@ export RCLONE_CONFIG_BS3_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 # (use_emulator: Azurite's well-known account and key, at the endpoint given.)
 export RCLONE_CONFIG_BAZ_TYPE=azureblob RCLONE_CONFIG_BAZ_USE_EMULATOR=true
 export RCLONE_CONFIG_BAZ_ENDPOINT=$az_endpoint
+source bench/lib.sh
 rclone_() { env -u AWS_CA_BUNDLE rclone --config /dev/null "$@"; }
 rclone_ mkdir baz:blobstate-test
 
 db=$scratch/db
 keys=$((mib * 1024))
 echo "== cloud benchmark: filling $keys keys (~$mib MiB)"
-"$bin/blobstate-rocksdb" fill --db "$db" --keys "$keys" --value-size 1000 >/dev/null
-"$bin/blobstate-rocksdb" compact --db "$db" >/dev/null
-db_mib=$(( $(du -sb "$db" | cut -f1) >> 20 ))
-echo "   store: $db_mib MiB in $(find "$db" -type f | wc -l) files"
+fill_store "$db" "$keys"
 
 # Azurite keeps every byte in memory, up to half the RAM, and frees deleted blobs only
 # later: a run puts 2 GiB there, so this benchmark has its own, smaller run count.
 runs=${BENCH_CLOUD_RUNS:-3}
-source bench/lib.sh
 with_prefix() {  # with_prefix URL PREFIX: the URL with PREFIX as its key prefix
   local base=${1%%\?*} query=${1#*\?}
   echo "$base/$2?$query"

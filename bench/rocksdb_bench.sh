@@ -20,10 +20,7 @@ task=(--blob-store "file://$scratch/blobs" --job bench --task t0 --io-threads "$
 source bench/lib.sh
 
 echo "== RocksDB benchmark: filling $keys keys (~$mib MiB)"
-"$bin/blobstate-rocksdb" fill --db "$db" --keys "$keys" --value-size 1000 >/dev/null
-"$bin/blobstate-rocksdb" compact --db "$db" >/dev/null
-db_mib=$(( $(du -sb "$db" | cut -f1) >> 20 ))
-echo "   store: $db_mib MiB in $(find "$db" -type f | wc -l) files"
+fill_store "$db" "$keys"
 
 # Each step is repeated BENCH_RUNS times (default 5) in rotating order, so that none always
 # goes first after the others' writes; medians are reported. A first round of all three is
