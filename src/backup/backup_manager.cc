@@ -147,18 +147,19 @@ Future<void> BackupManager::State::DeleteUnconfigured(
     std::multimap<std::string, std::string> targets) {
   std::vector<Future<void>> deletions;
   for (const auto& [name, id] : targets) {
-    deletions.push_back(cleaner.DeleteChain(name, id).Then(
-        executor, [this, name = name, id = id](Result<void> r) -> Result<void> {
-          if (!r.ok()) return r.status().WithContext("deletion of unconfigured store " + name);
-          std::lock_guard<std::mutex> lock(mu);
-          for (auto [it, end] = unconfigured.equal_range(name); it != end; ++it) {
-            if (it->second == id) {
-              unconfigured.erase(it);
-              break;
-            }
-          }
-          return r;
-        }));
+    deletions.push_back(
+        cleaner.DeleteChain({.job_name = job, .task_name = task, .store_name = name}, id)
+            .Then(executor, [this, name = name, id = id](Result<void> r) -> Result<void> {
+              if (!r.ok()) return r.status().WithContext("deletion of unconfigured store " + name);
+              std::lock_guard<std::mutex> lock(mu);
+              for (auto [it, end] = unconfigured.equal_range(name); it != end; ++it) {
+                if (it->second == id) {
+                  unconfigured.erase(it);
+                  break;
+                }
+              }
+              return r;
+            }));
   }
   return AllOf(std::move(deletions));
 }

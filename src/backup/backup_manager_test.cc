@@ -250,7 +250,8 @@ TEST_F(BackupManagerTest, LinksToAnotherStoresSnapshotAreDataLossAndDeleteNothin
   auto recovering = NewBackup({a, b});
   Result<void> init = recovering->Init(bad).GetFor(kWait);
   EXPECT_EQ(init.status().code(), StatusCode::kDataLoss) << init.status();
-  EXPECT_NE(init.status().message().find("belongs to job"), std::string::npos) << init.status();
+  EXPECT_NE(init.status().message().find("store b, not to job"), std::string::npos)
+      << init.status();
   // A removed-store entry that names store b's live snapshot as store "gone".
   Checkpoint removed = c;
   removed.state_markers[std::string(kRemovedStoresKey)] = {{"gone", live.at("b")}};

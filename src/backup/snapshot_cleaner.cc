@@ -54,25 +54,31 @@ Future<void> SnapshotCleaner::Run(CleanupWork work) {
 
 namespace {
 
-// kDataLoss unless every snapshot of `ancestors` belongs to `owner`'s job, task and store
-// and appears once, `head` (whose ancestors they are) not among them: a corrupt or forged
-// previous-index link must never make a cleanup delete a live snapshot.
+// kDataLoss unless snapshot `s` (reached from `head`) belongs to `owner`'s job, task and
+// store: a corrupt or forged link must never make a cleanup delete another's snapshot.
+Status CheckOwner(const StoreSnapshot& s, const SnapshotMetadata& owner, std::string_view head) {
+  const SnapshotMetadata& m = s.index.metadata;
+  if (m.job_name == owner.job_name && m.task_name == owner.task_name &&
+      m.store_name == owner.store_name) {
+    return Status::Ok();
+  }
+  return DataLossError("snapshot " + s.index_blob_id + ", reached from " + std::string(head) +
+                       ", belongs to job " + m.job_name + ", task " + m.task_name + ", store " +
+                       m.store_name + ", not to job " + owner.job_name + ", task " +
+                       owner.task_name + ", store " + owner.store_name + "; nothing deleted");
+}
+
+// kDataLoss unless every snapshot of `ancestors` belongs to `owner` and appears once,
+// `head` (whose ancestors they are) not among them.
 Status CheckAncestors(const std::string& head, const SnapshotMetadata& owner,
                       std::span<const StoreSnapshot> ancestors) {
   std::set<std::string> seen = {head};
   for (const StoreSnapshot& s : ancestors) {
-    const SnapshotMetadata& m = s.index.metadata;
     if (!seen.insert(s.index_blob_id).second) {
       return DataLossError("the previous-index links of snapshot " + head + " loop at " +
                            s.index_blob_id + "; nothing deleted");
     }
-    if (m.job_name != owner.job_name || m.task_name != owner.task_name ||
-        m.store_name != owner.store_name) {
-      return DataLossError("snapshot " + s.index_blob_id + ", linked from " + head +
-                           ", belongs to job " + m.job_name + ", task " + m.task_name + ", store " +
-                           m.store_name + ", not to store " + owner.store_name +
-                           "; nothing deleted");
-    }
+    RETURN_IF_ERROR(CheckOwner(s, owner, head));
   }
   return Status::Ok();
 }
@@ -129,18 +135,16 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot) {
       });
 }
 
-Future<void> SnapshotCleaner::DeleteChain(const std::string& store,
+Future<void> SnapshotCleaner::DeleteChain(const SnapshotMetadata& owner,
                                           const std::string& index_blob_id) {
   return PresentAncestors(index_blob_id, kMaxAncestors + 1)
-      .Map(executor_, [this, store, index_blob_id](std::vector<StoreSnapshot> chain) {
+      .Map(executor_, [this, owner, index_blob_id](std::vector<StoreSnapshot> chain) {
         if (chain.empty()) return MakeReadyFuture();  // deleted before
-        if (chain[0].index.metadata.store_name != store) {
-          return MakeReadyFuture<void>(DataLossError(
-              "snapshot " + index_blob_id + " of removed store " + store + " belongs to store " +
-              chain[0].index.metadata.store_name + "; nothing deleted"));
+        Status bad = CheckOwner(chain[0], owner, "the checkpoint");
+        if (bad.ok()) {
+          bad = CheckAncestors(index_blob_id, owner,
+                               std::span<const StoreSnapshot>(chain).subspan(1));
         }
-        Status bad = CheckAncestors(index_blob_id, chain[0].index.metadata,
-                                    std::span<const StoreSnapshot>(chain).subspan(1));
         if (!bad.ok()) return MakeReadyFuture<void>(bad);
         // Oldest index first, the newest last: a run that fails midway can start over from
         // the newest, which still leads to all that is left.

@@ -53,11 +53,11 @@ class SnapshotCleaner {
   // ancestor is `snapshot` itself, appears twice, or belongs to another job, task or store.
   Future<void> Recover(const StoreSnapshot& snapshot);
 
-  // Deletes the snapshot `index_blob_id` of `store` with all of its blobs, and its
-  // ancestors still present (a store no longer configured). A missing index counts as
-  // deleted. kDataLoss, deleting nothing, if a snapshot of the chain belongs to another
-  // store (or job, or task) or appears twice.
-  Future<void> DeleteChain(const std::string& store, const std::string& index_blob_id);
+  // Deletes the snapshot `index_blob_id` with all of its blobs, and its ancestors still
+  // present (a store no longer configured). A missing index counts as deleted. kDataLoss,
+  // deleting nothing, if a snapshot of the chain belongs to another job, task or store
+  // than `owner` names, or appears twice.
+  Future<void> DeleteChain(const SnapshotMetadata& owner, const std::string& index_blob_id);
 
   static constexpr int kMaxAncestors = 16;
 
