@@ -82,8 +82,9 @@ class BackupManager {
   // deleted (no entry if none). Call it between Upload and persisting `next`.
   void RecordMarkers(const StoreMarkers& markers, Checkpoint& next) const;
 
-  // `markers`: what Upload returned, as persisted. kFailedPrecondition if they are not the
-  // markers of the last Upload; nothing is done then.
+  // `markers`: what Upload returned, as persisted. kFailedPrecondition if a backed-up
+  // store has no marker (nothing is done then), or if a store's marker is not its last
+  // upload's (that store's cleanup is not done; the others' are).
   Future<void> Cleanup(const std::string& checkpoint_id, const StoreMarkers& markers);
 
   // What the last Upload and Cleanup did, per backed-up store.

@@ -12,9 +12,10 @@
 //                     turned off). A store without a marker in the checkpoint is left empty
 //                     (a new store). Stores run in parallel. Never writes outside a store's
 //                     directory, whatever the index says. A store whose download fails is
-//                     left empty, never half restored. A store path that is a symlink
-//                     to a directory is restored into that directory; one that exists as
-//                     anything else but a directory is an error, and left alone.
+//                     left empty (a crash midway can leave part of the tree; the next
+//                     restore clears it first). If a store's path exists as anything but
+//                     a directory (a symlink, as the backup refuses them too; a file),
+//                     nothing is restored and no store is touched.
 //
 // Store kinds: only persistent stores (StoreConfig::BackedUp) are touched; in-memory stores
 // have no directory.

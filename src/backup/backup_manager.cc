@@ -77,6 +77,8 @@ struct BackupManager::State {
   // Deletes the snapshots `targets` (entries of `unconfigured`), forgetting each one
   // deleted. Only those that the latest persisted checkpoint lists as removed, not as live.
   Future<void> DeleteUnconfigured(std::multimap<std::string, std::string> targets);
+  // Removes the entry (`name`, `id`) from `unconfigured`.
+  void Forget(const std::string& name, const std::string& id);
 };
 
 BackupManager::BackupManager(BlobStore& store, Executor& executor, std::string job,
@@ -125,11 +127,14 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint) {
                  std::lock_guard<std::mutex> lock(st->mu);
                  st->Store(name).persisted = snapshot;
                }
-               recoveries.push_back(st->cleaner.Recover(snapshot).Then(
-                   st->executor, [st, name = name](Result<void> r) {
-                     if (!r.ok()) st->Fail(name, Phase::kInit);
-                     return r.ok() ? r : r.status().WithContext("recovery of store " + name);
-                   }));
+               const SnapshotMetadata owner{
+                   .job_name = st->job, .task_name = st->task, .store_name = name};
+               recoveries.push_back(
+                   st->cleaner.Recover(snapshot, owner)
+                       .Then(st->executor, [st, name = name](Result<void> r) {
+                         if (!r.ok()) st->Fail(name, Phase::kInit);
+                         return r.ok() ? r : r.status().WithContext("recovery of store " + name);
+                       }));
              }
              return AllOf(std::move(recoveries));
            })
@@ -145,23 +150,44 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint) {
 
 Future<void> BackupManager::State::DeleteUnconfigured(
     std::multimap<std::string, std::string> targets) {
+  if (targets.empty()) return MakeReadyFuture();
+  // Never delete what the persisted snapshots of the configured stores hold.
+  auto live = std::make_shared<std::set<std::string>>();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [name, s] : stores) {
+      if (!s.persisted) continue;
+      live->insert(s.persisted->index_blob_id);
+      std::set<std::string> blobs = BlobSet(s.persisted->index.root);
+      live->insert(blobs.begin(), blobs.end());
+    }
+  }
   std::vector<Future<void>> deletions;
   for (const auto& [name, id] : targets) {
+    const SnapshotMetadata owner{.job_name = job, .task_name = task, .store_name = name};
     deletions.push_back(
-        cleaner.DeleteChain({.job_name = job, .task_name = task, .store_name = name}, id)
-            .Then(executor, [this, name = name, id = id](Result<void> r) -> Result<void> {
-              if (!r.ok()) return r.status().WithContext("deletion of unconfigured store " + name);
-              std::lock_guard<std::mutex> lock(mu);
-              for (auto [it, end] = unconfigured.equal_range(name); it != end; ++it) {
-                if (it->second == id) {
-                  unconfigured.erase(it);
-                  break;
-                }
+        cleaner.DeleteChain(owner, id, live)
+            .Then(executor, [this, name = name, id = id](Result<void> r) {
+              // Not the removed store's to delete (kDataLoss): reported
+              // once and forgotten, as listed again it would fail every
+              // later commit.
+              if (r.ok() || r.status().code() == StatusCode::kDataLoss) {
+                Forget(name, id);
               }
-              return r;
+              return r.ok() ? r : r.status().WithContext("deletion of unconfigured store " + name);
             }));
   }
   return AllOf(std::move(deletions));
+}
+
+void BackupManager::State::Forget(const std::string& name, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto [it, end] = unconfigured.equal_range(name); it != end; ++it) {
+    if (it->second == id) {
+      unconfigured.erase(it);
+      return;
+    }
+  }
 }
 
 Future<std::string> BackupManager::State::UploadStore(const std::string& name,

@@ -103,8 +103,12 @@ Future<std::vector<StoreSnapshot>> SnapshotCleaner::PresentAncestors(std::string
       });
 }
 
-Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot) {
+Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot,
+                                      const SnapshotMetadata& owner) {
   auto s = std::make_shared<const StoreSnapshot>(snapshot);
+  if (Status bad = CheckOwner(*s, owner, "the checkpoint"); !bad.ok()) {
+    return MakeReadyFuture<void>(bad);
+  }
   if (s->index.prev_snapshot_index_blob_id.empty()) {
     // A first snapshot: its cleanup removes the index's TTL after all the others, so an
     // index without one means the cleanup finished.
@@ -117,9 +121,9 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot) {
     });
   }
   return PresentAncestors(s->index.prev_snapshot_index_blob_id, kMaxAncestors)
-      .Map(executor_, [this, s](std::vector<StoreSnapshot> ancestors) {
+      .Map(executor_, [this, s, owner](std::vector<StoreSnapshot> ancestors) {
         if (ancestors.empty()) return MakeReadyFuture();  // cleanup finished
-        Status bad = CheckAncestors(s->index_blob_id, s->index.metadata, ancestors);
+        Status bad = CheckAncestors(s->index_blob_id, owner, ancestors);
         if (!bad.ok()) return MakeReadyFuture<void>(bad);
         CleanupWork work;
         work.ttl_blobs = BlobSet(s->index.root);
@@ -136,22 +140,30 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot) {
 }
 
 Future<void> SnapshotCleaner::DeleteChain(const SnapshotMetadata& owner,
-                                          const std::string& index_blob_id) {
+                                          const std::string& index_blob_id,
+                                          std::shared_ptr<const std::set<std::string>> live) {
   return PresentAncestors(index_blob_id, kMaxAncestors + 1)
-      .Map(executor_, [this, owner, index_blob_id](std::vector<StoreSnapshot> chain) {
+      .Map(executor_, [this, owner, index_blob_id, live](std::vector<StoreSnapshot> chain) {
         if (chain.empty()) return MakeReadyFuture();  // deleted before
         Status bad = CheckOwner(chain[0], owner, "the checkpoint");
         if (bad.ok()) {
           bad = CheckAncestors(index_blob_id, owner,
                                std::span<const StoreSnapshot>(chain).subspan(1));
         }
+        for (const StoreSnapshot& s : chain) {
+          if (bad.ok() && live->contains(s.index_blob_id)) {
+            bad = DataLossError("snapshot " + s.index_blob_id + " of removed store " +
+                                owner.store_name + " is live in the checkpoint; nothing deleted");
+          }
+        }
         if (!bad.ok()) return MakeReadyFuture<void>(bad);
         // Oldest index first, the newest last: a run that fails midway can start over from
         // the newest, which still leads to all that is left.
         CleanupWork work;
         for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-          std::set<std::string> blobs = BlobSet(it->index.root);
-          work.delete_blobs.insert(blobs.begin(), blobs.end());
+          for (const std::string& id : BlobSet(it->index.root)) {
+            if (!live->contains(id)) work.delete_blobs.insert(id);
+          }
           work.delete_indexes.push_back(it->index_blob_id);
         }
         return Run(std::move(work));

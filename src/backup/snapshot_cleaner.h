@@ -4,6 +4,7 @@
 #define BLOBSTATE_BACKUP_SNAPSHOT_CLEANER_H_
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -49,15 +50,18 @@ class SnapshotCleaner {
   // removed and the ancestors still present (up to kMaxAncestors) are deleted with the
   // blobs `snapshot` does not share. A first snapshot (no previous index) has its
   // cleanup finished once its index has no TTL (which the cleanup removes last); until
-  // then, the TTL of each of its blobs is removed. kDataLoss, deleting nothing, if an
-  // ancestor is `snapshot` itself, appears twice, or belongs to another job, task or store.
-  Future<void> Recover(const StoreSnapshot& snapshot);
+  // then, the TTL of each of its blobs is removed. kDataLoss, changing nothing, if
+  // `snapshot` or an ancestor belongs to another job, task or store than `owner` names, or
+  // an ancestor is `snapshot` itself or appears twice.
+  Future<void> Recover(const StoreSnapshot& snapshot, const SnapshotMetadata& owner);
 
   // Deletes the snapshot `index_blob_id` with all of its blobs, and its ancestors still
-  // present (a store no longer configured). A missing index counts as deleted. kDataLoss,
-  // deleting nothing, if a snapshot of the chain belongs to another job, task or store
-  // than `owner` names, or appears twice.
-  Future<void> DeleteChain(const SnapshotMetadata& owner, const std::string& index_blob_id);
+  // present (a store no longer configured), except the blobs in `live` (those of the
+  // snapshots a checkpoint still references). A missing index counts as deleted.
+  // kDataLoss, deleting nothing, if a snapshot of the chain is in `live`, belongs to
+  // another job, task or store than `owner` names, or appears twice.
+  Future<void> DeleteChain(const SnapshotMetadata& owner, const std::string& index_blob_id,
+                           std::shared_ptr<const std::set<std::string>> live);
 
   static constexpr int kMaxAncestors = 16;
 

@@ -3,6 +3,7 @@
 #ifndef BLOBSTATE_CLI_COMMANDS_H_
 #define BLOBSTATE_CLI_COMMANDS_H_
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -23,8 +24,10 @@ class CommandOutput {
     Print(text);
     return Status::Ok();
   }
-  // flags.Parse, remembering a failure as a usage error (exit status 2).
+  // flags.Parse, remembering a failure as a usage error (exit status 2), and whether
+  // --json was given (also when the flags do not parse).
   Status Parse(Flags& flags, const std::vector<std::string>& args, size_t positional_count) {
+    json_ = std::find(args.begin(), args.end(), "--json") != args.end();
     Status s = flags.Parse(args, positional_count);
     usage_error_ = !s.ok();
     return s;
@@ -39,7 +42,6 @@ class CommandOutput {
   bool usage_error() const { return usage_error_; }
 
   // With --json, a failure is also printed on stdout as {"error":{"code":..,"message":..}}.
-  void set_json(bool json) { json_ = json; }
   bool json() const { return json_; }
 
  private:

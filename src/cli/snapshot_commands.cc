@@ -54,7 +54,6 @@ Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out) {
              "print the snapshot and its tree as JSON (a failure as {\"error\":...})");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
-  out.set_json(json);
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
                    out.Checked(OpenBlobStore(url, {.must_exist = true})));
   ThreadPool pool("cli", 1);
@@ -94,7 +93,6 @@ Status GcCommand(const std::vector<std::string>& args, CommandOutput& out) {
   flags.Bool("json", &json, "print the result as JSON (a failure as {\"error\":...})");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
-  out.set_json(json);
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
                    out.Checked(OpenBlobStore(url, {.must_exist = true})));
   ASSIGN_OR_RETURN(std::vector<std::string> expired,

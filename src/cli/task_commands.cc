@@ -46,9 +46,11 @@ Result<std::map<std::string, std::string>> SnapshotStores(const std::vector<Stor
   return dirs;
 }
 
-// The rest of `backup` once its flags are checked and the task is open: one commit, printed.
-Status RunBackup(TaskContext& task, const TaskFlags& tf, const std::vector<StoreConfig>& stores,
-                 uint64_t part_size, Clock::time_point start, CommandOutput& out) {
+// The rest of `backup` once its flags are checked and the task is open: one commit.
+// Returns what to print.
+Result<std::string> RunBackup(TaskContext& task, const TaskFlags& tf,
+                              const std::vector<StoreConfig>& stores, uint64_t part_size,
+                              Clock::time_point start) {
   ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, SelectCheckpoint(task, tf));
   Progress progress("uploading", !tf.json);
   BackupOptions options;
@@ -67,7 +69,12 @@ Status RunBackup(TaskContext& task, const TaskFlags& tf, const std::vector<Store
                    backup.Upload(next.id, dirs).GetFor(kCommandTimeout, "upload"));
   backup.RecordMarkers(markers, next);
   auto persist_started = Clock::now();
-  RETURN_IF_ERROR(task.checkpoints->Write(next).GetFor(kCommandTimeout, "checkpoint write"));
+  Status written =
+      task.checkpoints->Write(next).GetFor(kCommandTimeout, "checkpoint write").status();
+  if (!written.ok()) {
+    task.metrics.RecordError(Flow::kBackup, "_all", Phase::kPersist);
+    return written;
+  }
   // The checkpoint is one write for all stores: its time counts once, in the total.
   const StoreFigures persisted{.durations = {{Phase::kPersist, Clock::now() - persist_started}}};
   task.metrics.RecordPhase(Flow::kBackup, "_all", Phase::kPersist,
@@ -76,14 +83,13 @@ Status RunBackup(TaskContext& task, const TaskFlags& tf, const std::vector<Store
   progress.Stop();
   const auto figures = backup.LastFigures();
   if (tf.json) {
-    out.Print("{\"checkpoint_id\":" + JsonString(next.id) + ",\"stores\":" +
-              FiguresJson(figures, persisted) + ",\"http_requests\":" + HttpRequestsJson() +
-              ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
-  } else {
-    out.Print("checkpoint " + next.id + " of job " + tf.job + ", task " + tf.task + " in " +
-              Fixed(Seconds(start)) + " s\n" + FiguresTable(figures, true));
+    return "{\"checkpoint_id\":" + JsonString(next.id) +
+           ",\"stores\":" + FiguresJson(figures, persisted) +
+           ",\"http_requests\":" + HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) +
+           "}\n";
   }
-  return Status::Ok();
+  return "checkpoint " + next.id + " of job " + tf.job + ", task " + tf.task + " in " +
+         Fixed(Seconds(start)) + " s\n" + FiguresTable(figures, true);
 }
 
 // kNotFound unless `checkpoint` has a snapshot of every backed-up store of `stores`: a
@@ -108,10 +114,19 @@ Status CheckEverySnapshotExists(const std::optional<Checkpoint>& checkpoint,
   return Status::Ok();
 }
 
-Status RunRestore(TaskContext& task, const TaskFlags& tf, const std::vector<StoreConfig>& stores,
-                  bool verify, bool allow_empty, Clock::time_point start, CommandOutput& out) {
+// The rest of `restore` once its flags are checked and the task is open. Returns what to
+// print.
+Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
+                               const std::vector<StoreConfig>& stores, bool verify,
+                               bool allow_empty, Clock::time_point start) {
   ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, SelectCheckpoint(task, tf));
-  if (!allow_empty) RETURN_IF_ERROR(CheckEverySnapshotExists(checkpoint, stores, tf, *task.store));
+  if (!allow_empty) {
+    Status refused = CheckEverySnapshotExists(checkpoint, stores, tf, *task.store);
+    if (!refused.ok()) {
+      task.metrics.RecordError(Flow::kRestore, "_all", Phase::kInit);
+      return refused;
+    }
+  }
   Progress progress("downloading", !tf.json);
   RestoreManager restore(*task.store, *task.pool, stores,
                          {.verify_checksums = verify, .progress = progress.counter()},
@@ -121,15 +136,26 @@ Status RunRestore(TaskContext& task, const TaskFlags& tf, const std::vector<Stor
   progress.Stop();
   const std::string id = checkpoint ? checkpoint->id : "";
   if (tf.json) {
-    out.Print("{\"checkpoint_id\":" + JsonString(id) + ",\"stores\":" + FiguresJson(figures) +
-              ",\"verified\":" + (verify ? "true" : "false") + ",\"http_requests\":" +
-              HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
-  } else {
-    out.Print((checkpoint ? "restored checkpoint " + id
-                          : std::string("no checkpoint: stores left empty")) +
-              " in " + Fixed(Seconds(start)) + " s" + (verify ? ", checksums verified" : "") +
-              "\n" + FiguresTable(figures, false));
+    return "{\"checkpoint_id\":" + JsonString(id) + ",\"stores\":" + FiguresJson(figures) +
+           ",\"verified\":" + (verify ? "true" : "false") +
+           ",\"http_requests\":" + HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) +
+           "}\n";
   }
+  return (checkpoint ? "restored checkpoint " + id
+                     : std::string("no checkpoint: stores left empty")) +
+         " in " + Fixed(Seconds(start)) + " s" + (verify ? ", checksums verified" : "") + "\n" +
+         FiguresTable(figures, false);
+}
+
+// Writes --metrics-file whether `result` (what a command did) succeeded or not, then
+// prints `result`. A metrics file that cannot be written fails the command, saying that
+// its work itself was done.
+Status Finish(Result<std::string> result, const TaskContext& task, const TaskFlags& tf,
+              CommandOutput& out) {
+  Status written = WriteMetrics(task, tf);
+  if (!result.ok()) return result.status();
+  if (!written.ok()) return written.WithContext("the command's work was done, but");
+  out.Print(*result);
   return Status::Ok();
 }
 
@@ -150,7 +176,6 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
              "bytes per blob of a large file, 64 KiB to 5 GiB (default: 8 MiB)");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
-  out.set_json(tf.json);
   ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, out.Checked(tf.StoreConfigs()));
   if (part_size < kMinPartSize || part_size > kMaxPartSize) {
     return out.Checked(InvalidArgumentError("--part-size " + std::to_string(part_size) +
@@ -159,9 +184,7 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
                    out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/true)));
-  Status s = RunBackup(*task, tf, stores, part_size, start, out);
-  Status written = WriteMetrics(*task, tf);
-  return s.ok() ? written : s;
+  return Finish(RunBackup(*task, tf, stores, part_size, start), *task, tf, out);
 }
 
 Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) {
@@ -171,9 +194,10 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
               "Restores each store's snapshot of the latest checkpoint (or --checkpoint) into\n"
               "its directory, as on a new host: the directory is emptied first; an identical\n"
               "local checkpoint is reused (no download); otherwise files are downloaded and\n"
-              "verified against their checksums. A store whose restore fails is left empty.\n"
-              "If the task has no checkpoint, or the checkpoint no snapshot of a store, nothing\n"
-              "is changed and the command fails, unless --allow-empty.");
+              "verified against their checksums. A store whose download fails is left empty.\n"
+              "Nothing is changed and the command fails if a store's path is a symlink or a\n"
+              "file, or if the task has no checkpoint or the checkpoint no snapshot of a store\n"
+              "(unless --allow-empty).");
   tf.Register(flags, {.stores = true, .checkpoint = true, .metrics = true});
   flags.Bool("no-verify", &no_verify, "skip the checksum check of downloaded files");
   flags.Bool("allow-empty", &allow_empty,
@@ -181,14 +205,11 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
              "start does");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
-  out.set_json(tf.json);
   ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, out.Checked(tf.StoreConfigs()));
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
-                   out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/allow_empty)));
-  Status s = RunRestore(*task, tf, stores, !no_verify, allow_empty, start, out);
-  Status written = WriteMetrics(*task, tf);
-  return s.ok() ? written : s;
+                   out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/false)));
+  return Finish(RunRestore(*task, tf, stores, !no_verify, allow_empty, start), *task, tf, out);
 }
 
 Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& out) {
@@ -201,7 +222,6 @@ Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& o
   tf.Register(flags, {});
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
-  out.set_json(tf.json);
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
                    out.Checked(OpenTask(tf, /*backend=*/false, /*create=*/false)));
   ASSIGN_OR_RETURN(std::vector<Checkpoint> checkpoints,
@@ -253,7 +273,6 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   flags.String("scratch", &scratch, "where to download (default: /tmp); needs a store's size");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
-  out.set_json(tf.json);
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
                    out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/false)));

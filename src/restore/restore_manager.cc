@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
-#include <memory>
 
 #include "blobstate/restore.h"
 #include "blobstate/snapshot.h"
@@ -22,23 +20,17 @@ bool IsImmutable(std::string_view name) {
   return name.ends_with(".sst") || name.ends_with(".blob");
 }
 
-// The directory a restore of the store at `dir` writes: `dir`, or the directory that `dir`
-// is a symlink to. kFailedPrecondition if `dir` exists as anything else.
-Result<std::string> StoreDirTarget(const std::string& dir) {
+// kFailedPrecondition naming `dir` unless it is a directory or absent. A symlink is
+// refused, as the backup refuses it: the store's directory must be given itself.
+Status CheckStoreDir(const std::string& dir) {
   struct stat st;
   if (::lstat(dir.c_str(), &st) != 0) {
-    if (errno == ENOENT) return dir;
-    return ErrnoError("stat " + dir, errno);
+    return errno == ENOENT ? Status::Ok() : ErrnoError("stat " + dir, errno);
   }
-  if (S_ISDIR(st.st_mode)) return dir;
-  if (!S_ISLNK(st.st_mode)) {
-    return FailedPreconditionError("store directory " + dir + " is not a directory");
-  }
-  std::unique_ptr<char, decltype(&std::free)> target(::realpath(dir.c_str(), nullptr), std::free);
-  if (target == nullptr || ::stat(target.get(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return FailedPreconditionError("store directory " + dir + " is a symlink to no directory");
-  }
-  return std::string(target.get());
+  if (S_ISDIR(st.st_mode)) return Status::Ok();
+  return FailedPreconditionError(
+      "store directory " + dir + " is " +
+      (S_ISLNK(st.st_mode) ? "a symlink: give the directory itself" : "not a directory"));
 }
 
 }  // namespace
@@ -67,8 +59,8 @@ struct RestoreManager::State {
   Future<StoreFigures> RestoreStore(const StoreConfig& config);
   // Recreates the store from its local checkpoint directory if that holds exactly the
   // snapshot; true if it did.
-  Result<bool> TryReuse(const StoreConfig& config, const std::string& dest,
-                        const StoreSnapshot& snapshot, StoreFigures& figures);
+  Result<bool> TryReuse(const StoreConfig& config, const StoreSnapshot& snapshot,
+                        StoreFigures& figures);
 };
 
 RestoreManager::RestoreManager(BlobStore& store, Executor& executor,
@@ -104,7 +96,7 @@ Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint) {
       });
 }
 
-Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config, const std::string& dest,
+Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config,
                                              const StoreSnapshot& snapshot, StoreFigures& figures) {
   const std::string& id = snapshot.index.metadata.checkpoint_id;
   if (!IsValidCheckpointId(id)) return false;
@@ -112,16 +104,16 @@ Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config, const st
   if (!PathExists(local)) return false;
   Result<bool> identical = IsIdentical(local, snapshot.index.root, options.diff);
   if (!identical.ok() || !*identical) return false;  // differs, or unreadable: download
-  Status cloned = CloneTree(local, dest, [&](std::string_view name) {
+  Status cloned = CloneTree(local, config.dir, [&](std::string_view name) {
     return IsImmutable(name) &&
            std::find(options.diff.excluded_names.begin(), options.diff.excluded_names.end(),
                      name) == options.diff.excluded_names.end();
   });
   if (!cloned.ok()) {  // e.g. a file vanished meanwhile: download instead
-    RETURN_IF_ERROR(RemoveAll(dest));
+    RETURN_IF_ERROR(RemoveAll(config.dir));
     return false;
   }
-  if (options.sync) RETURN_IF_ERROR(SyncFileSystem(dest));  // copies and names durable
+  if (options.sync) RETURN_IF_ERROR(SyncFileSystem(config.dir));  // copies and names durable
   TreeTotals t = TotalsOf(snapshot.index.root);
   figures.files_reused = t.files;
   figures.bytes_reused = t.bytes;
@@ -132,20 +124,17 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
   auto started = Clock::now();
   auto snapshot = snapshots.find(config.name);
   const StoreSnapshot* s = snapshot == snapshots.end() ? nullptr : &snapshot->second;
-  // The directory to restore into, emptied: the store's, or its target if it is a symlink
-  // to a directory. "" if there is no snapshot (a new, empty store).
-  auto cleared = Async(executor, [config, s]() -> Result<std::string> {
-    ASSIGN_OR_RETURN(std::string dest, StoreDirTarget(config.dir));
+  auto cleared = Async(executor, [config, s]() -> Result<bool> {
     // Always start from an empty store directory: nothing stale may survive a restore.
-    RETURN_IF_ERROR(RemoveAll(dest));
-    if (s != nullptr) return dest;  // made by the clone or the download
-    RETURN_IF_ERROR(MakeDirs(dest));
-    return std::string();
+    RETURN_IF_ERROR(RemoveAll(config.dir));
+    if (s != nullptr) return false;  // the clone or the download makes it
+    RETURN_IF_ERROR(MakeDirs(config.dir));
+    return true;  // no snapshot: a new, empty store
   });
-  return std::move(cleared).Map(executor, [this, config, s, started](std::string dest) {
+  return std::move(cleared).Map(executor, [this, config, s, started](bool done) {
     StoreFigures f;
-    if (dest.empty()) return MakeReadyFuture<StoreFigures>(f);
-    Result<bool> reused = TryReuse(config, dest, *s, f);
+    if (done) return MakeReadyFuture<StoreFigures>(f);
+    Result<bool> reused = TryReuse(config, *s, f);
     if (!reused.ok()) return MakeReadyFuture<StoreFigures>(reused.status());
     if (*reused) {
       f.durations[Phase::kDownload] = Clock::now() - started;
@@ -154,8 +143,8 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
     TreeTotals t = TotalsOf(s->index.root);
     f.files_downloaded = t.files;
     f.bytes_downloaded = t.bytes;
-    return transfer.GetDir(s->index.root, dest)
-        .Then(executor, [f, started, dir = dest](Result<void> r) mutable {
+    return transfer.GetDir(s->index.root, config.dir)
+        .Then(executor, [f, started, dir = config.dir](Result<void> r) mutable {
           if (!r.ok()) {  // leave an empty store, not a tree that looks restored
             RemoveAll(dir).IgnoreError();
             MakeDirs(dir).IgnoreError();
@@ -169,21 +158,30 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
 
 Future<std::map<std::string, StoreFigures>> RestoreManager::Restore() {
   auto st = state_;
-  std::map<std::string, Future<StoreFigures>> restores;
-  for (const auto& [name, config] : st->stores) {
-    restores.emplace(
-        name,
-        st->RestoreStore(config).Then(st->executor, [st, name = name](Result<StoreFigures> r) {
-          if (st->metrics == nullptr) return r;
-          if (r.ok()) {
-            st->metrics->Record(Flow::kRestore, name, *r);
-          } else {
-            st->metrics->RecordError(Flow::kRestore, name, Phase::kDownload);
-          }
-          return r.ok() ? r : r.status().WithContext("restore of store " + name);
-        }));
-  }
-  return ToMap(std::move(restores));
+  // Every store's path is checked before any store is emptied.
+  auto checked = Async(st->executor, [st]() -> Status {
+    for (const auto& [name, config] : st->stores) {
+      RETURN_IF_ERROR(CheckStoreDir(config.dir).WithContext("restore of store " + name));
+    }
+    return Status::Ok();
+  });
+  return std::move(checked).Map(st->executor, [st] {
+    std::map<std::string, Future<StoreFigures>> restores;
+    for (const auto& [name, config] : st->stores) {
+      restores.emplace(
+          name,
+          st->RestoreStore(config).Then(st->executor, [st, name = name](Result<StoreFigures> r) {
+            if (st->metrics == nullptr) return r;
+            if (r.ok()) {
+              st->metrics->Record(Flow::kRestore, name, *r);
+            } else {
+              st->metrics->RecordError(Flow::kRestore, name, Phase::kDownload);
+            }
+            return r.ok() ? r : r.status().WithContext("restore of store " + name);
+          }));
+    }
+    return ToMap(std::move(restores));
+  });
 }
 
 }  // namespace blobstate

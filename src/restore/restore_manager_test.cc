@@ -118,26 +118,29 @@ TEST_F(RestoreManagerTest, RestoreAlwaysDeletesTheStoreDirectoryFirst) {
   EXPECT_TRUE(*ReadTree(a.dir) == kTree) << "restored tree differs";
 }
 
-// A store directory that is a symlink (say, to another disk) is restored into its target,
-// and stays a symlink; a path that is a file is an error, and left as it is.
-TEST_F(RestoreManagerTest, SymlinkedStoreIsRestoredIntoItsTargetAndAFileIsAnError) {
-  StoreConfig a = Store("a");
+// A store path that is a symlink (which the backup refuses too) or a file fails the
+// restore before any store, the good one included, is emptied.
+TEST_F(RestoreManagerTest, SymlinkOrFileAsAStoreDirectoryFailsBeforeAnyStoreIsTouched) {
+  StoreConfig a = Store("a"), b = Store("b");
   ASSERT_TRUE(WriteTree(a.dir, kTree).ok());
-  Checkpoint c = BackUp({a});
-  ASSERT_TRUE(RemoveAll(CheckpointDirOf(a.dir, c.id)).ok());
-  const std::string target = tmp_.Sub("other-disk/a");
-  ASSERT_TRUE(WriteTree(target, {{"stale", "x"}}).ok());
-  ASSERT_TRUE(RemoveAll(a.dir).ok());
-  ASSERT_EQ(::symlink(target.c_str(), a.dir.c_str()), 0);
-  ASSERT_TRUE(Restore({a}, c).ok());
-  EXPECT_TRUE(S_ISLNK(LStat(a.dir)->st_mode)) << "the link is kept";
-  EXPECT_TRUE(*ReadTree(target) == kTree) << "restored into the link's target";
-  ASSERT_TRUE(RemoveAll(a.dir).ok());
-  ASSERT_TRUE(WriteFileAtomic(a.dir, "a file").ok());
-  Result<std::map<std::string, StoreFigures>> r = Restore({a}, c);
+  ASSERT_TRUE(WriteTree(b.dir, {{"g", "b"}}).ok());
+  Checkpoint c = BackUp({a, b});
+  const std::string target = tmp_.Sub("other-disk/b");
+  ASSERT_TRUE(WriteTree(target, {{"kept", "x"}}).ok());
+  ASSERT_TRUE(RemoveAll(b.dir).ok());
+  ASSERT_EQ(::symlink(target.c_str(), b.dir.c_str()), 0);
+  Result<std::map<std::string, StoreFigures>> r = Restore({a, b}, c);
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_NE(r.status().message().find("is a symlink"), std::string::npos) << r.status();
+  EXPECT_TRUE(*ReadTree(a.dir) == kTree) << "no store is emptied";
+  EXPECT_EQ(*ReadTree(target), (Tree{{"kept", "x"}}));
+  ASSERT_TRUE(RemoveAll(b.dir).ok());
+  ASSERT_TRUE(WriteFileAtomic(b.dir, "a file").ok());
+  r = Restore({a, b}, c);
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status();
   EXPECT_NE(r.status().message().find("is not a directory"), std::string::npos) << r.status();
-  EXPECT_EQ(*ReadSmallFile(a.dir), "a file");
+  EXPECT_EQ(*ReadSmallFile(b.dir), "a file");
+  EXPECT_TRUE(*ReadTree(a.dir) == kTree);
 }
 
 TEST_F(RestoreManagerTest, ReusesAnIdenticalLocalCheckpointWithoutDownloading) {

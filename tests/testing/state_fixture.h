@@ -40,10 +40,11 @@ class StateTest : public ::testing::Test {
   }
 
   std::unique_ptr<BackupManager> NewBackup(std::vector<StoreConfig> stores,
-                                           BackupOptions options = {}) {
+                                           BackupOptions options = {},
+                                           const std::string& task = "task-0") {
     options.transfer.part_size = 1000;
-    return std::make_unique<BackupManager>(*blobs_, pool_, "job", "task-0", std::move(stores),
-                                           options, &metrics_);
+    return std::make_unique<BackupManager>(*blobs_, pool_, "job", task, std::move(stores), options,
+                                           &metrics_);
   }
 
   // Snapshots each store's directory into its checkpoint directory (by hard links).
