@@ -150,11 +150,12 @@ Future<void> SnapshotCleaner::DeleteChain(const SnapshotMetadata& owner,
           bad = CheckAncestors(index_blob_id, owner,
                                std::span<const StoreSnapshot>(chain).subspan(1));
         }
-        for (const StoreSnapshot& s : chain) {
-          if (bad.ok() && live->contains(s.index_blob_id)) {
-            bad = DataLossError("snapshot " + s.index_blob_id + " of removed store " +
-                                owner.store_name + " is live in the checkpoint; nothing deleted");
-          }
+        auto in_use = std::find_if(chain.begin(), chain.end(), [&](const StoreSnapshot& s) {
+          return live->contains(s.index_blob_id);
+        });
+        if (bad.ok() && in_use != chain.end()) {
+          bad = DataLossError("snapshot " + in_use->index_blob_id + " of removed store " +
+                              owner.store_name + " is live in the checkpoint; nothing deleted");
         }
         if (!bad.ok()) return MakeReadyFuture<void>(bad);
         // Oldest index first, the newest last: a run that fails midway can start over from

@@ -76,15 +76,14 @@ Result<std::string> RunBackup(TaskContext& task, const TaskFlags& tf,
     return written;
   }
   // The checkpoint is one write for all stores: its time counts once, in the total.
-  const StoreFigures persisted{.durations = {{Phase::kPersist, Clock::now() - persist_started}}};
-  task.metrics.RecordPhase(Flow::kBackup, "_all", Phase::kPersist,
-                           persisted.durations.at(Phase::kPersist));
+  const std::chrono::nanoseconds persisted = Clock::now() - persist_started;
+  task.metrics.RecordPhase(Flow::kBackup, "_all", Phase::kPersist, persisted);
   RETURN_IF_ERROR(backup.Cleanup(next.id, markers).GetFor(kCommandTimeout, "cleanup"));
   progress.Stop();
   const auto figures = backup.LastFigures();
   if (tf.json) {
     return "{\"checkpoint_id\":" + JsonString(next.id) +
-           ",\"stores\":" + FiguresJson(figures, persisted) +
+           ",\"stores\":" + FiguresJson(figures, {.durations = {{Phase::kPersist, persisted}}}) +
            ",\"http_requests\":" + HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) +
            "}\n";
   }
@@ -102,11 +101,9 @@ Status CheckEverySnapshotExists(const std::optional<Checkpoint>& checkpoint,
     return NotFoundError("job " + tf.job + ", task " + tf.task + " has no checkpoint in " +
                          store.Describe() + hint);
   }
-  if (checkpoint->version < 2) return Status::Ok();  // the restore rejects it
-  const auto markers = checkpoint->state_markers.find(std::string(kBlobStoreBackend));
+  ASSIGN_OR_RETURN(StoreMarkers markers, BlobStoreMarkers(checkpoint));
   for (const StoreConfig& s : stores) {
-    if (!s.BackedUp()) continue;
-    if (markers == checkpoint->state_markers.end() || !markers->second.contains(s.name)) {
+    if (s.BackedUp() && !markers.contains(s.name)) {
       return NotFoundError("checkpoint " + checkpoint->id + " has no snapshot of store " + s.name +
                            hint);
     }
@@ -179,7 +176,9 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
   ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, out.Checked(tf.StoreConfigs()));
   if (part_size < kMinPartSize || part_size > kMaxPartSize) {
     return out.Checked(InvalidArgumentError("--part-size " + std::to_string(part_size) +
-                                            ": must be from 65536 (64 KiB) to 5368709120 (5 GiB)"));
+                                            ": must be from " + std::to_string(kMinPartSize) +
+                                            " (64 KiB) to " + std::to_string(kMaxPartSize) +
+                                            " (5 GiB)"));
   }
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,

@@ -98,9 +98,11 @@ Result<std::vector<StoreConfig>> TaskFlags::StoreConfigs() const {
     out.push_back(std::move(c));
   }
   // A store's snapshot and restore own its whole directory: no two may overlap.
+  std::vector<std::string> normalized;
+  for (const StoreConfig& c : out) normalized.push_back(Normalized(c.dir));
   for (size_t i = 0; i < out.size(); ++i) {
     for (size_t j = 0; j < out.size(); ++j) {
-      if (i != j && IsWithin(Normalized(out[j].dir), Normalized(out[i].dir))) {
+      if (i != j && IsWithin(normalized[j], normalized[i])) {
         return InvalidArgumentError("--store " + out[i].name + "=" + out[i].dir + " and --store " +
                                     out[j].name + "=" + out[j].dir +
                                     ": each store needs a directory of its own");

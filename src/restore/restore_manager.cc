@@ -1,7 +1,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
 
 #include "blobstate/restore.h"
 #include "blobstate/snapshot.h"
@@ -23,14 +22,12 @@ bool IsImmutable(std::string_view name) {
 // kFailedPrecondition naming `dir` unless it is a directory or absent. A symlink is
 // refused, as the backup refuses it: the store's directory must be given itself.
 Status CheckStoreDir(const std::string& dir) {
-  struct stat st;
-  if (::lstat(dir.c_str(), &st) != 0) {
-    return errno == ENOENT ? Status::Ok() : ErrnoError("stat " + dir, errno);
-  }
-  if (S_ISDIR(st.st_mode)) return Status::Ok();
+  Result<struct stat> st = LStat(dir);
+  if (!st.ok()) return st.status().code() == StatusCode::kNotFound ? Status::Ok() : st.status();
+  if (S_ISDIR(st->st_mode)) return Status::Ok();
   return FailedPreconditionError(
       "store directory " + dir + " is " +
-      (S_ISLNK(st.st_mode) ? "a symlink: give the directory itself" : "not a directory"));
+      (S_ISLNK(st->st_mode) ? "a symlink: give the directory itself" : "not a directory"));
 }
 
 }  // namespace
