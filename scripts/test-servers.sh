@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Starts or stops the blob servers the test suite speaks to, on loopback:
 #   s3rver (S3) and Azurite (Azure Blob), installed by scripts/install-deps.sh into .deps/npm.
-#   test-servers.sh start DIR   starts both with their data under DIR, waits until they
-#                               answer, and writes DIR/env (the servers' URLs, one
-#                               VAR=value a line) for the tests to read
+#   test-servers.sh start DIR PROXY
+#                               starts both with their data under DIR, and PROXY
+#                               (blobstate-test-proxy) in front of s3rver to enforce
+#                               conditional PUTs as AWS S3 does; waits until they answer,
+#                               and writes DIR/env (the servers' URLs, one VAR=value a
+#                               line) for the tests to read: BLOBSTATE_TEST_S3_URL goes
+#                               through the proxy, BLOBSTATE_TEST_S3_DIRECT_URL does not
 #   test-servers.sh stop DIR    stops what start started, and removes DIR
 set -euo pipefail
 cmd=${1:?usage: test-servers.sh start|stop DIR}
@@ -56,8 +60,15 @@ case $cmd in
     echo $! >"$dir/azurite.pid"
     wait_for s3rver "$s3_port" "$(cat "$dir/s3rver.pid")"
     wait_for azurite "$az_port" "$(cat "$dir/azurite.pid")"
+    proxy=${3:?usage: test-servers.sh start DIR PROXY}
+    "$proxy" "$s3_port" "$dir/proxy.port" >"$dir/proxy.log" 2>&1 &
+    echo $! >"$dir/proxy.pid"
+    for _ in $(seq 1 100); do [ -s "$dir/proxy.port" ] && break; sleep 0.1; done
+    proxy_port=$(cat "$dir/proxy.port")
+    wait_for proxy "$proxy_port" "$(cat "$dir/proxy.pid")"
     cat >"$dir/env" <<ENV
-BLOBSTATE_TEST_S3_URL=s3://blobstate-test?endpoint=http://127.0.0.1:$s3_port&region=us-east-1
+BLOBSTATE_TEST_S3_URL=s3://blobstate-test?endpoint=http://127.0.0.1:$proxy_port&region=us-east-1
+BLOBSTATE_TEST_S3_DIRECT_URL=s3://blobstate-test?endpoint=http://127.0.0.1:$s3_port&region=us-east-1
 BLOBSTATE_TEST_S3_ACCESS_KEY=S3RVER
 BLOBSTATE_TEST_S3_SECRET_KEY=S3RVER
 BLOBSTATE_TEST_AZURE_URL=azure://devstoreaccount1/blobstate-test?endpoint=http://127.0.0.1:$az_port/devstoreaccount1

@@ -280,19 +280,76 @@ TEST_P(BlobStoreConformanceTest, EveryFutureCompletesWhenTheStoreIsDestroyed) {
 }
 
 TEST_P(BlobStoreConformanceTest, ObjectPutReplacesAndGetReadsTheLatest) {
-  ASSERT_TRUE(store_->PutObject("ck/job/task/a", "first").GetFor(kWait).ok());
-  EXPECT_EQ(*store_->GetObject("ck/job/task/a").GetFor(kWait), "first");
-  ASSERT_TRUE(store_->PutObject("ck/job/task/a", "second, longer").GetFor(kWait).ok());
-  EXPECT_EQ(*store_->GetObject("ck/job/task/a").GetFor(kWait), "second, longer");
-  ASSERT_TRUE(store_->PutObject("ck/job/task/empty", "").GetFor(kWait).ok());
-  EXPECT_EQ(*store_->GetObject("ck/job/task/empty").GetFor(kWait), "");
+  ASSERT_TRUE(store_->PutObject("ck/job/task/a", "first", {}).GetFor(kWait).ok());
+  EXPECT_EQ(store_->GetObject("ck/job/task/a").GetFor(kWait)->data, "first");
+  ASSERT_TRUE(store_->PutObject("ck/job/task/a", "second, longer", {}).GetFor(kWait).ok());
+  EXPECT_EQ(store_->GetObject("ck/job/task/a").GetFor(kWait)->data, "second, longer");
+  ASSERT_TRUE(store_->PutObject("ck/job/task/empty", "", {}).GetFor(kWait).ok());
+  EXPECT_EQ(store_->GetObject("ck/job/task/empty").GetFor(kWait)->data, "");
+}
+
+// W.2: named-object puts are a compare-and-swap: only if absent, or only over the version
+// read; a condition that fails changes nothing (kAborted). Each put makes a new version.
+TEST_P(BlobStoreConformanceTest, ConditionalObjectPutsAreCompareAndSwap) {
+  const std::string name = "ck/job/task/cas";
+  Result<std::string> v1 = store_->PutObject(name, "one", ObjectCondition::IfAbsent()).GetFor(kWait);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  Result<VersionedObject> got = store_->GetObject(name).GetFor(kWait);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->data, "one");
+  EXPECT_EQ(got->version, *v1);
+  Status exists = store_->PutObject(name, "two", ObjectCondition::IfAbsent()).GetFor(kWait).status();
+  EXPECT_EQ(exists.code(), StatusCode::kAborted) << exists;
+  Result<std::string> v2 =
+      store_->PutObject(name, "two", ObjectCondition::IfVersion(*v1)).GetFor(kWait);
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_NE(*v2, *v1);
+  Status stale =
+      store_->PutObject(name, "three", ObjectCondition::IfVersion(*v1)).GetFor(kWait).status();
+  EXPECT_EQ(stale.code(), StatusCode::kAborted) << stale;
+  EXPECT_EQ(store_->GetObject(name).GetFor(kWait)->data, "two");
+  // Other bytes make another version (the same bytes may keep it: S3's ETag is their MD5).
+  Result<std::string> v3 = store_->PutObject(name, "three", {}).GetFor(kWait);
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  EXPECT_EQ(store_->PutObject(name, "x", ObjectCondition::IfVersion(*v2)).GetFor(kWait)
+                .status()
+                .code(),
+            StatusCode::kAborted);
+  EXPECT_EQ(store_->PutObject("ck/job/task/none", "x", ObjectCondition::IfVersion(*v1))
+                .GetFor(kWait)
+                .status()
+                .code(),
+            StatusCode::kAborted);
+  EXPECT_FALSE(store_->FencingOff());
+}
+
+// W.2: of many writers racing with the same condition, exactly one wins.
+TEST_P(BlobStoreConformanceTest, OneOfConcurrentConditionalPutsWins) {
+  const std::string name = "ck/job/task/race";
+  Result<std::string> v = store_->PutObject(name, "base", {}).GetFor(kWait);
+  ASSERT_TRUE(v.ok()) << v.status();
+  std::vector<Future<std::string>> puts;
+  for (int i = 0; i < 6; ++i) {
+    puts.push_back(
+        store_->PutObject(name, "writer " + std::to_string(i), ObjectCondition::IfVersion(*v)));
+  }
+  int won = 0;
+  for (auto& f : puts) {
+    Result<std::string> r = std::move(f).GetFor(kWait);
+    if (r.ok()) {
+      ++won;
+    } else {
+      EXPECT_EQ(r.status().code(), StatusCode::kAborted) << r.status();
+    }
+  }
+  EXPECT_EQ(won, 1);
 }
 
 TEST_P(BlobStoreConformanceTest, MissingObjectIsNotFoundAndDeleteIsIdempotent) {
-  Result<std::string> missing = store_->GetObject("ck/none").GetFor(kWait);
+  Result<VersionedObject> missing = store_->GetObject("ck/none").GetFor(kWait);
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("ck/none"), std::string::npos);
-  ASSERT_TRUE(store_->PutObject("ck/x", "x").GetFor(kWait).ok());
+  ASSERT_TRUE(store_->PutObject("ck/x", "x", {}).GetFor(kWait).ok());
   EXPECT_TRUE(store_->DeleteObject("ck/x").GetFor(kWait).ok());
   EXPECT_EQ(store_->DeleteObject("ck/x").GetFor(kWait).status().code(), StatusCode::kGone);
   EXPECT_EQ(store_->GetObject("ck/x").GetFor(kWait).status().code(), StatusCode::kNotFound);
@@ -300,7 +357,7 @@ TEST_P(BlobStoreConformanceTest, MissingObjectIsNotFoundAndDeleteIsIdempotent) {
 
 TEST_P(BlobStoreConformanceTest, ListObjectsReturnsSortedNamesUnderThePrefix) {
   for (const char* name : {"ck/j/t2/b", "ck/j/t1/b", "ck/j/t1/a", "ck/j/t10/a", "other/x"}) {
-    ASSERT_TRUE(store_->PutObject(name, name).GetFor(kWait).ok());
+    ASSERT_TRUE(store_->PutObject(name, name, {}).GetFor(kWait).ok());
   }
   EXPECT_EQ(*store_->ListObjects("ck/j/t1/").GetFor(kWait),
             (std::vector<std::string>{"ck/j/t1/a", "ck/j/t1/b"}));
@@ -315,7 +372,7 @@ TEST_P(BlobStoreConformanceTest, ListObjectsReturnsSortedNamesUnderThePrefix) {
 
 TEST_P(BlobStoreConformanceTest, InvalidObjectNamesAreRejected) {
   for (std::string name : {"../escape", "/abs", "a//b", "", "sp ace"}) {
-    EXPECT_EQ(store_->PutObject(name, "x").GetFor(kWait).status().code(),
+    EXPECT_EQ(store_->PutObject(name, "x", {}).GetFor(kWait).status().code(),
               StatusCode::kInvalidArgument)
         << name;
     EXPECT_EQ(store_->GetObject(name).GetFor(kWait).status().code(), StatusCode::kInvalidArgument)
@@ -325,7 +382,7 @@ TEST_P(BlobStoreConformanceTest, InvalidObjectNamesAreRejected) {
         << name;
   }
   EXPECT_EQ(
-      store_->PutObject("big", std::string(kMaxObjectSize + 1, 'x')).GetFor(kWait).status().code(),
+      store_->PutObject("big", std::string(kMaxObjectSize + 1, 'x'), {}).GetFor(kWait).status().code(),
       StatusCode::kInvalidArgument);
 }
 

@@ -70,6 +70,31 @@ struct BlobMetadata {
   std::chrono::seconds ttl{0};
 };
 
+// A named object with its version: an opaque token that a put of other bytes always changes
+// (the ETag on S3 and Azure; on file:// one made from the file's identity and a hash of its
+// bytes). A put of the same bytes may keep it (S3's ETag is their MD5): callers that
+// compare-and-swap make every write's bytes unique (a checkpoint names its writer).
+struct VersionedObject {
+  std::string data;
+  std::string version;
+};
+
+// When a PutObject may replace a named object.
+struct ObjectCondition {
+  enum class Kind {
+    kAlways,     // unconditionally
+    kIfAbsent,   // only if no object has the name (S3/Azure: If-None-Match: *)
+    kIfVersion,  // only if the object exists with version `version` (If-Match)
+  };
+  Kind kind = Kind::kAlways;
+  std::string version;
+
+  static ObjectCondition IfAbsent() { return {.kind = Kind::kIfAbsent}; }
+  static ObjectCondition IfVersion(std::string v) {
+    return {.kind = Kind::kIfVersion, .version = std::move(v)};
+  }
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -110,10 +135,18 @@ class BlobStore {
   // Named objects: small mutable objects (checkpoints) under names the caller chooses,
   // valid as blob ids (IsValidBlobId), in a namespace apart from blobs. A put replaces the
   // object atomically: a reader sees the old bytes or the new ones, never a mix.
-  // At most kMaxObjectSize bytes (kInvalidArgument beyond).
-  virtual Future<void> PutObject(const std::string& name, std::string data) = 0;
-  // kNotFound naming the object if there is none.
-  virtual Future<std::string> GetObject(const std::string& name) = 0;
+  // At most kMaxObjectSize bytes (kInvalidArgument beyond). Every put gives the object a
+  // new version (ObjectVersion), and a put may be conditional on the version it replaces:
+  // the compare-and-swap that fences a task's writers (see ObjectCondition).
+  //
+  // Returns the version the put gave the object. kAborted, changing nothing, if
+  // `condition` did not hold. A put whose reply was lost may have happened: retried, its
+  // condition then fails against its own write, which the caller tells apart by reading
+  // the object back.
+  virtual Future<std::string> PutObject(const std::string& name, std::string data,
+                                        const ObjectCondition& condition) = 0;
+  // The object's bytes and version. kNotFound naming the object if there is none.
+  virtual Future<VersionedObject> GetObject(const std::string& name) = 0;
   // kGone (ignorable) if there is no such object. Idempotent.
   virtual Future<void> DeleteObject(const std::string& name) = 0;
   // The names of the objects that start with `prefix`, sorted.
@@ -121,6 +154,11 @@ class BlobStore {
 
   // Where the store is, for messages (never includes credentials).
   virtual std::string Describe() const = 0;
+
+  // True if the store was opened with fencing turned off (URL parameter `fencing=off`):
+  // its PutObject then ignores conditions, and nothing stops two writers of one task.
+  // Decorators forward it.
+  virtual bool FencingOff() const { return false; }
 };
 
 // The largest named object: 16 MiB.

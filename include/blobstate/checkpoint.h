@@ -13,9 +13,18 @@
 // one. Only the latest checkpoint is kept: each commit deletes the snapshot its
 // predecessor referenced, so an older checkpoint could not be restored anyway.
 //
+// One writer per task (fencing). A writer claims the task before it writes: Claim puts
+// the version 2 object back with the writer epoch one higher and its own writer id, as a
+// compare-and-swap on the object's version. Each later Write of the version 2 object is
+// conditional on the version this writer last wrote, so once another writer has claimed
+// the task, this one's writes fail their condition: it is fenced, and every later call
+// fails with kFenced. A task that has no checkpoint yet gets a claim record (an object
+// with the writer fields alone), which readers take as no checkpoint.
+//
 // Example:
 //   ASSIGN_OR_RETURN(auto checkpoints,
 //                    CheckpointStore::Open(*store, pool, {}, "job", "task-0"));
+//   ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, checkpoints->Claim().Get());
 //   Checkpoint c{.id = NewCheckpointId(), .input_offsets = {{"in-0", "42"}}};
 //   c.state_markers[std::string(kBlobStoreBackend)]["profile"] = index_blob_id;
 //   RETURN_IF_ERROR(checkpoints->Write(c).Get());
@@ -53,6 +62,10 @@ struct Checkpoint {
   std::string id;                                     // version 2; empty in version 1
   std::map<std::string, std::string> input_offsets;   // input partition -> offset
   std::map<std::string, StoreMarkers> state_markers;  // backend -> store -> marker (v2)
+  // Who wrote it (version 2; CheckpointStore sets them): the epoch of the writer's claim
+  // of the task, and the writer's id. 0 and "" in checkpoints from before fencing.
+  uint64_t writer_epoch = 0;
+  std::string writer_id;
 
   bool operator==(const Checkpoint&) const = default;
 };
@@ -61,6 +74,12 @@ struct Checkpoint {
 // greater than every id this process made before. Thread-safe.
 std::string NewCheckpointId();
 bool IsValidCheckpointId(std::string_view id);
+
+// A new writer id, "<host>.<pid>.<16 lowercase hex digits>" (the host name cut to 64
+// characters of [A-Za-z0-9-]), so that a fenced writer's error names who took the task.
+std::string NewWriterId();
+// 1..128 characters of [A-Za-z0-9._-].
+bool IsValidWriterId(std::string_view id);
 
 // The encoding of `checkpoint` in its version (docs/format.md, "Checkpoint"): a version 1
 // encoding drops the id and markers. REQUIRES: version 1 or 2.
@@ -89,8 +108,10 @@ struct CheckpointConfig {
 Status ValidateCheckpointConfig(const CheckpointConfig& config);
 
 // kInvalidArgument unless `config` suits the blob store backend: its markers live only in
-// version 2 checkpoints, so version 2 must be written and read. Checked before a backup or
-// restore starts, so a first deployment cannot run with a backend that cannot work.
+// version 2 checkpoints, so version 2 must be written, and read first (a read order that
+// preferred version 1 would restore the stores empty while a version 2 checkpoint names
+// their snapshots). Checked before a backup or restore starts, so a first deployment
+// cannot run with a backend that cannot work.
 Status ValidateForBlobStoreBackend(const CheckpointConfig& config);
 
 // The checkpoints of one task. Requests run on the blob store's executor; decoding and
@@ -104,14 +125,28 @@ class CheckpointStore {
                                                        CheckpointConfig config, std::string job,
                                                        std::string task);
 
+  // Claims the task for this writer (see above) and returns what ReadLatest would. First
+  // checks that the blob store enforces conditional writes, with a put of the object
+  // "checkpoints/<job>/<task>/fencing-probe" only if absent (a second one when the first
+  // created it, which must fail): kFailedPrecondition naming the store and the URL
+  // parameter fencing=off if it does not (a store opened with fencing=off is not probed).
+  // A claim that loses a race with another claim reads the object again and claims on
+  // top of it, up to kClaimAttempts times (then kAborted). Call it once, before Write.
+  Future<std::optional<Checkpoint>> Claim();
+
   // Writes `checkpoint` once per write version, the highest version first, each replacing
-  // the latest of its version. A version 2 write needs a valid id. A version 1 write of a
-  // version 2 checkpoint keeps the offsets.
+  // the latest of its version, with this writer's epoch and id. The version 2 put is
+  // conditional on the version this writer last wrote; if its condition fails and the
+  // object does not hold this very write (a retry after a lost reply), the writer is
+  // fenced: kFenced naming the writer that took the task, now and for every later Write.
+  // kFailedPrecondition before a successful Claim. A version 2 write needs a valid id. A
+  // version 1 write of a version 2 checkpoint keeps the offsets.
   Future<void> Write(const Checkpoint& checkpoint);
 
   // The latest checkpoint of the first read version that has one; nullopt if none has.
   // One get per read version, all at once; no listing. A checkpoint that does not decode, or holds
   // another version than its name says, is kDataLoss naming it (never silently skipped).
+  // A claim record counts as none.
   Future<std::optional<Checkpoint>> ReadLatest();
 
   // The latest checkpoint of every version that has one, the highest version first.
@@ -119,17 +154,32 @@ class CheckpointStore {
 
   const CheckpointConfig& config() const { return config_; }
 
+  static constexpr int kClaimAttempts = 8;
+
  private:
+  struct Writer;
   CheckpointStore(BlobStore& store, Executor& executor, CheckpointConfig config,
                   std::string prefix);
   std::string ObjectName(uint32_t version) const;
-  // The latest checkpoint of `version`; nullopt if there is none.
+  // The latest checkpoint of `version`, claim records included; nullopt if there is none.
   Future<std::optional<Checkpoint>> ReadVersion(uint32_t version);
+  // kFailedPrecondition unless the blob store enforces conditional puts (see Claim).
+  Future<void> ProbeConditions();
+  // One attempt at the claim; retries itself after a lost race.
+  Future<void> ClaimAttempt(int attempt);
+  // The conditional put of the version 2 object: `bytes`, replacing what this writer last
+  // wrote; fences the writer if another one wrote since. `again`: a second try, after the
+  // object turned out to hold an earlier write of this writer whose reply was lost.
+  Future<void> WriteFenced(std::string bytes, bool again);
+  // What a WriteFenced whose condition failed does, given the object as it is `now`.
+  Future<void> AfterFailedCondition(const std::string& name, const std::string& bytes,
+                                    bool again, Result<VersionedObject> now);
 
   BlobStore& store_;
   Executor& executor_;
   const CheckpointConfig config_;
   const std::string prefix_;  // "checkpoints/<job>/<task>/"
+  const std::shared_ptr<Writer> writer_;
 };
 
 }  // namespace blobstate

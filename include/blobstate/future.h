@@ -232,16 +232,16 @@ class Promise {
   // REQUIRES: called at most once per promise.
   Future<T> GetFuture() { return Future<T>(state_); }
 
-  // Completes the future. Only the first Set of a promise has an effect.
+  // Completes the future. Only the first Set of a promise has an effect. The promise lets go
+  // of the shared state before completing it: a waiter woken by the completion may destroy
+  // this promise at once, so nothing here touches `this` after waking anyone.
   void Set(Result<T> r) {
-    if (state_) state_->Set(std::move(r));
-    state_.reset();
+    if (auto state = std::move(state_)) state->Set(std::move(r));
   }
 
  private:
   void Abandon() {
-    if (state_) state_->Set(InternalError("promise destroyed before it was set"));
-    state_.reset();
+    if (auto state = std::move(state_)) state->Set(InternalError("promise destroyed before it was set"));
   }
   std::shared_ptr<internal::FutureState<T>> state_;
 };

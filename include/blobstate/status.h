@@ -4,7 +4,9 @@
 // or a Status). The code of a Status tells the caller what to do with it:
 //   - retriable: kUnavailable, kDeadlineExceeded, kResourceExhausted (throttled);
 //   - ignorable: kGone ("already deleted"), success for deletes and TTL removals;
-//   - permanent: everything else.
+//   - permanent: everything else. Two permanent codes ask for a decision of their own:
+//     kAborted, a conditional write whose condition did not hold (someone else wrote
+//     first); kFenced, a task writer shut out because another writer claimed the task.
 // Messages carry context: the blob, file or store concerned, outermost context first.
 //
 // Example:
@@ -39,13 +41,14 @@ enum class StatusCode : int {
   kPermissionDenied = 7,    // permanent: auth failed, access denied
   kResourceExhausted = 8,   // retriable: throttled (HTTP 429, 503 SlowDown)
   kFailedPrecondition = 9,  // permanent: the system is not in a state to do this
-  kAborted = 10,
+  kAborted = 10,  // permanent: a conditional write's condition did not hold
   kOutOfRange = 11,
   kUnimplemented = 12,
   kInternal = 13,     // a bug, or a broken promise
   kUnavailable = 14,  // retriable: connection failure, HTTP 5xx
   kDataLoss = 15,     // corrupt data: checksum mismatch, truncated blob
   kGone = 16,         // ignorable: the blob was already deleted
+  kFenced = 17,       // permanent: another writer claimed the task; this one must stop
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -103,6 +106,8 @@ Status DeadlineExceededError(std::string message);
 Status ResourceExhaustedError(std::string message);
 Status DataLossError(std::string message);
 Status GoneError(std::string message);
+Status AbortedError(std::string message);
+Status FencedError(std::string message);
 Status CancelledError(std::string message);
 Status UnimplementedError(std::string message);
 // An error from errno, e.g. ErrnoError("open " + path, errno); ENOENT maps to kNotFound.

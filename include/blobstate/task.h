@@ -3,7 +3,8 @@
 //
 // Lifecycle of a task:
 //   1. TaskCommitter::Open: validates the configuration (before anything starts).
-//   2. Init(): reads the latest checkpoint, finishes or undoes what a crashed attempt left
+//   2. Init(): opens the task's commit engine (commit.h): claims the task as its only
+//      writer, reads the latest checkpoint, finishes or undoes what a crashed attempt left
 //      (interrupted cleanups, stale local checkpoint directories, half-downloaded files),
 //      restores every backed-up store into its directory and returns the checkpoint's input
 //      offsets: the input resumes from exactly the state restored (the transactional
@@ -12,13 +13,15 @@
 //   4. Commit(offsets), again and again:
 //      - sync stage, on the caller's thread: snapshot every store into its local checkpoint
 //        directory "<dir>-<checkpoint id>" (RocksDB: flush + hard links). Short.
-//      - async stage, on the commit executor: upload -> persist the checkpoint (offsets and
-//        state markers together) -> cleanup. Never on the caller's thread.
+//      - async stage, on the commit executor: the engine's Commit (upload -> persist the
+//        checkpoint, offsets and state markers together -> cleanup). Never on the caller's
+//        thread.
 //      Max commit delay: a Commit while the previous async stage still runs is skipped
 //      (kSkipped) until options.max_commit_delay has passed since that stage started; after
 //      that it blocks for it, at most options.commit_timeout, then fails with
 //      kDeadlineExceeded. A failed async stage makes the next Commit fail with its error
-//      (then it is forgotten: the commit after starts afresh).
+//      (then it is forgotten: the commit after starts afresh), except kFenced: once another
+//      writer has claimed the task, Commit and Close fail with kFenced for good.
 //   5. Close(): waits for the last async stage (at most options.commit_timeout).
 //
 // Example:
@@ -40,15 +43,13 @@
 #include "blobstate/backup.h"
 #include "blobstate/blob_store.h"
 #include "blobstate/checkpoint.h"
+#include "blobstate/commit.h"
 #include "blobstate/future.h"
 #include "blobstate/metrics.h"
 #include "blobstate/restore.h"
 #include "blobstate/store.h"
 
 namespace blobstate {
-
-// Input partition -> the offset to resume from.
-using InputOffsets = std::map<std::string, std::string>;
 
 // Snapshots a store into `dest` (which does not exist): flush, then hard links.
 using Snapshotter = std::function<Status(const std::string& dest)>;
@@ -80,7 +81,8 @@ class TaskCommitter {
  public:
   // kInvalidArgument for a bad configuration (checkpoint versions, names, a backed-up store
   // without a directory). `store`, `commit_executor` and `metrics` (may be null) must
-  // outlive the committer.
+  // outlive the committer. A second committer of the same task and blob store in this
+  // process fails its Init (kFailedPrecondition) while the first one exists.
   static Result<std::unique_ptr<TaskCommitter>> Open(BlobStore& store, Executor& commit_executor,
                                                      TaskOptions options, Metrics* metrics);
   ~TaskCommitter();  // Close(), ignoring its error
@@ -92,22 +94,21 @@ class TaskCommitter {
   // not a configured, backed-up store.
   Status AddStore(const std::string& name, Snapshotter snapshot);
 
-  // One commit (see above). Errors: the previous async stage's error; kDeadlineExceeded if
-  // it did not end within commit_timeout; a sync-stage failure (the snapshot), naming the
-  // store. kFailedPrecondition before Init or when a backed-up store has no Snapshotter.
+  // One commit (see above). Errors: the previous async stage's error; kFenced once any
+  // stage was fenced; kDeadlineExceeded if it did not end within commit_timeout; a
+  // sync-stage failure (the snapshot), naming the store. kFailedPrecondition before Init or
+  // when a backed-up store has no Snapshotter.
   Result<CommitOutcome> Commit(const InputOffsets& offsets);
 
   // Waits for the async stage under way, if any; returns its outcome.
   Status Close();
 
-  // The checkpoint of the last async stage that completed successfully, if any.
+  // The checkpoint last persisted, else the one Init restored, if any.
   std::optional<Checkpoint> last_committed() const;
 
  private:
   struct State;
   explicit TaskCommitter(std::shared_ptr<State> state);
-  template <typename T>
-  Future<T> KeepAlive(Future<T> f);
   std::shared_ptr<State> state_;
 };
 

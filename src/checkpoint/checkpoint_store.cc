@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <mutex>
 #include <set>
 
 #include "blobstate/checkpoint.h"
@@ -48,6 +49,12 @@ Status ValidateForBlobStoreBackend(const CheckpointConfig& config) {
         "the blob store backend keeps its markers in version 2 checkpoints: checkpoint write "
         "versions and read versions must both include 2");
   }
+  if (config.read_versions.front() != 2) {
+    return InvalidArgumentError(
+        "the blob store backend keeps its markers in version 2 checkpoints: checkpoint read "
+        "versions must list 2 first (a version 1 checkpoint read first would restore the "
+        "stores empty)");
+  }
   return Status::Ok();
 }
 
@@ -90,12 +97,162 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(BlobStore& store,
       store, executor, std::move(config), "checkpoints/" + job + "/" + task + "/"));
 }
 
+// This writer's claim of the task. Thread-safe.
+struct CheckpointStore::Writer {
+  const std::string id = NewWriterId();
+  std::mutex mu;
+  bool claimed = false;  // GUARDED_BY(mu)
+  uint64_t epoch = 0;    // GUARDED_BY(mu)
+  std::string version;   // GUARDED_BY(mu): of the version 2 object as this writer last wrote it
+  Status fenced;         // GUARDED_BY(mu): set once another writer took the task
+};
+
 CheckpointStore::CheckpointStore(BlobStore& store, Executor& executor, CheckpointConfig config,
                                  std::string prefix)
-    : store_(store), executor_(executor), config_(std::move(config)), prefix_(std::move(prefix)) {}
+    : store_(store),
+      executor_(executor),
+      config_(std::move(config)),
+      prefix_(std::move(prefix)),
+      writer_(std::make_shared<Writer>()) {}
 
 std::string CheckpointStore::ObjectName(uint32_t version) const {
   return prefix_ + "latest-v" + std::to_string(version);
+}
+
+Future<void> CheckpointStore::ProbeConditions() {
+  auto put = [this] {
+    return store_.PutObject(prefix_ + "fencing-probe", "fencing probe\n",
+                            ObjectCondition::IfAbsent());
+  };
+  return put().Then(executor_, [this, put](Result<std::string> first) -> Future<void> {
+    if (first.status().code() == StatusCode::kAborted) return MakeReadyFuture();  // enforced
+    if (!first.ok()) return MakeReadyFuture<void>(first.status().WithContext("fencing probe"));
+    return put().Then(executor_, [this](Result<std::string> second) -> Result<void> {
+      if (second.status().code() == StatusCode::kAborted) return {};
+      if (!second.ok()) return second.status().WithContext("fencing probe");
+      return FailedPreconditionError(
+          store_.Describe() +
+          " does not enforce conditional writes (a put with If-None-Match: * replaced an "
+          "existing object), so nothing would stop a second writer of a task from losing its "
+          "data; add the URL parameter fencing=off only if the deployment itself guarantees "
+          "one writer per task (README, \"Writers\")");
+    });
+  });
+}
+
+Future<void> CheckpointStore::ClaimAttempt(int attempt) {
+  const std::string name = ObjectName(2);
+  return store_.GetObject(name).Then(executor_, [this, name, attempt](
+                                                    Result<VersionedObject> got) -> Future<void> {
+    Checkpoint next;
+    ObjectCondition condition = ObjectCondition::IfAbsent();
+    if (got.ok()) {
+      Result<Checkpoint> c = DecodeCheckpoint(got->data);
+      if (!c.ok() || c->version != 2) {
+        return MakeReadyFuture<void>(
+            DataLossError("checkpoint " + name + " does not decode as version 2: " +
+                          (c.ok() ? "version " + std::to_string(c->version) : c.status().message())));
+      }
+      next = std::move(*c);
+      condition = ObjectCondition::IfVersion(got->version);
+    } else if (got.status().code() != StatusCode::kNotFound) {
+      return MakeReadyFuture<void>(got.status().WithContext("claim of " + name));
+    }
+    next.writer_epoch += 1;
+    next.writer_id = writer_->id;
+    const uint64_t epoch = next.writer_epoch;
+    std::string bytes = EncodeCheckpoint(next);
+    return store_.PutObject(name, bytes, condition)
+        .Then(executor_, [this, name, bytes, epoch, attempt](Result<std::string> put) {
+          auto claimed = [this, epoch](std::string version) {
+            std::lock_guard<std::mutex> lock(writer_->mu);
+            writer_->claimed = true;
+            writer_->epoch = epoch;
+            writer_->version = std::move(version);
+          };
+          if (put.ok()) {
+            claimed(std::move(*put));
+            return MakeReadyFuture();
+          }
+          if (put.status().code() != StatusCode::kAborted) {
+            return MakeReadyFuture<void>(put.status().WithContext("claim of " + name));
+          }
+          // Another claim came first, or this one did and its reply was lost: look.
+          return store_.GetObject(name).Then(
+              executor_, [this, name, bytes, attempt, claimed](Result<VersionedObject> now) {
+                if (now.ok() && now->data == bytes) {
+                  claimed(std::move(now->version));
+                  return MakeReadyFuture();
+                }
+                if (attempt + 1 >= kClaimAttempts) {
+                  return MakeReadyFuture<void>(AbortedError(
+                      "claim of " + name + ": other writers claimed the task first " +
+                      std::to_string(kClaimAttempts) + " times in a row"));
+                }
+                return ClaimAttempt(attempt + 1);
+              });
+        });
+  });
+}
+
+Future<std::optional<Checkpoint>> CheckpointStore::Claim() {
+  Future<void> probed = store_.FencingOff() ? MakeReadyFuture() : ProbeConditions();
+  return std::move(probed)
+      .Map(executor_, [this] { return ClaimAttempt(0); })
+      .Map(executor_, [this] { return ReadLatest(); });
+}
+
+Future<void> CheckpointStore::WriteFenced(std::string bytes, bool again) {
+  const std::string name = ObjectName(2);
+  std::string version;
+  {
+    std::lock_guard<std::mutex> lock(writer_->mu);
+    if (!writer_->fenced.ok()) return MakeReadyFuture<void>(writer_->fenced);
+    version = writer_->version;
+  }
+  return store_.PutObject(name, bytes, ObjectCondition::IfVersion(version))
+      .Then(executor_, [this, name, bytes, again](Result<std::string> put) -> Future<void> {
+        if (put.ok()) {
+          std::lock_guard<std::mutex> lock(writer_->mu);
+          writer_->version = std::move(*put);
+          return MakeReadyFuture();
+        }
+        if (put.status().code() != StatusCode::kAborted) return MakeReadyFuture<void>(put.status());
+        // The condition failed: look at what the object holds now.
+        return store_.GetObject(name).Then(executor_, [this, name, bytes, again](
+                                                          Result<VersionedObject> now) {
+          return AfterFailedCondition(name, bytes, again, std::move(now));
+        });
+      });
+}
+
+Future<void> CheckpointStore::AfterFailedCondition(const std::string& name,
+                                                   const std::string& bytes, bool again,
+                                                   Result<VersionedObject> now) {
+  if (!now.ok() && now.status().code() != StatusCode::kNotFound) {
+    return MakeReadyFuture<void>(
+        now.status().WithContext("read back of " + name + " after a failed put"));
+  }
+  Result<Checkpoint> other = now.ok() ? DecodeCheckpoint(now->data) : Result<Checkpoint>(now.status());
+  std::lock_guard<std::mutex> lock(writer_->mu);
+  if (now.ok() && now->data == bytes) {  // this very write; its reply was lost
+    writer_->version = std::move(now->version);
+    return MakeReadyFuture();
+  }
+  if (other.ok() && other->writer_id == writer_->id && other->writer_epoch == writer_->epoch &&
+      !again) {
+    // An earlier write of this writer whose reply was lost (it failed, but happened): put
+    // this one over it.
+    writer_->version = std::move(now->version);
+    return Async(executor_, [this, bytes] { return WriteFenced(bytes, /*again=*/true); });
+  }
+  writer_->fenced = FencedError(
+      "another writer took the task (" + name + " now holds " +
+      (other.ok() ? "writer " + other->writer_id + ", epoch " + std::to_string(other->writer_epoch)
+                  : "no checkpoint of this writer") +
+      "); this writer (" + writer_->id + ", epoch " + std::to_string(writer_->epoch) +
+      ") persists, deletes and untags nothing from now on");
+  return MakeReadyFuture<void>(writer_->fenced);
 }
 
 Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
@@ -105,15 +262,33 @@ Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
     return MakeReadyFuture<void>(InvalidArgumentError(
         "a version 2 checkpoint needs a valid id, not '" + checkpoint.id.substr(0, 64) + "'"));
   }
+  Checkpoint mine = checkpoint;
+  {
+    std::lock_guard<std::mutex> lock(writer_->mu);
+    if (!writer_->fenced.ok()) return MakeReadyFuture<void>(writer_->fenced);
+    if (!writer_->claimed) {
+      return MakeReadyFuture<void>(
+          FailedPreconditionError("write of checkpoint " + checkpoint.id + " to " + prefix_ +
+                                  " before this writer claimed the task"));
+    }
+    mine.writer_epoch = writer_->epoch;
+    mine.writer_id = writer_->id;
+  }
   // One put after the other, the highest version first: a reader preferring the highest
-  // version never sees it lag behind a lower one.
+  // version never sees it lag behind a lower one, and a fenced writer writes none.
   Future<void> chain = MakeReadyFuture();
   for (uint32_t v : versions) {
-    Checkpoint c = checkpoint;
+    Checkpoint c = mine;
     c.version = v;
-    if (v < 2) c.state_markers.clear();
+    if (v < 2) {
+      c.state_markers.clear();
+      c.writer_epoch = 0;
+      c.writer_id.clear();
+    }
     chain = std::move(chain).Map(executor_, [this, v, bytes = EncodeCheckpoint(c)]() mutable {
-      return store_.PutObject(ObjectName(v), std::move(bytes));
+      if (v == 2) return WriteFenced(std::move(bytes), /*again=*/false);
+      return store_.PutObject(ObjectName(v), std::move(bytes), {})
+          .Map(executor_, [](std::string) {});
     });
   }
   return chain;
@@ -122,10 +297,11 @@ Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
 Future<std::optional<Checkpoint>> CheckpointStore::ReadVersion(uint32_t version) {
   const std::string name = ObjectName(version);
   return store_.GetObject(name).Then(
-      executor_, [name, version](Result<std::string> bytes) -> Result<std::optional<Checkpoint>> {
-        if (bytes.status().code() == StatusCode::kNotFound) return std::nullopt;
-        if (!bytes.ok()) return bytes.status().WithContext("checkpoint " + name);
-        Result<Checkpoint> c = DecodeCheckpoint(*bytes);
+      executor_,
+      [name, version](Result<VersionedObject> object) -> Result<std::optional<Checkpoint>> {
+        if (object.status().code() == StatusCode::kNotFound) return std::nullopt;
+        if (!object.ok()) return object.status().WithContext("checkpoint " + name);
+        Result<Checkpoint> c = DecodeCheckpoint(object->data);
         if (!c.ok()) return c.status().WithContext("checkpoint " + name);
         if (c->version != version) {
           return DataLossError("checkpoint " + name + " holds version " +
@@ -135,28 +311,32 @@ Future<std::optional<Checkpoint>> CheckpointStore::ReadVersion(uint32_t version)
       });
 }
 
+namespace {
+// The checkpoints of `found`, in order, without claim records.
+std::vector<Checkpoint> WithoutClaims(std::vector<std::optional<Checkpoint>> found) {
+  std::vector<Checkpoint> checkpoints;
+  for (std::optional<Checkpoint>& c : found) {
+    if (c.has_value() && !(c->version >= 2 && c->id.empty())) checkpoints.push_back(std::move(*c));
+  }
+  return checkpoints;
+}
+}  // namespace
+
 Future<std::optional<Checkpoint>> CheckpointStore::ReadLatest() {
   // Every read version at once (one round trip); the first in read order that has one wins.
   std::vector<Future<std::optional<Checkpoint>>> reads;
   for (uint32_t v : config_.read_versions) reads.push_back(ReadVersion(v));
   return AllOf(std::move(reads)).Map(executor_, [](std::vector<std::optional<Checkpoint>> found) {
-    for (std::optional<Checkpoint>& c : found) {
-      if (c.has_value()) return std::move(c);
-    }
-    return std::optional<Checkpoint>();
+    std::vector<Checkpoint> checkpoints = WithoutClaims(std::move(found));
+    if (checkpoints.empty()) return std::optional<Checkpoint>();
+    return std::optional<Checkpoint>(std::move(checkpoints.front()));
   });
 }
 
 Future<std::vector<Checkpoint>> CheckpointStore::List() {
   std::vector<Future<std::optional<Checkpoint>>> reads;
   for (uint32_t v = kLatestCheckpointVersion; v >= 1; --v) reads.push_back(ReadVersion(v));
-  return AllOf(std::move(reads)).Map(executor_, [](std::vector<std::optional<Checkpoint>> found) {
-    std::vector<Checkpoint> checkpoints;
-    for (std::optional<Checkpoint>& c : found) {
-      if (c.has_value()) checkpoints.push_back(std::move(*c));
-    }
-    return checkpoints;
-  });
+  return AllOf(std::move(reads)).Map(executor_, WithoutClaims);
 }
 
 }  // namespace blobstate

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "blobstore/faulty/faulty_blob_store.h"
+#include "blobstore/retrying/retrying_blob_store.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
 
@@ -33,6 +34,13 @@ Checkpoint GoldenV1() {
   return {.version = 1, .input_offsets = {{"input-0", "1042"}, {"input-1", "7"}}};
 }
 Checkpoint GoldenV2() { return V2Checkpoint("1764000000000-00112233445566ff"); }
+
+// `c` without the writer fields that a CheckpointStore adds.
+Checkpoint Unsigned(Checkpoint c) {
+  c.writer_epoch = 0;
+  c.writer_id.clear();
+  return c;
+}
 
 TEST(CheckpointCodecTest, RoundTripsBothVersions) {
   Checkpoint v2 = V2Checkpoint();
@@ -108,6 +116,10 @@ TEST(CheckpointConfigTest, BlobStoreBackendNeedsVersion2WrittenAndRead) {
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
     EXPECT_NE(s.message().find("must both include 2"), std::string::npos) << s;
   }
+  // W.11 (E1/E3): a read order that prefers version 1 would restore the stores empty.
+  Status s = ValidateForBlobStoreBackend({.read_versions = {1, 2}});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("must list 2 first"), std::string::npos) << s;
 }
 
 TEST(BlobStoreMarkersTest, HandlesEveryKindOfCheckpoint) {
@@ -133,11 +145,18 @@ class CheckpointStoreTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status();
     blobs_ = std::move(*s);
   }
-  std::unique_ptr<CheckpointStore> Open(CheckpointConfig config = {}, std::string task = "t-0") {
+  // A checkpoint store that has claimed the task (unless !claim).
+  std::unique_ptr<CheckpointStore> Open(CheckpointConfig config = {}, std::string task = "t-0",
+                                        bool claim = true) {
     Result<std::unique_ptr<CheckpointStore>> c =
         CheckpointStore::Open(*blobs_, pool_, std::move(config), "job", std::move(task));
     EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? std::move(*c) : nullptr;
+    if (!c.ok()) return nullptr;
+    if (claim) {
+      Result<std::optional<Checkpoint>> claimed = (*c)->Claim().GetFor(kWait);
+      EXPECT_TRUE(claimed.ok()) << claimed.status();
+    }
+    return std::move(*c);
   }
 
   testing::TempDir tmp_;
@@ -158,7 +177,7 @@ TEST_F(CheckpointStoreTest, NewHostFindsTheLatestFromUrlJobAndTaskAlone) {
   Result<std::optional<Checkpoint>> latest = Open()->ReadLatest().GetFor(kWait);
   ASSERT_TRUE(latest.ok()) << latest.status();
   ASSERT_TRUE(latest->has_value());
-  EXPECT_EQ(**latest, second);
+  EXPECT_EQ(Unsigned(**latest), second);
   EXPECT_FALSE(Open({}, "other-task")->ReadLatest().GetFor(kWait)->has_value());
 }
 
@@ -214,7 +233,7 @@ TEST_F(CheckpointStoreTest, UpgradeAndRollbackBetweenVersions) {
 
   Checkpoint next = V2Checkpoint();
   ASSERT_TRUE(upgraded->Write(next).GetFor(kWait).ok());
-  EXPECT_EQ(**upgraded->ReadLatest().GetFor(kWait), next);
+  EXPECT_EQ(Unsigned(**upgraded->ReadLatest().GetFor(kWait)), next);
 
   auto rolled_back = Open({.write_versions = {1}, .read_versions = {1}});
   std::optional<Checkpoint> old_view = *rolled_back->ReadLatest().GetFor(kWait);
@@ -236,29 +255,31 @@ TEST_F(CheckpointStoreTest, WriteReplacesTheLatestOfEachVersionAndReadsNeverList
     written.back().input_offsets["input-0"] = std::to_string(i);
     ASSERT_TRUE(store->Write(written.back()).GetFor(kWait).ok());
   }
-  EXPECT_EQ(**store->ReadLatest().GetFor(kWait), written.back());
+  EXPECT_EQ(Unsigned(**store->ReadLatest().GetFor(kWait)), written.back());
   std::vector<Checkpoint> all = *store->List().GetFor(kWait);
   ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0], written.back());
+  EXPECT_EQ(Unsigned(all[0]), written.back());
   EXPECT_EQ(all[1].version, 1u);
   EXPECT_EQ(all[1].input_offsets, written.back().input_offsets);
-  EXPECT_EQ(faulty.calls(FaultyBlobStore::Method::kPutObject), 8);
+  // The claim: two probe puts (the first creates the probe) and one claim put.
+  EXPECT_EQ(faulty.calls(FaultyBlobStore::Method::kPutObject), 3 + 8);
   EXPECT_EQ(faulty.calls(FaultyBlobStore::Method::kListObjects), 0);
-  EXPECT_EQ(
-      *blobs_->ListObjects("checkpoints/").GetFor(kWait),
-      (std::vector<std::string>{"checkpoints/job/t-0/latest-v1", "checkpoints/job/t-0/latest-v2"}));
+  EXPECT_EQ(*blobs_->ListObjects("checkpoints/").GetFor(kWait),
+            (std::vector<std::string>{"checkpoints/job/t-0/fencing-probe",
+                                      "checkpoints/job/t-0/latest-v1",
+                                      "checkpoints/job/t-0/latest-v2"}));
 }
 
 TEST_F(CheckpointStoreTest, CorruptLatestCheckpointIsAnErrorNotAFallback) {
   auto store = Open();
   ASSERT_TRUE(store->Write(V2Checkpoint()).GetFor(kWait).ok());
   const std::string name = "checkpoints/job/t-0/latest-v2";
-  ASSERT_TRUE(blobs_->PutObject(name, "garbage").GetFor(kWait).ok());
+  ASSERT_TRUE(blobs_->PutObject(name, "garbage", {}).GetFor(kWait).ok());
   Result<std::optional<Checkpoint>> r = store->ReadLatest().GetFor(kWait);
   EXPECT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find(name), std::string::npos) << r.status();
   // A version 1 checkpoint under the version 2 name is no version 2 checkpoint either.
-  ASSERT_TRUE(blobs_->PutObject(name, EncodeCheckpoint(GoldenV1())).GetFor(kWait).ok());
+  ASSERT_TRUE(blobs_->PutObject(name, EncodeCheckpoint(GoldenV1()), {}).GetFor(kWait).ok());
   r = store->ReadLatest().GetFor(kWait);
   EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status();
   EXPECT_NE(r.status().message().find("holds version 1"), std::string::npos) << r.status();
@@ -266,13 +287,130 @@ TEST_F(CheckpointStoreTest, CorruptLatestCheckpointIsAnErrorNotAFallback) {
 
 TEST_F(CheckpointStoreTest, WriteErrorsSurface) {
   auto faulty = std::make_unique<FaultyBlobStore>(std::move(blobs_));
+  auto store = *CheckpointStore::Open(*faulty, pool_, {}, "job", "t");
+  EXPECT_EQ(store->Write(V2Checkpoint()).GetFor(kWait).status().code(),
+            StatusCode::kFailedPrecondition);  // not claimed
+  ASSERT_TRUE(store->Claim().GetFor(kWait).ok());
   faulty->ScriptAll(FaultyBlobStore::Method::kPutObject,
                     FaultyBlobStore::Fault::AsyncError(PermissionDeniedError("injected")));
-  auto store = *CheckpointStore::Open(*faulty, pool_, {}, "job", "t");
   EXPECT_EQ(store->Write(V2Checkpoint()).GetFor(kWait).status().code(),
             StatusCode::kPermissionDenied);
   EXPECT_EQ(store->Write(Checkpoint{.id = "bad"}).GetFor(kWait).status().code(),
             StatusCode::kInvalidArgument);
+}
+
+// W.2, W.3: a second writer's claim fences the first, whose writes all fail from then on
+// with kFenced naming the writer that took the task; the second writes on top.
+TEST_F(CheckpointStoreTest, ClaimFencesTheEarlierWriter) {
+  auto first = Open();
+  Checkpoint c1 = V2Checkpoint();
+  ASSERT_TRUE(first->Write(c1).GetFor(kWait).ok());
+  auto second = Open();
+  Result<std::optional<Checkpoint>> seen = second->ReadLatest().GetFor(kWait);
+  ASSERT_TRUE(seen.ok() && seen->has_value());
+  EXPECT_EQ(Unsigned(**seen), c1);
+  EXPECT_EQ((*seen)->writer_epoch, 2u);
+  for (int i = 0; i < 2; ++i) {
+    Status fenced = first->Write(V2Checkpoint()).GetFor(kWait).status();
+    EXPECT_EQ(fenced.code(), StatusCode::kFenced) << fenced;
+    EXPECT_NE(fenced.message().find("another writer took the task"), std::string::npos);
+    EXPECT_NE(fenced.message().find((*seen)->writer_id), std::string::npos) << fenced;
+  }
+  Checkpoint c3 = V2Checkpoint();
+  ASSERT_TRUE(second->Write(c3).GetFor(kWait).ok());
+  std::optional<Checkpoint> latest = *second->ReadLatest().GetFor(kWait);
+  EXPECT_EQ(Unsigned(*latest), c3);
+  EXPECT_EQ(latest->writer_id, (*seen)->writer_id);
+}
+
+// W.4: a conditional write whose reply was lost, retried, fails its condition against its
+// own write; reading the object back shows it succeeded.
+TEST_F(CheckpointStoreTest, LostReplyOfAConditionalWriteIsSuccess) {
+  auto faulty = std::make_unique<FaultyBlobStore>(std::move(blobs_));
+  FaultyBlobStore& f = *faulty;
+  RetryingBlobStore retrying(std::move(faulty), {.initial_backoff = 1ms});
+  auto store = *CheckpointStore::Open(retrying, pool_, {}, "job", "t");
+  ASSERT_TRUE(store->Claim().GetFor(kWait).ok());
+  const int puts = f.calls(FaultyBlobStore::Method::kPutObject);
+  f.Script(FaultyBlobStore::Method::kPutObject, puts + 1, FaultyBlobStore::Fault::LostReply());
+  Checkpoint c = V2Checkpoint();
+  Status s = store->Write(c).GetFor(kWait).status();
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(f.calls(FaultyBlobStore::Method::kPutObject), puts + 2);  // the retry failed
+  Checkpoint next = V2Checkpoint();
+  ASSERT_TRUE(store->Write(next).GetFor(kWait).ok());  // conditional on the right version
+  EXPECT_EQ(Unsigned(**store->ReadLatest().GetFor(kWait)), next);
+}
+
+// A blob store that drops the condition of every named-object put, as s3rver does.
+class ConditionIgnoringStore final : public BlobStore {
+ public:
+  ConditionIgnoringStore(BlobStore& inner, bool fencing_off)
+      : inner_(inner), fencing_off_(fencing_off) {}
+  Future<std::string> Put(SourceFactory s, const BlobMetadata& m) override {
+    return inner_.Put(std::move(s), m);
+  }
+  Future<void> Get(const std::string& id, SinkFactory s) override {
+    return inner_.Get(id, std::move(s));
+  }
+  Future<void> Delete(const std::string& id) override { return inner_.Delete(id); }
+  Future<void> RemoveTtl(const std::string& id) override { return inner_.RemoveTtl(id); }
+  Future<void> Flush() override { return inner_.Flush(); }
+  Future<bool> HasTtl(const std::string& id) override { return inner_.HasTtl(id); }
+  Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point t) override {
+    return inner_.ListExpired(t);
+  }
+  Future<std::string> PutObject(const std::string& name, std::string data,
+                                const ObjectCondition&) override {
+    return inner_.PutObject(name, std::move(data), {});
+  }
+  Future<VersionedObject> GetObject(const std::string& name) override {
+    return inner_.GetObject(name);
+  }
+  Future<void> DeleteObject(const std::string& name) override { return inner_.DeleteObject(name); }
+  Future<std::vector<std::string>> ListObjects(const std::string& prefix) override {
+    return inner_.ListObjects(prefix);
+  }
+  std::string Describe() const override { return "ignoring(" + inner_.Describe() + ")"; }
+  bool FencingOff() const override { return fencing_off_; }
+
+ private:
+  BlobStore& inner_;
+  const bool fencing_off_;
+};
+
+// W.5: a store that ignores conditional writes is refused at the claim, naming the URL
+// parameter that turns fencing off; with fencing off it is not probed.
+TEST_F(CheckpointStoreTest, ClaimRefusesAStoreThatIgnoresConditions) {
+  ConditionIgnoringStore ignoring(*blobs_, /*fencing_off=*/false);
+  auto store = *CheckpointStore::Open(ignoring, pool_, {}, "job", "t");
+  Status refused = store->Claim().GetFor(kWait).status();
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition) << refused;
+  EXPECT_NE(refused.message().find("does not enforce conditional writes"), std::string::npos);
+  EXPECT_NE(refused.message().find("fencing=off"), std::string::npos);
+  EXPECT_EQ(store->Write(V2Checkpoint()).GetFor(kWait).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(blobs_->GetObject("checkpoints/job/t/latest-v2").GetFor(kWait).ok());
+
+  ConditionIgnoringStore off(*blobs_, /*fencing_off=*/true);
+  auto unfenced = *CheckpointStore::Open(off, pool_, {}, "job", "t");
+  ASSERT_TRUE(unfenced->Claim().GetFor(kWait).ok());
+  EXPECT_TRUE(unfenced->Write(V2Checkpoint()).GetFor(kWait).ok());
+}
+
+TEST(CheckpointCodecTest, WriterFieldsAndClaimRecordsRoundTrip) {
+  Checkpoint c = V2Checkpoint();
+  c.writer_epoch = 7;
+  c.writer_id = NewWriterId();
+  EXPECT_TRUE(IsValidWriterId(c.writer_id)) << c.writer_id;
+  EXPECT_EQ(*DecodeCheckpoint(EncodeCheckpoint(c)), c);
+  Checkpoint claim{.writer_epoch = 1, .writer_id = "h.1.00ff"};
+  EXPECT_EQ(*DecodeCheckpoint(EncodeCheckpoint(claim)), claim);
+  Checkpoint no_id_no_epoch{};
+  EXPECT_FALSE(DecodeCheckpoint(EncodeCheckpoint(no_id_no_epoch)).ok());
+  Checkpoint bad_writer = c;
+  bad_writer.writer_id = "../x y";
+  EXPECT_FALSE(DecodeCheckpoint(EncodeCheckpoint(bad_writer)).ok());
 }
 
 }  // namespace

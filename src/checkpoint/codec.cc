@@ -1,10 +1,14 @@
 // The checkpoint codec (docs/format.md, "Checkpoint"): the wire envelope with magic "BSCK"
 // and the checkpoint's version, around a body of tagged fields.
+#include <unistd.h>
+
+#include <algorithm>
 #include <set>
 
 #include "blobstate/checkpoint.h"
 #include "index/wire.h"
 #include "util/checkpoint_id.h"
+#include "util/random.h"
 
 namespace blobstate {
 namespace {
@@ -15,6 +19,8 @@ constexpr std::string_view kCheckpointMagic = "BSCK";
 constexpr uint32_t kId = 1;      // LEN, the checkpoint id (v2)
 constexpr uint32_t kOffset = 2;  // LEN, repeated: {1: partition, 2: offset}
 constexpr uint32_t kMarker = 3;  // LEN, repeated: {1: backend, 2: store, 3: marker} (v2)
+constexpr uint32_t kWriterEpoch = 4;  // VARINT, the writer epoch (v2)
+constexpr uint32_t kWriterId = 5;     // LEN, the writer's id (v2)
 constexpr uint32_t kEntryA = 1;  // the first field of an entry; the others follow
 
 Status Malformed(const std::string& what) {
@@ -50,16 +56,34 @@ void WriteEntry(WireWriter& w, uint32_t id, std::initializer_list<std::string_vi
   w.BytesField(id, entry.data());
 }
 
-Status DecodeField(const WireField& f, uint32_t version, Checkpoint& c, bool& has_id) {
-  const bool known = f.id == kOffset || (version >= 2 && (f.id == kId || f.id == kMarker));
+// The writer fields (epoch, id); `seen` tracks repeats.
+Status DecodeWriterField(const WireField& f, Checkpoint& c, std::set<uint32_t>& seen) {
+  if (!seen.insert(f.id).second) return Malformed("repeated field " + std::to_string(f.id));
+  if (f.id == kWriterEpoch) {
+    if (f.type != WireType::kVarint) return Malformed("writer epoch not VARINT");
+    c.writer_epoch = f.number;
+    return Status::Ok();
+  }
+  if (f.type != WireType::kLen) return Malformed("writer id not LEN");
+  c.writer_id = std::string(f.bytes);
+  if (!IsValidWriterId(c.writer_id)) {
+    return Malformed("invalid writer id '" + c.writer_id.substr(0, 64) + "'");
+  }
+  return Status::Ok();
+}
+
+Status DecodeField(const WireField& f, uint32_t version, Checkpoint& c,
+                   std::set<uint32_t>& seen) {
+  const bool v2 = version >= 2;
+  const bool known = f.id == kOffset || (v2 && f.id >= kId && f.id <= kWriterId);
   if (!known) {
     if (f.must_understand) return Malformed("unknown required field " + std::to_string(f.id));
     return Status::Ok();
   }
+  if (f.id == kWriterEpoch || f.id == kWriterId) return DecodeWriterField(f, c, seen);
   if (f.type != WireType::kLen) return Malformed("field " + std::to_string(f.id) + " not LEN");
   if (f.id == kId) {
-    if (has_id) return Malformed("repeated id");
-    has_id = true;
+    if (!seen.insert(kId).second) return Malformed("repeated id");
     c.id = std::string(f.bytes);
     if (!IsValidCheckpointId(c.id)) return Malformed("invalid id '" + c.id.substr(0, 64) + "'");
   } else if (f.id == kOffset) {
@@ -80,14 +104,37 @@ Status DecodeField(const WireField& f, uint32_t version, Checkpoint& c, bool& ha
 
 }  // namespace
 
+std::string NewWriterId() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::string name;
+  for (const char* p = host; *p != '\0' && name.size() < 64; ++p) {
+    const char c = *p;
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    name += ok ? c : '-';
+  }
+  if (name.empty()) name = "host";
+  return name + "." + std::to_string(::getpid()) + "." + RandomHex(8);
+}
+
+bool IsValidWriterId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
 std::string EncodeCheckpoint(const Checkpoint& c) {
   WireWriter w;
-  if (c.version >= 2) w.BytesField(kId, c.id);
+  if (c.version >= 2 && !c.id.empty()) w.BytesField(kId, c.id);
   for (const auto& [input, offset] : c.input_offsets) WriteEntry(w, kOffset, {input, offset});
   if (c.version >= 2) {
     for (const auto& [backend, markers] : c.state_markers) {
       for (const auto& [store, marker] : markers) WriteEntry(w, kMarker, {backend, store, marker});
     }
+    if (c.writer_epoch != 0) w.VarintField(kWriterEpoch, c.writer_epoch);
+    if (!c.writer_id.empty()) w.BytesField(kWriterId, c.writer_id);
   }
   return SealEnvelope(kCheckpointMagic, c.version, w.data());
 }
@@ -97,13 +144,18 @@ Result<Checkpoint> DecodeCheckpoint(std::string_view bytes) {
                    OpenEnvelope(bytes, kCheckpointMagic, "checkpoint", kLatestCheckpointVersion));
   Checkpoint c;
   c.version = env.version;
-  bool has_id = false;
+  std::set<uint32_t> seen;
   WireReader r(env.body);
   while (!r.done()) {
     ASSIGN_OR_RETURN(WireField f, r.Next());
-    RETURN_IF_ERROR(DecodeField(f, env.version, c, has_id));
+    RETURN_IF_ERROR(DecodeField(f, env.version, c, seen));
   }
-  if (c.version >= 2 && !has_id) return Malformed("version 2 without an id");
+  // A claim record (a writer's claim of a task that has no checkpoint yet) has no id, and
+  // nothing but its writer fields.
+  if (c.version >= 2 && c.id.empty() &&
+      (c.writer_epoch == 0 || !c.input_offsets.empty() || !c.state_markers.empty())) {
+    return Malformed("version 2 without an id");
+  }
   return c;
 }
 

@@ -1,12 +1,14 @@
 // The task commands: backup, restore, checkpoints, verify.
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 
-#include "blobstate/backup.h"
-#include "blobstate/restore.h"
+#include <algorithm>
+
+#include "blobstate/commit.h"
 #include "blobstate/snapshot.h"
 #include "blobstate/transfer.h"
 #include "cli/commands.h"
@@ -46,41 +48,54 @@ Result<std::map<std::string, std::string>> SnapshotStores(const std::vector<Stor
   return dirs;
 }
 
-// The rest of `backup` once its flags are checked and the task is open: one commit.
-// Returns what to print.
+// kInvalidArgument naming the first store of `latest` that is neither in `stores` nor in
+// `removed`: a backup deletes the snapshots of the stores it is not given, so leaving one
+// out must be said (--remove-store), never a typo.
+Status CheckRemovedStores(const std::optional<Checkpoint>& latest,
+                          const std::vector<StoreConfig>& stores,
+                          const std::vector<std::string>& removed) {
+  if (!latest || latest->version < 2) return Status::Ok();
+  ASSIGN_OR_RETURN(StoreMarkers markers, BlobStoreMarkers(latest));
+  for (const auto& [name, id] : markers) {
+    auto given = [&](const StoreConfig& s) { return s.name == name && s.BackedUp(); };
+    if (std::find_if(stores.begin(), stores.end(), given) != stores.end()) continue;
+    if (std::find(removed.begin(), removed.end(), name) != removed.end()) continue;
+    return InvalidArgumentError("store " + name + " of checkpoint " + latest->id +
+                                " is not given with --store; give it, or say --remove-store " +
+                                name + " to delete its backup");
+  }
+  return Status::Ok();
+}
+
+// The rest of `backup` once its flags are checked and the task is open: one commit through
+// the commit engine. Returns what to print.
 Result<std::string> RunBackup(TaskContext& task, const TaskFlags& tf,
                               const std::vector<StoreConfig>& stores, uint64_t part_size,
                               Clock::time_point start) {
-  ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, SelectCheckpoint(task, tf));
+  ASSIGN_OR_RETURN(CheckpointConfig config, tf.Config());
+  // A store that cannot be snapshotted fails the backup before it claims the task.
+  for (const StoreConfig& s : stores) {
+    struct stat st;
+    if (s.BackedUp() && (::stat(s.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
+      return NotFoundError("store " + s.name + ": " + s.dir + " is not a directory");
+    }
+  }
   Progress progress("uploading", !tf.json);
-  BackupOptions options;
-  options.transfer.part_size = part_size;
-  options.transfer.progress = progress.counter();
-  BackupManager backup(*task.store, *task.pool, tf.job, tf.task, stores, options, &task.metrics);
-  RETURN_IF_ERROR(backup.Init(latest).GetFor(kCommandTimeout, "backup init"));
-  Checkpoint next{.id = NewCheckpointId()};
-  if (latest) {
-    next.input_offsets = latest->input_offsets;
-    next.state_markers =
-        latest->version >= 2 ? latest->state_markers : std::map<std::string, StoreMarkers>{};
-  }
-  ASSIGN_OR_RETURN(auto dirs, SnapshotStores(stores, next.id));
-  ASSIGN_OR_RETURN(StoreMarkers markers,
-                   backup.Upload(next.id, dirs).GetFor(kCommandTimeout, "upload"));
-  backup.RecordMarkers(markers, next);
-  auto persist_started = Clock::now();
-  Status written =
-      task.checkpoints->Write(next).GetFor(kCommandTimeout, "checkpoint write").status();
-  if (!written.ok()) {
-    task.metrics.RecordError(Flow::kBackup, "_all", Phase::kPersist);
-    return written;
-  }
-  // The checkpoint is one write for all stores: its time counts once, in the total.
-  const std::chrono::nanoseconds persisted = Clock::now() - persist_started;
-  task.metrics.RecordPhase(Flow::kBackup, "_all", Phase::kPersist, persisted);
-  RETURN_IF_ERROR(backup.Cleanup(next.id, markers).GetFor(kCommandTimeout, "cleanup"));
+  CommitOptions options{.job = tf.job, .task = tf.task, .stores = stores, .checkpoints = config};
+  options.backup.transfer.part_size = part_size;
+  options.backup.transfer.progress = progress.counter();
+  ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
+                   CommitEngine::Open(*task.store, *task.pool, std::move(options), &task.metrics)
+                       .GetFor(kCommandTimeout, "open of the task"));
+  const std::optional<Checkpoint>& at = engine->opened_at();
+  const std::string id = NewCheckpointId();
+  ASSIGN_OR_RETURN(auto dirs, SnapshotStores(stores, id));
+  ASSIGN_OR_RETURN(Checkpoint next,
+                   engine->Commit(id, std::move(dirs), at ? at->input_offsets : InputOffsets{})
+                       .GetFor(kCommandTimeout, "commit"));
   progress.Stop();
-  const auto figures = backup.LastFigures();
+  const auto figures = engine->LastFigures();
+  const std::chrono::nanoseconds persisted = engine->LastPersistTime();
   if (tf.json) {
     return "{\"checkpoint_id\":" + JsonString(next.id) +
            ",\"stores\":" + FiguresJson(figures, {.durations = {{Phase::kPersist, persisted}}}) +
@@ -111,36 +126,49 @@ Status CheckEverySnapshotExists(const std::optional<Checkpoint>& checkpoint,
   return Status::Ok();
 }
 
+struct RestoreFlags {
+  bool verify = true;
+  bool allow_empty = false;
+  bool claim = false;
+};
+
 // The rest of `restore` once its flags are checked and the task is open. Returns what to
 // print.
 Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
-                               const std::vector<StoreConfig>& stores, bool verify,
-                               bool allow_empty, Clock::time_point start) {
-  ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, SelectCheckpoint(task, tf));
-  if (!allow_empty) {
+                               const std::vector<StoreConfig>& stores, const RestoreFlags& rf,
+                               Clock::time_point start) {
+  ASSIGN_OR_RETURN(CheckpointConfig config, tf.Config());
+  Progress progress("downloading", !tf.json);
+  CommitOptions options{.job = tf.job,
+                        .task = tf.task,
+                        .stores = stores,
+                        .checkpoints = config,
+                        .restore = {.verify_checksums = rf.verify, .progress = progress.counter()},
+                        .claim = rf.claim,
+                        .checkpoint_id = tf.checkpoint_id};
+  ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
+                   CommitEngine::Open(*task.store, *task.pool, std::move(options), &task.metrics)
+                       .GetFor(kCommandTimeout, "open of the task"));
+  const std::optional<Checkpoint>& checkpoint = engine->opened_at();
+  if (!rf.allow_empty) {
     Status refused = CheckEverySnapshotExists(checkpoint, stores, tf, *task.store);
     if (!refused.ok()) {
       task.metrics.RecordError(Flow::kRestore, "_all", Phase::kInit);
       return refused;
     }
   }
-  Progress progress("downloading", !tf.json);
-  RestoreManager restore(*task.store, *task.pool, stores,
-                         {.verify_checksums = verify, .progress = progress.counter()},
-                         &task.metrics);
-  RETURN_IF_ERROR(restore.Init(checkpoint).GetFor(kCommandTimeout, "restore init"));
-  ASSIGN_OR_RETURN(auto figures, restore.Restore().GetFor(kCommandTimeout, "restore"));
+  ASSIGN_OR_RETURN(auto figures, engine->Restore().GetFor(kCommandTimeout, "restore"));
   progress.Stop();
   const std::string id = checkpoint ? checkpoint->id : "";
   if (tf.json) {
     return "{\"checkpoint_id\":" + JsonString(id) + ",\"stores\":" + FiguresJson(figures) +
-           ",\"verified\":" + (verify ? "true" : "false") +
+           ",\"verified\":" + (rf.verify ? "true" : "false") +
            ",\"http_requests\":" + HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) +
            "}\n";
   }
   return (checkpoint ? "restored checkpoint " + id
                      : std::string("no checkpoint: stores left empty")) +
-         " in " + Fixed(Seconds(start)) + " s" + (verify ? ", checksums verified" : "") + "\n" +
+         " in " + Fixed(Seconds(start)) + " s" + (rf.verify ? ", checksums verified" : "") + "\n" +
          FiguresTable(figures, false);
 }
 
@@ -166,11 +194,16 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
               "local checkpoint beside it (hard links), uploads what changed since the last\n"
               "checkpoint, writes the new checkpoint, then cleans up (TTLs, deleted files,\n"
               "the previous snapshot, older local checkpoints). The stores must not be written\n"
-              "meanwhile (a closed RocksDB, or any directory). A store of the latest checkpoint\n"
-              "not given with --store is taken as removed: its snapshot is deleted.");
+              "meanwhile (a closed RocksDB, or any directory). The backup claims the task as its\n"
+              "only writer: a job or backup still writing it is fenced and fails. A store of\n"
+              "the latest checkpoint not given with --store fails the backup (exit 2) unless\n"
+              "named with --remove-store, which deletes its snapshot.");
+  std::vector<std::string> removed;
   tf.Register(flags, {.stores = true, .writes = true, .metrics = true});
   flags.Uint("part-size", &part_size,
              "bytes per blob of a large file, 64 KiB to 5 GiB (default: 8 MiB)");
+  flags.Repeated("remove-store", &removed,
+                "delete the backup of store NAME, which is no longer given (repeatable)");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
   ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, out.Checked(tf.StoreConfigs()));
@@ -180,15 +213,26 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
                                             " (64 KiB) to " + std::to_string(kMaxPartSize) +
                                             " (5 GiB)"));
   }
+  for (const std::string& name : removed) {
+    auto named = [&](const StoreConfig& s) { return s.name == name; };
+    if (std::find_if(stores.begin(), stores.end(), named) != stores.end()) {
+      return out.Checked(
+          InvalidArgumentError("--remove-store " + name + ": the store is also given with --store"));
+    }
+  }
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
                    out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/true)));
+  ASSIGN_OR_RETURN(std::optional<Checkpoint> latest,
+                   task->checkpoints->ReadLatest().GetFor(kCommandTimeout, "read of the checkpoint"));
+  RETURN_IF_ERROR(out.Checked(CheckRemovedStores(latest, stores, removed)));
   return Finish(RunBackup(*task, tf, stores, part_size, start), *task, tf, out);
 }
 
 Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) {
   TaskFlags tf;
-  bool no_verify = false, allow_empty = false;
+  bool no_verify = false;
+  RestoreFlags rf;
   Flags flags("restore",
               "Restores each store's snapshot of the latest checkpoint (or --checkpoint) into\n"
               "its directory, as on a new host: the directory is emptied first; an identical\n"
@@ -196,19 +240,24 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
               "verified against their checksums. A store whose download fails is left empty.\n"
               "Nothing is changed and the command fails if a store's path is a symlink or a\n"
               "file, or if the task has no checkpoint or the checkpoint no snapshot of a store\n"
-              "(unless --allow-empty).");
+              "(unless --allow-empty). It does not claim the task unless --claim is given, so a\n"
+              "copy can be restored elsewhere while the job runs.");
   tf.Register(flags, {.stores = true, .checkpoint = true, .metrics = true});
   flags.Bool("no-verify", &no_verify, "skip the checksum check of downloaded files");
-  flags.Bool("allow-empty", &allow_empty,
+  flags.Bool("allow-empty", &rf.allow_empty,
              "restore a store without a snapshot as an empty directory, as a task's first "
              "start does");
+  flags.Bool("claim", &rf.claim,
+             "claim the task as its writer first, as a job's start does: a writer still "
+             "running is fenced, and what a crashed writer left is cleaned up");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
   ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, out.Checked(tf.StoreConfigs()));
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
                    out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/false)));
-  return Finish(RunRestore(*task, tf, stores, !no_verify, allow_empty, start), *task, tf, out);
+  rf.verify = !no_verify;
+  return Finish(RunRestore(*task, tf, stores, rf, start), *task, tf, out);
 }
 
 Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& out) {

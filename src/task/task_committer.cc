@@ -1,7 +1,6 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "async/failpoints.h"
 #include "blobstate/task.h"
 #include "util/fs.h"
 
@@ -32,9 +31,6 @@ struct InFlight {
   }
 };
 
-// A failpoint as a step of a future chain.
-Future<void> At(const char* name) { return MakeReadyFuture<void>(Failpoint(name)); }
-
 }  // namespace
 
 Snapshotter RocksDbSnapshotter(RocksDbStore& db) {
@@ -43,41 +39,26 @@ Snapshotter RocksDbSnapshotter(RocksDbStore& db) {
 
 struct TaskCommitter::State {
   State(BlobStore& s, Executor& e, TaskOptions o, Metrics* m)
-      : store(s),
-        executor(e),
-        options(std::move(o)),
-        metrics(m),
-        backup(s, e, options.job, options.task, options.stores, options.backup, m) {}
+      : store(s), executor(e), options(std::move(o)), metrics(m) {}
 
   BlobStore& store;
   Executor& executor;
   const TaskOptions options;
   Metrics* const metrics;
-  BackupManager backup;
-  std::unique_ptr<CheckpointStore> checkpoints;
+  std::unique_ptr<CommitEngine> engine;  // set by Init
 
-  // Touched by the caller's thread only (Init, AddStore, Commit), except `last`.
-  bool initialized = false;
+  // Touched by the caller's thread only (Init, AddStore, Commit, Close).
   std::map<std::string, Snapshotter> snapshotters;
   std::shared_ptr<InFlight> inflight;
-
-  mutable std::mutex mu;
-  std::optional<Checkpoint> last;  // GUARDED_BY(mu): the last checkpoint persisted
+  Status fenced;  // kept once an async stage was fenced: every later call fails with it
 
   // Snapshots every backed-up store for checkpoint `id`; store -> checkpoint directory.
   Result<std::map<std::string, std::string>> SyncStage(const std::string& id);
-  // Upload -> persist -> cleanup -> prune, on the commit executor.
-  Future<void> AsyncStage(Checkpoint next, std::map<std::string, std::string> dirs);
   // Waits (per the max commit delay) for the previous async stage; nullopt: go ahead.
   std::optional<Result<CommitOutcome>> AwaitPrevious();
+  // The outcome of a finished async stage, remembering a fencing.
+  Status Finished(Status s);
 };
-
-// `f`, keeping the committer's state alive until it completes: a step that timed out may
-// still run after the committer is gone.
-template <typename T>
-Future<T> TaskCommitter::KeepAlive(Future<T> f) {
-  return std::move(f).Then(state_->executor, [keep = state_](Result<T> r) { return r; });
-}
 
 TaskCommitter::TaskCommitter(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
@@ -92,40 +73,28 @@ Result<std::unique_ptr<TaskCommitter>> TaskCommitter::Open(BlobStore& store, Exe
       return InvalidArgumentError("store " + s.name + " is persistent but has no directory");
     }
   }
-  CheckpointConfig config = options.checkpoints;
   auto state = std::make_shared<State>(store, executor, std::move(options), metrics);
-  ASSIGN_OR_RETURN(
-      state->checkpoints,
-      CheckpointStore::Open(store, executor, config, state->options.job, state->options.task));
   return std::unique_ptr<TaskCommitter>(new TaskCommitter(std::move(state)));
 }
 
 Result<InputOffsets> TaskCommitter::Init() {
   State& s = *state_;
-  if (s.initialized) return FailedPreconditionError("task " + s.options.task + ": Init twice");
+  if (s.engine) return FailedPreconditionError("task " + s.options.task + ": Init twice");
   const auto timeout = s.options.init_timeout;
-  ASSIGN_OR_RETURN(
-      std::optional<Checkpoint> latest,
-      KeepAlive(s.checkpoints->ReadLatest()).GetFor(timeout, "read of the latest checkpoint"));
-  // A version 1 checkpoint (a job from before the blob store backend) holds offsets only:
-  // the stores start empty and the input resumes from its offsets.
-  std::optional<Checkpoint> with_state = latest;
-  if (latest && latest->version < 2) with_state.reset();
-  RETURN_IF_ERROR(KeepAlive(s.backup.Init(with_state)).GetFor(timeout, "backup init"));
-  // Local checkpoint directories of other attempts are stale; the latest one may be reused.
-  for (const StoreConfig& c : s.options.stores) {
-    if (c.BackedUp())
-      RETURN_IF_ERROR(DeleteCheckpointDirs(c.dir, with_state ? with_state->id : ""));
-  }
-  RestoreManager restore(s.store, s.executor, s.options.stores, s.options.restore, s.metrics);
-  RETURN_IF_ERROR(restore.Init(with_state).GetFor(timeout, "restore init"));
-  RETURN_IF_ERROR(restore.Restore().GetFor(timeout, "restore").status());
-  {
-    std::lock_guard<std::mutex> lock(s.mu);
-    s.last = with_state;
-  }
-  s.initialized = true;
-  return latest ? latest->input_offsets : InputOffsets{};
+  CommitOptions options{.job = s.options.job,
+                        .task = s.options.task,
+                        .stores = s.options.stores,
+                        .checkpoints = s.options.checkpoints,
+                        .backup = s.options.backup,
+                        .restore = s.options.restore};
+  ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
+                   CommitEngine::Open(s.store, s.executor, std::move(options), s.metrics)
+                       .GetFor(timeout, "open of the task"));
+  RETURN_IF_ERROR(engine->Restore().GetFor(timeout, "restore").status());
+  const std::optional<Checkpoint>& at = engine->opened_at();
+  InputOffsets offsets = at ? at->input_offsets : InputOffsets{};
+  s.engine = std::move(engine);
+  return offsets;
 }
 
 Status TaskCommitter::AddStore(const std::string& name, Snapshotter snapshot) {
@@ -139,6 +108,7 @@ Status TaskCommitter::AddStore(const std::string& name, Snapshotter snapshot) {
 }
 
 std::optional<Result<CommitOutcome>> TaskCommitter::State::AwaitPrevious() {
+  if (!fenced.ok()) return fenced;
   if (inflight == nullptr) return std::nullopt;
   std::optional<Status> done = inflight->Wait(std::chrono::milliseconds(0));
   if (!done) {
@@ -152,8 +122,14 @@ std::optional<Result<CommitOutcome>> TaskCommitter::State::AwaitPrevious() {
     }
   }
   inflight.reset();
-  if (!done->ok()) return done->WithContext("task " + options.task + ": previous commit failed");
+  Status s = Finished(*done);
+  if (!s.ok()) return s.WithContext("task " + options.task + ": previous commit failed");
   return std::nullopt;
+}
+
+Status TaskCommitter::State::Finished(Status s) {
+  if (s.code() == StatusCode::kFenced) fenced = s.WithContext("task " + options.task);
+  return s;
 }
 
 Result<std::map<std::string, std::string>> TaskCommitter::State::SyncStage(const std::string& id) {
@@ -177,50 +153,15 @@ Result<std::map<std::string, std::string>> TaskCommitter::State::SyncStage(const
   return dirs;
 }
 
-Future<void> TaskCommitter::State::AsyncStage(Checkpoint next,
-                                              std::map<std::string, std::string> dirs) {
-  const std::string id = next.id;
-  return Async(executor, [this, id, dirs] { return backup.Upload(id, dirs); })
-      .Map(executor, [this, next = std::move(next)](StoreMarkers markers) mutable {
-        backup.RecordMarkers(markers, next);
-        auto c = std::make_shared<Checkpoint>(std::move(next));
-        return At("persist.before_checkpoint")
-            .Map(executor,
-                 [this, c] {
-                   const Clock::time_point started = Clock::now();
-                   return checkpoints->Write(*c).Map(executor, [this, started] {
-                     if (metrics != nullptr) {
-                       metrics->RecordPhase(Flow::kBackup, "_all", Phase::kPersist,
-                                            Clock::now() - started);
-                     }
-                   });
-                 })
-            .Map(executor, [] { return At("persist.after_checkpoint"); })
-            .Map(executor, [this, c, markers] {
-              {
-                std::lock_guard<std::mutex> lock(mu);
-                last = *c;
-              }
-              return backup.Cleanup(c->id, markers);
-            });
-      });
-}
-
 Result<CommitOutcome> TaskCommitter::Commit(const InputOffsets& offsets) {
   State& s = *state_;
-  if (!s.initialized)
-    return FailedPreconditionError("task " + s.options.task + ": Commit before Init");
+  if (!s.engine) return FailedPreconditionError("task " + s.options.task + ": Commit before Init");
   if (std::optional<Result<CommitOutcome>> early = s.AwaitPrevious()) return *early;
-  Checkpoint next{.id = NewCheckpointId(), .input_offsets = offsets};
-  {
-    std::lock_guard<std::mutex> lock(s.mu);
-    if (s.last) next.state_markers = s.last->state_markers;  // other backends' markers
-  }
-  ASSIGN_OR_RETURN(auto dirs, s.SyncStage(next.id));
+  const std::string id = NewCheckpointId();
+  ASSIGN_OR_RETURN(auto dirs, s.SyncStage(id));
   auto inflight = std::make_shared<InFlight>();
   s.inflight = inflight;
-  auto keep = state_;  // the stage may outlive the committer's last reference
-  s.AsyncStage(std::move(next), std::move(dirs)).Subscribe([inflight, keep](Result<void> r) {
+  s.engine->Commit(id, std::move(dirs), offsets).Subscribe([inflight](Result<Checkpoint> r) {
     inflight->Finish(r.status());
   });
   return CommitOutcome::kStarted;
@@ -228,17 +169,17 @@ Result<CommitOutcome> TaskCommitter::Commit(const InputOffsets& offsets) {
 
 Status TaskCommitter::Close() {
   State& s = *state_;
+  if (!s.fenced.ok()) return s.fenced;
   if (s.inflight == nullptr) return Status::Ok();
   std::optional<Status> done = s.inflight->Wait(s.options.commit_timeout);
   if (!done)
     return DeadlineExceededError("task " + s.options.task + ": the last commit did not end");
   s.inflight.reset();
-  return *done;
+  return s.Finished(*done);
 }
 
 std::optional<Checkpoint> TaskCommitter::last_committed() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
-  return state_->last;
+  return state_->engine ? state_->engine->last() : std::nullopt;
 }
 
 }  // namespace blobstate

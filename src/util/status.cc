@@ -39,6 +39,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "DATA_LOSS";
     case StatusCode::kGone:
       return "GONE";
+    case StatusCode::kFenced:
+      return "FENCED";
   }
   return "UNKNOWN";
 }
@@ -102,6 +104,8 @@ Status ResourceExhaustedError(std::string m) {
 }
 Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 Status GoneError(std::string m) { return {StatusCode::kGone, std::move(m)}; }
+Status AbortedError(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
+Status FencedError(std::string m) { return {StatusCode::kFenced, std::move(m)}; }
 Status CancelledError(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 Status UnimplementedError(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 

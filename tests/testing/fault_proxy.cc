@@ -158,6 +158,31 @@ void FaultProxy::AcceptLoop() {
   }
 }
 
+std::string FaultProxy::Forward(const std::string& head, std::string_view body) {
+  int upstream = ConnectTo(upstream_host_, upstream_port_);
+  if (upstream < 0) return "";
+  SendAll(upstream, CloseConnection(head) + std::string(body));
+  std::string reply;
+  ReadUntil(upstream, reply, std::string_view("\0\0never", 7));  // all, until closed
+  ::close(upstream);
+  return reply;
+}
+
+std::string FaultProxy::CheckCondition(const std::string& head, const std::string& target) {
+  const std::string path = target.substr(0, target.find('?'));
+  const std::string host = HeaderValue(head, "host");
+  std::string reply = Forward("HEAD " + path + " HTTP/1.1\r\nHost: " + host + "\r\n", "");
+  const int status = reply.size() >= 12 ? std::atoi(reply.substr(9, 3).c_str()) : 0;
+  const size_t end = reply.find("\r\n\r\n");
+  const std::string etag = HeaderValue(reply.substr(0, end == std::string::npos ? 0 : end + 2),
+                                       "etag");
+  const std::string if_none_match = HeaderValue(head, "if-none-match");
+  const std::string if_match = HeaderValue(head, "if-match");
+  const bool fails = (if_none_match == "*" && status == 200) ||
+                     (!if_match.empty() && (status != 200 || etag != if_match));
+  return fails ? ErrorReply(412, "Precondition Failed", "PreconditionFailed") : "";
+}
+
 bool FaultProxy::TakeRule(const std::string& method, const std::string& target, Rule* rule) {
   std::lock_guard<std::mutex> lock(mu_);
   for (Rule& r : rules_) {
@@ -205,12 +230,18 @@ void FaultProxy::Serve(int client) {
   }
   if (faulty && rule.fault == Fault::kDrop) return Record(seen);
   if (faulty && rule.fault == Fault::kDelay) std::this_thread::sleep_for(rule.delay);
-  int upstream = ConnectTo(upstream_host_, upstream_port_);
-  if (upstream < 0) return Record(seen);
-  SendAll(upstream, CloseConnection(head) + request.substr(head_end, length));
+  const bool conditional = enforce_conditions_ && seen.method == "PUT" &&
+                           (!HeaderValue(head, "if-none-match").empty() ||
+                            !HeaderValue(head, "if-match").empty());
+  std::unique_lock<std::mutex> serialized(conditional_mu_, std::defer_lock);
   std::string reply;
-  ReadUntil(upstream, reply, std::string_view("\0\0never", 7));  // all, until closed
-  ::close(upstream);
+  if (conditional) {
+    serialized.lock();
+    reply = CheckCondition(head, seen.target);
+  }
+  if (reply.empty()) reply = Forward(head, std::string_view(request).substr(head_end, length));
+  if (serialized.owns_lock()) serialized.unlock();
+  if (reply.empty()) return Record(seen);  // the upstream could not be reached
   if (faulty && rule.fault == Fault::kLoseReply) return Record(seen);
   seen.status = reply.size() >= 12 ? std::atoi(reply.substr(9, 3).c_str()) : 0;
   if (faulty && rule.fault == Fault::kTruncate) {

@@ -59,6 +59,11 @@ class FaultProxy {
   std::string authority() const { return "127.0.0.1:" + std::to_string(port_); }
   void Add(Rule rule);
   void Clear();
+  // Makes the proxy enforce the conditions of PUTs that carry If-None-Match: * or
+  // If-Match: <ETag> (as AWS S3 does, and s3rver does not): it asks the upstream for the
+  // key's ETag (HEAD) and answers 412 PreconditionFailed itself when the condition fails.
+  // Conditional PUTs are serialized, so that check and put are one step for them.
+  void EnforceConditions() { enforce_conditions_ = true; }
   // Every exchange that reached the proxy, in order. An exchange is recorded before its
   // reply leaves the proxy, so a client that has its reply finds it here.
   std::vector<Seen> seen() const;
@@ -69,6 +74,10 @@ class FaultProxy {
   void AcceptLoop();
   void Serve(int client);
   bool TakeRule(const std::string& method, const std::string& target, Rule* rule);
+  // Forwards the request (`head` without its final CRLF, then `body`); the whole reply.
+  std::string Forward(const std::string& head, std::string_view body);
+  // The reply to a conditional PUT whose condition fails, or "" if it holds.
+  std::string CheckCondition(const std::string& head, const std::string& target);
   void Record(Seen seen);
 
   const std::string upstream_host_;
@@ -76,6 +85,8 @@ class FaultProxy {
   int listener_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> enforce_conditions_{false};
+  std::mutex conditional_mu_;  // held across the check and the forward of a conditional PUT
   std::thread acceptor_;
   mutable std::mutex mu_;
   std::vector<Rule> rules_;           // GUARDED_BY(mu_)

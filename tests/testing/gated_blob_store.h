@@ -29,6 +29,17 @@ class GatedBlobStore final : public BlobStore {
     for (auto& p : held) p.Set(Result<void>());
   }
 
+  // Fails every held request with kUnavailable, without reaching the inner store; later
+  // requests are held. Ends a chain of requests that nobody waits for any more.
+  void FailHeld() {
+    std::vector<Promise<void>> held;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held.swap(held_);
+    }
+    for (auto& p : held) p.Set(UnavailableError("failed at the gate"));
+  }
+
   // Holds every later request again (those already let through go on).
   void Close() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -77,12 +88,14 @@ class GatedBlobStore final : public BlobStore {
   Future<void> Flush() override {
     return Gate().Chain<void>([this] { return inner_.Flush(); });
   }
-  Future<void> PutObject(const std::string& name, std::string data) override {
-    return Gate().Chain<void>(
-        [this, name, data = std::move(data)] { return inner_.PutObject(name, data); });
+  Future<std::string> PutObject(const std::string& name, std::string data,
+                                const ObjectCondition& condition) override {
+    return Gate().Chain<std::string>([this, name, data = std::move(data), condition] {
+      return inner_.PutObject(name, data, condition);
+    });
   }
-  Future<std::string> GetObject(const std::string& name) override {
-    return Gate().Chain<std::string>([this, name] { return inner_.GetObject(name); });
+  Future<VersionedObject> GetObject(const std::string& name) override {
+    return Gate().Chain<VersionedObject>([this, name] { return inner_.GetObject(name); });
   }
   Future<void> DeleteObject(const std::string& name) override {
     return Gate().Chain<void>([this, name] { return inner_.DeleteObject(name); });
@@ -92,6 +105,7 @@ class GatedBlobStore final : public BlobStore {
         [this, prefix] { return inner_.ListObjects(prefix); });
   }
   std::string Describe() const override { return "gated " + inner_.Describe(); }
+  bool FencingOff() const override { return inner_.FencingOff(); }
 
  private:
   // A future that completes when the gate opens, with a helper to chain the real request.
@@ -101,7 +115,8 @@ class GatedBlobStore final : public BlobStore {
     Future<T> Chain(F start) {
       Promise<T> p;
       Future<T> out = p.GetFuture();
-      std::move(opened).Subscribe([start, p = std::move(p)](Result<void>) mutable {
+      std::move(opened).Subscribe([start, p = std::move(p)](Result<void> gate) mutable {
+        if (!gate.ok()) return p.Set(gate.status());
         start().Subscribe([p = std::move(p)](Result<T> r) mutable { p.Set(std::move(r)); });
       });
       return out;

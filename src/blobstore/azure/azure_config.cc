@@ -101,9 +101,11 @@ Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env) {
     } else if (key == "block_concurrency") {
       ASSIGN_OR_RETURN(uint64_t n, ParseUrlCount(url, key, value, 1, 64));
       c.block_concurrency = static_cast<int>(n);
+    } else if (key == "fencing") {
+      ASSIGN_OR_RETURN(c.fencing, ParseUrlOnOff(url, key, value));
     } else {
       return bad("unknown parameter '" + key +
-                 "' (known: endpoint, block_threshold, block_size, block_concurrency)");
+                 "' (known: endpoint, block_threshold, block_size, block_concurrency, fencing)");
     }
   }
   if (endpoint.empty()) {

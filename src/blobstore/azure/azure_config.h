@@ -10,6 +10,9 @@
 //                        hold: Put Blob takes at most 5000 MiB (the threshold's maximum),
 //                        a block list at most 50,000 blocks of at most 4000 MiB (a larger
 //                        block size is used for a blob that needs more).
+//   fencing=on|off       off: conditional writes (If-None-Match, If-Match) are sent
+//                        without their conditions; UNSAFE, as nothing then stops two
+//                        writers of one task (README, "Writers"). Default: on.
 // Credentials: AZURE_STORAGE_KEY (the account key: Shared Key authorisation), else
 // AZURE_STORAGE_SAS_TOKEN (a SAS token, with or without its leading '?'). Never logged
 // or put in messages.
@@ -50,6 +53,7 @@ struct AzureConfig {
   uint64_t block_threshold = 64ull << 20;
   uint64_t block_size = 16ull << 20;
   int block_concurrency = 4;
+  bool fencing = true;  // false: conditional writes are sent without their conditions
 
   // "azure://ACCOUNT/CONTAINER/PREFIX at ENDPOINT", for messages; no credentials.
   std::string Describe() const;

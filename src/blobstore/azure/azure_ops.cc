@@ -30,7 +30,7 @@ std::string BlockId(int number) {
 }  // namespace
 
 AzureOps::AzureOps(AzureConfig config, Executor& part_pool)
-    : CloudOps(config.prefix),
+    : CloudOps(config.prefix, config.fencing),
       config_(std::move(config)),
       part_pool_(part_pool),
       part_slots_(config_.block_concurrency) {}
@@ -71,6 +71,12 @@ Status AzureOps::Upload(const std::string& name, BlobSource& source, const Cloud
   ASSIGN_OR_RETURN(HttpResponse r, Send(put));
   RETURN_IF_ERROR(CloudStatus(r, "put of " + name + " to " + Describe()));
   return checked.CheckEnd();
+}
+
+Result<HttpResponse> AzureOps::PutSmall(const std::string& name, const std::string& data,
+                                        HttpHeaders headers) {
+  headers.emplace_back("x-ms-blob-type", "BlockBlob");
+  return Send({.method = "PUT", .name = name, .headers = std::move(headers), .body = data});
 }
 
 Status AzureOps::UploadBlocks(const std::string& name, BlobSource& source, const CloudTags& tags) {

@@ -36,6 +36,8 @@ class AzureOps final : public CloudOps {
  private:
   // Put Blob, or Put Block + Put Block List from block_threshold bytes on.
   Status Upload(const std::string& name, BlobSource& source, const CloudTags& tags) override;
+  Result<HttpResponse> PutSmall(const std::string& name, const std::string& data,
+                                HttpHeaders headers) override;
   Status UploadBlocks(const std::string& name, BlobSource& source, const CloudTags& tags);
   Result<HttpResponse> Download(const std::string& name, uint64_t offset, BlobSink& sink) override;
   Status DeleteKey(const std::string& name, const std::string& what) override;

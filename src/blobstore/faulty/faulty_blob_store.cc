@@ -179,15 +179,17 @@ Future<void> FaultyBlobStore::Flush() {
   return Apply<void>(NextFault(Method::kFlush), [this] { return inner_->Flush(); });
 }
 
-Future<void> FaultyBlobStore::PutObject(const std::string& name, std::string data) {
-  return Apply<void>(NextFault(Method::kPutObject), [this, name, data = std::move(data)] {
-    return inner_->PutObject(name, data);
-  });
+Future<std::string> FaultyBlobStore::PutObject(const std::string& name, std::string data,
+                                               const ObjectCondition& condition) {
+  return Apply<std::string>(NextFault(Method::kPutObject),
+                            [this, name, data = std::move(data), condition] {
+                              return inner_->PutObject(name, data, condition);
+                            });
 }
 
-Future<std::string> FaultyBlobStore::GetObject(const std::string& name) {
-  return Apply<std::string>(NextFault(Method::kGetObject),
-                            [this, name] { return inner_->GetObject(name); });
+Future<VersionedObject> FaultyBlobStore::GetObject(const std::string& name) {
+  return Apply<VersionedObject>(NextFault(Method::kGetObject),
+                                [this, name] { return inner_->GetObject(name); });
 }
 
 Future<void> FaultyBlobStore::DeleteObject(const std::string& name) {

@@ -106,12 +106,14 @@ class FaultyBlobStore final : public BlobStore {
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
   Future<void> Flush() override;
   // Named objects: PartialTransfer acts as AsyncError on them.
-  Future<void> PutObject(const std::string& name, std::string data) override;
-  Future<std::string> GetObject(const std::string& name) override;
+  Future<std::string> PutObject(const std::string& name, std::string data,
+                                const ObjectCondition& condition) override;
+  Future<VersionedObject> GetObject(const std::string& name) override;
   Future<void> DeleteObject(const std::string& name) override;
   Future<std::vector<std::string>> ListObjects(const std::string& prefix) override;
   // "faulty(<inner's description>)".
   std::string Describe() const override;
+  bool FencingOff() const override { return inner_->FencingOff(); }
 
  private:
   static constexpr size_t kMethods = static_cast<size_t>(Method::kListObjects) + 1;  // the last

@@ -48,13 +48,15 @@ Future<std::vector<std::string>> CloudBlobStore::ListExpired(
 
 Future<void> CloudBlobStore::Flush() { return MakeReadyFuture(); }
 
-Future<void> CloudBlobStore::PutObject(const std::string& name, std::string data) {
-  return Run<void>(
-      [ops = ops_, name, data = std::move(data)] { return ops->PutObject(name, data); });
+Future<std::string> CloudBlobStore::PutObject(const std::string& name, std::string data,
+                                              const ObjectCondition& condition) {
+  return Run<std::string>([ops = ops_, name, data = std::move(data), condition] {
+    return ops->PutObject(name, data, condition);
+  });
 }
 
-Future<std::string> CloudBlobStore::GetObject(const std::string& name) {
-  return Run<std::string>([ops = ops_, name] { return ops->GetObject(name); });
+Future<VersionedObject> CloudBlobStore::GetObject(const std::string& name) {
+  return Run<VersionedObject>([ops = ops_, name] { return ops->GetObject(name); });
 }
 
 Future<void> CloudBlobStore::DeleteObject(const std::string& name) {

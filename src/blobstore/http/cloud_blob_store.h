@@ -38,11 +38,13 @@ class CloudBlobStore final : public BlobStore {
   Future<bool> HasTtl(const std::string& id) override;
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
   Future<void> Flush() override;
-  Future<void> PutObject(const std::string& name, std::string data) override;
-  Future<std::string> GetObject(const std::string& name) override;
+  Future<std::string> PutObject(const std::string& name, std::string data,
+                                const ObjectCondition& condition) override;
+  Future<VersionedObject> GetObject(const std::string& name) override;
   Future<void> DeleteObject(const std::string& name) override;
   Future<std::vector<std::string>> ListObjects(const std::string& prefix) override;
   std::string Describe() const override;
+  bool FencingOff() const override { return ops_->FencingOff(); }
 
  private:
   template <typename T, typename Fn>

@@ -139,24 +139,43 @@ Result<std::vector<std::string>> CloudOps::ListExpired(system_clock::time_point 
   return expired;
 }
 
-Status CloudOps::PutObject(const std::string& name, const std::string& data) {
+Result<std::string> CloudOps::PutObject(const std::string& name, const std::string& data,
+                                        const ObjectCondition& condition) {
   RETURN_IF_ERROR(CheckName(name, "object name"));
   if (data.size() > kMaxObjectSize) {
     return InvalidArgumentError("object " + name + " is " + std::to_string(data.size()) +
                                 " bytes, more than the limit of " + std::to_string(kMaxObjectSize));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobSource> source, StringSourceFactory(data)());
-  return Upload(ObjectKey(name), *source, {});
+  HttpHeaders headers;
+  if (fencing_ && condition.kind == ObjectCondition::Kind::kIfAbsent) {
+    headers.emplace_back("If-None-Match", "*");
+  } else if (fencing_ && condition.kind == ObjectCondition::Kind::kIfVersion) {
+    headers.emplace_back("If-Match", condition.version);
+  }
+  const std::string what = "put of object " + name + " to " + Describe();
+  ASSIGN_OR_RETURN(HttpResponse r, PutSmall(ObjectKey(name), data, std::move(headers)));
+  if (condition.kind != ObjectCondition::Kind::kAlways && (r.status == 412 || r.status == 409)) {
+    return AbortedError(what + ": its condition did not hold (HTTP " + std::to_string(r.status) +
+                        ")");
+  }
+  RETURN_IF_ERROR(CloudStatus(r, what));
+  std::string etag = HeaderOf(r, "etag");
+  if (etag.empty()) return UnavailableError(what + ": no ETag in the reply");
+  return etag;
 }
 
-Result<std::string> CloudOps::GetObject(const std::string& name) {
+Result<VersionedObject> CloudOps::GetObject(const std::string& name) {
   RETURN_IF_ERROR(CheckName(name, "object name"));
-  std::string data;
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> sink, StringSinkFactory(&data)());
+  VersionedObject object;
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> sink, StringSinkFactory(&object.data)());
   ASSIGN_OR_RETURN(HttpResponse r, Download(ObjectKey(name), 0, *sink));
   if (r.status == 404) return NotFoundError("object " + name + " not found in " + Describe());
   RETURN_IF_ERROR(CloudStatus(r, "get of object " + name + " from " + Describe()));
-  return data;
+  object.version = HeaderOf(r, "etag");
+  if (object.version.empty()) {
+    return UnavailableError("get of object " + name + " from " + Describe() + ": no ETag");
+  }
+  return object;
 }
 
 Status CloudOps::DeleteObject(const std::string& name) {

@@ -38,8 +38,8 @@ inline constexpr int kMaxGetResumes = 3;
 
 class CloudOps {
  public:
-  // `prefix` is "" or ends with '/'.
-  explicit CloudOps(std::string prefix) : prefix_(std::move(prefix)) {}
+  // `prefix` is "" or ends with '/'. `fencing`: whether PutObject sends its condition.
+  CloudOps(std::string prefix, bool fencing) : prefix_(std::move(prefix)), fencing_(fencing) {}
   virtual ~CloudOps() = default;
 
   Result<std::string> Put(const SourceFactory& factory, const BlobMetadata& metadata);
@@ -48,16 +48,23 @@ class CloudOps {
   Status RemoveTtl(const std::string& id);
   Result<bool> HasTtl(const std::string& id);
   Result<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now);
-  Status PutObject(const std::string& name, const std::string& data);
-  Result<std::string> GetObject(const std::string& name);
+  // A condition goes as If-None-Match: * or If-Match: <ETag>; a 412, or a 409 (a
+  // concurrent conditional write won), is kAborted. Returns the new ETag.
+  Result<std::string> PutObject(const std::string& name, const std::string& data,
+                                const ObjectCondition& condition);
+  Result<VersionedObject> GetObject(const std::string& name);
   Status DeleteObject(const std::string& name);
   Result<std::vector<std::string>> ListObjects(const std::string& prefix);
   virtual std::string Describe() const = 0;
+  bool FencingOff() const { return !fencing_; }
 
  protected:
   // Stores the bytes of `source` at `key`, with `tags` where the service takes them on
   // upload. On failure nothing may be left at `key` but what a lost reply stored.
   virtual Status Upload(const std::string& key, BlobSource& source, const CloudTags& tags) = 0;
+  // One PUT of the small `data` at `key`, with `headers` added; the reply as it came.
+  virtual Result<HttpResponse> PutSmall(const std::string& key, const std::string& data,
+                                        HttpHeaders headers) = 0;
   // A GET of `key` from byte `offset` on (the whole of it if 0) into `sink`. The reply's
   // status is the caller's to check.
   virtual Result<HttpResponse> Download(const std::string& key, uint64_t offset,
@@ -83,6 +90,7 @@ class CloudOps {
   Result<std::vector<std::string>> NamesUnder(const std::string& base, const std::string& prefix);
 
   const std::string prefix_;
+  const bool fencing_;
   std::atomic<Tagging> tagging_{Tagging::kUnknown};
 };
 

@@ -89,6 +89,12 @@ Result<uint64_t> ParseUrlCount(std::string_view url, const std::string& key,
   return n;
 }
 
+Result<bool> ParseUrlOnOff(std::string_view url, const std::string& key, const std::string& value) {
+  if (value == "on" || value == "off") return value == "on";
+  return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + key + "=" + value +
+                              " must be on or off");
+}
+
 Result<Url> ParseEndpoint(std::string_view url, const std::string& endpoint) {
   Result<Url> ep = ParseUrl(endpoint);
   if (!ep.ok() || (ep->scheme != "http" && ep->scheme != "https") || !ep->query.empty()) {

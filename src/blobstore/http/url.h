@@ -39,6 +39,9 @@ std::string CanonicalQuery(const std::vector<std::pair<std::string, std::string>
 Result<uint64_t> ParseUrlCount(std::string_view url, const std::string& key,
                                const std::string& value, uint64_t min, uint64_t max);
 
+// URL parameter `key` given as on (true) or off (false); else kInvalidArgument naming it.
+Result<bool> ParseUrlOnOff(std::string_view url, const std::string& key, const std::string& value);
+
 // The `endpoint` parameter of blob store URL `url`: an http:// or https:// URL without a
 // query; else kInvalidArgument naming both.
 Result<Url> ParseEndpoint(std::string_view url, const std::string& endpoint);

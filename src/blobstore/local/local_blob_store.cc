@@ -75,14 +75,15 @@ Future<void> LocalBlobStore::Flush() {
   return Run<void>([layout = layout_] { return local_internal::FlushStore(*layout); });
 }
 
-Future<void> LocalBlobStore::PutObject(const std::string& name, std::string data) {
-  return Run<void>([layout = layout_, name, data = std::move(data)] {
-    return local_internal::PutObject(*layout, name, data);
+Future<std::string> LocalBlobStore::PutObject(const std::string& name, std::string data,
+                                              const ObjectCondition& condition) {
+  return Run<std::string>([layout = layout_, name, data = std::move(data), condition] {
+    return local_internal::PutObject(*layout, name, data, condition);
   });
 }
 
-Future<std::string> LocalBlobStore::GetObject(const std::string& name) {
-  return Run<std::string>(
+Future<VersionedObject> LocalBlobStore::GetObject(const std::string& name) {
+  return Run<VersionedObject>(
       [layout = layout_, name] { return local_internal::GetObject(*layout, name); });
 }
 

@@ -91,8 +91,9 @@ class LocalBlobStore final : public BlobStore {
 
   // Named objects live in objects/<name>, written to a temp file, fsynced, renamed into
   // place and the directory fsynced: a put replaces an object atomically and durably.
-  Future<void> PutObject(const std::string& name, std::string data) override;
-  Future<std::string> GetObject(const std::string& name) override;
+  Future<std::string> PutObject(const std::string& name, std::string data,
+                                const ObjectCondition& condition) override;
+  Future<VersionedObject> GetObject(const std::string& name) override;
   Future<void> DeleteObject(const std::string& name) override;
   Future<std::vector<std::string>> ListObjects(const std::string& prefix) override;
 

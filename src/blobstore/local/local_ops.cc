@@ -1,6 +1,7 @@
 #include "blobstore/local/local_ops.h"
 
 #include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "blobstore/blob_ids.h"
 #include "util/fs.h"
+#include "util/hash.h"
 #include "util/random.h"
 
 namespace blobstate::local_internal {
@@ -131,6 +133,80 @@ Result<bool> RemoveBlobFile(const Layout& layout, const std::string& id) {
 
 void UnlinkQuietly(const std::string& path) { ::unlink(path.c_str()); }
 
+// The version of an object file: its inode and mtime (each put makes a new file) and a
+// hash of its bytes, so that no later put can give the same token.
+std::string ObjectVersionOf(const struct stat& st, const std::string& data) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%llx-%llx.%09ld-%016llx",
+                static_cast<unsigned long long>(st.st_ino),
+                static_cast<unsigned long long>(st.st_mtim.tv_sec), st.st_mtim.tv_nsec,
+                static_cast<unsigned long long>(Hash64(data.data(), data.size())));
+  return buf;
+}
+
+// The object `name` with its version; nullopt if there is none. Bytes and version come
+// from one open file, which puts never change (they rename a new file over it).
+Result<std::optional<VersionedObject>> ReadObject(const Layout& layout, const std::string& name) {
+  const std::string path = JoinPath(layout.objects, name);
+  Result<File> f = File::Open(path, O_RDONLY);
+  if (!f.ok()) {
+    if (f.status().code() == StatusCode::kNotFound || IsAbsent(path).value_or(false)) {
+      return std::optional<VersionedObject>();
+    }
+    return f.status();
+  }
+  ASSIGN_OR_RETURN(struct stat st, f->Stat());
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxObjectSize) {
+    return DataLossError("object file " + path + " is not a regular file of at most " +
+                         std::to_string(kMaxObjectSize) + " bytes");
+  }
+  VersionedObject object;
+  object.data.resize(st.st_size);
+  ASSIGN_OR_RETURN(size_t n, f->ReadAt(object.data.data(), object.data.size(), 0));
+  if (n != object.data.size()) return DataLossError("object file " + path + " shrank while read");
+  object.version = ObjectVersionOf(st, object.data);
+  return std::optional<VersionedObject>(std::move(object));
+}
+
+// An exclusive lock on named object `name` for the time of one put: flock(2) on
+// locks/<name>, which excludes other processes, and other hosts on a file system that
+// maps flock to its own locks (NFSv4 does), plus the layout's mutex for the threads of
+// this process (on NFS, flock is per process).
+class ObjectLock {
+ public:
+  static Result<ObjectLock> Take(const Layout& layout, const std::string& name) {
+    ObjectLock lock(layout);
+    RETURN_IF_ERROR(EnsureDirs(layout, layout.locks, RelDir(name), /*sync=*/false));
+    ASSIGN_OR_RETURN(lock.file_, File::Open(JoinPath(layout.locks, name), O_RDWR | O_CREAT, 0644));
+    while (::flock(lock.file_.fd(), LOCK_EX) != 0) {
+      if (errno != EINTR) return ErrnoError("flock " + lock.file_.path(), errno);
+    }
+    return lock;
+  }
+
+ private:
+  explicit ObjectLock(const Layout& layout) : in_process_(layout.object_mu) {}
+  std::unique_lock<std::mutex> in_process_;
+  File file_;  // closing it releases the flock
+};
+
+// kAborted naming the object unless `condition` holds for its current version.
+Status CheckCondition(const Layout& layout, const std::string& name,
+                      const ObjectCondition& condition) {
+  if (condition.kind == ObjectCondition::Kind::kAlways) return Status::Ok();
+  ASSIGN_OR_RETURN(std::optional<VersionedObject> current, ReadObject(layout, name));
+  const std::string what = "conditional put of object " + name + " to " + layout.Describe();
+  if (condition.kind == ObjectCondition::Kind::kIfAbsent) {
+    return current ? AbortedError(what + ": it exists") : Status::Ok();
+  }
+  if (!current) return AbortedError(what + ": it does not exist");
+  if (current->version != condition.version) {
+    return AbortedError(what + ": its version is " + current->version + ", not " +
+                        condition.version);
+  }
+  return Status::Ok();
+}
+
 // Copies all of `source` into the new file `tmp` and checks the count against size(). With
 // a TTL, sets the file's mtime (and atime) to `expiry`. Nothing is synced: FlushStore does.
 Status StreamToTemp(BlobSource& source, const std::string& tmp,
@@ -229,8 +305,9 @@ Result<std::shared_ptr<const Layout>> CreateLayout(const std::string& dir) {
   layout->pending = JoinPath(layout->root, "pending");
   layout->tmp = JoinPath(layout->root, "tmp");
   layout->objects = JoinPath(layout->root, "objects");
+  layout->locks = JoinPath(layout->root, "locks");
   for (const std::string* sub :
-       {&layout->blobs, &layout->pending, &layout->tmp, &layout->objects}) {
+       {&layout->blobs, &layout->pending, &layout->tmp, &layout->objects, &layout->locks}) {
     RETURN_IF_ERROR(MakeDirs(*sub));
     layout->MarkKnown(*sub);
   }
@@ -339,33 +416,37 @@ Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
   return expired;
 }
 
-Status PutObject(const Layout& layout, const std::string& name, const std::string& data) {
+Result<std::string> PutObject(const Layout& layout, const std::string& name,
+                              const std::string& data, const ObjectCondition& condition) {
   RETURN_IF_ERROR(CheckObjectName(layout, name));
   if (data.size() > kMaxObjectSize) {
     return InvalidArgumentError("object " + name + " is " + std::to_string(data.size()) +
                                 " bytes, more than the limit of " + std::to_string(kMaxObjectSize));
   }
   std::string tmp = JoinPath(layout.tmp, RandomHex(16) + ".obj");
-  Status s = [&]() -> Status {
+  Result<std::string> version = [&]() -> Result<std::string> {
     ASSIGN_OR_RETURN(File f, File::Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
     RETURN_IF_ERROR(f.Write(data.data(), data.size()));
     RETURN_IF_ERROR(f.Sync());
+    ASSIGN_OR_RETURN(struct stat st, f.Stat());  // the rename keeps inode and mtime
     RETURN_IF_ERROR(f.Close());
-    return Publish(layout, tmp, layout.objects, name, /*sync=*/true);
+    ASSIGN_OR_RETURN(ObjectLock lock, ObjectLock::Take(layout, name));
+    RETURN_IF_ERROR(CheckCondition(layout, name, condition));
+    RETURN_IF_ERROR(Publish(layout, tmp, layout.objects, name, /*sync=*/true));
+    return ObjectVersionOf(st, data);
   }();
-  if (!s.ok()) UnlinkQuietly(tmp);
-  return s;
+  if (!version.ok()) UnlinkQuietly(tmp);
+  return version;
 }
 
-Result<std::string> GetObject(const Layout& layout, const std::string& name) {
+Result<VersionedObject> GetObject(const Layout& layout, const std::string& name) {
   RETURN_IF_ERROR(CheckObjectName(layout, name));
-  std::string path = JoinPath(layout.objects, name);
-  Result<std::string> data = ReadSmallFile(path, kMaxObjectSize);
-  if (data.ok()) return data;
-  if (data.status().code() == StatusCode::kNotFound || IsAbsent(path).value_or(false)) {
+  Result<std::optional<VersionedObject>> object = ReadObject(layout, name);
+  if (!object.ok()) return object.status();
+  if (!object->has_value()) {
     return NotFoundError("object " + name + " not found in " + layout.Describe());
   }
-  return data.status();
+  return std::move(**object);
 }
 
 Status DeleteObject(const Layout& layout, const std::string& name) {

@@ -23,6 +23,9 @@ struct Layout {
   std::string pending;  // root/pending
   std::string tmp;      // root/tmp
   std::string objects;  // root/objects
+  std::string locks;    // root/locks: one lock file per named object
+  // Serializes this process's named-object puts (ObjectLock).
+  mutable std::mutex object_mu;
 
   // root/blobs/<shard>/<id>: the blob without a TTL.
   std::string BlobPath(std::string_view id) const;
@@ -59,8 +62,9 @@ Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
 Status FlushStore(const Layout& layout);
 
 // The named-object operations of LocalBlobStore.
-Status PutObject(const Layout& layout, const std::string& name, const std::string& data);
-Result<std::string> GetObject(const Layout& layout, const std::string& name);
+Result<std::string> PutObject(const Layout& layout, const std::string& name,
+                              const std::string& data, const ObjectCondition& condition);
+Result<VersionedObject> GetObject(const Layout& layout, const std::string& name);
 Status DeleteObject(const Layout& layout, const std::string& name);
 Result<std::vector<std::string>> ListObjects(const Layout& layout, const std::string& prefix);
 

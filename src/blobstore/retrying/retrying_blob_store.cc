@@ -153,16 +153,19 @@ Future<void> RetryingBlobStore::Flush() {
   return WithRetries<void>("flush", "flush", [inner = inner_.get()] { return inner->Flush(); });
 }
 
-Future<void> RetryingBlobStore::PutObject(const std::string& name, std::string data) {
+Future<std::string> RetryingBlobStore::PutObject(const std::string& name, std::string data,
+                                                 const ObjectCondition& condition) {
   auto shared = std::make_shared<const std::string>(std::move(data));
-  return WithRetries<void>(
-      "put-object", "put object " + name,
-      [inner = inner_.get(), name, shared] { return inner->PutObject(name, *shared); });
+  return WithRetries<std::string>(
+      "put-object", "put object " + name, [inner = inner_.get(), name, shared, condition] {
+        return inner->PutObject(name, *shared, condition);
+      });
 }
 
-Future<std::string> RetryingBlobStore::GetObject(const std::string& name) {
-  return WithRetries<std::string>("get-object", "get object " + name,
-                                  [inner = inner_.get(), name] { return inner->GetObject(name); });
+Future<VersionedObject> RetryingBlobStore::GetObject(const std::string& name) {
+  return WithRetries<VersionedObject>(
+      "get-object", "get object " + name,
+      [inner = inner_.get(), name] { return inner->GetObject(name); });
 }
 
 Future<void> RetryingBlobStore::DeleteObject(const std::string& name) {

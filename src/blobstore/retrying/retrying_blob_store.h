@@ -13,9 +13,10 @@
 //     returns when the lost attempt did delete the blob, so callers treat IsIgnorable()
 //     as success.
 //   - DeleteObject: as Delete.
-//   - Get, RemoveTtl, HasTtl, ListExpired, Flush, PutObject, GetObject, ListObjects: idempotent;
-//   retried
-//     as they are.
+//   - PutObject with a condition: a retry after a lost reply fails its condition (kAborted)
+//     against the lost attempt's own write; the caller reads the object back to tell.
+//   - Get, RemoveTtl, HasTtl, ListExpired, Flush, unconditional PutObject, GetObject,
+//     ListObjects: idempotent; retried as they are.
 // When it gives up on a retriable error, the error keeps the last attempt's code, and its
 // message says how many attempts were made, e.g.
 //   "UNAVAILABLE: put: gave up after 5 attempts: connection refused".
@@ -64,12 +65,14 @@ class RetryingBlobStore final : public BlobStore {
   Future<bool> HasTtl(const std::string& id) override;
   Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
   Future<void> Flush() override;
-  Future<void> PutObject(const std::string& name, std::string data) override;
-  Future<std::string> GetObject(const std::string& name) override;
+  Future<std::string> PutObject(const std::string& name, std::string data,
+                                const ObjectCondition& condition) override;
+  Future<VersionedObject> GetObject(const std::string& name) override;
   Future<void> DeleteObject(const std::string& name) override;
   Future<std::vector<std::string>> ListObjects(const std::string& prefix) override;
   // The inner store's description.
   std::string Describe() const override;
+  bool FencingOff() const override { return inner_->FencingOff(); }
 
   // Retries started so far (attempts beyond the first of each call), for metrics.
   uint64_t retries() const { return retries_.load(std::memory_order_relaxed); }

@@ -151,10 +151,12 @@ Result<S3Config> ParseS3Url(std::string_view url, const EnvLookup& env) {
     } else if (key == "part_concurrency") {
       ASSIGN_OR_RETURN(uint64_t n, ParseUrlCount(url, key, value, 1, 64));
       c.part_concurrency = static_cast<int>(n);
+    } else if (key == "fencing") {
+      ASSIGN_OR_RETURN(c.fencing, ParseUrlOnOff(url, key, value));
     } else {
       return bad("unknown parameter '" + key +
                  "' (known: endpoint, region, addressing, multipart_threshold, part_size, "
-                 "part_concurrency)");
+                 "part_concurrency, fencing)");
     }
   }
   if (c.region.empty()) c.region = DefaultRegion(env);

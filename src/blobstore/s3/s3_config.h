@@ -16,6 +16,10 @@
 //                        S3's limits hold: a single PUT takes at most 5 GiB (the
 //                        threshold's maximum), an upload at most 10,000 parts (a larger
 //                        part size is used for a blob that needs more) and 5 TiB.
+//   fencing=on|off       off: conditional writes (If-None-Match, If-Match) are sent
+//                        without their conditions, for servers that ignore them; UNSAFE,
+//                        as nothing then stops two writers of one task (README, "Writers").
+//                        Default: on.
 // Credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), else the
 // profile AWS_PROFILE (default "default") of the shared credentials file
 // (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials), then of the shared config
@@ -55,6 +59,7 @@ struct S3Config {
   uint64_t multipart_threshold = 64ull << 20;
   uint64_t part_size = 16ull << 20;
   int part_concurrency = 4;
+  bool fencing = true;  // false: conditional writes are sent without their conditions
   SigV4Credentials credentials;
 
   // "s3://BUCKET/PREFIX at ENDPOINT", for messages; no credentials.

@@ -5,7 +5,7 @@
 namespace blobstate::s3_internal {
 
 S3Ops::S3Ops(S3Config config, Executor& part_pool)
-    : CloudOps(config.prefix),
+    : CloudOps(config.prefix, config.fencing),
       client_(std::move(config)),
       part_pool_(part_pool),
       part_slots_(client_.config().part_concurrency) {}
@@ -20,6 +20,11 @@ Status S3Ops::Upload(const std::string& key, BlobSource& source, const CloudTags
   ASSIGN_OR_RETURN(HttpResponse r, client_.Send(put));
   RETURN_IF_ERROR(CloudStatus(r, "put of " + key + " to " + Describe()));
   return checked.CheckEnd();
+}
+
+Result<HttpResponse> S3Ops::PutSmall(const std::string& key, const std::string& data,
+                                     HttpHeaders headers) {
+  return client_.Send({.method = "PUT", .key = key, .headers = std::move(headers), .body = data});
 }
 
 Status S3Ops::UploadMultipart(const std::string& key, BlobSource& source, const CloudTags& tags) {

@@ -23,6 +23,8 @@ class S3Ops final : public CloudOps {
  private:
   // One PUT, or a multipart upload from multipart_threshold bytes on.
   Status Upload(const std::string& key, BlobSource& source, const CloudTags& tags) override;
+  Result<HttpResponse> PutSmall(const std::string& key, const std::string& data,
+                                HttpHeaders headers) override;
   Status UploadMultipart(const std::string& key, BlobSource& source, const CloudTags& tags);
   Result<HttpResponse> Download(const std::string& key, uint64_t offset, BlobSink& sink) override;
   // HEAD then DELETE: S3's DELETE succeeds on a missing key.

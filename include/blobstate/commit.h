@@ -1,0 +1,114 @@
+// The commit engine: the one owner of a task's commit protocol. The task committer
+// (task.h) and the command-line tool both run their commits and restores through it.
+//
+//   Open        validates the configuration; claims the task as its writer (fencing, see
+//               CheckpointStore::Claim) unless options.claim is false; reads the checkpoint
+//               to open at (the latest, or options.checkpoint_id); if it claimed, finishes
+//               what a crashed writer left (interrupted cleanups, snapshots of removed
+//               stores, stale local checkpoint directories). Only then does the caller get
+//               an engine: nothing can be restored or committed before a successful Open.
+//   Restore     restores every backed-up store to the checkpoint opened at (RestoreManager).
+//   Commit      one commit of the local checkpoint directories the caller snapshotted:
+//               upload -> flush -> persist the checkpoint -> cleanup, in this order, with
+//               the failpoints "persist.before_checkpoint" and "persist.after_checkpoint"
+//               around the persist. A failed persist leaves the upload to expire by its TTL
+//               and cleans up nothing. Requires a claim. Calls must not overlap.
+//
+// Fencing: once another writer claims the task, this engine's next persist fails with
+// kFenced, and so does every later Commit: a fenced engine persists, deletes and untags
+// nothing. In one process, a second engine that claims the same task of the same blob
+// store fails at Open (kFailedPrecondition) while the first one exists.
+//
+// Threads: every future completes on `executor`; work runs there and on the blob store's
+// executor. An engine may be destroyed while a Commit runs: the commit goes on (and keeps
+// what it needs alive) but the task is released for another engine of this process.
+//
+// Example:
+//   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
+//                    CommitEngine::Open(*blobs, pool, options, nullptr).Get());
+//   RETURN_IF_ERROR(engine->Restore().Get().status());
+//   ... snapshot the stores into CheckpointDirOf(dir, id) ...
+//   ASSIGN_OR_RETURN(Checkpoint c, engine->Commit(id, dirs, offsets).Get());
+#ifndef BLOBSTATE_COMMIT_H_
+#define BLOBSTATE_COMMIT_H_
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "blobstate/backup.h"
+#include "blobstate/blob_store.h"
+#include "blobstate/checkpoint.h"
+#include "blobstate/future.h"
+#include "blobstate/metrics.h"
+#include "blobstate/restore.h"
+#include "blobstate/store.h"
+
+namespace blobstate {
+
+// Input partition -> the offset to resume from.
+using InputOffsets = std::map<std::string, std::string>;
+
+struct CommitOptions {
+  std::string job;
+  std::string task;
+  // The task's stores; StoreConfig::BackedUp() ones are backed up and restored.
+  std::vector<StoreConfig> stores;
+  CheckpointConfig checkpoints;
+  BackupOptions backup;
+  RestoreOptions restore;
+  // Whether Open claims the task as its writer. Without a claim the engine only reads: it
+  // recovers and deletes nothing, and Commit fails. Default: true.
+  bool claim = true;
+  // The checkpoint to open at: the latest of its version (only those are kept). Empty: the
+  // latest of the first read version that has one. Default: empty.
+  std::string checkpoint_id;
+};
+
+class CommitEngine {
+ public:
+  // See above. Errors: kInvalidArgument for a bad configuration (checkpoint versions,
+  // names, a backed-up store without a directory); kFailedPrecondition if this process
+  // has an engine that claimed the task, or the blob store does not enforce conditional
+  // writes; kNotFound if options.checkpoint_id is not stored; the errors of the reads and
+  // of recovery, naming the store. `store`, `executor` and `metrics` (may be null) must
+  // outlive the engine and its futures.
+  static Future<std::unique_ptr<CommitEngine>> Open(BlobStore& store, Executor& executor,
+                                                    CommitOptions options, Metrics* metrics);
+  ~CommitEngine();
+
+  // The checkpoint opened at; nullopt if the task has none. A version 1 checkpoint (a job
+  // from before the blob store backend) holds offsets only: its stores restore empty.
+  const std::optional<Checkpoint>& opened_at() const;
+
+  // Restores every backed-up store to opened_at() (RestoreManager::Restore); returns what
+  // was done per store.
+  Future<std::map<std::string, StoreFigures>> Restore();
+
+  // Commits checkpoint `id` (a new NewCheckpointId) of the local checkpoint directories
+  // `dirs` (store -> CheckpointDirOf(dir, id)) with `offsets`; returns the checkpoint
+  // persisted. Errors: kFailedPrecondition without a claim; kFenced; the errors of the
+  // steps, naming the store.
+  Future<Checkpoint> Commit(const std::string& id, std::map<std::string, std::string> dirs,
+                            InputOffsets offsets);
+
+  // The checkpoint last persisted by this engine, else the one opened at.
+  std::optional<Checkpoint> last() const;
+  // What the last Commit did per store, and how long its persist took.
+  std::map<std::string, StoreFigures> LastFigures() const;
+  std::chrono::nanoseconds LastPersistTime() const;
+
+ private:
+  struct State;
+  class Registration;
+  CommitEngine(std::shared_ptr<State> state, std::unique_ptr<Registration> registration);
+  std::shared_ptr<State> state_;
+  std::unique_ptr<Registration> registration_;
+};
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_COMMIT_H_

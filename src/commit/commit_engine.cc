@@ -1,0 +1,234 @@
+#include <mutex>
+#include <set>
+
+#include "async/failpoints.h"
+#include "blobstate/commit.h"
+
+namespace blobstate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A failpoint as a step of a future chain.
+Future<void> At(const char* name) { return MakeReadyFuture<void>(Failpoint(name)); }
+
+Status ValidateOptions(const CommitOptions& options) {
+  RETURN_IF_ERROR(ValidateForBlobStoreBackend(options.checkpoints));
+  std::set<std::string> names;
+  for (const StoreConfig& s : options.stores) {
+    if (!IsValidName(s.name)) return InvalidArgumentError("invalid store name '" + s.name + "'");
+    if (!names.insert(s.name).second) {
+      return InvalidArgumentError("store " + s.name + " is configured twice");
+    }
+    if (s.BackedUp() && s.dir.empty()) {
+      return InvalidArgumentError("store " + s.name + " is persistent but has no directory");
+    }
+  }
+  return Status::Ok();
+}
+
+// The claims of this process: "<blob store>|<job>|<task>".
+std::mutex registry_mu;
+std::set<std::string>& Registry() {
+  static std::set<std::string> claimed;  // GUARDED_BY(registry_mu)
+  return claimed;
+}
+
+}  // namespace
+
+// Holds this process's claim of a task while the engine exists.
+class CommitEngine::Registration {
+ public:
+  static Result<std::unique_ptr<Registration>> Take(const BlobStore& store,
+                                                    const CommitOptions& options) {
+    std::string key = store.Describe() + "|" + options.job + "|" + options.task;
+    std::lock_guard<std::mutex> lock(registry_mu);
+    if (!Registry().insert(key).second) {
+      return FailedPreconditionError("job " + options.job + ", task " + options.task + " of " +
+                                     store.Describe() +
+                                     " is already open for writing in this process");
+    }
+    return std::unique_ptr<Registration>(new Registration(std::move(key)));
+  }
+  ~Registration() {
+    std::lock_guard<std::mutex> lock(registry_mu);
+    Registry().erase(key_);
+  }
+
+ private:
+  explicit Registration(std::string key) : key_(std::move(key)) {}
+  const std::string key_;
+};
+
+struct CommitEngine::State {
+  State(BlobStore& s, Executor& e, CommitOptions o, Metrics* m)
+      : store(s),
+        executor(e),
+        options(std::move(o)),
+        metrics(m),
+        backup(s, e, options.job, options.task, options.stores, options.backup, m) {}
+
+  BlobStore& store;
+  Executor& executor;
+  const CommitOptions options;
+  Metrics* const metrics;
+  BackupManager backup;
+  std::unique_ptr<CheckpointStore> checkpoints;
+  std::optional<Checkpoint> opened_at;  // set once, by Open
+
+  mutable std::mutex mu;
+  std::optional<Checkpoint> last;          // GUARDED_BY(mu)
+  std::chrono::nanoseconds persist_time{};  // GUARDED_BY(mu)
+
+  // The checkpoint to open at, per options (claiming the task first if asked to).
+  Future<std::optional<Checkpoint>> Select();
+  // If claimed: finishes what a crashed writer left.
+  Future<void> Recover();
+  Future<void> Persist(std::shared_ptr<Checkpoint> next);
+};
+
+Future<std::optional<Checkpoint>> CommitEngine::State::Select() {
+  Future<std::optional<Checkpoint>> latest =
+      options.claim ? checkpoints->Claim() : checkpoints->ReadLatest();
+  if (options.checkpoint_id.empty()) return latest;
+  return std::move(latest)
+      .Map(executor, [this](std::optional<Checkpoint>) { return checkpoints->List(); })
+      .Map(executor, [this](std::vector<Checkpoint> all) -> Result<std::optional<Checkpoint>> {
+        for (Checkpoint& c : all) {
+          if (c.id == options.checkpoint_id) return std::optional<Checkpoint>(std::move(c));
+        }
+        return NotFoundError("checkpoint " + options.checkpoint_id + " of job " + options.job +
+                             ", task " + options.task + " not found in " + store.Describe() +
+                             " (only the latest checkpoint of each version is kept)");
+      });
+}
+
+Future<void> CommitEngine::State::Recover() {
+  if (!options.claim) return MakeReadyFuture();
+  std::optional<Checkpoint> with_state = opened_at;
+  if (with_state && with_state->version < 2) with_state.reset();
+  return backup.Init(with_state).Map(executor, [this, with_state]() -> Status {
+    // Local checkpoint directories of other attempts are stale; the one opened at may be
+    // reused by the restore.
+    for (const StoreConfig& c : options.stores) {
+      if (!c.BackedUp()) continue;
+      RETURN_IF_ERROR(DeleteCheckpointDirs(c.dir, with_state ? with_state->id : ""));
+    }
+    return Status::Ok();
+  });
+}
+
+Future<std::unique_ptr<CommitEngine>> CommitEngine::Open(BlobStore& store, Executor& executor,
+                                                         CommitOptions options,
+                                                         Metrics* metrics) {
+  using Out = std::unique_ptr<CommitEngine>;
+  if (Status s = ValidateOptions(options); !s.ok()) return MakeReadyFuture<Out>(s);
+  std::unique_ptr<Registration> registration;
+  if (options.claim) {
+    Result<std::unique_ptr<Registration>> r = Registration::Take(store, options);
+    if (!r.ok()) return MakeReadyFuture<Out>(r.status());
+    registration = std::move(*r);
+  }
+  auto state = std::make_shared<State>(store, executor, std::move(options), metrics);
+  Result<std::unique_ptr<CheckpointStore>> checkpoints =
+      CheckpointStore::Open(store, executor, state->options.checkpoints, state->options.job,
+                            state->options.task);
+  if (!checkpoints.ok()) return MakeReadyFuture<Out>(checkpoints.status());
+  state->checkpoints = std::move(*checkpoints);
+  auto held = std::make_shared<std::unique_ptr<Registration>>(std::move(registration));
+  return state->Select()
+      .Map(executor,
+           [state](std::optional<Checkpoint> at) {
+             state->opened_at = at;
+             state->last = std::move(at);
+             return state->Recover();
+           })
+      .Map(executor, [state, held]() -> Out {
+        return Out(new CommitEngine(state, std::move(*held)));
+      });
+}
+
+CommitEngine::CommitEngine(std::shared_ptr<State> state,
+                           std::unique_ptr<Registration> registration)
+    : state_(std::move(state)), registration_(std::move(registration)) {}
+
+CommitEngine::~CommitEngine() = default;
+
+const std::optional<Checkpoint>& CommitEngine::opened_at() const { return state_->opened_at; }
+
+Future<std::map<std::string, StoreFigures>> CommitEngine::Restore() {
+  auto st = state_;
+  std::optional<Checkpoint> with_state = st->opened_at;
+  if (with_state && with_state->version < 2) with_state.reset();
+  auto restore = std::make_shared<RestoreManager>(st->store, st->executor, st->options.stores,
+                                                  st->options.restore, st->metrics);
+  return restore->Init(with_state)
+      .Map(st->executor, [restore] { return restore->Restore(); })
+      .Then(st->executor, [st, restore](Result<std::map<std::string, StoreFigures>> r) {
+        return r;  // `st` and `restore` live until the last step ends
+      });
+}
+
+Future<void> CommitEngine::State::Persist(std::shared_ptr<Checkpoint> next) {
+  const Clock::time_point started = Clock::now();
+  return checkpoints->Write(*next).Then(executor, [this, started](Result<void> r) {
+    if (metrics != nullptr && !r.ok()) {
+      metrics->RecordError(Flow::kBackup, "_all", Phase::kPersist);
+    }
+    if (!r.ok()) return r;
+    // The checkpoint is one write for all stores: its time counts once, in the total.
+    const std::chrono::nanoseconds spent = Clock::now() - started;
+    if (metrics != nullptr) metrics->RecordPhase(Flow::kBackup, "_all", Phase::kPersist, spent);
+    std::lock_guard<std::mutex> lock(mu);
+    persist_time = spent;
+    return r;
+  });
+}
+
+Future<Checkpoint> CommitEngine::Commit(const std::string& id,
+                                        std::map<std::string, std::string> dirs,
+                                        InputOffsets offsets) {
+  auto st = state_;
+  if (!st->options.claim) {
+    return MakeReadyFuture<Checkpoint>(FailedPreconditionError(
+        "task " + st->options.task + ": a commit needs an engine opened with a claim"));
+  }
+  auto next = std::make_shared<Checkpoint>(Checkpoint{.id = id, .input_offsets = offsets});
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    // Other backends' markers carry over; a version 1 checkpoint has none.
+    if (st->last && st->last->version >= 2) next->state_markers = st->last->state_markers;
+  }
+  return st->backup.Upload(id, dirs)
+      .Map(st->executor,
+           [st, next](StoreMarkers markers) {
+             st->backup.RecordMarkers(markers, *next);
+             return At("persist.before_checkpoint")
+                 .Map(st->executor, [st, next] { return st->Persist(next); })
+                 .Map(st->executor, [] { return At("persist.after_checkpoint"); })
+                 .Map(st->executor, [st, next, markers] {
+                   {
+                     std::lock_guard<std::mutex> lock(st->mu);
+                     st->last = *next;
+                   }
+                   return st->backup.Cleanup(next->id, markers);
+                 });
+           })
+      .Map(st->executor, [st, next] { return *next; });
+}
+
+std::optional<Checkpoint> CommitEngine::last() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->last;
+}
+
+std::map<std::string, StoreFigures> CommitEngine::LastFigures() const {
+  return state_->backup.LastFigures();
+}
+
+std::chrono::nanoseconds CommitEngine::LastPersistTime() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->persist_time;
+}
+
+}  // namespace blobstate

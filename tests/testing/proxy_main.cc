@@ -1,0 +1,29 @@
+// blobstate-test-proxy: the test suite's FaultProxy as a process of its own, enforcing the
+// conditions of PUTs, in front of an S3 server that ignores them (s3rver). The test
+// servers script starts it, so that every S3 test speaks to a server that behaves like
+// AWS S3 on conditional writes.
+//
+//   blobstate-test-proxy UPSTREAM_PORT PORT_FILE
+// listens on a free loopback port, writes it to PORT_FILE, and serves until killed.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "testing/fault_proxy.h"
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: blobstate-test-proxy UPSTREAM_PORT PORT_FILE\n");
+    return 2;
+  }
+  blobstate::testing::FaultProxy proxy("127.0.0.1", std::atoi(argv[1]));
+  proxy.EnforceConditions();
+  {
+    const std::string tmp = std::string(argv[2]) + ".tmp";
+    std::ofstream(tmp) << proxy.port() << "\n";
+    std::rename(tmp.c_str(), argv[2]);
+  }
+  for (;;) ::pause();
+}
