@@ -10,7 +10,9 @@
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "testing/test_servers.h"
+#include "blobstate/checkpoint.h"
 #include "util/fs.h"
+#include "util/random.h"
 
 namespace blobstate {
 namespace {
@@ -259,6 +261,90 @@ TEST_F(CliEndToEndTest, ShowAndCheckpointsPrintTheirWholeResultAsJson) {
   EXPECT_NE(show.out.find(R"("dirs":[{"name":"d","files":[{"name":"g","size":3,)"),
             std::string::npos)
       << show.out;
+}
+
+}  // namespace
+}  // namespace blobstate
+
+namespace blobstate {
+namespace {
+
+// W.10: a backup never deletes a store it was not given: leaving one out is a usage error
+// naming it, until --remove-store says so.
+TEST_F(CliEndToEndTest, BackupDropsAStoreOnlyWhenToldTo) {
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("a"), {{"f", "a"}}).ok());
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("b"), {{"f", "b"}}).ok());
+  ASSERT_EQ(Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a") + " --store b=" +
+               tmp_.Sub("b"))
+                .exit_code,
+            0);
+  Outcome left_out = Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a"));
+  EXPECT_EQ(left_out.exit_code, 2) << left_out.out;
+  EXPECT_NE(left_out.out.find("store b"), std::string::npos) << left_out.out;
+  EXPECT_NE(left_out.out.find("--remove-store b"), std::string::npos) << left_out.out;
+  Outcome kept = Sh("blobstate checkpoints" + Task() + "--json");
+  EXPECT_NE(kept.out.find("\"b\":"), std::string::npos) << kept.out;
+  Outcome both = Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a") +
+                    " --remove-store a");
+  EXPECT_EQ(both.exit_code, 2) << both.out;
+  Outcome removed =
+      Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a") + " --remove-store b");
+  EXPECT_EQ(removed.exit_code, 0) << removed.out;
+  Outcome after = Sh("blobstate checkpoints" + Task() + "--json");
+  const size_t stores = after.out.find("\"stores\":{");
+  ASSERT_NE(stores, std::string::npos) << after.out;
+  const std::string live = after.out.substr(stores, after.out.find('}', stores) - stores);
+  EXPECT_EQ(live.find("\"b\":"), std::string::npos) << after.out;
+  EXPECT_EQ(Sh("blobstate verify" + Task()).exit_code, 0);
+}
+
+// W.2, W.9: each CLI backup claims the task; the checkpoint names its writer and the
+// writer epoch grows with every claim.
+TEST_F(CliEndToEndTest, EveryBackupClaimsTheTask) {
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("a"), {{"f", "a"}}).ok());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a")).exit_code, 0);
+  }
+  Result<std::string> bytes =
+      ReadSmallFile(tmp_.Sub("blobs/objects/checkpoints/j/t-0/latest-v2"));
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  Result<Checkpoint> c = DecodeCheckpoint(*bytes);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->writer_epoch, 2u);
+  EXPECT_TRUE(IsValidWriterId(c->writer_id)) << c->writer_id;
+  // A restore without --claim leaves the claim as it is; with --claim it takes the task.
+  ASSERT_EQ(Sh("blobstate restore" + Task() + "--store a=" + tmp_.Sub("copy")).exit_code, 0);
+  EXPECT_EQ(DecodeCheckpoint(*ReadSmallFile(tmp_.Sub("blobs/objects/checkpoints/j/t-0/latest-v2")))
+                ->writer_epoch,
+            2u);
+  ASSERT_EQ(Sh("blobstate restore" + Task() + "--claim --store a=" + tmp_.Sub("copy")).exit_code,
+            0);
+  EXPECT_EQ(DecodeCheckpoint(*ReadSmallFile(tmp_.Sub("blobs/objects/checkpoints/j/t-0/latest-v2")))
+                ->writer_epoch,
+            3u);
+}
+
+// W.5: an S3 server that ignores conditional writes (s3rver itself, without the test
+// proxy) is refused before anything is written, naming fencing=off, which lets it work.
+TEST(CliS3FencingTest, ServerIgnoringConditionsIsRefusedUnlessFencingIsOff) {
+  std::string skip = testing::S3Unavailable();
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  std::string direct = testing::TestServerValue("BLOBSTATE_TEST_S3_DIRECT_URL").value_or("");
+  ASSERT_FALSE(direct.empty());
+  testing::TempDir tmp;
+  ASSERT_TRUE(testing::WriteTree(tmp.Sub("a"), {{"f", "a"}}).ok());
+  const std::string prefix = "fencing-" + RandomHex(6);
+  const std::string url = direct.substr(0, direct.find('?')) + "/" + prefix +
+                          direct.substr(direct.find('?'));
+  const std::string cmd = testing::S3TestCommandEnv() + "blobstate backup --job j --task t " +
+                          "--store a=" + tmp.Sub("a") + " --blob-store '";
+  Outcome refused = Sh(cmd + url + "'");
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_NE(refused.out.find("does not enforce conditional writes"), std::string::npos)
+      << refused.out;
+  EXPECT_NE(refused.out.find("fencing=off"), std::string::npos) << refused.out;
+  Outcome unfenced = Sh(cmd + url + "&fencing=off'");
+  EXPECT_EQ(unfenced.exit_code, 0) << unfenced.out;
 }
 
 }  // namespace

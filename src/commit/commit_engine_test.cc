@@ -1,0 +1,110 @@
+#include "blobstate/commit.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/state_fixture.h"
+#include "testing/temp_dir.h"
+#include "util/fs.h"
+
+namespace blobstate {
+namespace {
+
+using testing::ReadTree;
+using testing::Tree;
+using testing::WriteTree;
+
+class CommitEngineTest : public testing::StateTest {
+ protected:
+  CommitOptions Options(bool claim = true) {
+    CommitOptions o{.job = "job", .task = "task-0", .stores = {Store("a")}, .claim = claim};
+    o.backup.transfer.part_size = 1000;
+    return o;
+  }
+  Result<std::unique_ptr<CommitEngine>> OpenEngine(BlobStore& store, CommitOptions options) {
+    return CommitEngine::Open(store, pool_, std::move(options), nullptr).GetFor(kWait);
+  }
+  // One commit of store "a" holding `content`.
+  Result<Checkpoint> CommitContent(CommitEngine& engine, const std::string& content,
+                                   const std::string& offset) {
+    EXPECT_TRUE(WriteTree(Store("a").dir, {{"f", content}}).ok());
+    const std::string id = NewCheckpointId();
+    return engine.Commit(id, SnapshotDirs({Store("a")}, id), {{"in", offset}}).GetFor(kWait);
+  }
+};
+
+// W.1: an engine exists only once opened; without a claim it cannot commit.
+TEST_F(CommitEngineTest, CommitNeedsAClaimAndRestoreNeedsAnOpenEngine) {
+  auto reader = OpenEngine(*blobs_, Options(/*claim=*/false));
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_FALSE((*reader)->opened_at().has_value());
+  Result<Checkpoint> refused = CommitContent(**reader, "x", "1");
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_TRUE(blobs_->ListObjects("checkpoints/").GetFor(kWait)->empty());  // read nothing
+  // A failed open gives no engine to restore with: nothing is emptied.
+  ASSERT_TRUE(RemoveAll(Store("a").dir).ok());
+  ASSERT_TRUE(WriteTree(Store("a").dir, {{"keep", "me"}}).ok());
+  CommitOptions bad = Options();
+  bad.checkpoints.read_versions = {1, 2};
+  EXPECT_EQ(OpenEngine(*blobs_, bad).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"keep", "me"}}));
+}
+
+// W.6: a second engine that claims the same task of the same blob store in this process
+// fails at once while the first exists; once it is gone, the task can be opened again.
+TEST_F(CommitEngineTest, SecondWriterInOneProcessFailsFast) {
+  auto first = OpenEngine(*blobs_, Options());
+  ASSERT_TRUE(first.ok()) << first.status();
+  Result<std::unique_ptr<CommitEngine>> second = OpenEngine(*blobs_, Options());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition) << second.status();
+  EXPECT_NE(second.status().message().find("already open for writing"), std::string::npos);
+  EXPECT_TRUE(OpenEngine(*blobs_, Options(/*claim=*/false)).ok());  // readers are welcome
+  CommitOptions other = Options();
+  other.task = "task-1";
+  EXPECT_TRUE(OpenEngine(*blobs_, other).ok());
+  first->reset();
+  EXPECT_TRUE(OpenEngine(*blobs_, Options()).ok());
+}
+
+// W.2, W.3, W.9: two writers of one task on two blob store handles (as two processes
+// have): the second's open fences the first, whose commit persists, deletes and untags
+// nothing; the latest checkpoint restores exactly the second's state, and offsets never
+// go backwards.
+TEST_F(CommitEngineTest, SecondWriterFencesTheFirstWhichChangesNothing) {
+  auto zombie = OpenEngine(*blobs_, Options());
+  ASSERT_TRUE(zombie.ok()) << zombie.status();
+  ASSERT_TRUE(CommitContent(**zombie, "zombie 1", "1").ok());
+  auto other = OpenBlobStore("file://" + BlobDir(), {});  // another process's handle
+  ASSERT_TRUE(other.ok());
+  auto replacement = OpenEngine(**other, Options());
+  ASSERT_TRUE(replacement.ok()) << replacement.status();
+  EXPECT_EQ((*replacement)->opened_at()->input_offsets, (InputOffsets{{"in", "1"}}));
+  Result<Checkpoint> winner = CommitContent(**replacement, "replacement 2", "2");
+  ASSERT_TRUE(winner.ok()) << winner.status();
+
+  const std::set<std::string> blobs_before = AllBlobs();
+  const int deletes = blobs_->calls(Method::kDelete), untags = blobs_->calls(Method::kRemoveTtl);
+  Result<Checkpoint> fenced = CommitContent(**zombie, "zombie 3", "3");
+  EXPECT_EQ(fenced.status().code(), StatusCode::kFenced) << fenced.status();
+  EXPECT_EQ(blobs_->calls(Method::kDelete), deletes);
+  EXPECT_EQ(blobs_->calls(Method::kRemoveTtl), untags);
+  // Its upload stays behind with a TTL, to expire; nothing of the winner's changed.
+  for (const std::string& id : blobs_before) EXPECT_TRUE(AllBlobs().count(id)) << id;
+  for (const std::string& id : AllBlobs()) {
+    if (!blobs_before.count(id)) EXPECT_TRUE(TtlBlobs().count(id)) << id;
+  }
+  EXPECT_EQ(CommitContent(**zombie, "zombie 4", "4").status().code(), StatusCode::kFenced);
+
+  // A new host restores the winner's state, whatever the zombie did.
+  replacement->reset();
+  ASSERT_TRUE(RemoveAll(Store("a").dir).ok());
+  auto fresh = OpenEngine(**other, Options());
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ((*fresh)->opened_at()->id, winner->id);
+  EXPECT_EQ((*fresh)->opened_at()->input_offsets, (InputOffsets{{"in", "2"}}));
+  ASSERT_TRUE((*fresh)->Restore().GetFor(kWait).ok());
+  EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"f", "replacement 2"}}));
+  ExpectNoLeak(*(*fresh)->last());
+}
+
+}  // namespace
+}  // namespace blobstate

@@ -250,6 +250,62 @@ TEST_F(TaskCommitterTest, CommitTimesOutWhenThePreviousNeverEnds) {
   EXPECT_TRUE(task->Close().ok());
 }
 
+// W.3, W.6, W.9: a committer whose Close timed out is replaced (as by a new container,
+// on its own handle of the blob store); the replacement's claim fences the old commit
+// still in flight, which then persists nothing and fails with kFenced.
+TEST_F(TaskCommitterTest, ReplacementAfterATimedOutCloseFencesTheOldCommit) {
+  testing::GatedBlobStore gated(*blobs_);
+  gated.Open();
+  TaskOptions options = Options();
+  options.commit_timeout = std::chrono::milliseconds(50);
+  auto old = Start(gated, options);
+  // W.6: in one process, a second committer of the task fails fast while the first is open.
+  EXPECT_EQ(Open(gated, Options())->Init().status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(WriteTree(Store("a").dir, {{"f", "old"}}).ok());
+  gated.Close();
+  ASSERT_EQ(*old->Commit({{"in", "1"}}), CommitOutcome::kStarted);
+  EXPECT_EQ(old->Close().code(), StatusCode::kDeadlineExceeded);  // the commit is stuck
+
+  TaskOptions other_host = Options();  // the replacement's own disk
+  for (StoreConfig& c : other_host.stores) c.dir = tmp_.Sub("host2/" + c.name);
+  InputOffsets offsets;
+  auto replacement = Start(*blobs_, other_host, &offsets);
+  EXPECT_TRUE(offsets.empty());
+  ASSERT_TRUE(WriteTree(other_host.stores[0].dir, {{"f", "new"}}).ok());
+  ASSERT_EQ(*replacement->Commit({{"in", "2"}}), CommitOutcome::kStarted);
+  ASSERT_TRUE(replacement->Close().ok());
+  const Checkpoint winner = *replacement->last_committed();
+
+  gated.Open();  // the old commit goes on, and is fenced at its persist
+  Status s;
+  do {
+    s = old->Close();
+  } while (s.code() == StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(s.code(), StatusCode::kFenced) << s;
+  auto reader = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
+  std::optional<Checkpoint> latest = *reader->ReadLatest().GetFor(kWait);
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(latest->id, winner.id);
+  EXPECT_EQ(latest->input_offsets, (InputOffsets{{"in", "2"}}));
+  ExpectNoLeak(winner);
+}
+
+// A fenced committer keeps failing with kFenced: it is never forgotten after one report.
+TEST_F(TaskCommitterTest, FencedCommitterKeepsItsError) {
+  auto task = Start(*blobs_, Options());
+  ASSERT_TRUE(WriteTree(Store("a").dir, {{"f", "x"}}).ok());
+  ASSERT_EQ(*task->Commit({{"in", "1"}}), CommitOutcome::kStarted);
+  ASSERT_TRUE(task->Close().ok());
+  auto other = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
+  ASSERT_TRUE(other->Claim().GetFor(kWait).ok());  // another writer takes the task
+  ASSERT_EQ(*task->Commit({{"in", "2"}}), CommitOutcome::kStarted);
+  for (int i = 0; i < 3; ++i) {
+    Status s = i == 0 ? task->Close() : task->Commit({{"in", "3"}}).status();
+    EXPECT_EQ(s.code(), StatusCode::kFenced) << s;
+    EXPECT_NE(s.message().find("another writer took the task"), std::string::npos) << s;
+  }
+}
+
 TEST_F(TaskCommitterTest, InitTimesOutInsteadOfHanging) {
   testing::GatedBlobStore gated(*blobs_);  // closed: nothing ever answers
   TaskOptions options = Options();
