@@ -103,7 +103,8 @@ TEST_P(CloudFaultTest, PersistentFaultsFailWithAClearError) {
   EXPECT_NE(backup.out.find("gave up after 5 attempts"), std::string::npos) << backup.out;
   EXPECT_NE(backup.out.find("InternalError"), std::string::npos) << backup.out;
   proxy_->Clear();
-  ASSERT_EQ(Backup().exit_code, 0);
+  backup = Backup();
+  ASSERT_EQ(backup.exit_code, 0) << backup.out;
   proxy_->Add({.method = "GET", .target = "/blobs/", .fault = Fault::kSlowDown, .times = -1});
   Outcome restore = Restore(tmp_.Sub("restored"));
   EXPECT_EQ(restore.exit_code, 1) << restore.out;
@@ -112,7 +113,8 @@ TEST_P(CloudFaultTest, PersistentFaultsFailWithAClearError) {
 }
 
 TEST_P(CloudFaultTest, MissingIndexBlobIsReportedByName) {
-  ASSERT_EQ(Backup().exit_code, 0);
+  Outcome backup = Backup();
+  ASSERT_EQ(backup.exit_code, 0) << backup.out;
   const std::string index = Latest().index_blob_id;
   DeleteBlob(index);
   Outcome restore = Restore(tmp_.Sub("restored"));
@@ -123,7 +125,8 @@ TEST_P(CloudFaultTest, MissingIndexBlobIsReportedByName) {
 }
 
 TEST_P(CloudFaultTest, MissingFileBlobIsReportedByNameWithItsFile) {
-  ASSERT_EQ(Backup().exit_code, 0);
+  Outcome backup = Backup();
+  ASSERT_EQ(backup.exit_code, 0) << backup.out;
   StoreSnapshot snap = Latest();
   std::string blob;
   for (const FileIndex& f : snap.index.root.files_present) {

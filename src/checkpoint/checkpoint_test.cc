@@ -35,6 +35,13 @@ Checkpoint GoldenV1() {
 }
 Checkpoint GoldenV2() { return V2Checkpoint("1764000000000-00112233445566ff"); }
 
+Checkpoint GoldenV2WithWriter() {
+  Checkpoint c = GoldenV2();
+  c.writer_epoch = 3;
+  c.writer_id = "host-1.4242.0011223344556677";
+  return c;
+}
+
 // `c` without the writer fields that a CheckpointStore adds.
 Checkpoint Unsigned(Checkpoint c) {
   c.writer_epoch = 0;
@@ -70,6 +77,10 @@ TEST(CheckpointCodecTest, DecodesGoldenFilesOfEveryVersion) {
   ASSERT_TRUE(v2.ok()) << v2.status();
   EXPECT_EQ(*DecodeCheckpoint(*v2), GoldenV2());
   EXPECT_EQ(EncodeCheckpoint(GoldenV2()), *v2);  // the encoding is stable
+  Result<std::string> writer = ReadSmallFile(GoldenPath("v2/writer.bin"));
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  EXPECT_EQ(*DecodeCheckpoint(*writer), GoldenV2WithWriter());
+  EXPECT_EQ(EncodeCheckpoint(GoldenV2WithWriter()), *writer);
 }
 
 TEST(CheckpointCodecTest, RejectsHostileInputWithoutCrashing) {

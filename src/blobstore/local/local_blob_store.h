@@ -8,6 +8,11 @@
 //   pending/<shard>/<id>  the bytes of blob <id> while it has a TTL; the file's mtime is the
 //                         expiry. RemoveTtl renames it to blobs/<shard>/<id>.
 //   objects/<name>        named object <name> (checkpoints); each '/' makes a subdirectory.
+//   locks/<name>          lock file of named object <name>: every put of the object holds
+//                         flock(2) on it (and a mutex within the process) from its
+//                         condition check to its rename, so conditional puts are a
+//                         compare-and-swap between processes and hosts whose file system
+//                         maps flock to shared locks (local disks, NFSv4).
 //   tmp/<128-bit random hex>.{blob,obj}
 //                         files being written, created with O_EXCL. Never visible as blobs.
 //
