@@ -58,8 +58,8 @@ int main(int argc, char** argv) {
   if (!blobs.ok()) return Fail(blobs.status());
   ThreadPool pool("commit", 2);
   StoreConfig db_config{.name = "db", .dir = dir + "/state/db", .engine = StoreEngine::kRocksDb};
-  auto task = TaskCommitter::Open(**blobs, pool,
-                                  {.job = "bench", .task = "t0", .stores = {db_config}}, nullptr);
+  auto task = TaskCommitter::Open(
+      **blobs, pool, {.commit = {.job = "bench", .task = "t0", .stores = {db_config}}}, nullptr);
   if (!task.ok()) return Fail(task.status());
   if (auto offsets = (*task)->Init(); !offsets.ok()) return Fail(offsets.status());
   auto db = RocksDbStore::Open(db_config.dir, {.create_if_missing = true});

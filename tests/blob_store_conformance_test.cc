@@ -292,13 +292,15 @@ TEST_P(BlobStoreConformanceTest, ObjectPutReplacesAndGetReadsTheLatest) {
 // read; a condition that fails changes nothing (kAborted). Each put makes a new version.
 TEST_P(BlobStoreConformanceTest, ConditionalObjectPutsAreCompareAndSwap) {
   const std::string name = "ck/job/task/cas";
-  Result<std::string> v1 = store_->PutObject(name, "one", ObjectCondition::IfAbsent()).GetFor(kWait);
+  Result<std::string> v1 =
+      store_->PutObject(name, "one", ObjectCondition::IfAbsent()).GetFor(kWait);
   ASSERT_TRUE(v1.ok()) << v1.status();
   Result<VersionedObject> got = store_->GetObject(name).GetFor(kWait);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->data, "one");
   EXPECT_EQ(got->version, *v1);
-  Status exists = store_->PutObject(name, "two", ObjectCondition::IfAbsent()).GetFor(kWait).status();
+  Status exists =
+      store_->PutObject(name, "two", ObjectCondition::IfAbsent()).GetFor(kWait).status();
   EXPECT_EQ(exists.code(), StatusCode::kAborted) << exists;
   Result<std::string> v2 =
       store_->PutObject(name, "two", ObjectCondition::IfVersion(*v1)).GetFor(kWait);
@@ -311,10 +313,9 @@ TEST_P(BlobStoreConformanceTest, ConditionalObjectPutsAreCompareAndSwap) {
   // Other bytes make another version (the same bytes may keep it: S3's ETag is their MD5).
   Result<std::string> v3 = store_->PutObject(name, "three", {}).GetFor(kWait);
   ASSERT_TRUE(v3.ok()) << v3.status();
-  EXPECT_EQ(store_->PutObject(name, "x", ObjectCondition::IfVersion(*v2)).GetFor(kWait)
-                .status()
-                .code(),
-            StatusCode::kAborted);
+  EXPECT_EQ(
+      store_->PutObject(name, "x", ObjectCondition::IfVersion(*v2)).GetFor(kWait).status().code(),
+      StatusCode::kAborted);
   EXPECT_EQ(store_->PutObject("ck/job/task/none", "x", ObjectCondition::IfVersion(*v1))
                 .GetFor(kWait)
                 .status()
@@ -381,9 +382,11 @@ TEST_P(BlobStoreConformanceTest, InvalidObjectNamesAreRejected) {
               StatusCode::kInvalidArgument)
         << name;
   }
-  EXPECT_EQ(
-      store_->PutObject("big", std::string(kMaxObjectSize + 1, 'x'), {}).GetFor(kWait).status().code(),
-      StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->PutObject("big", std::string(kMaxObjectSize + 1, 'x'), {})
+                .GetFor(kWait)
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST_P(BlobStoreConformanceTest, DescribeNamesTheStore) {

@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <string>
 
+#include "blobstate/checkpoint.h"
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "testing/test_servers.h"
-#include "blobstate/checkpoint.h"
 #include "util/fs.h"
 #include "util/random.h"
 
@@ -274,18 +274,18 @@ namespace {
 TEST_F(CliEndToEndTest, BackupDropsAStoreOnlyWhenToldTo) {
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("a"), {{"f", "a"}}).ok());
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("b"), {{"f", "b"}}).ok());
-  ASSERT_EQ(Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a") + " --store b=" +
-               tmp_.Sub("b"))
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a") + " --store b=" + tmp_.Sub("b"))
+          .exit_code,
+      0);
   Outcome left_out = Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a"));
   EXPECT_EQ(left_out.exit_code, 2) << left_out.out;
   EXPECT_NE(left_out.out.find("store b"), std::string::npos) << left_out.out;
   EXPECT_NE(left_out.out.find("--remove-store b"), std::string::npos) << left_out.out;
   Outcome kept = Sh("blobstate checkpoints" + Task() + "--json");
   EXPECT_NE(kept.out.find("\"b\":"), std::string::npos) << kept.out;
-  Outcome both = Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a") +
-                    " --remove-store a");
+  Outcome both =
+      Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a") + " --remove-store a");
   EXPECT_EQ(both.exit_code, 2) << both.out;
   Outcome removed =
       Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a") + " --remove-store b");
@@ -305,8 +305,7 @@ TEST_F(CliEndToEndTest, EveryBackupClaimsTheTask) {
   for (int i = 0; i < 2; ++i) {
     ASSERT_EQ(Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a")).exit_code, 0);
   }
-  Result<std::string> bytes =
-      ReadSmallFile(tmp_.Sub("blobs/objects/checkpoints/j/t-0/latest-v2"));
+  Result<std::string> bytes = ReadSmallFile(tmp_.Sub("blobs/objects/checkpoints/j/t-0/latest-v2"));
   ASSERT_TRUE(bytes.ok()) << bytes.status();
   Result<Checkpoint> c = DecodeCheckpoint(*bytes);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -334,8 +333,8 @@ TEST(CliS3FencingTest, ServerIgnoringConditionsIsRefusedUnlessFencingIsOff) {
   testing::TempDir tmp;
   ASSERT_TRUE(testing::WriteTree(tmp.Sub("a"), {{"f", "a"}}).ok());
   const std::string prefix = "fencing-" + RandomHex(6);
-  const std::string url = direct.substr(0, direct.find('?')) + "/" + prefix +
-                          direct.substr(direct.find('?'));
+  const std::string url =
+      direct.substr(0, direct.find('?')) + "/" + prefix + direct.substr(direct.find('?'));
   const std::string cmd = testing::S3TestCommandEnv() + "blobstate backup --job j --task t " +
                           "--store a=" + tmp.Sub("a") + " --blob-store '";
   Outcome refused = Sh(cmd + url + "'");

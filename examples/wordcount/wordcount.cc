@@ -261,10 +261,10 @@ Status CreateDir(const std::filesystem::path& dir) {
 
 Status RunWithBackup(Job& job, TaskRun& t) {
   blobstate::TaskOptions options;
-  options.job = job.flags.job;
-  options.task = t.name;
+  options.commit.job = job.flags.job;
+  options.commit.task = t.name;
   for (size_t s = 0; s < 2; ++s) {
-    options.stores.push_back(StoreConfig{
+    options.commit.stores.push_back(StoreConfig{
         .name = kStoreNames[s], .dir = t.store_dir(s), .engine = blobstate::StoreEngine::kRocksDb});
   }
   options.max_commit_delay = std::chrono::milliseconds(job.flags.max_commit_delay_ms);

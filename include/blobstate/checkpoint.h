@@ -158,6 +158,11 @@ class CheckpointStore {
 
  private:
   struct Writer;
+  // The outcome of a conditional put.
+  struct Swap {
+    std::optional<std::string> version;      // the put happened: the object's new version
+    std::optional<VersionedObject> current;  // else the object as it is (nullopt: absent)
+  };
   CheckpointStore(BlobStore& store, Executor& executor, CheckpointConfig config,
                   std::string prefix);
   std::string ObjectName(uint32_t version) const;
@@ -165,15 +170,18 @@ class CheckpointStore {
   Future<std::optional<Checkpoint>> ReadVersion(uint32_t version);
   // kFailedPrecondition unless the blob store enforces conditional puts (see Claim).
   Future<void> ProbeConditions();
-  // One attempt at the claim; retries itself after a lost race.
-  Future<void> ClaimAttempt(int attempt);
+  // Puts `bytes` at `name` if `condition` holds. A failed condition is no error: the
+  // object is read back, and if it holds `bytes` the put happened after all (its reply
+  // was lost).
+  Future<Swap> CompareAndSwap(const std::string& name, const std::string& bytes,
+                              const ObjectCondition& condition);
+  // Claims the task over `current` (the version 2 object as read; nullopt if absent);
+  // after losing a race, claims over the winner's claim (attempt + 1).
+  Future<void> ClaimOver(std::optional<VersionedObject> current, int attempt);
   // The conditional put of the version 2 object: `bytes`, replacing what this writer last
   // wrote; fences the writer if another one wrote since. `again`: a second try, after the
   // object turned out to hold an earlier write of this writer whose reply was lost.
   Future<void> WriteFenced(std::string bytes, bool again);
-  // What a WriteFenced whose condition failed does, given the object as it is `now`.
-  Future<void> AfterFailedCondition(const std::string& name, const std::string& bytes,
-                                    bool again, Result<VersionedObject> now);
 
   BlobStore& store_;
   Executor& executor_;

@@ -68,10 +68,15 @@ struct CommitOptions {
   std::string checkpoint_id;
 };
 
+// kInvalidArgument naming the problem: checkpoint versions that do not suit the blob store
+// backend (ValidateForBlobStoreBackend), an invalid or repeated store name, a backed-up
+// store without a directory.
+Status ValidateCommitOptions(const CommitOptions& options);
+
 class CommitEngine {
  public:
-  // See above. Errors: kInvalidArgument for a bad configuration (checkpoint versions,
-  // names, a backed-up store without a directory); kFailedPrecondition if this process
+  // See above. Errors: kInvalidArgument for a bad configuration (ValidateCommitOptions);
+  // kFailedPrecondition if this process
   // has an engine that claimed the task, or the blob store does not enforce conditional
   // writes; kNotFound if options.checkpoint_id is not stored; the errors of the reads and
   // of recovery, naming the store. `store`, `executor` and `metrics` (may be null) must

@@ -241,7 +241,8 @@ class Promise {
 
  private:
   void Abandon() {
-    if (auto state = std::move(state_)) state->Set(InternalError("promise destroyed before it was set"));
+    if (auto state = std::move(state_))
+      state->Set(InternalError("promise destroyed before it was set"));
   }
   std::shared_ptr<internal::FutureState<T>> state_;
 };

@@ -41,7 +41,7 @@ enum class StatusCode : int {
   kPermissionDenied = 7,    // permanent: auth failed, access denied
   kResourceExhausted = 8,   // retriable: throttled (HTTP 429, 503 SlowDown)
   kFailedPrecondition = 9,  // permanent: the system is not in a state to do this
-  kAborted = 10,  // permanent: a conditional write's condition did not hold
+  kAborted = 10,            // permanent: a conditional write's condition did not hold
   kOutOfRange = 11,
   kUnimplemented = 12,
   kInternal = 13,     // a bug, or a broken promise

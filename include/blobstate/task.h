@@ -58,13 +58,10 @@ using Snapshotter = std::function<Status(const std::string& dest)>;
 Snapshotter RocksDbSnapshotter(RocksDbStore& db);
 
 struct TaskOptions {
-  std::string job;
-  std::string task;
-  // The task's stores; StoreConfig::BackedUp() ones are backed up and restored.
-  std::vector<StoreConfig> stores;
-  CheckpointConfig checkpoints;
-  BackupOptions backup;
-  RestoreOptions restore;
+  // The job, the task, its stores and how they are backed up and restored. A task always
+  // claims (commit.claim true) and resumes from its latest checkpoint (commit.checkpoint_id
+  // empty); Open refuses anything else.
+  CommitOptions commit;
   // See "Max commit delay" above. Defaults: 1 min, 10 min.
   std::chrono::milliseconds max_commit_delay{60'000};
   std::chrono::milliseconds commit_timeout{600'000};
@@ -79,8 +76,8 @@ enum class CommitOutcome {
 
 class TaskCommitter {
  public:
-  // kInvalidArgument for a bad configuration (checkpoint versions, names, a backed-up store
-  // without a directory). `store`, `commit_executor` and `metrics` (may be null) must
+  // kInvalidArgument for a bad configuration (ValidateCommitOptions, and see
+  // TaskOptions::commit). `store`, `commit_executor` and `metrics` (may be null) must
   // outlive the committer. A second committer of the same task and blob store in this
   // process fails its Init (kFailedPrecondition) while the first one exists.
   static Result<std::unique_ptr<TaskCommitter>> Open(BlobStore& store, Executor& commit_executor,

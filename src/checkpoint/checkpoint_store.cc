@@ -140,65 +140,74 @@ Future<void> CheckpointStore::ProbeConditions() {
   });
 }
 
-Future<void> CheckpointStore::ClaimAttempt(int attempt) {
+Future<CheckpointStore::Swap> CheckpointStore::CompareAndSwap(const std::string& name,
+                                                              const std::string& bytes,
+                                                              const ObjectCondition& condition) {
+  return store_.PutObject(name, bytes, condition)
+      .Then(executor_, [this, name, bytes](Result<std::string> put) -> Future<Swap> {
+        if (put.ok()) return MakeReadyFuture<Swap>(Swap{.version = std::move(*put)});
+        if (put.status().code() != StatusCode::kAborted) {
+          return MakeReadyFuture<Swap>(put.status().WithContext("put of " + name));
+        }
+        return store_.GetObject(name).Then(
+            executor_, [name, bytes](Result<VersionedObject> now) -> Result<Swap> {
+              if (now.status().code() == StatusCode::kNotFound) return Swap{};
+              if (!now.ok()) {
+                return now.status().WithContext("read back of " + name +
+                                                " after a failed conditional put");
+              }
+              // Holding these very bytes, the put happened; only its reply was lost.
+              if (now->data == bytes) return Swap{.version = std::move(now->version)};
+              return Swap{.current = std::move(*now)};
+            });
+      });
+}
+
+Future<void> CheckpointStore::ClaimOver(std::optional<VersionedObject> current, int attempt) {
   const std::string name = ObjectName(2);
-  return store_.GetObject(name).Then(executor_, [this, name, attempt](
-                                                    Result<VersionedObject> got) -> Future<void> {
-    Checkpoint next;
-    ObjectCondition condition = ObjectCondition::IfAbsent();
-    if (got.ok()) {
-      Result<Checkpoint> c = DecodeCheckpoint(got->data);
-      if (!c.ok() || c->version != 2) {
-        return MakeReadyFuture<void>(
-            DataLossError("checkpoint " + name + " does not decode as version 2: " +
-                          (c.ok() ? "version " + std::to_string(c->version) : c.status().message())));
-      }
-      next = std::move(*c);
-      condition = ObjectCondition::IfVersion(got->version);
-    } else if (got.status().code() != StatusCode::kNotFound) {
-      return MakeReadyFuture<void>(got.status().WithContext("claim of " + name));
+  Checkpoint next;
+  ObjectCondition condition = ObjectCondition::IfAbsent();
+  if (current) {
+    Result<Checkpoint> c = DecodeCheckpoint(current->data);
+    if (!c.ok() || c->version != 2) {
+      return MakeReadyFuture<void>(
+          DataLossError("checkpoint " + name + " does not decode as version 2: " +
+                        (c.ok() ? "version " + std::to_string(c->version) : c.status().message())));
     }
-    next.writer_epoch += 1;
-    next.writer_id = writer_->id;
-    const uint64_t epoch = next.writer_epoch;
-    std::string bytes = EncodeCheckpoint(next);
-    return store_.PutObject(name, bytes, condition)
-        .Then(executor_, [this, name, bytes, epoch, attempt](Result<std::string> put) {
-          auto claimed = [this, epoch](std::string version) {
-            std::lock_guard<std::mutex> lock(writer_->mu);
-            writer_->claimed = true;
-            writer_->epoch = epoch;
-            writer_->version = std::move(version);
-          };
-          if (put.ok()) {
-            claimed(std::move(*put));
-            return MakeReadyFuture();
-          }
-          if (put.status().code() != StatusCode::kAborted) {
-            return MakeReadyFuture<void>(put.status().WithContext("claim of " + name));
-          }
-          // Another claim came first, or this one did and its reply was lost: look.
-          return store_.GetObject(name).Then(
-              executor_, [this, name, bytes, attempt, claimed](Result<VersionedObject> now) {
-                if (now.ok() && now->data == bytes) {
-                  claimed(std::move(now->version));
-                  return MakeReadyFuture();
-                }
-                if (attempt + 1 >= kClaimAttempts) {
-                  return MakeReadyFuture<void>(AbortedError(
-                      "claim of " + name + ": other writers claimed the task first " +
-                      std::to_string(kClaimAttempts) + " times in a row"));
-                }
-                return ClaimAttempt(attempt + 1);
-              });
-        });
-  });
+    next = std::move(*c);
+    condition = ObjectCondition::IfVersion(current->version);
+  }
+  next.writer_epoch += 1;
+  next.writer_id = writer_->id;
+  const uint64_t epoch = next.writer_epoch;
+  return CompareAndSwap(name, EncodeCheckpoint(next), condition)
+      .Map(executor_, [this, name, epoch, attempt](Swap swap) -> Future<void> {
+        if (swap.version) {
+          std::lock_guard<std::mutex> lock(writer_->mu);
+          writer_->claimed = true;
+          writer_->epoch = epoch;
+          writer_->version = std::move(*swap.version);
+          return MakeReadyFuture();
+        }
+        if (attempt + 1 >= kClaimAttempts) {
+          return MakeReadyFuture<void>(AbortedError("claim of " + name +
+                                                    ": other writers claimed the task first " +
+                                                    std::to_string(kClaimAttempts) + " times"));
+        }
+        return ClaimOver(std::move(swap.current), attempt + 1);  // claim over the winner's
+      });
 }
 
 Future<std::optional<Checkpoint>> CheckpointStore::Claim() {
   Future<void> probed = store_.FencingOff() ? MakeReadyFuture() : ProbeConditions();
   return std::move(probed)
-      .Map(executor_, [this] { return ClaimAttempt(0); })
+      .Map(executor_, [this] { return store_.GetObject(ObjectName(2)); })
+      .Then(executor_,
+            [this](Result<VersionedObject> got) -> Future<void> {
+              if (got.status().code() == StatusCode::kNotFound) return ClaimOver(std::nullopt, 0);
+              if (!got.ok()) return MakeReadyFuture<void>(got.status().WithContext("claim"));
+              return ClaimOver(std::move(*got), 0);
+            })
       .Map(executor_, [this] { return ReadLatest(); });
 }
 
@@ -210,49 +219,31 @@ Future<void> CheckpointStore::WriteFenced(std::string bytes, bool again) {
     if (!writer_->fenced.ok()) return MakeReadyFuture<void>(writer_->fenced);
     version = writer_->version;
   }
-  return store_.PutObject(name, bytes, ObjectCondition::IfVersion(version))
-      .Then(executor_, [this, name, bytes, again](Result<std::string> put) -> Future<void> {
-        if (put.ok()) {
-          std::lock_guard<std::mutex> lock(writer_->mu);
-          writer_->version = std::move(*put);
+  return CompareAndSwap(name, bytes, ObjectCondition::IfVersion(version))
+      .Map(executor_, [this, name, bytes, again](Swap swap) -> Future<void> {
+        std::lock_guard<std::mutex> lock(writer_->mu);
+        if (swap.version) {
+          writer_->version = std::move(*swap.version);
           return MakeReadyFuture();
         }
-        if (put.status().code() != StatusCode::kAborted) return MakeReadyFuture<void>(put.status());
-        // The condition failed: look at what the object holds now.
-        return store_.GetObject(name).Then(executor_, [this, name, bytes, again](
-                                                          Result<VersionedObject> now) {
-          return AfterFailedCondition(name, bytes, again, std::move(now));
-        });
+        Result<Checkpoint> other = swap.current ? DecodeCheckpoint(swap.current->data)
+                                                : Result<Checkpoint>(NotFoundError(name));
+        if (!again && other.ok() && other->writer_id == writer_->id &&
+            other->writer_epoch == writer_->epoch) {
+          // An earlier write of this writer that failed but happened (its reply was lost):
+          // put this one over it.
+          writer_->version = std::move(swap.current->version);
+          return Async(executor_, [this, bytes] { return WriteFenced(bytes, /*again=*/true); });
+        }
+        writer_->fenced = FencedError(
+            "another writer took the task (" + name + " now holds " +
+            (other.ok()
+                 ? "writer " + other->writer_id + ", epoch " + std::to_string(other->writer_epoch)
+                 : "no checkpoint of this writer") +
+            "); this writer (" + writer_->id + ", epoch " + std::to_string(writer_->epoch) +
+            ") persists, deletes and untags nothing from now on");
+        return MakeReadyFuture<void>(writer_->fenced);
       });
-}
-
-Future<void> CheckpointStore::AfterFailedCondition(const std::string& name,
-                                                   const std::string& bytes, bool again,
-                                                   Result<VersionedObject> now) {
-  if (!now.ok() && now.status().code() != StatusCode::kNotFound) {
-    return MakeReadyFuture<void>(
-        now.status().WithContext("read back of " + name + " after a failed put"));
-  }
-  Result<Checkpoint> other = now.ok() ? DecodeCheckpoint(now->data) : Result<Checkpoint>(now.status());
-  std::lock_guard<std::mutex> lock(writer_->mu);
-  if (now.ok() && now->data == bytes) {  // this very write; its reply was lost
-    writer_->version = std::move(now->version);
-    return MakeReadyFuture();
-  }
-  if (other.ok() && other->writer_id == writer_->id && other->writer_epoch == writer_->epoch &&
-      !again) {
-    // An earlier write of this writer whose reply was lost (it failed, but happened): put
-    // this one over it.
-    writer_->version = std::move(now->version);
-    return Async(executor_, [this, bytes] { return WriteFenced(bytes, /*again=*/true); });
-  }
-  writer_->fenced = FencedError(
-      "another writer took the task (" + name + " now holds " +
-      (other.ok() ? "writer " + other->writer_id + ", epoch " + std::to_string(other->writer_epoch)
-                  : "no checkpoint of this writer") +
-      "); this writer (" + writer_->id + ", epoch " + std::to_string(writer_->epoch) +
-      ") persists, deletes and untags nothing from now on");
-  return MakeReadyFuture<void>(writer_->fenced);
 }
 
 Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
@@ -267,9 +258,9 @@ Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
     std::lock_guard<std::mutex> lock(writer_->mu);
     if (!writer_->fenced.ok()) return MakeReadyFuture<void>(writer_->fenced);
     if (!writer_->claimed) {
-      return MakeReadyFuture<void>(
-          FailedPreconditionError("write of checkpoint " + checkpoint.id + " to " + prefix_ +
-                                  " before this writer claimed the task"));
+      return MakeReadyFuture<void>(FailedPreconditionError("write of checkpoint " + checkpoint.id +
+                                                           " to " + prefix_ +
+                                                           " before this writer claimed the task"));
     }
     mine.writer_epoch = writer_->epoch;
     mine.writer_id = writer_->id;
@@ -287,8 +278,8 @@ Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
     }
     chain = std::move(chain).Map(executor_, [this, v, bytes = EncodeCheckpoint(c)]() mutable {
       if (v == 2) return WriteFenced(std::move(bytes), /*again=*/false);
-      return store_.PutObject(ObjectName(v), std::move(bytes), {})
-          .Map(executor_, [](std::string) {});
+      return store_.PutObject(ObjectName(v), std::move(bytes), {}).Map(executor_, [](std::string) {
+      });
     });
   }
   return chain;

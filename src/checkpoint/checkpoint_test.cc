@@ -275,10 +275,10 @@ TEST_F(CheckpointStoreTest, WriteReplacesTheLatestOfEachVersionAndReadsNeverList
   // The claim: two probe puts (the first creates the probe) and one claim put.
   EXPECT_EQ(faulty.calls(FaultyBlobStore::Method::kPutObject), 3 + 8);
   EXPECT_EQ(faulty.calls(FaultyBlobStore::Method::kListObjects), 0);
-  EXPECT_EQ(*blobs_->ListObjects("checkpoints/").GetFor(kWait),
-            (std::vector<std::string>{"checkpoints/job/t-0/fencing-probe",
-                                      "checkpoints/job/t-0/latest-v1",
-                                      "checkpoints/job/t-0/latest-v2"}));
+  EXPECT_EQ(
+      *blobs_->ListObjects("checkpoints/").GetFor(kWait),
+      (std::vector<std::string>{"checkpoints/job/t-0/fencing-probe",
+                                "checkpoints/job/t-0/latest-v1", "checkpoints/job/t-0/latest-v2"}));
 }
 
 TEST_F(CheckpointStoreTest, CorruptLatestCheckpointIsAnErrorNotAFallback) {

@@ -16,12 +16,12 @@ namespace {
 constexpr std::string_view kCheckpointMagic = "BSCK";
 
 // Body fields. Version 1 has only kOffset.
-constexpr uint32_t kId = 1;      // LEN, the checkpoint id (v2)
-constexpr uint32_t kOffset = 2;  // LEN, repeated: {1: partition, 2: offset}
-constexpr uint32_t kMarker = 3;  // LEN, repeated: {1: backend, 2: store, 3: marker} (v2)
+constexpr uint32_t kId = 1;           // LEN, the checkpoint id (v2)
+constexpr uint32_t kOffset = 2;       // LEN, repeated: {1: partition, 2: offset}
+constexpr uint32_t kMarker = 3;       // LEN, repeated: {1: backend, 2: store, 3: marker} (v2)
 constexpr uint32_t kWriterEpoch = 4;  // VARINT, the writer epoch (v2)
 constexpr uint32_t kWriterId = 5;     // LEN, the writer's id (v2)
-constexpr uint32_t kEntryA = 1;  // the first field of an entry; the others follow
+constexpr uint32_t kEntryA = 1;       // the first field of an entry; the others follow
 
 Status Malformed(const std::string& what) {
   return InvalidArgumentError("malformed checkpoint: " + what);
@@ -72,8 +72,7 @@ Status DecodeWriterField(const WireField& f, Checkpoint& c, std::set<uint32_t>& 
   return Status::Ok();
 }
 
-Status DecodeField(const WireField& f, uint32_t version, Checkpoint& c,
-                   std::set<uint32_t>& seen) {
+Status DecodeField(const WireField& f, uint32_t version, Checkpoint& c, std::set<uint32_t>& seen) {
   const bool v2 = version >= 2;
   const bool known = f.id == kOffset || (v2 && f.id >= kId && f.id <= kWriterId);
   if (!known) {

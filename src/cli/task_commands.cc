@@ -2,11 +2,10 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-
-#include <algorithm>
 
 #include "blobstate/commit.h"
 #include "blobstate/snapshot.h"
@@ -72,7 +71,6 @@ Status CheckRemovedStores(const std::optional<Checkpoint>& latest,
 Result<std::string> RunBackup(TaskContext& task, const TaskFlags& tf,
                               const std::vector<StoreConfig>& stores, uint64_t part_size,
                               Clock::time_point start) {
-  ASSIGN_OR_RETURN(CheckpointConfig config, tf.Config());
   // A store that cannot be snapshotted fails the backup before it claims the task.
   for (const StoreConfig& s : stores) {
     struct stat st;
@@ -81,7 +79,8 @@ Result<std::string> RunBackup(TaskContext& task, const TaskFlags& tf,
     }
   }
   Progress progress("uploading", !tf.json);
-  CommitOptions options{.job = tf.job, .task = tf.task, .stores = stores, .checkpoints = config};
+  CommitOptions options{
+      .job = tf.job, .task = tf.task, .stores = stores, .checkpoints = task.config};
   options.backup.transfer.part_size = part_size;
   options.backup.transfer.progress = progress.counter();
   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
@@ -127,7 +126,7 @@ Status CheckEverySnapshotExists(const std::optional<Checkpoint>& checkpoint,
 }
 
 struct RestoreFlags {
-  bool verify = true;
+  bool no_verify = false;
   bool allow_empty = false;
   bool claim = false;
 };
@@ -137,15 +136,15 @@ struct RestoreFlags {
 Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
                                const std::vector<StoreConfig>& stores, const RestoreFlags& rf,
                                Clock::time_point start) {
-  ASSIGN_OR_RETURN(CheckpointConfig config, tf.Config());
   Progress progress("downloading", !tf.json);
-  CommitOptions options{.job = tf.job,
-                        .task = tf.task,
-                        .stores = stores,
-                        .checkpoints = config,
-                        .restore = {.verify_checksums = rf.verify, .progress = progress.counter()},
-                        .claim = rf.claim,
-                        .checkpoint_id = tf.checkpoint_id};
+  CommitOptions options{
+      .job = tf.job,
+      .task = tf.task,
+      .stores = stores,
+      .checkpoints = task.config,
+      .restore = {.verify_checksums = !rf.no_verify, .progress = progress.counter()},
+      .claim = rf.claim,
+      .checkpoint_id = tf.checkpoint_id};
   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
                    CommitEngine::Open(*task.store, *task.pool, std::move(options), &task.metrics)
                        .GetFor(kCommandTimeout, "open of the task"));
@@ -162,14 +161,14 @@ Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
   const std::string id = checkpoint ? checkpoint->id : "";
   if (tf.json) {
     return "{\"checkpoint_id\":" + JsonString(id) + ",\"stores\":" + FiguresJson(figures) +
-           ",\"verified\":" + (rf.verify ? "true" : "false") +
+           ",\"verified\":" + (rf.no_verify ? "false" : "true") +
            ",\"http_requests\":" + HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) +
            "}\n";
   }
   return (checkpoint ? "restored checkpoint " + id
                      : std::string("no checkpoint: stores left empty")) +
-         " in " + Fixed(Seconds(start)) + " s" + (rf.verify ? ", checksums verified" : "") + "\n" +
-         FiguresTable(figures, false);
+         " in " + Fixed(Seconds(start)) + " s" + (rf.no_verify ? "" : ", checksums verified") +
+         "\n" + FiguresTable(figures, false);
 }
 
 // Writes --metrics-file whether `result` (what a command did) succeeded or not, then
@@ -203,7 +202,7 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
   flags.Uint("part-size", &part_size,
              "bytes per blob of a large file, 64 KiB to 5 GiB (default: 8 MiB)");
   flags.Repeated("remove-store", &removed,
-                "delete the backup of store NAME, which is no longer given (repeatable)");
+                 "delete the backup of store NAME, which is no longer given (repeatable)");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
   ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, out.Checked(tf.StoreConfigs()));
@@ -216,22 +215,24 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
   for (const std::string& name : removed) {
     auto named = [&](const StoreConfig& s) { return s.name == name; };
     if (std::find_if(stores.begin(), stores.end(), named) != stores.end()) {
-      return out.Checked(
-          InvalidArgumentError("--remove-store " + name + ": the store is also given with --store"));
+      return out.Checked(InvalidArgumentError("--remove-store " + name +
+                                              ": the store is also given with --store"));
     }
   }
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
                    out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/true)));
-  ASSIGN_OR_RETURN(std::optional<Checkpoint> latest,
-                   task->checkpoints->ReadLatest().GetFor(kCommandTimeout, "read of the checkpoint"));
+  // Checked before the backup claims the task (and so fences a running job): a mistyped
+  // command changes nothing. It costs one get more than the claim's own read.
+  ASSIGN_OR_RETURN(
+      std::optional<Checkpoint> latest,
+      task->checkpoints->ReadLatest().GetFor(kCommandTimeout, "read of the checkpoint"));
   RETURN_IF_ERROR(out.Checked(CheckRemovedStores(latest, stores, removed)));
   return Finish(RunBackup(*task, tf, stores, part_size, start), *task, tf, out);
 }
 
 Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) {
   TaskFlags tf;
-  bool no_verify = false;
   RestoreFlags rf;
   Flags flags("restore",
               "Restores each store's snapshot of the latest checkpoint (or --checkpoint) into\n"
@@ -243,7 +244,7 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
               "(unless --allow-empty). It does not claim the task unless --claim is given, so a\n"
               "copy can be restored elsewhere while the job runs.");
   tf.Register(flags, {.stores = true, .checkpoint = true, .metrics = true});
-  flags.Bool("no-verify", &no_verify, "skip the checksum check of downloaded files");
+  flags.Bool("no-verify", &rf.no_verify, "skip the checksum check of downloaded files");
   flags.Bool("allow-empty", &rf.allow_empty,
              "restore a store without a snapshot as an empty directory, as a task's first "
              "start does");
@@ -256,7 +257,6 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
                    out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/false)));
-  rf.verify = !no_verify;
   return Finish(RunRestore(*task, tf, stores, rf, start), *task, tf, out);
 }
 
@@ -324,7 +324,16 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
                    out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/false)));
-  ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint, SelectCheckpoint(*task, tf));
+  ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> reader,
+                   CommitEngine::Open(*task->store, *task->pool,
+                                      {.job = tf.job,
+                                       .task = tf.task,
+                                       .checkpoints = task->config,
+                                       .claim = false,
+                                       .checkpoint_id = tf.checkpoint_id},
+                                      &task->metrics)
+                       .GetFor(kCommandTimeout, "read of the checkpoint"));
+  const std::optional<Checkpoint>& checkpoint = reader->opened_at();
   if (!checkpoint) {
     return NotFoundError("job " + tf.job + ", task " + tf.task + " has no checkpoint in " +
                          task->store->Describe());

@@ -137,20 +137,8 @@ Result<std::unique_ptr<TaskContext>> OpenTask(const TaskFlags& flags, bool backe
   ASSIGN_OR_RETURN(task->store, OpenBlobStore(flags.url, options));
   ASSIGN_OR_RETURN(task->checkpoints,
                    CheckpointStore::Open(*task->store, *task->pool, config, flags.job, flags.task));
+  task->config = std::move(config);
   return task;
-}
-
-Result<std::optional<Checkpoint>> SelectCheckpoint(TaskContext& task, const TaskFlags& flags) {
-  if (flags.checkpoint_id.empty()) {
-    return task.checkpoints->ReadLatest().GetFor(kCommandTimeout, "read of the latest checkpoint");
-  }
-  ASSIGN_OR_RETURN(std::vector<Checkpoint> checkpoints,
-                   task.checkpoints->List().GetFor(kCommandTimeout, "read of the checkpoints"));
-  for (Checkpoint& c : checkpoints) {
-    if (c.id == flags.checkpoint_id) return std::optional<Checkpoint>(std::move(c));
-  }
-  return NotFoundError("checkpoint " + flags.checkpoint_id + " of job " + flags.job + ", task " +
-                       flags.task + " not found in " + task.store->Describe());
 }
 
 std::string FiguresTable(const std::map<std::string, StoreFigures>& figures, bool backup) {

@@ -55,15 +55,13 @@ struct TaskContext {
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<BlobStore> store;
   std::unique_ptr<CheckpointStore> checkpoints;
+  CheckpointConfig config;  // of the flags, validated
   Metrics metrics;
 };
 
 // Validates the configuration (for the blob store backend too when `backend`), then opens
 // the blob store (a file:// one must exist unless `create`) and the checkpoint store.
 Result<std::unique_ptr<TaskContext>> OpenTask(const TaskFlags& flags, bool backend, bool create);
-
-// The checkpoint --checkpoint names, or the latest one (nullopt if there is none).
-Result<std::optional<Checkpoint>> SelectCheckpoint(TaskContext& task, const TaskFlags& flags);
 
 // Per-store figures as a table (human) or JSON (--json), and --metrics-file.
 std::string FiguresTable(const std::map<std::string, StoreFigures>& figures, bool backup);

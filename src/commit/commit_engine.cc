@@ -12,7 +12,16 @@ using Clock = std::chrono::steady_clock;
 // A failpoint as a step of a future chain.
 Future<void> At(const char* name) { return MakeReadyFuture<void>(Failpoint(name)); }
 
-Status ValidateOptions(const CommitOptions& options) {
+// The claims of this process: "<blob store>|<job>|<task>".
+std::mutex registry_mu;
+std::set<std::string>& Registry() {
+  static std::set<std::string> claimed;  // GUARDED_BY(registry_mu)
+  return claimed;
+}
+
+}  // namespace
+
+Status ValidateCommitOptions(const CommitOptions& options) {
   RETURN_IF_ERROR(ValidateForBlobStoreBackend(options.checkpoints));
   std::set<std::string> names;
   for (const StoreConfig& s : options.stores) {
@@ -26,15 +35,6 @@ Status ValidateOptions(const CommitOptions& options) {
   }
   return Status::Ok();
 }
-
-// The claims of this process: "<blob store>|<job>|<task>".
-std::mutex registry_mu;
-std::set<std::string>& Registry() {
-  static std::set<std::string> claimed;  // GUARDED_BY(registry_mu)
-  return claimed;
-}
-
-}  // namespace
 
 // Holds this process's claim of a task while the engine exists.
 class CommitEngine::Registration {
@@ -77,9 +77,14 @@ struct CommitEngine::State {
   std::optional<Checkpoint> opened_at;  // set once, by Open
 
   mutable std::mutex mu;
-  std::optional<Checkpoint> last;          // GUARDED_BY(mu)
+  std::optional<Checkpoint> last;           // GUARDED_BY(mu)
   std::chrono::nanoseconds persist_time{};  // GUARDED_BY(mu)
 
+  // The checkpoint the stores are restored to and the commits build on: opened_at, unless
+  // it is a version 1 checkpoint (offsets only), which holds no state.
+  std::optional<Checkpoint> WithState() const {
+    return opened_at && opened_at->version >= 2 ? opened_at : std::nullopt;
+  }
   // The checkpoint to open at, per options (claiming the task first if asked to).
   Future<std::optional<Checkpoint>> Select();
   // If claimed: finishes what a crashed writer left.
@@ -105,8 +110,7 @@ Future<std::optional<Checkpoint>> CommitEngine::State::Select() {
 
 Future<void> CommitEngine::State::Recover() {
   if (!options.claim) return MakeReadyFuture();
-  std::optional<Checkpoint> with_state = opened_at;
-  if (with_state && with_state->version < 2) with_state.reset();
+  std::optional<Checkpoint> with_state = WithState();
   return backup.Init(with_state).Map(executor, [this, with_state]() -> Status {
     // Local checkpoint directories of other attempts are stale; the one opened at may be
     // reused by the restore.
@@ -119,10 +123,9 @@ Future<void> CommitEngine::State::Recover() {
 }
 
 Future<std::unique_ptr<CommitEngine>> CommitEngine::Open(BlobStore& store, Executor& executor,
-                                                         CommitOptions options,
-                                                         Metrics* metrics) {
+                                                         CommitOptions options, Metrics* metrics) {
   using Out = std::unique_ptr<CommitEngine>;
-  if (Status s = ValidateOptions(options); !s.ok()) return MakeReadyFuture<Out>(s);
+  if (Status s = ValidateCommitOptions(options); !s.ok()) return MakeReadyFuture<Out>(s);
   std::unique_ptr<Registration> registration;
   if (options.claim) {
     Result<std::unique_ptr<Registration>> r = Registration::Take(store, options);
@@ -130,9 +133,8 @@ Future<std::unique_ptr<CommitEngine>> CommitEngine::Open(BlobStore& store, Execu
     registration = std::move(*r);
   }
   auto state = std::make_shared<State>(store, executor, std::move(options), metrics);
-  Result<std::unique_ptr<CheckpointStore>> checkpoints =
-      CheckpointStore::Open(store, executor, state->options.checkpoints, state->options.job,
-                            state->options.task);
+  Result<std::unique_ptr<CheckpointStore>> checkpoints = CheckpointStore::Open(
+      store, executor, state->options.checkpoints, state->options.job, state->options.task);
   if (!checkpoints.ok()) return MakeReadyFuture<Out>(checkpoints.status());
   state->checkpoints = std::move(*checkpoints);
   auto held = std::make_shared<std::unique_ptr<Registration>>(std::move(registration));
@@ -143,13 +145,11 @@ Future<std::unique_ptr<CommitEngine>> CommitEngine::Open(BlobStore& store, Execu
              state->last = std::move(at);
              return state->Recover();
            })
-      .Map(executor, [state, held]() -> Out {
-        return Out(new CommitEngine(state, std::move(*held)));
-      });
+      .Map(executor,
+           [state, held]() -> Out { return Out(new CommitEngine(state, std::move(*held))); });
 }
 
-CommitEngine::CommitEngine(std::shared_ptr<State> state,
-                           std::unique_ptr<Registration> registration)
+CommitEngine::CommitEngine(std::shared_ptr<State> state, std::unique_ptr<Registration> registration)
     : state_(std::move(state)), registration_(std::move(registration)) {}
 
 CommitEngine::~CommitEngine() = default;
@@ -158,11 +158,9 @@ const std::optional<Checkpoint>& CommitEngine::opened_at() const { return state_
 
 Future<std::map<std::string, StoreFigures>> CommitEngine::Restore() {
   auto st = state_;
-  std::optional<Checkpoint> with_state = st->opened_at;
-  if (with_state && with_state->version < 2) with_state.reset();
   auto restore = std::make_shared<RestoreManager>(st->store, st->executor, st->options.stores,
                                                   st->options.restore, st->metrics);
-  return restore->Init(with_state)
+  return restore->Init(st->WithState())
       .Map(st->executor, [restore] { return restore->Restore(); })
       .Then(st->executor, [st, restore](Result<std::map<std::string, StoreFigures>> r) {
         return r;  // `st` and `restore` live until the last step ends

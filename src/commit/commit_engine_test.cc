@@ -1,7 +1,6 @@
-#include "blobstate/commit.h"
-
 #include <gtest/gtest.h>
 
+#include "blobstate/commit.h"
 #include "testing/state_fixture.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"

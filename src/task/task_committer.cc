@@ -66,12 +66,11 @@ TaskCommitter::~TaskCommitter() { Close().IgnoreError(); }
 
 Result<std::unique_ptr<TaskCommitter>> TaskCommitter::Open(BlobStore& store, Executor& executor,
                                                            TaskOptions options, Metrics* metrics) {
-  RETURN_IF_ERROR(ValidateForBlobStoreBackend(options.checkpoints));
-  for (const StoreConfig& s : options.stores) {
-    if (!IsValidName(s.name)) return InvalidArgumentError("invalid store name '" + s.name + "'");
-    if (s.BackedUp() && s.dir.empty()) {
-      return InvalidArgumentError("store " + s.name + " is persistent but has no directory");
-    }
+  RETURN_IF_ERROR(ValidateCommitOptions(options.commit));
+  if (!options.commit.claim || !options.commit.checkpoint_id.empty()) {
+    return InvalidArgumentError("task " + options.commit.task +
+                                ": a task claims and resumes from its latest checkpoint "
+                                "(commit.claim true, commit.checkpoint_id empty)");
   }
   auto state = std::make_shared<State>(store, executor, std::move(options), metrics);
   return std::unique_ptr<TaskCommitter>(new TaskCommitter(std::move(state)));
@@ -79,16 +78,10 @@ Result<std::unique_ptr<TaskCommitter>> TaskCommitter::Open(BlobStore& store, Exe
 
 Result<InputOffsets> TaskCommitter::Init() {
   State& s = *state_;
-  if (s.engine) return FailedPreconditionError("task " + s.options.task + ": Init twice");
+  if (s.engine) return FailedPreconditionError("task " + s.options.commit.task + ": Init twice");
   const auto timeout = s.options.init_timeout;
-  CommitOptions options{.job = s.options.job,
-                        .task = s.options.task,
-                        .stores = s.options.stores,
-                        .checkpoints = s.options.checkpoints,
-                        .backup = s.options.backup,
-                        .restore = s.options.restore};
   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
-                   CommitEngine::Open(s.store, s.executor, std::move(options), s.metrics)
+                   CommitEngine::Open(s.store, s.executor, s.options.commit, s.metrics)
                        .GetFor(timeout, "open of the task"));
   RETURN_IF_ERROR(engine->Restore().GetFor(timeout, "restore").status());
   const std::optional<Checkpoint>& at = engine->opened_at();
@@ -98,13 +91,14 @@ Result<InputOffsets> TaskCommitter::Init() {
 }
 
 Status TaskCommitter::AddStore(const std::string& name, Snapshotter snapshot) {
-  for (const StoreConfig& c : state_->options.stores) {
+  for (const StoreConfig& c : state_->options.commit.stores) {
     if (c.name == name && c.BackedUp()) {
       state_->snapshotters[name] = std::move(snapshot);
       return Status::Ok();
     }
   }
-  return InvalidArgumentError("task " + state_->options.task + " has no backed-up store " + name);
+  return InvalidArgumentError("task " + state_->options.commit.task + " has no backed-up store " +
+                              name);
 }
 
 std::optional<Result<CommitOutcome>> TaskCommitter::State::AwaitPrevious() {
@@ -116,29 +110,29 @@ std::optional<Result<CommitOutcome>> TaskCommitter::State::AwaitPrevious() {
     done = inflight->Wait(options.commit_timeout);
     if (!done) {
       return DeadlineExceededError(
-          "task " + options.task +
+          "task " + options.commit.task +
           ": the previous commit's upload, checkpoint and cleanup did not end within " +
           std::to_string(options.commit_timeout.count()) + " ms");
     }
   }
   inflight.reset();
   Status s = Finished(*done);
-  if (!s.ok()) return s.WithContext("task " + options.task + ": previous commit failed");
+  if (!s.ok()) return s.WithContext("task " + options.commit.task + ": previous commit failed");
   return std::nullopt;
 }
 
 Status TaskCommitter::State::Finished(Status s) {
-  if (s.code() == StatusCode::kFenced) fenced = s.WithContext("task " + options.task);
+  if (s.code() == StatusCode::kFenced) fenced = s.WithContext("task " + options.commit.task);
   return s;
 }
 
 Result<std::map<std::string, std::string>> TaskCommitter::State::SyncStage(const std::string& id) {
   std::map<std::string, std::string> dirs;
-  for (const StoreConfig& c : options.stores) {
+  for (const StoreConfig& c : options.commit.stores) {
     if (!c.BackedUp()) continue;
     auto snap = snapshotters.find(c.name);
     if (snap == snapshotters.end()) {
-      return FailedPreconditionError("task " + options.task + ": store " + c.name +
+      return FailedPreconditionError("task " + options.commit.task + ": store " + c.name +
                                      " has no snapshotter (AddStore)");
     }
     const std::string dest = CheckpointDirOf(c.dir, id);
@@ -155,7 +149,8 @@ Result<std::map<std::string, std::string>> TaskCommitter::State::SyncStage(const
 
 Result<CommitOutcome> TaskCommitter::Commit(const InputOffsets& offsets) {
   State& s = *state_;
-  if (!s.engine) return FailedPreconditionError("task " + s.options.task + ": Commit before Init");
+  if (!s.engine)
+    return FailedPreconditionError("task " + s.options.commit.task + ": Commit before Init");
   if (std::optional<Result<CommitOutcome>> early = s.AwaitPrevious()) return *early;
   const std::string id = NewCheckpointId();
   ASSIGN_OR_RETURN(auto dirs, s.SyncStage(id));
@@ -173,7 +168,7 @@ Status TaskCommitter::Close() {
   if (s.inflight == nullptr) return Status::Ok();
   std::optional<Status> done = s.inflight->Wait(s.options.commit_timeout);
   if (!done)
-    return DeadlineExceededError("task " + s.options.task + ": the last commit did not end");
+    return DeadlineExceededError("task " + s.options.commit.task + ": the last commit did not end");
   s.inflight.reset();
   return s.Finished(*done);
 }

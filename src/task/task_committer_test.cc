@@ -74,11 +74,11 @@ class RecordingBlobStore final : public BlobStore {
 class TaskCommitterTest : public testing::StateTest {
  protected:
   TaskOptions Options() {
-    return {.job = "job",
-            .task = "task-0",
-            .stores = {Store("a"), Store("b")},
-            .backup = {.transfer = {.part_size = 1000, .ttl = std::chrono::hours(1)}},
-            .restore = {.sync = false}};
+    return {.commit = {.job = "job",
+                       .task = "task-0",
+                       .stores = {Store("a"), Store("b")},
+                       .backup = {.transfer = {.part_size = 1000, .ttl = std::chrono::hours(1)}},
+                       .restore = {.sync = false}}};
   }
 
   std::unique_ptr<TaskCommitter> Open(BlobStore& store, TaskOptions options) {
@@ -95,7 +95,7 @@ class TaskCommitterTest : public testing::StateTest {
     Result<InputOffsets> o = task->Init();
     EXPECT_TRUE(o.ok()) << o.status();
     if (offsets != nullptr && o.ok()) *offsets = *o;
-    for (const StoreConfig& c : options.stores) {
+    for (const StoreConfig& c : options.commit.stores) {
       EXPECT_TRUE(
           task->AddStore(c.name,
                          [c](const std::string& dest) { return SnapshotClosedStore(c, dest); })
@@ -267,11 +267,11 @@ TEST_F(TaskCommitterTest, ReplacementAfterATimedOutCloseFencesTheOldCommit) {
   EXPECT_EQ(old->Close().code(), StatusCode::kDeadlineExceeded);  // the commit is stuck
 
   TaskOptions other_host = Options();  // the replacement's own disk
-  for (StoreConfig& c : other_host.stores) c.dir = tmp_.Sub("host2/" + c.name);
+  for (StoreConfig& c : other_host.commit.stores) c.dir = tmp_.Sub("host2/" + c.name);
   InputOffsets offsets;
   auto replacement = Start(*blobs_, other_host, &offsets);
   EXPECT_TRUE(offsets.empty());
-  ASSERT_TRUE(WriteTree(other_host.stores[0].dir, {{"f", "new"}}).ok());
+  ASSERT_TRUE(WriteTree(other_host.commit.stores[0].dir, {{"f", "new"}}).ok());
   ASSERT_EQ(*replacement->Commit({{"in", "2"}}), CommitOutcome::kStarted);
   ASSERT_TRUE(replacement->Close().ok());
   const Checkpoint winner = *replacement->last_committed();
@@ -318,11 +318,11 @@ TEST_F(TaskCommitterTest, InitTimesOutInsteadOfHanging) {
 
 TEST_F(TaskCommitterTest, ConfigurationIsValidatedBeforeAnything) {
   TaskOptions options = Options();
-  options.checkpoints.write_versions = {1};
+  options.commit.checkpoints.write_versions = {1};
   EXPECT_EQ(TaskCommitter::Open(*blobs_, pool_, options, nullptr).status().code(),
             StatusCode::kInvalidArgument);
   options = Options();
-  options.stores.push_back({.name = "nodir"});
+  options.commit.stores.push_back({.name = "nodir"});
   EXPECT_EQ(TaskCommitter::Open(*blobs_, pool_, options, nullptr).status().code(),
             StatusCode::kInvalidArgument);
   auto task = Open(*blobs_, Options());

@@ -174,8 +174,8 @@ std::string FaultProxy::CheckCondition(const std::string& head, const std::strin
   std::string reply = Forward("HEAD " + path + " HTTP/1.1\r\nHost: " + host + "\r\n", "");
   const int status = reply.size() >= 12 ? std::atoi(reply.substr(9, 3).c_str()) : 0;
   const size_t end = reply.find("\r\n\r\n");
-  const std::string etag = HeaderValue(reply.substr(0, end == std::string::npos ? 0 : end + 2),
-                                       "etag");
+  const std::string etag =
+      HeaderValue(reply.substr(0, end == std::string::npos ? 0 : end + 2), "etag");
   const std::string if_none_match = HeaderValue(head, "if-none-match");
   const std::string if_match = HeaderValue(head, "if-match");
   const bool fails = (if_none_match == "*" && status == 200) ||
@@ -230,9 +230,9 @@ void FaultProxy::Serve(int client) {
   }
   if (faulty && rule.fault == Fault::kDrop) return Record(seen);
   if (faulty && rule.fault == Fault::kDelay) std::this_thread::sleep_for(rule.delay);
-  const bool conditional = enforce_conditions_ && seen.method == "PUT" &&
-                           (!HeaderValue(head, "if-none-match").empty() ||
-                            !HeaderValue(head, "if-match").empty());
+  const bool conditional =
+      enforce_conditions_ && seen.method == "PUT" &&
+      (!HeaderValue(head, "if-none-match").empty() || !HeaderValue(head, "if-match").empty());
   std::unique_lock<std::mutex> serialized(conditional_mu_, std::defer_lock);
   std::string reply;
   if (conditional) {

@@ -156,10 +156,10 @@ Future<void> RetryingBlobStore::Flush() {
 Future<std::string> RetryingBlobStore::PutObject(const std::string& name, std::string data,
                                                  const ObjectCondition& condition) {
   auto shared = std::make_shared<const std::string>(std::move(data));
-  return WithRetries<std::string>(
-      "put-object", "put object " + name, [inner = inner_.get(), name, shared, condition] {
-        return inner->PutObject(name, *shared, condition);
-      });
+  return WithRetries<std::string>("put-object", "put object " + name,
+                                  [inner = inner_.get(), name, shared, condition] {
+                                    return inner->PutObject(name, *shared, condition);
+                                  });
 }
 
 Future<VersionedObject> RetryingBlobStore::GetObject(const std::string& name) {
