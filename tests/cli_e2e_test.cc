@@ -2,12 +2,14 @@
 // blobstate-rocksdb example tool), as a user runs them.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cstdio>
 #include <string>
 
 #include "blobstate/checkpoint.h"
+#include "blobstate/store.h"
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "testing/test_servers.h"
@@ -163,7 +165,14 @@ TEST_P(CliBackendTest, RestoreBeforeAnyBackupLeavesStoresEmpty) {
   EXPECT_EQ(refused.exit_code, 1) << refused.out;
   EXPECT_NE(refused.out.find("task t-0 has no checkpoint"), std::string::npos) << refused.out;
   EXPECT_EQ(*testing::ReadTree(tmp_.Sub("s")), (testing::Tree{{"stale", "x"}}));
-  Outcome r = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s") + " --allow-empty");
+  // W.8: nothing shows that the stale directory is the store's: --force is needed too.
+  Outcome unknown =
+      Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s") + " --allow-empty");
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.out;
+  EXPECT_NE(unknown.out.find("--force"), std::string::npos) << unknown.out;
+  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("s")), (testing::Tree{{"stale", "x"}}));
+  Outcome r = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s") +
+                 " --allow-empty --force");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("no checkpoint"), std::string::npos) << r.out;
   EXPECT_EQ(*testing::ReadTree(tmp_.Sub("s")), testing::Tree{});
@@ -229,7 +238,7 @@ TEST_F(CliEndToEndTest, VerifyFailsOnACorruptBlobNamingTheFile) {
   // intact files and the directory are restored too, then removed again).
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("r"), {{"old", "x"}}).ok());
   Outcome restore = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("r") +
-                       " --metrics-file " + tmp_.Sub("m.prom"));
+                       " --force --metrics-file " + tmp_.Sub("m.prom"));
   EXPECT_EQ(restore.exit_code, 1) << restore.out;
   EXPECT_EQ(*testing::ReadTree(tmp_.Sub("r")), testing::Tree{});
   Result<std::string> prom = ReadSmallFile(tmp_.Sub("m.prom"));
@@ -344,6 +353,50 @@ TEST(CliS3FencingTest, ServerIgnoringConditionsIsRefusedUnlessFencingIsOff) {
   EXPECT_NE(refused.out.find("fencing=off"), std::string::npos) << refused.out;
   Outcome unfenced = Sh(cmd + url + "&fencing=off'");
   EXPECT_EQ(unfenced.exit_code, 0) << unfenced.out;
+}
+
+}  // namespace
+}  // namespace blobstate
+
+namespace blobstate {
+namespace {
+
+// W.7: while another process holds a store directory's lock (this test's process), a
+// backup or restore of it fails at once, naming the directory, and writes nothing.
+TEST_F(CliEndToEndTest, LockedStoreDirectoryFailsAtOnceNamingIt) {
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("a"), {{"f", "a"}}).ok());
+  ASSERT_EQ(Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a")).exit_code, 0);
+  Result<StoreDirLock> held = StoreDirLock::Acquire(tmp_.Sub("a"));
+  ASSERT_TRUE(held.ok()) << held.status();
+  const Result<std::string> before =
+      ReadSmallFile(tmp_.Sub("blobs/objects/checkpoints/j/t-0/latest-v2"));
+  for (const char* command : {"backup", "restore --force"}) {
+    Outcome r = Sh(std::string("blobstate ") + command + Task() + "--store a=" + tmp_.Sub("a"));
+    EXPECT_EQ(r.exit_code, 1) << command << ": " << r.out;
+    EXPECT_NE(r.out.find("store directory " + tmp_.Sub("a") + " is in use"), std::string::npos)
+        << r.out;
+  }
+  EXPECT_EQ(*ReadSmallFile(tmp_.Sub("blobs/objects/checkpoints/j/t-0/latest-v2")), *before);
+  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("a")), (testing::Tree{{"f", "a"}}));
+}
+
+// W.8: emptying a store never crosses into a file system mounted inside it. Mounts need
+// root: the tmpfs lives in a mount namespace of its own (unshare), gone with the command.
+TEST_F(CliEndToEndTest, RestoreNeverEmptiesAMountedFileSystem) {
+  if (::geteuid() != 0 || Sh("unshare -m true").exit_code != 0) {
+    GTEST_SKIP() << "needs root and unshare(1) to mount a file system";
+  }
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("a"), {{"f", "a"}}).ok());
+  ASSERT_EQ(Sh("blobstate backup" + Task() + "--store a=" + tmp_.Sub("a")).exit_code, 0);
+  const std::string mnt = tmp_.Sub("a/mnt");
+  ASSERT_TRUE(MakeDirs(mnt).ok());
+  Outcome r = Sh("unshare -m sh -c 'mount -t tmpfs none " + mnt + " && echo kept > " + mnt +
+                 "/data && PATH=\"" + BLOBSTATE_BIN_DIR + ":$PATH\" blobstate restore" + Task() +
+                 "--store a=" + tmp_.Sub("a") + "; echo exit=$?; cat " + mnt + "/data'");
+  EXPECT_NE(r.out.find(mnt + " is a mount point"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("exit=1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nkept"), std::string::npos) << "the mounted file survived: " << r.out;
+  EXPECT_TRUE(PathExists(tmp_.Sub("a/f"))) << "checked before anything is emptied";
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // The commit engine: the one owner of a task's commit protocol. The task committer
 // (task.h) and the command-line tool both run their commits and restores through it.
 //
-//   Open        validates the configuration; claims the task as its writer (fencing, see
+//   Open        validates the configuration; locks every backed-up store's directory
+//               (StoreDirLock, until the engine and its last commit are gone); claims the task as its writer (fencing, see
 //               CheckpointStore::Claim) unless options.claim is false; reads the checkpoint
 //               to open at (the latest, or options.checkpoint_id); if it claimed, finishes
 //               what a crashed writer left (interrupted cleanups, snapshots of removed
@@ -76,9 +77,8 @@ Status ValidateCommitOptions(const CommitOptions& options);
 class CommitEngine {
  public:
   // See above. Errors: kInvalidArgument for a bad configuration (ValidateCommitOptions);
-  // kFailedPrecondition if this process
-  // has an engine that claimed the task, or the blob store does not enforce conditional
-  // writes; kNotFound if options.checkpoint_id is not stored; the errors of the reads and
+  // kFailedPrecondition if this process has an engine that claimed the task, a store
+  // directory is locked, or the blob store does not enforce conditional writes; kNotFound if options.checkpoint_id is not stored; the errors of the reads and
   // of recovery, naming the store. `store`, `executor` and `metrics` (may be null) must
   // outlive the engine and its futures.
   static Future<std::unique_ptr<CommitEngine>> Open(BlobStore& store, Executor& executor,

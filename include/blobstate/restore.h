@@ -4,7 +4,15 @@
 //                     reads the blob store backend's markers and fetches the snapshot
 //                     indexes of all backed-up stores concurrently, waiting once at the end.
 //                     A failure names the store, the blob and the cause.
-//   Restore()         for each backed-up store: deletes the store directory first, always;
+//   Restore()         first checks every backed-up store's directory, and changes nothing
+//                     if one fails: it must be absent, a directory (not a symlink or a
+//                     file), not a RocksDB database open in another process, and, unless
+//                     empty or options.force, identifiable as the store's: its lock file
+//                     names the store (StoreDirOwner: recorded by every restore and
+//                     commit), a local checkpoint directory of the snapshot's checkpoint is
+//                     beside it, or it is a RocksDB database whose IDENTITY is the
+//                     snapshot's. Then, for each backed-up store: deletes the store
+//                     directory (never crossing into another file system);
 //                     then, if the local checkpoint directory of the snapshot's checkpoint
 //                     ("<dir>-<checkpoint id>") is identical to the snapshot, recreates the
 //                     store from it (hard links for immutable files such as SSTs, copies for
@@ -13,9 +21,9 @@
 //                     (a new store). Stores run in parallel. Never writes outside a store's
 //                     directory, whatever the index says. A store whose download fails is
 //                     left empty (a crash midway can leave part of the tree; the next
-//                     restore clears it first). If a store's path exists as anything but
-//                     a directory (a symlink, as the backup refuses them too; a file),
-//                     nothing is restored and no store is touched.
+//                     restore clears it first). A restored store's lock file records its
+//                     owner (RecordStoreDirOwner). The caller holds the stores' locks
+//                     (StoreDirLock); CommitEngine does.
 //
 // Store kinds: only persistent stores (StoreConfig::BackedUp) are touched; in-memory stores
 // have no directory.
@@ -50,13 +58,17 @@ struct RestoreOptions {
   // Names ignored when comparing a local checkpoint directory with a snapshot (files that
   // were never uploaded, e.g. an offsets file). Default: none.
   DiffOptions diff;
+  // Whether a non-empty store directory that cannot be identified as the store's is
+  // emptied all the same (the CLI's --force). Default: false.
+  bool force = false;
 };
 
 class RestoreManager {
  public:
   // `store`, `executor` and `metrics` (may be null) must outlive this object and its futures.
-  RestoreManager(BlobStore& store, Executor& executor, std::vector<StoreConfig> stores,
-                 RestoreOptions options, Metrics* metrics);
+  // `job` and `task` name the stores' owner (StoreOwner).
+  RestoreManager(BlobStore& store, Executor& executor, std::string job, std::string task,
+                 std::vector<StoreConfig> stores, RestoreOptions options, Metrics* metrics);
   ~RestoreManager();
 
   Future<void> Init(const std::optional<Checkpoint>& checkpoint);

@@ -73,6 +73,37 @@ Status DeleteCheckpointDirs(const std::string& store_dir, std::string_view keep_
 // tree (the store directory itself included). On failure `dest` is removed.
 Status SnapshotClosedStore(const StoreConfig& config, const std::string& dest);
 
+// An exclusive lock on a store directory, held while anything writes it (a restore, the
+// commits of a task, a command-line backup): flock(2) on the lock file "<dir>.lock" beside
+// it (outside the directory, which a restore empties), released when the object goes.
+// flock excludes other processes, and other locks of this process too. The lock file also
+// records whose store the directory holds (RecordStoreDirOwner).
+class StoreDirLock {
+ public:
+  // Creates the lock file (and the parent directory) if missing and takes the lock without
+  // waiting. kFailedPrecondition naming the directory if it is held already.
+  static Result<StoreDirLock> Acquire(const std::string& dir);
+  StoreDirLock(StoreDirLock&& other) noexcept;
+  StoreDirLock& operator=(StoreDirLock&& other) noexcept;
+  ~StoreDirLock();
+
+ private:
+  explicit StoreDirLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+// "<job>/<task>/<store>": the owner a store directory's lock file records.
+std::string StoreOwner(std::string_view job, std::string_view task, std::string_view store);
+// Records `owner` in the lock file of `dir` (written in place, so that a lock held on it
+// stays valid; made durable). Done after each restore and commit of the store, so that a
+// later restore can tell the directory is the store's before it empties it.
+Status RecordStoreDirOwner(const std::string& dir, const std::string& owner);
+// The owner recorded for `dir`; "" if none (no lock file, or an empty one).
+Result<std::string> StoreDirOwner(const std::string& dir);
+// Whether a RocksDB database in `dir` is open in another process: its LOCK file is locked.
+// False if there is no LOCK file.
+Result<bool> IsRocksDbOpenElsewhere(const std::string& dir);
+
 // An open RocksDB database: the store adapter the task commit coordinator and the examples
 // use. Thread-safe as rocksdb::DB is.
 class RocksDbStore {

@@ -129,6 +129,7 @@ struct RestoreFlags {
   bool no_verify = false;
   bool allow_empty = false;
   bool claim = false;
+  bool force = false;
 };
 
 // The rest of `restore` once its flags are checked and the task is open. Returns what to
@@ -142,7 +143,9 @@ Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
       .task = tf.task,
       .stores = stores,
       .checkpoints = task.config,
-      .restore = {.verify_checksums = !rf.no_verify, .progress = progress.counter()},
+      .restore = {.verify_checksums = !rf.no_verify,
+                  .progress = progress.counter(),
+                  .force = rf.force},
       .claim = rf.claim,
       .checkpoint_id = tf.checkpoint_id};
   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
@@ -241,13 +244,20 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
               "verified against their checksums. A store whose download fails is left empty.\n"
               "Nothing is changed and the command fails if a store's path is a symlink or a\n"
               "file, or if the task has no checkpoint or the checkpoint no snapshot of a store\n"
-              "(unless --allow-empty). It does not claim the task unless --claim is given, so a\n"
-              "copy can be restored elsewhere while the job runs.");
+              "(unless --allow-empty), or if a store's directory is not empty and cannot be told\n"
+              "to be the store's (its lock file <dir>.lock names it, a local checkpoint of the\n"
+              "snapshot is beside it, or its RocksDB identity is the snapshot's) unless --force.\n"
+              "A RocksDB database open in another process is never emptied; nor is anything on\n"
+              "another file system mounted inside a store. Each store directory is locked while\n"
+              "it is restored. The task is not claimed unless --claim is given, so a copy can be\n"
+              "restored elsewhere while the job runs.");
   tf.Register(flags, {.stores = true, .checkpoint = true, .metrics = true});
   flags.Bool("no-verify", &rf.no_verify, "skip the checksum check of downloaded files");
   flags.Bool("allow-empty", &rf.allow_empty,
              "restore a store without a snapshot as an empty directory, as a task's first "
              "start does");
+  flags.Bool("force", &rf.force,
+             "empty a non-empty store directory even if nothing shows it is the store's");
   flags.Bool("claim", &rf.claim,
              "claim the task as its writer first, as a job's start does: a writer still "
              "running is fenced, and what a crashed writer left is cleaned up");

@@ -75,6 +75,9 @@ struct CommitEngine::State {
   BackupManager backup;
   std::unique_ptr<CheckpointStore> checkpoints;
   std::optional<Checkpoint> opened_at;  // set once, by Open
+  // The locks of the backed-up stores' directories, held while anything of the engine
+  // runs (a commit may outlive the engine).
+  std::vector<StoreDirLock> locks;
 
   mutable std::mutex mu;
   std::optional<Checkpoint> last;           // GUARDED_BY(mu)
@@ -90,7 +93,25 @@ struct CommitEngine::State {
   // If claimed: finishes what a crashed writer left.
   Future<void> Recover();
   Future<void> Persist(std::shared_ptr<Checkpoint> next);
+  // After the first commit: the directories hold what a checkpoint of theirs names, so
+  // their lock files record whose they are (RecordStoreDirOwner), once per engine.
+  Status RecordOwners();
+  bool owners_recorded = false;  // GUARDED_BY(mu)
 };
+
+Status CommitEngine::State::RecordOwners() {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (owners_recorded) return Status::Ok();
+  }
+  for (const StoreConfig& c : options.stores) {
+    if (!c.BackedUp()) continue;
+    RETURN_IF_ERROR(RecordStoreDirOwner(c.dir, StoreOwner(options.job, options.task, c.name)));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  owners_recorded = true;
+  return Status::Ok();
+}
 
 Future<std::optional<Checkpoint>> CommitEngine::State::Select() {
   Future<std::optional<Checkpoint>> latest =
@@ -133,6 +154,12 @@ Future<std::unique_ptr<CommitEngine>> CommitEngine::Open(BlobStore& store, Execu
     registration = std::move(*r);
   }
   auto state = std::make_shared<State>(store, executor, std::move(options), metrics);
+  for (const StoreConfig& c : state->options.stores) {
+    if (!c.BackedUp()) continue;
+    Result<StoreDirLock> lock = StoreDirLock::Acquire(c.dir);
+    if (!lock.ok()) return MakeReadyFuture<Out>(lock.status().WithContext("store " + c.name));
+    state->locks.push_back(std::move(*lock));
+  }
   Result<std::unique_ptr<CheckpointStore>> checkpoints = CheckpointStore::Open(
       store, executor, state->options.checkpoints, state->options.job, state->options.task);
   if (!checkpoints.ok()) return MakeReadyFuture<Out>(checkpoints.status());
@@ -158,8 +185,9 @@ const std::optional<Checkpoint>& CommitEngine::opened_at() const { return state_
 
 Future<std::map<std::string, StoreFigures>> CommitEngine::Restore() {
   auto st = state_;
-  auto restore = std::make_shared<RestoreManager>(st->store, st->executor, st->options.stores,
-                                                  st->options.restore, st->metrics);
+  auto restore =
+      std::make_shared<RestoreManager>(st->store, st->executor, st->options.job, st->options.task,
+                                       st->options.stores, st->options.restore, st->metrics);
   return restore->Init(st->WithState())
       .Map(st->executor, [restore] { return restore->Restore(); })
       .Then(st->executor, [st, restore](Result<std::map<std::string, StoreFigures>> r) {
@@ -212,7 +240,10 @@ Future<Checkpoint> CommitEngine::Commit(const std::string& id,
                    return st->backup.Cleanup(next->id, markers);
                  });
            })
-      .Map(st->executor, [st, next] { return *next; });
+      .Map(st->executor, [st, next]() -> Result<Checkpoint> {
+        RETURN_IF_ERROR(st->RecordOwners());
+        return *next;
+      });
 }
 
 std::optional<Checkpoint> CommitEngine::last() const {

@@ -22,12 +22,14 @@ class CommitEngineTest : public testing::StateTest {
   Result<std::unique_ptr<CommitEngine>> OpenEngine(BlobStore& store, CommitOptions options) {
     return CommitEngine::Open(store, pool_, std::move(options), nullptr).GetFor(kWait);
   }
-  // One commit of store "a" holding `content`.
+  // One commit of store "a" (in `dir`, default Store("a").dir) holding `content`.
   Result<Checkpoint> CommitContent(CommitEngine& engine, const std::string& content,
-                                   const std::string& offset) {
-    EXPECT_TRUE(WriteTree(Store("a").dir, {{"f", content}}).ok());
+                                   const std::string& offset, std::string dir = "") {
+    StoreConfig a = Store("a");
+    if (!dir.empty()) a.dir = dir;
+    EXPECT_TRUE(WriteTree(a.dir, {{"f", content}}).ok());
     const std::string id = NewCheckpointId();
-    return engine.Commit(id, SnapshotDirs({Store("a")}, id), {{"in", offset}}).GetFor(kWait);
+    return engine.Commit(id, SnapshotDirs({a}, id), {{"in", offset}}).GetFor(kWait);
   }
 };
 
@@ -56,9 +58,12 @@ TEST_F(CommitEngineTest, SecondWriterInOneProcessFailsFast) {
   Result<std::unique_ptr<CommitEngine>> second = OpenEngine(*blobs_, Options());
   EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition) << second.status();
   EXPECT_NE(second.status().message().find("already open for writing"), std::string::npos);
-  EXPECT_TRUE(OpenEngine(*blobs_, Options(/*claim=*/false)).ok());  // readers are welcome
+  CommitOptions reader = Options(/*claim=*/false);
+  reader.stores.clear();  // a reader of the checkpoints, as verify is
+  EXPECT_TRUE(OpenEngine(*blobs_, reader).ok());
   CommitOptions other = Options();
   other.task = "task-1";
+  other.stores = {Store("b")};
   EXPECT_TRUE(OpenEngine(*blobs_, other).ok());
   first->reset();
   EXPECT_TRUE(OpenEngine(*blobs_, Options()).ok());
@@ -74,10 +79,13 @@ TEST_F(CommitEngineTest, SecondWriterFencesTheFirstWhichChangesNothing) {
   ASSERT_TRUE(CommitContent(**zombie, "zombie 1", "1").ok());
   auto other = OpenBlobStore("file://" + BlobDir(), {});  // another process's handle
   ASSERT_TRUE(other.ok());
-  auto replacement = OpenEngine(**other, Options());
+  CommitOptions other_host = Options();  // with its own disk
+  other_host.stores[0].dir = tmp_.Sub("host2/a");
+  auto replacement = OpenEngine(**other, other_host);
   ASSERT_TRUE(replacement.ok()) << replacement.status();
   EXPECT_EQ((*replacement)->opened_at()->input_offsets, (InputOffsets{{"in", "1"}}));
-  Result<Checkpoint> winner = CommitContent(**replacement, "replacement 2", "2");
+  Result<Checkpoint> winner =
+      CommitContent(**replacement, "replacement 2", "2", other_host.stores[0].dir);
   ASSERT_TRUE(winner.ok()) << winner.status();
 
   const std::set<std::string> blobs_before = AllBlobs();
@@ -95,6 +103,7 @@ TEST_F(CommitEngineTest, SecondWriterFencesTheFirstWhichChangesNothing) {
 
   // A new host restores the winner's state, whatever the zombie did.
   replacement->reset();
+  zombie->reset();
   ASSERT_TRUE(RemoveAll(Store("a").dir).ok());
   auto fresh = OpenEngine(**other, Options());
   ASSERT_TRUE(fresh.ok()) << fresh.status();

@@ -6,6 +6,7 @@
 #include "blobstate/snapshot.h"
 #include "blobstate/transfer.h"
 #include "util/fs.h"
+#include "util/hash.h"
 
 namespace blobstate {
 namespace {
@@ -30,12 +31,39 @@ Status CheckStoreDir(const std::string& dir) {
       (S_ISLNK(st->st_mode) ? "a symlink: give the directory itself" : "not a directory"));
 }
 
+// Whether the local file `dir`/IDENTITY (RocksDB's database identity) is the one of
+// `snapshot`.
+bool SameRocksDbIdentity(const std::string& dir, const StoreSnapshot& snapshot) {
+  for (const FileIndex& f : snapshot.index.root.files_present) {
+    if (f.name != "IDENTITY") continue;
+    Result<Checksum> local = HashFile(JoinPath(dir, "IDENTITY"));
+    return local.ok() && *local == f.checksum;
+  }
+  return false;
+}
+
+// Whether `dir` (an existing directory) may be emptied for the restore of `owner`'s
+// `snapshot` (null: none): see RestoreManager::Restore.
+Result<bool> IsStoresDir(const std::string& dir, const std::string& owner,
+                         const StoreSnapshot* snapshot) {
+  ASSIGN_OR_RETURN(bool empty, IsEmptyDir(dir));
+  if (empty) return true;
+  ASSIGN_OR_RETURN(std::string recorded, StoreDirOwner(dir));
+  if (recorded == owner) return true;
+  if (snapshot == nullptr) return false;
+  const std::string& id = snapshot->index.metadata.checkpoint_id;
+  if (IsValidCheckpointId(id) && PathExists(CheckpointDirOf(dir, id))) return true;
+  return SameRocksDbIdentity(dir, *snapshot);
+}
+
 }  // namespace
 
 struct RestoreManager::State {
-  State(BlobStore& s, Executor& e, RestoreOptions o, Metrics* m)
+  State(BlobStore& s, Executor& e, std::string j, std::string t, RestoreOptions o, Metrics* m)
       : store(s),
         executor(e),
+        job(std::move(j)),
+        task(std::move(t)),
         options(std::move(o)),
         metrics(m),
         transfer(s, e,
@@ -45,6 +73,7 @@ struct RestoreManager::State {
 
   BlobStore& store;
   Executor& executor;
+  const std::string job, task;
   const RestoreOptions options;
   Metrics* const metrics;
   Transfer transfer;
@@ -52,6 +81,9 @@ struct RestoreManager::State {
   StoreMarkers markers;
   StoreSnapshots snapshots;  // set by Init
 
+  // kFailedPrecondition, naming the directory, unless the store's directory may be
+  // emptied (see Restore).
+  Status CheckEmptiable(const StoreConfig& config) const;
   // Restores one store; returns what it did.
   Future<StoreFigures> RestoreStore(const StoreConfig& config);
   // Recreates the store from its local checkpoint directory if that holds exactly the
@@ -60,10 +92,11 @@ struct RestoreManager::State {
                         StoreFigures& figures);
 };
 
-RestoreManager::RestoreManager(BlobStore& store, Executor& executor,
-                               std::vector<StoreConfig> stores, RestoreOptions options,
-                               Metrics* metrics)
-    : state_(std::make_shared<State>(store, executor, std::move(options), metrics)) {
+RestoreManager::RestoreManager(BlobStore& store, Executor& executor, std::string job,
+                               std::string task, std::vector<StoreConfig> stores,
+                               RestoreOptions options, Metrics* metrics)
+    : state_(std::make_shared<State>(store, executor, std::move(job), std::move(task),
+                                     std::move(options), metrics)) {
   for (StoreConfig& c : stores) {
     if (c.BackedUp()) state_->stores.emplace(c.name, std::move(c));
   }
@@ -91,6 +124,34 @@ Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint) {
         st->snapshots = std::move(*r);
         return Result<void>();
       });
+}
+
+Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
+  RETURN_IF_ERROR(CheckStoreDir(config.dir));
+  if (!PathExists(config.dir)) return Status::Ok();
+  ASSIGN_OR_RETURN(bool open, IsRocksDbOpenElsewhere(config.dir));
+  if (open) {
+    return FailedPreconditionError("store directory " + config.dir +
+                                   " holds a RocksDB database that another process has open");
+  }
+  ASSIGN_OR_RETURN(std::string mount, FindMountPoint(config.dir));
+  if (!mount.empty()) {
+    return FailedPreconditionError(mount + " is a mount point inside store directory " +
+                                   config.dir + ": a restore never empties another file system");
+  }
+  if (options.force) return Status::Ok();
+  const std::string owner = StoreOwner(job, task, config.name);
+  auto snapshot = snapshots.find(config.name);
+  ASSIGN_OR_RETURN(
+      bool ours,
+      IsStoresDir(config.dir, owner, snapshot == snapshots.end() ? nullptr : &snapshot->second));
+  if (ours) return Status::Ok();
+  return FailedPreconditionError(
+      "store directory " + config.dir + " is not empty and nothing shows that it holds store " +
+      owner +
+      " (its lock file names no such owner, no local checkpoint of the snapshot is beside it, "
+      "no RocksDB identity matches): nothing was changed; restore with --force to empty it "
+      "anyway");
 }
 
 Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config,
@@ -143,8 +204,7 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
     return transfer.GetDir(s->index.root, config.dir)
         .Then(executor, [f, started, dir = config.dir](Result<void> r) mutable {
           if (!r.ok()) {  // leave an empty store, not a tree that looks restored
-            RemoveAll(dir).IgnoreError();
-            MakeDirs(dir).IgnoreError();
+            if (RemoveAll(dir).ok()) MakeDirs(dir).IgnoreError();
             return Result<StoreFigures>(r.status());
           }
           f.durations[Phase::kDownload] = Clock::now() - started;
@@ -155,10 +215,15 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
 
 Future<std::map<std::string, StoreFigures>> RestoreManager::Restore() {
   auto st = state_;
-  // Every store's path is checked before any store is emptied.
+  // Every store's path is checked before any store is emptied. Then each directory is the
+  // store's, whatever happens next (a crash mid-download leaves part of the store): its
+  // lock file says so before anything is written into it.
   auto checked = Async(st->executor, [st]() -> Status {
     for (const auto& [name, config] : st->stores) {
-      RETURN_IF_ERROR(CheckStoreDir(config.dir).WithContext("restore of store " + name));
+      RETURN_IF_ERROR(st->CheckEmptiable(config).WithContext("restore of store " + name));
+    }
+    for (const auto& [name, config] : st->stores) {
+      RETURN_IF_ERROR(RecordStoreDirOwner(config.dir, StoreOwner(st->job, st->task, name)));
     }
     return Status::Ok();
   });
@@ -168,10 +233,9 @@ Future<std::map<std::string, StoreFigures>> RestoreManager::Restore() {
       restores.emplace(
           name,
           st->RestoreStore(config).Then(st->executor, [st, name = name](Result<StoreFigures> r) {
-            if (st->metrics == nullptr) return r;
-            if (r.ok()) {
+            if (st->metrics != nullptr && r.ok()) {
               st->metrics->Record(Flow::kRestore, name, *r);
-            } else {
+            } else if (st->metrics != nullptr) {
               st->metrics->RecordError(Flow::kRestore, name, Phase::kDownload);
             }
             return r.ok() ? r : r.status().WithContext("restore of store " + name);

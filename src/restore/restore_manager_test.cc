@@ -2,8 +2,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "blobstate/restore.h"
 #include "testing/state_fixture.h"
+#include "util/fs.h"
 
 namespace blobstate {
 namespace {
@@ -27,7 +30,7 @@ class RestoreManagerTest : public testing::StateTest {
                                                       RestoreOptions options = {}) {
     options.sync = false;
     options.diff.excluded_names = {"OFFSET"};
-    RestoreManager restore(*blobs_, pool_, stores, options, &metrics_);
+    RestoreManager restore(*blobs_, pool_, "job", "task-0", stores, options, &metrics_);
     RETURN_IF_ERROR(restore.Init(c).GetFor(kWait));
     return restore.Restore().GetFor(kWait);
   }
@@ -51,7 +54,7 @@ const Tree kTree = {{"CURRENT", "MANIFEST-1"},
                     {"d/file", "x"}};
 
 TEST_F(RestoreManagerTest, InitFailsForVersion1Checkpoint) {
-  Result<void> r = RestoreManager(*blobs_, pool_, {Store("a")}, {}, nullptr)
+  Result<void> r = RestoreManager(*blobs_, pool_, "job", "task-0", {Store("a")}, {}, nullptr)
                        .Init(Checkpoint{.version = 1})
                        .GetFor(kWait);
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
@@ -60,6 +63,7 @@ TEST_F(RestoreManagerTest, InitFailsForVersion1Checkpoint) {
 TEST_F(RestoreManagerTest, NoCheckpointLeavesEveryStoreEmpty) {
   StoreConfig a = Store("a");
   ASSERT_TRUE(WriteTree(a.dir, {{"stale", "from before"}}).ok());
+  ASSERT_TRUE(RecordStoreDirOwner(a.dir, "job/task-0/a").ok());  // an earlier run's
   Result<std::map<std::string, StoreFigures>> r = Restore({a}, std::nullopt);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*ReadTree(a.dir), Tree{});
@@ -70,7 +74,7 @@ TEST_F(RestoreManagerTest, InitReturnsTheBlobStoreMarkers) {
   ASSERT_TRUE(WriteTree(a.dir, {{"f", "x"}}).ok());
   Checkpoint c = BackUp({a});
   c.state_markers["changelog"] = {{"a", "17"}};
-  RestoreManager restore(*blobs_, pool_, {a}, {}, nullptr);
+  RestoreManager restore(*blobs_, pool_, "job", "task-0", {a}, {}, nullptr);
   ASSERT_TRUE(restore.Init(c).GetFor(kWait).ok());
   EXPECT_EQ(restore.markers(), c.state_markers.at(std::string(kBlobStoreBackend)));
 }
@@ -184,6 +188,7 @@ TEST_F(RestoreManagerTest, StoreWithoutAMarkerStartsEmpty) {
   ASSERT_TRUE(WriteTree(a.dir, {{"f", "x"}}).ok());
   Checkpoint c = BackUp({a});
   ASSERT_TRUE(WriteTree(added.dir, {{"stale", "x"}}).ok());
+  ASSERT_TRUE(RecordStoreDirOwner(added.dir, "job/task-0/added").ok());
   Result<std::map<std::string, StoreFigures>> r = Restore({a, added}, c);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*ReadTree(added.dir), Tree{});
@@ -226,6 +231,112 @@ TEST_F(RestoreManagerTest, HostileIndexFailsBeforeWritingAnything) {
   EXPECT_FALSE(r.ok());
   EXPECT_FALSE(PathExists(tmp_.Sub("escape")));
   EXPECT_FALSE(PathExists(tmp_.path() + "/../escape"));
+}
+
+}  // namespace
+}  // namespace blobstate
+
+namespace blobstate {
+namespace {
+
+using testing::ReadTree;
+using testing::Tree;
+using testing::WriteTree;
+
+class RestoreIdentityTest : public testing::StateTest {
+ protected:
+  Checkpoint BackUp(const std::vector<StoreConfig>& stores) {
+    auto backup = NewBackup(stores);
+    EXPECT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+    return Commit(*backup, stores);
+  }
+  Result<std::map<std::string, StoreFigures>> Restore(const std::vector<StoreConfig>& stores,
+                                                      const Checkpoint& c, bool force = false) {
+    RestoreManager restore(*blobs_, pool_, "job", "task-0", stores,
+                           {.sync = false, .force = force}, &metrics_);
+    RETURN_IF_ERROR(restore.Init(c).GetFor(kWait));
+    return restore.Restore().GetFor(kWait);
+  }
+  // `store` as on a host that never restored it: no local checkpoint, no lock file.
+  void ForgetLocalTraces(const StoreConfig& store, const Checkpoint& c) {
+    ASSERT_TRUE(RemoveAll(CheckpointDirOf(store.dir, c.id)).ok());
+    ASSERT_TRUE(RemoveAll(store.dir + ".lock").ok());
+  }
+};
+
+// W.8: a non-empty directory that nothing shows to be the store's is never emptied, and no
+// other store is touched, unless forced; a restore then records the owner.
+TEST_F(RestoreIdentityTest, UnidentifiedDirectoryIsRefusedUnlessForced) {
+  StoreConfig a = Store("a"), b = Store("b");
+  ASSERT_TRUE(WriteTree(a.dir, {{"f", "a"}}).ok());
+  ASSERT_TRUE(WriteTree(b.dir, {{"g", "b"}}).ok());
+  Checkpoint c = BackUp({a, b});
+  ForgetLocalTraces(a, c);
+  ASSERT_TRUE(RemoveAll(a.dir).ok());
+  ASSERT_TRUE(WriteTree(a.dir, {{"precious", "someone else's"}}).ok());
+  ASSERT_TRUE(WriteTree(b.dir, {{"g", "changed"}}).ok());
+  Result<std::map<std::string, StoreFigures>> refused = Restore({a, b}, c);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_NE(refused.status().message().find(a.dir), std::string::npos) << refused.status();
+  EXPECT_NE(refused.status().message().find("--force"), std::string::npos) << refused.status();
+  EXPECT_EQ(*ReadTree(a.dir), (Tree{{"precious", "someone else's"}}));
+  EXPECT_EQ(*ReadTree(b.dir), (Tree{{"g", "changed"}}));
+  ASSERT_TRUE(Restore({a, b}, c, /*force=*/true).ok());
+  EXPECT_EQ(*ReadTree(a.dir), (Tree{{"f", "a"}}));
+  EXPECT_EQ(*StoreDirOwner(a.dir), "job/task-0/a");
+  ASSERT_TRUE(WriteTree(a.dir, {{"junk", "x"}}).ok());
+  EXPECT_TRUE(Restore({a, b}, c).ok());  // identified by its lock file now
+}
+
+// W.8: a directory is the store's if a local checkpoint of the snapshot is beside it, or if
+// it is a RocksDB database with the snapshot's IDENTITY; another identity is refused.
+TEST_F(RestoreIdentityTest, LocalCheckpointOrRocksDbIdentityIdentifiesTheStore) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, {{"IDENTITY", "db-4711"}, {"CURRENT", "MANIFEST-1"}}).ok());
+  Checkpoint c = BackUp({a});
+  ASSERT_TRUE(RemoveAll(a.dir + ".lock").ok());
+  ASSERT_TRUE(WriteTree(a.dir, {{"000009.log", "newer than the checkpoint"}}).ok());
+  EXPECT_TRUE(Restore({a}, c).ok());  // the local checkpoint beside it
+  ForgetLocalTraces(a, c);
+  ASSERT_TRUE(WriteTree(a.dir, {{"000009.log", "again"}}).ok());
+  EXPECT_TRUE(Restore({a}, c).ok());  // the same IDENTITY
+  ForgetLocalTraces(a, c);
+  ASSERT_TRUE(WriteTree(a.dir, {{"IDENTITY", "another-db"}}).ok());
+  EXPECT_EQ(Restore({a}, c).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*ReadTree(a.dir),
+            (Tree{{"IDENTITY", "another-db"}, {"CURRENT", "MANIFEST-1"}}));
+}
+
+// W.7: a RocksDB database open in another process (which holds the fcntl lock on its LOCK
+// file, as RocksDB does) is never emptied, even when forced.
+TEST_F(RestoreIdentityTest, RocksDbOpenInAnotherProcessIsNeverEmptied) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, {{"LOCK", ""}, {"CURRENT", "MANIFEST-1"}}).ok());
+  Checkpoint c = BackUp({a});
+  const std::string locked = tmp_.Sub("locked"), release = tmp_.Sub("release");
+  // Holds an fcntl lock on LOCK until `release` exists (at most 60 s).
+  const std::string holder =
+      "python3 -c \"import fcntl,os,time\nf=open('" + a.dir + "/LOCK','r+')\n"
+      "fcntl.lockf(f, fcntl.LOCK_EX)\nopen('" + locked + "','w').close()\n"
+      "t=time.time()\nwhile not os.path.exists('" + release + "') and time.time()-t<60: "
+      "time.sleep(0.01)\" &";
+  ASSERT_EQ(std::system(holder.c_str()), 0);
+  for (auto deadline = std::chrono::steady_clock::now() + kWait;
+       !PathExists(locked) && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(PathExists(locked));
+  EXPECT_TRUE(*IsRocksDbOpenElsewhere(a.dir));
+  Result<std::map<std::string, StoreFigures>> refused = Restore({a}, c, /*force=*/true);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_NE(refused.status().message().find("another process has open"), std::string::npos);
+  EXPECT_EQ(*ReadTree(a.dir), (Tree{{"LOCK", ""}, {"CURRENT", "MANIFEST-1"}}));
+  ASSERT_TRUE(WriteFileAtomic(release, "").ok());
+  for (auto deadline = std::chrono::steady_clock::now() + kWait;
+       *IsRocksDbOpenElsewhere(a.dir) && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(Restore({a}, c).ok());
 }
 
 }  // namespace

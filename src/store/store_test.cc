@@ -151,3 +151,33 @@ TEST(StoreTest, SnapshotOfInMemoryStoreIsFailedPrecondition) {
 
 }  // namespace
 }  // namespace blobstate
+
+namespace blobstate {
+namespace {
+
+// W.7: a store directory's lock excludes a second lock, in this process or another one
+// (flock(1) here), and is released with the object; recording the owner keeps it valid.
+TEST(StoreDirLockTest, SecondLockFailsAtOnceNamingTheDirectory) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("state/s");
+  Result<StoreDirLock> lock = StoreDirLock::Acquire(dir);
+  ASSERT_TRUE(lock.ok()) << lock.status();
+  EXPECT_FALSE(PathExists(dir));  // the lock file is beside the directory, not in it
+  Result<StoreDirLock> second = StoreDirLock::Acquire(dir + "/");
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find(dir), std::string::npos) << second.status();
+  ASSERT_TRUE(RecordStoreDirOwner(dir, "job/t/s").ok());
+  EXPECT_EQ(*StoreDirOwner(dir), "job/t/s");
+  const std::string other_process = "flock -n " + dir + ".lock true";
+  EXPECT_NE(std::system(other_process.c_str()), 0) << "held against other processes";
+  StoreDirLock moved = std::move(*lock);
+  EXPECT_NE(std::system(other_process.c_str()), 0) << "a move keeps the lock";
+  { StoreDirLock released = std::move(moved); }
+  EXPECT_EQ(std::system(other_process.c_str()), 0) << "released with the object";
+  EXPECT_TRUE(StoreDirLock::Acquire(dir).ok());
+  EXPECT_EQ(*StoreDirOwner(dir), "job/t/s");
+  EXPECT_EQ(*StoreDirOwner(tmp.Sub("none")), "");
+}
+
+}  // namespace
+}  // namespace blobstate

@@ -163,6 +163,11 @@ Status RemoveContents(int dir_fd, const std::string& path) {
     ::close(fd);
     return ErrnoError("opendir " + path, errno);
   }
+  struct stat self;
+  if (::fstat(dir_fd, &self) != 0) {
+    ::closedir(d);
+    return ErrnoError("stat " + path, errno);
+  }
   std::vector<std::pair<std::string, bool>> entries;
   while (struct dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
@@ -176,7 +181,12 @@ Status RemoveContents(int dir_fd, const std::string& path) {
       return ErrnoError("unlink " + JoinPath(path, name), errno);
     int child = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (child < 0) return ErrnoError("open " + JoinPath(path, name), errno);
-    Status s = RemoveContents(child, JoinPath(path, name));
+    struct stat st;
+    Status s = ::fstat(child, &st) != 0 ? ErrnoError("stat " + JoinPath(path, name), errno)
+               : st.st_dev != self.st_dev
+                   ? FailedPreconditionError(JoinPath(path, name) +
+                                             " is a mount point: removal stops there")
+                   : RemoveContents(child, JoinPath(path, name));
     ::close(child);
     RETURN_IF_ERROR(s);
     if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
@@ -198,6 +208,64 @@ Status RemoveAll(const std::string& path) {
   RETURN_IF_ERROR(s);
   if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return ErrnoError("rmdir " + path, errno);
   return Status::Ok();
+}
+
+namespace {
+
+// FindMountPoint below the open directory `fd` (`path`), on device `dev`.
+Result<std::string> FindMountPointIn(int fd, const std::string& path, dev_t dev) {
+  int dup_fd = ::dup(fd);
+  if (dup_fd < 0) return ErrnoError("dup " + path, errno);
+  DIR* d = ::fdopendir(dup_fd);
+  if (d == nullptr) {
+    ::close(dup_fd);
+    return ErrnoError("opendir " + path, errno);
+  }
+  std::vector<std::string> subdirs;
+  while (struct dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name == "." || name == ".." || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)) continue;
+    subdirs.emplace_back(name);
+  }
+  ::closedir(d);
+  for (const std::string& name : subdirs) {
+    const std::string sub = JoinPath(path, name);
+    int child = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (child < 0) {
+      if (errno == ENOTDIR || errno == ELOOP || errno == ENOENT) continue;  // not a directory
+      return ErrnoError("open " + sub, errno);
+    }
+    struct stat st;
+    Result<std::string> found = ::fstat(child, &st) != 0
+                                    ? Result<std::string>(ErrnoError("stat " + sub, errno))
+                                : st.st_dev != dev ? Result<std::string>(sub)
+                                                   : FindMountPointIn(child, sub, dev);
+    ::close(child);
+    if (!found.ok() || !found->empty()) return found;
+  }
+  return std::string();
+}
+
+}  // namespace
+
+Result<std::string> FindMountPoint(const std::string& path) {
+  ASSIGN_OR_RETURN(File dir, File::Open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
+  ASSIGN_OR_RETURN(struct stat st, dir.Stat());
+  return FindMountPointIn(dir.fd(), path, st.st_dev);
+}
+
+Result<bool> IsEmptyDir(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (d == nullptr) return ErrnoError("opendir " + path, errno);
+  bool empty = true;
+  while (struct dirent* e = ::readdir(d)) {
+    if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..") {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(d);
+  return empty;
 }
 
 Status Rename(const std::string& from, const std::string& to) {

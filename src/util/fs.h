@@ -79,8 +79,14 @@ Status SyncDir(const std::string& path);
 // syncfs(2) of the file system that holds `path` (a directory): everything written to it
 // before the call is durable when it returns, as after sync(1).
 Status SyncFileSystem(const std::string& path);
-// rm -rf that never follows symlinks. A missing path is OK.
+// rm -rf that never follows symlinks and never crosses into another file system (a mount
+// point inside `path` fails with kFailedPrecondition naming it). A missing path is OK.
 Status RemoveAll(const std::string& path);
+// The first directory below `path` (never following symlinks) that is on another file
+// system than `path` (a mount point); "" if there is none.
+Result<std::string> FindMountPoint(const std::string& path);
+// Whether the directory `path` has no entries.
+Result<bool> IsEmptyDir(const std::string& path);
 // rename(2).
 Status Rename(const std::string& from, const std::string& to);
 
