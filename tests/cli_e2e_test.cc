@@ -171,8 +171,8 @@ TEST_P(CliBackendTest, RestoreBeforeAnyBackupLeavesStoresEmpty) {
   EXPECT_EQ(unknown.exit_code, 1) << unknown.out;
   EXPECT_NE(unknown.out.find("--force"), std::string::npos) << unknown.out;
   EXPECT_EQ(*testing::ReadTree(tmp_.Sub("s")), (testing::Tree{{"stale", "x"}}));
-  Outcome r = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s") +
-                 " --allow-empty --force");
+  Outcome r =
+      Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s") + " --allow-empty --force");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("no checkpoint"), std::string::npos) << r.out;
   EXPECT_EQ(*testing::ReadTree(tmp_.Sub("s")), testing::Tree{});

@@ -71,8 +71,8 @@ TEST_P(FencingTest, SecondWriterFencesTheFirstOnEveryBackend) {
   ASSERT_TRUE(CommitContent(**zombie, "host-a", "zombie 1", "1").ok());
   auto replacement = [&](const std::string& content) {
     EXPECT_TRUE(WriteTree(tmp_.Sub("host-b/s"), {{"f", content}}).ok());
-    return testing::Sh("blobstate backup --blob-store '" + url_ + "' --job j --task t --store s=" +
-                       tmp_.Sub("host-b/s"));
+    return testing::Sh("blobstate backup --blob-store '" + url_ +
+                       "' --job j --task t --store s=" + tmp_.Sub("host-b/s"));
   };
   testing::Outcome second = replacement("replacement 2");
   ASSERT_EQ(second.exit_code, 0) << second.out;

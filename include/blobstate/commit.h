@@ -2,10 +2,10 @@
 // (task.h) and the command-line tool both run their commits and restores through it.
 //
 //   Open        validates the configuration; locks every backed-up store's directory
-//               (StoreDirLock, until the engine and its last commit are gone); claims the task as its writer (fencing, see
-//               CheckpointStore::Claim) unless options.claim is false; reads the checkpoint
-//               to open at (the latest, or options.checkpoint_id); if it claimed, finishes
-//               what a crashed writer left (interrupted cleanups, snapshots of removed
+//               (StoreDirLock, until the engine is destroyed); claims the task as its writer
+//               (fencing, see CheckpointStore::Claim) unless options.claim is false; reads the
+//               checkpoint to open at (the latest, or options.checkpoint_id); if it claimed,
+//               finishes what a crashed writer left (interrupted cleanups, snapshots of removed
 //               stores, stale local checkpoint directories). Only then does the caller get
 //               an engine: nothing can be restored or committed before a successful Open.
 //   Restore     restores every backed-up store to the checkpoint opened at (RestoreManager).
@@ -22,7 +22,8 @@
 //
 // Threads: every future completes on `executor`; work runs there and on the blob store's
 // executor. An engine may be destroyed while a Commit runs: the commit goes on (and keeps
-// what it needs alive) but the task is released for another engine of this process.
+// what it needs alive), but the task and its store directories are released for another
+// engine (a replacement is fenced against that commit by its claim).
 //
 // Example:
 //   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
@@ -78,9 +79,9 @@ class CommitEngine {
  public:
   // See above. Errors: kInvalidArgument for a bad configuration (ValidateCommitOptions);
   // kFailedPrecondition if this process has an engine that claimed the task, a store
-  // directory is locked, or the blob store does not enforce conditional writes; kNotFound if options.checkpoint_id is not stored; the errors of the reads and
-  // of recovery, naming the store. `store`, `executor` and `metrics` (may be null) must
-  // outlive the engine and its futures.
+  // directory is locked, or the blob store does not enforce conditional writes; kNotFound if
+  // options.checkpoint_id is not stored; the errors of the reads and of recovery, naming the store.
+  // `store`, `executor` and `metrics` (may be null) must outlive the engine and its futures.
   static Future<std::unique_ptr<CommitEngine>> Open(BlobStore& store, Executor& executor,
                                                     CommitOptions options, Metrics* metrics);
   ~CommitEngine();
@@ -108,10 +109,10 @@ class CommitEngine {
 
  private:
   struct State;
-  class Registration;
-  CommitEngine(std::shared_ptr<State> state, std::unique_ptr<Registration> registration);
+  class Holds;
+  CommitEngine(std::shared_ptr<State> state, std::unique_ptr<Holds> holds);
   std::shared_ptr<State> state_;
-  std::unique_ptr<Registration> registration_;
+  std::unique_ptr<Holds> holds_;
 };
 
 }  // namespace blobstate

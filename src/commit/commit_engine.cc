@@ -36,28 +36,41 @@ Status ValidateCommitOptions(const CommitOptions& options) {
   return Status::Ok();
 }
 
-// Holds this process's claim of a task while the engine exists.
-class CommitEngine::Registration {
+// What an engine holds while it exists: this process's claim of the task (a writer's
+// only) and the locks of the backed-up stores' directories. Released with the engine, so
+// a replacement can open at once, even while a commit given up on still runs.
+class CommitEngine::Holds {
  public:
-  static Result<std::unique_ptr<Registration>> Take(const BlobStore& store,
-                                                    const CommitOptions& options) {
-    std::string key = store.Describe() + "|" + options.job + "|" + options.task;
-    std::lock_guard<std::mutex> lock(registry_mu);
-    if (!Registry().insert(key).second) {
-      return FailedPreconditionError("job " + options.job + ", task " + options.task + " of " +
-                                     store.Describe() +
-                                     " is already open for writing in this process");
+  static Result<std::unique_ptr<Holds>> Take(const BlobStore& store, const CommitOptions& options) {
+    auto holds = std::unique_ptr<Holds>(new Holds());
+    if (options.claim) {
+      std::string key = store.Describe() + "|" + options.job + "|" + options.task;
+      std::lock_guard<std::mutex> lock(registry_mu);
+      if (!Registry().insert(key).second) {
+        return FailedPreconditionError("job " + options.job + ", task " + options.task + " of " +
+                                       store.Describe() +
+                                       " is already open for writing in this process");
+      }
+      holds->key_ = std::move(key);
     }
-    return std::unique_ptr<Registration>(new Registration(std::move(key)));
+    for (const StoreConfig& c : options.stores) {
+      if (!c.BackedUp()) continue;
+      Result<StoreDirLock> lock = StoreDirLock::Acquire(c.dir);
+      if (!lock.ok()) return lock.status().WithContext("store " + c.name);
+      holds->locks_.push_back(std::move(*lock));
+    }
+    return holds;
   }
-  ~Registration() {
+  ~Holds() {
+    if (key_.empty()) return;
     std::lock_guard<std::mutex> lock(registry_mu);
     Registry().erase(key_);
   }
 
  private:
-  explicit Registration(std::string key) : key_(std::move(key)) {}
-  const std::string key_;
+  Holds() = default;
+  std::string key_;  // in Registry(); empty without a claim
+  std::vector<StoreDirLock> locks_;
 };
 
 struct CommitEngine::State {
@@ -75,9 +88,6 @@ struct CommitEngine::State {
   BackupManager backup;
   std::unique_ptr<CheckpointStore> checkpoints;
   std::optional<Checkpoint> opened_at;  // set once, by Open
-  // The locks of the backed-up stores' directories, held while anything of the engine
-  // runs (a commit may outlive the engine).
-  std::vector<StoreDirLock> locks;
 
   mutable std::mutex mu;
   std::optional<Checkpoint> last;           // GUARDED_BY(mu)
@@ -147,24 +157,14 @@ Future<std::unique_ptr<CommitEngine>> CommitEngine::Open(BlobStore& store, Execu
                                                          CommitOptions options, Metrics* metrics) {
   using Out = std::unique_ptr<CommitEngine>;
   if (Status s = ValidateCommitOptions(options); !s.ok()) return MakeReadyFuture<Out>(s);
-  std::unique_ptr<Registration> registration;
-  if (options.claim) {
-    Result<std::unique_ptr<Registration>> r = Registration::Take(store, options);
-    if (!r.ok()) return MakeReadyFuture<Out>(r.status());
-    registration = std::move(*r);
-  }
+  Result<std::unique_ptr<Holds>> holds = Holds::Take(store, options);
+  if (!holds.ok()) return MakeReadyFuture<Out>(holds.status());
   auto state = std::make_shared<State>(store, executor, std::move(options), metrics);
-  for (const StoreConfig& c : state->options.stores) {
-    if (!c.BackedUp()) continue;
-    Result<StoreDirLock> lock = StoreDirLock::Acquire(c.dir);
-    if (!lock.ok()) return MakeReadyFuture<Out>(lock.status().WithContext("store " + c.name));
-    state->locks.push_back(std::move(*lock));
-  }
   Result<std::unique_ptr<CheckpointStore>> checkpoints = CheckpointStore::Open(
       store, executor, state->options.checkpoints, state->options.job, state->options.task);
   if (!checkpoints.ok()) return MakeReadyFuture<Out>(checkpoints.status());
   state->checkpoints = std::move(*checkpoints);
-  auto held = std::make_shared<std::unique_ptr<Registration>>(std::move(registration));
+  auto held = std::make_shared<std::unique_ptr<Holds>>(std::move(*holds));
   return state->Select()
       .Map(executor,
            [state](std::optional<Checkpoint> at) {
@@ -176,8 +176,8 @@ Future<std::unique_ptr<CommitEngine>> CommitEngine::Open(BlobStore& store, Execu
            [state, held]() -> Out { return Out(new CommitEngine(state, std::move(*held))); });
 }
 
-CommitEngine::CommitEngine(std::shared_ptr<State> state, std::unique_ptr<Registration> registration)
-    : state_(std::move(state)), registration_(std::move(registration)) {}
+CommitEngine::CommitEngine(std::shared_ptr<State> state, std::unique_ptr<Holds> holds)
+    : state_(std::move(state)), holds_(std::move(holds)) {}
 
 CommitEngine::~CommitEngine() = default;
 

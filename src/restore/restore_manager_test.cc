@@ -252,8 +252,8 @@ class RestoreIdentityTest : public testing::StateTest {
   }
   Result<std::map<std::string, StoreFigures>> Restore(const std::vector<StoreConfig>& stores,
                                                       const Checkpoint& c, bool force = false) {
-    RestoreManager restore(*blobs_, pool_, "job", "task-0", stores,
-                           {.sync = false, .force = force}, &metrics_);
+    RestoreManager restore(*blobs_, pool_, "job", "task-0", stores, {.sync = false, .force = force},
+                           &metrics_);
     RETURN_IF_ERROR(restore.Init(c).GetFor(kWait));
     return restore.Restore().GetFor(kWait);
   }
@@ -303,8 +303,7 @@ TEST_F(RestoreIdentityTest, LocalCheckpointOrRocksDbIdentityIdentifiesTheStore) 
   ForgetLocalTraces(a, c);
   ASSERT_TRUE(WriteTree(a.dir, {{"IDENTITY", "another-db"}}).ok());
   EXPECT_EQ(Restore({a}, c).status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(*ReadTree(a.dir),
-            (Tree{{"IDENTITY", "another-db"}, {"CURRENT", "MANIFEST-1"}}));
+  EXPECT_EQ(*ReadTree(a.dir), (Tree{{"IDENTITY", "another-db"}, {"CURRENT", "MANIFEST-1"}}));
 }
 
 // W.7: a RocksDB database open in another process (which holds the fcntl lock on its LOCK
@@ -315,11 +314,15 @@ TEST_F(RestoreIdentityTest, RocksDbOpenInAnotherProcessIsNeverEmptied) {
   Checkpoint c = BackUp({a});
   const std::string locked = tmp_.Sub("locked"), release = tmp_.Sub("release");
   // Holds an fcntl lock on LOCK until `release` exists (at most 60 s).
-  const std::string holder =
-      "python3 -c \"import fcntl,os,time\nf=open('" + a.dir + "/LOCK','r+')\n"
-      "fcntl.lockf(f, fcntl.LOCK_EX)\nopen('" + locked + "','w').close()\n"
-      "t=time.time()\nwhile not os.path.exists('" + release + "') and time.time()-t<60: "
-      "time.sleep(0.01)\" &";
+  const std::string holder = "python3 -c \"import fcntl,os,time\nf=open('" + a.dir +
+                             "/LOCK','r+')\n"
+                             "fcntl.lockf(f, fcntl.LOCK_EX)\nopen('" +
+                             locked +
+                             "','w').close()\n"
+                             "t=time.time()\nwhile not os.path.exists('" +
+                             release +
+                             "') and time.time()-t<60: "
+                             "time.sleep(0.01)\" &";
   ASSERT_EQ(std::system(holder.c_str()), 0);
   for (auto deadline = std::chrono::steady_clock::now() + kWait;
        !PathExists(locked) && std::chrono::steady_clock::now() < deadline;) {
