@@ -177,7 +177,8 @@ class CheckpointStore {
                               const ObjectCondition& condition);
   // Claims the task over `current` (the version 2 object as read; nullopt if absent);
   // after losing a race, claims over the winner's claim (attempt + 1).
-  Future<void> ClaimOver(std::optional<VersionedObject> current, int attempt);
+  // Returns the version 2 checkpoint as claimed.
+  Future<Checkpoint> ClaimOver(std::optional<VersionedObject> current, int attempt);
   // The conditional put of the version 2 object: `bytes`, replacing what this writer last
   // wrote; fences the writer if another one wrote since. `again`: a second try, after the
   // object turned out to hold an earlier write of this writer whose reply was lost.

@@ -163,14 +163,14 @@ Future<CheckpointStore::Swap> CheckpointStore::CompareAndSwap(const std::string&
       });
 }
 
-Future<void> CheckpointStore::ClaimOver(std::optional<VersionedObject> current, int attempt) {
+Future<Checkpoint> CheckpointStore::ClaimOver(std::optional<VersionedObject> current, int attempt) {
   const std::string name = ObjectName(2);
   Checkpoint next;
   ObjectCondition condition = ObjectCondition::IfAbsent();
   if (current) {
     Result<Checkpoint> c = DecodeCheckpoint(current->data);
     if (!c.ok() || c->version != 2) {
-      return MakeReadyFuture<void>(
+      return MakeReadyFuture<Checkpoint>(
           DataLossError("checkpoint " + name + " does not decode as version 2: " +
                         (c.ok() ? "version " + std::to_string(c->version) : c.status().message())));
     }
@@ -179,23 +179,24 @@ Future<void> CheckpointStore::ClaimOver(std::optional<VersionedObject> current, 
   }
   next.writer_epoch += 1;
   next.writer_id = writer_->id;
-  const uint64_t epoch = next.writer_epoch;
-  return CompareAndSwap(name, EncodeCheckpoint(next), condition)
-      .Map(executor_, [this, name, epoch, attempt](Swap swap) -> Future<void> {
-        if (swap.version) {
-          std::lock_guard<std::mutex> lock(writer_->mu);
-          writer_->claimed = true;
-          writer_->epoch = epoch;
-          writer_->version = std::move(*swap.version);
-          return MakeReadyFuture();
-        }
-        if (attempt + 1 >= kClaimAttempts) {
-          return MakeReadyFuture<void>(AbortedError("claim of " + name +
-                                                    ": other writers claimed the task first " +
-                                                    std::to_string(kClaimAttempts) + " times"));
-        }
-        return ClaimOver(std::move(swap.current), attempt + 1);  // claim over the winner's
-      });
+  const std::string bytes = EncodeCheckpoint(next);
+  return CompareAndSwap(name, bytes, condition)
+      .Map(executor_,
+           [this, name, next = std::move(next), attempt](Swap swap) -> Future<Checkpoint> {
+             if (swap.version) {
+               std::lock_guard<std::mutex> lock(writer_->mu);
+               writer_->claimed = true;
+               writer_->epoch = next.writer_epoch;
+               writer_->version = std::move(*swap.version);
+               return MakeReadyFuture<Checkpoint>(next);
+             }
+             if (attempt + 1 >= kClaimAttempts) {
+               return MakeReadyFuture<Checkpoint>(
+                   AbortedError("claim of " + name + ": other writers claimed the task first " +
+                                std::to_string(kClaimAttempts) + " times"));
+             }
+             return ClaimOver(std::move(swap.current), attempt + 1);  // claim over the winner's
+           });
 }
 
 Future<std::optional<Checkpoint>> CheckpointStore::Claim() {
@@ -203,12 +204,19 @@ Future<std::optional<Checkpoint>> CheckpointStore::Claim() {
   return std::move(probed)
       .Map(executor_, [this] { return store_.GetObject(ObjectName(2)); })
       .Then(executor_,
-            [this](Result<VersionedObject> got) -> Future<void> {
+            [this](Result<VersionedObject> got) -> Future<Checkpoint> {
               if (got.status().code() == StatusCode::kNotFound) return ClaimOver(std::nullopt, 0);
-              if (!got.ok()) return MakeReadyFuture<void>(got.status().WithContext("claim"));
+              if (!got.ok()) return MakeReadyFuture<Checkpoint>(got.status().WithContext("claim"));
               return ClaimOver(std::move(*got), 0);
             })
-      .Map(executor_, [this] { return ReadLatest(); });
+      .Map(executor_, [this](Checkpoint claimed) -> Future<std::optional<Checkpoint>> {
+        // The claim holds the latest version 2 checkpoint: read nothing more unless it is a
+        // claim record (no checkpoint yet) or version 1 is read first.
+        if (config_.read_versions.front() == 2 && !claimed.id.empty()) {
+          return MakeReadyFuture<std::optional<Checkpoint>>(std::move(claimed));
+        }
+        return ReadLatest();
+      });
 }
 
 Future<void> CheckpointStore::WriteFenced(std::string bytes, bool again) {
