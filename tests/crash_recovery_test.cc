@@ -203,35 +203,65 @@ INSTANTIATE_TEST_SUITE_P(EveryFailpoint, FailpointCrashTest,
                            return name + (std::get<1>(info.param) ? "_new_host" : "_same_host");
                          });
 
+// Starts the job on `state` in a child process, its output discarded.
+pid_t SpawnJob(const std::string& blobs, const std::string& state) {
+  const std::string bin = std::string(BLOBSTATE_BIN_DIR) + "/wordcount";
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  int null = ::open("/dev/null", O_WRONLY);
+  ::dup2(null, 1);
+  ::dup2(null, 2);
+  const std::string url = "file://" + blobs, events = std::to_string(kEvents),
+                    every = std::to_string(kCommitEvery);
+  ::execl(bin.c_str(), "wordcount", "--blob-store", url.c_str(), "--job", "wc", "--task", "t0",
+          "--state-dir", state.c_str(), "--events", events.c_str(), "--commit-every",
+          every.c_str(), "--seed", "7", "--max-commit-delay-ms", "0", nullptr);
+  ::_exit(127);
+}
+
 // Killed with SIGKILL at random moments and restarted, again and again: the final digest is
 // the uninterrupted one.
 TEST_F(CrashRecoveryTest, KillLoopEndsWithTheUninterruptedDigest) {
   std::mt19937 random(12345);  // reproducible
   const std::string state = tmp_.Sub("state");
-  const std::string command = Job(state);
   for (int round = 0; round < 12; ++round) {
-    const std::string bin = std::string(BLOBSTATE_BIN_DIR) + "/wordcount";
-    pid_t pid = ::fork();
+    pid_t pid = SpawnJob(tmp_.Sub("blobs"), state);
     ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 1);
-      ::dup2(null, 2);
-      const std::string url = "file://" + tmp_.Sub("blobs"), events = std::to_string(kEvents),
-                        every = std::to_string(kCommitEvery);
-      ::execl(bin.c_str(), "wordcount", "--blob-store", url.c_str(), "--job", "wc", "--task", "t0",
-              "--state-dir", state.c_str(), "--events", events.c_str(), "--commit-every",
-              every.c_str(), "--seed", "7", "--max-commit-delay-ms", "0", nullptr);
-      ::_exit(127);
-    }
     ::usleep(std::uniform_int_distribution<int>(5'000, 150'000)(random));
     ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
+    ::waitpid(pid, nullptr, 0);
   }
-  Outcome final = Sh(command);
+  Outcome final = Sh(Job(state));
   ASSERT_EQ(final.exit_code, 0) << final.out;
   EXPECT_EQ(DigestOf(final.out), Expected()) << final.out;
+  ExpectNothingLostNothingLeaked();
+}
+
+// W.9: the kill loop with two workers of one task (a zombie and its replacement, each on a
+// host of its own), started at random moments: whichever is fenced, the final run's digest
+// is the uninterrupted one and the latest checkpoint verifies.
+TEST_F(CrashRecoveryTest, KillLoopWithTwoWorkersOfOneTaskEndsWithTheUninterruptedDigest) {
+  std::mt19937 random(4242);  // reproducible
+  auto pause = [&] { ::usleep(std::uniform_int_distribution<int>(5'000, 120'000)(random)); };
+  for (int round = 0; round < 8; ++round) {
+    pid_t first = SpawnJob(tmp_.Sub("blobs"), tmp_.Sub("host-a"));
+    pause();
+    pid_t second = SpawnJob(tmp_.Sub("blobs"), tmp_.Sub("host-b"));
+    ASSERT_GE(first, 0);
+    ASSERT_GE(second, 0);
+    pause();
+    ::kill(first, SIGKILL);
+    pause();
+    ::kill(second, SIGKILL);
+    ::waitpid(first, nullptr, 0);
+    ::waitpid(second, nullptr, 0);
+  }
+  Outcome final = Sh(Job(tmp_.Sub("host-c")));
+  ASSERT_EQ(final.exit_code, 0) << final.out;
+  EXPECT_EQ(DigestOf(final.out), Expected()) << final.out;
+  Outcome verify = Sh("blobstate verify --blob-store file://" + tmp_.Sub("blobs") +
+                      " --job wc --task t0");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
   ExpectNothingLostNothingLeaked();
 }
 
