@@ -401,3 +401,64 @@ TEST_F(CliEndToEndTest, RestoreNeverEmptiesAMountedFileSystem) {
 
 }  // namespace
 }  // namespace blobstate
+
+namespace blobstate {
+namespace {
+
+// The writer epoch of task t-0's latest checkpoint object, read as `blobstate checkpoints`
+// cannot show it: through a blob store handle of this process.
+uint64_t WriterEpoch(const std::string& url) {
+  Result<std::unique_ptr<BlobStore>> store = OpenBlobStore(url, {});
+  if (!store.ok()) return 0;
+  Result<VersionedObject> object =
+      (*store)->GetObject("checkpoints/j/t-0/latest-v2").GetFor(std::chrono::seconds(60));
+  if (!object.ok()) return 0;
+  Result<Checkpoint> c = DecodeCheckpoint(object->data);
+  return c.ok() ? c->writer_epoch : 0;
+}
+
+// W.9: two overlapping backups of one task (a cron job and a manual run): the first stalls
+// before its checkpoint write while the second claims the task and commits. The first is
+// fenced (exit 1, FENCED) and persists nothing; the latest checkpoint is the second's and
+// restores and verifies.
+TEST_P(CliBackendTest, OverlappingBackupsFenceTheEarlierOne) {
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("a/s"), {{"f", "first"}}).ok());
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("b/s"), {{"f", "second"}}).ok());
+  ASSERT_EQ(Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("b/s")).exit_code, 0);
+  const uint64_t epoch = WriterEpoch(url_);
+  ASSERT_GT(epoch, 0u);
+  const std::string first_out = tmp_.Sub("first.out");
+  ASSERT_EQ(std::system(("(PATH='" + std::string(BLOBSTATE_BIN_DIR) +
+                         "':\"$PATH\" BLOBSTATE_FAILPOINTS=persist.before_checkpoint=sleep:8000 "
+                         "blobstate backup" + Task() + "--store s=" + tmp_.Sub("a/s") + " >" +
+                         first_out + " 2>&1; echo \"exit=$?\" >>" + first_out + ") &")
+                            .c_str()),
+            0);
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       WriterEpoch(url_) == epoch && std::chrono::steady_clock::now() < deadline;) {
+    ::usleep(10'000);
+  }
+  ASSERT_EQ(WriterEpoch(url_), epoch + 1) << "the first backup claimed the task";
+  Outcome second = Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("b/s") + " --json");
+  ASSERT_EQ(second.exit_code, 0) << second.out;
+  Result<std::string> first = NotFoundError(first_out);
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+       std::chrono::steady_clock::now() < deadline; ::usleep(20'000)) {
+    first = ReadSmallFile(first_out);
+    if (first.ok() && first->find("exit=") != std::string::npos) break;
+  }
+  ASSERT_TRUE(first.ok());
+  EXPECT_NE(first->find("exit=1"), std::string::npos) << *first;
+  EXPECT_NE(first->find("FENCED"), std::string::npos) << *first;
+  Outcome checkpoints = Sh("blobstate checkpoints" + Task() + "--json");
+  EXPECT_NE(checkpoints.out.find(second.out.substr(0, second.out.find(",\"stores\""))
+                                     .substr(std::string("{\"checkpoint_id\":").size())),
+            std::string::npos)
+      << checkpoints.out << second.out;
+  EXPECT_EQ(Sh("blobstate verify" + Task()).exit_code, 0);
+  ASSERT_EQ(Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("c/s")).exit_code, 0);
+  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("c/s")), (testing::Tree{{"f", "second"}}));
+}
+
+}  // namespace
+}  // namespace blobstate

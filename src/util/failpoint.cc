@@ -3,6 +3,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -28,7 +31,8 @@ constexpr std::string_view kEnvironmentVariable = "BLOBSTATE_FAILPOINTS";
 
 struct Arming {
   FailpointAction action;
-  int nth;  // 0: every hit; otherwise the only hit that triggers
+  int nth;           // 0: every hit; otherwise the only hit that triggers
+  int sleep_ms = 0;  // kSleep
 };
 
 struct Entry {
@@ -95,14 +99,20 @@ std::optional<std::pair<std::string, Arming>> ParseEntry(std::string_view entry)
   }
   if (!ValidName(name)) return std::nullopt;
   FailpointAction action;
+  int sleep_ms = 0;
   if (action_text == "crash") {
     action = FailpointAction::kCrash;
   } else if (action_text == "error") {
     action = FailpointAction::kError;
+  } else if (action_text.starts_with("sleep:")) {
+    std::optional<int> ms = ParsePositiveInt(action_text.substr(6));
+    if (!ms || *ms > 600'000) return std::nullopt;
+    action = FailpointAction::kSleep;
+    sleep_ms = *ms;
   } else {
     return std::nullopt;
   }
-  return std::pair(std::string(name), Arming{action, EffectiveNth(action, nth)});
+  return std::pair(std::string(name), Arming{action, EffectiveNth(action, nth), sleep_ms});
 }
 
 // Arms every valid entry of the environment variable into `table` and reports the others.
@@ -167,16 +177,21 @@ Status FailpointSlow(std::string_view name) {
   if (entry.arming.action == FailpointAction::kError) {
     return UnavailableError("failpoint " + std::string(name));
   }
+  const Arming arming = entry.arming;
   lock.unlock();
+  if (arming.action == FailpointAction::kSleep) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(arming.sleep_ms));
+    return Status::Ok();
+  }
   Crash(name);
 }
 
 }  // namespace failpoint_internal
 
-void ArmFailpoint(std::string name, FailpointAction action, int nth) {
+void ArmFailpoint(std::string name, FailpointAction action, int nth, int sleep_ms) {
   Registry& registry = GetRegistry();
   std::lock_guard lock(registry.mu);
-  registry.table[std::move(name)] = Entry{Arming{action, EffectiveNth(action, nth)}};
+  registry.table[std::move(name)] = Entry{Arming{action, EffectiveNth(action, nth), sleep_ms}};
   PublishArmed(registry);
 }
 

@@ -19,7 +19,8 @@
 // below:
 //   list   := entry ("," entry)*
 //   entry  := name "=" action ["@" N]        surrounding spaces and tabs are ignored
-//   action := "crash" | "error"
+//   action := "crash" | "error" | "sleep:" MS
+//   MS     := decimal integer in [1, 600000] (milliseconds)
 //   N      := decimal integer in [1, INT_MAX]
 // A name is non-empty and holds no whitespace and no '@'. Empty entries (",,", a trailing
 // comma) are skipped silently. Every other entry that does not match is reported once on
@@ -50,6 +51,9 @@ enum class FailpointAction {
   // Failpoint() returns kUnavailable "failpoint NAME" (a retriable code, like a transient
   // blob store failure).
   kError,
+  // Failpoint() blocks the calling thread for the arming's sleep, then returns OK: a step
+  // that stalls (for tests that make two writers overlap).
+  kSleep,
 };
 
 namespace failpoint_internal {
@@ -74,9 +78,10 @@ inline Status Failpoint(std::string_view name) {
 
 // Arms `name` with `action`, replacing any earlier arming of `name` and resetting its hit
 // count to 0. `nth` >= 1 triggers on the nth hit only (1-based, counted from this call);
-// `nth` == 0 means the default: every hit for kError, the first hit only for kCrash.
-// REQUIRES: nth >= 0 (a negative value is treated as 0).
-void ArmFailpoint(std::string name, FailpointAction action, int nth = 0);
+// `nth` == 0 means the default: every hit for kError and kSleep, the first hit only for
+// kCrash. `sleep_ms`: how long kSleep blocks. REQUIRES: nth >= 0 (a negative value is
+// treated as 0).
+void ArmFailpoint(std::string name, FailpointAction action, int nth = 0, int sleep_ms = 0);
 
 // Disarms every failpoint, including those armed from the environment, and forgets all hit
 // counts. The environment is not read again (except by the testing hook below).

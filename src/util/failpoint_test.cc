@@ -99,6 +99,22 @@ TEST_F(FailpointTest, EnvironmentListIsParsed) {
   EXPECT_EQ(Failpoint("f").code(), StatusCode::kUnavailable);
 }
 
+TEST_F(FailpointTest, SleepActionStallsThenPasses) {
+  ASSERT_EQ(setenv("BLOBSTATE_FAILPOINTS", "s=sleep:30@2,t=sleep:0,u=sleep:600001,v=sleep:x", 1),
+            0);
+  ::testing::internal::CaptureStderr();
+  ReloadFailpointsFromEnvironmentForTesting();
+  std::string err = ::testing::internal::GetCapturedStderr();
+  for (const char* bad : {"t=sleep:0", "u=sleep:600001", "v=sleep:x"}) {
+    EXPECT_NE(err.find(std::string("entry '") + bad + "'"), std::string::npos) << bad;
+  }
+  EXPECT_TRUE(Failpoint("s").ok());  // the first hit passes at once
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Failpoint("s").ok());  // the second stalls, then passes
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(30));
+  EXPECT_EQ(FailpointHits("s"), 2);
+}
+
 TEST_F(FailpointTest, ConcurrentHitsAreAllCounted) {
   ArmFailpoint("x", FailpointAction::kError, 1000);
   std::vector<std::thread> threads;
