@@ -48,6 +48,7 @@
 #include "blobstate/diff.h"
 #include "blobstate/future.h"
 #include "blobstate/metrics.h"
+#include "blobstate/snapshot.h"
 #include "blobstate/store.h"
 #include "blobstate/transfer.h"
 
@@ -70,7 +71,11 @@ class BackupManager {
                 std::vector<StoreConfig> stores, BackupOptions options, Metrics* metrics);
   ~BackupManager();
 
-  Future<void> Init(const std::optional<Checkpoint>& checkpoint);
+  // `snapshots`: if given, the snapshots of the backed-up stores that `checkpoint` names,
+  // as GetStoreSnapshots fetched them (the commit engine fetches them once, for recovery
+  // and restore); else Init fetches them.
+  Future<void> Init(const std::optional<Checkpoint>& checkpoint,
+                    std::optional<StoreSnapshots> snapshots = std::nullopt);
 
   // `checkpoint_dirs`: store name -> the local checkpoint directory to back up; every
   // backed-up store needs one (kInvalidArgument naming the store otherwise).

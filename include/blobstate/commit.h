@@ -4,10 +4,12 @@
 //   Open        validates the configuration; locks every backed-up store's directory
 //               (StoreDirLock, until the engine is destroyed); claims the task as its writer
 //               (fencing, see CheckpointStore::Claim) unless options.claim is false; reads the
-//               checkpoint to open at (the latest, or options.checkpoint_id); if it claimed,
-//               finishes what a crashed writer left (interrupted cleanups, snapshots of removed
-//               stores, stale local checkpoint directories). Only then does the caller get
-//               an engine: nothing can be restored or committed before a successful Open.
+//               checkpoint to open at (the latest, or options.checkpoint_id) and its stores'
+//               snapshot indexes (fetched and decoded once, for recovery and restore); if it
+//               claimed, finishes what a crashed writer left (interrupted cleanups,
+//               snapshots of removed stores, stale local checkpoint directories). Only then
+//               does the caller get an engine: nothing can be restored or committed before a
+//               successful Open.
 //   Restore     restores every backed-up store to the checkpoint opened at (RestoreManager).
 //   Commit      one commit of the local checkpoint directories the caller snapshotted:
 //               upload -> flush -> persist the checkpoint -> cleanup, in this order, with

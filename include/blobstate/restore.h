@@ -43,6 +43,7 @@
 #include "blobstate/diff.h"
 #include "blobstate/future.h"
 #include "blobstate/metrics.h"
+#include "blobstate/snapshot.h"
 #include "blobstate/store.h"
 
 namespace blobstate {
@@ -71,7 +72,10 @@ class RestoreManager {
                  std::vector<StoreConfig> stores, RestoreOptions options, Metrics* metrics);
   ~RestoreManager();
 
-  Future<void> Init(const std::optional<Checkpoint>& checkpoint);
+  // `snapshots`: as for BackupManager::Init (fetched once by the commit engine); else Init
+  // fetches them.
+  Future<void> Init(const std::optional<Checkpoint>& checkpoint,
+                    std::optional<StoreSnapshots> snapshots = std::nullopt);
 
   // REQUIRES: Init succeeded. Returns what was done per backed-up store.
   Future<std::map<std::string, StoreFigures>> Restore();

@@ -95,7 +95,8 @@ BackupManager::BackupManager(BlobStore& store, Executor& executor, std::string j
 
 BackupManager::~BackupManager() = default;
 
-Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint) {
+Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint,
+                                 std::optional<StoreSnapshots> fetched) {
   Result<StoreMarkers> markers = BlobStoreMarkers(checkpoint);
   Result<StoreMarkers> removed = BlobStoreMarkers(checkpoint, kRemovedStoresKey);
   for (const Status& s : {markers.status(), removed.status()}) {
@@ -116,8 +117,9 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint) {
   // checkpoint need not list them again. Best effort: each Cleanup retries.
   std::multimap<std::string, std::string> listed(removed->begin(), removed->end());
   Future<StoreSnapshots> snapshots =
-      configured.empty() ? MakeReadyFuture<StoreSnapshots>(StoreSnapshots{})
-                         : GetStoreSnapshots(st->store, st->executor, checkpoint, configured);
+      fetched              ? MakeReadyFuture<StoreSnapshots>(std::move(*fetched))
+      : configured.empty() ? MakeReadyFuture<StoreSnapshots>(StoreSnapshots{})
+                           : GetStoreSnapshots(st->store, st->executor, checkpoint, configured);
   return std::move(snapshots)
       .Map(st->executor,
            [st](StoreSnapshots snapshots) {

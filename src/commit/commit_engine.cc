@@ -88,6 +88,7 @@ struct CommitEngine::State {
   BackupManager backup;
   std::unique_ptr<CheckpointStore> checkpoints;
   std::optional<Checkpoint> opened_at;  // set once, by Open
+  StoreSnapshots snapshots;  // of the backed-up stores opened_at names; set once, by Open
 
   mutable std::mutex mu;
   std::optional<Checkpoint> last;           // GUARDED_BY(mu)
@@ -100,6 +101,8 @@ struct CommitEngine::State {
   }
   // The checkpoint to open at, per options (claiming the task first if asked to).
   Future<std::optional<Checkpoint>> Select();
+  // Fetches `snapshots`, once, for both recovery and restore.
+  Future<void> FetchSnapshots();
   // If claimed: finishes what a crashed writer left.
   Future<void> Recover();
   Future<void> Persist(std::shared_ptr<Checkpoint> next);
@@ -139,10 +142,20 @@ Future<std::optional<Checkpoint>> CommitEngine::State::Select() {
       });
 }
 
+Future<void> CommitEngine::State::FetchSnapshots() {
+  std::vector<std::string> names;
+  for (const StoreConfig& c : options.stores) {
+    if (c.BackedUp()) names.push_back(c.name);
+  }
+  if (names.empty() || !WithState()) return MakeReadyFuture();
+  return GetStoreSnapshots(store, executor, WithState(), names)
+      .Map(executor, [this](StoreSnapshots fetched) { snapshots = std::move(fetched); });
+}
+
 Future<void> CommitEngine::State::Recover() {
   if (!options.claim) return MakeReadyFuture();
   std::optional<Checkpoint> with_state = WithState();
-  return backup.Init(with_state).Map(executor, [this, with_state]() -> Status {
+  return backup.Init(with_state, snapshots).Map(executor, [this, with_state]() -> Status {
     // Local checkpoint directories of other attempts are stale; the one opened at may be
     // reused by the restore.
     for (const StoreConfig& c : options.stores) {
@@ -170,8 +183,9 @@ Future<std::unique_ptr<CommitEngine>> CommitEngine::Open(BlobStore& store, Execu
            [state](std::optional<Checkpoint> at) {
              state->opened_at = at;
              state->last = std::move(at);
-             return state->Recover();
+             return state->FetchSnapshots();
            })
+      .Map(executor, [state] { return state->Recover(); })
       .Map(executor,
            [state, held]() -> Out { return Out(new CommitEngine(state, std::move(*held))); });
 }
@@ -188,7 +202,7 @@ Future<std::map<std::string, StoreFigures>> CommitEngine::Restore() {
   auto restore =
       std::make_shared<RestoreManager>(st->store, st->executor, st->options.job, st->options.task,
                                        st->options.stores, st->options.restore, st->metrics);
-  return restore->Init(st->WithState())
+  return restore->Init(st->WithState(), st->snapshots)
       .Map(st->executor, [restore] { return restore->Restore(); })
       .Then(st->executor, [st, restore](Result<std::map<std::string, StoreFigures>> r) {
         return r;  // `st` and `restore` live until the last step ends

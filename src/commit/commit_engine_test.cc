@@ -116,3 +116,25 @@ TEST_F(CommitEngineTest, SecondWriterFencesTheFirstWhichChangesNothing) {
 
 }  // namespace
 }  // namespace blobstate
+
+namespace blobstate {
+namespace {
+
+// W.1: each snapshot index is fetched and decoded once at open, for recovery and restore.
+TEST_F(CommitEngineTest, SnapshotIndexesAreFetchedOnceForRecoveryAndRestore) {
+  {
+    auto first = OpenEngine(*blobs_, Options());
+    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_TRUE(CommitContent(**first, "x", "1").ok());
+  }
+  const int before = blobs_->calls(Method::kGet);
+  auto engine = OpenEngine(*blobs_, Options());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  EXPECT_EQ(blobs_->calls(Method::kGet), before + 1);  // the one store's index
+  ASSERT_TRUE((*engine)->Restore().GetFor(kWait).ok());
+  EXPECT_EQ(blobs_->calls(Method::kGet), before + 1);  // reused the local checkpoint
+  EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"f", "x"}}));
+}
+
+}  // namespace
+}  // namespace blobstate

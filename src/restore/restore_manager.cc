@@ -106,7 +106,8 @@ RestoreManager::~RestoreManager() = default;
 
 const StoreMarkers& RestoreManager::markers() const { return state_->markers; }
 
-Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint) {
+Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint,
+                                  std::optional<StoreSnapshots> fetched) {
   Result<StoreMarkers> markers = BlobStoreMarkers(checkpoint);
   if (!markers.ok()) {
     return MakeReadyFuture<void>(markers.status().WithContext("restore manager init"));
@@ -118,6 +119,10 @@ Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint) {
     if (st->markers.count(name)) wanted.push_back(name);
   }
   if (wanted.empty()) return MakeReadyFuture();
+  if (fetched) {
+    st->snapshots = std::move(*fetched);
+    return MakeReadyFuture();
+  }
   return GetStoreSnapshots(st->store, st->executor, checkpoint, wanted)
       .Then(st->executor, [st](Result<StoreSnapshots> r) -> Result<void> {
         if (!r.ok()) return r.status().WithContext("restore manager init");
