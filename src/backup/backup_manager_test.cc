@@ -433,3 +433,45 @@ TEST_F(BackupManagerTest, MetricsCountEachStoreAndTheTotal) {
 
 }  // namespace
 }  // namespace blobstate
+
+namespace blobstate {
+namespace {
+
+// W.11: an index that names another task's blob (forged, or a bug) fails recovery with
+// kDataLoss before anything is untagged or deleted: that blob keeps its TTL and survives.
+TEST_F(BackupManagerTest, IndexNamingAnotherTasksBlobChangesNothing) {
+  StoreConfig a = Store("a");
+  Write(a, {{"f", "mine"}});
+  auto other = NewBackup({a}, BackupOptions{}, "other-task");
+  ASSERT_TRUE(other->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint theirs = Commit(*other, {a});
+  const std::string foreign = IndexOf(theirs, "a").root.files_present.at(0).blobs.at(0).blob_id;
+  ASSERT_TRUE(blobs_->inner().RemoveTtl(foreign).GetFor(kWait).ok());
+  auto mine = NewBackup({a});
+  ASSERT_TRUE(mine->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c = Commit(*mine, {a});
+  // A next snapshot of store a whose file names the other task's blob, its cleanup undone
+  // (the previous index still there), as a crash would leave it.
+  SnapshotIndex forged = IndexOf(c, "a");
+  forged.root.files_present.at(0).blobs.at(0).blob_id = foreign;
+  forged.prev_snapshot_index_blob_id = c.state_markers.at(std::string(kBlobStoreBackend)).at("a");
+  Result<std::string> forged_id =
+      PutSnapshotIndex(*blobs_, forged,
+                       {.job_name = "job", .task_name = "task-0", .ttl = std::chrono::hours(1)})
+          .GetFor(kWait);
+  ASSERT_TRUE(forged_id.ok()) << forged_id.status();
+  Checkpoint bad = c;
+  bad.state_markers[std::string(kBlobStoreBackend)]["a"] = *forged_id;
+  const int untags = blobs_->calls(Method::kRemoveTtl), deletes = blobs_->calls(Method::kDelete);
+  auto recovering = NewBackup({a});
+  Result<void> init = recovering->Init(bad).GetFor(kWait);
+  EXPECT_EQ(init.status().code(), StatusCode::kDataLoss) << init.status();
+  EXPECT_NE(init.status().message().find("names blob " + foreign), std::string::npos)
+      << init.status();
+  EXPECT_EQ(blobs_->calls(Method::kRemoveTtl), untags);
+  EXPECT_EQ(blobs_->calls(Method::kDelete), deletes);
+  EXPECT_TRUE(AllBlobs().count(foreign));
+}
+
+}  // namespace
+}  // namespace blobstate

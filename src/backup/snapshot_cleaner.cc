@@ -6,6 +6,8 @@
 #include <set>
 #include <span>
 
+#include "blobstore/blob_ids.h"
+
 namespace blobstate {
 
 std::set<std::string> BlobSet(const DirIndex& dir) {
@@ -54,13 +56,41 @@ Future<void> SnapshotCleaner::Run(CleanupWork work) {
 
 namespace {
 
+// The first blob id of `dir` (files present and removed, removed subdirectories, at any
+// depth) that does not start with `prefix`; "" if none.
+std::string ForeignBlob(const DirIndex& dir, const std::string& prefix) {
+  for (const auto* files : {&dir.files_present, &dir.files_removed}) {
+    for (const FileIndex& f : *files) {
+      for (const FileBlob& b : f.blobs) {
+        if (!b.blob_id.starts_with(prefix)) return b.blob_id;
+      }
+    }
+  }
+  for (const auto* subdirs : {&dir.subdirs_present, &dir.subdirs_removed}) {
+    for (const DirIndex& sub : *subdirs) {
+      if (std::string id = ForeignBlob(sub, prefix); !id.empty()) return id;
+    }
+  }
+  return "";
+}
+
 // kDataLoss unless snapshot `s` (reached from `head`) belongs to `owner`'s job, task and
-// store: a corrupt or forged link must never make a cleanup delete another's snapshot.
+// store, and so does every blob it names (its id starts with the owner's names, as
+// NewBlobId makes them): a corrupt or forged index or link must never make a cleanup
+// untag or delete another's blobs.
 Status CheckOwner(const StoreSnapshot& s, const SnapshotMetadata& owner, std::string_view head) {
   const SnapshotMetadata& m = s.index.metadata;
   if (m.job_name == owner.job_name && m.task_name == owner.task_name &&
       m.store_name == owner.store_name) {
-    return Status::Ok();
+    const std::string prefix = SanitizeIdComponent(owner.job_name) + "/" +
+                               SanitizeIdComponent(owner.task_name) + "/" +
+                               SanitizeIdComponent(owner.store_name) + "/";
+    std::string foreign = ForeignBlob(s.index.root, prefix);
+    if (foreign.empty()) return Status::Ok();
+    return DataLossError("snapshot " + s.index_blob_id + ", reached from " + std::string(head) +
+                         ", names blob " + foreign + ", which is not of job " + owner.job_name +
+                         ", task " + owner.task_name + ", store " + owner.store_name +
+                         "; nothing deleted");
   }
   return DataLossError("snapshot " + s.index_blob_id + ", reached from " + std::string(head) +
                        ", belongs to job " + m.job_name + ", task " + m.task_name + ", store " +

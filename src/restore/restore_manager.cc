@@ -119,16 +119,23 @@ Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint,
     if (st->markers.count(name)) wanted.push_back(name);
   }
   if (wanted.empty()) return MakeReadyFuture();
-  if (fetched) {
-    st->snapshots = std::move(*fetched);
-    return MakeReadyFuture();
-  }
-  return GetStoreSnapshots(st->store, st->executor, checkpoint, wanted)
-      .Then(st->executor, [st](Result<StoreSnapshots> r) -> Result<void> {
-        if (!r.ok()) return r.status().WithContext("restore manager init");
-        st->snapshots = std::move(*r);
-        return Result<void>();
-      });
+  Future<StoreSnapshots> snapshots =
+      fetched ? MakeReadyFuture<StoreSnapshots>(std::move(*fetched))
+              : GetStoreSnapshots(st->store, st->executor, checkpoint, wanted);
+  return std::move(snapshots).Then(st->executor, [st](Result<StoreSnapshots> r) -> Result<void> {
+    if (!r.ok()) return r.status().WithContext("restore manager init");
+    // A snapshot of another job or task is none of this task's state (W.11).
+    for (const auto& [name, snapshot] : *r) {
+      const SnapshotMetadata& m = snapshot.index.metadata;
+      if (m.job_name != st->job || m.task_name != st->task) {
+        return DataLossError("restore manager init: store " + name + ": snapshot " +
+                             snapshot.index_blob_id + " belongs to job " + m.job_name + ", task " +
+                             m.task_name + ", not to job " + st->job + ", task " + st->task);
+      }
+    }
+    st->snapshots = std::move(*r);
+    return Result<void>();
+  });
 }
 
 Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {

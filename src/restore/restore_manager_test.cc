@@ -306,6 +306,21 @@ TEST_F(RestoreIdentityTest, LocalCheckpointOrRocksDbIdentityIdentifiesTheStore) 
   EXPECT_EQ(*ReadTree(a.dir), (Tree{{"IDENTITY", "another-db"}, {"CURRENT", "MANIFEST-1"}}));
 }
 
+// W.11: a checkpoint naming another task's snapshot is refused before anything changes.
+TEST_F(RestoreIdentityTest, SnapshotOfAnotherTaskIsRefused) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, {{"f", "theirs"}}).ok());
+  auto other = NewBackup({a}, {}, "other-task");
+  ASSERT_TRUE(other->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint theirs = Commit(*other, {a});
+  Result<std::map<std::string, StoreFigures>> r = Restore({a}, theirs, /*force=*/true);
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status();
+  EXPECT_NE(r.status().message().find("task other-task, not to job job, task task-0"),
+            std::string::npos)
+      << r.status();
+  EXPECT_EQ(*ReadTree(a.dir), (Tree{{"f", "theirs"}}));
+}
+
 // W.7: a RocksDB database open in another process (which holds the fcntl lock on its LOCK
 // file, as RocksDB does) is never emptied, even when forced.
 TEST_F(RestoreIdentityTest, RocksDbOpenInAnotherProcessIsNeverEmptied) {
