@@ -4,7 +4,7 @@
 
 #include "async/failpoints.h"
 #include "backup/snapshot_cleaner.h"
-#include "blobstate/backup.h"
+#include "backup/backup_manager.h"
 #include "blobstate/snapshot.h"
 
 namespace blobstate {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "blobstate/backup.h"
+#include "backup/backup_manager.h"
 #include "testing/state_fixture.h"
 
 namespace blobstate {

@@ -2,7 +2,9 @@
 #include <set>
 
 #include "async/failpoints.h"
+#include "backup/backup_manager.h"
 #include "blobstate/commit.h"
+#include "restore/restore_manager.h"
 
 namespace blobstate {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "blobstate/restore.h"
+#include "restore/restore_manager.h"
 #include "blobstate/snapshot.h"
 #include "blobstate/transfer.h"
 #include "util/fs.h"

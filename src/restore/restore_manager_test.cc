@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "blobstate/restore.h"
+#include "restore/restore_manager.h"
 #include "testing/state_fixture.h"
 #include "util/fs.h"
 

@@ -8,10 +8,10 @@
 #include <functional>
 #include <set>
 
-#include "blobstate/backup.h"
+#include "backup/backup_manager.h"
 #include "blobstate/checkpoint.h"
 #include "blobstate/metrics.h"
-#include "blobstate/restore.h"
+#include "restore/restore_manager.h"
 #include "blobstate/snapshot.h"
 #include "blobstore/faulty/faulty_blob_store.h"
 #include "testing/temp_dir.h"
