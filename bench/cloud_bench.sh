@@ -10,19 +10,14 @@ cd "$(dirname "$0")/.."
 bin=build/bin
 mib=${BENCH_CLOUD_MIB:-1024}
 scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-cloud-bench-XXXXXX")
-servers=$scratch/servers
-trap 'scripts/test-servers.sh stop "$servers" >/dev/null 2>&1 || true; rm -rf "$scratch"' EXIT
-scripts/test-servers.sh start "$servers" "$bin/blobstate-test-proxy" >/dev/null
-env_of() { grep "^$1=" "$servers/env" | cut -d= -f2-; }
+source bench/lib.sh
+start_servers
 # s3rver itself, as rclone sees it: it ignores conditional writes, so fencing is off (one
 # writer here); the proxy that enforces them for the tests would only slow both tools.
 s3_url="$(env_of BLOBSTATE_TEST_S3_DIRECT_URL)&fencing=off"
 az_url=$(env_of BLOBSTATE_TEST_AZURE_URL)
 s3_endpoint=${s3_url#*endpoint=}; s3_endpoint=${s3_endpoint%%&*}
 az_endpoint=${az_url#*endpoint=}
-export AWS_ACCESS_KEY_ID=$(env_of BLOBSTATE_TEST_S3_ACCESS_KEY)
-export AWS_SECRET_ACCESS_KEY=$(env_of BLOBSTATE_TEST_S3_SECRET_KEY)
-export AZURE_STORAGE_KEY=$(env_of BLOBSTATE_TEST_AZURE_KEY)
 # rclone's remotes, configured through its environment variables.
 export RCLONE_CONFIG_BS3_TYPE=s3 RCLONE_CONFIG_BS3_PROVIDER=Other
 export RCLONE_CONFIG_BS3_ENDPOINT=$s3_endpoint RCLONE_CONFIG_BS3_FORCE_PATH_STYLE=true
@@ -31,7 +26,6 @@ export RCLONE_CONFIG_BS3_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 # (use_emulator: Azurite's well-known account and key, at the endpoint given.)
 export RCLONE_CONFIG_BAZ_TYPE=azureblob RCLONE_CONFIG_BAZ_USE_EMULATOR=true
 export RCLONE_CONFIG_BAZ_ENDPOINT=$az_endpoint
-source bench/lib.sh
 rclone_() { env -u AWS_CA_BUNDLE rclone --config /dev/null "$@"; }
 rclone_ mkdir baz:blobstate-test
 
@@ -99,13 +93,16 @@ for backend in s3 azure; do
   url=$([ $backend = s3 ] && echo "$s3_url" || echo "$az_url")
   "$bin/blobstate" backup --blob-store "$(with_prefix "$url" bench)" --job bench --task t0 \
     --store "db=$db" --json >"$scratch/incr.json"
-  python3 - "$scratch/incr.json" "$backend" "$parts" <<'PY'
+  # A backup is an open (the claim: 1 put, and 1 probe put unless fencing=off) and a commit.
+  claim=$([ $backend = s3 ] && echo 1 || echo 2)
+  python3 - "$scratch/incr.json" "$backend" "$parts" "$claim" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-s, r, parts = d["stores"]["_all"], d["http_requests"], int(sys.argv[3])
-print(f"   {sys.argv[2]} incremental commit: {s['files_uploaded']} new files "
+s, r, parts, claim = d["stores"]["_all"], d["http_requests"], int(sys.argv[3]), int(sys.argv[4])
+print(f"   {sys.argv[2]} incremental backup: {s['files_uploaded']} new files "
       f"({s['bytes_uploaded'] / 2**20:.1f} MiB) in {d['seconds']:.2f} s; "
-      f"PUTs {r.get('PUT', 0)} (expected {parts} parts + 1 index + 1 checkpoint = {parts + 2})")
+      f"PUTs {r.get('PUT', 0)} (expected: the commit's {parts} parts + 1 index + 1 checkpoint"
+      f" = {parts + 2}, and the claim's {claim} = {parts + 2 + claim})")
 print("     all requests: " + ", ".join(f"{k} {v}" for k, v in sorted(r.items())))
 PY
 done

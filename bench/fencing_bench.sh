@@ -9,13 +9,8 @@ cd "$(dirname "$0")/.."
 bin=build/bin
 rounds=${BENCH_FENCING_ROUNDS:-21}
 scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-fencing-bench-XXXXXX")
-servers=$scratch/servers
-trap 'scripts/test-servers.sh stop "$servers" >/dev/null 2>&1 || true; rm -rf "$scratch"' EXIT
-scripts/test-servers.sh start "$servers" "$bin/blobstate-test-proxy" >/dev/null
-env_of() { grep "^$1=" "$servers/env" | cut -d= -f2-; }
-export AWS_ACCESS_KEY_ID=$(env_of BLOBSTATE_TEST_S3_ACCESS_KEY)
-export AWS_SECRET_ACCESS_KEY=$(env_of BLOBSTATE_TEST_S3_SECRET_KEY)
-export AZURE_STORAGE_KEY=$(env_of BLOBSTATE_TEST_AZURE_KEY)
+source bench/lib.sh
+start_servers
 az_url=$(env_of BLOBSTATE_TEST_AZURE_URL)
 "$bin/fencing_bench" "file://$scratch/blobs" "$rounds"
 "$bin/fencing_bench" "$(env_of BLOBSTATE_TEST_S3_URL)" "$rounds"

@@ -24,3 +24,17 @@ fill_store() {
   db_mib=$(($(du -sb "$1" | cut -f1) >> 20))
   echo "   store: $db_mib MiB in $(find "$1" -type f | wc -l) files"
 }
+
+# Starts the test blob servers (scripts/test-servers.sh, with the proxy that enforces
+# conditional writes in front of s3rver) under $scratch/servers, stopped and $scratch
+# removed on exit, and exports their credentials. env_of NAME then gives a value of their
+# env file (BLOBSTATE_TEST_S3_URL, ...).
+start_servers() {
+  servers=$scratch/servers
+  trap 'scripts/test-servers.sh stop "$servers" >/dev/null 2>&1 || true; rm -rf "$scratch"' EXIT
+  scripts/test-servers.sh start "$servers" "$bin/blobstate-test-proxy" >/dev/null
+  export AWS_ACCESS_KEY_ID=$(env_of BLOBSTATE_TEST_S3_ACCESS_KEY)
+  export AWS_SECRET_ACCESS_KEY=$(env_of BLOBSTATE_TEST_S3_SECRET_KEY)
+  export AZURE_STORAGE_KEY=$(env_of BLOBSTATE_TEST_AZURE_KEY)
+}
+env_of() { grep "^$1=" "$servers/env" | cut -d= -f2-; }
