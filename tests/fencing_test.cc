@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include "blobstate/commit.h"
+#include "blobstate/task.h"
 #include "blobstore/blob_store_testing.h"
 #include "testing/fault_proxy.h"
+#include "testing/gated_blob_store.h"
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "testing/test_servers.h"
@@ -92,6 +94,76 @@ TEST_P(FencingTest, SecondWriterFencesTheFirstOnEveryBackend) {
   EXPECT_EQ((*reader)->opened_at()->input_offsets, (InputOffsets{{"in", "1"}}));
   ASSERT_TRUE((*reader)->Restore().GetFor(testing::kWait).ok());
   EXPECT_EQ(*ReadTree(tmp_.Sub("host-c/s")), (Tree{{"f", "replacement 5"}}));
+  testing::Outcome verify =
+      testing::Sh("blobstate verify --blob-store '" + url_ + "' --job j --task t");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+}
+
+// In one process: a task committer whose last commit hangs (its Close timed out) is given
+// up on, and a replacement committer opens the task on a handle of its own; the hung
+// commit, let go, is fenced at its persist, and the replacement's state is the latest.
+TEST_P(FencingTest, ReplacementOfACommitterWhoseCloseTimedOutFencesIt) {
+  auto old_store = Handle(url_), new_store = Handle(url_);
+  testing::GatedBlobStore gated(*old_store);
+  gated.Open();
+  auto options = [&](const std::string& host) {
+    TaskOptions o{.commit = {.job = "j",
+                             .task = "t",
+                             .stores = {{.name = "s", .dir = tmp_.Sub(host + "/s")}},
+                             .restore = {.sync = false}},
+                  .commit_timeout = std::chrono::milliseconds(50)};
+    return o;
+  };
+  auto start = [&](BlobStore& store, const std::string& host) {
+    auto task = TaskCommitter::Open(store, pool_, options(host), nullptr);
+    EXPECT_TRUE(task.ok()) << task.status();
+    Result<InputOffsets> offsets = (*task)->Init();
+    EXPECT_TRUE(offsets.ok()) << offsets.status();
+    StoreConfig config{.name = "s", .dir = tmp_.Sub(host + "/s")};
+    EXPECT_TRUE((*task)
+                    ->AddStore("s",
+                               [config](const std::string& dest) {
+                                 return SnapshotClosedStore(config, dest);
+                               })
+                    .ok());
+    return std::move(*task);
+  };
+  auto old_task = start(gated, "host-a");
+  ASSERT_TRUE(WriteTree(tmp_.Sub("host-a/s"), {{"f", "old 1"}}).ok());
+  ASSERT_EQ(*old_task->Commit({{"in", "1"}}), CommitOutcome::kStarted);
+  Status first;
+  do {
+    first = old_task->Close();
+  } while (first.code() == StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(first.ok()) << first;
+  ASSERT_TRUE(WriteTree(tmp_.Sub("host-a/s"), {{"f", "old 2"}}).ok());
+  gated.Close();
+  ASSERT_EQ(*old_task->Commit({{"in", "2"}}), CommitOutcome::kStarted);
+  EXPECT_EQ(old_task->Close().code(), StatusCode::kDeadlineExceeded);  // it hangs
+
+  auto replacement = start(*new_store, "host-b");
+  EXPECT_EQ(*ReadTree(tmp_.Sub("host-b/s")), (Tree{{"f", "old 1"}}));
+  ASSERT_TRUE(WriteTree(tmp_.Sub("host-b/s"), {{"f", "new 3"}}).ok());
+  ASSERT_EQ(*replacement->Commit({{"in", "3"}}), CommitOutcome::kStarted);
+  Status closed;
+  do {
+    closed = replacement->Close();
+  } while (closed.code() == StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(closed.ok()) << closed;
+
+  gated.Open();  // the hung commit goes on, to be fenced
+  Status fenced;
+  do {
+    fenced = old_task->Close();
+  } while (fenced.code() == StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(fenced.code(), StatusCode::kFenced) << fenced;
+
+  auto reader_store = Handle(url_);
+  auto reader = Writer(*reader_store, "host-c", /*claim=*/false);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->opened_at()->input_offsets, (InputOffsets{{"in", "3"}}));
+  ASSERT_TRUE((*reader)->Restore().GetFor(testing::kWait).ok());
+  EXPECT_EQ(*ReadTree(tmp_.Sub("host-c/s")), (Tree{{"f", "new 3"}}));
   testing::Outcome verify =
       testing::Sh("blobstate verify --blob-store '" + url_ + "' --job j --task t");
   EXPECT_EQ(verify.exit_code, 0) << verify.out;
