@@ -383,7 +383,9 @@ TEST_F(CliEndToEndTest, LockedStoreDirectoryFailsAtOnceNamingIt) {
 // W.8: emptying a store never crosses into a file system mounted inside it. Mounts need
 // root: the tmpfs lives in a mount namespace of its own (unshare), gone with the command.
 TEST_F(CliEndToEndTest, RestoreNeverEmptiesAMountedFileSystem) {
-  if (::geteuid() != 0 || Sh("unshare -m true").exit_code != 0) {
+  ASSERT_TRUE(MakeDirs(tmp_.Sub("probe")).ok());
+  if (::geteuid() != 0 ||
+      Sh("unshare -m mount -t tmpfs none " + tmp_.Sub("probe")).exit_code != 0) {
     GTEST_SKIP() << "needs root and unshare(1) to mount a file system";
   }
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("a"), {{"f", "a"}}).ok());
