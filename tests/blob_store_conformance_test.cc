@@ -107,7 +107,7 @@ class BlobStoreConformanceTest : public ::testing::TestWithParam<Backend> {
   }
 
   std::set<std::string> Expired(system_clock::time_point now) {
-    Result<std::vector<std::string>> ids = store_->ListExpired(now).GetFor(kWait, "list");
+    Result<std::vector<std::string>> ids = blobstate::testing::ExpiringBefore(*store_, now);
     EXPECT_TRUE(ids.ok()) << ids.status();
     return ids.ok() ? std::set<std::string>(ids->begin(), ids->end()) : std::set<std::string>{};
   }
@@ -161,16 +161,73 @@ TEST_P(BlobStoreConformanceTest, RemoveTtlIsIdempotent) {
   EXPECT_EQ(Read(id).value_or(""), "keep me");
 }
 
-TEST_P(BlobStoreConformanceTest, HasTtlTellsWhetherTheTtlIsStillThere) {
+TEST_P(BlobStoreConformanceTest, ExpiryOfTellsWhenTheTtlEndsIfItIsStillThere) {
+  const auto before = system_clock::now();
   std::string id = PutOk("with a ttl");
   std::string permanent = PutOk("without", 0s);
-  EXPECT_TRUE(*store_->HasTtl(id).GetFor(kWait));
-  EXPECT_FALSE(*store_->HasTtl(permanent).GetFor(kWait));
+  Result<std::optional<system_clock::time_point>> expiry = store_->ExpiryOf(id).GetFor(kWait);
+  ASSERT_TRUE(expiry.ok() && expiry->has_value()) << expiry.status();
+  EXPECT_GE(**expiry, before + 1h - 2s);
+  EXPECT_LE(**expiry, system_clock::now() + 1h + 2s);
+  EXPECT_FALSE(store_->ExpiryOf(permanent).GetFor(kWait)->has_value());
   ASSERT_TRUE(store_->RemoveTtl(id).GetFor(kWait).ok());
-  EXPECT_FALSE(*store_->HasTtl(id).GetFor(kWait));
-  Status missing = store_->HasTtl("job/task/store/never-put").GetFor(kWait).status();
+  EXPECT_FALSE(store_->ExpiryOf(id).GetFor(kWait)->has_value());
+  Status missing = store_->ExpiryOf("job/task/store/never-put").GetFor(kWait).status();
   EXPECT_EQ(missing.code(), StatusCode::kNotFound) << missing;
   EXPECT_NE(missing.message().find("never-put"), std::string::npos) << missing;
+}
+
+// H.8: DeleteExpired deletes only a blob whose TTL expired: never one RemoveTtl made
+// permanent (the race gc loses to a commit), nor one whose TTL is still to come.
+TEST_P(BlobStoreConformanceTest, DeleteExpiredDeletesOnlyAnExpiredBlob) {
+  std::string expired = PutOk("expired");
+  std::string untagged = PutOk("untagged");
+  std::string permanent = PutOk("never had a ttl", 0s);
+  ASSERT_TRUE(store_->RemoveTtl(untagged).GetFor(kWait).ok());
+  const auto later = system_clock::now() + 2h;
+  EXPECT_EQ(store_->DeleteExpired(expired, system_clock::now()).GetFor(kWait).status().code(),
+            StatusCode::kAborted);  // not yet
+  for (const std::string& id : {untagged, permanent}) {
+    Status kept = store_->DeleteExpired(id, later).GetFor(kWait).status();
+    EXPECT_EQ(kept.code(), StatusCode::kAborted) << kept;
+    EXPECT_TRUE(Read(id).ok()) << id;
+  }
+  Status deleted = store_->DeleteExpired(expired, later).GetFor(kWait).status();
+  ASSERT_TRUE(deleted.ok()) << deleted;
+  EXPECT_EQ(Read(expired).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->DeleteExpired(expired, later).GetFor(kWait).status().code(), StatusCode::kGone);
+}
+
+// H.8: a listing comes a page at a time, each blob once, with its size and age, and its
+// TTL where the service lists it.
+TEST_P(BlobStoreConformanceTest, ListBlobsPagesThroughEveryBlobOnce) {
+  std::set<std::string> put;
+  for (int i = 0; i < 12; ++i) put.insert(PutOk(std::string(i, 'x'), i % 2 ? 1h : 0s));
+  Result<std::string> other =
+      store_->Put(StringSourceFactory("other job"), {.job_name = "other", .task_name = "t"})
+          .GetFor(kWait);
+  ASSERT_TRUE(other.ok());
+  std::set<std::string> listed;
+  std::string token;
+  int pages = 0;
+  do {
+    Result<BlobPage> page = store_->ListBlobs(meta_.job_name + "/", token).GetFor(kWait);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_LT(++pages, 1000);
+    for (const BlobInfo& b : page->blobs) {
+      EXPECT_TRUE(listed.insert(b.id).second) << b.id << " listed twice";
+      EXPECT_LE(b.modified, system_clock::now() + 5s);
+      EXPECT_GE(b.modified, system_clock::now() - 10min);
+      Result<std::string> data = Read(b.id);
+      ASSERT_TRUE(data.ok());
+      EXPECT_EQ(b.size, data->size());
+      if (b.ttl_listed) {
+        EXPECT_EQ(b.expires.has_value(), data->size() % 2 == 1) << b.id;
+      }
+    }
+    token = page->next;
+  } while (!token.empty());
+  EXPECT_EQ(listed, put);
 }
 
 TEST_P(BlobStoreConformanceTest, RemoveTtlOfAMissingBlobIsNotFound) {

@@ -1,7 +1,7 @@
 // Crash recovery, end to end: the wordcount example job is crashed at every failpoint (and
 // killed at random moments), restarted on the same host or a new one, and must finish with
-// the digest of an uninterrupted run, leaving the blob store holding exactly what its latest
-// checkpoint references (everything else has a TTL; nothing expired is left after gc).
+// the digest of an uninterrupted run; after a last gc, the blob store holds exactly what its
+// latest and retained checkpoints reference, and nothing with a TTL.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -16,6 +16,7 @@
 #include "blobstate/checkpoint.h"
 #include "blobstate/snapshot.h"
 #include "blobstate/transfer.h"
+#include "blobstore/blob_store_testing.h"
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "testing/test_servers.h"
@@ -66,28 +67,45 @@ class CrashRecoveryTest : public ::testing::Test {
     return digest;
   }
 
-  // After gc: the store holds what the latest checkpoint references, without TTLs, plus
-  // only blobs with a TTL that has not expired.
+  // The blobs the latest checkpoint of wc/t0 and those it retains reference.
+  static std::set<std::string> Referenced(BlobStore& store, ThreadPool& pool) {
+    auto checkpoints = *CheckpointStore::Open(store, pool, {}, "wc", "t0");
+    std::optional<Checkpoint> latest = *checkpoints->ReadLatest().GetFor(kWait);
+    EXPECT_TRUE(latest.has_value());
+    if (!latest) return {};
+    std::vector<std::optional<Checkpoint>> kept = {latest};
+    for (const std::string& id : latest->retained) {
+      Result<Checkpoint> c = checkpoints->ReadHistory(id).GetFor(kWait);
+      EXPECT_TRUE(c.ok()) << c.status();
+      if (c.ok()) kept.push_back(*c);
+    }
+    std::set<std::string> referenced;
+    for (const std::optional<Checkpoint>& c : kept) {
+      Result<StoreSnapshots> snaps = GetStoreSnapshots(store, pool, c, {}).GetFor(kWait);
+      EXPECT_TRUE(snaps.ok()) << snaps.status();
+      if (!snaps.ok()) continue;
+      for (const auto& [name, snap] : *snaps) {
+        referenced.insert(snap.index_blob_id);
+        for (const std::string& id : BlobIdsOf(snap.index.root)) referenced.insert(id);
+      }
+    }
+    return referenced;
+  }
+
+  // After a last gc (the job stopped, so with no grace period): the store holds exactly
+  // what the latest and retained checkpoints reference, none of it with a TTL, and
+  // otherwise only blobs whose TTL has not expired (none: every upload was persisted or
+  // collected).
   void ExpectNothingLostNothingLeaked() {
-    Outcome gc = Sh("blobstate gc --blob-store file://" + tmp_.Sub("blobs"));
+    Outcome gc = Sh("blobstate gc --grace 0s --blob-store file://" + tmp_.Sub("blobs"));
     ASSERT_EQ(gc.exit_code, 0) << gc.out;
     Result<std::unique_ptr<BlobStore>> store = OpenBlobStore("file://" + tmp_.Sub("blobs"), {});
     ASSERT_TRUE(store.ok());
     ThreadPool pool("crash-test", 2);
-    auto checkpoints = *CheckpointStore::Open(**store, pool, {}, "wc", "t0");
-    std::optional<Checkpoint> latest = *checkpoints->ReadLatest().GetFor(kWait);
-    ASSERT_TRUE(latest.has_value());
-    Result<StoreSnapshots> snaps = GetStoreSnapshots(**store, pool, latest, {}).GetFor(kWait);
-    ASSERT_TRUE(snaps.ok()) << snaps.status();
-    std::set<std::string> referenced;
-    for (const auto& [name, snap] : *snaps) {
-      referenced.insert(snap.index_blob_id);
-      for (const std::string& id : BlobIdsOf(snap.index.root)) referenced.insert(id);
-    }
+    const std::set<std::string> referenced = Referenced(**store, pool);
     auto far = std::chrono::system_clock::now() + 3650 * 24h;
-    std::vector<std::string> ttl = *(*store)->ListExpired(far).GetFor(kWait);
+    std::vector<std::string> ttl = *testing::ExpiringBefore(**store, far);
     std::set<std::string> with_ttl(ttl.begin(), ttl.end());
-    EXPECT_TRUE((*store)->ListExpired(std::chrono::system_clock::now()).GetFor(kWait)->empty());
     std::set<std::string> all = testing::FileStoreBlobIds(tmp_.Sub("blobs"));
     for (const std::string& id : referenced) {
       EXPECT_TRUE(all.count(id)) << "lost: " << id;
@@ -132,7 +150,7 @@ TEST_P(CloudJobTest, CrashedJobRestartsOnANewHostWithTheUninterruptedDigest) {
   Result<StoreSnapshots> snaps = GetStoreSnapshots(**store, pool, latest, {}).GetFor(kWait);
   ASSERT_TRUE(snaps.ok()) << snaps.status();
   auto far = std::chrono::system_clock::now() + 3650 * 24h;
-  std::vector<std::string> ttl = *(*store)->ListExpired(far).GetFor(kWait);
+  std::vector<std::string> ttl = *testing::ExpiringBefore(**store, far);
   for (const auto& [name, snap] : *snaps) {
     std::vector<std::string> ids = BlobIdsOf(snap.index.root);
     ids.push_back(snap.index_blob_id);

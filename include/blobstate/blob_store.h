@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,27 @@ struct BlobMetadata {
   // unless RemoveTtl is called first. Zero: no expiry.
   std::chrono::seconds ttl{0};
 };
+
+// A blob as a listing shows it.
+struct BlobInfo {
+  std::string id;
+  uint64_t size = 0;
+  // When the blob was put or, on file://, lost its TTL: gc's measure of an orphan's age.
+  std::chrono::system_clock::time_point modified;
+  // Whether the listing shows TTLs (file://, Azure); if not (S3), ExpiryOf tells.
+  bool ttl_listed = false;
+  // If ttl_listed: when the blob's TTL expires; nullopt if it has none.
+  std::optional<std::chrono::system_clock::time_point> expires;
+};
+
+// One page of a listing of blobs.
+struct BlobPage {
+  std::vector<BlobInfo> blobs;  // in id order
+  std::string next;             // the token of the next page; empty after the last page
+};
+
+// The most blobs a page of ListBlobs holds.
+inline constexpr size_t kMaxListPage = 1000;
 
 // A named object with its version: an opaque token that a put of other bytes always changes
 // (the ETag on S3 and Azure; on file:// one made from the file's identity and a hash of its
@@ -123,14 +145,24 @@ class BlobStore {
   // flushes before a checkpoint that references new blobs is persisted, and after cleanup.
   virtual Future<void> Flush() = 0;
 
-  // Whether blob `id` has a TTL (RemoveTtl was not called since its put with one).
-  // kNotFound if the blob does not exist.
-  virtual Future<bool> HasTtl(const std::string& id) = 0;
+  // When blob `id`'s TTL expires; nullopt if it has none (RemoveTtl was called since its
+  // put with one, or it was put without). kNotFound if the blob does not exist.
+  virtual Future<std::optional<std::chrono::system_clock::time_point>> ExpiryOf(
+      const std::string& id) = 0;
 
-  // The ids of blobs whose TTL expired before `now`, for gc. Never used on the commit or
-  // restore path (it may list the whole store).
-  virtual Future<std::vector<std::string>> ListExpired(
-      std::chrono::system_clock::time_point now) = 0;
+  // One page of the blobs whose ids start with `prefix`: the first page for an empty
+  // `token`, else the page after the one whose `next` it is. For gc and verify: never used
+  // on the commit or restore path. Memory: one page (at most kMaxListPage blobs).
+  virtual Future<BlobPage> ListBlobs(const std::string& prefix, const std::string& token) = 0;
+
+  // Deletes blob `id` only if its TTL expired before `now`. kAborted, deleting nothing, if
+  // it has no TTL or a later one (so a RemoveTtl that wins the race keeps its blob); kGone
+  // if it is absent. The condition is checked by the delete itself where the service
+  // offers it (Azure: x-ms-if-tags; file://: only the copy with the TTL is removed, never
+  // the one RemoveTtl made permanent); S3, which has no such condition, reads the tags
+  // first.
+  virtual Future<void> DeleteExpired(const std::string& id,
+                                     std::chrono::system_clock::time_point now) = 0;
 
   // Named objects: small mutable objects (checkpoints) under names the caller chooses,
   // valid as blob ids (IsValidBlobId), in a namespace apart from blobs. A put replaces the
@@ -184,8 +216,8 @@ struct RetryPolicy {
   // started. Default: 2 min.
   std::chrono::milliseconds max_elapsed{120'000};
   // Called (on any thread, so it must be thread-safe and quick) before each retry, with the
-  // method retried: "put", "get", "delete", "remove-ttl", "has-ttl", "list-expired", "flush",
-  // "put-object",
+  // method retried: "put", "get", "delete", "remove-ttl", "expiry-of", "list-blobs",
+  // "delete-expired", "flush", "put-object",
   // "get-object", "delete-object" or "list-objects". For metrics. Default: none.
   std::function<void(std::string_view method)> on_retry;
 };

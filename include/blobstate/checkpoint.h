@@ -10,8 +10,13 @@
 // "checkpoints/<job>/<task>/latest-v<version>". So a new host with an empty disk finds a
 // task's latest checkpoint from the blob store URL, the job and the task alone, with one
 // get and no listing; a commit writes it with one atomic put, which replaces the previous
-// one. Only the latest checkpoint is kept: each commit deletes the snapshot its
-// predecessor referenced, so an older checkpoint could not be restored anyway.
+// one.
+//
+// History (history.h): the latest checkpoint also lists the ids of the older checkpoints
+// the task retains (`retained`, by its RetentionPolicy); each of those is kept whole in
+// the object "checkpoints/<job>/<task>/history/<id>". Pins keep more (history.h). A
+// snapshot leaves with the last retained or pinned checkpoint that names it: the
+// checkpoint that drops it lists it under `expiring` until its deletion has finished.
 //
 // One writer per task (fencing). A writer claims the task before it writes: Claim puts
 // the version 2 object back with the writer epoch one higher and its own writer id, as a
@@ -33,6 +38,7 @@
 #define BLOBSTATE_CHECKPOINT_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,6 +48,7 @@
 
 #include "blobstate/blob_store.h"
 #include "blobstate/future.h"
+#include "blobstate/history.h"
 #include "blobstate/status.h"
 
 namespace blobstate {
@@ -57,6 +64,18 @@ inline constexpr uint32_t kLatestCheckpointVersion = 2;
 // Markers of one backend: store name -> marker.
 using StoreMarkers = std::map<std::string, std::string>;
 
+// What a commit leaves to delete once it is persisted: the snapshot `index_blob_id` of
+// `store` that checkpoint `checkpoint_id` named, or with an empty store and index, the
+// history object of `checkpoint_id`. Deleted unless a retained or pinned checkpoint still
+// names it.
+struct ExpiringSnapshot {
+  std::string checkpoint_id;
+  std::string store;
+  std::string index_blob_id;
+
+  auto operator<=>(const ExpiringSnapshot&) const = default;
+};
+
 struct Checkpoint {
   uint32_t version = kLatestCheckpointVersion;
   std::string id;                                     // version 2; empty in version 1
@@ -66,6 +85,16 @@ struct Checkpoint {
   // of the task, and the writer's id. 0 and "" in checkpoints from before fencing.
   uint64_t writer_epoch = 0;
   std::string writer_id;
+  // History (version 2; empty and false in checkpoints of writers from before history).
+  // The ids of the older checkpoints retained, newest first.
+  std::vector<std::string> retained;
+  // What this checkpoint's commit deletes after persisting it, until that is done.
+  std::vector<ExpiringSnapshot> expiring;
+  // True if the writer keeps history: every blob the checkpoint names lost its TTL before
+  // the checkpoint was persisted, and snapshots are deleted only through `expiring`. False:
+  // a writer from before history, whose cleanup after the persist removed the TTLs and
+  // deleted the previous snapshot (recovery finishes such a cleanup the old way).
+  bool history = false;
 
   bool operator==(const Checkpoint&) const = default;
 };
@@ -152,6 +181,24 @@ class CheckpointStore {
   // The latest checkpoint of every version that has one, the highest version first.
   Future<std::vector<Checkpoint>> List();
 
+  // History objects (history.h), of version 2 checkpoints. ReadHistory: kNotFound naming
+  // the checkpoint if it has none; kDataLoss if the object holds another checkpoint.
+  Future<Checkpoint> ReadHistory(const std::string& id);
+  // Writes `checkpoint` (a valid id; its retained and expiring lists are left out) as its
+  // history object, replacing one of the same checkpoint.
+  Future<void> WriteHistory(const Checkpoint& checkpoint);
+  // A missing object counts as deleted.
+  Future<void> DeleteHistory(const std::string& id);
+
+  // The task's pins (none if there is no pins object).
+  Future<std::vector<Pin>> ReadPins();
+  // Replaces the pins with change(current pins), as a compare-and-swap on the pins object,
+  // reading and retrying after losing a race (up to kClaimAttempts times, then kAborted).
+  // An error of `change` is returned as it is, and nothing is written. Returns the pins
+  // written. Any process may call it; it needs no claim.
+  using PinChange = std::function<Result<std::vector<Pin>>(std::vector<Pin>)>;
+  Future<std::vector<Pin>> UpdatePins(PinChange change);
+
   const CheckpointConfig& config() const { return config_; }
 
   static constexpr int kClaimAttempts = 8;
@@ -166,6 +213,8 @@ class CheckpointStore {
   CheckpointStore(BlobStore& store, Executor& executor, CheckpointConfig config,
                   std::string prefix);
   std::string ObjectName(uint32_t version) const;
+  std::string HistoryName(const std::string& id) const { return prefix_ + "history/" + id; }
+  Future<std::vector<Pin>> UpdatePinsOnce(PinChange change, int attempt);
   // The latest checkpoint of `version`, claim records included; nullopt if there is none.
   Future<std::optional<Checkpoint>> ReadVersion(uint32_t version);
   // kFailedPrecondition unless the blob store enforces conditional puts (see Claim).

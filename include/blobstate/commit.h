@@ -6,16 +6,21 @@
 //               (fencing, see CheckpointStore::Claim) unless options.claim is false; reads the
 //               checkpoint to open at (the latest, or options.checkpoint_id) and its stores'
 //               snapshot indexes (fetched and decoded once, for recovery and restore); if it
-//               claimed, finishes what a crashed writer left (interrupted cleanups,
-//               snapshots of removed stores, stale local checkpoint directories). Only then
+//               claimed, loads the retained checkpoints and finishes what a crashed writer
+//               left (expiring snapshots, released pins, the cleanup of a writer from before
+//               history, stale local checkpoint directories). Only then
 //               does the caller get an engine: nothing can be restored or committed before a
 //               successful Open.
 //   Restore     restores every backed-up store to the checkpoint opened at (RestoreManager).
 //   Commit      one commit of the local checkpoint directories the caller snapshotted:
-//               upload -> flush -> persist the checkpoint -> cleanup, in this order, with
-//               the failpoints "persist.before_checkpoint" and "persist.after_checkpoint"
-//               around the persist. A failed persist leaves the upload to expire by its TTL
-//               and cleans up nothing. Requires a claim. Calls must not overlap.
+//               upload (blobs and indexes put with a TTL, then their TTLs removed) and,
+//               beside it, the history object of the previous checkpoint if it stays
+//               retained -> flush -> persist the checkpoint (with the retained ids and what
+//               leaves the history) -> expire (delete what no latest, retained or pinned
+//               checkpoint names), in this order, with the failpoints
+//               "persist.before_checkpoint" and "persist.after_checkpoint" around the
+//               persist. What a failed or crashed commit uploaded is named by no checkpoint:
+//               gc collects it. Requires a claim. Calls must not overlap.
 //
 // Fencing: once another writer claims the task, this engine's next persist fails with
 // kFenced, and so does every later Commit: a fenced engine persists, deletes and untags
@@ -47,6 +52,7 @@
 #include "blobstate/blob_store.h"
 #include "blobstate/checkpoint.h"
 #include "blobstate/future.h"
+#include "blobstate/history.h"
 #include "blobstate/metrics.h"
 #include "blobstate/restore.h"
 #include "blobstate/store.h"
@@ -67,14 +73,22 @@ struct CommitOptions {
   // Whether Open claims the task as its writer. Without a claim the engine only reads: it
   // recovers and deletes nothing, and Commit fails. Default: true.
   bool claim = true;
-  // The checkpoint to open at: the latest of its version (only those are kept). Empty: the
-  // latest of the first read version that has one. Default: empty.
+  // The checkpoint to open at: the latest of its version, or one it retains or pins. Empty:
+  // the latest of the first read version that has one. Opened with a claim at an older
+  // checkpoint, the engine rolls the task back: the next commit builds on that one.
+  // Default: empty.
   std::string checkpoint_id;
+  // Which checkpoints each commit keeps (history.h). Default: RetentionPolicy{}.
+  RetentionPolicy retention;
 };
+
+// The shortest blob TTL a commit accepts: a commit must remove its blobs' TTLs before half
+// of it has passed.
+inline constexpr std::chrono::seconds kMinBlobTtl{3600};
 
 // kInvalidArgument naming the problem: checkpoint versions that do not suit the blob store
 // backend (ValidateForBlobStoreBackend), an invalid or repeated store name, a backed-up
-// store without a directory.
+// store without a directory, a blob TTL below kMinBlobTtl, a bad retention policy.
 Status ValidateCommitOptions(const CommitOptions& options);
 
 class CommitEngine {
@@ -105,6 +119,8 @@ class CommitEngine {
 
   // The checkpoint last persisted by this engine, else the one opened at.
   std::optional<Checkpoint> last() const;
+  // The checkpoints retained besides the latest, newest first (a claiming engine's).
+  std::vector<Checkpoint> Retained() const;
   // What the last Commit did per store, and how long its persist took.
   std::map<std::string, StoreFigures> LastFigures() const;
   std::chrono::nanoseconds LastPersistTime() const;

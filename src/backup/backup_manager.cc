@@ -1,10 +1,11 @@
+#include "backup/backup_manager.h"
+
 #include <map>
 #include <mutex>
 #include <set>
 
 #include "async/failpoints.h"
 #include "backup/snapshot_cleaner.h"
-#include "backup/backup_manager.h"
 #include "blobstate/snapshot.h"
 
 namespace blobstate {
@@ -12,21 +13,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A snapshot uploaded by Upload and not yet cleaned up.
+// A snapshot uploaded by Upload and not yet persisted.
 struct Pending {
   StoreSnapshot snapshot;
-  std::set<std::string> blobs;          // every blob of the new snapshot
-  std::set<std::string> new_blobs;      // blobs of the new snapshot that the base lacks
-  std::set<std::string> removed_blobs;  // blobs of the base that the new snapshot lacks
+  std::shared_ptr<const std::set<std::string>> blobs;  // every blob of the new snapshot
+  std::set<std::string> new_blobs;                     // those the base lacks
 };
 
 struct StoreState {
   StoreConfig config;
   std::optional<StoreSnapshot> persisted;  // the base of the next diff
   std::optional<Pending> uploaded;
-  CleanupWork leftover;  // what failed cleanups (or a crash) left to do
-  StoreFigures figures;  // of the last upload and cleanup
+  StoreFigures figures;  // of the last upload and expiry
 };
+
+using BlobSetPtr = std::shared_ptr<const std::set<std::string>>;
 
 void CountRemoved(const DirDiff& diff, StoreFigures& f) {
   auto add = [&f](TreeTotals t) {
@@ -60,25 +61,27 @@ struct BackupManager::State {
   SnapshotCleaner cleaner;
   mutable std::mutex mu;
   std::map<std::string, StoreState> stores;  // backed-up stores; the map never changes shape
-  // Snapshots of stores no longer configured, to delete: store -> index blob id (a store
-  // removed, re-added and removed again before the first deletion succeeded has two).
-  std::multimap<std::string, std::string> unconfigured;
+  // Blob sets of live snapshots, by index blob id: of the bases, the uploads, and those
+  // Expire fetched (dropped once no longer live).
+  std::map<std::string, BlobSetPtr> blob_sets;  // GUARDED_BY(mu)
 
   StoreState& Store(const std::string& name) { return stores.at(name); }
+  SnapshotMetadata Owner(const std::string& store_name) const {
+    return {.job_name = job, .task_name = task, .store_name = store_name};
+  }
   void Fail(const std::string& name, Phase phase) {
     if (metrics != nullptr) metrics->RecordError(Flow::kBackup, name, phase);
   }
 
   Future<std::string> UploadStore(const std::string& name, const std::string& dir,
                                   const std::string& checkpoint_id);
-  Future<void> CleanupStore(const std::string& name, const std::string& marker);
-  CleanupWork PlanCleanup(StoreState& s, const std::string& marker);  // REQUIRES: mu held
-  Future<void> RunCleanup(const std::string& name, CleanupWork work);
-  // Deletes the snapshots `targets` (entries of `unconfigured`), forgetting each one
-  // deleted. Only those that the latest persisted checkpoint lists as removed, not as live.
-  Future<void> DeleteUnconfigured(std::multimap<std::string, std::string> targets);
-  // Removes the entry (`name`, `id`) from `unconfigured`.
-  void Forget(const std::string& name, const std::string& id);
+  // Removes the TTLs of `p`'s new blobs, then of its index, unless the upload started more
+  // than half the TTL ago.
+  Future<void> MakePermanent(const std::string& name, const Pending& p, Clock::time_point started);
+  // The union of the blob sets of `live` (index ids of store `name`), fetching those not
+  // known yet.
+  Future<BlobSetPtr> LiveBlobs(const std::string& name, std::set<std::string> live);
+  Future<void> ExpireOne(const ExpiringSnapshot& target, std::set<std::string> live);
 };
 
 BackupManager::BackupManager(BlobStore& store, Executor& executor, std::string job,
@@ -97,42 +100,31 @@ BackupManager::~BackupManager() = default;
 
 Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint,
                                  std::optional<StoreSnapshots> fetched) {
-  Result<StoreMarkers> markers = BlobStoreMarkers(checkpoint);
-  Result<StoreMarkers> removed = BlobStoreMarkers(checkpoint, kRemovedStoresKey);
-  for (const Status& s : {markers.status(), removed.status()}) {
-    if (!s.ok()) return MakeReadyFuture<void>(s.WithContext("backup manager init"));
+  if (Result<StoreMarkers> markers = BlobStoreMarkers(checkpoint); !markers.ok()) {
+    return MakeReadyFuture<void>(markers.status().WithContext("backup manager init"));
   }
   auto st = state_;
   std::vector<std::string> configured;
   for (const auto& [name, s] : st->stores) configured.push_back(name);
-  {
-    std::lock_guard<std::mutex> lock(st->mu);
-    for (const auto& [name, id] : *markers) {
-      if (!st->stores.count(name)) st->unconfigured.emplace(name, id);
-    }
-    for (const auto& [name, id] : *removed) st->unconfigured.emplace(name, id);
-  }
-  // Listed as removed, these are no longer live in `checkpoint`: delete them now (usually
-  // done already, by the cleanup after that checkpoint was persisted), so that the next
-  // checkpoint need not list them again. Best effort: each Cleanup retries.
-  std::multimap<std::string, std::string> listed(removed->begin(), removed->end());
+  const bool legacy = checkpoint && !checkpoint->history;
   Future<StoreSnapshots> snapshots =
       fetched              ? MakeReadyFuture<StoreSnapshots>(std::move(*fetched))
       : configured.empty() ? MakeReadyFuture<StoreSnapshots>(StoreSnapshots{})
                            : GetStoreSnapshots(st->store, st->executor, checkpoint, configured);
   return std::move(snapshots)
       .Map(st->executor,
-           [st](StoreSnapshots snapshots) {
+           [st, legacy](StoreSnapshots snapshots) {
              std::vector<Future<void>> recoveries;
              for (auto& [name, snapshot] : snapshots) {
                {
                  std::lock_guard<std::mutex> lock(st->mu);
                  st->Store(name).persisted = snapshot;
+                 st->blob_sets[snapshot.index_blob_id] =
+                     std::make_shared<const std::set<std::string>>(BlobSet(snapshot.index.root));
                }
-               const SnapshotMetadata owner{
-                   .job_name = st->job, .task_name = st->task, .store_name = name};
+               if (!legacy) continue;
                recoveries.push_back(
-                   st->cleaner.Recover(snapshot, owner)
+                   st->cleaner.Recover(snapshot, st->Owner(name))
                        .Then(st->executor, [st, name = name](Result<void> r) {
                          if (!r.ok()) st->Fail(name, Phase::kInit);
                          return r.ok() ? r : r.status().WithContext("recovery of store " + name);
@@ -140,66 +132,37 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint,
              }
              return AllOf(std::move(recoveries));
            })
-      .Map(st->executor,
-           [st, listed = std::move(listed)] {
-             return st->DeleteUnconfigured(listed).Then(
-                 st->executor, [](Result<void>) { return Result<void>(); });
-           })
       .Then(st->executor, [st](Result<void> r) {  // `st` lives until the last step ends
         return r.ok() ? r : r.status().WithContext("backup manager init");
       });
 }
 
-Future<void> BackupManager::State::DeleteUnconfigured(
-    std::multimap<std::string, std::string> targets) {
-  if (targets.empty()) return MakeReadyFuture();
-  // Never delete what the persisted snapshots of the configured stores hold.
-  auto live = std::make_shared<std::set<std::string>>();
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    for (const auto& [name, s] : stores) {
-      if (!s.persisted) continue;
-      live->insert(s.persisted->index_blob_id);
-      std::set<std::string> blobs = BlobSet(s.persisted->index.root);
-      live->insert(blobs.begin(), blobs.end());
-    }
+Future<void> BackupManager::State::MakePermanent(const std::string& name, const Pending& p,
+                                                 Clock::time_point started) {
+  const std::chrono::seconds ttl = options.transfer.ttl;
+  const auto elapsed = Clock::now() - started;
+  if (ttl.count() > 0 && elapsed > ttl / 2) {
+    return MakeReadyFuture<void>(DeadlineExceededError(
+        "store " + name + ": the upload started " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(elapsed).count()) +
+        " s ago, more than half the blob TTL (" + std::to_string(ttl.count()) +
+        " s); not persisted, as its first blobs could expire before a checkpoint names them"));
   }
-  std::vector<Future<void>> deletions;
-  for (const auto& [name, id] : targets) {
-    const SnapshotMetadata owner{.job_name = job, .task_name = task, .store_name = name};
-    deletions.push_back(
-        cleaner.DeleteChain(owner, id, live)
-            .Then(executor, [this, name = name, id = id](Result<void> r) {
-              // Not the removed store's to delete (kDataLoss): reported
-              // once and forgotten, as listed again it would fail every
-              // later commit.
-              if (r.ok() || r.status().code() == StatusCode::kDataLoss) {
-                Forget(name, id);
-              }
-              return r.ok() ? r : r.status().WithContext("deletion of unconfigured store " + name);
-            }));
-  }
-  return AllOf(std::move(deletions));
-}
-
-void BackupManager::State::Forget(const std::string& name, const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu);
-  for (auto [it, end] = unconfigured.equal_range(name); it != end; ++it) {
-    if (it->second == id) {
-      unconfigured.erase(it);
-      return;
-    }
-  }
+  std::vector<std::string> blobs(p.new_blobs.begin(), p.new_blobs.end());
+  return transfer.RemoveTtls(std::move(blobs))
+      .Map(executor, [this, index = p.snapshot.index_blob_id] { return store.RemoveTtl(index); });
 }
 
 Future<std::string> BackupManager::State::UploadStore(const std::string& name,
                                                       const std::string& dir,
                                                       const std::string& checkpoint_id) {
   std::optional<StoreSnapshot> base;
+  BlobSetPtr base_blobs;
   {
     std::lock_guard<std::mutex> lock(mu);
     base = Store(name).persisted;
     Store(name).uploaded.reset();
+    if (base) base_blobs = blob_sets.at(base->index_blob_id);
   }
   BlobMetadata meta{
       .job_name = job, .task_name = task, .store_name = name, .ttl = options.transfer.ttl};
@@ -217,7 +180,8 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
              CountRemoved(diff, *f);
              return transfer.PutDir(dir, diff, meta);
            })
-      .Map(executor, [this, name, base, meta, checkpoint_id, f, started](DirIndex root) {
+      .Map(executor, [this, name, base, base_blobs, meta, checkpoint_id, f,
+                      started](DirIndex root) {
         f->durations[Phase::kUpload] = Clock::now() - started - f->durations[Phase::kDiff];
         TreeTotals total = TotalsOf(root);
         f->files_retained = total.files - f->files_uploaded;
@@ -234,31 +198,34 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
         return Between<std::string>(executor, "upload.before_index", "upload.after_index",
                                     [&] { return PutSnapshotIndex(store, *index, meta); })
             .Then(executor,
-                  [this, base, index](Result<std::string> id) -> Future<std::string> {
+                  [this, base_blobs, index](Result<std::string> id) -> Future<std::string> {
                     if (id.ok()) return MakeReadyFuture<std::string>(std::move(id));
                     // No index names the files just put: delete them (best effort; they
                     // have a TTL).
                     std::set<std::string> added = BlobSet(index->root);
-                    if (base) added = Difference(added, BlobSet(base->index.root));
+                    if (base_blobs) added = Difference(added, *base_blobs);
                     return transfer.DeleteBlobs({added.begin(), added.end()})
                         .Then(executor, [error = id.status()](Result<void>) {
                           return Result<std::string>(error);
                         });
                   })
-            .Map(executor, [this, name, base, f, index, index_started](std::string id) {
-              f->durations[Phase::kIndex] = Clock::now() - index_started;
-              Pending p{.snapshot = {id, std::move(*index)}};
-              p.blobs = BlobSet(p.snapshot.index.root);
-              p.new_blobs = p.blobs;
-              if (base) {
-                std::set<std::string> old = BlobSet(base->index.root);
-                p.removed_blobs = Difference(old, p.blobs);
-                p.new_blobs = Difference(p.blobs, old);
+            .Map(executor, [this, name, base_blobs, f, index, index_started,
+                            started](std::string id) {
+              auto p = std::make_shared<Pending>(Pending{.snapshot = {id, std::move(*index)}});
+              p->blobs =
+                  std::make_shared<const std::set<std::string>>(BlobSet(p->snapshot.index.root));
+              p->new_blobs = base_blobs ? Difference(*p->blobs, *base_blobs) : *p->blobs;
+              {
+                std::lock_guard<std::mutex> lock(mu);
+                Store(name).uploaded = *p;  // deleted by Upload if anything fails from here
               }
-              std::lock_guard<std::mutex> lock(mu);
-              Store(name).uploaded = std::move(p);
-              Store(name).figures = *f;
-              return id;
+              return MakePermanent(name, *p, started)
+                  .Map(executor, [this, name, f, index_started, id, p]() -> Result<std::string> {
+                    f->durations[Phase::kIndex] = Clock::now() - index_started;
+                    std::lock_guard<std::mutex> lock(mu);
+                    Store(name).figures = *f;
+                    return id;
+                  });
             });
       });
 }
@@ -280,9 +247,9 @@ Future<StoreMarkers> BackupManager::Upload(
                                 return r.ok() ? r : r.status().WithContext("store " + name);
                               }));
   }
-  // ToMap waits for every store. On success, the new blobs are made durable before the
-  // caller may persist a checkpoint that references them. On failure, delete what the
-  // others put: no checkpoint will reference it.
+  // ToMap waits for every store. On success, the new blobs are made durable (without TTL)
+  // before the caller may persist a checkpoint that references them. On failure, delete
+  // what the others put: no checkpoint will reference it.
   return ToMap(std::move(uploads))
       .Map(st->executor,
            [st](StoreMarkers markers) {
@@ -290,130 +257,146 @@ Future<StoreMarkers> BackupManager::Upload(
                return Result<StoreMarkers>(std::move(markers));
              });
            })
-      .Then(st->executor, [st](Result<StoreMarkers> r) -> Future<StoreMarkers> {
+      .Then(st->executor, [this, st](Result<StoreMarkers> r) -> Future<StoreMarkers> {
         if (r.ok()) return MakeReadyFuture<StoreMarkers>(std::move(r));
-        std::vector<std::string> orphans;
-        {
-          std::lock_guard<std::mutex> lock(st->mu);
-          for (auto& [name, s] : st->stores) {
-            if (!s.uploaded) continue;
-            orphans.insert(orphans.end(), s.uploaded->new_blobs.begin(),
-                           s.uploaded->new_blobs.end());
-            orphans.push_back(s.uploaded->snapshot.index_blob_id);
-            s.uploaded.reset();
-          }
-        }
-        return st->transfer.DeleteBlobs(std::move(orphans))
-            .Then(st->executor,
-                  [error = r.status()](Result<void>) { return Result<StoreMarkers>(error); });
+        return Discard().Then(st->executor, [st, error = r.status()](Result<void>) {
+          return Result<StoreMarkers>(error);  // `st` lives until the deletion ended
+        });
       });
 }
 
-Future<void> BackupManager::State::CleanupStore(const std::string& name,
-                                                const std::string& marker) {
-  CleanupWork work;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    StoreState& s = Store(name);
-    if (!s.uploaded && s.persisted && s.persisted->index_blob_id == marker) {
-      work = s.leftover;  // cleaned up before: finish what is left, if anything
-    } else if (!s.uploaded || s.uploaded->snapshot.index_blob_id != marker) {
-      return MakeReadyFuture<void>(FailedPreconditionError(
-          "cleanup of store " + name + ": marker " + marker + " is not the last upload's"));
-    } else {
-      work = PlanCleanup(s, marker);
-    }
-  }
-  return RunCleanup(name, std::move(work));
-}
-
-// The work of the first cleanup of the upload `marker`; makes it the persisted snapshot.
-CleanupWork BackupManager::State::PlanCleanup(StoreState& s, const std::string& marker) {
-  CleanupWork work;
-  const Pending& p = *s.uploaded;
-  std::set<std::string> live = p.blobs;
-  // What earlier failed cleanups left: TTLs of blobs still referenced, deletions of the rest.
-  work.ttl_blobs = p.new_blobs;
-  for (const std::string& id : s.leftover.ttl_blobs) {
-    if (live.count(id)) work.ttl_blobs.insert(id);
-  }
-  work.ttl_index = marker;
-  live.insert(marker);
-  work.delete_blobs = p.removed_blobs;  // none of them is live
-  for (const std::string& id : s.leftover.delete_blobs) {
-    if (!live.count(id)) work.delete_blobs.insert(id);
-  }
-  work.delete_indexes = s.leftover.delete_indexes;
-  if (s.persisted) work.delete_indexes.push_back(s.persisted->index_blob_id);
-  // The checkpoint naming the new snapshot is persisted: it is the base from now on.
-  s.persisted = p.snapshot;
-  s.uploaded.reset();
-  s.leftover = work;
-  return work;
-}
-
-Future<void> BackupManager::State::RunCleanup(const std::string& name, CleanupWork work) {
-  auto started = Clock::now();
-  return cleaner.Run(std::move(work))
-      .Then(executor, [this, name, started](Result<void> r) -> Result<void> {
-        if (!r.ok()) {
-          Fail(name, Phase::kCleanup);
-          return r.status().WithContext("cleanup of store " + name);
-        }
-        std::lock_guard<std::mutex> lock(mu);
-        StoreState& s = Store(name);
-        s.leftover = {};
-        s.figures.durations[Phase::kCleanup] = Clock::now() - started;
-        if (metrics != nullptr) metrics->Record(Flow::kBackup, name, s.figures);
-        return r;
-      });
-}
-
-void BackupManager::RecordMarkers(const StoreMarkers& markers, Checkpoint& next) const {
-  next.state_markers[std::string(kBlobStoreBackend)] = markers;
-  StoreMarkers removed;
+Future<void> BackupManager::Discard() {
+  std::vector<std::string> orphans;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
-    // A store with two pending snapshots lists one: the other is deleted by this process's
-    // next Cleanup, or leaks if it crashes first (it was removed twice in a row, and
-    // deleting the first failed every time since).
-    for (const auto& [name, id] : state_->unconfigured) removed.emplace(name, id);
-  }
-  if (removed.empty()) {
-    next.state_markers.erase(std::string(kRemovedStoresKey));
-  } else {
-    next.state_markers[std::string(kRemovedStoresKey)] = std::move(removed);
-  }
-}
-
-Future<void> BackupManager::Cleanup(const std::string& checkpoint_id, const StoreMarkers& markers) {
-  auto st = state_;
-  for (const auto& [name, s] : st->stores) {
-    if (!markers.contains(name)) {
-      return MakeReadyFuture<void>(FailedPreconditionError(
-          "cleanup of checkpoint " + checkpoint_id + ": no marker for store " + name));
+    for (auto& [name, s] : state_->stores) {
+      if (!s.uploaded) continue;
+      orphans.insert(orphans.end(), s.uploaded->new_blobs.begin(), s.uploaded->new_blobs.end());
+      orphans.push_back(s.uploaded->snapshot.index_blob_id);
+      s.uploaded.reset();
     }
   }
-  std::vector<Future<void>> cleanups;
-  for (const auto& [name, s] : st->stores) {
-    cleanups.push_back(st->CleanupStore(name, markers.at(name)));
+  return state_->transfer.DeleteBlobs(std::move(orphans));
+}
+
+Status BackupManager::Persisted(const StoreMarkers& markers) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  for (const auto& [name, s] : state_->stores) {
+    auto it = markers.find(name);
+    if (!s.uploaded || it == markers.end() || it->second != s.uploaded->snapshot.index_blob_id) {
+      return FailedPreconditionError("store " + name + ": the persisted marker " +
+                                     (it == markers.end() ? "(none)" : it->second) +
+                                     " is not the last upload's");
+    }
   }
-  std::multimap<std::string, std::string> unconfigured;
+  for (auto& [name, s] : state_->stores) {
+    state_->blob_sets[s.uploaded->snapshot.index_blob_id] = s.uploaded->blobs;
+    s.persisted = std::move(s.uploaded->snapshot);
+    s.uploaded.reset();
+  }
+  return Status::Ok();
+}
+
+Future<BlobSetPtr> BackupManager::State::LiveBlobs(const std::string& name,
+                                                   std::set<std::string> live) {
+  std::vector<BlobSetPtr> known;
+  std::vector<Future<BlobSetPtr>> fetches;
   {
-    std::lock_guard<std::mutex> lock(st->mu);
-    unconfigured = st->unconfigured;
+    std::lock_guard<std::mutex> lock(mu);
+    for (const std::string& id : live) {
+      auto it = blob_sets.find(id);
+      if (it != blob_sets.end()) {
+        known.push_back(it->second);
+        continue;
+      }
+      fetches.push_back(
+          GetSnapshotIndex(store, executor, id)
+              .Map(executor, [this, id, name](SnapshotIndex index) -> Result<BlobSetPtr> {
+                if (index.metadata.store_name != name) {
+                  return DataLossError("live snapshot " + id + " of store " + name +
+                                       " belongs to store " + index.metadata.store_name);
+                }
+                auto set = std::make_shared<const std::set<std::string>>(BlobSet(index.root));
+                std::lock_guard<std::mutex> lock(mu);
+                blob_sets[id] = set;
+                return set;
+              }));
+    }
   }
-  cleanups.push_back(st->DeleteUnconfigured(std::move(unconfigured)));
-  if (st->options.delete_old_checkpoint_dirs) {
-    std::vector<std::string> dirs;
-    for (const auto& [name, s] : st->stores) dirs.push_back(s.config.dir);
-    cleanups.push_back(Async(st->executor, [dirs, checkpoint_id]() -> Status {
-      for (const std::string& dir : dirs) RETURN_IF_ERROR(DeleteCheckpointDirs(dir, checkpoint_id));
-      return Status::Ok();
-    }));
+  return AllOf(std::move(fetches))
+      .Map(executor, [known = std::move(known)](std::vector<BlobSetPtr> fetched) mutable {
+        auto all = std::make_shared<std::set<std::string>>();
+        known.insert(known.end(), fetched.begin(), fetched.end());
+        for (const BlobSetPtr& set : known) all->insert(set->begin(), set->end());
+        return BlobSetPtr(std::move(all));
+      });
+}
+
+Future<void> BackupManager::State::ExpireOne(const ExpiringSnapshot& target,
+                                             std::set<std::string> live) {
+  if (live.contains(target.index_blob_id)) return MakeReadyFuture();
+  const SnapshotMetadata owner = Owner(target.store);
+  return LiveBlobs(target.store, std::move(live))
+      .Map(executor,
+           [this, owner, target](BlobSetPtr keep) {
+             return cleaner.DeleteSnapshot(owner, target.index_blob_id, std::move(keep));
+           })
+      .Then(executor, [target](Result<void> r) -> Result<void> {
+        if (r.ok()) return r;
+        return r.status().WithContext("deletion of snapshot " + target.index_blob_id +
+                                      " of store " + target.store + " (checkpoint " +
+                                      target.checkpoint_id + ")");
+      });
+}
+
+Future<ExpireOutcome> BackupManager::Expire(std::vector<ExpiringSnapshot> targets,
+                                            LiveSnapshots live) {
+  auto st = state_;
+  auto started = Clock::now();
+  std::vector<ExpiringSnapshot> snapshots;
+  std::vector<Future<void>> deletions;
+  for (ExpiringSnapshot& t : targets) {
+    if (t.store.empty()) continue;
+    deletions.push_back(st->ExpireOne(t, live[t.store]));
+    snapshots.push_back(std::move(t));
   }
-  // `st` lives until every step has ended, even if this manager is destroyed first.
-  return AllOf(std::move(cleanups)).Then(st->executor, [st](Result<void> r) { return r; });
+  return AllSettled(std::move(deletions))
+      .Then(st->executor, [st, snapshots, live,
+                           started](Result<std::vector<Result<void>>> settled) {
+        ExpireOutcome out;
+        for (size_t i = 0; i < snapshots.size(); ++i) {
+          const Status s = (*settled)[i].status();
+          // Not this task's to delete (kDataLoss): reported once and forgotten, as listed
+          // again it would fail every later commit.
+          if (s.ok() || s.code() == StatusCode::kDataLoss) out.done.push_back(snapshots[i]);
+          if (!s.ok() && out.error.ok()) out.error = s;
+          if (!s.ok()) st->Fail(snapshots[i].store, Phase::kCleanup);
+        }
+        std::lock_guard<std::mutex> lock(st->mu);
+        std::set<std::string> keep;
+        for (const auto& [name, ids] : live) keep.insert(ids.begin(), ids.end());
+        std::erase_if(st->blob_sets, [&keep](const auto& e) { return !keep.contains(e.first); });
+        for (auto& [name, s] : st->stores)
+          s.figures.durations[Phase::kCleanup] = Clock::now() - started;
+        return Result<ExpireOutcome>(std::move(out));
+      });
+}
+
+Future<void> BackupManager::DeleteOldCheckpointDirs(const std::string& checkpoint_id) {
+  if (!state_->options.delete_old_checkpoint_dirs) return MakeReadyFuture();
+  std::vector<std::string> dirs;
+  for (const auto& [name, s] : state_->stores) dirs.push_back(s.config.dir);
+  return Async(state_->executor, [dirs, checkpoint_id]() -> Status {
+    for (const std::string& dir : dirs) RETURN_IF_ERROR(DeleteCheckpointDirs(dir, checkpoint_id));
+    return Status::Ok();
+  });
+}
+
+void BackupManager::RecordFigures() const {
+  if (state_->metrics == nullptr) return;
+  std::lock_guard<std::mutex> lock(state_->mu);
+  for (const auto& [name, s] : state_->stores)
+    state_->metrics->Record(Flow::kBackup, name, s.figures);
 }
 
 std::map<std::string, StoreFigures> BackupManager::LastFigures() const {

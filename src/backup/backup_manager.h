@@ -2,35 +2,28 @@
 // library: the commit engine (commit.h) is the one that calls it, in order.
 //
 // A commit calls, in order: Upload (after the stores were snapshotted into local checkpoint
-// directories), then persists the checkpoint with Upload's markers, then Cleanup. Init runs
-// once, before the first commit, with the checkpoint the task resumes from.
+// directories), then persists the checkpoint with Upload's markers, then Persisted and
+// Expire. Init runs once, before the first commit, with the checkpoint the task resumes from.
 //
-//   Init(checkpoint)   rejects a version 1 checkpoint; loads the last persisted snapshot of
-//                      each backed-up store (the base of the next diff); finishes a cleanup
-//                      that a crash interrupted; notes the snapshots of stores the checkpoint
-//                      names but the configuration no longer has: they are not deleted
-//                      yet, as the checkpoint still names them and a rollback may need
-//                      them. Deletes (best effort) those it lists as removed
-//                      (kRemovedStoresKey), which it no longer names.
-//   RecordMarkers      puts Upload's markers into the checkpoint to persist, and lists the
-//                      snapshots of removed stores not yet deleted under kRemovedStoresKey.
-//   Upload(id, dirs)   diffs each store's checkpoint directory against its last persisted
-//                      snapshot, uploads new and changed files (with a TTL), puts a new
-//                      snapshot index (with a TTL) recording the previous index's blob id.
-//                      Stores run in parallel. Returns store -> index blob id (the markers).
-//                      A failed upload deletes what it put (best effort; the rest expires):
-//                      the next commit diffs against the last persisted snapshot again.
-//   Cleanup(id, m)     after the checkpoint with markers `m` is persisted: removes the TTL
-//                      of the blobs this commit uploaded, then of the new index (retained
-//                      blobs lost theirs earlier, so requests grow with the change, not with
-//                      the state); deletes the files and subdirectories no longer present,
-//                      then the previous index (last, so that an existing previous index
-//                      tells Init that the cleanup did not finish); deletes the snapshots of
-//                      stores no longer configured (the persisted checkpoint lists them only
-//                      as removed), and old local checkpoint directories.
-//                      Idempotent. What a failed cleanup did not do is retried by the next.
-//
-// Invariant: once Cleanup returns OK, no blob a persisted checkpoint references has a TTL.
+//   Init(checkpoint)   rejects a version 1 checkpoint; loads the snapshot of each backed-up
+//                      store that the checkpoint names (the base of the next diff). A
+//                      checkpoint of a writer from before history (Checkpoint::history
+//                      false) may have its cleanup unfinished: it is finished as that writer
+//                      would have (SnapshotCleaner::Recover).
+//   Upload(id, dirs)   diffs each store's checkpoint directory against its base, uploads
+//                      new and changed files and a new snapshot index (recording the base's
+//                      blob id) with a TTL, then removes the TTLs of the new blobs and of the
+//                      index and flushes: a checkpoint persisted with its markers names no
+//                      blob that can expire, even if nothing after the persist runs. A store
+//                      whose upload started more than half the TTL ago fails instead
+//                      (kDeadlineExceeded), before any TTL is removed. Stores run in
+//                      parallel. Returns store -> index blob id (the markers). A failed
+//                      upload deletes what it put (best effort; the rest expires or is
+//                      collected by gc).
+//   Persisted(m)       the checkpoint with markers `m` is persisted: its snapshots are the
+//                      bases from now on.
+//   Expire(targets)    deletes snapshots that no live snapshot needs any more, with their
+//                      blobs that no live snapshot of the same store names (see Expire).
 //
 // Threads: every method returns at once; the work runs on the blob store's executor and on
 // `executor` (diffing, hashing, chaining), where the futures complete. Calls must not
@@ -41,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,6 +47,17 @@
 #include "blobstate/store.h"
 
 namespace blobstate {
+
+// Store name -> the index blob ids of its live snapshots (those of the latest, retained
+// and pinned checkpoints).
+using LiveSnapshots = std::map<std::string, std::set<std::string>>;
+
+// What Expire did: the targets done with (deleted, found already gone, or live), and the
+// first error of the others, which are left for a later call.
+struct ExpireOutcome {
+  std::vector<ExpiringSnapshot> done;
+  Status error;
+};
 
 class BackupManager {
  public:
@@ -73,18 +78,30 @@ class BackupManager {
   Future<StoreMarkers> Upload(const std::string& checkpoint_id,
                               const std::map<std::string, std::string>& checkpoint_dirs);
 
-  // Sets next.state_markers[kBlobStoreBackend] to `markers` (what Upload returned) and
-  // next.state_markers[kRemovedStoresKey] to the removed stores' snapshots still to be
-  // deleted (no entry if none). Call it between Upload and persisting `next`.
-  void RecordMarkers(const StoreMarkers& markers, Checkpoint& next) const;
+  // Deletes what the last Upload put (best effort: gc collects what is left), when no
+  // checkpoint will name it: the commit failed before its persist was tried.
+  Future<void> Discard();
 
-  // `markers`: what Upload returned, as persisted. kFailedPrecondition if a backed-up
-  // store has no marker (nothing is done then), or if a store's marker is not its last
-  // upload's (that store's cleanup is not done; the others' are).
-  Future<void> Cleanup(const std::string& checkpoint_id, const StoreMarkers& markers);
+  // `markers`: what Upload returned, as persisted. kFailedPrecondition, changing nothing,
+  // if a backed-up store's marker is not its last upload's.
+  Status Persisted(const StoreMarkers& markers);
 
-  // What the last Upload and Cleanup did, per backed-up store.
+  // Deletes each target with a store (the others are ignored) unless `live` lists it: its
+  // blobs that no snapshot `live` lists for the same store names, then its index (last, each
+  // step flushed). Targets run in parallel. A target whose index is gone counts as done; so
+  // does one that is not this task's (kDataLoss, reported in the outcome's error: a forged
+  // or corrupt checkpoint must not block every later commit). Live snapshots' blob sets
+  // are fetched once and kept while they stay live.
+  Future<ExpireOutcome> Expire(std::vector<ExpiringSnapshot> targets, LiveSnapshots live);
+
+  // Deletes the backed-up stores' local checkpoint directories other than that of
+  // `checkpoint_id`, if the options ask for it.
+  Future<void> DeleteOldCheckpointDirs(const std::string& checkpoint_id);
+
+  // What the last Upload and Expire did, per backed-up store.
   std::map<std::string, StoreFigures> LastFigures() const;
+  // Records LastFigures() in the metrics as one run of each store (once per commit).
+  void RecordFigures() const;
 
  private:
   struct State;

@@ -1,11 +1,13 @@
+#include "backup/backup_manager.h"
+
 #include <gtest/gtest.h>
 
-#include "backup/backup_manager.h"
 #include "testing/state_fixture.h"
 
 namespace blobstate {
 namespace {
 
+using namespace std::chrono_literals;
 using testing::RandomBytes;
 using testing::Tree;
 using testing::WriteTree;
@@ -130,7 +132,9 @@ TEST_F(BackupManagerTest, OnlyPersistentStoresAreBackedUpLoggedOrNot) {
   EXPECT_EQ(backup->LastFigures().count("memory"), 0u);
 }
 
-TEST_F(BackupManagerTest, CleanupRemovesTtlOfOnlyTheNewIndexAndNewBlobs) {
+// H.5: a checkpoint with Upload's markers names no blob with a TTL, even if nothing after
+// its persist runs; requests grow with the change (one file), not the state (21 blobs).
+TEST_F(BackupManagerTest, UploadRemovesTheTtlsOfItsNewBlobsAndIndexBeforeReturning) {
   StoreConfig a = Store("a");
   std::string big = RandomBytes(20'000, 3);  // 20 parts
   Write(a, {{"big", big}, {"small", "s"}});
@@ -138,19 +142,37 @@ TEST_F(BackupManagerTest, CleanupRemovesTtlOfOnlyTheNewIndexAndNewBlobs) {
   ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
   Commit(*backup, {a});
   Write(a, {{"small", "s2"}});
-  Checkpoint id = {.id = NewCheckpointId()};
-  Result<StoreMarkers> m = backup->Upload(id.id, SnapshotDirs({a}, id.id)).GetFor(kWait);
-  ASSERT_TRUE(m.ok()) << m.status();
-  EXPECT_EQ(TtlBlobs().size(), 2u);  // before cleanup: the new blob and the new index
+  Checkpoint c = {.id = NewCheckpointId(), .history = true};
   int before = blobs_->calls(Method::kRemoveTtl);
-  ASSERT_TRUE(backup->Cleanup(id.id, *m).GetFor(kWait).ok());
-  // Requests grow with the change (one file), not with the state (21 blobs).
-  EXPECT_EQ(blobs_->calls(Method::kRemoveTtl) - before, 2);
-  id.state_markers[std::string(kBlobStoreBackend)] = *m;
-  ExpectExactlyReferenced(id);
+  Result<StoreMarkers> m = backup->Upload(c.id, SnapshotDirs({a}, c.id)).GetFor(kWait);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(blobs_->calls(Method::kRemoveTtl) - before, 2);  // the new blob and the new index
+  EXPECT_TRUE(TtlBlobs().empty());
+  c.state_markers[std::string(kBlobStoreBackend)] = *m;
+  ExpectReferencedIntact(c);
 }
 
-TEST_F(BackupManagerTest, CleanupDeletesPreviousIndexAndRemovedFilesAndSubdirs) {
+// H.6: an upload that took more than half the TTL removes no TTL and fails: its first
+// blobs could expire (and be deleted by gc or a lifecycle rule) before a checkpoint names
+// them. What it put is deleted again.
+TEST_F(BackupManagerTest, UploadOlderThanHalfTheTtlFailsBeforeRemovingAnyTtl) {
+  StoreConfig a = Store("a");
+  Write(a, {{"f", "1"}});
+  BackupOptions options;
+  options.transfer.ttl = std::chrono::seconds(2);
+  auto backup = NewBackup({a}, options);
+  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
+  blobs_->Script(Method::kPut, blobs_->calls(Method::kPut) + 2, Fault::Delay(1500ms));  // the index
+  const int untags = blobs_->calls(Method::kRemoveTtl);
+  std::string id = NewCheckpointId();
+  Result<StoreMarkers> m = backup->Upload(id, SnapshotDirs({a}, id)).GetFor(kWait);
+  EXPECT_EQ(m.status().code(), StatusCode::kDeadlineExceeded) << m.status();
+  EXPECT_NE(m.status().message().find("more than half the blob TTL (2 s)"), std::string::npos)
+      << m.status();
+  EXPECT_EQ(blobs_->calls(Method::kRemoveTtl), untags);
+  EXPECT_TRUE(AllBlobs().empty());
+}
+TEST_F(BackupManagerTest, ExpireDeletesThePreviousIndexAndRemovedFilesAndSubdirs) {
   StoreConfig a = Store("a");
   Write(a, {{"f", "1"}, {"d/g", "2"}, {"d/e/h", "3"}, {"keep", "k"}});
   auto backup = NewBackup({a});
@@ -170,9 +192,8 @@ TEST_F(BackupManagerTest, CleanupDeletesPreviousIndexAndRemovedFilesAndSubdirs) 
   ExpectExactlyReferenced(c2);
 }
 
-// A store removed from the configuration keeps its snapshot until a checkpoint without it
-// is persisted (a rollback may still restore it); that checkpoint lists it as removed, and
-// its cleanup deletes it.
+// A store removed from the configuration keeps its snapshot while a checkpoint that names
+// it is kept; the checkpoint that drops it lists it as expiring, and Expire deletes it.
 TEST_F(BackupManagerTest, SnapshotsOfRemovedStoresAreDeletedOnceACheckpointWithoutThemPersists) {
   StoreConfig a = Store("a"), gone = Store("gone");
   Write(a, {{"f", "a"}});
@@ -187,22 +208,16 @@ TEST_F(BackupManagerTest, SnapshotsOfRemovedStoresAreDeletedOnceACheckpointWitho
   ExpectExactlyReferenced(c);  // Init deletes nothing: c is still the latest checkpoint
   Checkpoint persisted;
   Checkpoint next = Commit(*after, {a}, [&](const Checkpoint& p) { persisted = p; });
-  EXPECT_EQ(
-      persisted.state_markers.at(std::string(kRemovedStoresKey)),
-      (StoreMarkers{{"gone", c.state_markers.at(std::string(kBlobStoreBackend)).at("gone")}}));
+  const std::string gone_id = c.state_markers.at(std::string(kBlobStoreBackend)).at("gone");
+  EXPECT_NE(std::find(persisted.expiring.begin(), persisted.expiring.end(),
+                      ExpiringSnapshot{c.id, "gone", gone_id}),
+            persisted.expiring.end());
   EXPECT_EQ(persisted.state_markers.at(std::string(kBlobStoreBackend)).count("gone"), 0u);
   ExpectExactlyReferenced(next);
-  // Deleted: the next checkpoint no longer lists it, nor the first of a new process.
-  auto restarted = NewBackup({a});
-  ASSERT_TRUE(restarted->Init(next).GetFor(kWait).ok());
-  Checkpoint third = Commit(*restarted, {a});
-  EXPECT_EQ(third.state_markers.count(std::string(kRemovedStoresKey)), 0u);
-  ExpectExactlyReferenced(third);
 }
-
-// A crash after the checkpoint that lists a removed store is persisted and before its
-// cleanup: the restarted task finds the store in that list and deletes it. Nothing leaks.
-TEST_F(BackupManagerTest, RemovedStoreListedInTheCheckpointIsDeletedAfterACrash) {
+// H.4: a crash after the checkpoint that lists expiring snapshots is persisted and before
+// they are deleted: the restarted task's Expire (the engine runs it at open) deletes them.
+TEST_F(BackupManagerTest, ExpiringSnapshotsLeftByACrashAreDeletedByTheNextExpire) {
   StoreConfig a = Store("a"), gone = Store("gone");
   Write(a, {{"f", "a"}});
   Write(gone, {{"g", "g"}});
@@ -212,22 +227,28 @@ TEST_F(BackupManagerTest, RemovedStoreListedInTheCheckpointIsDeletedAfterACrash)
   before.reset();
   auto crashing = NewBackup({a});
   ASSERT_TRUE(crashing->Init(c1).GetFor(kWait).ok());
-  Checkpoint c2{.id = NewCheckpointId()};
+  Write(a, {{"f", "a2"}});
+  Checkpoint c2{.id = NewCheckpointId(), .history = true};
   Result<StoreMarkers> m = crashing->Upload(c2.id, SnapshotDirs({a}, c2.id)).GetFor(kWait);
   ASSERT_TRUE(m.ok()) << m.status();
-  crashing->RecordMarkers(*m, c2);  // persisted; the process dies before Cleanup
-  crashing.reset();
+  c2.state_markers[std::string(kBlobStoreBackend)] = *m;
+  for (const auto& [store, id] : c1.state_markers.at(std::string(kBlobStoreBackend))) {
+    c2.expiring.push_back({c1.id, store, id});
+  }
+  crashing.reset();  // c2 is persisted; the process dies before Expire
   auto restarted = NewBackup({a});
   ASSERT_TRUE(restarted->Init(c2).GetFor(kWait).ok());
-  ExpectExactlyReferenced(c2);  // c2 no longer names it as live: Init deleted it
-  Checkpoint c3 = Commit(*restarted, {a});
-  EXPECT_EQ(c3.state_markers.count(std::string(kRemovedStoresKey)), 0u);
-  ExpectExactlyReferenced(c3);
+  Result<ExpireOutcome> out = restarted->Expire(c2.expiring, LiveOf(c2)).GetFor(kWait);
+  ASSERT_TRUE(out.ok() && out->error.ok());
+  EXPECT_EQ(out->done, c2.expiring);
+  ExpectExactlyReferenced(c2);
+  out = restarted->Expire(c2.expiring, LiveOf(c2)).GetFor(kWait);  // again: all gone, done
+  ASSERT_TRUE(out.ok() && out->error.ok());
+  EXPECT_EQ(out->done, c2.expiring);
 }
-
-// Forged or corrupt previous-index links (one that points at another store's live
-// snapshot, a removed-store entry naming a live snapshot) fail the cleanup with kDataLoss
-// and delete nothing of the live snapshot.
+// Forged or corrupt links (a previous index that is another store's live snapshot, an
+// expiring entry naming a live snapshot or another store's) fail with kDataLoss or are
+// skipped, and delete nothing of a live snapshot.
 TEST_F(BackupManagerTest, LinksToAnotherStoresSnapshotAreDataLossAndDeleteNothing) {
   StoreConfig a = Store("a"), b = Store("b");
   Write(a, {{"f", "a"}});
@@ -237,7 +258,8 @@ TEST_F(BackupManagerTest, LinksToAnotherStoresSnapshotAreDataLossAndDeleteNothin
   Checkpoint c = Commit(*backup, {a, b});
   backup.reset();
   const StoreMarkers live = c.state_markers.at(std::string(kBlobStoreBackend));
-  // Store a's next snapshot, as if its previous one were store b's.
+  // Store a's next snapshot, as if its previous one were store b's, in a checkpoint of a
+  // writer from before history (whose recovery follows previous-index links).
   SnapshotIndex forged = IndexOf(c, "a");
   forged.prev_snapshot_index_blob_id = live.at("b");
   Result<std::string> forged_id =
@@ -246,6 +268,7 @@ TEST_F(BackupManagerTest, LinksToAnotherStoresSnapshotAreDataLossAndDeleteNothin
           .GetFor(kWait);
   ASSERT_TRUE(forged_id.ok()) << forged_id.status();
   Checkpoint bad = c;
+  bad.history = false;
   bad.state_markers[std::string(kBlobStoreBackend)]["a"] = *forged_id;
   auto recovering = NewBackup({a, b});
   Result<void> init = recovering->Init(bad).GetFor(kWait);
@@ -253,26 +276,26 @@ TEST_F(BackupManagerTest, LinksToAnotherStoresSnapshotAreDataLossAndDeleteNothin
   EXPECT_NE(init.status().message().find("store b, not to job"), std::string::npos)
       << init.status();
   ASSERT_TRUE(blobs_->Delete(*forged_id).GetFor(kWait).ok());
-  // Removed-store entries that name a live snapshot, under its own store's name or another
-  // one's: nothing of it is deleted, and the entries are dropped (they would fail every
-  // later commit), so the next commit succeeds and lists none.
-  Checkpoint removed = c;
-  removed.state_markers[std::string(kRemovedStoresKey)] = {{"b", live.at("b")},
-                                                           {"gone", live.at("a")}};
+  // Expiring entries that name a live snapshot, under its own store's name or another one's:
+  // nothing of it is deleted, and both count as done (listed again, they would fail every
+  // later commit); the other store's is reported.
   auto cleaning = NewBackup({a, b});
-  ASSERT_TRUE(cleaning->Init(removed).GetFor(kWait).ok());  // best effort: reported later
+  ASSERT_TRUE(cleaning->Init(c).GetFor(kWait).ok());
+  std::vector<ExpiringSnapshot> targets = {{c.id, "b", live.at("b")}, {c.id, "gone", live.at("a")}};
+  Result<ExpireOutcome> out = cleaning->Expire(targets, LiveOf(c)).GetFor(kWait);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->done, targets);
+  EXPECT_EQ(out->error.code(), StatusCode::kDataLoss) << out->error;
   ExpectExactlyReferenced(c);
-  Checkpoint next = Commit(*cleaning, {a, b});
-  EXPECT_EQ(next.state_markers.count(std::string(kRemovedStoresKey)), 0u);
-  ExpectExactlyReferenced(next);
   // A checkpoint whose marker names another task's snapshot of a store of the same name:
   // this task's recovery must not clean up (delete) anything of it.
+  Checkpoint legacy = c;
+  legacy.history = false;
   auto other_task = NewBackup({a}, BackupOptions{}, "other-task");
-  Result<void> other = other_task->Init(next).GetFor(kWait);
+  Result<void> other = other_task->Init(legacy).GetFor(kWait);
   EXPECT_EQ(other.status().code(), StatusCode::kDataLoss) << other.status();
-  ExpectExactlyReferenced(next);
+  ExpectExactlyReferenced(c);
 }
-
 TEST_F(BackupManagerTest, FailedUploadDoesNotPoisonLaterCommits) {
   StoreConfig a = Store("a"), b = Store("b");
   Write(a, {{"f", "1"}});
@@ -316,35 +339,37 @@ TEST_F(BackupManagerTest, FailedIndexPutDeletesTheFilesItsUploadPut) {
   }
 }
 
-TEST_F(BackupManagerTest, FailedCleanupIsFinishedByTheNextOneAndCleanupIsIdempotent) {
+TEST_F(BackupManagerTest, FailedExpireIsFinishedByTheNextOneAndIsIdempotent) {
   StoreConfig a = Store("a");
   Write(a, {{"f", "1"}, {"g", "2"}});
   auto backup = NewBackup({a});
   ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
-  Commit(*backup, {a});
+  Checkpoint c1 = Commit(*backup, {a});
   Write(a, {{"f", "11"}});
-  Checkpoint c2{.id = NewCheckpointId()};
+  Checkpoint c2{.id = NewCheckpointId(), .history = true};
   StoreMarkers m2 = *backup->Upload(c2.id, SnapshotDirs({a}, c2.id)).GetFor(kWait);
   c2.state_markers[std::string(kBlobStoreBackend)] = m2;
-  blobs_->ScriptAll(Method::kRemoveTtl, Fault::SyncError(UnavailableError("injected")));
-  EXPECT_FALSE(backup->Cleanup(c2.id, m2).GetFor(kWait).ok());
-  blobs_->ClearScripts();
-  ASSERT_TRUE(backup->Cleanup(c2.id, m2).GetFor(kWait).ok());  // runs what was left
-  ASSERT_TRUE(backup->Cleanup(c2.id, m2).GetFor(kWait).ok());  // twice: a no-op
-  ExpectExactlyReferenced(c2);
-  // A failure again, and the next commit finishes it.
-  Write(a, {{"g", "22"}});
-  Checkpoint c3{.id = NewCheckpointId()};
-  StoreMarkers m3 = *backup->Upload(c3.id, SnapshotDirs({a}, c3.id)).GetFor(kWait);
-  c3.state_markers[std::string(kBlobStoreBackend)] = m3;
+  c2.expiring = {{c1.id, "a", c1.state_markers.at(std::string(kBlobStoreBackend)).at("a")}};
+  ASSERT_TRUE(backup->Persisted(m2).ok());
   blobs_->ScriptAll(Method::kDelete, Fault::SyncError(UnavailableError("injected")));
-  EXPECT_FALSE(backup->Cleanup(c3.id, m3).GetFor(kWait).ok());
+  Result<ExpireOutcome> out = backup->Expire(c2.expiring, LiveOf(c2)).GetFor(kWait);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->done.empty());
+  EXPECT_EQ(out->error.code(), StatusCode::kUnavailable);
+  EXPECT_NE(out->error.message().find("store a (checkpoint " + c1.id), std::string::npos)
+      << out->error;
   blobs_->ClearScripts();
-  Checkpoint c4 = Commit(*backup, {a});
-  ExpectExactlyReferenced(c4);
+  for (int i = 0; i < 2; ++i) {  // runs what was left; then a no-op
+    out = backup->Expire(c2.expiring, LiveOf(c2)).GetFor(kWait);
+    ASSERT_TRUE(out.ok() && out->error.ok());
+    EXPECT_EQ(out->done, c2.expiring);
+    ExpectExactlyReferenced(c2);
+  }
 }
-
-TEST_F(BackupManagerTest, InitAfterACrashInCleanupFinishesIt) {
+// H.10: a writer from before history removed TTLs and deleted the previous snapshot after
+// the persist; a crash before that cleanup leaves the previous index present, and Init of
+// such a checkpoint finishes it.
+TEST_F(BackupManagerTest, InitAfterACrashInALegacyCleanupFinishesIt) {
   StoreConfig a = Store("a");
   Write(a, {{"f", "1"}, {"d/g", "2"}});
   auto backup = NewBackup({a});
@@ -352,7 +377,7 @@ TEST_F(BackupManagerTest, InitAfterACrashInCleanupFinishesIt) {
   Commit(*backup, {a});
   Write(a, {{"f", "changed"}});
   Remove(a, "d");
-  Checkpoint c2{.id = NewCheckpointId()};
+  Checkpoint c2{.id = NewCheckpointId()};  // no history: a writer from before it
   StoreMarkers m2 = *backup->Upload(c2.id, SnapshotDirs({a}, c2.id)).GetFor(kWait);
   c2.state_markers[std::string(kBlobStoreBackend)] = m2;
   // The checkpoint is persisted, then the container dies before cleanup.
@@ -363,39 +388,53 @@ TEST_F(BackupManagerTest, InitAfterACrashInCleanupFinishesIt) {
   ASSERT_TRUE(restarted->Init(c2).GetFor(kWait).ok());  // again: nothing left to do
   ExpectExactlyReferenced(c2);
 }
-
-// Requests grow with the change: a restart after a finished first cleanup costs one TTL
-// query, not a TTL removal per blob of the first snapshot.
-TEST_F(BackupManagerTest, RestartAfterAFinishedFirstCleanupRemovesNoTtl) {
+// Requests grow with the change: a restart costs no request per blob; with history, Init
+// makes none at all (its blobs lost their TTLs before the persist).
+TEST_F(BackupManagerTest, RestartOfAWriterWithHistoryMakesNoRequest) {
   StoreConfig a = Store("a");
   Write(a, {{"f", "1"}, {"g", "2"}, {"d/h", "3"}});
   auto backup = NewBackup({a});
   ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
   Checkpoint c1 = Commit(*backup, {a});
   backup.reset();
-  const int removals = blobs_->calls(Method::kRemoveTtl);
+  Result<StoreSnapshots> snapshots = GetStoreSnapshots(*blobs_, pool_, c1, {}).GetFor(kWait);
+  ASSERT_TRUE(snapshots.ok());
+  const int calls = blobs_->calls(Method::kRemoveTtl) + blobs_->calls(Method::kExpiryOf) +
+                    blobs_->calls(Method::kGet) + blobs_->calls(Method::kDelete);
   auto restarted = NewBackup({a});
-  ASSERT_TRUE(restarted->Init(c1).GetFor(kWait).ok());
-  EXPECT_EQ(blobs_->calls(Method::kRemoveTtl), removals);
+  ASSERT_TRUE(restarted->Init(c1, *snapshots).GetFor(kWait).ok());
+  EXPECT_EQ(blobs_->calls(Method::kRemoveTtl) + blobs_->calls(Method::kExpiryOf) +
+                blobs_->calls(Method::kGet) + blobs_->calls(Method::kDelete),
+            calls);
   ExpectExactlyReferenced(c1);
 }
-
-TEST_F(BackupManagerTest, RestartAfterAnInterruptedFirstCleanupFinishesIt) {
+// H.10: a first snapshot of a writer from before history, persisted with its TTLs (its
+// cleanup removed them after the persist), then a crash: Init removes them.
+TEST_F(BackupManagerTest, RestartAfterAnInterruptedLegacyFirstCleanupFinishesIt) {
   StoreConfig a = Store("a");
   Write(a, {{"f", "1"}, {"g", "2"}});
-  auto backup = NewBackup({a});
-  ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
-  Checkpoint c1{.id = NewCheckpointId()};
-  StoreMarkers m1 = *backup->Upload(c1.id, SnapshotDirs({a}, c1.id)).GetFor(kWait);
-  c1.state_markers[std::string(kBlobStoreBackend)] = m1;
-  // The checkpoint is persisted, then the container dies before cleanup.
-  backup.reset();
+  const BlobMetadata meta{
+      .job_name = "job", .task_name = "task-0", .store_name = "a", .ttl = std::chrono::hours(1)};
+  Transfer transfer(*blobs_, pool_, {.part_size = 1000, .ttl = meta.ttl});
+  Result<DirDiff> diff = DiffDir(a.dir, DirIndex{}, {});
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  Result<DirIndex> root = transfer.PutDir(a.dir, *diff, meta).GetFor(kWait);
+  ASSERT_TRUE(root.ok()) << root.status();
+  SnapshotIndex index{.metadata = {.checkpoint_id = NewCheckpointId(),
+                                   .job_name = "job",
+                                   .task_name = "task-0",
+                                   .store_name = "a"},
+                      .root = *root};
+  Result<std::string> index_id = PutSnapshotIndex(*blobs_, index, meta).GetFor(kWait);
+  ASSERT_TRUE(index_id.ok()) << index_id.status();
+  Checkpoint c1{.id = index.metadata.checkpoint_id};
+  c1.state_markers[std::string(kBlobStoreBackend)]["a"] = *index_id;
+  EXPECT_EQ(TtlBlobs().size(), 3u);
   auto restarted = NewBackup({a});
   ASSERT_TRUE(restarted->Init(c1).GetFor(kWait).ok());
   ExpectExactlyReferenced(c1);
 }
-
-TEST_F(BackupManagerTest, CleanupDeletesOldLocalCheckpointDirs) {
+TEST_F(BackupManagerTest, DeleteOldCheckpointDirsKeepsOnlyTheLatest) {
   StoreConfig a = Store("a");
   Write(a, {{"f", "1"}});
   auto backup = NewBackup({a});
@@ -403,6 +442,7 @@ TEST_F(BackupManagerTest, CleanupDeletesOldLocalCheckpointDirs) {
   Checkpoint c1 = Commit(*backup, {a});
   EXPECT_TRUE(PathExists(CheckpointDirOf(a.dir, c1.id)));
   Checkpoint c2 = Commit(*backup, {a});
+  ASSERT_TRUE(backup->DeleteOldCheckpointDirs(c2.id).GetFor(kWait).ok());
   EXPECT_FALSE(PathExists(CheckpointDirOf(a.dir, c1.id)));
   EXPECT_TRUE(PathExists(CheckpointDirOf(a.dir, c2.id)));
 }
@@ -461,6 +501,7 @@ TEST_F(BackupManagerTest, IndexNamingAnotherTasksBlobChangesNothing) {
           .GetFor(kWait);
   ASSERT_TRUE(forged_id.ok()) << forged_id.status();
   Checkpoint bad = c;
+  bad.history = false;  // a writer from before history: recovery follows the link
   bad.state_markers[std::string(kBlobStoreBackend)]["a"] = *forged_id;
   const int untags = blobs_->calls(Method::kRemoveTtl), deletes = blobs_->calls(Method::kDelete);
   auto recovering = NewBackup({a});

@@ -142,8 +142,9 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot,
   if (s->index.prev_snapshot_index_blob_id.empty()) {
     // A first snapshot: its cleanup removes the index's TTL after all the others, so an
     // index without one means the cleanup finished.
-    return store_.HasTtl(s->index_blob_id).Then(executor_, [this, s](Result<bool> ttl) {
-      if (ttl.ok() && !*ttl) return MakeReadyFuture();
+    using Expiry = std::optional<std::chrono::system_clock::time_point>;
+    return store_.ExpiryOf(s->index_blob_id).Then(executor_, [this, s](Result<Expiry> ttl) {
+      if (ttl.ok() && !ttl->has_value()) return MakeReadyFuture();
       CleanupWork work;
       work.ttl_blobs = BlobSet(s->index.root);
       work.ttl_index = s->index_blob_id;
@@ -169,34 +170,20 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot,
       });
 }
 
-Future<void> SnapshotCleaner::DeleteChain(const SnapshotMetadata& owner,
-                                          const std::string& index_blob_id,
-                                          std::shared_ptr<const std::set<std::string>> live) {
-  return PresentAncestors(index_blob_id, kMaxAncestors + 1)
-      .Map(executor_, [this, owner, index_blob_id, live](std::vector<StoreSnapshot> chain) {
-        if (chain.empty()) return MakeReadyFuture();  // deleted before
-        Status bad = CheckOwner(chain[0], owner, "the checkpoint");
-        if (bad.ok()) {
-          bad = CheckAncestors(index_blob_id, owner,
-                               std::span<const StoreSnapshot>(chain).subspan(1));
+Future<void> SnapshotCleaner::DeleteSnapshot(const SnapshotMetadata& owner,
+                                             const std::string& index_blob_id,
+                                             std::shared_ptr<const std::set<std::string>> keep) {
+  return GetSnapshotIndex(store_, executor_, index_blob_id)
+      .Then(executor_, [this, owner, index_blob_id, keep](Result<SnapshotIndex> index) {
+        if (index.status().code() == StatusCode::kNotFound) return MakeReadyFuture();  // done
+        if (!index.ok()) return MakeReadyFuture<void>(index.status());
+        StoreSnapshot s{index_blob_id, std::move(*index)};
+        if (Status bad = CheckOwner(s, owner, "the checkpoint"); !bad.ok()) {
+          return MakeReadyFuture<void>(bad);
         }
-        auto in_use = std::find_if(chain.begin(), chain.end(), [&](const StoreSnapshot& s) {
-          return live->contains(s.index_blob_id);
-        });
-        if (bad.ok() && in_use != chain.end()) {
-          bad = DataLossError("snapshot " + in_use->index_blob_id + " of removed store " +
-                              owner.store_name + " is live in the checkpoint; nothing deleted");
-        }
-        if (!bad.ok()) return MakeReadyFuture<void>(bad);
-        // Oldest index first, the newest last: a run that fails midway can start over from
-        // the newest, which still leads to all that is left.
         CleanupWork work;
-        for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-          for (const std::string& id : BlobSet(it->index.root)) {
-            if (!live->contains(id)) work.delete_blobs.insert(id);
-          }
-          work.delete_indexes.push_back(it->index_blob_id);
-        }
+        work.delete_blobs = Difference(BlobSet(s.index.root), *keep);
+        work.delete_indexes.push_back(index_blob_id);
         return Run(std::move(work));
       });
 }

@@ -1,5 +1,6 @@
-// The blob-level work of backup cleanups: removing TTLs and deleting what no persisted
-// checkpoint references any more, in the order that keeps a crash recoverable.
+// The blob-level work of backup cleanups: deleting what no live checkpoint references any
+// more, and finishing the cleanups of writers from before history, in the order that keeps
+// a crash recoverable.
 #ifndef BLOBSTATE_BACKUP_SNAPSHOT_CLEANER_H_
 #define BLOBSTATE_BACKUP_SNAPSHOT_CLEANER_H_
 
@@ -44,7 +45,8 @@ class SnapshotCleaner {
   // Fails at the first error.
   Future<void> Run(CleanupWork work);
 
-  // Finishes the cleanup of `snapshot` (the persisted one) if a crash interrupted it. A
+  // Finishes the cleanup of `snapshot` (persisted by a writer from before history, whose
+  // cleanup removed TTLs after the persist) if a crash interrupted it. A
   // cleanup deletes the previous index last, so it finished if the previous index is gone
   // (or there is none and... see below); otherwise the TTL of every blob of `snapshot` is
   // removed and the ancestors still present (up to kMaxAncestors) are deleted with the
@@ -55,13 +57,12 @@ class SnapshotCleaner {
   // an ancestor is `snapshot` itself or appears twice.
   Future<void> Recover(const StoreSnapshot& snapshot, const SnapshotMetadata& owner);
 
-  // Deletes the snapshot `index_blob_id` with all of its blobs, and its ancestors still
-  // present (a store no longer configured), except the blobs in `live` (those of the
-  // snapshots a checkpoint still references). A missing index counts as deleted.
-  // kDataLoss, deleting nothing, if a snapshot of the chain is in `live`, belongs to
-  // another job, task or store than `owner` names, or appears twice.
-  Future<void> DeleteChain(const SnapshotMetadata& owner, const std::string& index_blob_id,
-                           std::shared_ptr<const std::set<std::string>> live);
+  // Deletes the snapshot `index_blob_id`: its blobs not in `keep` (those of the snapshots
+  // still live), then its index. A missing index counts as deleted. kDataLoss, deleting
+  // nothing, if the snapshot belongs to another job, task or store than `owner` names, or
+  // names a blob of another.
+  Future<void> DeleteSnapshot(const SnapshotMetadata& owner, const std::string& index_blob_id,
+                              std::shared_ptr<const std::set<std::string>> keep);
 
   static constexpr int kMaxAncestors = 16;
 

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "blobstore/blob_store_testing.h"
 #include "blobstore/faulty/faulty_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
 #include "testing/temp_dir.h"
@@ -354,39 +355,18 @@ TEST_F(CheckpointStoreTest, LostReplyOfAConditionalWriteIsSuccess) {
 }
 
 // A blob store that drops the condition of every named-object put, as s3rver does.
-class ConditionIgnoringStore final : public BlobStore {
+class ConditionIgnoringStore final : public testing::ForwardingBlobStore {
  public:
   ConditionIgnoringStore(BlobStore& inner, bool fencing_off)
-      : inner_(inner), fencing_off_(fencing_off) {}
-  Future<std::string> Put(SourceFactory s, const BlobMetadata& m) override {
-    return inner_.Put(std::move(s), m);
-  }
-  Future<void> Get(const std::string& id, SinkFactory s) override {
-    return inner_.Get(id, std::move(s));
-  }
-  Future<void> Delete(const std::string& id) override { return inner_.Delete(id); }
-  Future<void> RemoveTtl(const std::string& id) override { return inner_.RemoveTtl(id); }
-  Future<void> Flush() override { return inner_.Flush(); }
-  Future<bool> HasTtl(const std::string& id) override { return inner_.HasTtl(id); }
-  Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point t) override {
-    return inner_.ListExpired(t);
-  }
+      : ForwardingBlobStore(inner), fencing_off_(fencing_off) {}
   Future<std::string> PutObject(const std::string& name, std::string data,
                                 const ObjectCondition&) override {
     return inner_.PutObject(name, std::move(data), {});
-  }
-  Future<VersionedObject> GetObject(const std::string& name) override {
-    return inner_.GetObject(name);
-  }
-  Future<void> DeleteObject(const std::string& name) override { return inner_.DeleteObject(name); }
-  Future<std::vector<std::string>> ListObjects(const std::string& prefix) override {
-    return inner_.ListObjects(prefix);
   }
   std::string Describe() const override { return "ignoring(" + inner_.Describe() + ")"; }
   bool FencingOff() const override { return fencing_off_; }
 
  private:
-  BlobStore& inner_;
   const bool fencing_off_;
 };
 

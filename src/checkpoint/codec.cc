@@ -6,6 +6,7 @@
 #include <set>
 
 #include "blobstate/checkpoint.h"
+#include "blobstate/index.h"
 #include "index/wire.h"
 #include "util/checkpoint_id.h"
 #include "util/random.h"
@@ -21,6 +22,9 @@ constexpr uint32_t kOffset = 2;       // LEN, repeated: {1: partition, 2: offset
 constexpr uint32_t kMarker = 3;       // LEN, repeated: {1: backend, 2: store, 3: marker} (v2)
 constexpr uint32_t kWriterEpoch = 4;  // VARINT, the writer epoch (v2)
 constexpr uint32_t kWriterId = 5;     // LEN, the writer's id (v2)
+constexpr uint32_t kRetained = 6;     // LEN, repeated: a retained checkpoint's id (v2)
+constexpr uint32_t kExpiring = 7;     // LEN, repeated: {1: checkpoint id, 2: store, 3: index}
+constexpr uint32_t kHistory = 8;      // VARINT 1: the writer keeps history (v2)
 constexpr uint32_t kEntryA = 1;       // the first field of an entry; the others follow
 
 Status Malformed(const std::string& what) {
@@ -72,14 +76,43 @@ Status DecodeWriterField(const WireField& f, Checkpoint& c, std::set<uint32_t>& 
   return Status::Ok();
 }
 
+// The history fields (retained, expiring, history); `seen` tracks repeats of the flag.
+Status DecodeHistoryField(const WireField& f, Checkpoint& c, std::set<uint32_t>& seen) {
+  if (f.id == kHistory) {
+    if (f.type != WireType::kVarint || f.number != 1 || !seen.insert(f.id).second) {
+      return Malformed("bad or repeated history flag");
+    }
+    c.history = true;
+    return Status::Ok();
+  }
+  if (f.type != WireType::kLen) return Malformed("field " + std::to_string(f.id) + " not LEN");
+  if (f.id == kRetained) {
+    std::string id(f.bytes);
+    if (!IsValidCheckpointId(id))
+      return Malformed("invalid retained id '" + id.substr(0, 64) + "'");
+    c.retained.push_back(std::move(id));
+    return Status::Ok();
+  }
+  std::string e[3];
+  RETURN_IF_ERROR(ReadEntry(f.bytes, "expiring snapshot", e, 3));
+  const bool history_object = e[1].empty() && e[2].empty();
+  if (!IsValidCheckpointId(e[0]) ||
+      (!history_object && (!IsValidName(e[1]) || !IsValidBlobId(e[2])))) {
+    return Malformed("invalid expiring snapshot of checkpoint '" + e[0].substr(0, 64) + "'");
+  }
+  c.expiring.push_back({std::move(e[0]), std::move(e[1]), std::move(e[2])});
+  return Status::Ok();
+}
+
 Status DecodeField(const WireField& f, uint32_t version, Checkpoint& c, std::set<uint32_t>& seen) {
   const bool v2 = version >= 2;
-  const bool known = f.id == kOffset || (v2 && f.id >= kId && f.id <= kWriterId);
+  const bool known = f.id == kOffset || (v2 && f.id >= kId && f.id <= kHistory);
   if (!known) {
     if (f.must_understand) return Malformed("unknown required field " + std::to_string(f.id));
     return Status::Ok();
   }
   if (f.id == kWriterEpoch || f.id == kWriterId) return DecodeWriterField(f, c, seen);
+  if (f.id >= kRetained) return DecodeHistoryField(f, c, seen);
   if (f.type != WireType::kLen) return Malformed("field " + std::to_string(f.id) + " not LEN");
   if (f.id == kId) {
     if (!seen.insert(kId).second) return Malformed("repeated id");
@@ -134,6 +167,11 @@ std::string EncodeCheckpoint(const Checkpoint& c) {
     }
     if (c.writer_epoch != 0) w.VarintField(kWriterEpoch, c.writer_epoch);
     if (!c.writer_id.empty()) w.BytesField(kWriterId, c.writer_id);
+    for (const std::string& id : c.retained) w.BytesField(kRetained, id);
+    for (const ExpiringSnapshot& e : c.expiring) {
+      WriteEntry(w, kExpiring, {e.checkpoint_id, e.store, e.index_blob_id});
+    }
+    if (c.history) w.VarintField(kHistory, 1);
   }
   return SealEnvelope(kCheckpointMagic, c.version, w.data());
 }
@@ -152,7 +190,8 @@ Result<Checkpoint> DecodeCheckpoint(std::string_view bytes) {
   // A claim record (a writer's claim of a task that has no checkpoint yet) has no id, and
   // nothing but its writer fields.
   if (c.version >= 2 && c.id.empty() &&
-      (c.writer_epoch == 0 || !c.input_offsets.empty() || !c.state_markers.empty())) {
+      (c.writer_epoch == 0 || !c.input_offsets.empty() || !c.state_markers.empty() ||
+       !c.retained.empty() || !c.expiring.empty())) {
     return Malformed("version 2 without an id");
   }
   return c;

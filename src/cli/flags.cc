@@ -19,6 +19,9 @@ void Flags::Bool(const std::string& name, bool* out, const std::string& help) {
 void Flags::Uint(const std::string& name, uint64_t* out, const std::string& help) {
   flags_.push_back({name, Kind::kUint, out, help, false});
 }
+void Flags::Duration(const std::string& name, std::chrono::seconds* out, const std::string& help) {
+  flags_.push_back({name, Kind::kDuration, out, help, false});
+}
 void Flags::Repeated(const std::string& name, std::vector<std::string>* out,
                      const std::string& help, bool required) {
   flags_.push_back({name, Kind::kRepeated, out, help, required});
@@ -48,6 +51,25 @@ Status Flags::Set(Flag& flag, const std::string& value) {
                                     "'");
       }
       *static_cast<uint64_t*>(flag.out) = v;
+      return Status::Ok();
+    }
+    case Kind::kDuration: {
+      uint64_t v = 0;
+      const char* last = value.data() + value.size();
+      auto [end, ec] = std::from_chars(value.data(), last, v);
+      const std::string unit(end, last);
+      const uint64_t scale = unit == "s"   ? 1
+                             : unit == "m" ? 60
+                             : unit == "h" ? 3600
+                             : unit == "d" ? 86400
+                                           : 0;
+      if (ec != std::errc() || end == value.data() || scale == 0 || v > (1ull << 40) / scale) {
+        return InvalidArgumentError("--" + flag.name +
+                                    " expects a duration such as 90s, 15m, 12h or 7d, got '" +
+                                    value + "'");
+      }
+      *static_cast<std::chrono::seconds*>(flag.out) =
+          std::chrono::seconds(static_cast<int64_t>(v * scale));
       return Status::Ok();
     }
     case Kind::kBool:

@@ -3,6 +3,7 @@
 #ifndef BLOBSTATE_CLI_FLAGS_H_
 #define BLOBSTATE_CLI_FLAGS_H_
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ class Flags {
               bool required = false);
   void Bool(const std::string& name, bool* out, const std::string& help);
   void Uint(const std::string& name, uint64_t* out, const std::string& help);
+  // A duration: a whole number with a unit, s, m, h or d ("90s", "12h", "7d").
+  void Duration(const std::string& name, std::chrono::seconds* out, const std::string& help);
   void Repeated(const std::string& name, std::vector<std::string>* out, const std::string& help,
                 bool required = false);
 
@@ -36,7 +39,7 @@ class Flags {
   std::string Help() const;
 
  private:
-  enum class Kind { kString, kBool, kUint, kRepeated };
+  enum class Kind { kString, kBool, kUint, kDuration, kRepeated };
   struct Flag {
     std::string name;
     Kind kind;

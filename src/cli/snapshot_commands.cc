@@ -1,8 +1,10 @@
 // The snapshot commands: show, gc.
 #include <chrono>
 #include <memory>
+#include <mutex>
 
 #include "blobstate/blob_store.h"
+#include "blobstate/gc.h"
 #include "blobstate/index.h"
 #include "blobstate/snapshot.h"
 #include "blobstate/transfer.h"
@@ -82,40 +84,99 @@ Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out) {
   return Status::Ok();
 }
 
+namespace {
+
+std::string CountsJson(const GcCounts& c) {
+  return "{\"blobs\":" + std::to_string(c.blobs) + ",\"bytes\":" + std::to_string(c.bytes) +
+         ",\"marked\":" + std::to_string(c.marked) + ",\"expired\":" + std::to_string(c.expired) +
+         ",\"expired_bytes\":" + std::to_string(c.expired_bytes) +
+         ",\"orphans\":" + std::to_string(c.orphans) +
+         ",\"orphan_bytes\":" + std::to_string(c.orphan_bytes) +
+         ",\"young\":" + std::to_string(c.young) + ",\"pending\":" + std::to_string(c.pending) +
+         ",\"ttl_debt\":" + std::to_string(c.ttl_debt) + "}";
+}
+
+}  // namespace
+
+// `r` as a JSON object.
+std::string GcReportJson(const GcReport& r) {
+  std::string jobs, requests, skipped;
+  for (const auto& [job, c] : r.jobs) {
+    jobs += (jobs.empty() ? "" : ",") + JsonString(job) + ":" + CountsJson(c);
+  }
+  for (const auto& [kind, n] : r.requests) {
+    requests += (requests.empty() ? "" : ",") + JsonString(kind) + ":" + std::to_string(n);
+  }
+  for (const std::string& s : r.skipped) skipped += (skipped.empty() ? "" : ",") + JsonString(s);
+  return "{\"tasks\":" + std::to_string(r.tasks) +
+         ",\"checkpoints\":" + std::to_string(r.checkpoints) +
+         ",\"snapshots\":" + std::to_string(r.snapshots) + ",\"total\":" + CountsJson(r.total) +
+         ",\"deleted\":" + std::to_string(r.deleted) +
+         ",\"history_deleted\":" + std::to_string(r.history_deleted) + ",\"jobs\":{" + jobs +
+         "},\"requests\":{" + requests + "},\"skipped\":[" + skipped + "]}";
+}
+
 Status GcCommand(const std::vector<std::string>& args, CommandOutput& out) {
-  std::string url;
-  bool json = false, dry_run = false;
+  std::string url, job;
+  bool json = false, dry_run = false, list = false;
+  GcOptions options;
+  uint64_t concurrency = options.concurrency;
   Flags flags("gc",
-              "Deletes blobs whose TTL expired: what an interrupted backup left behind.\n"
-              "Blobs of committed snapshots have no TTL and are never touched.");
+              "Deletes what no kept checkpoint needs. Marks every blob that the latest, retained\n"
+              "and pinned checkpoints of the jobs covered name, then deletes, as it lists the\n"
+              "blobs page by page, only unmarked blobs whose TTL expired (uploads no commit\n"
+              "persisted) and unmarked blobs without TTL older than --grace (what a crash\n"
+              "between a commit's TTL removal and its persist left). --grace must exceed half\n"
+              "the longest blob TTL the writers use (default TTL: 7 days).");
   flags.String("blob-store", &url, kBlobStoreUrlHelp, true);
-  flags.Bool("dry-run", &dry_run, "list what would be deleted, delete nothing");
+  flags.String("job", &job, "collect only this job's blobs (default: every job)");
+  flags.Duration("grace", &options.grace,
+                 "age at which an unreferenced blob without TTL is "
+                 "deleted, e.g. 7d (default: 7d)");
+  flags.Uint("concurrency", &concurrency, "requests in flight at most (default: 32)");
+  flags.Bool("dry-run", &dry_run, "count what would be deleted; change nothing at all");
+  flags.Bool("list", &list, "print each blob deleted (or, dry, that would be)");
   flags.Bool("json", &json, "print the result as JSON (a failure as {\"error\":...})");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
+  if (concurrency == 0)
+    return out.Checked(InvalidArgumentError("--concurrency must be at least 1"));
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
                    out.Checked(OpenBlobStore(url, {.must_exist = true})));
-  ASSIGN_OR_RETURN(std::vector<std::string> expired,
-                   store->ListExpired(std::chrono::system_clock::now())
-                       .GetFor(kCommandTimeout, "listing of expired blobs"));
-  if (!dry_run) {
-    ThreadPool cpu("cli-cpu", 2);
-    Transfer transfer(*store, cpu, {});
-    RETURN_IF_ERROR(transfer.DeleteBlobs(expired).GetFor(kCommandTimeout, "deletion"));
-  }
+  options.job = job;
+  options.dry_run = dry_run;
+  options.concurrency = concurrency;
+  ThreadPool cpu("cli-cpu", 2);
+  std::mutex mu;
+  std::string listed;
+  ASSIGN_OR_RETURN(GcReport r,
+                   CollectGarbage(*store, cpu, options, [&](const BlobInfo& b, Garbage why) {
+                     if (!list) return;
+                     std::lock_guard<std::mutex> lock(mu);
+                     listed += std::string(dry_run ? "would delete " : "deleted ") + b.id +
+                               (why == Garbage::kExpired ? " (expired)\n" : " (orphan)\n");
+                   }));
   if (json) {
-    std::string ids;
-    for (const std::string& id : expired) ids += (ids.empty() ? "" : ",") + JsonString(id);
-    out.Print(std::string("{\"dry_run\":") + (dry_run ? "true" : "false") + ",\"expired\":[" + ids +
-              "]}\n");
-  } else {
-    std::string text;
-    for (const std::string& id : expired)
-      text += (dry_run ? "would delete " : "deleted ") + id + "\n";
-    text += std::to_string(expired.size()) + " expired blob(s)" +
-            (dry_run ? ", none deleted (dry run)\n" : " deleted\n");
-    out.Print(text);
+    out.Print("{\"dry_run\":" + std::string(dry_run ? "true" : "false") + "," +
+              GcReportJson(r).substr(1) + "\n");
+    return Status::Ok();
   }
+  const GcCounts& t = r.total;
+  std::string text = listed;
+  text += "marked " + std::to_string(r.tasks) + " task(s), " + std::to_string(r.checkpoints) +
+          " checkpoint(s), " + std::to_string(r.snapshots) + " snapshot(s)\n";
+  text += "listed " + std::to_string(t.blobs) + " blob(s), " + HumanBytes(t.bytes) + ": " +
+          std::to_string(t.marked) + " referenced, " + std::to_string(t.expired) + " expired (" +
+          HumanBytes(t.expired_bytes) + "), " + std::to_string(t.orphans) + " orphan(s) (" +
+          HumanBytes(t.orphan_bytes) + "), " + std::to_string(t.pending) + " with a TTL to come, " +
+          std::to_string(t.young) + " within the grace period\n";
+  text += dry_run
+              ? "dry run: would delete " + std::to_string(t.expired + t.orphans) + " blob(s) and " +
+                    std::to_string(r.history_deleted) + " history object(s); nothing changed\n"
+              : "deleted " + std::to_string(r.deleted) + " blob(s) and " +
+                    std::to_string(r.history_deleted) + " history object(s)\n";
+  for (const std::string& s : r.skipped) text += "not swept (marks unreadable): " + s + "\n";
+  out.Print(text);
   return Status::Ok();
 }
 

@@ -1,9 +1,11 @@
+#include <algorithm>
 #include <mutex>
 #include <set>
 
 #include "async/failpoints.h"
 #include "backup/backup_manager.h"
 #include "blobstate/commit.h"
+#include "commit/commit_history.h"
 #include "restore/restore_manager.h"
 
 namespace blobstate {
@@ -35,7 +37,14 @@ Status ValidateCommitOptions(const CommitOptions& options) {
       return InvalidArgumentError("store " + s.name + " is persistent but has no directory");
     }
   }
-  return Status::Ok();
+  if (options.backup.transfer.ttl < kMinBlobTtl) {
+    return InvalidArgumentError(
+        "blob TTL of " + std::to_string(options.backup.transfer.ttl.count()) +
+        " s is below the floor of " + std::to_string(kMinBlobTtl.count()) +
+        " s: a commit removes its blobs' TTLs before half of it has passed, and must have the "
+        "time to");
+  }
+  return ValidateRetentionPolicy(options.retention);
 }
 
 // What an engine holds while it exists: this process's claim of the task (a writer's
@@ -89,7 +98,9 @@ struct CommitEngine::State {
   Metrics* const metrics;
   BackupManager backup;
   std::unique_ptr<CheckpointStore> checkpoints;
-  std::optional<Checkpoint> opened_at;  // set once, by Open
+  std::unique_ptr<CommitHistory> history;  // set once, by Open
+  std::optional<Checkpoint> head;          // the latest checkpoint at open; set once, by Open
+  std::optional<Checkpoint> opened_at;     // set once, by Open
   StoreSnapshots snapshots;  // of the backed-up stores opened_at names; set once, by Open
 
   mutable std::mutex mu;
@@ -101,8 +112,10 @@ struct CommitEngine::State {
   std::optional<Checkpoint> WithState() const {
     return opened_at && opened_at->version >= 2 ? opened_at : std::nullopt;
   }
-  // The checkpoint to open at, per options (claiming the task first if asked to).
+  // The checkpoint to open at, per options (claiming the task first if asked to); sets head.
   Future<std::optional<Checkpoint>> Select();
+  // Checkpoint options.checkpoint_id, if the task keeps it (head is read).
+  Future<std::optional<Checkpoint>> SelectKept();
   // Fetches `snapshots`, once, for both recovery and restore.
   Future<void> FetchSnapshots();
   // If claimed: finishes what a crashed writer left.
@@ -131,16 +144,36 @@ Status CommitEngine::State::RecordOwners() {
 Future<std::optional<Checkpoint>> CommitEngine::State::Select() {
   Future<std::optional<Checkpoint>> latest =
       options.claim ? checkpoints->Claim() : checkpoints->ReadLatest();
-  if (options.checkpoint_id.empty()) return latest;
-  return std::move(latest)
-      .Map(executor, [this](std::optional<Checkpoint>) { return checkpoints->List(); })
-      .Map(executor, [this](std::vector<Checkpoint> all) -> Result<std::optional<Checkpoint>> {
-        for (Checkpoint& c : all) {
-          if (c.id == options.checkpoint_id) return std::optional<Checkpoint>(std::move(c));
+  return std::move(latest).Map(executor, [this](std::optional<Checkpoint> read) {
+    head = std::move(read);
+    if (options.checkpoint_id.empty() || (head && head->id == options.checkpoint_id)) {
+      return MakeReadyFuture<std::optional<Checkpoint>>(head);
+    }
+    return SelectKept();
+  });
+}
+
+Future<std::optional<Checkpoint>> CommitEngine::State::SelectKept() {
+  const std::string& id = options.checkpoint_id;
+  auto not_kept = [this, id](const std::string& why) {
+    return NotFoundError("checkpoint " + id + " of job " + options.job + ", task " + options.task +
+                         " is not kept in " + store.Describe() + " (" + why +
+                         "; `blobstate checkpoints` lists those kept)");
+  };
+  if (head && head->version >= 2 &&
+      std::find(head->retained.begin(), head->retained.end(), id) != head->retained.end()) {
+    return checkpoints->ReadHistory(id).Map(
+        executor, [](Checkpoint c) { return std::optional<Checkpoint>(std::move(c)); });
+  }
+  return checkpoints->ReadPins().Map(
+      executor, [this, id, not_kept](std::vector<Pin> pins) -> Future<std::optional<Checkpoint>> {
+        for (const Pin& p : pins) {
+          if (p.checkpoint_id != id || p.released) continue;
+          return checkpoints->ReadHistory(id).Map(
+              executor, [](Checkpoint c) { return std::optional<Checkpoint>(std::move(c)); });
         }
-        return NotFoundError("checkpoint " + options.checkpoint_id + " of job " + options.job +
-                             ", task " + options.task + " not found in " + store.Describe() +
-                             " (only the latest checkpoint of each version is kept)");
+        return MakeReadyFuture<std::optional<Checkpoint>>(
+            not_kept("neither the latest, nor retained, nor pinned"));
       });
 }
 
@@ -157,15 +190,22 @@ Future<void> CommitEngine::State::FetchSnapshots() {
 Future<void> CommitEngine::State::Recover() {
   if (!options.claim) return MakeReadyFuture();
   std::optional<Checkpoint> with_state = WithState();
-  return backup.Init(with_state, snapshots).Map(executor, [this, with_state]() -> Status {
-    // Local checkpoint directories of other attempts are stale; the one opened at may be
-    // reused by the restore.
-    for (const StoreConfig& c : options.stores) {
-      if (!c.BackedUp()) continue;
-      RETURN_IF_ERROR(DeleteCheckpointDirs(c.dir, with_state ? with_state->id : ""));
-    }
-    return Status::Ok();
-  });
+  return backup.Init(with_state, snapshots)
+      .Map(executor, [this] { return history->Load(head); })
+      .Map(executor,
+           [this] {
+             // Best effort: what is left stays listed, and each commit retries it.
+             return history->Expire().Then(executor, [](Result<void>) { return Result<void>(); });
+           })
+      .Map(executor, [this, with_state]() -> Status {
+        // Local checkpoint directories of other attempts are stale; the one opened at may be
+        // reused by the restore.
+        for (const StoreConfig& c : options.stores) {
+          if (!c.BackedUp()) continue;
+          RETURN_IF_ERROR(DeleteCheckpointDirs(c.dir, with_state ? with_state->id : ""));
+        }
+        return Status::Ok();
+      });
 }
 
 Future<std::unique_ptr<CommitEngine>> CommitEngine::Open(BlobStore& store, Executor& executor,
@@ -179,6 +219,8 @@ Future<std::unique_ptr<CommitEngine>> CommitEngine::Open(BlobStore& store, Execu
       store, executor, state->options.checkpoints, state->options.job, state->options.task);
   if (!checkpoints.ok()) return MakeReadyFuture<Out>(checkpoints.status());
   state->checkpoints = std::move(*checkpoints);
+  state->history = std::make_unique<CommitHistory>(*state->checkpoints, state->backup, executor,
+                                                   state->options.retention);
   auto held = std::make_shared<std::unique_ptr<Holds>>(std::move(*holds));
   return state->Select()
       .Map(executor,
@@ -241,22 +283,45 @@ Future<Checkpoint> CommitEngine::Commit(const std::string& id,
     // Other backends' markers carry over; a version 1 checkpoint has none.
     if (st->last && st->last->version >= 2) next->state_markers = st->last->state_markers;
   }
-  return st->backup.Upload(id, dirs)
+  next->state_markers.erase(std::string(kRemovedStoresKey));
+  std::vector<Future<void>> steps;
+  steps.push_back(st->backup.Upload(id, dirs).Map(st->executor, [next](StoreMarkers markers) {
+    next->state_markers[std::string(kBlobStoreBackend)] = std::move(markers);
+  }));
+  steps.push_back(st->history->Prepare(id, std::chrono::system_clock::now()));
+  return AllOf(std::move(steps))
+      .Then(st->executor,
+            [st](Result<void> r) -> Future<void> {
+              if (r.ok()) return MakeReadyFuture();
+              // Nothing will name what the upload put (if it succeeded).
+              return st->backup.Discard().Then(st->executor, [r](Result<void>) { return r; });
+            })
       .Map(st->executor,
-           [st, next](StoreMarkers markers) {
-             st->backup.RecordMarkers(markers, *next);
+           [st, next] {
+             st->history->Plan(*next);
              return At("persist.before_checkpoint")
                  .Map(st->executor, [st, next] { return st->Persist(next); })
-                 .Map(st->executor, [] { return At("persist.after_checkpoint"); })
-                 .Map(st->executor, [st, next, markers] {
-                   {
-                     std::lock_guard<std::mutex> lock(st->mu);
-                     st->last = *next;
-                   }
-                   return st->backup.Cleanup(next->id, markers);
-                 });
+                 .Map(st->executor, [] { return At("persist.after_checkpoint"); });
+           })
+      .Map(st->executor,
+           [st, next]() -> Future<void> {
+             {
+               std::lock_guard<std::mutex> lock(st->mu);
+               st->last = *next;
+             }
+             st->history->Advance(*next);
+             if (Status s =
+                     st->backup.Persisted(next->state_markers[std::string(kBlobStoreBackend)]);
+                 !s.ok()) {
+               return MakeReadyFuture<void>(s);
+             }
+             std::vector<Future<void>> after;
+             after.push_back(st->history->Expire());
+             after.push_back(st->backup.DeleteOldCheckpointDirs(next->id));
+             return AllOf(std::move(after));
            })
       .Map(st->executor, [st, next]() -> Result<Checkpoint> {
+        st->backup.RecordFigures();
         RETURN_IF_ERROR(st->RecordOwners());
         return *next;
       });
@@ -266,6 +331,8 @@ std::optional<Checkpoint> CommitEngine::last() const {
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->last;
 }
+
+std::vector<Checkpoint> CommitEngine::Retained() const { return state_->history->Retained(); }
 
 std::map<std::string, StoreFigures> CommitEngine::LastFigures() const {
   return state_->backup.LastFigures();

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "blobstate/commit.h"
+#include "blobstate/gc.h"
 #include "testing/state_fixture.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
@@ -8,34 +9,16 @@
 namespace blobstate {
 namespace {
 
+using namespace std::chrono_literals;
 using testing::ReadTree;
 using testing::Tree;
 using testing::WriteTree;
 
-class CommitEngineTest : public testing::StateTest {
- protected:
-  CommitOptions Options(bool claim = true) {
-    CommitOptions o{.job = "job", .task = "task-0", .stores = {Store("a")}, .claim = claim};
-    o.backup.transfer.part_size = 1000;
-    return o;
-  }
-  Result<std::unique_ptr<CommitEngine>> OpenEngine(BlobStore& store, CommitOptions options) {
-    return CommitEngine::Open(store, pool_, std::move(options), nullptr).GetFor(kWait);
-  }
-  // One commit of store "a" (in `dir`, default Store("a").dir) holding `content`.
-  Result<Checkpoint> CommitContent(CommitEngine& engine, const std::string& content,
-                                   const std::string& offset, std::string dir = "") {
-    StoreConfig a = Store("a");
-    if (!dir.empty()) a.dir = dir;
-    EXPECT_TRUE(WriteTree(a.dir, {{"f", content}}).ok());
-    const std::string id = NewCheckpointId();
-    return engine.Commit(id, SnapshotDirs({a}, id), {{"in", offset}}).GetFor(kWait);
-  }
-};
+class CommitEngineTest : public testing::StateTest {};
 
 // W.1: an engine exists only once opened; without a claim it cannot commit.
 TEST_F(CommitEngineTest, CommitNeedsAClaimAndRestoreNeedsAnOpenEngine) {
-  auto reader = OpenEngine(*blobs_, Options(/*claim=*/false));
+  auto reader = OpenEngine(*blobs_, EngineOptions(/*claim=*/false));
   ASSERT_TRUE(reader.ok()) << reader.status();
   EXPECT_FALSE((*reader)->opened_at().has_value());
   Result<Checkpoint> refused = CommitContent(**reader, "x", "1");
@@ -44,7 +27,7 @@ TEST_F(CommitEngineTest, CommitNeedsAClaimAndRestoreNeedsAnOpenEngine) {
   // A failed open gives no engine to restore with: nothing is emptied.
   ASSERT_TRUE(RemoveAll(Store("a").dir).ok());
   ASSERT_TRUE(WriteTree(Store("a").dir, {{"keep", "me"}}).ok());
-  CommitOptions bad = Options();
+  CommitOptions bad = EngineOptions();
   bad.checkpoints.read_versions = {1, 2};
   EXPECT_EQ(OpenEngine(*blobs_, bad).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"keep", "me"}}));
@@ -53,20 +36,20 @@ TEST_F(CommitEngineTest, CommitNeedsAClaimAndRestoreNeedsAnOpenEngine) {
 // W.6: a second engine that claims the same task of the same blob store in this process
 // fails at once while the first exists; once it is gone, the task can be opened again.
 TEST_F(CommitEngineTest, SecondWriterInOneProcessFailsFast) {
-  auto first = OpenEngine(*blobs_, Options());
+  auto first = OpenEngine(*blobs_, EngineOptions());
   ASSERT_TRUE(first.ok()) << first.status();
-  Result<std::unique_ptr<CommitEngine>> second = OpenEngine(*blobs_, Options());
+  Result<std::unique_ptr<CommitEngine>> second = OpenEngine(*blobs_, EngineOptions());
   EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition) << second.status();
   EXPECT_NE(second.status().message().find("already open for writing"), std::string::npos);
-  CommitOptions reader = Options(/*claim=*/false);
+  CommitOptions reader = EngineOptions(/*claim=*/false);
   reader.stores.clear();  // a reader of the checkpoints, as verify is
   EXPECT_TRUE(OpenEngine(*blobs_, reader).ok());
-  CommitOptions other = Options();
+  CommitOptions other = EngineOptions();
   other.task = "task-1";
   other.stores = {Store("b")};
   EXPECT_TRUE(OpenEngine(*blobs_, other).ok());
   first->reset();
-  EXPECT_TRUE(OpenEngine(*blobs_, Options()).ok());
+  EXPECT_TRUE(OpenEngine(*blobs_, EngineOptions()).ok());
 }
 
 // W.2, W.3, W.9: two writers of one task on two blob store handles (as two processes
@@ -74,12 +57,12 @@ TEST_F(CommitEngineTest, SecondWriterInOneProcessFailsFast) {
 // nothing; the latest checkpoint restores exactly the second's state, and offsets never
 // go backwards.
 TEST_F(CommitEngineTest, SecondWriterFencesTheFirstWhichChangesNothing) {
-  auto zombie = OpenEngine(*blobs_, Options());
+  auto zombie = OpenEngine(*blobs_, EngineOptions());
   ASSERT_TRUE(zombie.ok()) << zombie.status();
   ASSERT_TRUE(CommitContent(**zombie, "zombie 1", "1").ok());
   auto other = OpenBlobStore("file://" + BlobDir(), {});  // another process's handle
   ASSERT_TRUE(other.ok());
-  CommitOptions other_host = Options();  // with its own disk
+  CommitOptions other_host = EngineOptions();  // with its own disk
   other_host.stores[0].dir = tmp_.Sub("host2/a");
   auto replacement = OpenEngine(**other, other_host);
   ASSERT_TRUE(replacement.ok()) << replacement.status();
@@ -89,29 +72,29 @@ TEST_F(CommitEngineTest, SecondWriterFencesTheFirstWhichChangesNothing) {
   ASSERT_TRUE(winner.ok()) << winner.status();
 
   const std::set<std::string> blobs_before = AllBlobs();
-  const int deletes = blobs_->calls(Method::kDelete), untags = blobs_->calls(Method::kRemoveTtl);
+  const int deletes = blobs_->calls(Method::kDelete);
   Result<Checkpoint> fenced = CommitContent(**zombie, "zombie 3", "3");
   EXPECT_EQ(fenced.status().code(), StatusCode::kFenced) << fenced.status();
   EXPECT_EQ(blobs_->calls(Method::kDelete), deletes);
-  EXPECT_EQ(blobs_->calls(Method::kRemoveTtl), untags);
-  // Its upload stays behind with a TTL, to expire; nothing of the winner's changed.
+  // Its upload stays behind, named by no checkpoint, for gc; nothing of the winner's changed.
   for (const std::string& id : blobs_before) EXPECT_TRUE(AllBlobs().count(id)) << id;
-  for (const std::string& id : AllBlobs()) {
-    EXPECT_TRUE(blobs_before.count(id) || TtlBlobs().count(id)) << id;
-  }
   EXPECT_EQ(CommitContent(**zombie, "zombie 4", "4").status().code(), StatusCode::kFenced);
+  Result<GcReport> gc = CollectGarbage(*blobs_, pool_, {.grace = 0s});
+  ASSERT_TRUE(gc.ok()) << gc.status();
+  EXPECT_GT(gc->deleted, 0u);
+  EXPECT_EQ(AllBlobs(), Referenced(*winner));
 
   // A new host restores the winner's state, whatever the zombie did.
   replacement->reset();
   zombie->reset();
   ASSERT_TRUE(RemoveAll(Store("a").dir).ok());
-  auto fresh = OpenEngine(**other, Options());
+  auto fresh = OpenEngine(**other, EngineOptions());
   ASSERT_TRUE(fresh.ok()) << fresh.status();
   EXPECT_EQ((*fresh)->opened_at()->id, winner->id);
   EXPECT_EQ((*fresh)->opened_at()->input_offsets, (InputOffsets{{"in", "2"}}));
   ASSERT_TRUE((*fresh)->Restore().GetFor(kWait).ok());
   EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"f", "replacement 2"}}));
-  ExpectNoLeak(*(*fresh)->last());
+  ExpectReferencedIntact(*(*fresh)->last());
 }
 
 }  // namespace
@@ -123,12 +106,12 @@ namespace {
 // W.1: each snapshot index is fetched and decoded once at open, for recovery and restore.
 TEST_F(CommitEngineTest, SnapshotIndexesAreFetchedOnceForRecoveryAndRestore) {
   {
-    auto first = OpenEngine(*blobs_, Options());
+    auto first = OpenEngine(*blobs_, EngineOptions());
     ASSERT_TRUE(first.ok()) << first.status();
     ASSERT_TRUE(CommitContent(**first, "x", "1").ok());
   }
   const int before = blobs_->calls(Method::kGet);
-  auto engine = OpenEngine(*blobs_, Options());
+  auto engine = OpenEngine(*blobs_, EngineOptions());
   ASSERT_TRUE(engine.ok()) << engine.status();
   EXPECT_EQ(blobs_->calls(Method::kGet), before + 1);  // the one store's index
   ASSERT_TRUE((*engine)->Restore().GetFor(kWait).ok());

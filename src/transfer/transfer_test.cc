@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "blobstate/blob_store.h"
+#include "blobstore/blob_store_testing.h"
 #include "blobstore/faulty/faulty_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
 #include "testing/gated_blob_store.h"
@@ -238,10 +239,10 @@ TEST_F(TransferTest, RemoveTtlsMakesBlobsPermanent) {
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "x"}}).ok());
   DirIndex root = Backup(tmp_.Sub("src"));
   auto far_future = std::chrono::system_clock::now() + 48h;
-  EXPECT_EQ(store_->ListExpired(far_future).GetFor(kWait)->size(), 1u);
+  EXPECT_EQ(blobstate::testing::ExpiringBefore(*store_, far_future)->size(), 1u);
   ASSERT_TRUE(transfer_->RemoveTtls(BlobIdsOf(root)).GetFor(kWait).ok());
   ASSERT_TRUE(transfer_->RemoveTtls(BlobIdsOf(root)).GetFor(kWait).ok());  // idempotent
-  EXPECT_TRUE(store_->ListExpired(far_future).GetFor(kWait)->empty());
+  EXPECT_TRUE(blobstate::testing::ExpiringBefore(*store_, far_future)->empty());
 }
 
 }  // namespace
@@ -308,8 +309,8 @@ class TransferFaultTest : public TransferTest {
 
   // The blobs stored behind the faults, committed or not.
   size_t StoredBlobs() {
-    Result<std::vector<std::string>> all =
-        faulty_->inner().ListExpired(std::chrono::system_clock::now() + 10 * 24h).GetFor(kWait);
+    Result<std::vector<std::string>> all = blobstate::testing::ExpiringBefore(
+        faulty_->inner(), std::chrono::system_clock::now() + 10 * 24h);
     EXPECT_TRUE(all.ok()) << all.status();
     return all.ok() ? all->size() : 0;
   }

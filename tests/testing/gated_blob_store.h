@@ -79,11 +79,17 @@ class GatedBlobStore final : public BlobStore {
   Future<void> RemoveTtl(const std::string& id) override {
     return Gate().Chain<void>([this, id] { return inner_.RemoveTtl(id); });
   }
-  Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override {
-    return inner_.ListExpired(now);
+  Future<BlobPage> ListBlobs(const std::string& prefix, const std::string& token) override {
+    return inner_.ListBlobs(prefix, token);
   }
-  Future<bool> HasTtl(const std::string& id) override {
-    return Gate().Chain<bool>([this, id] { return inner_.HasTtl(id); });
+  Future<void> DeleteExpired(const std::string& id,
+                             std::chrono::system_clock::time_point now) override {
+    return Gate().Chain<void>([this, id, now] { return inner_.DeleteExpired(id, now); });
+  }
+  Future<std::optional<std::chrono::system_clock::time_point>> ExpiryOf(
+      const std::string& id) override {
+    using T = std::optional<std::chrono::system_clock::time_point>;
+    return Gate().Chain<T>([this, id] { return inner_.ExpiryOf(id); });
   }
   Future<void> Flush() override {
     return Gate().Chain<void>([this] { return inner_.Flush(); });

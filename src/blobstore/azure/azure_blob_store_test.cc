@@ -75,10 +75,10 @@ TEST_F(AzureBlobStoreTest, SasTokenAuthorisesEveryCall) {
   Result<std::string> id = store->Put(StringSourceFactory("by SAS"), meta_).GetFor(kWait);
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(*Read(*store, *id), "by SAS");
-  EXPECT_EQ(*store->ListExpired(system_clock::now() + 2h).GetFor(kWait),
+  EXPECT_EQ(*blobstate::testing::ExpiringBefore(*store, system_clock::now() + 2h),
             std::vector<std::string>{*id});
   ASSERT_TRUE(store->RemoveTtl(*id).GetFor(kWait).ok());
-  EXPECT_TRUE(store->ListExpired(system_clock::now() + 2h).GetFor(kWait)->empty());
+  EXPECT_TRUE(blobstate::testing::ExpiringBefore(*store, system_clock::now() + 2h)->empty());
   EXPECT_TRUE(store->Delete(*id).GetFor(kWait).ok());
   for (const FaultProxy::Seen& s : proxy_->seen()) {
     EXPECT_NE(s.target.find("sig="), std::string::npos) << s.method << " " << s.target;
@@ -95,7 +95,7 @@ TEST_F(AzureBlobStoreTest, LargeBlobGoesUpAsBlocksAndOneBlockList) {
   Result<std::string> back = Read(*store, *id);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(*back == data);
-  EXPECT_EQ(*store->ListExpired(system_clock::now() + 2h).GetFor(kWait),
+  EXPECT_EQ(*blobstate::testing::ExpiringBefore(*store, system_clock::now() + 2h),
             std::vector<std::string>{*id});
 }
 

@@ -134,20 +134,47 @@ Status AzureOps::DeleteKey(const std::string& name, const std::string& what) {
   return CloudStatus(r, "delete of " + what + " from " + Describe());
 }
 
-Result<std::vector<std::string>> AzureOps::ListKeys(const std::string& prefix) {
-  std::vector<std::string> names;
-  std::string marker;
-  do {
-    AzureRequest list{.method = "GET",
-                      .query = {{"restype", "container"}, {"comp", "list"}, {"prefix", prefix}}};
-    if (!marker.empty()) list.query.emplace_back("marker", marker);
-    ASSIGN_OR_RETURN(HttpResponse r, Send(list));
-    RETURN_IF_ERROR(CloudStatus(r, "listing of " + prefix + " in " + Describe()));
-    for (std::string& n : XmlTexts(r.body, "Name")) names.push_back(std::move(n));
-    std::vector<std::string> next = XmlTexts(r.body, "NextMarker");
-    marker = next.empty() ? "" : next[0];
-  } while (!marker.empty());
-  return names;
+Result<CloudOps::KeyPage> AzureOps::ListPage(const std::string& prefix, const std::string& token) {
+  AzureRequest list{
+      .method = "GET",
+      .query = {
+          {"restype", "container"}, {"comp", "list"}, {"prefix", prefix}, {"include", "tags"}}};
+  if (!token.empty()) list.query.emplace_back("marker", token);
+  ASSIGN_OR_RETURN(HttpResponse r, Send(list));
+  RETURN_IF_ERROR(CloudStatus(r, "listing of " + prefix + " in " + Describe()));
+  KeyPage page;
+  for (const std::string& entry : XmlTexts(r.body, "Blob")) {
+    std::vector<std::string> name = XmlTexts(entry, "Name"),
+                             size = XmlTexts(entry, "Content-Length"),
+                             modified = XmlTexts(entry, "Last-Modified");
+    if (name.empty()) continue;
+    KeyInfo info{.key = std::move(name[0]), .tags = ParseTagSet(entry)};
+    if (!size.empty()) info.size = std::strtoull(size[0].c_str(), nullptr, 10);
+    // An unreadable time counts as now: young, so never taken for an old orphan.
+    info.modified = (modified.empty() ? std::nullopt : ParseCloudTime(modified[0]))
+                        .value_or(std::chrono::system_clock::now());
+    page.keys.push_back(std::move(info));
+  }
+  std::vector<std::string> next = XmlTexts(r.body, "NextMarker");
+  if (!next.empty()) page.next = next[0];
+  return page;
+}
+
+Status AzureOps::DeleteKeyIfExpired(const std::string& key, const std::string& expires_tag,
+                                    int64_t now_ms, const std::string& what) {
+  // The service checks the tag in the delete: a Set Blob Tags (RemoveTtl) that wins the
+  // race leaves no expiry tag, so the condition fails and the blob stays. Tag values
+  // compare as strings; expiries have 13 digits until the year 2286.
+  const std::string condition = expires_tag + " < '" + std::to_string(now_ms) + "'";
+  ASSIGN_OR_RETURN(
+      HttpResponse r,
+      Send({.method = "DELETE", .name = key, .headers = {{"x-ms-if-tags", condition}}}));
+  if (r.status == 404) return GoneError(what + " is already gone from " + Describe());
+  if (r.status == 412) {
+    // A blob put before the tags' rename has only the legacy tag: read, then delete.
+    return CloudOps::DeleteKeyIfExpired(key, expires_tag, now_ms, what);
+  }
+  return CloudStatus(r, "delete of " + what + " from " + Describe());
 }
 
 }  // namespace blobstate::azure_internal

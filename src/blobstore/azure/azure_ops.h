@@ -44,7 +44,10 @@ class AzureOps final : public CloudOps {
   Status SetTags(const std::string& name, const CloudTags& tags, const std::string& what) override;
   Result<CloudTags> GetTags(const std::string& name) override;
   // List Blobs, all pages.
-  Result<std::vector<std::string>> ListKeys(const std::string& prefix) override;
+  Result<KeyPage> ListPage(const std::string& prefix, const std::string& token) override;
+  // x-ms-if-tags makes the delete conditional on the expiry tag.
+  Status DeleteKeyIfExpired(const std::string& key, const std::string& expires_tag, int64_t now_ms,
+                            const std::string& what) override;
 
   AzureConfig config_;
   Executor& part_pool_;

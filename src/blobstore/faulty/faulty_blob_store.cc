@@ -165,14 +165,21 @@ Future<void> FaultyBlobStore::RemoveTtl(const std::string& id) {
   return Apply<void>(NextFault(Method::kRemoveTtl), [this, id] { return inner_->RemoveTtl(id); });
 }
 
-Future<bool> FaultyBlobStore::HasTtl(const std::string& id) {
-  return Apply<bool>(NextFault(Method::kHasTtl), [this, id] { return inner_->HasTtl(id); });
+Future<std::optional<std::chrono::system_clock::time_point>> FaultyBlobStore::ExpiryOf(
+    const std::string& id) {
+  return Apply<std::optional<std::chrono::system_clock::time_point>>(
+      NextFault(Method::kExpiryOf), [this, id] { return inner_->ExpiryOf(id); });
 }
 
-Future<std::vector<std::string>> FaultyBlobStore::ListExpired(
-    std::chrono::system_clock::time_point now) {
-  return Apply<std::vector<std::string>>(NextFault(Method::kListExpired),
-                                         [this, now] { return inner_->ListExpired(now); });
+Future<BlobPage> FaultyBlobStore::ListBlobs(const std::string& prefix, const std::string& token) {
+  return Apply<BlobPage>(NextFault(Method::kListBlobs),
+                         [this, prefix, token] { return inner_->ListBlobs(prefix, token); });
+}
+
+Future<void> FaultyBlobStore::DeleteExpired(const std::string& id,
+                                            std::chrono::system_clock::time_point now) {
+  return Apply<void>(NextFault(Method::kDeleteExpired),
+                     [this, id, now] { return inner_->DeleteExpired(id, now); });
 }
 
 Future<void> FaultyBlobStore::Flush() {

@@ -37,7 +37,7 @@ class FaultyBlobStoreTest : public ::testing::Test {
 
   size_t StoredBlobs() {
     Result<std::vector<std::string>> ids =
-        faulty_->inner().ListExpired(system_clock::now() + 1000h).GetFor(kWait);
+        blobstate::testing::ExpiringBefore(faulty_->inner(), system_clock::now() + 1000h);
     EXPECT_TRUE(ids.ok()) << ids.status();
     return ids.ok() ? ids->size() : 0;
   }
@@ -131,14 +131,13 @@ TEST_F(FaultyBlobStoreTest, FaultsApplyToTheScriptedCallOnly) {
 }
 
 TEST_F(FaultyBlobStoreTest, ScriptAllAppliesToEveryCallWithoutItsOwnFault) {
-  faulty_->ScriptAll(Method::kListExpired, Fault::AsyncError(UnavailableError("all")));
-  faulty_->Script(Method::kListExpired, 2, Fault::Delay(1ms));
-  auto now = system_clock::now();
-  EXPECT_EQ(faulty_->ListExpired(now).GetFor(kWait).status(), UnavailableError("all"));
-  EXPECT_TRUE(faulty_->ListExpired(now).GetFor(kWait).ok());
-  EXPECT_EQ(faulty_->ListExpired(now).GetFor(kWait).status(), UnavailableError("all"));
+  faulty_->ScriptAll(Method::kListBlobs, Fault::AsyncError(UnavailableError("all")));
+  faulty_->Script(Method::kListBlobs, 2, Fault::Delay(1ms));
+  EXPECT_EQ(faulty_->ListBlobs("", "").GetFor(kWait).status(), UnavailableError("all"));
+  EXPECT_TRUE(faulty_->ListBlobs("", "").GetFor(kWait).ok());
+  EXPECT_EQ(faulty_->ListBlobs("", "").GetFor(kWait).status(), UnavailableError("all"));
   faulty_->ClearScripts();
-  EXPECT_TRUE(faulty_->ListExpired(now).GetFor(kWait).ok());
+  EXPECT_TRUE(faulty_->ListBlobs("", "").GetFor(kWait).ok());
 }
 
 TEST_F(FaultyBlobStoreTest, CountsCallsFromManyThreads) {

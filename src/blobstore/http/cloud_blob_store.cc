@@ -37,13 +37,19 @@ Future<void> CloudBlobStore::RemoveTtl(const std::string& id) {
   return Run<void>([ops = ops_, id] { return ops->RemoveTtl(id); });
 }
 
-Future<bool> CloudBlobStore::HasTtl(const std::string& id) {
-  return Run<bool>([ops = ops_, id] { return ops->HasTtl(id); });
+Future<std::optional<std::chrono::system_clock::time_point>> CloudBlobStore::ExpiryOf(
+    const std::string& id) {
+  return Run<std::optional<std::chrono::system_clock::time_point>>(
+      [ops = ops_, id] { return ops->ExpiryOf(id); });
 }
 
-Future<std::vector<std::string>> CloudBlobStore::ListExpired(
-    std::chrono::system_clock::time_point now) {
-  return Run<std::vector<std::string>>([ops = ops_, now] { return ops->ListExpired(now); });
+Future<BlobPage> CloudBlobStore::ListBlobs(const std::string& prefix, const std::string& token) {
+  return Run<BlobPage>([ops = ops_, prefix, token] { return ops->ListBlobs(prefix, token); });
+}
+
+Future<void> CloudBlobStore::DeleteExpired(const std::string& id,
+                                           std::chrono::system_clock::time_point now) {
+  return Run<void>([ops = ops_, id, now] { return ops->DeleteExpired(id, now); });
 }
 
 Future<void> CloudBlobStore::Flush() { return MakeReadyFuture(); }

@@ -35,8 +35,11 @@ class CloudBlobStore final : public BlobStore {
   Future<void> Get(const std::string& id, SinkFactory sink) override;
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
-  Future<bool> HasTtl(const std::string& id) override;
-  Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
+  Future<std::optional<std::chrono::system_clock::time_point>> ExpiryOf(
+      const std::string& id) override;
+  Future<BlobPage> ListBlobs(const std::string& prefix, const std::string& token) override;
+  Future<void> DeleteExpired(const std::string& id,
+                             std::chrono::system_clock::time_point now) override;
   Future<void> Flush() override;
   Future<std::string> PutObject(const std::string& name, std::string data,
                                 const ObjectCondition& condition) override;

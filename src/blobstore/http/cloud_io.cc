@@ -243,4 +243,16 @@ Status CloudStatus(const HttpResponse& response, std::string_view what) {
   return HttpStatusToStatus(brief, what);
 }
 
+std::optional<std::chrono::system_clock::time_point> ParseCloudTime(std::string_view text) {
+  const std::string t(text);
+  for (const char* format : {"%Y-%m-%dT%H:%M:%S", "%a, %d %b %Y %H:%M:%S GMT"}) {
+    struct tm tm = {};
+    if (::strptime(t.c_str(), format, &tm) == nullptr) continue;
+    const time_t secs = ::timegm(&tm);
+    if (secs == static_cast<time_t>(-1)) continue;
+    return std::chrono::system_clock::from_time_t(secs);
+  }
+  return std::nullopt;
+}
+
 }  // namespace blobstate

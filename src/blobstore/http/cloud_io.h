@@ -105,6 +105,10 @@ CloudTags ParseTagSet(std::string_view xml);
 // Azure's x-ms-tags headers.
 std::string TagsQuery(const CloudTags& tags);
 
+// Times as the services write them: ISO 8601 ("2026-11-30T08:10:11.000Z", S3 listings)
+// and RFC 1123 ("Mon, 30 Nov 2026 08:10:11 GMT", Azure); nullopt if `text` is neither.
+std::optional<std::chrono::system_clock::time_point> ParseCloudTime(std::string_view text);
+
 // The value of header `name` (lowercase) in `response`, or "".
 std::string HeaderOf(const HttpResponse& response, std::string_view name);
 

@@ -12,8 +12,11 @@ namespace {
 
 using std::chrono::system_clock;
 
-constexpr char kTtlTag[] = "blobstate-ttl";
-constexpr char kExpiresTag[] = "blobstate-expires";
+// Underscores, not dashes: Azure's tag conditions (x-ms-if-tags) name tags by identifier.
+constexpr char kTtlTag[] = "blobstate_ttl";
+constexpr char kExpiresTag[] = "blobstate_expires";
+// The expiry tag of blobs put before the rename; still read as a TTL.
+constexpr char kLegacyExpiresTag[] = "blobstate-expires";
 // Longer TTLs would overflow the clock; no blob needs to wait that long.
 constexpr std::chrono::seconds kMaxTtl(100ll * 365 * 24 * 3600);
 
@@ -21,7 +24,8 @@ std::optional<int64_t> ExpiryMs(const CloudTags& tags) {
   for (const auto& [k, v] : tags) {
     int64_t ms = 0;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
-    if (k == kExpiresTag && ec == std::errc() && end == v.data() + v.size()) return ms;
+    const bool expiry = k == kExpiresTag || k == kLegacyExpiresTag;
+    if (expiry && ec == std::errc() && end == v.data() + v.size()) return ms;
   }
   return std::nullopt;
 }
@@ -114,29 +118,60 @@ Status CloudOps::RemoveTtl(const std::string& id) {
   return s;
 }
 
-Result<bool> CloudOps::HasTtl(const std::string& id) {
+Result<std::optional<system_clock::time_point>> CloudOps::ExpiryOf(const std::string& id) {
   RETURN_IF_ERROR(CheckName(id, "blob id"));
   Result<CloudTags> tags = GetTags(BlobKey(id));
   if (tags.status().code() == StatusCode::kNotFound) {
     return NotFoundError("blob " + id + " not found in " + Describe());
   }
   if (!tags.ok()) return tags.status();
-  return ExpiryMs(*tags).has_value();
+  std::optional<int64_t> ms = ExpiryMs(*tags);
+  if (!ms) return std::nullopt;
+  return system_clock::time_point(std::chrono::milliseconds(*ms));
 }
 
-Result<std::vector<std::string>> CloudOps::ListExpired(system_clock::time_point now) {
-  ASSIGN_OR_RETURN(std::vector<std::string> ids, NamesUnder(BlobKey(""), ""));
+Result<BlobPage> CloudOps::ListBlobs(const std::string& prefix, const std::string& token) {
+  const std::string base = BlobKey("");
+  ASSIGN_OR_RETURN(KeyPage keys, ListPage(base + prefix, token));
+  BlobPage page{.next = std::move(keys.next)};
+  for (KeyInfo& k : keys.keys) {
+    if (!k.key.starts_with(base)) continue;
+    std::string id = k.key.substr(base.size());
+    if (!IsValidBlobId(id)) continue;  // not ours
+    BlobInfo info{.id = std::move(id), .size = k.size, .modified = k.modified};
+    if (k.tags) {
+      info.ttl_listed = true;
+      if (std::optional<int64_t> ms = ExpiryMs(*k.tags)) {
+        info.expires = system_clock::time_point(std::chrono::milliseconds(*ms));
+      }
+    }
+    page.blobs.push_back(std::move(info));
+  }
+  std::sort(page.blobs.begin(), page.blobs.end(),
+            [](const BlobInfo& a, const BlobInfo& b) { return a.id < b.id; });
+  return page;
+}
+
+Status CloudOps::DeleteExpired(const std::string& id, system_clock::time_point now) {
+  RETURN_IF_ERROR(CheckName(id, "blob id"));
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::vector<std::string> expired;
-  for (std::string& id : ids) {
-    Result<CloudTags> tags = GetTags(BlobKey(id));
-    if (tags.status().code() == StatusCode::kNotFound) continue;  // deleted meanwhile
-    if (!tags.ok()) return tags.status();
-    std::optional<int64_t> expiry = ExpiryMs(*tags);
-    if (expiry && *expiry < now_ms) expired.push_back(std::move(id));
+  return DeleteKeyIfExpired(BlobKey(id), kExpiresTag, now_ms, "blob " + id);
+}
+
+Status CloudOps::DeleteKeyIfExpired(const std::string& key, const std::string& expires_tag,
+                                    int64_t now_ms, const std::string& what) {
+  // No conditional delete on tags: read them, then delete (a RemoveTtl in between loses).
+  Result<CloudTags> tags = GetTags(key);
+  if (tags.status().code() == StatusCode::kNotFound) {
+    return GoneError(what + " is already gone from " + Describe());
   }
-  return expired;
+  if (!tags.ok()) return tags.status();
+  std::optional<int64_t> expiry = ExpiryMs(*tags);
+  if (!expiry || *expiry >= now_ms) {
+    return AbortedError(what + " in " + Describe() + " has no TTL that expired; not deleted");
+  }
+  return DeleteKey(key, what);
 }
 
 Result<std::string> CloudOps::PutObject(const std::string& name, const std::string& data,
@@ -189,13 +224,17 @@ Result<std::vector<std::string>> CloudOps::ListObjects(const std::string& prefix
 
 Result<std::vector<std::string>> CloudOps::NamesUnder(const std::string& base,
                                                       const std::string& prefix) {
-  ASSIGN_OR_RETURN(std::vector<std::string> keys, ListKeys(base + prefix));
   std::vector<std::string> names;
-  for (const std::string& key : keys) {
-    if (!key.starts_with(base)) continue;
-    std::string name = key.substr(base.size());
-    if (IsValidBlobId(name)) names.push_back(std::move(name));  // else not ours
-  }
+  std::string token;
+  do {
+    ASSIGN_OR_RETURN(KeyPage page, ListPage(base + prefix, token));
+    for (const KeyInfo& k : page.keys) {
+      if (!k.key.starts_with(base)) continue;
+      std::string name = k.key.substr(base.size());
+      if (IsValidBlobId(name)) names.push_back(std::move(name));  // else not ours
+    }
+    token = std::move(page.next);
+  } while (!token.empty());
   std::sort(names.begin(), names.end());
   return names;
 }

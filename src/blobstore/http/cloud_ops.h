@@ -6,16 +6,18 @@
 //   blobs/<id>       the bytes of blob <id>
 //   objects/<name>   named object <name> (checkpoints)
 //
-// TTL: a blob put with a TTL carries the tags blobstate-ttl=pending (for a lifecycle rule
-// that expires such blobs) and blobstate-expires=<ms since the epoch> (for gc). The tags go
+// TTL: a blob put with a TTL carries the tags blobstate_ttl=pending (for a lifecycle rule
+// that expires such blobs) and blobstate_expires=<ms since the epoch> (for gc; blobs put
+// before the rename carry blobstate-expires, still read). The tags go
 // with the upload itself, so that a blob is never visible without them. Some servers
 // ignore tags on upload: the first put with a TTL reads its tags back, and if they are
 // missing, later puts tag each blob with a second request and delete the blob if that
 // fails. RemoveTtl replaces the tags with none.
 //
 // A get whose connection drops midway resumes from the last byte received, with a Range
-// request (blobs never change), up to kMaxGetResumes times. ListExpired lists blobs/ and
-// reads each blob's tags: for gc only, never on the commit or restore path.
+// request (blobs never change), up to kMaxGetResumes times. ListBlobs lists one page of
+// blobs/ (with their tags where the listing includes them): for gc and verify only, never
+// on the commit or restore path.
 //
 // Errors: kNotFound for a missing blob or object (naming it), kGone for a delete of one,
 // kInvalidArgument for an invalid id or name, otherwise the backend's (CloudStatus).
@@ -24,6 +26,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,8 +49,9 @@ class CloudOps {
   Status Get(const std::string& id, const SinkFactory& factory);
   Status Delete(const std::string& id);
   Status RemoveTtl(const std::string& id);
-  Result<bool> HasTtl(const std::string& id);
-  Result<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now);
+  Result<std::optional<std::chrono::system_clock::time_point>> ExpiryOf(const std::string& id);
+  Result<BlobPage> ListBlobs(const std::string& prefix, const std::string& token);
+  Status DeleteExpired(const std::string& id, std::chrono::system_clock::time_point now);
   // A condition goes as If-None-Match: * or If-Match: <ETag>; a 412, or a 409 (a
   // concurrent conditional write won), is kAborted. Returns the new ETag.
   Result<std::string> PutObject(const std::string& name, const std::string& data,
@@ -76,8 +80,25 @@ class CloudOps {
                          const std::string& what) = 0;
   // The tags of `key`; kNotFound if nothing is there.
   virtual Result<CloudTags> GetTags(const std::string& key) = 0;
-  // Every key that starts with `prefix`, all pages, in any order.
-  virtual Result<std::vector<std::string>> ListKeys(const std::string& prefix) = 0;
+  // A key as a listing shows it: `tags` only if the listing includes them (Azure).
+  struct KeyInfo {
+    std::string key;
+    uint64_t size = 0;
+    std::chrono::system_clock::time_point modified;
+    std::optional<CloudTags> tags;
+  };
+  struct KeyPage {
+    std::vector<KeyInfo> keys;
+    std::string next;  // the service's continuation token; empty after the last page
+  };
+  // One page of the keys that start with `prefix`: the first for an empty `token`.
+  virtual Result<KeyPage> ListPage(const std::string& prefix, const std::string& token) = 0;
+  // Deletes `key` if its expiry tag (`expires_tag`, or the legacy one) holds milliseconds
+  // before `now_ms`; kAborted if not, kGone if there is no such key. This one reads the
+  // tags, then deletes; a backend whose service checks tags in the delete itself overrides
+  // it.
+  virtual Status DeleteKeyIfExpired(const std::string& key, const std::string& expires_tag,
+                                    int64_t now_ms, const std::string& what);
 
  private:
   enum class Tagging { kUnknown, kOnPut, kSeparate };

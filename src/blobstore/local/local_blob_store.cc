@@ -57,22 +57,30 @@ Future<void> LocalBlobStore::RemoveTtl(const std::string& id) {
   return Run<void>([layout = layout_, id] { return local_internal::RemoveBlobTtl(*layout, id); });
 }
 
-Future<bool> LocalBlobStore::HasTtl(const std::string& id) {
-  return Run<bool>([layout = layout_, id] { return local_internal::BlobHasTtl(*layout, id); });
+Future<std::optional<std::chrono::system_clock::time_point>> LocalBlobStore::ExpiryOf(
+    const std::string& id) {
+  return Run<std::optional<std::chrono::system_clock::time_point>>(
+      [layout = layout_, id] { return local_internal::BlobExpiry(*layout, id); });
 }
 
-Future<std::vector<std::string>> LocalBlobStore::ListExpired(
-    std::chrono::system_clock::time_point now) {
-  return Run<std::vector<std::string>>(
-      [layout = layout_, now]() -> Result<std::vector<std::string>> {
-        auto cutoff = std::chrono::system_clock::now() - kStaleTempAge;
-        RETURN_IF_ERROR(local_internal::SweepTempFiles(*layout, cutoff).status());
-        return local_internal::ListExpiredBlobs(*layout, now);
-      });
+Future<BlobPage> LocalBlobStore::ListBlobs(const std::string& prefix, const std::string& token) {
+  return Run<BlobPage>([layout = layout_, prefix, token] {
+    return local_internal::ListBlobPage(*layout, prefix, token);
+  });
+}
+
+Future<void> LocalBlobStore::DeleteExpired(const std::string& id,
+                                           std::chrono::system_clock::time_point now) {
+  return Run<void>(
+      [layout = layout_, id, now] { return local_internal::DeleteExpiredBlob(*layout, id, now); });
 }
 
 Future<void> LocalBlobStore::Flush() {
-  return Run<void>([layout = layout_] { return local_internal::FlushStore(*layout); });
+  return Run<void>([layout = layout_]() -> Status {
+    auto cutoff = std::chrono::system_clock::now() - kStaleTempAge;
+    RETURN_IF_ERROR(local_internal::SweepTempFiles(*layout, cutoff).status());
+    return local_internal::FlushStore(*layout);
+  });
 }
 
 Future<std::string> LocalBlobStore::PutObject(const std::string& name, std::string data,

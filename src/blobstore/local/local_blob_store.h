@@ -28,7 +28,7 @@
 // file, fsync, rename, fsync of the directory).
 //
 // Expiry is lazy, as with an S3 lifecycle rule: a blob past its TTL stays readable (Get
-// and RemoveTtl still work) until it is deleted, which gc does for what ListExpired lists.
+// and RemoveTtl still work) until it is deleted, which gc does (DeleteExpired).
 //
 // Threads: every call runs on the store's executor: the id check, the factory call, every
 // Read and Write of the source or sink, all file I/O. The caller's thread only enqueues.
@@ -56,7 +56,7 @@ struct Layout;
 
 class LocalBlobStore final : public BlobStore {
  public:
-  // Temp files older than this are from crashed puts; ListExpired removes them.
+  // Temp files older than this are from crashed puts; Flush removes them.
   static constexpr std::chrono::hours kStaleTempAge{1};
 
   // Opens the store in the absolute directory `dir`, creating it and its layout if
@@ -84,14 +84,20 @@ class LocalBlobStore final : public BlobStore {
   Future<void> Delete(const std::string& id) override;
   // RemoveTtl: moves the blob from pending/ to blobs/; kNotFound if it is in neither.
   Future<void> RemoveTtl(const std::string& id) override;
-  // HasTtl: whether the blob is in pending/.
-  Future<bool> HasTtl(const std::string& id) override;
-  // ListExpired: the ids of the blobs in pending/ whose mtime is before `now`, sorted.
-  // Files there that no put could have written (a wrong shard, an invalid id) are skipped,
-  // never listed. Also removes temp files whose mtime is more than kStaleTempAge before the
-  // real clock (not `now`, which tests move freely).
-  Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
-  // Flush: syncfs(2) of the file system that holds the store.
+  // ExpiryOf: the mtime of the blob's file in pending/; nullopt if it is in blobs/.
+  Future<std::optional<std::chrono::system_clock::time_point>> ExpiryOf(
+      const std::string& id) override;
+  // ListBlobs: a page holds blobs of one shard (pending/ and blobs/), sorted by id; its
+  // memory is one shard's listing. `modified` is the file's ctime (its put, or the rename
+  // of RemoveTtl). Files that no put could have written (a wrong shard, an invalid id) are
+  // skipped, never listed.
+  Future<BlobPage> ListBlobs(const std::string& prefix, const std::string& token) override;
+  // DeleteExpired: unlinks the blob's file in pending/ if its mtime is before `now`; a
+  // blob that RemoveTtl moved to blobs/ is never touched.
+  Future<void> DeleteExpired(const std::string& id,
+                             std::chrono::system_clock::time_point now) override;
+  // Flush: syncfs(2) of the file system that holds the store. Also removes temp files
+  // whose mtime is more than kStaleTempAge before the real clock (crashed puts).
   Future<void> Flush() override;
 
   // Named objects live in objects/<name>, written to a temp file, fsynced, renamed into

@@ -39,7 +39,7 @@ class LocalBlobStoreTest : public ::testing::Test {
   }
 
   std::vector<std::string> Expired(system_clock::time_point now) {
-    Result<std::vector<std::string>> ids = store_->ListExpired(now).GetFor(kWait);
+    Result<std::vector<std::string>> ids = blobstate::testing::ExpiringBefore(*store_, now);
     EXPECT_TRUE(ids.ok()) << ids.status();
     return ids.ok() ? *ids : std::vector<std::string>{};
   }
@@ -217,13 +217,15 @@ TEST_F(LocalBlobStoreTest, FilesThatNoPutWroteAreNotListedAsExpired) {
   EXPECT_EQ(FilesUnder("pending").size(), 3u) << "skipped, never deleted";
 }
 
-TEST_F(LocalBlobStoreTest, ListExpiredSweepsStaleTempFiles) {
+TEST_F(LocalBlobStoreTest, FlushSweepsStaleTempFiles) {
   ASSERT_TRUE(WriteFileAtomic(JoinPath(dir_, "tmp/old.blob"), "crashed put").ok());
   ASSERT_TRUE(WriteFileAtomic(JoinPath(dir_, "tmp/new.blob"), "running put").ok());
   struct timespec old_times[2] = {{.tv_sec = time(nullptr) - 2 * 3600, .tv_nsec = 0},
                                   {.tv_sec = time(nullptr) - 2 * 3600, .tv_nsec = 0}};
   ASSERT_EQ(::utimensat(AT_FDCWD, JoinPath(dir_, "tmp/old.blob").c_str(), old_times, 0), 0);
-  Expired(system_clock::now());
+  Expired(system_clock::now());  // a listing changes nothing
+  EXPECT_EQ(FilesUnder("tmp").size(), 2u);
+  ASSERT_TRUE(store_->Flush().GetFor(kWait).ok());
   EXPECT_EQ(FilesUnder("tmp"), std::set<std::string>{"new.blob"});
 }
 
@@ -319,7 +321,7 @@ TEST_F(LocalBlobStoreTest, ReopenSeesEarlierBlobs) {
   std::string back;
   ASSERT_TRUE((*again)->Get(id, StringSinkFactory(&back)).GetFor(kWait).ok());
   EXPECT_EQ(back, "persisted");
-  EXPECT_EQ((*again)->ListExpired(system_clock::now() + 2h).GetFor(kWait).value(),
+  EXPECT_EQ(blobstate::testing::ExpiringBefore(**again, system_clock::now() + 2h).value(),
             std::vector<std::string>{id});
 }
 

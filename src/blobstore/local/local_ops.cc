@@ -389,31 +389,105 @@ Status RemoveBlobTtl(const Layout& layout, const std::string& id) {
   return absent ? BlobNotFound(layout, id) : Status::Ok();
 }
 
-Result<bool> BlobHasTtl(const Layout& layout, const std::string& id) {
+Result<std::optional<system_clock::time_point>> BlobExpiry(const Layout& layout,
+                                                           const std::string& id) {
   RETURN_IF_ERROR(CheckId(layout, id));
   // pending/ first: a concurrent RemoveTtl moves the blob from there to blobs/.
-  ASSIGN_OR_RETURN(bool pending_absent, IsAbsent(layout.PendingPath(id)));
-  if (!pending_absent) return true;
+  struct stat st;
+  const std::string pending = layout.PendingPath(id);
+  if (::stat(pending.c_str(), &st) == 0) return FromTimespec(st.st_mtim);
+  if (!IsAbsentErrno(errno)) return ErrnoError("stat " + pending, errno);
   ASSIGN_OR_RETURN(bool absent, IsAbsent(layout.BlobPath(id)));
   if (absent) return BlobNotFound(layout, id);
-  return false;
+  return std::nullopt;
 }
 
-Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
-                                                  system_clock::time_point now) {
-  std::vector<std::string> expired;
-  RETURN_IF_ERROR(WalkFiles(layout.pending, "", [&](const std::string& rel, const struct stat& st) {
-    size_t slash = rel.find('/');
-    if (slash == std::string::npos) return Status::Ok();  // not ours
-    std::string id = rel.substr(slash + 1);
-    if (!IsValidBlobId(id) || ShardOf(id) != rel.substr(0, slash) || !S_ISREG(st.st_mode)) {
-      return Status::Ok();  // not ours
-    }
-    if (FromTimespec(st.st_mtim) < now) expired.push_back(std::move(id));
+namespace {
+
+// The blobs of `shard` under `tree` (pending/ or blobs/) whose ids start with `prefix`
+// and sort after `after`.
+Status CollectShard(const Layout& layout, const std::string& tree, const std::string& shard,
+                    const std::string& prefix, const std::string& after, bool pending,
+                    std::vector<BlobInfo>& out) {
+  const std::string base = JoinPath(tree, shard);
+  // Walk only the directory the prefix names (ids' slashes are directories).
+  const std::string start =
+      prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
+  struct stat st;
+  const std::string dir = start.empty() ? base : JoinPath(base, start);
+  if (::stat(dir.c_str(), &st) != 0) {
+    return IsAbsentErrno(errno) ? Status::Ok() : ErrnoError("stat " + dir, errno);
+  }
+  if (!S_ISDIR(st.st_mode)) return Status::Ok();
+  return WalkFiles(base, start, [&](const std::string& id, const struct stat& st) {
+    if (!id.starts_with(prefix) || id <= after || !S_ISREG(st.st_mode)) return Status::Ok();
+    if (!IsValidBlobId(id) || ShardOf(id) != shard) return Status::Ok();  // not ours
+    BlobInfo info{.id = id,
+                  .size = static_cast<uint64_t>(st.st_size),
+                  .modified = FromTimespec(st.st_ctim),  // the put, or the TTL's removal
+                  .ttl_listed = true};
+    if (pending) info.expires = FromTimespec(st.st_mtim);
+    out.push_back(std::move(info));
     return Status::Ok();
-  }));
-  std::sort(expired.begin(), expired.end());
-  return expired;
+  });
+}
+
+}  // namespace
+
+Result<BlobPage> ListBlobPage(const Layout& layout, const std::string& prefix,
+                              const std::string& token) {
+  // A token is "<shard>:<last id listed>": a page never spans two shards, so memory is
+  // bounded by one shard's listing (1/256 of the store).
+  int shard = 0;
+  std::string after;
+  if (!token.empty()) {
+    if (token.size() < 3 || token[2] != ':') return InvalidArgumentError("bad page token");
+    shard = std::stoi(token.substr(0, 2), nullptr, 16);
+    after = token.substr(3);
+  }
+  for (; shard < 256; ++shard, after.clear()) {
+    char name[3];
+    std::snprintf(name, sizeof name, "%02x", shard);
+    std::vector<BlobInfo> found;
+    RETURN_IF_ERROR(CollectShard(layout, layout.pending, name, prefix, after, true, found));
+    RETURN_IF_ERROR(CollectShard(layout, layout.blobs, name, prefix, after, false, found));
+    if (found.empty()) continue;
+    std::sort(found.begin(), found.end(),
+              [](const BlobInfo& a, const BlobInfo& b) { return a.id < b.id; });
+    BlobPage page;
+    if (found.size() > kMaxListPage) {
+      found.resize(kMaxListPage);
+      page.next = std::string(name) + ":" + found.back().id;
+    } else if (shard < 255) {
+      char next[3];
+      std::snprintf(next, sizeof next, "%02x", shard + 1);
+      page.next = std::string(next) + ":";
+    }
+    page.blobs = std::move(found);
+    return page;
+  }
+  return BlobPage{};
+}
+
+Status DeleteExpiredBlob(const Layout& layout, const std::string& id,
+                         system_clock::time_point now) {
+  Result<std::optional<system_clock::time_point>> found = BlobExpiry(layout, id);
+  if (found.status().code() == StatusCode::kNotFound) {
+    return GoneError("blob " + id + " is already gone from " + layout.Describe());
+  }
+  ASSIGN_OR_RETURN(std::optional<system_clock::time_point> expiry, std::move(found));
+  auto not_expired = [&] {
+    return AbortedError("blob " + id + " in " + layout.Describe() +
+                        " has no TTL that expired; not deleted");
+  };
+  if (!expiry || *expiry >= now) return not_expired();
+  // Only the copy in pending/: if RemoveTtl moved it to blobs/ meanwhile, nothing is removed.
+  const std::string pending = layout.PendingPath(id);
+  if (::unlink(pending.c_str()) == 0) return Status::Ok();
+  if (!IsAbsentErrno(errno)) return ErrnoError("unlink " + pending, errno);
+  ASSIGN_OR_RETURN(bool absent, IsAbsent(layout.BlobPath(id)));
+  return absent ? GoneError("blob " + id + " is already gone from " + layout.Describe())
+                : not_expired();
 }
 
 Result<std::string> PutObject(const Layout& layout, const std::string& name,

@@ -55,9 +55,12 @@ Result<std::string> PutBlob(const Layout& layout, const SourceFactory& factory,
 Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& factory);
 Status DeleteBlob(const Layout& layout, const std::string& id);
 Status RemoveBlobTtl(const Layout& layout, const std::string& id);
-Result<bool> BlobHasTtl(const Layout& layout, const std::string& id);
-Result<std::vector<std::string>> ListExpiredBlobs(const Layout& layout,
-                                                  std::chrono::system_clock::time_point now);
+Result<std::optional<std::chrono::system_clock::time_point>> BlobExpiry(const Layout& layout,
+                                                                        const std::string& id);
+Result<BlobPage> ListBlobPage(const Layout& layout, const std::string& prefix,
+                              const std::string& token);
+Status DeleteExpiredBlob(const Layout& layout, const std::string& id,
+                         std::chrono::system_clock::time_point now);
 // syncfs(2) of the file system that holds the store.
 Status FlushStore(const Layout& layout);
 

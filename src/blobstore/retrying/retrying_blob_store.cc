@@ -137,16 +137,23 @@ Future<void> RetryingBlobStore::RemoveTtl(const std::string& id) {
                            [inner = inner_.get(), id] { return inner->RemoveTtl(id); });
 }
 
-Future<bool> RetryingBlobStore::HasTtl(const std::string& id) {
-  return WithRetries<bool>("has-ttl", "TTL of " + id,
-                           [inner = inner_.get(), id] { return inner->HasTtl(id); });
+Future<std::optional<std::chrono::system_clock::time_point>> RetryingBlobStore::ExpiryOf(
+    const std::string& id) {
+  return WithRetries<std::optional<std::chrono::system_clock::time_point>>(
+      "expiry-of", "TTL of " + id, [inner = inner_.get(), id] { return inner->ExpiryOf(id); });
 }
 
-Future<std::vector<std::string>> RetryingBlobStore::ListExpired(
-    std::chrono::system_clock::time_point now) {
-  return WithRetries<std::vector<std::string>>(
-      "list-expired", "list expired",
-      [inner = inner_.get(), now] { return inner->ListExpired(now); });
+Future<BlobPage> RetryingBlobStore::ListBlobs(const std::string& prefix, const std::string& token) {
+  return WithRetries<BlobPage>(
+      "list-blobs", "listing of " + prefix,
+      [inner = inner_.get(), prefix, token] { return inner->ListBlobs(prefix, token); });
+}
+
+Future<void> RetryingBlobStore::DeleteExpired(const std::string& id,
+                                              std::chrono::system_clock::time_point now) {
+  return WithRetries<void>(
+      "delete-expired", "delete of expired " + id,
+      [inner = inner_.get(), id, now] { return inner->DeleteExpired(id, now); });
 }
 
 Future<void> RetryingBlobStore::Flush() {

@@ -15,7 +15,8 @@
 //   - DeleteObject: as Delete.
 //   - PutObject with a condition: a retry after a lost reply fails its condition (kAborted)
 //     against the lost attempt's own write; the caller reads the object back to tell.
-//   - Get, RemoveTtl, HasTtl, ListExpired, Flush, unconditional PutObject, GetObject,
+//   - Get, RemoveTtl, ExpiryOf, ListBlobs, DeleteExpired, Flush, unconditional PutObject,
+//   GetObject,
 //     ListObjects: idempotent; retried as they are.
 // When it gives up on a retriable error, the error keeps the last attempt's code, and its
 // message says how many attempts were made, e.g.
@@ -62,8 +63,11 @@ class RetryingBlobStore final : public BlobStore {
   Future<void> Get(const std::string& id, SinkFactory sink) override;
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
-  Future<bool> HasTtl(const std::string& id) override;
-  Future<std::vector<std::string>> ListExpired(std::chrono::system_clock::time_point now) override;
+  Future<std::optional<std::chrono::system_clock::time_point>> ExpiryOf(
+      const std::string& id) override;
+  Future<BlobPage> ListBlobs(const std::string& prefix, const std::string& token) override;
+  Future<void> DeleteExpired(const std::string& id,
+                             std::chrono::system_clock::time_point now) override;
   Future<void> Flush() override;
   Future<std::string> PutObject(const std::string& name, std::string data,
                                 const ObjectCondition& condition) override;

@@ -135,10 +135,17 @@ TEST_F(RetryingBlobStoreTest, OnRetryReportsEachRetriedMethod) {
   EXPECT_EQ(methods, (std::vector<std::string>{"remove-ttl", "get-object", "put"}));
 }
 
-TEST_F(RetryingBlobStoreTest, RetriesListExpired) {
-  faulty_->Script(Method::kListExpired, 1, Fault::AsyncError(UnavailableError("x")));
-  EXPECT_TRUE(retrying_->ListExpired(system_clock::now()).GetFor(kWait).ok());
-  EXPECT_EQ(faulty_->calls(Method::kListExpired), 2);
+TEST_F(RetryingBlobStoreTest, RetriesListingsAndConditionalDeletes) {
+  faulty_->Script(Method::kListBlobs, 1, Fault::AsyncError(UnavailableError("x")));
+  EXPECT_TRUE(retrying_->ListBlobs("", "").GetFor(kWait).ok());
+  EXPECT_EQ(faulty_->calls(Method::kListBlobs), 2);
+  faulty_->Script(Method::kDeleteExpired, 1, Fault::AsyncError(UnavailableError("x")));
+  EXPECT_EQ(retrying_->DeleteExpired("job/task/store/none", system_clock::now())
+                .GetFor(kWait)
+                .status()
+                .code(),
+            StatusCode::kGone);
+  EXPECT_EQ(faulty_->calls(Method::kDeleteExpired), 2);
 }
 
 TEST_F(RetryingBlobStoreTest, DeleteOfAMissingBlobIsGoneAndNotRetried) {

@@ -75,7 +75,8 @@ TEST_F(S3BlobStoreTest, LargeBlobGoesUpAsAMultipartUploadAndRoundTrips) {
   Result<std::string> back = Read(*store, *id);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(*back == data);
-  std::vector<std::string> ttl = *store->ListExpired(system_clock::now() + 2h).GetFor(kWait);
+  std::vector<std::string> ttl =
+      *blobstate::testing::ExpiringBefore(*store, system_clock::now() + 2h);
   EXPECT_EQ(ttl, std::vector<std::string>{*id}) << "the TTL tags reach multipart blobs too";
 }
 
@@ -95,7 +96,7 @@ TEST_F(S3BlobStoreTest, FailedPartAbortsTheMultipartUpload) {
     }
   }
   EXPECT_EQ(aborts, 1);
-  EXPECT_TRUE(store->ListExpired(system_clock::now() + 2h).GetFor(kWait)->empty());
+  EXPECT_TRUE(blobstate::testing::ExpiringBefore(*store, system_clock::now() + 2h)->empty());
 }
 
 TEST_F(S3BlobStoreTest, GetResumesWithARangeAfterATruncatedReply) {
@@ -132,8 +133,8 @@ TEST_F(S3BlobStoreTest, TtlTagsAreCheckedOnceThenTrusted) {
   const int tagged_after = proxy_->Count("PUT", "?tagging");
   EXPECT_TRUE(tagged_after == 0 || tagged_after == 4) << tagged_after;
   std::sort(ids.begin(), ids.end());
-  EXPECT_EQ(*store->ListExpired(system_clock::now() + 2h).GetFor(kWait), ids);
-  EXPECT_TRUE(store->ListExpired(system_clock::now()).GetFor(kWait)->empty());
+  EXPECT_EQ(*blobstate::testing::ExpiringBefore(*store, system_clock::now() + 2h), ids);
+  EXPECT_TRUE(blobstate::testing::ExpiringBefore(*store, system_clock::now())->empty());
 }
 
 TEST_F(S3BlobStoreTest, SlowDownAndDroppedConnectionsAreRetried) {

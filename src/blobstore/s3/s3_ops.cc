@@ -108,20 +108,27 @@ Status S3Ops::DeleteKey(const std::string& key, const std::string& what) {
   return CloudStatus(r, "delete of " + what + " from " + Describe());
 }
 
-Result<std::vector<std::string>> S3Ops::ListKeys(const std::string& prefix) {
-  std::vector<std::string> keys;
-  std::string token;
-  do {
-    S3Request list{.method = "GET", .query = {{"list-type", "2"}, {"prefix", prefix}}};
-    if (!token.empty()) list.query.emplace_back("continuation-token", token);
-    ASSIGN_OR_RETURN(HttpResponse r, client_.Send(list));
-    RETURN_IF_ERROR(CloudStatus(r, "listing of " + prefix + " in " + Describe()));
-    for (std::string& k : XmlTexts(r.body, "Key")) keys.push_back(std::move(k));
-    std::vector<std::string> truncated = XmlTexts(r.body, "IsTruncated");
-    std::vector<std::string> next = XmlTexts(r.body, "NextContinuationToken");
-    token = !truncated.empty() && truncated[0] == "true" && !next.empty() ? next[0] : "";
-  } while (!token.empty());
-  return keys;
+Result<CloudOps::KeyPage> S3Ops::ListPage(const std::string& prefix, const std::string& token) {
+  S3Request list{.method = "GET", .query = {{"list-type", "2"}, {"prefix", prefix}}};
+  if (!token.empty()) list.query.emplace_back("continuation-token", token);
+  ASSIGN_OR_RETURN(HttpResponse r, client_.Send(list));
+  RETURN_IF_ERROR(CloudStatus(r, "listing of " + prefix + " in " + Describe()));
+  KeyPage page;
+  for (const std::string& entry : XmlTexts(r.body, "Contents")) {
+    std::vector<std::string> key = XmlTexts(entry, "Key"), size = XmlTexts(entry, "Size"),
+                             modified = XmlTexts(entry, "LastModified");
+    if (key.empty()) continue;
+    KeyInfo info{.key = std::move(key[0])};
+    if (!size.empty()) info.size = std::strtoull(size[0].c_str(), nullptr, 10);
+    // An unreadable time counts as now: young, so never taken for an old orphan.
+    info.modified = (modified.empty() ? std::nullopt : ParseCloudTime(modified[0]))
+                        .value_or(std::chrono::system_clock::now());
+    page.keys.push_back(std::move(info));
+  }
+  std::vector<std::string> truncated = XmlTexts(r.body, "IsTruncated");
+  std::vector<std::string> next = XmlTexts(r.body, "NextContinuationToken");
+  if (!truncated.empty() && truncated[0] == "true" && !next.empty()) page.next = next[0];
+  return page;
 }
 
 }  // namespace blobstate::s3_internal

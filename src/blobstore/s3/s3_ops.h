@@ -32,7 +32,7 @@ class S3Ops final : public CloudOps {
   Status SetTags(const std::string& key, const CloudTags& tags, const std::string& what) override;
   Result<CloudTags> GetTags(const std::string& key) override;
   // ListObjectsV2, all pages.
-  Result<std::vector<std::string>> ListKeys(const std::string& prefix) override;
+  Result<KeyPage> ListPage(const std::string& prefix, const std::string& token) override;
 
   S3Client client_;
   Executor& part_pool_;

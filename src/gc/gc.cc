@@ -1,0 +1,299 @@
+#include "blobstate/gc.h"
+
+#include <deque>
+#include <mutex>
+#include <set>
+#include <unordered_set>
+
+#include "blobstate/checkpoint.h"
+#include "blobstate/index.h"
+#include "blobstate/snapshot.h"
+#include "blobstate/transfer.h"
+#include "blobstore/blob_ids.h"
+
+namespace blobstate {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+// What the mark phase found.
+struct Marks {
+  std::unordered_set<std::string> blobs;  // marked snapshot indexes and their blobs
+  std::set<std::string> skipped;          // "<job>/<task>/" whose blobs are not swept
+  std::set<std::string> kept_history;     // history object names to keep
+  std::vector<std::string> history;       // every history object name seen
+};
+
+// The gc run: options, counts and requests in flight.
+class Run {
+ public:
+  Run(BlobStore& store, Executor& executor, const GcOptions& options,
+      const GarbageCallback& on_garbage)
+      : store_(store), executor_(executor), options_(options), on_garbage_(on_garbage) {}
+
+  Status Mark();
+  Status Sweep();
+  Status SweepHistory();
+  GcReport Report() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [job, counts] : report_.jobs) report_.total += counts;
+    return report_;
+  }
+
+ private:
+  void Count(const char* request, uint64_t n = 1) {
+    std::lock_guard<std::mutex> lock(mu_);
+    report_.requests[request] += n;
+  }
+  // The marks of one task; an error skips the task's blobs.
+  Status MarkTask(const std::string& job, const std::string& task);
+  // Decides about the unmarked `blob` whose TTL expires at `expires` (nullopt: none).
+  Future<void> Decide(BlobInfo blob, std::optional<Clock::time_point> expires);
+  // Adds `f` to the requests in flight, first waiting for the oldest if there are enough.
+  Status Start(Future<void> f);
+  Status Drain();
+
+  BlobStore& store_;
+  Executor& executor_;
+  const GcOptions& options_;
+  const GarbageCallback& on_garbage_;
+  Marks marks_;
+  std::deque<Future<void>> in_flight_;
+  std::mutex mu_;
+  GcReport report_;  // GUARDED_BY(mu_)
+};
+
+std::string JobOf(const std::string& id) { return id.substr(0, id.find('/')); }
+
+// "<job>/<task>/" of a blob id.
+std::string TaskPrefixOf(const std::string& id) {
+  size_t first = id.find('/');
+  size_t second = first == std::string::npos ? first : id.find('/', first + 1);
+  return second == std::string::npos ? "" : id.substr(0, second + 1);
+}
+
+Status Run::Mark() {
+  const std::string base = "checkpoints/";
+  Result<std::vector<std::string>> names =
+      store_.ListObjects(base + (options_.job.empty() ? "" : options_.job + "/")).Get();
+  Count("list-objects");
+  if (!names.ok()) return names.status().WithContext("gc: listing of checkpoints");
+  std::set<std::pair<std::string, std::string>> tasks;
+  for (const std::string& name : *names) {
+    std::string rest = name.substr(base.size());
+    size_t a = rest.find('/'), b = a == std::string::npos ? a : rest.find('/', a + 1);
+    if (b == std::string::npos) continue;  // not a task's object
+    tasks.emplace(rest.substr(0, a), rest.substr(a + 1, b - a - 1));
+    if (rest.compare(b + 1, 8, "history/") == 0) marks_.history.push_back(name);
+  }
+  for (const auto& [job, task] : tasks) {
+    Status s = MarkTask(job, task);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++report_.tasks;
+    if (!s.ok()) {
+      marks_.skipped.insert(SanitizeIdComponent(job) + "/" + SanitizeIdComponent(task) + "/");
+      report_.skipped.push_back(job + "/" + task + ": " + s.message());
+    }
+  }
+  return Status::Ok();
+}
+
+Status Run::MarkTask(const std::string& job, const std::string& task) {
+  ASSIGN_OR_RETURN(std::unique_ptr<CheckpointStore> checkpoints,
+                   CheckpointStore::Open(store_, executor_, {}, job, task));
+  ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, checkpoints->ReadLatest().Get());
+  ASSIGN_OR_RETURN(std::vector<Pin> pins, checkpoints->ReadPins().Get());
+  Count("get-object", 3);
+  std::vector<Checkpoint> kept;
+  std::vector<std::string> ids;
+  if (latest) {
+    ids = latest->retained;
+    kept.push_back(*latest);
+  }
+  for (const Pin& p : pins) {
+    if (!p.released) ids.push_back(p.checkpoint_id);
+  }
+  const std::string history = "checkpoints/" + job + "/" + task + "/history/";
+  if (latest && !latest->id.empty()) marks_.kept_history.insert(history + latest->id);
+  std::vector<Future<Checkpoint>> reads;
+  for (const std::string& id : ids) {
+    marks_.kept_history.insert(history + id);
+    reads.push_back(checkpoints->ReadHistory(id));
+  }
+  Count("get-object", reads.size());
+  ASSIGN_OR_RETURN(std::vector<Checkpoint> read, AllOf(std::move(reads)).Get());
+  kept.insert(kept.end(), read.begin(), read.end());
+  std::set<std::string> indexes;
+  for (const Checkpoint& c : kept) {
+    if (c.version < 2) continue;
+    for (std::string_view key : {kBlobStoreBackend, kRemovedStoresKey}) {
+      ASSIGN_OR_RETURN(StoreMarkers markers, BlobStoreMarkers(c, key));
+      for (const auto& [store, id] : markers) indexes.insert(id);
+    }
+  }
+  std::vector<Future<SnapshotIndex>> fetches;
+  for (const std::string& id : indexes) fetches.push_back(GetSnapshotIndex(store_, executor_, id));
+  Count("get", fetches.size());
+  ASSIGN_OR_RETURN(std::vector<SnapshotIndex> fetched, AllOf(std::move(fetches)).Get());
+  std::lock_guard<std::mutex> lock(mu_);
+  report_.checkpoints += kept.size();
+  report_.snapshots += indexes.size();
+  marks_.blobs.insert(indexes.begin(), indexes.end());
+  for (const SnapshotIndex& index : fetched) {
+    for (std::string& id : BlobIdsOf(index.root)) marks_.blobs.insert(std::move(id));
+  }
+  return Status::Ok();
+}
+
+Status Run::Start(Future<void> f) {
+  in_flight_.push_back(std::move(f));
+  if (in_flight_.size() < std::max<size_t>(1, options_.concurrency)) return Status::Ok();
+  Result<void> r = std::move(in_flight_.front()).Get();
+  in_flight_.pop_front();
+  return r.status();
+}
+
+Status Run::Drain() {
+  Status first;
+  while (!in_flight_.empty()) {
+    Result<void> r = std::move(in_flight_.front()).Get();
+    in_flight_.pop_front();
+    if (!r.ok() && first.ok()) first = r.status();
+  }
+  return first;
+}
+
+Future<void> Run::Decide(BlobInfo blob, std::optional<Clock::time_point> expires) {
+  const bool expired = expires && *expires < options_.now;
+  const bool orphan = !expires && blob.modified < options_.now - options_.grace;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    GcCounts& c = report_.jobs[JobOf(blob.id)];
+    if (expired) {
+      ++c.expired;
+      c.expired_bytes += blob.size;
+    } else if (orphan) {
+      ++c.orphans;
+      c.orphan_bytes += blob.size;
+    } else {
+      ++(expires ? c.pending : c.young);
+    }
+    if ((expired || orphan) && on_garbage_)
+      on_garbage_(blob, expired ? Garbage::kExpired : Garbage::kOrphan);
+  }
+  if ((!expired && !orphan) || options_.dry_run) return MakeReadyFuture();
+  Count(expired ? "delete-expired" : "delete");
+  Future<void> deleted =
+      expired ? store_.DeleteExpired(blob.id, options_.now) : store_.Delete(blob.id);
+  return std::move(deleted).Then(executor_, [this](Result<void> r) -> Result<void> {
+    // Gone meanwhile, or its TTL removed meanwhile (kAborted): kept, no error.
+    if (r.status().code() == StatusCode::kGone || r.status().code() == StatusCode::kAborted) {
+      return {};
+    }
+    if (r.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++report_.deleted;
+    }
+    return r;
+  });
+}
+
+Status Run::Sweep() {
+  const std::string prefix = options_.job.empty() ? "" : options_.job + "/";
+  std::string token;
+  do {
+    Result<BlobPage> page = store_.ListBlobs(prefix, token).Get();
+    Count("list-blobs");
+    if (!page.ok()) {
+      (void)Drain();
+      return page.status().WithContext("gc: listing of blobs");
+    }
+    for (BlobInfo& blob : page->blobs) {
+      const bool marked = marks_.blobs.contains(blob.id);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        GcCounts& c = report_.jobs[JobOf(blob.id)];
+        ++c.blobs;
+        c.bytes += blob.size;
+        if (marked) ++c.marked;
+        if (marked && blob.ttl_listed && blob.expires) ++c.ttl_debt;
+      }
+      if (marks_.skipped.contains(TaskPrefixOf(blob.id))) continue;
+      if (marked && !(options_.ttl_debt && !blob.ttl_listed)) continue;
+      Future<void> next;
+      if (blob.ttl_listed) {
+        const std::optional<Clock::time_point> expires = blob.expires;
+        next = Decide(std::move(blob), expires);
+      } else {
+        Count("expiry-of");
+        next = store_.ExpiryOf(blob.id).Then(
+            executor_,
+            [this, blob, marked](Result<std::optional<Clock::time_point>> expiry) -> Future<void> {
+              if (expiry.status().code() == StatusCode::kNotFound) return MakeReadyFuture();
+              if (!expiry.ok()) return MakeReadyFuture<void>(expiry.status());
+              if (marked) {
+                std::lock_guard<std::mutex> lock(mu_);
+                if (expiry->has_value()) ++report_.jobs[JobOf(blob.id)].ttl_debt;
+                return MakeReadyFuture();
+              }
+              return Decide(blob, *expiry);
+            });
+      }
+      if (Status s = Start(std::move(next)); !s.ok()) {
+        (void)Drain();
+        return s.WithContext("gc");
+      }
+    }
+    token = std::move(page->next);
+  } while (!token.empty());
+  return Drain();
+}
+
+Status Run::SweepHistory() {
+  for (const std::string& name : marks_.history) {
+    if (marks_.kept_history.contains(name)) continue;
+    std::string rest = name.substr(std::string("checkpoints/").size());
+    if (marks_.skipped.contains(rest.substr(0, rest.find("/history/") + 1))) continue;
+    std::optional<Clock::time_point> t = CheckpointTime(name.substr(name.rfind('/') + 1));
+    if (!t || *t >= options_.now - options_.grace) continue;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++report_.history_deleted;
+    }
+    if (options_.dry_run) continue;
+    Count("delete-object");
+    Result<void> r = store_.DeleteObject(name).Get();
+    if (!r.ok() && r.status().code() != StatusCode::kGone) return r.status().WithContext("gc");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+GcCounts& GcCounts::operator+=(const GcCounts& o) {
+  blobs += o.blobs;
+  bytes += o.bytes;
+  marked += o.marked;
+  expired += o.expired;
+  expired_bytes += o.expired_bytes;
+  orphans += o.orphans;
+  orphan_bytes += o.orphan_bytes;
+  young += o.young;
+  pending += o.pending;
+  ttl_debt += o.ttl_debt;
+  return *this;
+}
+
+Result<GcReport> CollectGarbage(BlobStore& store, Executor& executor, const GcOptions& options,
+                                const GarbageCallback& on_garbage) {
+  if (options.grace.count() < 0) return InvalidArgumentError("gc: the grace period is negative");
+  Run run(store, executor, options, on_garbage);
+  RETURN_IF_ERROR(run.Mark());
+  RETURN_IF_ERROR(run.Sweep());
+  RETURN_IF_ERROR(run.SweepHistory());
+  // Deletions are durable once flushed (file://, which also drops crashed puts' temp files).
+  if (!options.dry_run) RETURN_IF_ERROR(store.Flush().Get().status().WithContext("gc: flush"));
+  return run.Report();
+}
+
+}  // namespace blobstate

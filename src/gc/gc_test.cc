@@ -1,0 +1,147 @@
+#include "blobstate/gc.h"
+
+#include <gtest/gtest.h>
+
+#include "blobstate/commit.h"
+#include "testing/state_fixture.h"
+#include "testing/temp_dir.h"
+#include "util/fs.h"
+
+namespace blobstate {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ReadTree;
+using testing::Tree;
+
+class GcTest : public testing::StateTest {
+ protected:
+  // A blob of job "job", task "task-0" that no checkpoint names.
+  std::string PutStray(const std::string& data, std::chrono::seconds ttl) {
+    Result<std::string> id = blobs_
+                                 ->Put(StringSourceFactory(data), {.job_name = "job",
+                                                                   .task_name = "task-0",
+                                                                   .store_name = "a",
+                                                                   .file_path = "stray",
+                                                                   .ttl = ttl})
+                                 .GetFor(kWait);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.ok() ? *id : "";
+  }
+  Result<GcReport> Gc(GcOptions options) { return CollectGarbage(*blobs_, pool_, options); }
+  // Every file under the blob store's directory, with its contents.
+  Tree Files() { return *ReadTree(BlobDir()); }
+};
+
+// H.7: gc marks the latest, retained and pinned checkpoints, and deletes only what none of
+// them names and is either expired or an orphan older than the grace period.
+TEST_F(GcTest, SweepsOnlyUnmarkedExpiredBlobsAndOldOrphans) {
+  CommitOptions options = EngineOptions();
+  options.retention.keep_last = 2;
+  auto engine = OpenEngine(*blobs_, options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  std::vector<Checkpoint> commits;
+  for (int i = 0; i < 4; ++i) {
+    Result<Checkpoint> c = CommitContent(**engine, "v" + std::to_string(i), std::to_string(i));
+    ASSERT_TRUE(c.ok()) << c.status();
+    commits.push_back(*c);
+  }
+  const std::string expired = PutStray("expired", 3600s);
+  const std::string pending = PutStray("pending", 30 * 24 * 3600s);
+  const std::string orphan = PutStray("orphan", 0s);
+  const std::set<std::string> kept = Referenced(commits.back());
+  GcOptions gc{.now = std::chrono::system_clock::now() + 2h};  // grace: 7 days
+  Result<GcReport> young = Gc(gc);
+  ASSERT_TRUE(young.ok()) << young.status();
+  EXPECT_EQ(young->total.expired, 1u);
+  EXPECT_EQ(young->total.orphans, 0u);
+  EXPECT_EQ(young->total.young, 1u);
+  EXPECT_EQ(young->total.pending, 1u);
+  EXPECT_EQ(young->deleted, 1u);
+  EXPECT_EQ(young->checkpoints, 2u);  // keep_last 2
+  EXPECT_FALSE(AllBlobs().count(expired));
+  gc.now = std::chrono::system_clock::now() + 31 * 24h;  // the orphan is old, the TTL over
+  gc.grace = 7 * 24h;
+  Result<GcReport> old = Gc(gc);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->total.orphans, 1u);
+  EXPECT_EQ(old->total.expired, 1u);  // the pending one expired too by then
+  std::set<std::string> left = AllBlobs();
+  EXPECT_EQ(left, kept);
+  EXPECT_FALSE(left.count(orphan) || left.count(pending));
+}
+
+// H.8: a dry run changes nothing at all, not even temp files.
+TEST_F(GcTest, DryRunChangesNothing) {
+  auto engine = OpenEngine(*blobs_, EngineOptions());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  ASSERT_TRUE(CommitContent(**engine, "v", "1").ok());
+  PutStray("expired", 3600s);
+  PutStray("orphan", 0s);
+  ASSERT_TRUE(WriteFileAtomic(JoinPath(BlobDir(), "tmp/stale.blob"), "x").ok());
+  const Tree before = Files();
+  std::vector<std::string> seen;
+  Result<GcReport> r = CollectGarbage(
+      *blobs_, pool_, {.dry_run = true, .now = std::chrono::system_clock::now() + 30 * 24h},
+      [&](const BlobInfo& b, Garbage) { seen.push_back(b.id); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->total.expired + r->total.orphans, 2u);
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_EQ(r->deleted, 0u);
+  EXPECT_EQ(Files(), before);
+}
+
+// H.8: a task whose marks cannot be read (a missing index) has nothing swept.
+TEST_F(GcTest, TaskWithUnreadableMarksIsNotSwept) {
+  auto engine = OpenEngine(*blobs_, EngineOptions());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  Result<Checkpoint> c = CommitContent(**engine, "v", "1");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(blobs_->Delete(c->state_markers.at(std::string(kBlobStoreBackend)).at("a"))
+                  .GetFor(kWait)
+                  .ok());
+  const std::string orphan = PutStray("orphan", 0s);
+  Result<GcReport> r = Gc({.now = std::chrono::system_clock::now() + 30 * 24h});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->skipped.size(), 1u);
+  EXPECT_NE(r->skipped[0].find("job/task-0"), std::string::npos) << r->skipped[0];
+  EXPECT_TRUE(AllBlobs().count(orphan));
+}
+
+// H.8: listing is paged, and the requests grow with the garbage, not with the marks.
+TEST_F(GcTest, ListsPageByPageAndReadsTagsOnlyOfUnmarkedBlobs) {
+  auto engine = OpenEngine(*blobs_, EngineOptions());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  ASSERT_TRUE(CommitContent(**engine, std::string(5000, 'x'), "1").ok());  // 5 parts
+  Result<GcReport> r = Gc({});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->requests.at("list-blobs"), 1u);    // one page per non-empty shard, at least
+  EXPECT_EQ(r->requests.count("expiry-of"), 0u);  // file:// lists TTLs
+  EXPECT_EQ(r->total.marked, r->total.blobs);
+  EXPECT_EQ(r->deleted, 0u);
+}
+
+// H.7: history objects that nothing retains or pins go once older than the grace period.
+TEST_F(GcTest, DeletesHistoryObjectsNothingKeeps) {
+  CommitOptions options = EngineOptions();
+  options.retention.keep_last = 2;
+  auto engine = OpenEngine(*blobs_, options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(CommitContent(**engine, "v", std::to_string(i)).ok());
+  auto checkpoints = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
+  Checkpoint stray{.id = NewCheckpointId(), .history = true};
+  ASSERT_TRUE(checkpoints->WriteHistory(stray).GetFor(kWait).ok());
+  Result<GcReport> r = Gc({.now = std::chrono::system_clock::now() + 8 * 24h});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->history_deleted, 1u);
+  EXPECT_EQ(checkpoints->ReadHistory(stray.id).GetFor(kWait).status().code(),
+            StatusCode::kNotFound);
+  const std::vector<std::string> retained = (*engine)->last()->retained;
+  ASSERT_EQ(retained.size(), 1u);
+  for (const std::string& id : retained) {
+    EXPECT_TRUE(checkpoints->ReadHistory(id).GetFor(kWait).ok()) << id;
+  }
+}
+
+}  // namespace
+}  // namespace blobstate
