@@ -89,6 +89,75 @@ TEST_P(CliBackendTest, BacksUpIncrementallyAndRestoresRocksDbOnANewHost) {
   EXPECT_NE(list.out.find("  db  "), std::string::npos) << list.out;
 }
 
+// The checkpoint ids in `json` (of `checkpoints --json`), in order: newest first.
+std::vector<std::string> CheckpointIds(const std::string& json) {
+  std::vector<std::string> ids;
+  const std::string key = "\"checkpoint_id\":\"";
+  for (size_t at = json.find(key); at != std::string::npos; at = json.find(key, at + 1)) {
+    ids.push_back(json.substr(at + key.size(), json.find('"', at + key.size()) - at - key.size()));
+  }
+  return ids;
+}
+
+// H.1-H.3, H.8, H.9: retained checkpoints and pins, listed, restored, verified and shown by
+// id; unpinning releases; a backup of an emptied store leaves the one before restorable.
+TEST_P(CliBackendTest, KeepsHistoryAndPinsAndRestoresAnyKeptCheckpoint) {
+  const std::string dir = tmp_.Sub("s"), store = " --store s=" + dir;
+  auto backup = [&](const std::string& content, const std::string& flags = "") {
+    if (content.empty()) {
+      EXPECT_TRUE(RemoveAll(JoinPath(dir, "f")).ok());
+    } else {
+      EXPECT_TRUE(testing::WriteTree(dir, {{"f", content}}).ok());
+    }
+    Outcome r = Sh("blobstate backup" + Task() + store + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+  };
+  auto list = [&] {
+    Outcome r = Sh("blobstate checkpoints" + Task() + "--json");
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    return CheckpointIds(r.out);
+  };
+  auto restored = [&](const std::string& id) {
+    const std::string to = tmp_.Sub("restored-" + id);
+    Outcome r = Sh("blobstate restore" + Task() + "--store s=" + to + " --checkpoint " + id);
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    return testing::ReadTree(to).value_or(testing::Tree{{"error", r.out}});
+  };
+  for (const char* v : {"v1", "v2", "v3", "v4"}) backup(v, " --keep-last 3");
+  std::vector<std::string> ids = list();
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ(restored(ids[2]), (testing::Tree{{"f", "v2"}}));
+  const std::string pinned = ids[2];
+  Outcome pin = Sh("blobstate pin" + Task() + "--checkpoint " + pinned + " --name before-v5");
+  ASSERT_EQ(pin.exit_code, 0) << pin.out;
+  for (const char* v : {"v5", "v6", "v7"}) backup(v);
+  ids = list();
+  ASSERT_EQ(ids.size(), 4u);  // the latest, two retained, and the pinned one
+  EXPECT_EQ(ids.back(), pinned);
+  EXPECT_EQ(restored(pinned), (testing::Tree{{"f", "v2"}}));
+  Outcome show = Sh("blobstate show" + Task() + "--checkpoint " + pinned + " --json");
+  EXPECT_EQ(show.exit_code, 0) << show.out;
+  EXPECT_NE(show.out.find("\"checkpoint_id\":\"" + pinned), std::string::npos) << show.out;
+  Outcome verify = Sh("blobstate verify" + Task() + "--checkpoint " + pinned + " --orphans --json");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  EXPECT_NE(verify.out.find("\"ttl_debt\":0"), std::string::npos) << verify.out;
+  Outcome gone = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("x") +
+                    " --checkpoint 1700000000000-0000000000000000");
+  EXPECT_EQ(gone.exit_code, 1) << gone.out;
+  EXPECT_NE(gone.out.find("is not kept"), std::string::npos) << gone.out;
+
+  ASSERT_EQ(Sh("blobstate unpin" + Task() + "--checkpoint " + pinned).exit_code, 0);
+  backup("");  // an emptied store: the checkpoint before it stays restorable
+  ids = list();
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ(restored(ids[1]), (testing::Tree{{"f", "v7"}}));
+  Outcome gc = Sh("blobstate gc --blob-store '" + url_ + "' --dry-run --json");
+  ASSERT_EQ(gc.exit_code, 0) << gc.out;
+  EXPECT_NE(gc.out.find("\"expired\":0,"), std::string::npos) << gc.out;
+  EXPECT_NE(gc.out.find("\"orphans\":0,"), std::string::npos) << gc.out;
+  EXPECT_NE(gc.out.find("\"deleted\":0,"), std::string::npos) << gc.out;
+}
+
 TEST_P(CliBackendTest, JsonAndMetricsFileCarryTheSameFigures) {
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"f", "12345"}, {"d/g", "123"}}).ok());
   Outcome r = Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("s") +
@@ -432,8 +501,9 @@ TEST_P(CliBackendTest, OverlappingBackupsFenceTheEarlierOne) {
   const std::string first_out = tmp_.Sub("first.out");
   ASSERT_EQ(std::system(("(PATH='" + std::string(BLOBSTATE_BIN_DIR) +
                          "':\"$PATH\" BLOBSTATE_FAILPOINTS=persist.before_checkpoint=sleep:8000 "
-                         "blobstate backup" + Task() + "--store s=" + tmp_.Sub("a/s") + " >" +
-                         first_out + " 2>&1; echo \"exit=$?\" >>" + first_out + ") &")
+                         "blobstate backup" +
+                         Task() + "--store s=" + tmp_.Sub("a/s") + " >" + first_out +
+                         " 2>&1; echo \"exit=$?\" >>" + first_out + ") &")
                             .c_str()),
             0);
   for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);

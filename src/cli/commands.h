@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "blobstate/gc.h"
 #include "blobstate/status.h"
 #include "cli/flags.h"
 
@@ -58,9 +59,14 @@ class CommandOutput {
 Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out);
 Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out);
 Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& out);
+Status PinCommand(const std::vector<std::string>& args, CommandOutput& out);
+Status UnpinCommand(const std::vector<std::string>& args, CommandOutput& out);
 Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out);
 Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out);
 Status GcCommand(const std::vector<std::string>& args, CommandOutput& out);
+
+// What gc (or verify --orphans) found, as a JSON object.
+std::string GcReportJson(const GcReport& report);
 
 }  // namespace blobstate::cli
 

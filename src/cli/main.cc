@@ -18,11 +18,15 @@ struct Command {
 constexpr Command kCommands[] = {
     {"backup", "commit a task's stores once: snapshot, upload, checkpoint, clean up",
      BackupCommand},
-    {"restore", "restore a task's stores from its latest checkpoint", RestoreCommand},
-    {"checkpoints", "list a task's checkpoints", CheckpointsCommand},
+    {"restore", "restore a task's stores from its latest checkpoint (or any kept one)",
+     RestoreCommand},
+    {"checkpoints", "list the checkpoints a task keeps (latest, retained, pinned)",
+     CheckpointsCommand},
+    {"pin", "keep a checkpoint and its blobs until unpinned", PinCommand},
+    {"unpin", "release a pinned checkpoint", UnpinCommand},
     {"verify", "download and check every file of a checkpoint", VerifyCommand},
     {"show", "print the tree of a snapshot", ShowCommand},
-    {"gc", "delete blobs whose TTL expired", GcCommand},
+    {"gc", "delete what no kept checkpoint references (mark, then sweep)", GcCommand},
 };
 
 std::string Usage() {

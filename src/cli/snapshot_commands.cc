@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "blobstate/blob_store.h"
+#include "blobstate/commit.h"
 #include "blobstate/gc.h"
 #include "blobstate/index.h"
 #include "blobstate/snapshot.h"
@@ -46,32 +47,20 @@ std::string DirJson(const DirIndex& d) {
 
 }  // namespace
 
-Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out) {
-  std::string url, index_id;
-  bool json = false;
-  Flags flags("show", "Prints the tree of the snapshot --index with sizes.");
-  flags.String("blob-store", &url, kBlobStoreUrlHelp, true);
-  flags.String("index", &index_id, "snapshot index blob id", true);
-  flags.Bool("json", &json,
-             "print the snapshot and its tree as JSON (a failure as {\"error\":...})");
-  RETURN_IF_ERROR(out.Parse(flags, args, 0));
-  if (flags.help_requested()) return out.Help(flags.Help());
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
-                   out.Checked(OpenBlobStore(url, {.must_exist = true})));
-  ThreadPool pool("cli", 1);
-  ASSIGN_OR_RETURN(SnapshotIndex index, GetSnapshotIndex(*store, pool, index_id)
-                                            .GetFor(kCommandTimeout, "get of the snapshot index"));
+namespace {
+
+// One snapshot as `show` prints it, in text or JSON.
+std::string ShowSnapshot(const std::string& index_id, const SnapshotIndex& index, bool json) {
   TreeTotals t = TotalsOf(index.root);
   const SnapshotMetadata& m = index.metadata;
   if (json) {
-    out.Print("{\"job\":" + JsonString(m.job_name) + ",\"task\":" + JsonString(m.task_name) +
-              ",\"store\":" + JsonString(m.store_name) +
-              ",\"checkpoint_id\":" + JsonString(m.checkpoint_id) +
-              ",\"created_ms\":" + std::to_string(index.creation_time_ms) +
-              ",\"previous\":" + JsonString(index.prev_snapshot_index_blob_id) +
-              ",\"files\":" + std::to_string(t.files) + ",\"bytes\":" + std::to_string(t.bytes) +
-              ",\"tree\":" + DirJson(index.root) + "}\n");
-    return Status::Ok();
+    return "{\"index\":" + JsonString(index_id) + ",\"job\":" + JsonString(m.job_name) +
+           ",\"task\":" + JsonString(m.task_name) + ",\"store\":" + JsonString(m.store_name) +
+           ",\"checkpoint_id\":" + JsonString(m.checkpoint_id) +
+           ",\"created_ms\":" + std::to_string(index.creation_time_ms) +
+           ",\"previous\":" + JsonString(index.prev_snapshot_index_blob_id) +
+           ",\"files\":" + std::to_string(t.files) + ",\"bytes\":" + std::to_string(t.bytes) +
+           ",\"tree\":" + DirJson(index.root) + "}";
   }
   std::string text =
       "snapshot " + index_id + "\n  job " + m.job_name + ", task " + m.task_name + ", store " +
@@ -80,7 +69,67 @@ Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out) {
       (index.prev_snapshot_index_blob_id.empty() ? "(none)" : index.prev_snapshot_index_blob_id) +
       "\n";
   ShowDir(index.root, "  ", &text);
-  out.Print(text);
+  return text;
+}
+
+}  // namespace
+
+Status ShowCommand(const std::vector<std::string>& args, CommandOutput& out) {
+  std::string url, index_id, job, task, checkpoint_id, store_name;
+  bool json = false;
+  Flags flags("show",
+              "Prints the tree of a snapshot with sizes: the snapshot --index, or the snapshots\n"
+              "of checkpoint --checkpoint (default: the latest) of --job and --task, any kept\n"
+              "one (latest, retained or pinned), all stores or --store.");
+  flags.String("blob-store", &url, kBlobStoreUrlHelp, true);
+  flags.String("index", &index_id, "snapshot index blob id");
+  flags.String("job", &job, "job name (with --task, instead of --index)");
+  flags.String("task", &task, "task name");
+  flags.String("checkpoint", &checkpoint_id, "checkpoint id (default: the latest)");
+  flags.String("store", &store_name, "only this store of the checkpoint");
+  flags.Bool("json", &json,
+             "print the snapshot and its tree as JSON (a failure as {\"error\":...}); with "
+             "--job, {\"checkpoint_id\":..,\"snapshots\":[..]}");
+  RETURN_IF_ERROR(out.Parse(flags, args, 0));
+  if (flags.help_requested()) return out.Help(flags.Help());
+  if (index_id.empty() == (job.empty() || task.empty())) {
+    return out.Checked(InvalidArgumentError("give either --index, or --job and --task"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
+                   out.Checked(OpenBlobStore(url, {.must_exist = true})));
+  ThreadPool pool("cli", 2);
+  if (!index_id.empty()) {
+    ASSIGN_OR_RETURN(SnapshotIndex index,
+                     GetSnapshotIndex(*store, pool, index_id)
+                         .GetFor(kCommandTimeout, "get of the snapshot index"));
+    out.Print(ShowSnapshot(index_id, index, json) + (json ? "\n" : ""));
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<CommitEngine> reader,
+      out.Checked(CommitEngine::Open(
+                      *store, pool,
+                      {.job = job, .task = task, .claim = false, .checkpoint_id = checkpoint_id},
+                      nullptr)
+                      .GetFor(kCommandTimeout, "read of the checkpoint")));
+  const std::optional<Checkpoint>& at = reader->opened_at();
+  if (!at)
+    return NotFoundError("job " + job + ", task " + task + " has no checkpoint in " +
+                         store->Describe());
+  ASSIGN_OR_RETURN(StoreSnapshots snapshots,
+                   GetStoreSnapshots(*store, pool, at,
+                                     store_name.empty() ? std::vector<std::string>{}
+                                                        : std::vector<std::string>{store_name})
+                       .GetFor(kCommandTimeout, "get of the snapshot indexes"));
+  if (!store_name.empty() && snapshots.empty()) {
+    return NotFoundError("checkpoint " + at->id + " has no snapshot of store " + store_name);
+  }
+  std::string text;
+  for (const auto& [name, snap] : snapshots) {
+    text += (json && !text.empty() ? "," : "") + ShowSnapshot(snap.index_blob_id, snap.index, json);
+  }
+  out.Print(json ? "{\"checkpoint_id\":" + JsonString(at->id) + ",\"snapshots\":[" + text + "]}\n"
+                 : "checkpoint " + at->id + "\n" + text);
   return Status::Ok();
 }
 

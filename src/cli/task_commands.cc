@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "blobstate/commit.h"
+#include "blobstate/gc.h"
 #include "blobstate/snapshot.h"
 #include "blobstate/transfer.h"
 #include "cli/commands.h"
@@ -70,7 +71,7 @@ Status CheckRemovedStores(const std::optional<Checkpoint>& latest,
 // the commit engine. Returns what to print.
 Result<std::string> RunBackup(TaskContext& task, const TaskFlags& tf,
                               const std::vector<StoreConfig>& stores, uint64_t part_size,
-                              Clock::time_point start) {
+                              const RetentionPolicy& retention, Clock::time_point start) {
   // A store that cannot be snapshotted fails the backup before it claims the task.
   for (const StoreConfig& s : stores) {
     struct stat st;
@@ -79,8 +80,11 @@ Result<std::string> RunBackup(TaskContext& task, const TaskFlags& tf,
     }
   }
   Progress progress("uploading", !tf.json);
-  CommitOptions options{
-      .job = tf.job, .task = tf.task, .stores = stores, .checkpoints = task.config};
+  CommitOptions options{.job = tf.job,
+                        .task = tf.task,
+                        .stores = stores,
+                        .checkpoints = task.config,
+                        .retention = retention};
   options.backup.transfer.part_size = part_size;
   options.backup.transfer.progress = progress.counter();
   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
@@ -138,16 +142,15 @@ Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
                                const std::vector<StoreConfig>& stores, const RestoreFlags& rf,
                                Clock::time_point start) {
   Progress progress("downloading", !tf.json);
-  CommitOptions options{
-      .job = tf.job,
-      .task = tf.task,
-      .stores = stores,
-      .checkpoints = task.config,
-      .restore = {.verify_checksums = !rf.no_verify,
-                  .progress = progress.counter(),
-                  .force = rf.force},
-      .claim = rf.claim,
-      .checkpoint_id = tf.checkpoint_id};
+  CommitOptions options{.job = tf.job,
+                        .task = tf.task,
+                        .stores = stores,
+                        .checkpoints = task.config,
+                        .restore = {.verify_checksums = !rf.no_verify,
+                                    .progress = progress.counter(),
+                                    .force = rf.force},
+                        .claim = rf.claim,
+                        .checkpoint_id = tf.checkpoint_id};
   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
                    CommitEngine::Open(*task.store, *task.pool, std::move(options), &task.metrics)
                        .GetFor(kCommandTimeout, "open of the task"));
@@ -194,8 +197,9 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
   Flags flags("backup",
               "Commits the stores once, as a task does: snapshots each store directory into a\n"
               "local checkpoint beside it (hard links), uploads what changed since the last\n"
-              "checkpoint, writes the new checkpoint, then cleans up (TTLs, deleted files,\n"
-              "the previous snapshot, older local checkpoints). The stores must not be written\n"
+              "checkpoint, writes the new checkpoint (retaining older ones per --keep-last and\n"
+              "--keep-within), then deletes what no kept checkpoint names any more and older\n"
+              "local checkpoints. The stores must not be written\n"
               "meanwhile (a closed RocksDB, or any directory). The backup claims the task as its\n"
               "only writer: a job or backup still writing it is fenced and fails. A store of\n"
               "the latest checkpoint not given with --store fails the backup (exit 2) unless\n"
@@ -205,10 +209,19 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
   flags.Uint("part-size", &part_size,
              "bytes per blob of a large file, 64 KiB to 5 GiB (default: 8 MiB)");
   flags.Repeated("remove-store", &removed,
-                 "delete the backup of store NAME, which is no longer given (repeatable)");
+                 "delete the backup of store NAME, which is no longer given, once no kept "
+                 "checkpoint names it (repeatable)");
+  RetentionPolicy retention;
+  uint64_t keep_last = retention.keep_last;
+  flags.Uint("keep-last", &keep_last,
+             "retain the latest N checkpoints, 1 to 1000 (default: 3; README, \"History\")");
+  flags.Duration("keep-within", &retention.keep_within,
+                 "also retain every checkpoint younger than this, e.g. 24h (default: none)");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
   ASSIGN_OR_RETURN(std::vector<StoreConfig> stores, out.Checked(tf.StoreConfigs()));
+  retention.keep_last = static_cast<int>(std::min<uint64_t>(keep_last, kMaxRetained + 1));
+  RETURN_IF_ERROR(out.Checked(ValidateRetentionPolicy(retention)));
   if (part_size < kMinPartSize || part_size > kMaxPartSize) {
     return out.Checked(InvalidArgumentError("--part-size " + std::to_string(part_size) +
                                             ": must be from " + std::to_string(kMinPartSize) +
@@ -231,7 +244,7 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
       std::optional<Checkpoint> latest,
       task->checkpoints->ReadLatest().GetFor(kCommandTimeout, "read of the checkpoint"));
   RETURN_IF_ERROR(out.Checked(CheckRemovedStores(latest, stores, removed)));
-  return Finish(RunBackup(*task, tf, stores, part_size, start), *task, tf, out);
+  return Finish(RunBackup(*task, tf, stores, part_size, retention, start), *task, tf, out);
 }
 
 Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) {
@@ -270,55 +283,21 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
   return Finish(RunRestore(*task, tf, stores, rf, start), *task, tf, out);
 }
 
-Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& out) {
-  TaskFlags tf;
-  Flags flags("checkpoints",
-              "Lists the stored checkpoints of a task, the latest of each checkpoint version\n"
-              "(version 2 first), with their stores' snapshot index blob ids (and those of\n"
-              "removed stores still to be deleted). Only the latest is kept: each commit\n"
-              "deletes the snapshot its predecessor referenced.");
-  tf.Register(flags, {});
-  RETURN_IF_ERROR(out.Parse(flags, args, 0));
-  if (flags.help_requested()) return out.Help(flags.Help());
-  ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
-                   out.Checked(OpenTask(tf, /*backend=*/false, /*create=*/false)));
-  ASSIGN_OR_RETURN(std::vector<Checkpoint> checkpoints,
-                   task->checkpoints->List().GetFor(kCommandTimeout, "read of the checkpoints"));
-  // A marker map as JSON ({"store":"index id",...}), or as indented lines under a checkpoint.
-  auto json_of = [&](const Checkpoint& c, std::string_view key) {
-    std::string out;
-    auto m = c.state_markers.find(std::string(key));
-    if (m == c.state_markers.end()) return std::string("{}");
-    for (const auto& [store, id] : m->second) {
-      out += (out.empty() ? "" : ",") + JsonString(store) + ":" + JsonString(id);
-    }
-    return "{" + out + "}";
-  };
-  auto lines_of = [&](const Checkpoint& c, std::string_view key, const std::string& label) {
-    std::string out;
-    auto m = c.state_markers.find(std::string(key));
-    if (m == c.state_markers.end()) return out;
-    for (const auto& [store, id] : m->second) out += "    " + label + store + "  " + id + "\n";
-    return out;
-  };
-  std::string text = tf.json ? "[" : "";
-  for (const Checkpoint& c : checkpoints) {
-    if (tf.json) {
-      text += std::string(text.size() > 1 ? "," : "") + "{\"checkpoint_id\":" + JsonString(c.id) +
-              ",\"version\":" + std::to_string(c.version) +
-              ",\"inputs\":" + std::to_string(c.input_offsets.size()) +
-              ",\"stores\":" + json_of(c, kBlobStoreBackend) +
-              ",\"removed_stores\":" + json_of(c, kRemovedStoresKey) + "}";
-    } else {
-      text += (c.id.empty() ? "(no id)" : c.id) + "  v" + std::to_string(c.version) + "  " +
-              std::to_string(c.input_offsets.size()) + " input offset(s)\n" +
-              lines_of(c, kBlobStoreBackend, "") +
-              lines_of(c, kRemovedStoresKey, "(removed, to be deleted) ");
-    }
+namespace {
+
+// How many blobs of `snapshots` (indexes included) still have a TTL, all asked at once.
+Result<uint64_t> TtlDebt(BlobStore& store, const StoreSnapshots& snapshots) {
+  std::vector<Future<std::optional<std::chrono::system_clock::time_point>>> asks;
+  for (const auto& [name, snap] : snapshots) {
+    asks.push_back(store.ExpiryOf(snap.index_blob_id));
+    for (const std::string& id : BlobIdsOf(snap.index.root)) asks.push_back(store.ExpiryOf(id));
   }
-  out.Print(tf.json ? text + "]\n" : (checkpoints.empty() ? "no checkpoints\n" : text));
-  return Status::Ok();
+  ASSIGN_OR_RETURN(auto expiries, AllOf(std::move(asks)).GetFor(kCommandTimeout, "TTL check"));
+  return std::count_if(expiries.begin(), expiries.end(),
+                       [](const auto& e) { return e.has_value(); });
 }
+
+}  // namespace
 
 Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   TaskFlags tf;
@@ -326,9 +305,16 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   Flags flags("verify",
               "Downloads every blob of the latest checkpoint (or --checkpoint) and checks each\n"
               "file's size and checksum, one store at a time, in a new scratch directory that\n"
-              "is removed afterwards. Exit status 0 only if everything is intact.");
+              "is removed afterwards; then checks that none of them still has a TTL (TTL debt: it\n"
+              "could expire). Exit status 0 only if everything is intact and nothing has a TTL.");
   tf.Register(flags, {.checkpoint = true});
   flags.String("scratch", &scratch, "where to download (default: /tmp); needs a store's size");
+  bool orphans = false;
+  GcOptions gc{.dry_run = true};
+  flags.Bool("orphans", &orphans,
+             "also count the job's garbage: unreferenced blobs gc would delete (expired, and "
+             "orphans older than --grace), changing nothing");
+  flags.Duration("grace", &gc.grace, "with --orphans: gc's grace period (default: 7d)");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
   if (flags.help_requested()) return out.Help(flags.Help());
   auto start = Clock::now();
@@ -373,12 +359,34 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   RemoveAll(dir).IgnoreError();
   progress.Stop();
   RETURN_IF_ERROR(s);
+  ASSIGN_OR_RETURN(uint64_t debt, TtlDebt(*task->store, snapshots));
+  std::optional<GcReport> garbage;
+  if (orphans) {
+    gc.job = tf.job;
+    ASSIGN_OR_RETURN(garbage, CollectGarbage(*task->store, *task->pool, gc));
+  }
   if (tf.json) {
     out.Print("{\"checkpoint_id\":" + JsonString(checkpoint->id) + ",\"intact\":true,\"stores\":" +
-              FiguresJson(figures) + ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
+              FiguresJson(figures) + ",\"ttl_debt\":" + std::to_string(debt) +
+              (garbage ? ",\"garbage\":" + GcReportJson(*garbage) : "") +
+              ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
   } else {
-    out.Print("checkpoint " + checkpoint->id +
-              " is intact: every file's size and checksum match\n" + FiguresTable(figures, false));
+    std::string text = "checkpoint " + checkpoint->id +
+                       " is intact: every file's size and checksum match\n" +
+                       FiguresTable(figures, false);
+    if (garbage) {
+      const GcCounts& g = garbage->jobs[tf.job];
+      text += "job " + tf.job + ": " + std::to_string(g.expired) + " expired blob(s) (" +
+              HumanBytes(g.expired_bytes) + "), " + std::to_string(g.orphans) +
+              " orphan(s) older than the grace period (" + HumanBytes(g.orphan_bytes) + "), " +
+              std::to_string(g.young) + " younger; blobstate gc deletes the first two\n";
+    }
+    out.Print(text);
+  }
+  if (debt > 0) {
+    return FailedPreconditionError(
+        std::to_string(debt) + " blob(s) of checkpoint " + checkpoint->id +
+        " still have a TTL (TTL debt): they may expire; the task's next open removes them");
   }
   return Status::Ok();
 }

@@ -62,9 +62,9 @@ void TaskFlags::Register(Flags& flags, TaskFlagSet set) {
   flags.String("task", &task, "task name", true);
   if (set.stores) flags.Repeated("store", &stores, "NAME=DIR: a store and its directory", true);
   if (set.checkpoint) {
-    flags.String(
-        "checkpoint", &checkpoint_id,
-        "checkpoint id, which must be the latest's (the only one stored; default: the latest)");
+    flags.String("checkpoint", &checkpoint_id,
+                 "checkpoint id: the latest, or one retained or pinned (`blobstate checkpoints` "
+                 "lists them; default: the latest)");
   }
   if (set.writes) {
     flags.String("checkpoint-write-versions", &write_versions,
