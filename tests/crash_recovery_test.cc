@@ -8,12 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <ostream>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "blobstate/checkpoint.h"
+#include "blobstate/gc.h"
 #include "blobstate/snapshot.h"
 #include "blobstate/transfer.h"
 #include "blobstore/blob_store_testing.h"
@@ -317,6 +320,92 @@ TEST_F(CrashRecoveryTest, KillLoopEndsWithTheUninterruptedDigest) {
   ASSERT_EQ(final.exit_code, 0) << final.out;
   EXPECT_EQ(DigestOf(final.out), Expected()) << final.out;
   ExpectNothingLostNothingLeaked();
+}
+
+// H.7, H.8: gc run again and again beside the kill loop (with its default grace period, as
+// in production) never takes what a running commit or a kept checkpoint needs; a last gc
+// once the job stopped leaves exactly what the kept checkpoints reference.
+TEST_F(CrashRecoveryTest, GcLoopBesideTheKillLoopLosesNothing) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> runs{0}, failures{0};
+  std::thread gc([&] {
+    while (!stop) {
+      Outcome r = Sh("blobstate gc --blob-store file://" + tmp_.Sub("blobs") + " 2>&1");
+      ++(r.exit_code == 0 || r.out.find("no blob store") != std::string::npos ? runs : failures);
+    }
+  });
+  std::mt19937 random(777);  // reproducible
+  const std::string state = tmp_.Sub("state");
+  for (int round = 0; round < 10; ++round) {
+    pid_t pid = SpawnJob(tmp_.Sub("blobs"), state);
+    ASSERT_GE(pid, 0);
+    ::usleep(std::uniform_int_distribution<int>(5'000, 150'000)(random));
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  stop = true;
+  gc.join();
+  EXPECT_GT(runs.load(), 0);
+  EXPECT_EQ(failures.load(), 0);
+  Outcome final = Sh(Job(state));
+  ASSERT_EQ(final.exit_code, 0) << final.out;
+  EXPECT_EQ(DigestOf(final.out), Expected()) << final.out;
+  Outcome verify =
+      Sh("blobstate verify --blob-store file://" + tmp_.Sub("blobs") + " --job wc --task t0");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  ExpectNothingLostNothingLeaked();
+}
+
+// H.5: killed right after persisting a checkpoint, then left stopped for 8 days: neither a
+// lifecycle rule (deleting every blob whose TTL expired) nor gc takes anything a kept
+// checkpoint needs; the checkpoint verifies and the task restarts on a new host.
+TEST_F(CrashRecoveryTest, CommittedCheckpointOutlivesTheTtlAndGc) {
+  Outcome crashed =
+      Sh(Job(tmp_.Sub("host-a"), kEvents, "BLOBSTATE_FAILPOINTS=persist.after_checkpoint=crash@3"));
+  EXPECT_EQ(crashed.exit_code, kFailpointExitCode) << crashed.out;
+  Result<std::unique_ptr<BlobStore>> store = OpenBlobStore("file://" + tmp_.Sub("blobs"), {});
+  ASSERT_TRUE(store.ok());
+  ThreadPool pool("crash-test", 2);
+  const std::set<std::string> referenced = Referenced(**store, pool);
+  const auto later = std::chrono::system_clock::now() + 8 * 24h;
+  for (const std::string& id : *testing::ExpiringBefore(**store, later)) {
+    EXPECT_FALSE(referenced.count(id)) << "a committed blob with a TTL: " << id;
+    ASSERT_TRUE((*store)->Delete(id).GetFor(kWait).ok());  // the lifecycle rule
+  }
+  Result<GcReport> gc = CollectGarbage(**store, pool, {.now = later});
+  ASSERT_TRUE(gc.ok()) << gc.status();
+  Outcome verify =
+      Sh("blobstate verify --blob-store file://" + tmp_.Sub("blobs") + " --job wc --task t0");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  Outcome restarted = Sh(Job(tmp_.Sub("host-b")));
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.out;
+  EXPECT_EQ(DigestOf(restarted.out), Expected()) << restarted.out;
+}
+
+// H.5, H.7: a commit killed before its persist leaves blobs that no checkpoint names (their
+// TTLs already removed): garbage that gc finds and deletes once the grace period passed.
+TEST_F(CrashRecoveryTest, CommitKilledBeforeItsPersistLeavesGarbageThatGcCollects) {
+  Outcome crashed = Sh(
+      Job(tmp_.Sub("host-a"), kEvents, "BLOBSTATE_FAILPOINTS=persist.before_checkpoint=crash@3"));
+  EXPECT_EQ(crashed.exit_code, kFailpointExitCode) << crashed.out;
+  Result<std::unique_ptr<BlobStore>> store = OpenBlobStore("file://" + tmp_.Sub("blobs"), {});
+  ASSERT_TRUE(store.ok());
+  ThreadPool pool("crash-test", 2);
+  const std::set<std::string> referenced = Referenced(**store, pool);
+  const std::set<std::string> before = testing::FileStoreBlobIds(tmp_.Sub("blobs"));
+  const size_t garbage = before.size() - referenced.size();
+  EXPECT_GT(garbage, 0u);
+  Result<GcReport> young = CollectGarbage(**store, pool, {});
+  ASSERT_TRUE(young.ok()) << young.status();
+  EXPECT_EQ(young->deleted, 0u);  // within the grace period
+  Result<GcReport> gc =
+      CollectGarbage(**store, pool, {.now = std::chrono::system_clock::now() + 8 * 24h});
+  ASSERT_TRUE(gc.ok()) << gc.status();
+  EXPECT_EQ(gc->deleted, garbage);
+  EXPECT_EQ(testing::FileStoreBlobIds(tmp_.Sub("blobs")), referenced);
+  Outcome restarted = Sh(Job(tmp_.Sub("host-b")));
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.out;
+  EXPECT_EQ(DigestOf(restarted.out), Expected()) << restarted.out;
 }
 
 // W.9: the kill loop with two workers of one task (a zombie and its replacement, each on a
