@@ -109,8 +109,10 @@ Status S3Ops::DeleteKey(const std::string& key, const std::string& what) {
 }
 
 Result<CloudOps::KeyPage> S3Ops::ListPage(const std::string& prefix, const std::string& token) {
-  S3Request list{.method = "GET", .query = {{"list-type", "2"}, {"prefix", prefix}}};
-  if (!token.empty()) list.query.emplace_back("continuation-token", token);
+  // ListObjects (version 1), paged by marker (the last key of the page before): every S3
+  // takes it, and it needs no continuation token (s3rver cannot make one on Node 20).
+  S3Request list{.method = "GET", .query = {{"prefix", prefix}}};
+  if (!token.empty()) list.query.emplace_back("marker", token);
   ASSIGN_OR_RETURN(HttpResponse r, client_.Send(list));
   RETURN_IF_ERROR(CloudStatus(r, "listing of " + prefix + " in " + Describe()));
   KeyPage page;
@@ -126,8 +128,9 @@ Result<CloudOps::KeyPage> S3Ops::ListPage(const std::string& prefix, const std::
     page.keys.push_back(std::move(info));
   }
   std::vector<std::string> truncated = XmlTexts(r.body, "IsTruncated");
-  std::vector<std::string> next = XmlTexts(r.body, "NextContinuationToken");
-  if (!truncated.empty() && truncated[0] == "true" && !next.empty()) page.next = next[0];
+  if (!truncated.empty() && truncated[0] == "true" && !page.keys.empty()) {
+    page.next = page.keys.back().key;
+  }
   return page;
 }
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# gc of BENCH_GC_BLOBS blobs (default 100,000: half named by a checkpoint, half orphans)
+# through s3rver and Azurite: seconds, requests by kind and peak RSS of `blobstate gc`,
+# first deleting the orphans, then a second run that finds nothing to delete. The listing
+# is paged and deletions run as it goes, so the peak RSS grows with the marked set (the
+# checkpoint's blobs), not with the bucket.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=build/bin
+blobs=${BENCH_GC_BLOBS:-100000}
+scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-gc-bench-XXXXXX")
+source bench/lib.sh
+start_servers
+az_url=$(env_of BLOBSTATE_TEST_AZURE_URL)
+env -u AWS_CA_BUNDLE RCLONE_CONFIG_BAZ_TYPE=azureblob RCLONE_CONFIG_BAZ_USE_EMULATOR=true \
+  RCLONE_CONFIG_BAZ_ENDPOINT="${az_url#*endpoint=}" rclone --config /dev/null mkdir baz:blobstate-test
+# s3rver directly (gc writes no checkpoint, so it needs no fencing; the fill's claim is
+# made with fencing=off): the proxy would add its own cost to every request.
+s3_url="$(env_of BLOBSTATE_TEST_S3_DIRECT_URL)&fencing=off"
+
+gc_run() {  # gc_run NAME URL: one gc, printed as seconds, RSS, deletions and requests
+  /usr/bin/time -f "%e %M" -o "$scratch/time" "$bin/blobstate" gc --blob-store "$2" \
+    --grace 0s --json >"$scratch/gc.json"
+  read -r secs rss <"$scratch/time"
+  python3 - "$1" "$secs" "$rss" "$scratch/gc.json" <<'PY'
+import json, sys
+name, secs, rss, path = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+r = json.load(open(path))
+req = ", ".join(f"{k} {v}" for k, v in sorted(r["requests"].items()))
+print(f"   {name:<22} {secs:7.2f} s  {r['total']['blobs']:7d} listed  {r['deleted']:6d} deleted"
+      f"  peak RSS {rss // 1024:4d} MiB  requests: {req}")
+PY
+}
+
+for backend in s3 azure; do
+  url=$s3_url
+  [[ $backend == azure ]] && url=$az_url
+  url="${url%%\?*}/gc-bench-$RANDOM${url#"${url%%\?*}"}"
+  echo "== gc of $blobs blobs through $backend ($((blobs / 2)) kept, $((blobs / 2)) orphans)"
+  "$bin/gc_bench" "$url" $((blobs / 2)) $((blobs / 2))
+  gc_run "$backend: sweep" "$url"
+  gc_run "$backend: nothing to do" "$url"
+done
