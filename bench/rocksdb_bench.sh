@@ -101,3 +101,28 @@ awk -v a="$db_mib" -v b="$db2_mib" -v fc="$full_cp" -v fb="$full_bs" -v fe="$ful
   printf "   incremental upload: %d bytes for %d bytes of new files (%.2f%% over)\n", up, nb, (up - nb) * 100.0 / nb
 }'
 echo "   restored store verified: every key present with its value"
+
+# What history costs in stored bytes: the same 4 commits after the full backup (each 5% new
+# keys and a compaction of them), with the default retention (the latest 3 kept) and with
+# --keep-last 1 (no history), each from its own copy of the store.
+rounds=4
+for keep in 3 1; do
+  rm -rf "$scratch/hist" "$scratch/hist-blobs" "$scratch"/hist-*
+  cp -a "$db" "$scratch/hist"
+  htask=(--blob-store "file://$scratch/hist-blobs" --job bench --task h --io-threads "$threads")
+  "$bin/blobstate" backup "${htask[@]}" --store "db=$scratch/hist" --keep-last "$keep" >/dev/null
+  base=$(du -sb "$scratch/hist-blobs" | cut -f1)
+  start=$((keys + new_keys))
+  for r in $(seq 1 "$rounds"); do
+    "$bin/blobstate-rocksdb" fill --db "$scratch/hist" --start "$start" --keys "$new_keys" --value-size 1000 >/dev/null
+    "$bin/blobstate-rocksdb" compact --db "$scratch/hist" --start "$start" >/dev/null
+    start=$((start + new_keys))
+    "$bin/blobstate" backup "${htask[@]}" --store "db=$scratch/hist" --keep-last "$keep" >/dev/null
+  done
+  stored=$(du -sb "$scratch/hist-blobs" | cut -f1)
+  live=$(du -sb "$scratch/hist" | cut -f1)
+  awk -v k="$keep" -v s="$stored" -v b="$base" -v l="$live" -v r="$rounds" 'BEGIN {
+    printf "   keep-last %d: %d MiB stored after %d commits (store itself %d MiB, first backup %d MiB): %.2fx the store\n", k, s / 1048576, r, l / 1048576, b / 1048576, s / l
+  }'
+done
+rm -rf "$scratch/hist" "$scratch/hist-blobs" "$scratch"/hist-*

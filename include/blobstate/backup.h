@@ -11,11 +11,12 @@
 namespace blobstate {
 
 struct BackupOptions {
-  // Part size and TTL of the blobs put. Default TTL: 7 days, far longer than a commit.
+  // Part size and TTL of the blobs put. Default TTL: 7 days, far longer than a commit; at
+  // least kMinBlobTtl (commit.h).
   TransferOptions transfer{.ttl = std::chrono::hours(24 * 7)};
   // Names never backed up (e.g. an offsets file written beside the store's data).
   DiffOptions diff;
-  // Whether a commit's cleanup deletes the store's older local checkpoint directories.
+  // Whether each commit deletes the store's older local checkpoint directories.
   // Default: true.
   bool delete_old_checkpoint_dirs = true;
 };

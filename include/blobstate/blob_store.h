@@ -142,7 +142,7 @@ class BlobStore {
   // Makes every Put, Delete and RemoveTtl that completed before this call durable: after
   // it completes, a crash of the host or of the store loses none of them. Backends whose
   // calls are durable on completion (S3, Azure) complete it at once. The backup manager
-  // flushes before a checkpoint that references new blobs is persisted, and after cleanup.
+  // flushes before a checkpoint that references new blobs is persisted, and after deletions.
   virtual Future<void> Flush() = 0;
 
   // When blob `id`'s TTL expires; nullopt if it has none (RemoveTtl was called since its

@@ -54,10 +54,10 @@
 namespace blobstate {
 
 inline constexpr std::string_view kBlobStoreBackend = "blobstore";
-// Not a backend: under this key a checkpoint lists the snapshots of stores removed from the
-// configuration that are still to be deleted (store -> snapshot index blob id). Never
-// restored; the backup manager deletes them once a checkpoint without them is persisted,
-// and a checkpoint lists them until then, so that a crash does not leak them.
+// Not a backend: under this key a checkpoint of a writer from before history lists the
+// snapshots of stores removed from the configuration that were still to be deleted (store
+// -> snapshot index blob id). Never restored; a writer with history takes them as
+// expiring, and writes none (its checkpoints list such snapshots in `expiring`).
 inline constexpr std::string_view kRemovedStoresKey = "blobstore-removed";
 inline constexpr uint32_t kLatestCheckpointVersion = 2;
 

@@ -5,7 +5,8 @@
 //   1. TaskCommitter::Open: validates the configuration (before anything starts).
 //   2. Init(): opens the task's commit engine (commit.h): claims the task as its only
 //      writer, reads the latest checkpoint, finishes or undoes what a crashed attempt left
-//      (interrupted cleanups, stale local checkpoint directories, half-downloaded files),
+//      (deletions its last commit listed, stale local checkpoint directories,
+//      half-downloaded files),
 //      restores every backed-up store into its directory and returns the checkpoint's input
 //      offsets: the input resumes from exactly the state restored (the transactional
 //      checkpoint). Blocks the caller, at most options.init_timeout.
@@ -14,7 +15,7 @@
 //      - sync stage, on the caller's thread: snapshot every store into its local checkpoint
 //        directory "<dir>-<checkpoint id>" (RocksDB: flush + hard links). Short.
 //      - async stage, on the commit executor: the engine's Commit (upload -> persist the
-//        checkpoint, offsets and state markers together -> cleanup). Never on the caller's
+//        checkpoint, offsets and state markers together -> expire). Never on the caller's
 //        thread.
 //      Max commit delay: a Commit while the previous async stage still runs is skipped
 //      (kSkipped) until options.max_commit_delay has passed since that stage started; after

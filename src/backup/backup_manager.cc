@@ -99,7 +99,8 @@ BackupManager::BackupManager(BlobStore& store, Executor& executor, std::string j
 BackupManager::~BackupManager() = default;
 
 Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint,
-                                 std::optional<StoreSnapshots> fetched) {
+                                 std::optional<StoreSnapshots> fetched,
+                                 std::set<std::string> keep) {
   if (Result<StoreMarkers> markers = BlobStoreMarkers(checkpoint); !markers.ok()) {
     return MakeReadyFuture<void>(markers.status().WithContext("backup manager init"));
   }
@@ -113,7 +114,7 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint,
                            : GetStoreSnapshots(st->store, st->executor, checkpoint, configured);
   return std::move(snapshots)
       .Map(st->executor,
-           [st, legacy](StoreSnapshots snapshots) {
+           [st, legacy, keep = std::move(keep)](StoreSnapshots snapshots) {
              std::vector<Future<void>> recoveries;
              for (auto& [name, snapshot] : snapshots) {
                {
@@ -124,7 +125,7 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint,
                }
                if (!legacy) continue;
                recoveries.push_back(
-                   st->cleaner.Recover(snapshot, st->Owner(name))
+                   st->cleaner.Recover(snapshot, st->Owner(name), keep)
                        .Then(st->executor, [st, name = name](Result<void> r) {
                          if (!r.ok()) st->Fail(name, Phase::kInit);
                          return r.ok() ? r : r.status().WithContext("recovery of store " + name);

@@ -69,9 +69,11 @@ class BackupManager {
 
   // `snapshots`: if given, the snapshots of the backed-up stores that `checkpoint` names,
   // as GetStoreSnapshots fetched them (the commit engine fetches them once, for recovery
-  // and restore); else Init fetches them.
+  // and restore); else Init fetches them. `keep`: snapshot index blob ids that the
+  // recovery of a checkpoint from before history must not delete (pinned ones).
   Future<void> Init(const std::optional<Checkpoint>& checkpoint,
-                    std::optional<StoreSnapshots> snapshots = std::nullopt);
+                    std::optional<StoreSnapshots> snapshots = std::nullopt,
+                    std::set<std::string> keep = {});
 
   // `checkpoint_dirs`: store name -> the local checkpoint directory to back up; every
   // backed-up store needs one (kInvalidArgument naming the store otherwise).

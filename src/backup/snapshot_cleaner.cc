@@ -133,8 +133,8 @@ Future<std::vector<StoreSnapshot>> SnapshotCleaner::PresentAncestors(std::string
       });
 }
 
-Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot,
-                                      const SnapshotMetadata& owner) {
+Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot, const SnapshotMetadata& owner,
+                                      std::set<std::string> keep) {
   auto s = std::make_shared<const StoreSnapshot>(snapshot);
   if (Status bad = CheckOwner(*s, owner, "the checkpoint"); !bad.ok()) {
     return MakeReadyFuture<void>(bad);
@@ -152,7 +152,11 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot,
     });
   }
   return PresentAncestors(s->index.prev_snapshot_index_blob_id, kMaxAncestors)
-      .Map(executor_, [this, s, owner](std::vector<StoreSnapshot> ancestors) {
+      .Map(executor_, [this, s, owner, keep](std::vector<StoreSnapshot> ancestors) {
+        auto kept = std::find_if(ancestors.begin(), ancestors.end(), [&](const StoreSnapshot& a) {
+          return keep.contains(a.index_blob_id);
+        });
+        ancestors.erase(kept, ancestors.end());
         if (ancestors.empty()) return MakeReadyFuture();  // cleanup finished
         Status bad = CheckAncestors(s->index_blob_id, owner, ancestors);
         if (!bad.ok()) return MakeReadyFuture<void>(bad);

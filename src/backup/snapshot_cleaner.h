@@ -54,8 +54,10 @@ class SnapshotCleaner {
   // cleanup finished once its index has no TTL (which the cleanup removes last); until
   // then, the TTL of each of its blobs is removed. kDataLoss, changing nothing, if
   // `snapshot` or an ancestor belongs to another job, task or store than `owner` names, or
-  // an ancestor is `snapshot` itself or appears twice.
-  Future<void> Recover(const StoreSnapshot& snapshot, const SnapshotMetadata& owner);
+  // an ancestor is `snapshot` itself or appears twice. The walk through the ancestors
+  // stops at one in `keep` (a pinned snapshot), which is never deleted, nor anything older.
+  Future<void> Recover(const StoreSnapshot& snapshot, const SnapshotMetadata& owner,
+                       std::set<std::string> keep = {});
 
   // Deletes the snapshot `index_blob_id`: its blobs not in `keep` (those of the snapshots
   // still live), then its index. A missing index counts as deleted. kDataLoss, deleting

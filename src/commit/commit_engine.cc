@@ -190,8 +190,19 @@ Future<void> CommitEngine::State::FetchSnapshots() {
 Future<void> CommitEngine::State::Recover() {
   if (!options.claim) return MakeReadyFuture();
   std::optional<Checkpoint> with_state = WithState();
-  return backup.Init(with_state, snapshots)
-      .Map(executor, [this] { return history->Load(head); })
+  // A checkpoint from before history has its cleanup finished the old way, which must not
+  // delete a pinned snapshot among its ancestors.
+  const bool legacy = with_state && !with_state->history;
+  return history->Load(head)
+      .Map(executor,
+           [this, legacy] {
+             return legacy ? history->PinnedSnapshots()
+                           : MakeReadyFuture<std::set<std::string>>(std::set<std::string>{});
+           })
+      .Map(executor,
+           [this, with_state](std::set<std::string> pinned) {
+             return backup.Init(with_state, snapshots, std::move(pinned));
+           })
       .Map(executor,
            [this] {
              // Best effort: what is left stays listed, and each commit retries it.

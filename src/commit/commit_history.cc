@@ -160,6 +160,19 @@ std::vector<Checkpoint> CommitHistory::Retained() const {
   return state_->window;
 }
 
+Future<std::set<std::string>> CommitHistory::PinnedSnapshots() {
+  auto st = state_;
+  return st->checkpoints.ReadPins()
+      .Map(st->executor, [st](std::vector<Pin> pins) { return st->ReadPinned(pins); })
+      .Map(st->executor, [st](std::vector<Checkpoint> pinned) {
+        std::set<std::string> ids;
+        for (const Checkpoint& c : pinned) {
+          for (const auto& [store, id] : SnapshotsOf(c)) ids.insert(id);
+        }
+        return ids;
+      });
+}
+
 Future<std::vector<Checkpoint>> CommitHistory::State::ReadPinned(const std::vector<Pin>& pins) {
   std::vector<Checkpoint> known;
   std::vector<Future<Checkpoint>> reads;

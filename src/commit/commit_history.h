@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,8 @@ class CommitHistory {
 
   // The checkpoints retained besides the head, newest first.
   std::vector<Checkpoint> Retained() const;
+  // The snapshot index blob ids of the pinned checkpoints (pins read now).
+  Future<std::set<std::string>> PinnedSnapshots();
 
  private:
   struct State;

@@ -189,6 +189,35 @@ TEST_F(CommitHistoryTest, StoreFromBeforeHistoryKeepsWorking) {
   ExpectExactlyReferenced(next);
 }
 
+// H.10: finishing the cleanup of a checkpoint from before history (a store written by an
+// older binary after this one: its previous snapshots still present) deletes the unpinned
+// ancestors and never a pinned one.
+TEST_F(CommitHistoryTest, LegacyRecoveryKeepsPinnedAncestors) {
+  auto engine = Open(Keep(3));
+  Checkpoint pinned = CommitOk(*engine, "pinned");
+  PinCheckpoint(pinned);
+  Checkpoint middle = CommitOk(*engine, "middle");
+  Checkpoint last = CommitOk(*engine, "last");
+  engine.reset();
+  Checkpoint legacy = last;  // as an older binary rewrote it: no history fields
+  legacy.history = false;
+  legacy.retained.clear();
+  legacy.expiring.clear();
+  Result<VersionedObject> object =
+      blobs_->GetObject("checkpoints/job/task-0/latest-v2").GetFor(kWait);
+  ASSERT_TRUE(object.ok());
+  ASSERT_TRUE(blobs_
+                  ->PutObject("checkpoints/job/task-0/latest-v2", EncodeCheckpoint(legacy),
+                              ObjectCondition::IfVersion(object->version))
+                  .GetFor(kWait)
+                  .ok());
+  auto upgraded = Open(Keep(3));
+  const std::string middle_index = middle.state_markers.at(std::string(kBlobStoreBackend)).at("a");
+  EXPECT_FALSE(AllBlobs().count(middle_index));
+  EXPECT_EQ(RestoredAt(pinned.id), (Tree{{"f", "pinned"}}));
+  EXPECT_EQ(RestoredAt(last.id), (Tree{{"f", "last"}}));
+}
+
 // H.10 rollback: the history fields are optional (no must-understand bit), so a reader from
 // before history reads a checkpoint with them as the latest, ignoring its history.
 TEST_F(CommitHistoryTest, HistoryFieldsAreSkippableByOlderReaders) {
