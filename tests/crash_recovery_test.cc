@@ -119,6 +119,18 @@ class CrashRecoveryTest : public ::testing::Test {
     }
   }
 
+  // Runs the job to its end on `state`: the uninterrupted digest; the latest checkpoint
+  // verifies; a last gc leaves nothing but what the kept checkpoints reference.
+  void FinishVerifyAndCollect(const std::string& state) {
+    Outcome final = Sh(Job(state));
+    ASSERT_EQ(final.exit_code, 0) << final.out;
+    EXPECT_EQ(DigestOf(final.out), Expected()) << final.out;
+    Outcome verify =
+        Sh("blobstate verify --blob-store file://" + tmp_.Sub("blobs") + " --job wc --task t0");
+    EXPECT_EQ(verify.exit_code, 0) << verify.out;
+    ExpectNothingLostNothingLeaked();
+  }
+
   testing::TempDir tmp_;
   std::string url_;  // the blob store; empty: file:// under tmp_
 };
@@ -347,13 +359,7 @@ TEST_F(CrashRecoveryTest, GcLoopBesideTheKillLoopLosesNothing) {
   gc.join();
   EXPECT_GT(runs.load(), 0);
   EXPECT_EQ(failures.load(), 0);
-  Outcome final = Sh(Job(state));
-  ASSERT_EQ(final.exit_code, 0) << final.out;
-  EXPECT_EQ(DigestOf(final.out), Expected()) << final.out;
-  Outcome verify =
-      Sh("blobstate verify --blob-store file://" + tmp_.Sub("blobs") + " --job wc --task t0");
-  EXPECT_EQ(verify.exit_code, 0) << verify.out;
-  ExpectNothingLostNothingLeaked();
+  FinishVerifyAndCollect(state);
 }
 
 // H.5: killed right after persisting a checkpoint, then left stopped for 8 days: neither a
@@ -427,13 +433,7 @@ TEST_F(CrashRecoveryTest, KillLoopWithTwoWorkersOfOneTaskEndsWithTheUninterrupte
     ::waitpid(first, nullptr, 0);
     ::waitpid(second, nullptr, 0);
   }
-  Outcome final = Sh(Job(tmp_.Sub("host-c")));
-  ASSERT_EQ(final.exit_code, 0) << final.out;
-  EXPECT_EQ(DigestOf(final.out), Expected()) << final.out;
-  Outcome verify =
-      Sh("blobstate verify --blob-store file://" + tmp_.Sub("blobs") + " --job wc --task t0");
-  EXPECT_EQ(verify.exit_code, 0) << verify.out;
-  ExpectNothingLostNothingLeaked();
+  FinishVerifyAndCollect(tmp_.Sub("host-c"));
 }
 
 // Several tasks in one process, each with its own stores and commits: crashed midway (a

@@ -43,6 +43,20 @@ class CommitHistoryTest : public testing::StateTest {
     if (!s.ok()) return {{"error", s.ToString()}};
     return *ReadTree(o.stores[0].dir);
   }
+  // Replaces the latest checkpoint with `c` as a writer from before history would have
+  // written it: without history fields.
+  void RewriteAsLegacy(Checkpoint c) {
+    c.history = false;
+    c.retained.clear();
+    c.expiring.clear();
+    const std::string name = "checkpoints/job/task-0/latest-v2";
+    Result<VersionedObject> object = blobs_->GetObject(name).GetFor(kWait);
+    ASSERT_TRUE(object.ok());
+    ASSERT_TRUE(
+        blobs_->PutObject(name, EncodeCheckpoint(c), ObjectCondition::IfVersion(object->version))
+            .GetFor(kWait)
+            .ok());
+  }
   // Pins `id` as `blobstate pin` does (a history object, then the pin).
   void PinCheckpoint(const Checkpoint& c, bool released = false) {
     auto checkpoints = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
@@ -170,17 +184,7 @@ TEST_F(CommitHistoryTest, StoreFromBeforeHistoryKeepsWorking) {
   auto engine = Open(Keep(1));
   Checkpoint old = CommitOk(*engine, "old");
   engine.reset();
-  Checkpoint legacy = old;  // as a writer from before history wrote it
-  legacy.history = false;
-  legacy.expiring.clear();
-  Result<VersionedObject> object =
-      blobs_->GetObject("checkpoints/job/task-0/latest-v2").GetFor(kWait);
-  ASSERT_TRUE(object.ok());
-  ASSERT_TRUE(blobs_
-                  ->PutObject("checkpoints/job/task-0/latest-v2", EncodeCheckpoint(legacy),
-                              ObjectCondition::IfVersion(object->version))
-                  .GetFor(kWait)
-                  .ok());
+  RewriteAsLegacy(old);
   auto upgraded = Open(Keep(3));
   EXPECT_EQ(upgraded->opened_at()->id, old.id);
   Checkpoint next = CommitOk(*upgraded, "new");
@@ -199,18 +203,7 @@ TEST_F(CommitHistoryTest, LegacyRecoveryKeepsPinnedAncestors) {
   Checkpoint middle = CommitOk(*engine, "middle");
   Checkpoint last = CommitOk(*engine, "last");
   engine.reset();
-  Checkpoint legacy = last;  // as an older binary rewrote it: no history fields
-  legacy.history = false;
-  legacy.retained.clear();
-  legacy.expiring.clear();
-  Result<VersionedObject> object =
-      blobs_->GetObject("checkpoints/job/task-0/latest-v2").GetFor(kWait);
-  ASSERT_TRUE(object.ok());
-  ASSERT_TRUE(blobs_
-                  ->PutObject("checkpoints/job/task-0/latest-v2", EncodeCheckpoint(legacy),
-                              ObjectCondition::IfVersion(object->version))
-                  .GetFor(kWait)
-                  .ok());
+  RewriteAsLegacy(last);
   auto upgraded = Open(Keep(3));
   const std::string middle_index = middle.state_markers.at(std::string(kBlobStoreBackend)).at("a");
   EXPECT_FALSE(AllBlobs().count(middle_index));
