@@ -80,6 +80,10 @@ struct GcReport {
   std::map<std::string, uint64_t> requests;
   // Tasks not swept: "<job>/<task>: <why>".
   std::vector<std::string> skipped;
+  // Requests of the sweep that failed (after their retries), and the first one's error:
+  // the sweep goes on past them; what they would have deleted is left for the next run.
+  uint64_t failed = 0;
+  std::string first_failure;
 };
 
 // Called for each garbage blob found (deleted unless a dry run), on any thread, one call
@@ -88,8 +92,9 @@ using GarbageCallback = std::function<void(const BlobInfo& blob, Garbage why)>;
 
 // Marks, then sweeps (see above). Blocks until done; requests run on the blob store's
 // executor, decoding on `executor`. Errors: those of marking (a listing or read that
-// failed after retries) and of the sweep; a blob deleted meanwhile (kGone) or whose TTL was
-// removed meanwhile (kAborted) is no error.
+// failed after retries) and of the sweep's listing. A failed delete or tag read is counted
+// in the report (failed), not an error; a blob deleted meanwhile (kGone) or whose TTL was
+// removed meanwhile (kAborted) is neither.
 Result<GcReport> CollectGarbage(BlobStore& store, Executor& executor, const GcOptions& options,
                                 const GarbageCallback& on_garbage = {});
 

@@ -161,8 +161,9 @@ std::string GcReportJson(const GcReport& r) {
          ",\"checkpoints\":" + std::to_string(r.checkpoints) +
          ",\"snapshots\":" + std::to_string(r.snapshots) + ",\"total\":" + CountsJson(r.total) +
          ",\"deleted\":" + std::to_string(r.deleted) +
-         ",\"history_deleted\":" + std::to_string(r.history_deleted) + ",\"jobs\":{" + jobs +
-         "},\"requests\":{" + requests + "},\"skipped\":[" + skipped + "]}";
+         ",\"history_deleted\":" + std::to_string(r.history_deleted) +
+         ",\"failed\":" + std::to_string(r.failed) + ",\"jobs\":{" + jobs + "},\"requests\":{" +
+         requests + "},\"skipped\":[" + skipped + "]}";
 }
 
 Status GcCommand(const std::vector<std::string>& args, CommandOutput& out) {
@@ -205,10 +206,18 @@ Status GcCommand(const std::vector<std::string>& args, CommandOutput& out) {
                      listed += std::string(dry_run ? "would delete " : "deleted ") + b.id +
                                (why == Garbage::kExpired ? " (expired)\n" : " (orphan)\n");
                    }));
+  const Status failed =
+      r.failed == 0 ? Status::Ok()
+                    : UnavailableError("gc: " + std::to_string(r.failed) +
+                                       " request(s) failed, their blobs left for the next run; "
+                                       "the first: " +
+                                       r.first_failure);
   if (json) {
-    out.Print("{\"dry_run\":" + std::string(dry_run ? "true" : "false") + "," +
-              GcReportJson(r).substr(1) + "\n");
-    return Status::Ok();
+    if (failed.ok()) {
+      out.Print("{\"dry_run\":" + std::string(dry_run ? "true" : "false") + "," +
+                GcReportJson(r).substr(1) + "\n");
+    }
+    return failed;
   }
   const GcCounts& t = r.total;
   std::string text = listed;
@@ -226,7 +235,7 @@ Status GcCommand(const std::vector<std::string>& args, CommandOutput& out) {
                     std::to_string(r.history_deleted) + " history object(s)\n";
   for (const std::string& s : r.skipped) text += "not swept (marks unreadable): " + s + "\n";
   out.Print(text);
-  return Status::Ok();
+  return failed;
 }
 
 }  // namespace blobstate::cli

@@ -50,8 +50,10 @@ class Run {
   // Decides about the unmarked `blob` whose TTL expires at `expires` (nullopt: none).
   Future<void> Decide(BlobInfo blob, std::optional<Clock::time_point> expires);
   // Adds `f` to the requests in flight, first waiting for the oldest if there are enough.
-  Status Start(Future<void> f);
-  Status Drain();
+  // A request that fails is counted (Settle), and the sweep goes on.
+  void Start(Future<void> f);
+  void Drain();
+  void Settle(const Result<void>& r);
 
   BlobStore& store_;
   Executor& executor_;
@@ -145,22 +147,24 @@ Status Run::MarkTask(const std::string& job, const std::string& task) {
   return Status::Ok();
 }
 
-Status Run::Start(Future<void> f) {
-  in_flight_.push_back(std::move(f));
-  if (in_flight_.size() < std::max<size_t>(1, options_.concurrency)) return Status::Ok();
-  Result<void> r = std::move(in_flight_.front()).Get();
-  in_flight_.pop_front();
-  return r.status();
+void Run::Settle(const Result<void>& r) {
+  if (r.ok()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (report_.failed++ == 0) report_.first_failure = r.status().ToString();
 }
 
-Status Run::Drain() {
-  Status first;
+void Run::Start(Future<void> f) {
+  in_flight_.push_back(std::move(f));
+  if (in_flight_.size() < std::max<size_t>(1, options_.concurrency)) return;
+  Settle(std::move(in_flight_.front()).Get());
+  in_flight_.pop_front();
+}
+
+void Run::Drain() {
   while (!in_flight_.empty()) {
-    Result<void> r = std::move(in_flight_.front()).Get();
+    Settle(std::move(in_flight_.front()).Get());
     in_flight_.pop_front();
-    if (!r.ok() && first.ok()) first = r.status();
   }
-  return first;
 }
 
 Future<void> Run::Decide(BlobInfo blob, std::optional<Clock::time_point> expires) {
@@ -205,7 +209,7 @@ Status Run::Sweep() {
     Result<BlobPage> page = store_.ListBlobs(prefix, token).Get();
     Count("list-blobs");
     if (!page.ok()) {
-      (void)Drain();
+      Drain();
       return page.status().WithContext("gc: listing of blobs");
     }
     for (BlobInfo& blob : page->blobs) {
@@ -239,14 +243,12 @@ Status Run::Sweep() {
               return Decide(blob, *expiry);
             });
       }
-      if (Status s = Start(std::move(next)); !s.ok()) {
-        (void)Drain();
-        return s.WithContext("gc");
-      }
+      Start(std::move(next));
     }
     token = std::move(page->next);
   } while (!token.empty());
-  return Drain();
+  Drain();
+  return Status::Ok();
 }
 
 Status Run::SweepHistory() {
@@ -263,7 +265,7 @@ Status Run::SweepHistory() {
     if (options_.dry_run) continue;
     Count("delete-object");
     Result<void> r = store_.DeleteObject(name).Get();
-    if (!r.ok() && r.status().code() != StatusCode::kGone) return r.status().WithContext("gc");
+    if (r.status().code() != StatusCode::kGone) Settle(r);
   }
   return Status::Ok();
 }

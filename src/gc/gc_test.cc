@@ -121,6 +121,23 @@ TEST_F(GcTest, ListsPageByPageAndReadsTagsOnlyOfUnmarkedBlobs) {
   EXPECT_EQ(r->deleted, 0u);
 }
 
+// A delete that fails is counted and the sweep goes on; the next run finishes the job.
+TEST_F(GcTest, FailedDeletesAreCountedAndTheSweepGoesOn) {
+  for (int i = 0; i < 3; ++i) PutStray("orphan " + std::to_string(i), 0s);
+  blobs_->Script(Method::kDelete, blobs_->calls(Method::kDelete) + 2,
+                 Fault::SyncError(UnavailableError("injected")));
+  const GcOptions gc{.now = std::chrono::system_clock::now() + 30 * 24h};
+  Result<GcReport> r = Gc(gc);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->failed, 1u);
+  EXPECT_NE(r->first_failure.find("injected"), std::string::npos) << r->first_failure;
+  EXPECT_EQ(r->deleted, 2u);
+  Result<GcReport> again = Gc(gc);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->deleted, 1u);
+  EXPECT_TRUE(AllBlobs().empty());
+}
+
 // H.7: history objects that nothing retains or pins go once older than the grace period.
 TEST_F(GcTest, DeletesHistoryObjectsNothingKeeps) {
   CommitOptions options = EngineOptions();
