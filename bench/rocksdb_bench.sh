@@ -102,27 +102,35 @@ awk -v a="$db_mib" -v b="$db2_mib" -v fc="$full_cp" -v fb="$full_bs" -v fe="$ful
 }'
 echo "   restored store verified: every key present with its value"
 
-# What history costs in stored bytes: the same 4 commits after the full backup (each 5% new
-# keys and a compaction of them), with the default retention (the latest 3 kept) and with
-# --keep-last 1 (no history), each from its own copy of the store.
-rounds=4
-for keep in 3 1; do
+# What history costs in stored bytes: 4 commits after a full backup, with the default
+# retention (the latest 3 kept) and with --keep-last 1 (no history), each from its own copy
+# of the store, under two kinds of churn: "append" (5% new keys, compacted among
+# themselves: old SST files stay) and "rewrite" (a range of 5% of the keys overwritten and
+# the store compacted: the SST files covering that range are rewritten).
+history_cost() {  # history_cost CHURN KEEP
   rm -rf "$scratch/hist" "$scratch/hist-blobs" "$scratch"/hist-*
   cp -a "$db" "$scratch/hist"
-  htask=(--blob-store "file://$scratch/hist-blobs" --job bench --task h --io-threads "$threads")
-  "$bin/blobstate" backup "${htask[@]}" --store "db=$scratch/hist" --keep-last "$keep" >/dev/null
-  base=$(du -sb "$scratch/hist-blobs" | cut -f1)
-  start=$((keys + new_keys))
-  for r in $(seq 1 "$rounds"); do
-    "$bin/blobstate-rocksdb" fill --db "$scratch/hist" --start "$start" --keys "$new_keys" --value-size 1000 >/dev/null
-    "$bin/blobstate-rocksdb" compact --db "$scratch/hist" --start "$start" >/dev/null
-    start=$((start + new_keys))
-    "$bin/blobstate" backup "${htask[@]}" --store "db=$scratch/hist" --keep-last "$keep" >/dev/null
+  local htask=(--blob-store "file://$scratch/hist-blobs" --job bench --task h --io-threads "$threads")
+  "$bin/blobstate" backup "${htask[@]}" --store "db=$scratch/hist" --keep-last "$2" >/dev/null
+  local start=$((keys + new_keys)) r
+  for r in 1 2 3 4; do
+    if [[ $1 == append ]]; then
+      "$bin/blobstate-rocksdb" fill --db "$scratch/hist" --start "$start" --keys "$new_keys" --value-size 1000 >/dev/null
+      "$bin/blobstate-rocksdb" compact --db "$scratch/hist" --start "$start" >/dev/null
+      start=$((start + new_keys))
+    else
+      "$bin/blobstate-rocksdb" fill --db "$scratch/hist" --start $((r * new_keys)) --keys "$new_keys" --value-size 1000 >/dev/null
+      "$bin/blobstate-rocksdb" compact --db "$scratch/hist" >/dev/null
+    fi
+    "$bin/blobstate" backup "${htask[@]}" --store "db=$scratch/hist" --keep-last "$2" >/dev/null
   done
-  stored=$(du -sb "$scratch/hist-blobs" | cut -f1)
-  live=$(du -sb "$scratch/hist" | cut -f1)
-  awk -v k="$keep" -v s="$stored" -v b="$base" -v l="$live" -v r="$rounds" 'BEGIN {
-    printf "   keep-last %d: %d MiB stored after %d commits (store itself %d MiB, first backup %d MiB): %.2fx the store\n", k, s / 1048576, r, l / 1048576, b / 1048576, s / l
+  awk -v c="$1" -v k="$2" -v s="$(du -sb "$scratch/hist-blobs" | cut -f1)" \
+      -v l="$(du -sb "$scratch/hist" | cut -f1)" 'BEGIN {
+    printf "   %-7s churn, keep-last %d: %5d MiB stored for a %d MiB store (%.2fx)\n", c, k, s / 1048576, l / 1048576, s / l
   }'
+  rm -rf "$scratch/hist" "$scratch/hist-blobs" "$scratch"/hist-*
+}
+echo "== stored bytes after 4 commits, default retention (keep 3) vs --keep-last 1"
+for churn in append rewrite; do
+  for keep in 3 1; do history_cost "$churn" "$keep"; done
 done
-rm -rf "$scratch/hist" "$scratch/hist-blobs" "$scratch"/hist-*

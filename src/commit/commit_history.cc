@@ -50,6 +50,8 @@ struct CommitHistory::State {
   // The pinned checkpoints of `pins` that are not the head or retained, read (once each)
   // from their history objects; a pin without one keeps nothing.
   Future<std::vector<Checkpoint>> ReadPinned(const std::vector<Pin>& pins);
+  // Expire with the pins just read and the pinned checkpoints among them (ReadPinned).
+  Future<void> ExpireWith(const std::vector<Pin>& pins, const std::vector<Checkpoint>& pinned);
   // Deletes `targets` (with `released`: the checkpoints of released pins, whose snapshots
   // are among the targets) while `live` keeps what a latest, retained or pinned checkpoint
   // names; forgets what is done and drops the released pins done with.
@@ -214,48 +216,50 @@ Future<void> CommitHistory::Expire() {
              return st->ReadPinned(*pins);
            })
       .Map(st->executor,
-           [st, pins](std::vector<Checkpoint> pinned) {
-             LiveSnapshots live;
-             std::set<std::string> pinned_ids;
-             std::vector<Future<Checkpoint>> released;
-             std::vector<ExpiringSnapshot> targets;
-             {
-               std::lock_guard<std::mutex> lock(st->mu);
-               std::vector<const Checkpoint*> kept;
-               if (st->head) kept.push_back(&*st->head);
-               for (const Checkpoint& c : st->window) kept.push_back(&c);
-               for (const Checkpoint& c : pinned) kept.push_back(&c);
-               for (const Checkpoint* c : kept) {
-                 for (const auto& [store, id] : SnapshotsOf(*c)) live[store].insert(id);
-               }
-               for (const Pin& p : *pins) {
-                 if (!p.released) pinned_ids.insert(p.checkpoint_id);
-                 if (p.released && !st->Kept(p.checkpoint_id)) {
-                   released.push_back(st->checkpoints.ReadHistory(p.checkpoint_id));
-                 }
-               }
-               targets = st->expiring;
-             }
-             std::set<std::string> released_ids;
-             for (const Pin& p : *pins) {
-               if (p.released) released_ids.insert(p.checkpoint_id);
-             }
-             return AllSettled(std::move(released))
-                 .Map(st->executor,
-                      [st, live, pinned_ids, released_ids,
-                       targets](std::vector<Result<Checkpoint>> read) mutable -> Future<void> {
-                        for (Result<Checkpoint>& c : read) {
-                          if (!c.ok()) continue;  // gone: only the pin is left to drop
-                          for (const auto& [store, id] : SnapshotsOf(*c)) {
-                            targets.push_back({c->id, store, id});
-                          }
-                          targets.push_back({c->id, "", ""});
-                        }
-                        return st->Delete(std::move(targets), std::move(live),
-                                          std::move(pinned_ids), std::move(released_ids));
-                      });
-           })
+           [st, pins](std::vector<Checkpoint> pinned) { return st->ExpireWith(*pins, pinned); })
       .Then(st->executor, [st](Result<void> r) { return r; });  // `st` lives to the end
+}
+
+Future<void> CommitHistory::State::ExpireWith(const std::vector<Pin>& pins,
+                                              const std::vector<Checkpoint>& pinned) {
+  LiveSnapshots live;
+  std::set<std::string> pinned_ids, released_ids;
+  std::vector<std::string> to_read;  // released pins of checkpoints no longer kept
+  std::vector<ExpiringSnapshot> targets;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<const Checkpoint*> kept;
+    if (head) kept.push_back(&*head);
+    for (const Checkpoint& c : window) kept.push_back(&c);
+    for (const Checkpoint& c : pinned) kept.push_back(&c);
+    for (const Checkpoint* c : kept) {
+      for (const auto& [store, id] : SnapshotsOf(*c)) live[store].insert(id);
+    }
+    for (const Pin& p : pins) {
+      (p.released ? released_ids : pinned_ids).insert(p.checkpoint_id);
+      if (p.released && !Kept(p.checkpoint_id)) to_read.push_back(p.checkpoint_id);
+    }
+    targets = expiring;
+  }
+  std::vector<Future<Checkpoint>> reads;
+  for (const std::string& id : to_read) reads.push_back(checkpoints.ReadHistory(id));
+  return AllSettled(std::move(reads))
+      .Map(executor,
+           [this, live, pinned_ids, released_ids, targets,
+            to_read](std::vector<Result<Checkpoint>> read) mutable -> Future<void> {
+             for (size_t i = 0; i < read.size(); ++i) {
+               Result<Checkpoint>& c = read[i];
+               // Gone: only the pin is left to drop. Unreadable now: the pin stays, for later.
+               if (!c.ok() && c.status().code() != StatusCode::kNotFound)
+                 released_ids.erase(to_read[i]);
+               if (!c.ok()) continue;
+               for (const auto& [store, id] : SnapshotsOf(*c))
+                 targets.push_back({c->id, store, id});
+               targets.push_back({c->id, "", ""});
+             }
+             return Delete(std::move(targets), std::move(live), std::move(pinned_ids),
+                           std::move(released_ids));
+           });
 }
 
 Future<void> CommitHistory::State::Delete(std::vector<ExpiringSnapshot> targets, LiveSnapshots live,
