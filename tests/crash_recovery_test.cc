@@ -374,7 +374,8 @@ TEST_F(CrashRecoveryTest, CommittedCheckpointOutlivesTheTtlAndGc) {
   ThreadPool pool("crash-test", 2);
   const std::set<std::string> referenced = Referenced(**store, pool);
   const auto later = std::chrono::system_clock::now() + 8 * 24h;
-  for (const std::string& id : *testing::ExpiringBefore(**store, later)) {
+  const std::vector<std::string> with_ttl = *testing::ExpiringBefore(**store, later);
+  for (const std::string& id : with_ttl) {
     EXPECT_FALSE(referenced.count(id)) << "a committed blob with a TTL: " << id;
     ASSERT_TRUE((*store)->Delete(id).GetFor(kWait).ok());  // the lifecycle rule
   }

@@ -44,8 +44,10 @@ void RetryTimer::Loop() {
       continue;
     }
     auto first = pending_.begin();
-    if (Clock::now() < first->first.first) {
-      cv_.wait_until(lock, first->first.first);
+    // A copy: the entry may be gone (Shutdown, an earlier timer) while this waits.
+    const Clock::time_point due = first->first.first;
+    if (Clock::now() < due) {
+      cv_.wait_until(lock, due);
       continue;
     }
     Callback cb = std::move(first->second);
