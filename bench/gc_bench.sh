@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# gc of BENCH_GC_BLOBS blobs (default 100,000) through file://, s3rver and Azurite: seconds,
-# requests by kind and peak RSS of `blobstate gc`, first deleting the orphans, then a second
-# run that finds nothing to delete. On file:// half the blobs are orphans; through the
-# emulators BENCH_GC_CLOUD_ORPHANS (default 2,000) are, the rest named by a checkpoint
-# (the usual case: a sweep finds a little garbage among much state), because their own cost
-# per request grows with the bucket (s3rver walks its directory tree for each listing page;
-# Azurite's delete scans the container): 50,000 deletes among 100,000 blobs take them
-# hours. The listing is paged and deletions run as it goes, so the peak RSS grows with the
+# gc through file://, s3rver and Azurite: seconds, requests by kind and peak RSS of
+# `blobstate gc`, first deleting the orphans, then a second run that finds nothing to
+# delete. The listing is paged and deletions run as it goes, so the peak RSS grows with the
 # marked set (the checkpoint's blobs), not with the bucket.
+#   file://  BENCH_GC_BLOBS blobs (default 100,000), half of them orphans
+#   s3rver   BENCH_GC_BLOBS blobs, BENCH_GC_CLOUD_ORPHANS of them orphans (default 2,000):
+#            a little garbage among much state, the usual case
+#   Azurite  BENCH_GC_AZURE_BLOBS blobs (default 10,000), half of them orphans
+# The emulators' own cost per request grows with the bucket: s3rver walks its directory
+# tree for each listing page (about 1 s a page at 100,000 keys), and Azurite's puts and
+# deletes slow down as its container grows (27 ms a delete at 10,000 blobs; filling it
+# with 100,000 did not end within 20 minutes). At 100,000 blobs half of them orphans, a
+# sweep through either takes hours, all of it theirs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin
 blobs=${BENCH_GC_BLOBS:-100000}
 cloud_orphans=${BENCH_GC_CLOUD_ORPHANS:-2000}
+azure_blobs=${BENCH_GC_AZURE_BLOBS:-10000}
 scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-gc-bench-XXXXXX")
 source bench/lib.sh
 start_servers
@@ -38,15 +43,15 @@ PY
 }
 
 for backend in file s3 azure; do
-  orphans=$cloud_orphans
+  n=$blobs
   case $backend in
     file) url="file://$scratch/blobs"; orphans=$((blobs / 2)) ;;
-    s3) url=$s3_url ;;
-    azure) url=$az_url ;;
+    s3) url=$s3_url; orphans=$cloud_orphans ;;
+    azure) url=$az_url; n=$azure_blobs; orphans=$((azure_blobs / 2)) ;;
   esac
   [[ $backend != file ]] && url="${url%%\?*}/gc-bench-$RANDOM${url#"${url%%\?*}"}"
-  echo "== gc of $blobs blobs through $backend ($((blobs - orphans)) kept, $orphans orphans)"
-  "$bin/gc_bench" "$url" $((blobs - orphans)) "$orphans"
+  echo "== gc of $n blobs through $backend ($((n - orphans)) kept, $orphans orphans)"
+  "$bin/gc_bench" "$url" $((n - orphans)) "$orphans"
   gc_run "$backend: sweep" "$url"
   gc_run "$backend: nothing to do" "$url"
 done

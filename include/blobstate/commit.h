@@ -119,8 +119,6 @@ class CommitEngine {
 
   // The checkpoint last persisted by this engine, else the one opened at.
   std::optional<Checkpoint> last() const;
-  // The checkpoints retained besides the latest, newest first (a claiming engine's).
-  std::vector<Checkpoint> Retained() const;
   // What the last Commit did per store, and how long its persist took.
   std::map<std::string, StoreFigures> LastFigures() const;
   std::chrono::nanoseconds LastPersistTime() const;

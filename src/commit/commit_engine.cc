@@ -343,8 +343,6 @@ std::optional<Checkpoint> CommitEngine::last() const {
   return state_->last;
 }
 
-std::vector<Checkpoint> CommitEngine::Retained() const { return state_->history->Retained(); }
-
 std::map<std::string, StoreFigures> CommitEngine::LastFigures() const {
   return state_->backup.LastFigures();
 }

@@ -157,11 +157,6 @@ void CommitHistory::Advance(const Checkpoint& next) {
   st.expiring = next.expiring;
 }
 
-std::vector<Checkpoint> CommitHistory::Retained() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
-  return state_->window;
-}
-
 Future<std::set<std::string>> CommitHistory::PinnedSnapshots() {
   auto st = state_;
   return st->checkpoints.ReadPins()

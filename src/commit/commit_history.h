@@ -50,8 +50,6 @@ class CommitHistory {
   // forgets what is done; an error leaves the rest for the next call.
   Future<void> Expire();
 
-  // The checkpoints retained besides the head, newest first.
-  std::vector<Checkpoint> Retained() const;
   // The snapshot index blob ids of the pinned checkpoints (pins read now).
   Future<std::set<std::string>> PinnedSnapshots();
 
