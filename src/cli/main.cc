@@ -25,7 +25,7 @@ constexpr Command kCommands[] = {
     {"pin", "keep a checkpoint and its blobs until unpinned", PinCommand},
     {"unpin", "release a pinned checkpoint", UnpinCommand},
     {"verify", "download and check every file of a checkpoint", VerifyCommand},
-    {"show", "print the tree of a snapshot", ShowCommand},
+    {"show", "print the trees of a checkpoint's snapshots, or of one snapshot", ShowCommand},
     {"gc", "delete what no kept checkpoint references (mark, then sweep)", GcCommand},
 };
 

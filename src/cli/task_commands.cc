@@ -199,11 +199,11 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
               "local checkpoint beside it (hard links), uploads what changed since the last\n"
               "checkpoint, writes the new checkpoint (retaining older ones per --keep-last and\n"
               "--keep-within), then deletes what no kept checkpoint names any more and older\n"
-              "local checkpoints. The stores must not be written\n"
-              "meanwhile (a closed RocksDB, or any directory). The backup claims the task as its\n"
-              "only writer: a job or backup still writing it is fenced and fails. A store of\n"
-              "the latest checkpoint not given with --store fails the backup (exit 2) unless\n"
-              "named with --remove-store, which deletes its snapshot.");
+              "local checkpoints. The stores must not be written meanwhile (a closed RocksDB,\n"
+              "or any directory). The backup claims the task as its only writer: a job or\n"
+              "backup still writing it is fenced and fails. A store of the latest checkpoint\n"
+              "not given with --store fails the backup (exit 2) unless named with\n"
+              "--remove-store, whose snapshots then go once no kept checkpoint names them.");
   std::vector<std::string> removed;
   tf.Register(flags, {.stores = true, .writes = true, .metrics = true});
   flags.Uint("part-size", &part_size,
