@@ -1,5 +1,6 @@
 #include "backup/backup_manager.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
@@ -81,7 +82,8 @@ struct BackupManager::State {
   // The union of the blob sets of `live` (index ids of store `name`), fetching those not
   // known yet.
   Future<BlobSetPtr> LiveBlobs(const std::string& name, std::set<std::string> live);
-  Future<void> ExpireOne(const ExpiringSnapshot& target, std::set<std::string> live);
+  // Deletes `target` but what `keep` (its store's live blobs, or why they are unknown) holds.
+  Future<void> ExpireOne(const ExpiringSnapshot& target, const Result<BlobSetPtr>& keep);
 };
 
 BackupManager::BackupManager(BlobStore& store, Executor& executor, std::string job,
@@ -334,51 +336,64 @@ Future<BlobSetPtr> BackupManager::State::LiveBlobs(const std::string& name,
 }
 
 Future<void> BackupManager::State::ExpireOne(const ExpiringSnapshot& target,
-                                             std::set<std::string> live) {
-  if (live.contains(target.index_blob_id)) return MakeReadyFuture();
-  const SnapshotMetadata owner = Owner(target.store);
-  return LiveBlobs(target.store, std::move(live))
-      .Map(executor,
-           [this, owner, target](BlobSetPtr keep) {
-             return cleaner.DeleteSnapshot(owner, target.index_blob_id, std::move(keep));
-           })
-      .Then(executor, [target](Result<void> r) -> Result<void> {
-        if (r.ok()) return r;
-        return r.status().WithContext("deletion of snapshot " + target.index_blob_id +
-                                      " of store " + target.store + " (checkpoint " +
-                                      target.checkpoint_id + ")");
-      });
+                                             const Result<BlobSetPtr>& keep) {
+  Future<void> deleted =
+      keep.ok() ? cleaner.DeleteSnapshot(Owner(target.store), target.index_blob_id, *keep)
+                : MakeReadyFuture<void>(keep.status());
+  return std::move(deleted).Then(executor, [target](Result<void> r) -> Result<void> {
+    if (r.ok()) return r;
+    return r.status().WithContext("deletion of snapshot " + target.index_blob_id + " of store " +
+                                  target.store + " (checkpoint " + target.checkpoint_id + ")");
+  });
 }
 
 Future<ExpireOutcome> BackupManager::Expire(std::vector<ExpiringSnapshot> targets,
                                             LiveSnapshots live) {
   auto st = state_;
   auto started = Clock::now();
+  // The snapshots to delete, and once per store what its live snapshots keep.
   std::vector<ExpiringSnapshot> snapshots;
-  std::vector<Future<void>> deletions;
-  for (ExpiringSnapshot& t : targets) {
-    if (t.store.empty()) continue;
-    deletions.push_back(st->ExpireOne(t, live[t.store]));
-    snapshots.push_back(std::move(t));
+  std::vector<std::string> stores;
+  std::vector<Future<BlobSetPtr>> keeps;
+  for (const ExpiringSnapshot& t : targets) {
+    if (t.store.empty() || live[t.store].contains(t.index_blob_id)) continue;
+    if (std::find(stores.begin(), stores.end(), t.store) == stores.end()) {
+      stores.push_back(t.store);
+      keeps.push_back(st->LiveBlobs(t.store, live[t.store]));
+    }
+    snapshots.push_back(t);
   }
-  return AllSettled(std::move(deletions))
-      .Then(st->executor, [st, snapshots, live,
+  return AllSettled(std::move(keeps))
+      .Map(st->executor,
+           [st, snapshots, stores](std::vector<Result<BlobSetPtr>> keep) {
+             std::vector<Future<void>> deletions;
+             for (const ExpiringSnapshot& t : snapshots) {
+               const size_t i = std::find(stores.begin(), stores.end(), t.store) - stores.begin();
+               deletions.push_back(st->ExpireOne(t, keep[i]));
+             }
+             return AllSettled(std::move(deletions));
+           })
+      .Then(st->executor, [st, targets = std::move(targets), snapshots, live,
                            started](Result<std::vector<Result<void>>> settled) {
         ExpireOutcome out;
-        for (size_t i = 0; i < snapshots.size(); ++i) {
-          const Status s = (*settled)[i].status();
-          // Not this task's to delete (kDataLoss): reported once and forgotten, as listed
-          // again it would fail every later commit.
-          if (s.ok() || s.code() == StatusCode::kDataLoss) out.done.push_back(snapshots[i]);
+        for (const ExpiringSnapshot& t : targets) {
+          if (t.store.empty()) continue;  // not a snapshot: ignored
+          const size_t i = std::find(snapshots.begin(), snapshots.end(), t) - snapshots.begin();
+          // A live target is done with as it is. One not this
+          // task's to delete (kDataLoss) is reported once and forgotten, as listed again it
+          // would fail every later commit.
+          const Status s = i < snapshots.size() ? (*settled)[i].status() : Status::Ok();
+          if (s.ok() || s.code() == StatusCode::kDataLoss) out.done.push_back(t);
           if (!s.ok() && out.error.ok()) out.error = s;
-          if (!s.ok()) st->Fail(snapshots[i].store, Phase::kCleanup);
+          if (!s.ok()) st->Fail(t.store, Phase::kCleanup);
         }
         std::lock_guard<std::mutex> lock(st->mu);
         std::set<std::string> keep;
         for (const auto& [name, ids] : live) keep.insert(ids.begin(), ids.end());
         std::erase_if(st->blob_sets, [&keep](const auto& e) { return !keep.contains(e.first); });
-        for (auto& [name, s] : st->stores)
+        for (auto& [name, s] : st->stores) {
           s.figures.durations[Phase::kCleanup] = Clock::now() - started;
+        }
         return Result<ExpireOutcome>(std::move(out));
       });
 }

@@ -1,5 +1,6 @@
 #include "blobstate/gc.h"
 
+#include <algorithm>
 #include <deque>
 #include <mutex>
 #include <set>
@@ -88,16 +89,23 @@ Status Run::Mark() {
     tasks.emplace(rest.substr(0, a), rest.substr(a + 1, b - a - 1));
     if (rest.compare(b + 1, 8, "history/") == 0) marks_.history.push_back(name);
   }
+  // Tasks are marked in parallel, each on a thread of its own that waits for its reads
+  // (their continuations run on executor_, never on these threads).
+  ThreadPool markers("gc-mark", std::clamp<size_t>(options_.concurrency / 4, 1, 8));
+  std::vector<Future<void>> marked;
   for (const auto& [job, task] : tasks) {
-    Status s = MarkTask(job, task);
-    std::lock_guard<std::mutex> lock(mu_);
-    ++report_.tasks;
-    if (!s.ok()) {
-      marks_.skipped.insert(SanitizeIdComponent(job) + "/" + SanitizeIdComponent(task) + "/");
-      report_.skipped.push_back(job + "/" + task + ": " + s.message());
-    }
+    marked.push_back(Async(markers, [this, job, task]() -> Status {
+      Status s = MarkTask(job, task);
+      std::lock_guard<std::mutex> lock(mu_);
+      ++report_.tasks;
+      if (!s.ok()) {
+        marks_.skipped.insert(SanitizeIdComponent(job) + "/" + SanitizeIdComponent(task) + "/");
+        report_.skipped.push_back(job + "/" + task + ": " + s.message());
+      }
+      return Status::Ok();
+    }));
   }
-  return Status::Ok();
+  return AllOf(std::move(marked)).Get().status();
 }
 
 Status Run::MarkTask(const std::string& job, const std::string& task) {
@@ -116,12 +124,13 @@ Status Run::MarkTask(const std::string& job, const std::string& task) {
     if (!p.released) ids.push_back(p.checkpoint_id);
   }
   const std::string history = "checkpoints/" + job + "/" + task + "/history/";
-  if (latest && !latest->id.empty()) marks_.kept_history.insert(history + latest->id);
-  std::vector<Future<Checkpoint>> reads;
-  for (const std::string& id : ids) {
-    marks_.kept_history.insert(history + id);
-    reads.push_back(checkpoints->ReadHistory(id));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (latest && !latest->id.empty()) marks_.kept_history.insert(history + latest->id);
+    for (const std::string& id : ids) marks_.kept_history.insert(history + id);
   }
+  std::vector<Future<Checkpoint>> reads;
+  for (const std::string& id : ids) reads.push_back(checkpoints->ReadHistory(id));
   Count("get-object", reads.size());
   ASSIGN_OR_RETURN(std::vector<Checkpoint> read, AllOf(std::move(reads)).Get());
   kept.insert(kept.end(), read.begin(), read.end());
