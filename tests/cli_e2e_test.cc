@@ -339,13 +339,16 @@ TEST_F(CliEndToEndTest, VerifyFailsOnACorruptBlobNamingTheFile) {
   EXPECT_NE(json.out.find("\n{\"error\":{\"code\":\"DATA_LOSS\",\"message\":\"store s "),
             std::string::npos)
       << json.out;
-  // A restore of it fails too, and leaves the store empty rather than half restored (the
-  // intact files and the directory are restored too, then removed again).
+  // A restore of it fails too, naming store, file and blob, and leaves the store as it
+  // was rather than half restored.
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("r"), {{"old", "x"}}).ok());
   Outcome restore = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("r") +
                        " --force --metrics-file " + tmp_.Sub("m.prom"));
   EXPECT_EQ(restore.exit_code, 1) << restore.out;
-  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("r")), testing::Tree{});
+  for (const char* part : {"store s", "file payload (blob ", "checksum mismatch"}) {
+    EXPECT_NE(restore.out.find(part), std::string::npos) << restore.out;
+  }
+  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("r")), (testing::Tree{{"old", "x"}}));
   Result<std::string> prom = ReadSmallFile(tmp_.Sub("m.prom"));
   ASSERT_TRUE(prom.ok()) << "metrics are written when the command fails too";
   EXPECT_NE(prom->find(R"(blobstate_runs_total{flow="restore",outcome="error",store="s"} 1)"),

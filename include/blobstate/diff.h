@@ -1,9 +1,7 @@
 // The delta between a local directory and the directory index of its last snapshot.
 //
 // For backup, DiffDir says which files to upload (new or changed), which to keep (their
-// blobs are reused), which to remove, and the same for subdirectories, recursively. For
-// restore, IsIdentical says whether a local directory (a checkpoint left on this host)
-// holds exactly the snapshot's content, so it can be reused instead of downloaded.
+// blobs are reused), which to remove, and the same for subdirectories, recursively.
 //
 // A file is unchanged only when its content checksum matches. The checksum recorded in the
 // index is reused without reading the file while the file's stat identity is the recorded
@@ -13,7 +11,7 @@
 //   ASSIGN_OR_RETURN(DirDiff diff, DiffDir("/state/store-ckpt-42", previous.root, {}));
 //   // upload diff.files_added, keep diff.files_retained, delete diff.files_removed later
 //
-// Both functions only read the local tree, on the calling thread.
+// DiffDir only reads the local tree, on the calling thread.
 #ifndef BLOBSTATE_DIFF_H_
 #define BLOBSTATE_DIFF_H_
 
@@ -63,11 +61,6 @@ struct DiffOptions {
 // kNotFound if `local_dir` is missing; I/O errors as they come.
 Result<DirDiff> DiffDir(const std::string& local_dir, const DirIndex& remote,
                         const DiffOptions& options);
-
-// Whether `local_dir` has exactly the files and directories of `remote`, with the same
-// content (checksums), ignoring excluded names. kNotFound if `local_dir` is missing.
-Result<bool> IsIdentical(const std::string& local_dir, const DirIndex& remote,
-                         const DiffOptions& options);
 
 // FileMetadata of a file from its stat, as recorded in an index for a checksum computed at
 // `hashed_at`: the identity (device, inode) is zeroed when the file is racily fresh, i.e.

@@ -1,12 +1,13 @@
 // How a task's stores are restored: the options of the commit engine's restores
-// (CommitOptions::restore, commit.h).
+// (CommitOptions::restore, commit.h). A restore downloads only what no local file holds
+// (the store directory, its local checkpoint directories, an interrupted restore's staging
+// area), assembles the new tree beside the store and swaps it in at the end, so the store
+// directory holds its previous contents, whole, until the restore succeeds.
 #ifndef BLOBSTATE_RESTORE_H_
 #define BLOBSTATE_RESTORE_H_
 
 #include <atomic>
 #include <cstdint>
-
-#include "blobstate/diff.h"
 
 namespace blobstate {
 
@@ -18,9 +19,6 @@ struct RestoreOptions {
   bool sync = true;
   // Bytes downloaded so far are added here, if set (TransferOptions::progress).
   std::atomic<uint64_t>* progress = nullptr;
-  // Names ignored when comparing a local checkpoint directory with a snapshot (files that
-  // were never uploaded, e.g. an offsets file). Default: none.
-  DiffOptions diff;
   // Whether a non-empty store directory that cannot be identified as the store's is
   // emptied all the same (the CLI's --force). Default: false.
   bool force = false;

@@ -40,7 +40,8 @@ enum class StatusCode : int {
   kAlreadyExists = 6,
   kPermissionDenied = 7,    // permanent: auth failed, access denied
   kResourceExhausted = 8,   // retriable: throttled (HTTP 429, 503 SlowDown)
-  kFailedPrecondition = 9,  // permanent: the system is not in a state to do this
+  kFailedPrecondition = 9,  // permanent: the system is not in a state to do this (a full
+                            // disk included: ENOSPC and EDQUOT)
   kAborted = 10,            // permanent: a conditional write's condition did not hold
   kOutOfRange = 11,
   kUnimplemented = 12,

@@ -1,7 +1,8 @@
 // Put, get and delete of files and directory trees on a BlobStore.
 //
 // A file is stored as one blob per part of `part_size` bytes (an empty file as none); its
-// parts move in parallel. A directory moves as all of its files in parallel. Restored files
+// parts move in parallel. A directory is put as all of its files in parallel (a restore
+// plans its tree itself: restore/staging.h, and gets file by file). Restored files
 // are written under a temporary name, checked (size, and XXH3-128 content checksum unless
 // disabled), given their recorded mode and mtime, and only then renamed into place, so a
 // failed or interrupted restore never leaves a file that looks complete but is not.
@@ -14,7 +15,7 @@
 //   Transfer transfer(*store, cpu_pool, {.ttl = std::chrono::hours(24)});
 //   ASSIGN_OR_RETURN(DirDiff diff, DiffDir(dir, previous_root, {}));
 //   Result<DirIndex> root = transfer.PutDir(dir, diff, {.job_name = "j", ...}).Get();
-//   Status s = transfer.GetDir(*root, "/restore/here").Get().status();
+//   Status s = transfer.GetFile(root->files_present[0], "/restore/here/f").Get().status();
 #ifndef BLOBSTATE_TRANSFER_H_
 #define BLOBSTATE_TRANSFER_H_
 
@@ -71,11 +72,6 @@ class Transfer {
   // Downloads `file` to `path` (which must not exist), verified as described above.
   // kDataLoss naming the file and blob when sizes or checksums disagree.
   Future<void> GetFile(const FileIndex& file, const std::string& path);
-
-  // Recreates the tree of `index` under `root` (created if missing; must hold none of the
-  // index's names): subdirectories, empty files and empty directories included. Never
-  // writes outside `root`: names are single path components and no symlink is followed.
-  Future<void> GetDir(const DirIndex& index, const std::string& root);
 
   // Deletes the given blobs in parallel; blobs already gone count as deleted.
   Future<void> DeleteBlobs(std::vector<std::string> blob_ids);

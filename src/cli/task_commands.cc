@@ -297,16 +297,38 @@ Result<uint64_t> TtlDebt(BlobStore& store, const StoreSnapshots& snapshots) {
                        [](const auto& e) { return e.has_value(); });
 }
 
+// Restores store `name` of checkpoint `id` into the new directory `dir` as a new host would
+// (the engine's restore: every file downloaded and checked), adds what it did to `figures`,
+// then removes `dir`.
+Status VerifyStore(TaskContext& task, const TaskFlags& tf, const std::string& id,
+                   const std::string& name, const std::string& dir, Progress& progress,
+                   std::map<std::string, StoreFigures>& figures) {
+  CommitOptions options{.job = tf.job,
+                        .task = tf.task,
+                        .stores = {{.name = name, .dir = dir}},
+                        .checkpoints = task.config,
+                        .restore = {.sync = false, .progress = progress.counter()},
+                        .claim = false,
+                        .checkpoint_id = id};
+  ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
+                   CommitEngine::Open(*task.store, *task.pool, std::move(options), nullptr)
+                       .GetFor(kCommandTimeout, "read of the checkpoint"));
+  ASSIGN_OR_RETURN(auto restored, engine->Restore().GetFor(kCommandTimeout, "verify of " + name));
+  figures[name] = restored.at(name);
+  return RemoveAll(dir);
+}
+
 }  // namespace
 
 Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   TaskFlags tf;
   std::string scratch = "/tmp";
   Flags flags("verify",
-              "Downloads every blob of the latest checkpoint (or --checkpoint) and checks each\n"
-              "file's size and checksum, one store at a time, in a new scratch directory that\n"
-              "is removed afterwards; then checks that none of them still has a TTL (TTL debt: it\n"
-              "could expire). Exit status 0 only if everything is intact and nothing has a TTL.");
+              "Restores the latest checkpoint (or --checkpoint) as a new host would, one store\n"
+              "at a time, into a new scratch directory that is removed afterwards: every blob is\n"
+              "downloaded and each file's size and checksum checked. Then checks that none of\n"
+              "them still has a TTL (TTL debt: it could expire). Exit status 0 only if\n"
+              "everything is intact and nothing has a TTL.");
   tf.Register(flags, {.checkpoint = true});
   flags.String("scratch", &scratch, "where to download (default: /tmp); needs a store's size");
   bool orphans = false;
@@ -340,21 +362,12 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   std::string dir = JoinPath(scratch, "blobstate-verify-XXXXXX");
   if (::mkdtemp(dir.data()) == nullptr) return ErrnoError("mkdtemp " + dir, errno);
   Progress progress("verifying", !tf.json);
-  Transfer transfer(*task->store, *task->pool,
-                    {.sync_after_restore = false, .progress = progress.counter()});
   std::map<std::string, StoreFigures> figures;
   Status s;
   for (auto it = snapshots.begin(); s.ok() && it != snapshots.end(); ++it) {
     const auto& [name, snap] = *it;
-    const auto started = Clock::now();
-    s = transfer.GetDir(snap.index.root, JoinPath(dir, name))
-            .GetFor(kCommandTimeout, "verify of " + name)
-            .status()
+    s = VerifyStore(*task, tf, checkpoint->id, name, JoinPath(dir, name), progress, figures)
             .WithContext("store " + name + " (snapshot index " + snap.index_blob_id + ")");
-    TreeTotals t = TotalsOf(snap.index.root);
-    figures[name] = {.files_downloaded = t.files,
-                     .bytes_downloaded = t.bytes,
-                     .durations = {{Phase::kDownload, Clock::now() - started}}};
   }
   RemoveAll(dir).IgnoreError();
   progress.Stop();

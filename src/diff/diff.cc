@@ -203,12 +203,6 @@ Result<DirDiff> DiffDir(const std::string& local_dir, const DirIndex& remote,
   return Diff(local_dir, "", remote, options, 0);
 }
 
-Result<bool> IsIdentical(const std::string& local_dir, const DirIndex& remote,
-                         const DiffOptions& options) {
-  ASSIGN_OR_RETURN(DirDiff diff, DiffDir(local_dir, remote, options));
-  return diff.Empty();
-}
-
 FileMetadata MetadataForIndex(const struct stat& st,
                               std::chrono::system_clock::time_point hashed_at) {
   FileMetadata m = FromStat(st);

@@ -272,21 +272,6 @@ TEST(DiffTest, ChangedContentWithSameSizeAndMtimeIsDetectedWhenIdentityDiffers) 
   EXPECT_EQ(Flatten(*d), (std::set<std::string>{"+f", "-f"}));
 }
 
-TEST(IsIdenticalTest, TrueOnlyForSameContent) {
-  TempDir dir;
-  Write(dir.path(), {{"a", "x"}, {"d/b", "y"}, {"empty/", ""}});
-  DirIndex index = IndexFromDiff(dir.path(), *DiffDir(dir.path(), DirIndex{}, {}));
-  EXPECT_TRUE(*IsIdentical(dir.path(), index, {}));
-  Write(dir.path(), {{"OFFSET", "1"}});
-  EXPECT_FALSE(*IsIdentical(dir.path(), index, {}));
-  EXPECT_TRUE(*IsIdentical(dir.path(), index, {.excluded_names = {"OFFSET"}}));
-  Write(dir.path(), {{"d/b", "z"}});
-  EXPECT_FALSE(*IsIdentical(dir.path(), index, {.excluded_names = {"OFFSET"}}));
-  ASSERT_TRUE(RemoveAll(dir.path() + "/empty").ok());
-  Write(dir.path(), {{"d/b", "y"}});
-  EXPECT_FALSE(*IsIdentical(dir.path(), index, {.excluded_names = {"OFFSET"}}));
-}
-
 TEST(DiffTest, CountsFilesAndBytesToUpload) {
   TempDir dir;
   Write(dir.path(), {{"a", "12345"}, {"d/b", "123"}, {"d/e/c", ""}});

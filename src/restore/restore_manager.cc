@@ -1,10 +1,11 @@
+#include "restore/restore_manager.h"
+
 #include <sys/stat.h>
 
-#include <algorithm>
-
-#include "restore/restore_manager.h"
+#include "async/failpoints.h"
 #include "blobstate/snapshot.h"
 #include "blobstate/transfer.h"
+#include "restore/staging.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -12,13 +13,6 @@ namespace blobstate {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Files that the store's engine never changes in place, and so may be shared by hard link
-// between a local checkpoint and the restored store: RocksDB's SST and blob files. Others
-// (MANIFEST, WAL, OPTIONS, any file of a plain directory store) are copied.
-bool IsImmutable(std::string_view name) {
-  return name.ends_with(".sst") || name.ends_with(".blob");
-}
 
 // kFailedPrecondition naming `dir` unless it is a directory or absent. A symlink is
 // refused, as the backup refuses it: the store's directory must be given itself.
@@ -56,6 +50,17 @@ Result<bool> IsStoresDir(const std::string& dir, const std::string& owner,
   return SameRocksDbIdentity(dir, *snapshot);
 }
 
+// "blob <id>" or "blobs <id>, <id>, ...": where the bytes of `file` are.
+std::string BlobsOf(const FileIndex& file) {
+  if (file.blobs.empty()) return "no blobs";
+  std::string out = file.blobs.size() == 1 ? "blob " : "blobs ";
+  for (size_t i = 0; i < file.blobs.size(); ++i) {
+    if (i == 3) return out + ", ... (" + std::to_string(file.blobs.size()) + " in all)";
+    out += (i == 0 ? "" : ", ") + file.blobs[i].blob_id;
+  }
+  return out;
+}
+
 }  // namespace
 
 struct RestoreManager::State {
@@ -86,10 +91,6 @@ struct RestoreManager::State {
   Status CheckEmptiable(const StoreConfig& config) const;
   // Restores one store; returns what it did.
   Future<StoreFigures> RestoreStore(const StoreConfig& config);
-  // Recreates the store from its local checkpoint directory if that holds exactly the
-  // snapshot; true if it did.
-  Result<bool> TryReuse(const StoreConfig& config, const StoreSnapshot& snapshot,
-                        StoreFigures& figures);
 };
 
 RestoreManager::RestoreManager(BlobStore& store, Executor& executor, std::string job,
@@ -151,6 +152,14 @@ Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
     return FailedPreconditionError(mount + " is a mount point inside store directory " +
                                    config.dir + ": a restore never empties another file system");
   }
+  ASSIGN_OR_RETURN(struct stat dir, LStat(config.dir));
+  ASSIGN_OR_RETURN(struct stat parent, LStat(DirName(config.dir)));
+  if (dir.st_dev != parent.st_dev) {
+    return FailedPreconditionError(
+        "store directory " + config.dir +
+        " is a mount point: a restore assembles the new tree beside it and swaps the two, "
+        "so the store must be a directory inside the mounted file system");
+  }
   if (options.force) return Status::Ok();
   const std::string owner = StoreOwner(job, task, config.name);
   auto snapshot = snapshots.find(config.name);
@@ -166,63 +175,42 @@ Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
       "anyway");
 }
 
-Result<bool> RestoreManager::State::TryReuse(const StoreConfig& config,
-                                             const StoreSnapshot& snapshot, StoreFigures& figures) {
-  const std::string& id = snapshot.index.metadata.checkpoint_id;
-  if (!IsValidCheckpointId(id)) return false;
-  const std::string local = CheckpointDirOf(config.dir, id);
-  if (!PathExists(local)) return false;
-  Result<bool> identical = IsIdentical(local, snapshot.index.root, options.diff);
-  if (!identical.ok() || !*identical) return false;  // differs, or unreadable: download
-  Status cloned = CloneTree(local, config.dir, [&](std::string_view name) {
-    return IsImmutable(name) &&
-           std::find(options.diff.excluded_names.begin(), options.diff.excluded_names.end(),
-                     name) == options.diff.excluded_names.end();
-  });
-  if (!cloned.ok()) {  // e.g. a file vanished meanwhile: download instead
-    RETURN_IF_ERROR(RemoveAll(config.dir));
-    return false;
-  }
-  if (options.sync) RETURN_IF_ERROR(SyncFileSystem(config.dir));  // copies and names durable
-  TreeTotals t = TotalsOf(snapshot.index.root);
-  figures.files_reused = t.files;
-  figures.bytes_reused = t.bytes;
-  return true;
-}
-
 Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& config) {
-  auto started = Clock::now();
-  auto snapshot = snapshots.find(config.name);
-  const StoreSnapshot* s = snapshot == snapshots.end() ? nullptr : &snapshot->second;
-  auto cleared = Async(executor, [config, s]() -> Result<bool> {
-    // Always start from an empty store directory: nothing stale may survive a restore.
-    RETURN_IF_ERROR(RemoveAll(config.dir));
-    if (s != nullptr) return false;  // the clone or the download makes it
-    RETURN_IF_ERROR(MakeDirs(config.dir));
-    return true;  // no snapshot: a new, empty store
+  const auto started = Clock::now();
+  auto found = snapshots.find(config.name);
+  const StoreSnapshot* snapshot = found == snapshots.end() ? nullptr : &found->second;
+  auto plan = std::make_shared<RestorePlan>();
+  auto staged = Async(executor, [this, config, snapshot, plan]() -> Status {
+    ASSIGN_OR_RETURN(*plan, PlanRestore(config.dir, snapshot));
+    RETURN_IF_ERROR(CheckFreeSpace(config.name, DirName(plan->staging),
+                                   plan->copied.bytes + plan->downloaded.bytes));
+    return PrepareStaging(*plan, options.sync);
   });
-  return std::move(cleared).Map(executor, [this, config, s, started](bool done) {
-    StoreFigures f;
-    if (done) return MakeReadyFuture<StoreFigures>(f);
-    Result<bool> reused = TryReuse(config, *s, f);
-    if (!reused.ok()) return MakeReadyFuture<StoreFigures>(reused.status());
-    if (*reused) {
-      f.durations[Phase::kDownload] = Clock::now() - started;
-      return MakeReadyFuture<StoreFigures>(f);
-    }
-    TreeTotals t = TotalsOf(s->index.root);
-    f.files_downloaded = t.files;
-    f.bytes_downloaded = t.bytes;
-    return transfer.GetDir(s->index.root, config.dir)
-        .Then(executor, [f, started, dir = config.dir](Result<void> r) mutable {
-          if (!r.ok()) {  // leave an empty store, not a tree that looks restored
-            if (RemoveAll(dir).ok()) MakeDirs(dir).IgnoreError();
-            return Result<StoreFigures>(r.status());
-          }
-          f.durations[Phase::kDownload] = Clock::now() - started;
-          return Result<StoreFigures>(f);
-        });
-  });
+  return std::move(staged)
+      .Map(
+          executor,
+          [this, plan] {
+            std::vector<Future<void>> files;
+            files.reserve(plan->downloads.size());
+            for (const PlannedFile& f : plan->downloads) {
+              files.push_back(Between<void>(executor, "get.before_file", "get.after_file", [&] {
+                                return transfer.GetFile(*f.file, f.path);
+                              }).Then(executor, [&f](Result<void> r) {
+                return r.status().WithContext("file " + f.rel_path + " (" + BlobsOf(*f.file) + ")");
+              }));
+            }
+            return AllOf(std::move(files));
+          })
+      .Map(executor, [this, config, plan, started]() -> Result<StoreFigures> {
+        RETURN_IF_ERROR(SwapIn(config.dir, *plan, options.sync));
+        StoreFigures f;
+        f.files_reused = plan->kept.files + plan->linked.files + plan->copied.files;
+        f.bytes_reused = plan->kept.bytes + plan->linked.bytes + plan->copied.bytes;
+        f.files_downloaded = plan->downloaded.files;
+        f.bytes_downloaded = plan->downloaded.bytes;
+        f.durations[Phase::kDownload] = Clock::now() - started;
+        return f;
+      });
 }
 
 Future<std::map<std::string, StoreFigures>> RestoreManager::Restore() {

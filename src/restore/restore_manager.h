@@ -6,25 +6,26 @@
 //                     indexes of all backed-up stores concurrently, waiting once at the end.
 //                     A failure names the store, the blob and the cause.
 //   Restore()         first checks every backed-up store's directory, and changes nothing
-//                     if one fails: it must be absent, a directory (not a symlink or a
-//                     file), not a RocksDB database open in another process, and, unless
-//                     empty or options.force, identifiable as the store's: its lock file
-//                     names the store (StoreDirOwner: recorded by every restore and
-//                     commit), a local checkpoint directory of the snapshot's checkpoint is
-//                     beside it, or it is a RocksDB database whose IDENTITY is the
-//                     snapshot's. Then, for each backed-up store: deletes the store
-//                     directory (never crossing into another file system);
-//                     then, if the local checkpoint directory of the snapshot's checkpoint
-//                     ("<dir>-<checkpoint id>") is identical to the snapshot, recreates the
-//                     store from it (hard links for immutable files such as SSTs, copies for
-//                     the rest), else downloads the snapshot (checksums verified unless
-//                     turned off). A store without a marker in the checkpoint is left empty
-//                     (a new store). Stores run in parallel. Never writes outside a store's
-//                     directory, whatever the index says. A store whose download fails is
-//                     left empty (a crash midway can leave part of the tree; the next
-//                     restore clears it first). A restored store's lock file records its
-//                     owner (RecordStoreDirOwner). The caller holds the stores' locks
-//                     (StoreDirLock); CommitEngine does.
+//                     if one fails: it must be absent, a directory (not a symlink, a file
+//                     or a mount point), not a RocksDB database open in another process,
+//                     and, unless empty or options.force, identifiable as the store's: its
+//                     lock file names the store (StoreDirOwner: recorded by every restore
+//                     and commit), a local checkpoint directory of the snapshot's
+//                     checkpoint is beside it, or it is a RocksDB database whose IDENTITY is
+//                     the snapshot's. Then each store (in parallel) is assembled in its
+//                     staging area and swapped in (staging.h): files already staged by an
+//                     interrupted restore are kept, files with matching content in the
+//                     store directory or a local checkpoint directory are linked or copied,
+//                     and the rest is downloaded (checksums verified unless turned off),
+//                     after the bytes to write were checked against the free space. Until
+//                     the swap the store directory keeps its previous contents, whole: a
+//                     failure or crash leaves them, and the next restore resumes from the
+//                     staging area. A store without a marker in the checkpoint becomes
+//                     empty (a new store). Never writes outside a store's directory and
+//                     staging area, whatever the index says. A failed download names the
+//                     store, the file and its blobs. The lock file records the store's owner
+//                     (RecordStoreDirOwner) before anything is staged. The caller holds
+//                     the stores' locks (StoreDirLock); CommitEngine does.
 //
 // Store kinds: only persistent stores (StoreConfig::BackedUp) are touched; in-memory stores
 // have no directory.

@@ -1,10 +1,11 @@
+#include "restore/restore_manager.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <thread>
 
-#include "restore/restore_manager.h"
 #include "testing/state_fixture.h"
 #include "util/fs.h"
 
@@ -20,7 +21,7 @@ class RestoreManagerTest : public testing::StateTest {
  protected:
   // Backs up `stores` as they are now; returns the checkpoint.
   Checkpoint BackUp(const std::vector<StoreConfig>& stores) {
-    auto backup = NewBackup(stores, {.diff = {.excluded_names = {"OFFSET"}}});
+    auto backup = NewBackup(stores);
     EXPECT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
     return Commit(*backup, stores);
   }
@@ -29,7 +30,6 @@ class RestoreManagerTest : public testing::StateTest {
                                                       const std::optional<Checkpoint>& c,
                                                       RestoreOptions options = {}) {
     options.sync = false;
-    options.diff.excluded_names = {"OFFSET"};
     RestoreManager restore(*blobs_, pool_, "job", "task-0", stores, options, &metrics_);
     RETURN_IF_ERROR(restore.Init(c).GetFor(kWait));
     return restore.Restore().GetFor(kWait);
@@ -109,7 +109,7 @@ TEST_F(RestoreManagerTest, DownloadsOnANewHostAndRecreatesTheWholeTree) {
   EXPECT_EQ(r->at("a").files_reused, 0u);
 }
 
-TEST_F(RestoreManagerTest, RestoreAlwaysDeletesTheStoreDirectoryFirst) {
+TEST_F(RestoreManagerTest, RestoreReplacesTheWholeStoreDirectory) {
   StoreConfig a = Store("a");
   ASSERT_TRUE(WriteTree(a.dir, kTree).ok());
   Checkpoint c = BackUp({a});
@@ -151,17 +151,16 @@ TEST_F(RestoreManagerTest, ReusesAnIdenticalLocalCheckpointWithoutDownloading) {
   StoreConfig a = Store("a");
   ASSERT_TRUE(WriteTree(a.dir, kTree).ok());
   Checkpoint c = BackUp({a});
-  // A file that was never uploaded (written beside the checkpoint later) is ignored.
+  // A file that was never uploaded (written beside the checkpoint later) is not restored.
   ASSERT_TRUE(WriteTree(CheckpointDirOf(a.dir, c.id), {{"OFFSET", "42"}}).ok());
+  ASSERT_TRUE(RemoveAll(a.dir).ok());
   int gets = blobs_->calls(Method::kGet);
   Result<std::map<std::string, StoreFigures>> r = Restore({a}, c);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(blobs_->calls(Method::kGet) - gets, 1);  // the index only
   EXPECT_EQ(r->at("a").files_reused, 5u);
   EXPECT_EQ(r->at("a").files_downloaded, 0u);
-  Tree expected = kTree;
-  expected["OFFSET"] = "42";
-  EXPECT_TRUE(*ReadTree(a.dir) == expected) << "restored tree differs";
+  EXPECT_TRUE(*ReadTree(a.dir) == kTree) << "restored tree differs";
   struct stat local, restored;
   ASSERT_EQ(stat((CheckpointDirOf(a.dir, c.id) + "/000001.sst").c_str(), &local), 0);
   ASSERT_EQ(stat((a.dir + "/000001.sst").c_str(), &restored), 0);
@@ -171,15 +170,16 @@ TEST_F(RestoreManagerTest, ReusesAnIdenticalLocalCheckpointWithoutDownloading) {
   EXPECT_NE(local.st_ino, restored.st_ino);  // mutable files are copied
 }
 
-TEST_F(RestoreManagerTest, DownloadsWhenTheLocalCheckpointDiffers) {
+TEST_F(RestoreManagerTest, DownloadsTheFileThatDiffersLocally) {
   StoreConfig a = Store("a");
   ASSERT_TRUE(WriteTree(a.dir, kTree).ok());
   Checkpoint c = BackUp({a});
   ASSERT_TRUE(WriteTree(CheckpointDirOf(a.dir, c.id), {{"d/file", "y"}}).ok());  // same size
+  ASSERT_TRUE(WriteTree(a.dir, {{"d/file", "z"}}).ok());
   Result<std::map<std::string, StoreFigures>> r = Restore({a}, c);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->at("a").files_reused, 0u);
-  EXPECT_EQ(r->at("a").files_downloaded, 5u);
+  EXPECT_EQ(r->at("a").files_reused, 4u);  // the other files still match
+  EXPECT_EQ(r->at("a").files_downloaded, 1u);
   EXPECT_TRUE(*ReadTree(a.dir) == kTree) << "restored tree differs";
 }
 

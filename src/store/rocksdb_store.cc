@@ -35,7 +35,7 @@ Status FromRocksDb(const rocksdb::Status& s, const std::string& what) {
   if (s.IsCorruption()) return DataLossError(std::move(message));
   if (s.IsNotSupported()) return UnimplementedError(std::move(message));
   if (s.IsBusy() || s.IsTryAgain()) return UnavailableError(std::move(message));
-  if (s.IsIOError() && s.IsNoSpace()) return ResourceExhaustedError(std::move(message));
+  if (s.IsIOError() && s.IsNoSpace()) return FailedPreconditionError(std::move(message));
   return InternalError(std::move(message));
 }
 

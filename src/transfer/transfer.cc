@@ -74,16 +74,6 @@ Result<std::vector<uint64_t>> PartLengths(const FileIndex& file) {
   return lengths;
 }
 
-// Creates `path` as a real directory, or accepts it if it is one (never a symlink).
-Status EnsureRealDir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return ErrnoError("mkdir " + path, errno);
-  }
-  ASSIGN_OR_RETURN(struct stat st, LStat(path));
-  if (!S_ISDIR(st.st_mode)) return FailedPreconditionError("not a directory: " + path);
-  return Status::Ok();
-}
-
 // Checks the downloaded temp file and gives it its recorded mode and mtime.
 Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify, bool sync) {
   ASSIGN_OR_RETURN(File f, File::Open(tmp, O_RDWR | O_NOFOLLOW));
@@ -285,53 +275,6 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path) {
           }
           if (!s.ok()) ::unlink(tmp.c_str());
           return s.WithContext("restore " + path);
-        });
-  });
-}
-
-Future<void> Transfer::GetDir(const DirIndex& index, const std::string& root) {
-  auto shared = std::make_shared<DirIndex>(index);
-  return Async(executor_, [this, shared, root]() -> Future<void> {
-    std::vector<Future<void>> files;
-    auto shared_dirs = std::make_shared<std::vector<std::string>>();  // in creation order
-    Status s = MakeDirs(root);
-    std::vector<std::pair<const DirIndex*, std::string>> stack = {{shared.get(), root}};
-    while (s.ok() && !stack.empty()) {
-      auto [dir, path] = stack.back();
-      stack.pop_back();
-      shared_dirs->push_back(path);
-      for (const FileIndex& f : dir->files_present) {
-        if (!IsValidName(f.name)) {
-          s = InvalidArgumentError("invalid file name in index under " + path);
-          break;
-        }
-        const std::string file_path = JoinPath(path, f.name);
-        files.push_back(Between<void>(executor_, "get.before_file", "get.after_file",
-                                      [&] { return GetFile(f, file_path); }));
-      }
-      if (!s.ok()) break;
-      for (const DirIndex& sub : dir->subdirs_present) {
-        if (!IsValidName(sub.name)) {
-          s = InvalidArgumentError("invalid directory name in index under " + path);
-          break;
-        }
-        std::string sub_path = JoinPath(path, sub.name);
-        if (s = EnsureRealDir(sub_path); !s.ok()) break;
-        stack.emplace_back(&sub, std::move(sub_path));
-      }
-    }
-    // Even on a setup error, wait for the downloads already started before reporting it.
-    return AllOf(std::move(files))
-        .Then(executor_, [this, shared, shared_dirs, root, s](Result<void> r) -> Status {
-          RETURN_IF_ERROR(s);
-          RETURN_IF_ERROR(r);
-          if (!options_.sync_after_restore) return Status::Ok();
-          // Files were synced as they were finished; now their names, every directory of
-          // the tree (deepest first, then the root's parent, which gained the root).
-          for (auto it = shared_dirs->rbegin(); it != shared_dirs->rend(); ++it) {
-            RETURN_IF_ERROR(SyncDir(*it));
-          }
-          return SyncDir(DirName(root));
         });
   });
 }

@@ -122,9 +122,9 @@ Status ErrnoError(std::string_view what, int err) {
     case EPERM:
       code = StatusCode::kPermissionDenied;
       break;
-    case ENOSPC:
+    case ENOSPC:  // permanent: retrying a full disk only fills it again
     case EDQUOT:
-      code = StatusCode::kResourceExhausted;
+      code = StatusCode::kFailedPrecondition;
       break;
     case EINVAL:
     case ENAMETOOLONG:

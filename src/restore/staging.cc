@@ -1,0 +1,252 @@
+#include "restore/staging.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "blobstate/diff.h"
+#include "blobstate/store.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/random.h"
+
+namespace blobstate {
+namespace {
+
+std::string MarkerOf(const std::string& staging) { return staging + ".snapshot"; }
+
+// Files that the store's engine never changes in place, and so may be shared by hard link
+// between a local checkpoint and the restored store: RocksDB's SST and blob files. Others
+// (MANIFEST, WAL, OPTIONS, any file of a plain directory store) are copied.
+bool IsImmutable(std::string_view name) {
+  return name.ends_with(".sst") || name.ends_with(".blob");
+}
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+// The entries of directory `path` by name, from lstat; empty if it is missing or unreadable.
+std::map<std::string, struct stat> ListEntries(const std::string& path) {
+  std::map<std::string, struct stat> out;
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(path.c_str()), ::closedir);
+  if (!d) return out;
+  while (struct dirent* e = ::readdir(d.get())) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    if (::fstatat(::dirfd(d.get()), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      out.emplace(std::move(name), st);
+    }
+  }
+  return out;
+}
+
+std::string Below(const std::string& rel, const std::string& name) {
+  return rel.empty() ? name : JoinPath(rel, name);
+}
+
+void Add(TreeTotals& t, const FileIndex& f) {
+  ++t.files;
+  t.bytes += f.metadata.size;
+}
+
+class Planner {
+ public:
+  Planner(const std::string& dir, const StoreSnapshot* snapshot, RestorePlan& plan)
+      : plan_(plan), now_(std::chrono::system_clock::now()) {
+    plan_.staging = StagingDirOf(dir);
+    if (snapshot != nullptr) plan_.snapshot_id = snapshot->index_blob_id;
+    Result<std::string> marker = ReadSmallFile(MarkerOf(plan_.staging), 4096);
+    trusted_ = snapshot != nullptr && marker.ok() && *marker == plan_.snapshot_id;
+    // Where local copies are looked for: the snapshot's own checkpoint first (its files
+    // have the identities the index records), then the store, then other checkpoints.
+    const std::string own =
+        snapshot != nullptr ? CheckpointDirOf(dir, snapshot->index.metadata.checkpoint_id) : "";
+    if (!own.empty() && PathExists(own)) sources_.push_back(own);
+    sources_.push_back(dir);
+    Result<std::vector<std::string>> others = ListCheckpointDirs(dir);
+    if (others.ok()) {
+      for (std::string& o : *others) {
+        if (o != own) sources_.push_back(std::move(o));
+      }
+    }
+  }
+
+  // Plans directory `d` of the snapshot at `rel` below the store; `staged`: whether its
+  // staging directory exists (else everything under it is planned anew).
+  Status Walk(const DirIndex& d, const std::string& rel, bool staged) {
+    const std::string here = rel.empty() ? plan_.staging : JoinPath(plan_.staging, rel);
+    std::map<std::string, struct stat> entries;
+    if (staged) entries = ListEntries(here);
+    std::set<std::string_view> wanted;
+    for (const DirIndex& sub : d.subdirs_present) {
+      const std::string sub_rel = Below(rel, sub.name);
+      if (!IsValidName(sub.name)) return InvalidArgumentError("invalid directory name: " + sub_rel);
+      wanted.insert(sub.name);
+      auto it = entries.find(sub.name);
+      const bool is_dir = it != entries.end() && S_ISDIR(it->second.st_mode);
+      if (it != entries.end() && !is_dir) plan_.stale.push_back(JoinPath(here, sub.name));
+      if (!is_dir) plan_.dirs.push_back(JoinPath(here, sub.name));
+      RETURN_IF_ERROR(Walk(sub, sub_rel, is_dir));
+    }
+    for (const FileIndex& f : d.files_present) {
+      const std::string file_rel = Below(rel, f.name);
+      if (!IsValidName(f.name)) return InvalidArgumentError("invalid file name: " + file_rel);
+      wanted.insert(f.name);
+      const std::string path = JoinPath(here, f.name);
+      auto it = entries.find(f.name);
+      if (it != entries.end()) {
+        if (S_ISREG(it->second.st_mode) && Matches(path, it->second, f, trusted_)) {
+          Add(plan_.kept, f);
+          continue;
+        }
+        plan_.stale.push_back(path);
+      }
+      PlanFile(f, file_rel, path);
+    }
+    for (const auto& [name, st] : entries) {
+      if (!wanted.count(name)) plan_.stale.push_back(JoinPath(here, name));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  // Whether the file at `path` (stat `st`) holds the content `f` records.
+  bool Matches(const std::string& path, const struct stat& st, const FileIndex& f,
+               bool trust_mtime) const {
+    if (static_cast<uint64_t>(st.st_size) != f.metadata.size) return false;
+    if (trust_mtime && MtimeNs(st) == f.metadata.mtime_ns) return true;
+    if (SameIdentity(f.metadata, MetadataForIndex(st, now_))) return true;
+    uint64_t size = 0;
+    Result<Checksum> sum = HashFile(path, &size);
+    return sum.ok() && *sum == f.checksum && size == f.metadata.size;
+  }
+
+  void PlanFile(const FileIndex& f, const std::string& rel, const std::string& path) {
+    for (const std::string& root : sources_) {
+      std::string from = JoinPath(root, rel);
+      Result<struct stat> st = LStat(from);
+      if (!st.ok() || !S_ISREG(st->st_mode) || !Matches(from, *st, f, false)) continue;
+      const bool link = IsImmutable(f.name);
+      Add(link ? plan_.linked : plan_.copied, f);
+      plan_.local.push_back({&f, rel, path, std::move(from), link});
+      return;
+    }
+    Add(plan_.downloaded, f);
+    plan_.downloads.push_back({&f, rel, path, "", false});
+  }
+
+  RestorePlan& plan_;
+  const std::chrono::system_clock::time_point now_;
+  bool trusted_ = false;
+  std::vector<std::string> sources_;
+};
+
+// Copies `from` to `to` (absent) by way of a temporary name, with the mode and mtime of `f`.
+Status CopyIn(const std::string& from, const std::string& to, const FileIndex& f, bool sync) {
+  const std::string tmp = JoinPath(DirName(to), ".blobstate-tmp-" + RandomHex(8));
+  Status s = CopyFile(from, tmp);
+  if (s.ok()) {
+    Result<File> file = File::Open(tmp, O_RDWR | O_NOFOLLOW);
+    s = file.status();
+    struct timespec times[2];
+    times[0].tv_sec = times[1].tv_sec = f.metadata.mtime_ns / 1'000'000'000;
+    times[0].tv_nsec = times[1].tv_nsec = f.metadata.mtime_ns % 1'000'000'000;
+    if (times[0].tv_nsec < 0) {  // mtimes before 1970
+      times[0].tv_sec = times[1].tv_sec -= 1;
+      times[0].tv_nsec = times[1].tv_nsec += 1'000'000'000;
+    }
+    if (s.ok() && ::fchmod(file->fd(), f.metadata.mode & 0777) != 0) {
+      s = ErrnoError("chmod " + tmp, errno);
+    }
+    if (s.ok() && ::futimens(file->fd(), times) != 0) s = ErrnoError("set mtime of " + tmp, errno);
+    if (s.ok() && sync) s = file->Sync();
+    if (s.ok()) s = file->Close();
+  }
+  if (s.ok()) s = Rename(tmp, to);
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
+}
+
+}  // namespace
+
+std::string StagingDirOf(const std::string& dir) {
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  return d + ".restore";
+}
+
+Result<RestorePlan> PlanRestore(const std::string& dir, const StoreSnapshot* snapshot) {
+  RestorePlan plan;
+  Planner planner(dir, snapshot, plan);
+  Result<struct stat> root = LStat(plan.staging);
+  static const DirIndex kEmpty;
+  const DirIndex& tree = snapshot != nullptr ? snapshot->index.root : kEmpty;
+  const bool staged = root.ok() && S_ISDIR(root->st_mode);
+  if (root.ok() && !staged) plan.stale.push_back(plan.staging);  // never followed
+  if (!staged) plan.dirs.push_back(plan.staging);
+  RETURN_IF_ERROR(planner.Walk(tree, "", staged));
+  return plan;
+}
+
+Status CheckFreeSpace(const std::string& store, const std::string& path, uint64_t needed) {
+  struct statvfs fs;
+  if (::statvfs(path.c_str(), &fs) != 0) return ErrnoError("statvfs " + path, errno);
+  const uint64_t free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (needed <= free) return Status::Ok();
+  return FailedPreconditionError("restore of store " + store + " needs " + std::to_string(needed) +
+                                 " bytes on the file system of " + path + ", which has " +
+                                 std::to_string(free) + " bytes free: nothing was changed");
+}
+
+Status PrepareStaging(const RestorePlan& plan, bool sync) {
+  const std::string marker = MarkerOf(plan.staging);
+  // The marker vouches only for what it was written after: first the files of another
+  // snapshot go, then it names this one.
+  Result<std::string> recorded = ReadSmallFile(marker, 4096);
+  if (recorded.ok() && *recorded != plan.snapshot_id && ::unlink(marker.c_str()) != 0) {
+    return ErrnoError("unlink " + marker, errno);
+  }
+  for (const std::string& path : plan.stale) RETURN_IF_ERROR(RemoveAll(path));
+  if (!plan.snapshot_id.empty() && !(recorded.ok() && *recorded == plan.snapshot_id)) {
+    RETURN_IF_ERROR(WriteFileAtomic(marker, plan.snapshot_id));
+  }
+  for (const std::string& dir : plan.dirs) {
+    if (::mkdir(dir.c_str(), 0755) != 0) return ErrnoError("mkdir " + dir, errno);
+  }
+  for (const PlannedFile& f : plan.local) {
+    if (f.link && ::link(f.from.c_str(), f.path.c_str()) == 0) continue;
+    Status s = CopyIn(f.from, f.path, *f.file, sync);
+    if (!s.ok()) return s.WithContext("file " + f.rel_path);
+  }
+  return Status::Ok();
+}
+
+Status SwapIn(const std::string& dir, const RestorePlan& plan, bool sync) {
+  const std::string parent = DirName(plan.staging);
+  if (sync) RETURN_IF_ERROR(SyncFileSystem(plan.staging));
+  // Once swapped, the staging area holds the previous contents: no marker may vouch for them.
+  const std::string marker = MarkerOf(plan.staging);
+  if (::unlink(marker.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoError("unlink " + marker, errno);
+  }
+  if (sync) RETURN_IF_ERROR(SyncDir(parent));
+  const unsigned flags = PathExists(dir) ? RENAME_EXCHANGE : RENAME_NOREPLACE;
+  if (::renameat2(AT_FDCWD, plan.staging.c_str(), AT_FDCWD, dir.c_str(), flags) != 0) {
+    return ErrnoError("rename " + plan.staging + " to " + dir, errno);
+  }
+  if (sync) RETURN_IF_ERROR(SyncDir(parent));
+  RemoveAll(plan.staging).IgnoreError();
+  return Status::Ok();
+}
+
+}  // namespace blobstate
