@@ -212,8 +212,9 @@ struct RetryPolicy {
   std::chrono::milliseconds initial_backoff{100};
   // The largest bound of a wait. Default: 10 s.
   std::chrono::milliseconds max_backoff{10'000};
-  // A retry is made only if it would start less than this after the first attempt
-  // started. Default: 2 min.
+  // A retry is made only while the call's backoffs and the time its attempts worked stay
+  // below this. Time waiting in a queue is not counted: a put or get works from when it
+  // opens its source or sink, other calls from when they are made. Default: 2 min.
   std::chrono::milliseconds max_elapsed{120'000};
   // Called (on any thread, so it must be thread-safe and quick) before each retry, with the
   // method retried: "put", "get", "delete", "remove-ttl", "expiry-of", "list-blobs",

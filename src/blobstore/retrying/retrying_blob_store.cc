@@ -20,6 +20,16 @@ std::string Attempts(int n) { return std::to_string(n) + (n == 1 ? " attempt" : 
 
 }  // namespace
 
+// When the running attempt of a put or get began its work: the first time it opened its
+// source or sink (until then it waited in the inner store's queue). 0: not yet.
+struct RetryingBlobStore::AttemptStart {
+  std::atomic<Clock::rep> at{0};
+  void Mark() {
+    Clock::rep none = 0;
+    at.compare_exchange_strong(none, Clock::now().time_since_epoch().count());
+  }
+};
+
 // One call in flight. Only one attempt runs at a time, and each step happens after the
 // previous one (through the future's or the timer's synchronization), so no lock is needed.
 template <typename T>
@@ -27,8 +37,10 @@ struct RetryingBlobStore::Call {
   std::string_view method;  // "put", "get", ...: for RetryPolicy::on_retry
   std::string what;         // "put", "get <id>", ... for messages
   std::function<Future<T>()> attempt;
+  std::shared_ptr<AttemptStart> started;  // puts and gets only
   Promise<T> promise;
-  Clock::time_point start = Clock::now();
+  Clock::time_point called;  // when the running attempt was called
+  Clock::duration spent{0};  // charged to the retry budget so far
   int attempts = 0;
 };
 
@@ -54,11 +66,13 @@ std::chrono::milliseconds RetryingBlobStore::BackoffBound(const RetryPolicy& pol
 
 template <typename T>
 Future<T> RetryingBlobStore::WithRetries(std::string_view method, std::string what,
-                                         std::function<Future<T>()> attempt) {
+                                         std::function<Future<T>()> attempt,
+                                         std::shared_ptr<AttemptStart> started) {
   auto call = std::make_shared<Call<T>>();
   call->method = method;
   call->what = std::move(what);
   call->attempt = std::move(attempt);
+  call->started = std::move(started);
   Future<T> out = call->promise.GetFuture();
   gate_.Enter();
   StartAttempt(std::move(call));
@@ -68,6 +82,8 @@ Future<T> RetryingBlobStore::WithRetries(std::string_view method, std::string wh
 template <typename T>
 void RetryingBlobStore::StartAttempt(std::shared_ptr<Call<T>> call) {
   ++call->attempts;
+  call->called = Clock::now();
+  if (call->started) call->started->at.store(0);
   Future<T> f = [&]() -> Future<T> {
     try {
       return call->attempt();
@@ -90,9 +106,19 @@ void RetryingBlobStore::OnAttemptDone(std::shared_ptr<Call<T>> call, Result<T> r
     return Finish<T>(call,
                      s.WithContext(call->what + ": gave up after " + Attempts(call->attempts)));
   }
+  // The attempt is charged from when it began its work: a put or get from when it opened
+  // its source or sink (not from when it was queued; if it failed before opening one, it
+  // is charged nothing), anything else from when it was called.
+  const Clock::time_point now = Clock::now();
+  Clock::time_point began = call->called;
+  if (call->started) {
+    const Clock::rep at = call->started->at.load();
+    began = at == 0 ? now : Clock::time_point(Clock::duration(at));
+  }
+  call->spent += now - began;
   auto delay = Jitter(BackoffBound(policy_, call->attempts));
-  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - call->start);
-  if (elapsed + delay >= policy_.max_elapsed) {
+  call->spent += delay;
+  if (call->spent >= policy_.max_elapsed) {
     return Finish<T>(call, s.WithContext(call->what + ": gave up after " +
                                          Attempts(call->attempts) + " (retry budget of " +
                                          std::to_string(policy_.max_elapsed.count()) + " ms)"));
@@ -115,16 +141,29 @@ void RetryingBlobStore::Finish(const std::shared_ptr<Call<T>>& call, Result<T> r
 }
 
 Future<std::string> RetryingBlobStore::Put(SourceFactory source, const BlobMetadata& metadata) {
-  return WithRetries<std::string>("put", "put",
-                                  [inner = inner_.get(), source = std::move(source), metadata] {
-                                    return inner->Put(source, metadata);
-                                  });
+  auto started = std::make_shared<AttemptStart>();
+  SourceFactory marked = [started, source = std::move(source)] {
+    started->Mark();
+    return source();
+  };
+  return WithRetries<std::string>(
+      "put", "put",
+      [inner = inner_.get(), marked = std::move(marked), metadata] {
+        return inner->Put(marked, metadata);
+      },
+      started);
 }
 
 Future<void> RetryingBlobStore::Get(const std::string& id, SinkFactory sink) {
-  return WithRetries<void>("get", "get " + id, [inner = inner_.get(), id, sink = std::move(sink)] {
-    return inner->Get(id, sink);
-  });
+  auto started = std::make_shared<AttemptStart>();
+  SinkFactory marked = [started, sink = std::move(sink)] {
+    started->Mark();
+    return sink();
+  };
+  return WithRetries<void>(
+      "get", "get " + id,
+      [inner = inner_.get(), id, marked = std::move(marked)] { return inner->Get(id, marked); },
+      started);
 }
 
 Future<void> RetryingBlobStore::Delete(const std::string& id) {

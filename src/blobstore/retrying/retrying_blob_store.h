@@ -1,7 +1,11 @@
 // RetryingBlobStore: a decorator that retries the retriable failures of any BlobStore.
 //
 // A call is attempted up to policy.max_attempts times, waiting between attempts per
-// RetryPolicy (exponential backoff, full jitter, an elapsed-time budget). Only errors with
+// RetryPolicy (exponential backoff, full jitter, an elapsed-time budget). The budget is
+// charged with the backoffs and the time attempts work, not the time they wait in the
+// inner store's queue: a put or get is charged from when it opens its source or sink, so
+// the last request of a transfer queued behind thousands is retried like the first. Other
+// calls are charged from when they are made. Only errors with
 // Status::IsRetriable() are retried; any other outcome, success included, is final at
 // once. Each attempt is a new call of the inner store with the same SourceFactory or
 // SinkFactory, so each attempt reads a fresh source or writes a fresh sink.
@@ -86,14 +90,17 @@ class RetryingBlobStore final : public BlobStore {
   static std::chrono::milliseconds BackoffBound(const RetryPolicy& policy, int retry);
 
  private:
+  struct AttemptStart;
   template <typename T>
   struct Call;
 
   // Runs `attempt` until it succeeds, fails permanently, or the policy gives up.
-  // `method` must be a string literal (it outlives the call).
+  // `method` must be a string literal (it outlives the call). `started`, if given, is marked
+  // by the attempt when it begins its work (opens its source or sink).
   template <typename T>
   Future<T> WithRetries(std::string_view method, std::string what,
-                        std::function<Future<T>()> attempt);
+                        std::function<Future<T>()> attempt,
+                        std::shared_ptr<AttemptStart> started = nullptr);
   template <typename T>
   void StartAttempt(std::shared_ptr<Call<T>> call);
   template <typename T>

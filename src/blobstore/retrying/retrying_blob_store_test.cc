@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <thread>
 
 #include "blobstore/blob_store_testing.h"
 #include "blobstore/faulty/faulty_blob_store.h"
@@ -221,6 +222,51 @@ TEST_F(RetryingBlobStoreTest, ManyConcurrentCallsAllSucceedDespiteFaults) {
     EXPECT_TRUE(id.ok()) << id.status();
   }
   EXPECT_GE(retrying_->retries(), 50u);
+}
+
+// A store whose gets wait their turn in one queue and take `each` once it is their turn, as
+// the requests of a large transfer queue behind thousands of others.
+class QueuedBlobStore : public testing::ForwardingBlobStore {
+ public:
+  QueuedBlobStore(BlobStore& inner, milliseconds each) : ForwardingBlobStore(inner), each_(each) {}
+  Future<void> Get(const std::string& id, SinkFactory sink) override {
+    return Async(queue_, [this, id, sink]() -> Result<void> {
+      std::this_thread::sleep_for(each_);
+      return ForwardingBlobStore::Get(id, sink).GetFor(kWait);
+    });
+  }
+
+ private:
+  const milliseconds each_;
+  ThreadPool queue_{"queue", 1};
+};
+
+// The retry budget is charged from when an attempt begins its work, not from when it was
+// queued: a transient failure of the last request of a queue that outlasts the budget is
+// retried like the first.
+TEST(RetryBudgetTest, ALateRequestQueuedPastTheBudgetIsRetriedLikeTheFirst) {
+  TempDir tmp;
+  Result<std::unique_ptr<LocalBlobStore>> local = LocalBlobStore::Open(tmp.Sub("store"), 2);
+  ASSERT_TRUE(local.ok()) << local.status();
+  FaultyBlobStore faulty(std::move(*local));
+  Result<std::string> id =
+      faulty.inner().Put(StringSourceFactory("x"), {.job_name = "j"}).GetFor(kWait);
+  ASSERT_TRUE(id.ok()) << id.status();
+  RetryingBlobStore retrying(
+      std::make_unique<QueuedBlobStore>(faulty, 20ms),
+      {.max_attempts = 3, .initial_backoff = 1ms, .max_backoff = 1ms, .max_elapsed = 200ms});
+  constexpr int kGets = 30;  // 600 ms of queue at the least: three times the budget
+  faulty.Script(Method::kGet, kGets, Fault::AsyncError(UnavailableError("the late one")));
+  std::vector<std::string> got(kGets);
+  std::vector<Future<void>> gets;
+  for (int i = 0; i < kGets; ++i) gets.push_back(retrying.Get(*id, StringSinkFactory(&got[i])));
+  for (int i = 0; i < kGets; ++i) {
+    Result<void> r = std::move(gets[i]).GetFor(kWait);
+    EXPECT_TRUE(r.ok()) << "get " << i << ": " << r.status();
+    EXPECT_EQ(got[i], "x");
+  }
+  EXPECT_EQ(retrying.retries(), 1u);
+  EXPECT_EQ(faulty.calls(Method::kGet), kGets + 1);
 }
 
 TEST_F(RetryingBlobStoreTest, DescribesTheInnerStore) {
