@@ -17,6 +17,7 @@
 #ifndef BLOBSTATE_FUTURE_H_
 #define BLOBSTATE_FUTURE_H_
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -458,6 +459,73 @@ Future<std::vector<Result<T>>> AllSettled(std::vector<Future<T>> futures) {
     std::move(f).Subscribe([p = std::move(p)](Result<T> r) mutable { p.Set(std::move(r)); });
   }
   return AllOf(std::move(wrapped));
+}
+
+namespace internal {
+
+template <typename T>
+struct WindowState {
+  std::mutex mu;
+  size_t next = 0;  // GUARDED_BY(mu)
+  size_t done = 0;  // GUARDED_BY(mu)
+  std::vector<std::optional<Result<T>>> results;
+  Promise<std::vector<Result<T>>> promise;
+  std::function<Future<T>(size_t)> start;
+  Executor* executor;
+
+  // Starts the next call, if any is left; its completion starts the one after it.
+  static void Launch(const std::shared_ptr<WindowState>& st) {
+    size_t i;
+    {
+      std::lock_guard<std::mutex> lock(st->mu);
+      if (st->next == st->results.size()) return;
+      i = st->next++;
+    }
+    Future<T> f = [&]() -> Future<T> {
+      try {
+        return st->start(i);
+      } catch (const std::exception& e) {
+        return MakeReadyFuture<T>(InternalError(std::string("exception: ") + e.what()));
+      }
+    }();
+    std::move(f).Subscribe([st, i](Result<T> r) {
+      bool last;
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        st->results[i].emplace(std::move(r));
+        last = ++st->done == st->results.size();
+      }
+      if (!last) return st->executor->Execute([st] { Launch(st); });
+      std::vector<Result<T>> all;
+      all.reserve(st->results.size());
+      for (auto& v : st->results) all.push_back(std::move(*v));
+      st->promise.Set(std::move(all));
+    });
+  }
+};
+
+}  // namespace internal
+
+// Calls start(i) for every i in [0, n), with at most `window` (>= 1) of the futures it
+// returns incomplete at any time, so that what the calls hold in flight is bounded by the
+// window, not by n. Each call after the first `window` is made on `ex` once another
+// completed. Completes when all have, with every result in index order; it never fails.
+template <typename T>
+Future<std::vector<Result<T>>> Windowed(Executor& ex, size_t n, size_t window,
+                                        std::function<Future<T>(size_t)> start) {
+  auto st = std::make_shared<internal::WindowState<T>>();
+  st->results.resize(n);
+  st->start = std::move(start);
+  st->executor = &ex;
+  Future<std::vector<Result<T>>> out = st->promise.GetFuture();
+  if (n == 0) {
+    st->promise.Set(std::vector<Result<T>>());
+    return out;
+  }
+  for (size_t i = 0; i < std::min(n, std::max<size_t>(window, 1)); ++i) {
+    internal::WindowState<T>::Launch(st);
+  }
+  return out;
 }
 
 // Completes when every input has completed: with a map of the values, or the first error

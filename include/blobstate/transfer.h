@@ -8,8 +8,9 @@
 // failed or interrupted restore never leaves a file that looks complete but is not.
 //
 // Concurrency and memory: the blob store's own threads move the bytes (each in-flight
-// request holds one 1 MiB buffer), so memory is bounded by its thread count, never by file
-// or tree size. Hashing and file finishing run on the `executor` given to Transfer.
+// request holds one 1 MiB buffer), and a PutDir has at most kFilesInFlight files in flight,
+// so memory is bounded by those, never by file size or file count. Hashing and file finishing run
+// on the `executor` given to Transfer.
 //
 // Example:
 //   Transfer transfer(*store, cpu_pool, {.ttl = std::chrono::hours(24)});
@@ -31,6 +32,11 @@
 #include "blobstate/index.h"
 
 namespace blobstate {
+
+// The most files a PutDir has in flight at a time (each with all of its parts): enough to
+// keep any blob store's connections busy, few enough that memory does not grow with the
+// number of files.
+inline constexpr size_t kFilesInFlight = 256;
 
 struct TransferOptions {
   // Bytes per blob of a file; larger files are split, and their parts move in parallel.
@@ -66,8 +72,7 @@ class Transfer {
   // directory index: retained and uploaded files present, removed files and subdirs
   // recorded as removed. `metadata` names job, task and store for the blobs. On failure,
   // every blob this call put is deleted (best effort; the rest expire with their TTL).
-  Future<DirIndex> PutDir(const std::string& root, const DirDiff& diff,
-                          const BlobMetadata& metadata);
+  Future<DirIndex> PutDir(const std::string& root, DirDiff diff, const BlobMetadata& metadata);
 
   // Downloads `file` to `path` (which must not exist), verified as described above.
   // kDataLoss naming the file and blob when sizes or checksums disagree.

@@ -170,6 +170,38 @@ TEST(AllOfTest, WaitsForAllThenReportsFirstErrorInCompletionOrder) {
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
 }
 
+TEST(WindowedTest, KeepsAtMostTheWindowInFlightAndSettlesEveryCallInOrder) {
+  ThreadPool pool("windowed", 4);
+  std::atomic<int> in_flight{0}, most{0};
+  Result<std::vector<Result<int>>> r =
+      Windowed<int>(pool, 200, 3, [&](size_t i) {
+        int now = ++in_flight;
+        for (int seen = most; now > seen && !most.compare_exchange_weak(seen, now);) {
+        }
+        return Async(pool, [&, i]() -> Result<int> {
+          --in_flight;  // before the future completes, so before the next call is made
+          if (i % 50 == 7) return UnavailableError("call " + std::to_string(i));
+          return static_cast<int>(i) * 2;
+        });
+      }).GetFor(std::chrono::seconds(60));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 200u);
+  for (size_t i = 0; i < r->size(); ++i) {
+    if (i % 50 == 7) {
+      EXPECT_EQ((*r)[i].status().message(), "call " + std::to_string(i));
+    } else {
+      EXPECT_EQ(*(*r)[i], static_cast<int>(i) * 2);
+    }
+  }
+  EXPECT_LE(most.load(), 3);
+  EXPECT_GE(most.load(), 1);
+  Result<std::vector<Result<int>>> none = Windowed<int>(pool, 0, 3, [](size_t) {
+                                            return MakeReadyFuture<int>(1);
+                                          }).GetFor(std::chrono::seconds(60));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST(ToMapTest, MapsKeysToValuesOrFails) {
   std::map<std::string, Future<int>> m;
   m.emplace("a", MakeReadyFuture<int>(1));

@@ -16,15 +16,15 @@ using Clock = std::chrono::steady_clock;
 
 // A snapshot uploaded by Upload and not yet persisted.
 struct Pending {
-  StoreSnapshot snapshot;
+  std::shared_ptr<const StoreSnapshot> snapshot;
   std::shared_ptr<const std::set<std::string>> blobs;  // every blob of the new snapshot
   std::set<std::string> new_blobs;                     // those the base lacks
 };
 
 struct StoreState {
   StoreConfig config;
-  std::optional<StoreSnapshot> persisted;  // the base of the next diff
-  std::optional<Pending> uploaded;
+  std::shared_ptr<const StoreSnapshot> persisted;  // the base of the next diff
+  std::shared_ptr<const Pending> uploaded;
   StoreFigures figures;  // of the last upload and expiry
 };
 
@@ -101,7 +101,7 @@ BackupManager::BackupManager(BlobStore& store, Executor& executor, std::string j
 BackupManager::~BackupManager() = default;
 
 Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint,
-                                 std::optional<StoreSnapshots> fetched,
+                                 std::shared_ptr<const StoreSnapshots> fetched,
                                  std::set<std::string> keep) {
   if (Result<StoreMarkers> markers = BlobStoreMarkers(checkpoint); !markers.ok()) {
     return MakeReadyFuture<void>(markers.status().WithContext("backup manager init"));
@@ -110,18 +110,23 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint,
   std::vector<std::string> configured;
   for (const auto& [name, s] : st->stores) configured.push_back(name);
   const bool legacy = checkpoint && !checkpoint->history;
-  Future<StoreSnapshots> snapshots =
-      fetched              ? MakeReadyFuture<StoreSnapshots>(std::move(*fetched))
-      : configured.empty() ? MakeReadyFuture<StoreSnapshots>(StoreSnapshots{})
-                           : GetStoreSnapshots(st->store, st->executor, checkpoint, configured);
+  using Shared = std::shared_ptr<const StoreSnapshots>;
+  Future<Shared> snapshots =
+      fetched              ? MakeReadyFuture<Shared>(std::move(fetched))
+      : configured.empty() ? MakeReadyFuture<Shared>(std::make_shared<const StoreSnapshots>())
+                           : GetStoreSnapshots(st->store, st->executor, checkpoint, configured)
+                                 .Map(st->executor, [](StoreSnapshots s) {
+                                   return std::make_shared<const StoreSnapshots>(std::move(s));
+                                 });
   return std::move(snapshots)
       .Map(st->executor,
-           [st, legacy, keep = std::move(keep)](StoreSnapshots snapshots) {
+           [st, legacy, keep = std::move(keep)](Shared snapshots) {
              std::vector<Future<void>> recoveries;
-             for (auto& [name, snapshot] : snapshots) {
+             for (const auto& [name, snapshot] : *snapshots) {
                {
                  std::lock_guard<std::mutex> lock(st->mu);
-                 st->Store(name).persisted = snapshot;
+                 st->Store(name).persisted =
+                     std::shared_ptr<const StoreSnapshot>(snapshots, &snapshot);  // no copy
                  st->blob_sets[snapshot.index_blob_id] =
                      std::make_shared<const std::set<std::string>>(BlobSet(snapshot.index.root));
                }
@@ -153,13 +158,13 @@ Future<void> BackupManager::State::MakePermanent(const std::string& name, const 
   }
   std::vector<std::string> blobs(p.new_blobs.begin(), p.new_blobs.end());
   return transfer.RemoveTtls(std::move(blobs))
-      .Map(executor, [this, index = p.snapshot.index_blob_id] { return store.RemoveTtl(index); });
+      .Map(executor, [this, index = p.snapshot->index_blob_id] { return store.RemoveTtl(index); });
 }
 
 Future<std::string> BackupManager::State::UploadStore(const std::string& name,
                                                       const std::string& dir,
                                                       const std::string& checkpoint_id) {
-  std::optional<StoreSnapshot> base;
+  std::shared_ptr<const StoreSnapshot> base;
   BlobSetPtr base_blobs;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -181,7 +186,7 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
              f->files_uploaded = diff.FilesAdded();
              f->bytes_uploaded = diff.BytesAdded();
              CountRemoved(diff, *f);
-             return transfer.PutDir(dir, diff, meta);
+             return transfer.PutDir(dir, std::move(diff), meta);
            })
       .Map(executor, [this, name, base, base_blobs, meta, checkpoint_id, f,
                       started](DirIndex root) {
@@ -214,13 +219,15 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
                   })
             .Map(executor, [this, name, base_blobs, f, index, index_started,
                             started](std::string id) {
-              auto p = std::make_shared<Pending>(Pending{.snapshot = {id, std::move(*index)}});
+              auto p = std::make_shared<Pending>(Pending{
+                  .snapshot =
+                      std::make_shared<const StoreSnapshot>(StoreSnapshot{id, std::move(*index)})});
               p->blobs =
-                  std::make_shared<const std::set<std::string>>(BlobSet(p->snapshot.index.root));
+                  std::make_shared<const std::set<std::string>>(BlobSet(p->snapshot->index.root));
               p->new_blobs = base_blobs ? Difference(*p->blobs, *base_blobs) : *p->blobs;
               {
                 std::lock_guard<std::mutex> lock(mu);
-                Store(name).uploaded = *p;  // deleted by Upload if anything fails from here
+                Store(name).uploaded = p;  // deleted by Upload if anything fails from here
               }
               return MakePermanent(name, *p, started)
                   .Map(executor, [this, name, f, index_started, id, p]() -> Result<std::string> {
@@ -275,7 +282,7 @@ Future<void> BackupManager::Discard() {
     for (auto& [name, s] : state_->stores) {
       if (!s.uploaded) continue;
       orphans.insert(orphans.end(), s.uploaded->new_blobs.begin(), s.uploaded->new_blobs.end());
-      orphans.push_back(s.uploaded->snapshot.index_blob_id);
+      orphans.push_back(s.uploaded->snapshot->index_blob_id);
       s.uploaded.reset();
     }
   }
@@ -286,15 +293,15 @@ Status BackupManager::Persisted(const StoreMarkers& markers) {
   std::lock_guard<std::mutex> lock(state_->mu);
   for (const auto& [name, s] : state_->stores) {
     auto it = markers.find(name);
-    if (!s.uploaded || it == markers.end() || it->second != s.uploaded->snapshot.index_blob_id) {
+    if (!s.uploaded || it == markers.end() || it->second != s.uploaded->snapshot->index_blob_id) {
       return FailedPreconditionError("store " + name + ": the persisted marker " +
                                      (it == markers.end() ? "(none)" : it->second) +
                                      " is not the last upload's");
     }
   }
   for (auto& [name, s] : state_->stores) {
-    state_->blob_sets[s.uploaded->snapshot.index_blob_id] = s.uploaded->blobs;
-    s.persisted = std::move(s.uploaded->snapshot);
+    state_->blob_sets[s.uploaded->snapshot->index_blob_id] = s.uploaded->blobs;
+    s.persisted = s.uploaded->snapshot;
     s.uploaded.reset();
   }
   return Status::Ok();

@@ -72,7 +72,7 @@ class BackupManager {
   // and restore); else Init fetches them. `keep`: snapshot index blob ids that the
   // recovery of a checkpoint from before history must not delete (pinned ones).
   Future<void> Init(const std::optional<Checkpoint>& checkpoint,
-                    std::optional<StoreSnapshots> snapshots = std::nullopt,
+                    std::shared_ptr<const StoreSnapshots> snapshots = nullptr,
                     std::set<std::string> keep = {});
 
   // `checkpoint_dirs`: store name -> the local checkpoint directory to back up; every

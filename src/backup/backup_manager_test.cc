@@ -402,7 +402,8 @@ TEST_F(BackupManagerTest, RestartOfAWriterWithHistoryMakesNoRequest) {
   const int calls = blobs_->calls(Method::kRemoveTtl) + blobs_->calls(Method::kExpiryOf) +
                     blobs_->calls(Method::kGet) + blobs_->calls(Method::kDelete);
   auto restarted = NewBackup({a});
-  ASSERT_TRUE(restarted->Init(c1, *snapshots).GetFor(kWait).ok());
+  ASSERT_TRUE(
+      restarted->Init(c1, std::make_shared<const StoreSnapshots>(*snapshots)).GetFor(kWait).ok());
   EXPECT_EQ(blobs_->calls(Method::kRemoveTtl) + blobs_->calls(Method::kExpiryOf) +
                 blobs_->calls(Method::kGet) + blobs_->calls(Method::kDelete),
             calls);

@@ -101,7 +101,9 @@ struct CommitEngine::State {
   std::unique_ptr<CommitHistory> history;  // set once, by Open
   std::optional<Checkpoint> head;          // the latest checkpoint at open; set once, by Open
   std::optional<Checkpoint> opened_at;     // set once, by Open
-  StoreSnapshots snapshots;  // of the backed-up stores opened_at names; set once, by Open
+  // Of the backed-up stores opened_at names; set once, by Open; shared with the backup and
+  // restore managers, never copied.
+  std::shared_ptr<const StoreSnapshots> snapshots = std::make_shared<const StoreSnapshots>();
 
   mutable std::mutex mu;
   std::optional<Checkpoint> last;           // GUARDED_BY(mu)
@@ -184,7 +186,9 @@ Future<void> CommitEngine::State::FetchSnapshots() {
   }
   if (names.empty() || !WithState()) return MakeReadyFuture();
   return GetStoreSnapshots(store, executor, WithState(), names)
-      .Map(executor, [this](StoreSnapshots fetched) { snapshots = std::move(fetched); });
+      .Map(executor, [this](StoreSnapshots fetched) {
+        snapshots = std::make_shared<const StoreSnapshots>(std::move(fetched));
+      });
 }
 
 Future<void> CommitEngine::State::Recover() {

@@ -84,13 +84,17 @@ struct RestoreManager::State {
   Transfer transfer;
   std::map<std::string, StoreConfig> stores;  // backed-up stores
   StoreMarkers markers;
-  StoreSnapshots snapshots;  // set by Init
+  std::shared_ptr<const StoreSnapshots> snapshots =  // set by Init
+      std::make_shared<const StoreSnapshots>();
 
   // kFailedPrecondition, naming the directory, unless the store's directory may be
   // emptied (see Restore).
   Status CheckEmptiable(const StoreConfig& config) const;
   // Restores one store; returns what it did.
   Future<StoreFigures> RestoreStore(const StoreConfig& config);
+  // Downloads the files `plan` does not find locally into its staging area, at most
+  // kFilesInFlight at a time; fails with the first error, naming file and blobs.
+  Future<void> Download(std::shared_ptr<const RestorePlan> plan);
 };
 
 RestoreManager::RestoreManager(BlobStore& store, Executor& executor, std::string job,
@@ -108,7 +112,7 @@ RestoreManager::~RestoreManager() = default;
 const StoreMarkers& RestoreManager::markers() const { return state_->markers; }
 
 Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint,
-                                  std::optional<StoreSnapshots> fetched) {
+                                  std::shared_ptr<const StoreSnapshots> fetched) {
   Result<StoreMarkers> markers = BlobStoreMarkers(checkpoint);
   if (!markers.ok()) {
     return MakeReadyFuture<void>(markers.status().WithContext("restore manager init"));
@@ -120,13 +124,17 @@ Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint,
     if (st->markers.count(name)) wanted.push_back(name);
   }
   if (wanted.empty()) return MakeReadyFuture();
-  Future<StoreSnapshots> snapshots =
-      fetched ? MakeReadyFuture<StoreSnapshots>(std::move(*fetched))
-              : GetStoreSnapshots(st->store, st->executor, checkpoint, wanted);
-  return std::move(snapshots).Then(st->executor, [st](Result<StoreSnapshots> r) -> Result<void> {
+  using Shared = std::shared_ptr<const StoreSnapshots>;
+  Future<Shared> snapshots =
+      fetched ? MakeReadyFuture<Shared>(std::move(fetched))
+              : GetStoreSnapshots(st->store, st->executor, checkpoint, wanted)
+                    .Map(st->executor, [](StoreSnapshots s) {
+                      return std::make_shared<const StoreSnapshots>(std::move(s));
+                    });
+  return std::move(snapshots).Then(st->executor, [st](Result<Shared> r) -> Result<void> {
     if (!r.ok()) return r.status().WithContext("restore manager init");
     // A snapshot of another job or task is none of this task's state (W.11).
-    for (const auto& [name, snapshot] : *r) {
+    for (const auto& [name, snapshot] : **r) {
       const SnapshotMetadata& m = snapshot.index.metadata;
       if (m.job_name != st->job || m.task_name != st->task) {
         return DataLossError("restore manager init: store " + name + ": snapshot " +
@@ -162,10 +170,10 @@ Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
   }
   if (options.force) return Status::Ok();
   const std::string owner = StoreOwner(job, task, config.name);
-  auto snapshot = snapshots.find(config.name);
+  auto snapshot = snapshots->find(config.name);
   ASSIGN_OR_RETURN(
       bool ours,
-      IsStoresDir(config.dir, owner, snapshot == snapshots.end() ? nullptr : &snapshot->second));
+      IsStoresDir(config.dir, owner, snapshot == snapshots->end() ? nullptr : &snapshot->second));
   if (ours) return Status::Ok();
   return FailedPreconditionError(
       "store directory " + config.dir + " is not empty and nothing shows that it holds store " +
@@ -175,10 +183,26 @@ Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
       "anyway");
 }
 
+Future<void> RestoreManager::State::Download(std::shared_ptr<const RestorePlan> plan) {
+  auto files =
+      Windowed<void>(executor, plan->downloads.size(), kFilesInFlight, [this, plan](size_t i) {
+        const PlannedFile& f = plan->downloads[i];
+        return Between<void>(executor, "get.before_file", "get.after_file",
+                             [&] { return transfer.GetFile(*f.file, f.path); })
+            .Then(executor, [&f](Result<void> r) {
+              return r.status().WithContext("file " + f.rel_path + " (" + BlobsOf(*f.file) + ")");
+            });
+      });
+  return std::move(files).Map(executor, [plan](std::vector<Result<void>> done) -> Status {
+    for (const Result<void>& r : done) RETURN_IF_ERROR(r.status());
+    return Status::Ok();
+  });
+}
+
 Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& config) {
   const auto started = Clock::now();
-  auto found = snapshots.find(config.name);
-  const StoreSnapshot* snapshot = found == snapshots.end() ? nullptr : &found->second;
+  auto found = snapshots->find(config.name);
+  const StoreSnapshot* snapshot = found == snapshots->end() ? nullptr : &found->second;
   auto plan = std::make_shared<RestorePlan>();
   auto staged = Async(executor, [this, config, snapshot, plan]() -> Status {
     ASSIGN_OR_RETURN(*plan, PlanRestore(config.dir, snapshot));
@@ -187,20 +211,7 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
     return PrepareStaging(*plan, options.sync);
   });
   return std::move(staged)
-      .Map(
-          executor,
-          [this, plan] {
-            std::vector<Future<void>> files;
-            files.reserve(plan->downloads.size());
-            for (const PlannedFile& f : plan->downloads) {
-              files.push_back(Between<void>(executor, "get.before_file", "get.after_file", [&] {
-                                return transfer.GetFile(*f.file, f.path);
-                              }).Then(executor, [&f](Result<void> r) {
-                return r.status().WithContext("file " + f.rel_path + " (" + BlobsOf(*f.file) + ")");
-              }));
-            }
-            return AllOf(std::move(files));
-          })
+      .Map(executor, [this, plan] { return Download(plan); })
       .Map(executor, [this, config, plan, started]() -> Result<StoreFigures> {
         RETURN_IF_ERROR(SwapIn(config.dir, *plan, options.sync));
         StoreFigures f;

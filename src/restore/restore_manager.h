@@ -61,7 +61,7 @@ class RestoreManager {
   // `snapshots`: as for BackupManager::Init (fetched once by the commit engine); else Init
   // fetches them.
   Future<void> Init(const std::optional<Checkpoint>& checkpoint,
-                    std::optional<StoreSnapshots> snapshots = std::nullopt);
+                    std::shared_ptr<const StoreSnapshots> snapshots = nullptr);
 
   // REQUIRES: Init succeeded. Returns what was done per backed-up store.
   Future<std::map<std::string, StoreFigures>> Restore();

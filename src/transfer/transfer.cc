@@ -116,18 +116,19 @@ void CollectAdded(const DirDiff& d, const std::string& prefix, std::vector<Pendi
   }
 }
 
-// Builds the new DirIndex of `d`, taking uploaded files from `next` in CollectAdded order.
-DirIndex Assemble(const DirDiff& d, std::vector<FileIndex>::iterator* next) {
+// Builds the new DirIndex of `d` (moving its parts out), taking uploaded files from `next`
+// in CollectAdded order.
+DirIndex Assemble(DirDiff& d, std::vector<FileIndex>::iterator* next) {
   DirIndex out;
-  out.name = d.name;
-  out.files_present = d.files_retained;
+  out.name = std::move(d.name);
+  out.files_present = std::move(d.files_retained);
   for (size_t i = 0; i < d.files_added.size(); ++i)
     out.files_present.push_back(std::move(*(*next)++));
-  out.files_removed = d.files_removed;
-  for (const auto* list : {&d.subdirs_added, &d.subdirs_retained}) {
-    for (const DirDiff& sub : *list) out.subdirs_present.push_back(Assemble(sub, next));
+  out.files_removed = std::move(d.files_removed);
+  for (auto* list : {&d.subdirs_added, &d.subdirs_retained}) {
+    for (DirDiff& sub : *list) out.subdirs_present.push_back(Assemble(sub, next));
   }
-  out.subdirs_removed = d.subdirs_removed;
+  out.subdirs_removed = std::move(d.subdirs_removed);
   return out;
 }
 
@@ -207,40 +208,39 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
       });
 }
 
-Future<DirIndex> Transfer::PutDir(const std::string& root, const DirDiff& diff,
+Future<DirIndex> Transfer::PutDir(const std::string& root, DirDiff diff,
                                   const BlobMetadata& metadata) {
-  std::vector<PendingFile> pending;
-  CollectAdded(diff, "", &pending);
-  std::vector<Future<FileIndex>> files;
-  files.reserve(pending.size());
-  for (const PendingFile& p : pending) {
-    BlobMetadata m = metadata;
-    m.file_path = p.rel_path;
-    files.push_back(PutFile(JoinPath(root, p.rel_path), p.file, m));
-  }
-  auto shared_diff = std::make_shared<DirDiff>(diff);
-  return AllSettled(std::move(files))
-      .Then(executor_,
-            [this, shared_diff](Result<std::vector<Result<FileIndex>>> r) -> Future<DirIndex> {
-              std::vector<FileIndex> uploaded;
-              Status error;
-              std::vector<std::string> put_ids;
-              for (Result<FileIndex>& f : *r) {
-                if (!f.ok()) {
-                  if (error.ok()) error = f.status();
-                  continue;
-                }
-                for (const FileBlob& b : f->blobs) put_ids.push_back(b.blob_id);
-                uploaded.push_back(std::move(*f));
-              }
-              if (!error.ok()) {
-                return DeleteBlobs(std::move(put_ids)).Then(executor_, [error](Result<void>) {
-                  return Result<DirIndex>(error);
-                });
-              }
-              auto next = uploaded.begin();
-              return MakeReadyFuture<DirIndex>(Assemble(*shared_diff, &next));
-            });
+  auto pending = std::make_shared<std::vector<PendingFile>>();
+  CollectAdded(diff, "", pending.get());
+  auto files = Windowed<FileIndex>(executor_, pending->size(), kFilesInFlight,
+                                   [this, pending, root, metadata](size_t i) {
+                                     const PendingFile& p = (*pending)[i];
+                                     BlobMetadata m = metadata;
+                                     m.file_path = p.rel_path;
+                                     return PutFile(JoinPath(root, p.rel_path), p.file, m);
+                                   });
+  auto shared_diff = std::make_shared<DirDiff>(std::move(diff));
+  return std::move(files).Then(
+      executor_, [this, shared_diff](Result<std::vector<Result<FileIndex>>> r) -> Future<DirIndex> {
+        std::vector<FileIndex> uploaded;
+        Status error;
+        std::vector<std::string> put_ids;
+        for (Result<FileIndex>& f : *r) {
+          if (!f.ok()) {
+            if (error.ok()) error = f.status();
+            continue;
+          }
+          for (const FileBlob& b : f->blobs) put_ids.push_back(b.blob_id);
+          uploaded.push_back(std::move(*f));
+        }
+        if (!error.ok()) {
+          return DeleteBlobs(std::move(put_ids)).Then(executor_, [error](Result<void>) {
+            return Result<DirIndex>(error);
+          });
+        }
+        auto next = uploaded.begin();
+        return MakeReadyFuture<DirIndex>(Assemble(*shared_diff, &next));
+      });
 }
 
 Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path) {
