@@ -102,6 +102,37 @@ std::vector<std::string> CheckpointIds(const std::string& json) {
 
 // H.1-H.3, H.8, H.9: retained checkpoints and pins, listed, restored, verified and shown by
 // id; unpinning releases; a backup of an emptied store leaves the one before restorable.
+// R.1: a host whose store is one commit behind (the task ran elsewhere since) downloads
+// only the files it lacks, within 1% + 64 KiB.
+TEST_P(CliBackendTest, SameHostOneCommitBehindDownloadsOnlyWhatItLacks) {
+  const std::string a = tmp_.Sub("hostA/db"), b = tmp_.Sub("hostB/db");
+  ASSERT_EQ(Sh("blobstate-rocksdb fill --db " + a + " --keys 20000 --value-size 200").exit_code, 0);
+  ASSERT_EQ(Sh("blobstate backup" + Task() + "--store db=" + a).exit_code, 0);
+  ASSERT_EQ(Sh("blobstate restore" + Task() + "--store db=" + b).exit_code, 0);
+  ASSERT_EQ(Sh("blobstate-rocksdb fill --db " + b + " --start 20000 --keys 1000 --value-size 200")
+                .exit_code,
+            0);
+  ASSERT_EQ(Sh("blobstate backup" + Task() + "--store db=" + b).exit_code, 0);
+  Result<testing::Tree> before = testing::ReadTree(a);
+  ASSERT_TRUE(before.ok());
+  Outcome restore = Sh("blobstate restore" + Task() + "--store db=" + a + " --json");
+  ASSERT_EQ(restore.exit_code, 0) << restore.out;
+  Result<testing::Tree> after = testing::ReadTree(a);
+  ASSERT_TRUE(after.ok());
+  uint64_t lacked = 0;
+  for (const auto& [path, content] : *after) {
+    auto old = before->find(path);
+    if (old == before->end() || old->second != content) lacked += content.size();
+  }
+  const uint64_t downloaded = JsonNumber(restore.out, "bytes_downloaded");
+  EXPECT_GE(downloaded, lacked) << restore.out;
+  EXPECT_LE(downloaded, lacked + lacked / 100 + (64 << 10)) << restore.out;
+  EXPECT_GT(JsonNumber(restore.out, "files_reused"), 0u) << restore.out;
+  Outcome verify =
+      Sh("blobstate-rocksdb verify --db " + a + " --keys 21000 --value-size 200 --total 21000");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+}
+
 TEST_P(CliBackendTest, KeepsHistoryAndPinsAndRestoresAnyKeptCheckpoint) {
   const std::string dir = tmp_.Sub("s"), store = " --store s=" + dir;
   auto backup = [&](const std::string& content, const std::string& flags = "") {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
 namespace blobstate {
 namespace {
 
@@ -78,6 +80,14 @@ TEST(ResultTest, HoldsMoveOnlyValues) {
   EXPECT_TRUE(v.ok());
   Result<void> e = NotFoundError("x");
   EXPECT_EQ(e.status().code(), StatusCode::kNotFound);
+}
+
+TEST(StatusTest, FullDiskIsPermanentNotRetried) {
+  for (int err : {ENOSPC, EDQUOT}) {
+    Status s = ErrnoError("write /x", err);
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s;
+    EXPECT_FALSE(s.IsRetriable()) << s;
+  }
 }
 
 }  // namespace
