@@ -102,8 +102,8 @@ Result<std::string> RunBackup(TaskContext& task, const TaskFlags& tf,
   if (tf.json) {
     return "{\"checkpoint_id\":" + JsonString(next.id) +
            ",\"stores\":" + FiguresJson(figures, {.durations = {{Phase::kPersist, persisted}}}) +
-           ",\"http_requests\":" + HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) +
-           "}\n";
+           ",\"http_requests\":" + HttpRequestsJson() + ",\"process_io\":" + ProcessIoJson() +
+           ",\"seconds\":" + Fixed(Seconds(start)) + "}\n";
   }
   return "checkpoint " + next.id + " of job " + tf.job + ", task " + tf.task + " in " +
          Fixed(Seconds(start)) + " s\n" + FiguresTable(figures, true);
@@ -168,8 +168,8 @@ Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
   if (tf.json) {
     return "{\"checkpoint_id\":" + JsonString(id) + ",\"stores\":" + FiguresJson(figures) +
            ",\"verified\":" + (rf.no_verify ? "false" : "true") +
-           ",\"http_requests\":" + HttpRequestsJson() + ",\"seconds\":" + Fixed(Seconds(start)) +
-           "}\n";
+           ",\"http_requests\":" + HttpRequestsJson() + ",\"process_io\":" + ProcessIoJson() +
+           ",\"seconds\":" + Fixed(Seconds(start)) + "}\n";
   }
   return (checkpoint ? "restored checkpoint " + id
                      : std::string("no checkpoint: stores left empty")) +

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -213,6 +214,18 @@ std::string HttpRequestsJson() {
     json += (json.empty() ? "" : ",") + JsonString(kind) + ":" + std::to_string(n);
   }
   return "{" + json + "}";
+}
+
+std::string ProcessIoJson() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  uint64_t value = 0, read = 0, written = 0;
+  while (io >> key >> value) {
+    if (key == "rchar:") read = value;
+    if (key == "wchar:") written = value;
+  }
+  return "{\"read_bytes\":" + std::to_string(read) +
+         ",\"written_bytes\":" + std::to_string(written) + "}";
 }
 
 }  // namespace blobstate::cli

@@ -72,6 +72,9 @@ std::string FiguresJson(const std::map<std::string, StoreFigures>& figures,
 // The HTTP requests this process sent to a cloud blob store, by kind (HttpRequestCounts),
 // as a JSON object: {} for file://.
 std::string HttpRequestsJson();
+// The bytes this process read and wrote through system calls so far (files and sockets
+// alike: rchar and wchar of /proc/self/io), as {"read_bytes":N,"written_bytes":N}.
+std::string ProcessIoJson();
 Status WriteMetrics(const TaskContext& task, const TaskFlags& flags);
 
 }  // namespace blobstate::cli

@@ -3,14 +3,21 @@
 #include <fcntl.h>
 
 #include "util/fs.h"
+#include "util/hash.h"
 
 namespace blobstate {
 namespace {
 
 class FileRangeSource final : public BlobSource {
  public:
-  FileRangeSource(File file, uint64_t offset, uint64_t length)
-      : file_(std::move(file)), next_(offset), end_(offset + length), length_(length) {}
+  FileRangeSource(File file, uint64_t offset, uint64_t length, std::shared_ptr<RangeDigest> digest,
+                  const struct stat& opened)
+      : file_(std::move(file)),
+        next_(offset),
+        end_(offset + length),
+        length_(length),
+        digest_(std::move(digest)),
+        opened_(opened) {}
 
   uint64_t size() const override { return length_; }
 
@@ -22,6 +29,10 @@ class FileRangeSource final : public BlobSource {
       return FailedPreconditionError("file shrank while it was read: " + file_.path());
     }
     next_ += got;
+    if (digest_) {
+      hasher_.Update(buf, got);
+      if (next_ == end_) digest_->Set(hasher_.Finish(), opened_, opened_at_);
+    }
     return got;
   }
 
@@ -30,16 +41,22 @@ class FileRangeSource final : public BlobSource {
   uint64_t next_;
   const uint64_t end_;
   const uint64_t length_;
+  const std::shared_ptr<RangeDigest> digest_;
+  const struct stat opened_;
+  const std::chrono::system_clock::time_point opened_at_ = std::chrono::system_clock::now();
+  Hasher hasher_;
 };
 
 class FileRangeSink final : public BlobSink {
  public:
-  FileRangeSink(File file, uint64_t offset, uint64_t length, std::string blob_id)
+  FileRangeSink(File file, uint64_t offset, uint64_t length, std::string blob_id,
+                std::shared_ptr<RangeDigest> digest)
       : file_(std::move(file)),
         next_(offset),
         end_(offset + length),
         length_(length),
-        blob_id_(std::move(blob_id)) {}
+        blob_id_(std::move(blob_id)),
+        digest_(std::move(digest)) {}
 
   Status Write(const char* data, size_t n) override {
     if (n > end_ - next_) {
@@ -47,6 +64,7 @@ class FileRangeSink final : public BlobSink {
                            " bytes recorded for it");
     }
     RETURN_IF_ERROR(file_.WriteAt(data, n, next_));
+    if (digest_) hasher_.Update(data, n);
     next_ += n;
     return Status::Ok();
   }
@@ -59,6 +77,7 @@ class FileRangeSink final : public BlobSink {
     // Start writing the range back now, without waiting: the restore's final sync then
     // finds most of the data on disk already, as writeback overlapped the downloads.
     ::sync_file_range(file_.fd(), end_ - length_, length_, SYNC_FILE_RANGE_WRITE);
+    if (digest_) digest_->Set(hasher_.Finish(), {}, {});
     return file_.Close();
   }
 
@@ -68,23 +87,33 @@ class FileRangeSink final : public BlobSink {
   const uint64_t end_;
   const uint64_t length_;
   const std::string blob_id_;
+  const std::shared_ptr<RangeDigest> digest_;
+  Hasher hasher_;
 };
 
 }  // namespace
 
-SourceFactory FileRangeSourceFactory(std::string path, uint64_t offset, uint64_t length) {
-  return [path = std::move(path), offset, length]() -> Result<std::unique_ptr<BlobSource>> {
+SourceFactory FileRangeSourceFactory(std::string path, uint64_t offset, uint64_t length,
+                                     std::shared_ptr<RangeDigest> digest) {
+  return [path = std::move(path), offset, length,
+          digest = std::move(digest)]() -> Result<std::unique_ptr<BlobSource>> {
     ASSIGN_OR_RETURN(File f, File::Open(path, O_RDONLY | O_NOFOLLOW));
-    return std::unique_ptr<BlobSource>(new FileRangeSource(std::move(f), offset, length));
+    struct stat opened {};
+    if (digest) {
+      ASSIGN_OR_RETURN(opened, f.Stat());
+    }
+    return std::unique_ptr<BlobSource>(
+        new FileRangeSource(std::move(f), offset, length, digest, opened));
   };
 }
 
 SinkFactory FileRangeSinkFactory(std::string path, uint64_t offset, uint64_t length,
-                                 std::string blob_id) {
-  return [path = std::move(path), offset, length,
-          blob_id = std::move(blob_id)]() -> Result<std::unique_ptr<BlobSink>> {
+                                 std::string blob_id, std::shared_ptr<RangeDigest> digest) {
+  return [path = std::move(path), offset, length, blob_id = std::move(blob_id),
+          digest = std::move(digest)]() -> Result<std::unique_ptr<BlobSink>> {
     ASSIGN_OR_RETURN(File f, File::Open(path, O_WRONLY | O_NOFOLLOW));
-    return std::unique_ptr<BlobSink>(new FileRangeSink(std::move(f), offset, length, blob_id));
+    return std::unique_ptr<BlobSink>(
+        new FileRangeSink(std::move(f), offset, length, blob_id, digest));
   };
 }
 

@@ -57,6 +57,18 @@ Result<Hashed> HashForIndex(const std::string& path, uint64_t expected_size) {
   return Hashed{MetadataForIndex(st, hashed_at), checksum, st};
 }
 
+// What the upload of a one-part file hashed as it read it (see HashForIndex).
+Result<Hashed> FromDigest(RangeDigest& digest, const std::string& path, uint64_t expected_size) {
+  std::lock_guard<std::mutex> lock(digest.mu);
+  if (!digest.checksum) return InternalError("upload of " + path + " ended without hashing it");
+  if (static_cast<uint64_t>(digest.opened.st_size) != expected_size) {
+    return FailedPreconditionError("file changed during backup (size " +
+                                   std::to_string(digest.opened.st_size) + ", expected " +
+                                   std::to_string(expected_size) + "): " + path);
+  }
+  return Hashed{MetadataForIndex(digest.opened, digest.opened_at), *digest.checksum, digest.opened};
+}
+
 // The byte length of each part of `file`, checking that offsets increase from 0.
 Result<std::vector<uint64_t>> PartLengths(const FileIndex& file) {
   std::vector<uint64_t> lengths;
@@ -74,8 +86,10 @@ Result<std::vector<uint64_t>> PartLengths(const FileIndex& file) {
   return lengths;
 }
 
-// Checks the downloaded temp file and gives it its recorded mode and mtime.
-Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify, bool sync) {
+// Checks the downloaded temp file and gives it its recorded mode and mtime. `landed`: the
+// checksum taken as the bytes landed, if any; else, when `verify`, the file is read back.
+Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify,
+                  const std::optional<Checksum>& landed, bool sync) {
   ASSIGN_OR_RETURN(File f, File::Open(tmp, O_RDWR | O_NOFOLLOW));
   ASSIGN_OR_RETURN(struct stat st, f.Stat());
   if (static_cast<uint64_t>(st.st_size) != file.metadata.size) {
@@ -83,7 +97,12 @@ Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify, bo
                          std::to_string(file.metadata.size) + " bytes recorded");
   }
   if (verify) {
-    ASSIGN_OR_RETURN(Checksum got, HashRest(f));
+    Checksum got;
+    if (landed) {
+      got = *landed;
+    } else {
+      ASSIGN_OR_RETURN(got, HashRest(f));
+    }
     if (got != file.checksum) {
       return DataLossError("checksum mismatch: restored content has " + got.ToHex() +
                            ", the index records " + file.checksum.ToHex());
@@ -161,6 +180,9 @@ Future<T> Transfer::Counted(Future<T> part, uint64_t bytes) {
 Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& file,
                                     const BlobMetadata& metadata) {
   const uint64_t size = file.metadata.size;
+  // A file of one part is hashed by its upload (one read); a larger one by a pass of its own
+  // (its parts move in parallel, out of order).
+  auto digest = size > 0 && size <= options_.part_size ? std::make_shared<RangeDigest>() : nullptr;
   std::vector<Future<std::string>> parts;
   std::vector<uint64_t> offsets;
   BlobMetadata part_meta = metadata;
@@ -169,22 +191,24 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
     offsets.push_back(off);
     uint64_t len = std::min(options_.part_size, size - off);
     parts.push_back(Between<std::string>(executor_, "put.before_blob", "put.after_blob", [&] {
-      return Counted(store_.Put(FileRangeSourceFactory(path, off, len), part_meta), len);
+      return Counted(store_.Put(FileRangeSourceFactory(path, off, len, digest), part_meta), len);
     }));
   }
-  Future<Hashed> hashed = Async(executor_, [path, size] { return HashForIndex(path, size); });
+  Future<Hashed> hashed = digest
+                              ? MakeReadyFuture<Hashed>(Hashed{})
+                              : Async(executor_, [path, size] { return HashForIndex(path, size); });
   auto settled = AllSettled(std::move(parts));
   return std::move(hashed).Then(
       executor_,
       [this, name = file.name, expected = file.metadata, path, offsets = std::move(offsets),
-       settled = std::move(settled)](Result<Hashed> h) mutable {
+       settled = std::move(settled), digest](Result<Hashed> h) mutable {
         return std::move(settled).Then(
             executor_,
-            [this, h = std::move(h), name, expected, path,
-             offsets](Result<std::vector<Result<std::string>>> r) -> Future<FileIndex> {
+            [this, h = std::move(h), name, expected, path, offsets,
+             digest](Result<std::vector<Result<std::string>>> r) mutable -> Future<FileIndex> {
               FileIndex out;
               out.name = name;
-              Status error = h.status();
+              Status error;
               std::vector<std::string> put_ids;
               for (size_t i = 0; i < r->size(); ++i) {
                 if ((*r)[i].ok()) {
@@ -194,6 +218,8 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
                   error = (*r)[i].status();
                 }
               }
+              if (error.ok() && digest) h = FromDigest(*digest, path, expected.size);
+              if (error.ok()) error = h.status();
               if (error.ok()) error = CheckUnchanged(path, expected, h->stat);
               if (error.ok()) {
                 out.metadata = h->metadata;
@@ -257,18 +283,31 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path) {
       return MakeReadyFuture<void>(s);
     }
     created->Close().IgnoreError();
+    // A file of one part is verified as it lands; a larger one by reading it back (its parts
+    // land in parallel, out of order).
+    auto digest = options_.verify_checksums && file.blobs.size() == 1
+                      ? std::make_shared<RangeDigest>()
+                      : nullptr;
     std::vector<Future<void>> parts;
     for (size_t i = 0; i < file.blobs.size(); ++i) {
       const FileBlob& b = file.blobs[i];
-      parts.push_back(Counted(
-          store_.Get(b.blob_id, FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id)),
-          (*lengths)[i]));
+      parts.push_back(
+          Counted(store_.Get(b.blob_id,
+                             FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id, digest)),
+                  (*lengths)[i]));
     }
     return AllOf(std::move(parts))
-        .Then(executor_, [this, file, path, tmp](Result<void> r) -> Status {
+        .Then(executor_, [this, file, path, tmp, digest](Result<void> r) -> Status {
           Status s = r.status();
-          if (s.ok())
-            s = FinishFile(tmp, file, options_.verify_checksums, options_.sync_after_restore);
+          std::optional<Checksum> landed;
+          if (digest) {
+            std::lock_guard<std::mutex> lock(digest->mu);
+            landed = digest->checksum;
+          }
+          if (s.ok()) {
+            s = FinishFile(tmp, file, options_.verify_checksums, landed,
+                           options_.sync_after_restore);
+          }
           if (s.ok() &&
               ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
             s = ErrnoError("rename " + tmp + " to " + path, errno);

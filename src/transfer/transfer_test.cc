@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "blobstate/blob_store.h"
 #include "blobstore/blob_store_testing.h"
 #include "blobstore/faulty/faulty_blob_store.h"
@@ -203,6 +205,40 @@ TEST_F(TransferTest, ProgressCountsTheBytesOfEveryPartOnce) {
   EXPECT_EQ(progress.load(), 2502u);
   ASSERT_TRUE(GetTree(counted, *root, tmp_.Sub("dst")).GetFor(kWait).ok());
   EXPECT_EQ(progress.load(), 2 * 2502u);
+}
+
+// Bytes this process read with read(2) and pread(2) so far (rchar of /proc/self/io).
+uint64_t BytesReadByThisProcess() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  return 0;
+}
+
+// R.5: a file of one part is read once to upload and hash it, and restored without being
+// read back: the checksum is taken as the bytes land.
+TEST_F(TransferTest, OnePartFileIsReadOnceByBackupAndNeverReadBackByRestore) {
+  constexpr size_t kSize = 4 << 20;
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", testing::RandomBytes(kSize, 5)}}).ok());
+  Transfer transfer(*store_, pool_, {.part_size = 8 << 20, .ttl = 3600s});
+  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  ASSERT_TRUE(diff.ok());
+  uint64_t before = BytesReadByThisProcess();
+  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  ASSERT_TRUE(root.ok()) << root.status();
+  const uint64_t backup_read = BytesReadByThisProcess() - before;
+  EXPECT_GE(backup_read, kSize);
+  EXPECT_LT(backup_read, kSize + kSize / 2) << "the file was read more than once";
+  ASSERT_TRUE(MakeDirs(tmp_.Sub("dst")).ok());
+  before = BytesReadByThisProcess();
+  ASSERT_TRUE(transfer.GetFile(root->files_present[0], tmp_.Sub("dst/f")).GetFor(kWait).ok());
+  const uint64_t restore_read = BytesReadByThisProcess() - before;  // the blob, once
+  EXPECT_GE(restore_read, kSize);
+  EXPECT_LT(restore_read, kSize + kSize / 2) << "the restored file was read back";
+  EXPECT_EQ(*ReadSmallFile(tmp_.Sub("dst/f")), *ReadSmallFile(tmp_.Sub("src/f")));
 }
 
 TEST_F(TransferTest, DeleteBlobsTreatsAlreadyDeletedAsDone) {
