@@ -102,6 +102,51 @@ awk -v a="$db_mib" -v b="$db2_mib" -v fc="$full_cp" -v fb="$full_bs" -v fe="$ful
 }'
 echo "   restored store verified: every key present with its value"
 
+# R.1, R.3: restores that start from what is on disk. "One commit behind": this host's store
+# is as the last backup before the new data left it (restored from that blob store copy,
+# untimed), and the latest checkpoint is restored over it. "Resumed": a restore into an
+# empty directory is killed once half of the store's bytes are staged, then run again.
+json_figure() {  # json_figure FILE KEY: KEY of the "_all" store figures in the --json FILE
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stores"]["_all"][sys.argv[2]])' "$1" "$2"
+}
+bt=(); bd=()
+behind_bs() {
+  rm -rf "$scratch/behind" "$scratch/behind.restore"
+  "$bin/blobstate" restore --blob-store "file://$scratch/blobs.base" --job bench --task t0 \
+    --store "db=$scratch/behind" >/dev/null
+  bt+=("$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/behind" --json)")
+  bd+=("$(json_figure "$scratch/out" bytes_downloaded)")
+  total_bytes=$(($(json_figure "$scratch/out" bytes_downloaded) + $(json_figure "$scratch/out" bytes_reused)))
+}
+for r in $(seq 1 "$runs"); do behind_bs; done
+"$bin/blobstate-rocksdb" verify --db "$scratch/behind" --keys $((keys + new_keys)) \
+  --value-size 1000 --total $((keys + new_keys)) >/dev/null
+rt=(); rd=()
+resumed_bs() {
+  rm -rf "$scratch/resumed" "$scratch/resumed.restore" "$scratch/resumed.restore.snapshot"
+  "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/resumed" >/dev/null &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    local staged
+    staged=$(du -sb "$scratch/resumed.restore" 2>/dev/null | cut -f1)
+    if (( ${staged:-0} * 2 >= total_bytes )); then kill -9 "$pid"; break; fi
+    sleep 0.02
+  done
+  wait "$pid" 2>/dev/null || true
+  rt+=("$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/resumed" --json)")
+  rd+=("$(json_figure "$scratch/out" bytes_downloaded)")
+}
+for r in $(seq 1 "$runs"); do resumed_bs; done
+"$bin/blobstate-rocksdb" verify --db "$scratch/resumed" --keys $((keys + new_keys)) \
+  --value-size 1000 --total $((keys + new_keys)) >/dev/null
+echo "== restores that start from what is on disk (medians; full restore: $rest_bs s, $((total_bytes >> 20)) MiB)"
+awk -v t="$(median "${bt[@]}")" -v d="$(median "${bd[@]}")" -v f="$rest_bs" -v nb="$new_bytes" \
+    -v tb="$total_bytes" -v rt="$(median "${rt[@]}")" -v rd="$(median "${rd[@]}")" 'BEGIN {
+  printf "   one commit behind: %.2f s (%.1fx faster than full), %.1f MiB downloaded (the new files: %.1f MiB; the store: %.0f MiB)\n", t, f/t, d/1048576, nb/1048576, tb/1048576
+  printf "   resumed after a kill at 50%%: %.2f s (%.2fx of full), %.1f MiB downloaded (%.0f%% of the store)\n", rt, rt/f, rd/1048576, rd*100/tb
+}'
+echo "   both restored stores verified: every key present with its value"
+
 # What history costs in stored bytes: 4 commits after a full backup, with the default
 # retention (the latest 3 kept) and with --keep-last 1 (no history), each from its own copy
 # of the store, under two kinds of churn: "append" (5% new keys, compacted among

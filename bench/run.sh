@@ -4,8 +4,8 @@
 #   BENCH_TREE_MIB   size of the put/get tree (default 1024)
 #   BENCH_RUNS       runs per measurement (default 5; the cloud part: BENCH_CLOUD_RUNS, 3)
 #   BENCH_DIR        scratch directory (default /tmp); needs ~3x the tree size free
-#   BENCH_ONLY       the parts to run, space-separated, from: hash diff tree rocksdb commit
-#                    fencing gc cloud
+#   BENCH_ONLY       the parts to run, space-separated, from: hash diff tree files rocksdb
+#                    commit fencing gc cloud
 #                    (default: all of them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ tree_mib=${BENCH_TREE_MIB:-1024}
 runs=${BENCH_RUNS:-5}
 scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-bench-XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
-only=" ${BENCH_ONLY:-hash diff tree rocksdb commit fencing gc cloud} "
+only=" ${BENCH_ONLY:-hash diff tree files rocksdb commit fencing gc cloud} "
 source bench/lib.sh
 want() { [[ $only == *" $1 "* ]]; }
 
@@ -75,6 +75,7 @@ max_rss=$(printf '%s\n' "${rss[@]}" | sort -n | tail -n1)
 echo "   peak RSS of blobstate: $((max_rss / 1024)) MiB (target < 256 MiB)"
 fi
 
+if want files; then bash "$(dirname "$0")/files_bench.sh"; fi
 if want rocksdb; then bash "$(dirname "$0")/rocksdb_bench.sh"; fi
 if want commit; then bash "$(dirname "$0")/commit_bench.sh"; fi
 if want fencing; then bash "$(dirname "$0")/fencing_bench.sh"; fi
