@@ -18,6 +18,9 @@ new_keys=$((keys / 20))       # ~5% new data
 task=(--blob-store "file://$scratch/blobs" --job bench --task t0 --io-threads "$threads")
 
 source bench/lib.sh
+json_figure() {  # json_figure FILE KEY: KEY of the "_all" store figures in the --json FILE
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stores"]["_all"][sys.argv[2]])' "$1" "$2"
+}
 
 echo "== RocksDB benchmark: filling $keys keys (~$mib MiB)"
 fill_store "$db" "$keys"
@@ -40,6 +43,7 @@ full_cp() { rm -rf "$scratch/cp1"; fc+=("$(secs bash -c "cp -r '$db' '$scratch/c
 full_bs() {
   rm -rf "$scratch/blobs"
   fb+=("$(secs "$bin/blobstate" backup "${task[@]}" --store "db=$db" --json)")
+  cp "$scratch/out" "$scratch/full.json"
   rm -rf "$db"-*  # its local checkpoint: the next full backup starts from nothing
 }
 full_be() { rm -rf "$scratch/be"; fe+=("$(secs "$bin/backup_engine_tool" backup "$db" "$scratch/be" "$threads")"); }
@@ -82,7 +86,11 @@ uploaded=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stor
 
 rc=(); rb=(); re=()
 restore_cp() { rm -rf "$scratch/restored-cp"; rc+=("$(secs bash -c "cp -r '$scratch/cp2' '$scratch/restored-cp' && sync")"); }
-restore_bs() { rm -rf "$scratch/restored-bs"; rb+=("$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/restored-bs")"); }
+restore_bs() {
+  rm -rf "$scratch/restored-bs"
+  rb+=("$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/restored-bs" --json)")
+  cp "$scratch/out" "$scratch/restore.json"
+}
 restore_be() { rm -rf "$scratch/restored-be"; re+=("$(secs "$bin/backup_engine_tool" restore "$scratch/be" "$scratch/restored-be" "$threads")"); }
 rotate 1 restore_cp restore_bs restore_be; rc=(); rb=(); re=()  # the discarded round
 for r in $(seq 1 "$runs"); do rotate "$r" restore_cp restore_bs restore_be; done
@@ -101,14 +109,19 @@ awk -v a="$db_mib" -v b="$db2_mib" -v fc="$full_cp" -v fb="$full_bs" -v fe="$ful
   printf "   incremental upload: %d bytes for %d bytes of new files (%.2f%% over)\n", up, nb, (up - nb) * 100.0 / nb
 }'
 echo "   restored store verified: every key present with its value"
+read_of() {  # read_of FILE: the bytes the command of --json FILE read (process_io)
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["process_io"]["read_bytes"])' "$1"
+}
+awk -v br="$(read_of "$scratch/full.json")" -v bu="$(json_figure "$scratch/full.json" bytes_uploaded)" \
+    -v rr="$(read_of "$scratch/restore.json")" -v rd="$(json_figure "$scratch/restore.json" bytes_downloaded)" 'BEGIN {
+  printf "   bytes read by blobstate: full backup %.0f MiB for %.0f MiB uploaded (%.2fx); restore %.0f MiB for %.0f MiB downloaded (%.2fx)\n", br/1048576, bu/1048576, br/bu, rr/1048576, rd/1048576, rr/rd
+}'
 
 # R.1, R.3: restores that start from what is on disk. "One commit behind": this host's store
 # is as the last backup before the new data left it (restored from that blob store copy,
 # untimed), and the latest checkpoint is restored over it. "Resumed": a restore into an
-# empty directory is killed once half of the store's bytes are staged, then run again.
-json_figure() {  # json_figure FILE KEY: KEY of the "_all" store figures in the --json FILE
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stores"]["_all"][sys.argv[2]])' "$1" "$2"
-}
+# empty directory is killed once half of the store's bytes are on disk in its staging
+# area, then run again.
 bt=(); bd=()
 behind_bs() {
   rm -rf "$scratch/behind" "$scratch/behind.restore"
@@ -128,7 +141,7 @@ resumed_bs() {
   local pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     local staged
-    staged=$(du -sb "$scratch/resumed.restore" 2>/dev/null | cut -f1)
+    staged=$( (du -s --block-size=1 "$scratch/resumed.restore" 2>/dev/null || true) | cut -f1)
     if (( ${staged:-0} * 2 >= total_bytes )); then kill -9 "$pid"; break; fi
     sleep 0.02
   done
