@@ -62,6 +62,12 @@ struct DiffOptions {
 Result<DirDiff> DiffDir(const std::string& local_dir, const DirIndex& remote,
                         const DiffOptions& options);
 
+// The checksum of the local file at `path`, taken the way `like` records its own (one
+// read): part by part at `like`'s offsets, composed by FileChecksumOfParts, when its parts
+// record theirs; else of the whole content. Sets *size to the bytes read: a file of
+// another size has another checksum, whatever this returns.
+Result<Checksum> ChecksumLike(const std::string& path, const FileIndex& like, uint64_t* size);
+
 // FileMetadata of a file from its stat, as recorded in an index for a checksum computed at
 // `hashed_at`: the identity (device, inode) is zeroed when the file is racily fresh, i.e.
 // modified less than 2 s before `hashed_at` (docs/format.md, "Checksum reuse").

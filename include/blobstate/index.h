@@ -14,6 +14,7 @@
 #define BLOBSTATE_INDEX_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,10 @@ struct FileMetadata {
 struct FileBlob {
   std::string blob_id;
   uint64_t offset = 0;
+  // XXH3-128 of the part's bytes. Absent in a version 1 index, and in a file that a
+  // version 1 writer uploaded and later snapshots retained: then FileIndex::checksum is
+  // the content's checksum, and a part can only be checked with the whole file.
+  std::optional<Checksum> checksum;
   friend bool operator==(const FileBlob&, const FileBlob&) = default;
 };
 
@@ -49,6 +54,7 @@ struct FileIndex {
   std::string name;             // a single path component
   std::vector<FileBlob> blobs;  // in offset order; empty for an empty file
   FileMetadata metadata;
+  // The content's checksum; for a file whose parts record theirs, FileChecksumOfParts.
   Checksum checksum;
   friend bool operator==(const FileIndex&, const FileIndex&) = default;
 };
@@ -82,8 +88,18 @@ struct SnapshotIndex {
   friend bool operator==(const SnapshotIndex&, const SnapshotIndex&) = default;
 };
 
-// The format version EncodeSnapshotIndex writes.
-inline constexpr uint32_t kSnapshotIndexFormatVersion = 1;
+// The format version EncodeSnapshotIndex writes. Version 2 added the parts' checksums.
+inline constexpr uint32_t kSnapshotIndexFormatVersion = 2;
+
+// Whether every part of `file` records its checksum (true for an empty file).
+bool HasPartChecksums(const FileIndex& file);
+
+// The checksum FileIndex::checksum records for a file whose parts record theirs, from
+// those (docs/format.md, "File checksums"): of one part, that part's (the content's); of
+// several, the XXH3-128 of their checksums in order, 16 bytes each (high 64 bits, then
+// low, big-endian); of none, the XXH3-128 of no bytes. So a file of several parts is hashed
+// part by part, in parallel, each part once.
+Checksum FileChecksumOfParts(const std::vector<Checksum>& parts);
 
 // Encodes `index` in the current format version (docs/format.md).
 std::string EncodeSnapshotIndex(const SnapshotIndex& index);

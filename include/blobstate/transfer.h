@@ -75,8 +75,11 @@ class Transfer {
   Future<DirIndex> PutDir(const std::string& root, DirDiff diff, const BlobMetadata& metadata);
 
   // Downloads `file` to `path` (which must not exist), verified as described above.
-  // kDataLoss naming the file and blob when sizes or checksums disagree.
-  Future<void> GetFile(const FileIndex& file, const std::string& path);
+  // kDataLoss naming the file and blob when sizes or checksums disagree. A file whose parts
+  // record checksums is downloaded under PartialNameOf(path), which a failure leaves in
+  // place: `have` (one entry per part, or empty) marks the parts that an earlier download
+  // left there and that were verified since (see VerifiedParts); they are not downloaded.
+  Future<void> GetFile(const FileIndex& file, const std::string& path, std::vector<bool> have = {});
 
   // Deletes the given blobs in parallel; blobs already gone count as deleted.
   Future<void> DeleteBlobs(std::vector<std::string> blob_ids);
@@ -93,6 +96,15 @@ class Transfer {
   Executor& executor_;
   const TransferOptions options_;
 };
+
+// The temporary name beside `path` under which GetFile downloads a file whose parts record
+// checksums: ".blobstate-tmp-" and 16 hex digits of the name's hash, the same every time.
+std::string PartialNameOf(const std::string& path);
+
+// Which parts of `file` the partial download at `partial` holds already, each read and
+// checked against its recorded checksum; empty if there is none of `file`'s size, or if
+// `file`'s parts record no checksums.
+std::vector<bool> VerifiedParts(const std::string& partial, const FileIndex& file);
 
 // The blob ids of every file present in `index`, at every depth.
 std::vector<std::string> BlobIdsOf(const DirIndex& index);

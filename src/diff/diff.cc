@@ -99,7 +99,7 @@ Result<std::optional<FileIndex>> MatchFile(const std::string& path, const FileMe
   }
   auto hashed_at = std::chrono::system_clock::now();
   uint64_t size = 0;
-  ASSIGN_OR_RETURN(Checksum sum, HashFile(path, &size));
+  ASSIGN_OR_RETURN(Checksum sum, ChecksumLike(path, recorded, &size));
   if (sum != recorded.checksum || size != recorded.metadata.size) {
     return std::optional<FileIndex>();
   }
@@ -201,6 +201,24 @@ uint64_t DirDiff::BytesAdded() const {
 Result<DirDiff> DiffDir(const std::string& local_dir, const DirIndex& remote,
                         const DiffOptions& options) {
   return Diff(local_dir, "", remote, options, 0);
+}
+
+Result<Checksum> ChecksumLike(const std::string& path, const FileIndex& like, uint64_t* size) {
+  if (like.blobs.size() <= 1 || !HasPartChecksums(like)) return HashFile(path, size);
+  ASSIGN_OR_RETURN(File f, File::Open(path, O_RDONLY | O_NOFOLLOW));
+  std::vector<Checksum> parts;
+  uint64_t total = 0;
+  for (size_t i = 0; i < like.blobs.size(); ++i) {
+    const uint64_t end = i + 1 < like.blobs.size() ? like.blobs[i + 1].offset : like.metadata.size;
+    uint64_t got = 0;
+    ASSIGN_OR_RETURN(Checksum part, HashNext(f, end - like.blobs[i].offset, &got));
+    parts.push_back(part);
+    total += got;
+  }
+  uint64_t rest = 0;
+  RETURN_IF_ERROR(HashRest(f, &rest).status());  // a longer file: count what is left
+  *size = total + rest;
+  return FileChecksumOfParts(parts);
 }
 
 FileMetadata MetadataForIndex(const struct stat& st,

@@ -10,6 +10,7 @@
 #include "index/fields.h"
 #include "index/index_testing.h"
 #include "index/wire.h"
+#include "util/hash.h"
 
 namespace blobstate {
 namespace {
@@ -172,12 +173,12 @@ TEST(CodecTest, RejectsWrongWireTypeForKnownField) {
 
 TEST(CodecTest, RejectsNewerVersion) {
   std::string bytes = EncodeSnapshotIndex(testing::EmptyStoreIndex());
-  bytes[4] = 2;
+  bytes[4] = 3;
   EXPECT_EQ(DecodeError(bytes),
-            "unsupported snapshot index format version 2 (this build reads up to 1)");
+            "unsupported snapshot index format version 3 (this build reads up to 2)");
   bytes[4] = 0;
   EXPECT_EQ(DecodeError(bytes),
-            "unsupported snapshot index format version 0 (this build reads up to 1)");
+            "unsupported snapshot index format version 0 (this build reads up to 2)");
 }
 
 TEST(CodecTest, RejectsBadMagic) {
@@ -334,6 +335,40 @@ TEST(CodecTest, RejectsNonIncreasingOffsets) {
     EXPECT_EQ(DecodeError(EncodeSnapshotIndex(index)),
               std::string("snapshot index: dir \"a/b\": file \"x\": ") + c.error);
   }
+}
+
+// Version 2: a file's parts record their checksums all or none, and when they do, the
+// file's checksum is made of theirs. A version 1 index never carries them.
+TEST(CodecTest, PartChecksumsAreAllOrNoneAndMakeTheFilesChecksum) {
+  auto encode = [](const FileIndex& f) {
+    SnapshotIndex index;
+    index.root.files_present = {f};
+    return EncodeSnapshotIndex(index);
+  };
+  FileIndex f = MakeFile("x", 10, 4);  // 3 parts
+  std::vector<Checksum> parts;
+  for (FileBlob& b : f.blobs) {
+    b.checksum = HashBytes(b.blob_id.data(), b.blob_id.size());
+    parts.push_back(*b.checksum);
+  }
+  f.checksum = FileChecksumOfParts(parts);
+  Result<SnapshotIndex> good = DecodeSnapshotIndex(encode(f));
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->root.files_present[0], f);
+
+  FileIndex partial = f;
+  partial.blobs[1].checksum.reset();
+  EXPECT_EQ(DecodeError(encode(partial)),
+            "snapshot index: file \"x\": only 2 of 3 parts record a checksum");
+  FileIndex other = f;
+  other.checksum.low ^= 1;
+  EXPECT_NE(DecodeError(encode(other)).find("is not the one of its parts"), std::string::npos);
+
+  std::string v1 = encode(f);  // the same body in a version 1 envelope: no part checksums
+  Result<SnapshotIndex> old =
+      DecodeSnapshotIndex(testing::SealIndexBody(std::string_view(v1).substr(8, v1.size() - 16)));
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_FALSE(old->root.files_present[0].blobs[0].checksum.has_value());
 }
 
 TEST(CodecTest, ErrorsNameRemovedEntries) {

@@ -1,4 +1,4 @@
-// DecodeSnapshotIndex: the reader of every supported version (only 1 so far), and the
+// DecodeSnapshotIndex: the reader of every supported version (1 and 2), and the
 // name rule. docs/format.md is the contract; this file explains only choices within it.
 //
 // Nothing in the input is trusted. Lengths are checked against the bytes that are
@@ -14,6 +14,7 @@
 #include "blobstate/index.h"
 #include "index/fields.h"
 #include "index/wire.h"
+#include "util/hash.h"
 
 namespace blobstate {
 namespace {
@@ -58,6 +59,7 @@ uint64_t LoadBigEndian(std::string_view b) {
 
 class Decoder {
  public:
+  explicit Decoder(uint32_t version) : version_(version) {}
   Status DecodeBody(std::string_view body, SnapshotIndex* index);
 
  private:
@@ -92,6 +94,7 @@ class Decoder {
   Result<uint32_t> ToUint32(const WireField& f) const;
   std::string Where() const;
 
+  const uint32_t version_;  // of the envelope
   std::vector<Frame> path_;
 };
 
@@ -253,6 +256,15 @@ Status Decoder::ParseBlob(std::string_view bytes, FileBlob* blob) {
   return ForEachField(bytes, kFileBlobSpec, [&](const WireField& f) -> Status {
     if (f.id == kBlobId) blob->blob_id = std::string(f.bytes);
     if (f.id == kBlobOffset) blob->offset = f.number;
+    if (f.id == kBlobChecksum && version_ >= 2) {  // unknown to version 1: skipped
+      if (f.bytes.size() != kChecksumBytes) {
+        return FieldError(kFileBlobSpec, f,
+                          "checksum of " + std::to_string(f.bytes.size()) + " bytes, expected " +
+                              std::to_string(kChecksumBytes));
+      }
+      blob->checksum =
+          Checksum{LoadBigEndian(f.bytes.substr(0, 8)), LoadBigEndian(f.bytes.substr(8, 8))};
+    }
     return Status::Ok();
   });
 }
@@ -329,6 +341,19 @@ Status Decoder::ValidateFile(const FileIndex& file) const {
                    std::to_string(size));
     }
   }
+  // Parts record their checksums all or none; if all, the file's is made of theirs.
+  std::vector<Checksum> parts;
+  for (const FileBlob& b : file.blobs) {
+    if (b.checksum) parts.push_back(*b.checksum);
+  }
+  if (!parts.empty() && parts.size() != file.blobs.size()) {
+    return Error("only " + std::to_string(parts.size()) + " of " +
+                 std::to_string(file.blobs.size()) + " parts record a checksum");
+  }
+  if (!parts.empty() && FileChecksumOfParts(parts) != file.checksum) {
+    return Error("checksum " + file.checksum.ToHex() + " is not the one of its parts, " +
+                 FileChecksumOfParts(parts).ToHex());
+  }
   return Status::Ok();
 }
 
@@ -386,13 +411,31 @@ Result<SnapshotIndex> DecodeSnapshotIndex(std::string_view bytes) {
   ASSIGN_OR_RETURN(
       EnvelopeContents contents,
       OpenEnvelope(bytes, kSnapshotIndexMagic, "snapshot index", kSnapshotIndexFormatVersion));
-  // Version 1 is the only version so far; a later one dispatches on contents.version.
+  // Version 2 added FileBlob.checksum; a version 1 body is read as version 2 without it.
   SnapshotIndex index;
-  RETURN_IF_ERROR(Decoder().DecodeBody(contents.body, &index));
+  RETURN_IF_ERROR(Decoder(contents.version).DecodeBody(contents.body, &index));
   return index;
 }
 
 bool IsValidName(std::string_view name) { return NameProblem(name) == nullptr; }
+
+bool HasPartChecksums(const FileIndex& file) {
+  return std::all_of(file.blobs.begin(), file.blobs.end(),
+                     [](const FileBlob& b) { return b.checksum.has_value(); });
+}
+
+Checksum FileChecksumOfParts(const std::vector<Checksum>& parts) {
+  if (parts.size() == 1) return parts[0];
+  std::string bytes;
+  bytes.reserve(parts.size() * kChecksumBytes);
+  for (const Checksum& c : parts) {
+    for (uint64_t word : {c.high, c.low}) {
+      for (int shift = 56; shift >= 0; shift -= 8)
+        bytes.push_back(static_cast<char>(word >> shift));
+    }
+  }
+  return HashBytes(bytes.data(), bytes.size());
+}
 
 TreeTotals TotalsOf(const std::vector<FileIndex>& files) {
   TreeTotals t;

@@ -1,8 +1,8 @@
-// EncodeSnapshotIndex: the version 1 writer (docs/format.md).
+// EncodeSnapshotIndex: the version 2 writer (docs/format.md).
 //
 // Determinism: fields are written in id order, repeated fields in vector order, and a
-// singular field is omitted exactly when it holds its default (0, empty, or a message
-// whose encoding is empty). No v1 field carries the must-understand bit.
+// singular field is omitted exactly when it holds its default (0, empty, absent, or a
+// message whose encoding is empty). No field carries the must-understand bit.
 //
 // Each nested message is preceded by its length, so the encoder measures before it writes.
 // Measuring a directory means measuring its whole subtree; to keep encoding linear in the
@@ -67,17 +67,21 @@ class Encoder {
     StringField(out, kFileName, file.name);
     for (const FileBlob& b : file.blobs) SmallMessageField(out, kFileBlobs, b);
     SmallMessageField(out, kFileMetadata, file.metadata, /*omit_if_empty=*/true);
-    if (file.checksum != Checksum{}) {
-      out.LenHeader(kFileChecksum, kChecksumBytes);
-      WriteBigEndian(out, file.checksum.high);
-      WriteBigEndian(out, file.checksum.low);
-    }
+    if (file.checksum != Checksum{}) ChecksumField(out, kFileChecksum, file.checksum);
   }
 
   template <typename Out>
   void EncodeMessage(Out& out, const FileBlob& blob) {
     StringField(out, kBlobId, blob.blob_id);
     UintField(out, kBlobOffset, blob.offset);
+    if (blob.checksum) ChecksumField(out, kBlobChecksum, *blob.checksum);
+  }
+
+  template <typename Out>
+  static void ChecksumField(Out& out, uint32_t id, const Checksum& sum) {
+    out.LenHeader(id, kChecksumBytes);
+    WriteBigEndian(out, sum.high);
+    WriteBigEndian(out, sum.low);
   }
 
   template <typename Out>

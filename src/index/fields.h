@@ -1,4 +1,4 @@
-// Field ids and wire types of the snapshot index messages, version 1 (docs/format.md).
+// Field ids and wire types of the snapshot index messages, versions 1 and 2 (docs/format.md).
 //
 // An id is never reused. A field that is dropped stays listed here, commented out, with
 // the version that dropped it. Every id known to this build is below 64 (the decoder
@@ -41,8 +41,9 @@ inline constexpr uint32_t kFileMetadata = 3;  // LEN, FileMetadata
 inline constexpr uint32_t kFileChecksum = 4;  // LEN, exactly 16 bytes
 
 // FileBlob.
-inline constexpr uint32_t kBlobId = 1;      // LEN, bytes
-inline constexpr uint32_t kBlobOffset = 2;  // VARINT, uint64
+inline constexpr uint32_t kBlobId = 1;        // LEN, bytes
+inline constexpr uint32_t kBlobOffset = 2;    // VARINT, uint64
+inline constexpr uint32_t kBlobChecksum = 3;  // LEN, exactly 16 bytes; since version 2
 
 // FileMetadata.
 inline constexpr uint32_t kFileMetaSize = 1;     // VARINT, uint64
@@ -106,6 +107,7 @@ inline constexpr FieldSpec kFileIndexFields[] = {
 inline constexpr FieldSpec kFileBlobFields[] = {
     {kBlobId, "blob_id", WireType::kLen, false},
     {kBlobOffset, "offset", WireType::kVarint, false},
+    {kBlobChecksum, "checksum", WireType::kLen, false},
 };
 inline constexpr FieldSpec kFileMetadataFields[] = {
     {kFileMetaSize, "size", WireType::kVarint, false},

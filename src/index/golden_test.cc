@@ -1,10 +1,11 @@
 // Golden files: encodings of each format version, committed once and decoded forever.
 //
-// testdata/index/v1/<case>.bin is the encoding; <case>.txt its DumpIndex(), the expected
+// testdata/index/v<N>/<case>.bin is the encoding; <case>.txt its DumpIndex(), the expected
 // decoding field by field. The files of a version are written once, by the change that
 // introduces the version (EncodeSnapshotIndex and DumpIndex of its cases), and never change.
 #include <gtest/gtest.h>
 
+#include <span>
 #include <string>
 
 #include "blobstate/index.h"
@@ -30,43 +31,51 @@ const GoldenCase kVersion1Cases[] = {
     {"unknown_optional_fields", testing::UnknownOptionalFieldsIndex,
      testing::UnknownOptionalFieldsBytes},
 };
+const GoldenCase kVersion2Cases[] = {
+    {"empty_store", testing::EmptyStoreIndex, nullptr},
+    {"nested_tree", testing::NestedTreeIndex, nullptr},
+    {"part_checksums", testing::PartChecksumsIndex, nullptr},
+};
 
-std::string Version1Path(const GoldenCase& c, const char* ext) {
-  return std::string(BLOBSTATE_SOURCE_DIR) + "/testdata/index/v1/" + c.name + ext;
+struct Version {
+  uint32_t number;
+  std::span<const GoldenCase> cases;
+};
+const Version kVersions[] = {{1, kVersion1Cases}, {2, kVersion2Cases}};
+
+std::string GoldenPath(uint32_t version, const GoldenCase& c, const char* ext) {
+  return std::string(BLOBSTATE_SOURCE_DIR) + "/testdata/index/v" + std::to_string(version) + "/" +
+         c.name + ext;
 }
 
-TEST(IndexGoldenTest, DecodesVersion1Files) {
-  for (const GoldenCase& c : kVersion1Cases) {
-    SCOPED_TRACE(c.name);
-    Result<std::string> bytes = ReadSmallFile(Version1Path(c, ".bin"));
-    ASSERT_TRUE(bytes.ok()) << bytes.status();
-    Result<std::string> dump = ReadSmallFile(Version1Path(c, ".txt"));
-    ASSERT_TRUE(dump.ok()) << dump.status();
+TEST(IndexGoldenTest, DecodesTheFilesOfEveryVersion) {
+  for (const Version& v : kVersions) {
+    for (const GoldenCase& c : v.cases) {
+      SCOPED_TRACE("v" + std::to_string(v.number) + "/" + c.name);
+      Result<std::string> bytes = ReadSmallFile(GoldenPath(v.number, c, ".bin"));
+      ASSERT_TRUE(bytes.ok()) << bytes.status();
+      Result<std::string> dump = ReadSmallFile(GoldenPath(v.number, c, ".txt"));
+      ASSERT_TRUE(dump.ok()) << dump.status();
+      EXPECT_EQ(bytes->substr(0, 8),
+                std::string("BSIX", 4) + static_cast<char>(v.number) + std::string(3, '\0'));
 
-    Result<SnapshotIndex> decoded = DecodeSnapshotIndex(*bytes);
-    ASSERT_TRUE(decoded.ok()) << decoded.status();
-    EXPECT_EQ(DumpIndex(*decoded), *dump);
-    EXPECT_TRUE(*decoded == c.expected());
+      Result<SnapshotIndex> decoded = DecodeSnapshotIndex(*bytes);
+      ASSERT_TRUE(decoded.ok()) << decoded.status();
+      EXPECT_EQ(DumpIndex(*decoded), *dump);
+      EXPECT_TRUE(*decoded == c.expected());
+    }
   }
 }
 
-TEST(IndexGoldenTest, Version1FilesStartWithMagicAndVersion) {
-  for (const GoldenCase& c : kVersion1Cases) {
-    SCOPED_TRACE(c.name);
-    Result<std::string> bytes = ReadSmallFile(Version1Path(c, ".bin"));
-    ASSERT_TRUE(bytes.ok()) << bytes.status();
-    EXPECT_EQ(bytes->substr(0, 8), std::string("BSIX\x01\x00\x00\x00", 8));
-  }
-}
-
-// While version 1 is the current version, the encoder must reproduce the files byte for
-// byte: a difference is a format change and needs a new version and new golden files.
-TEST(IndexGoldenTest, EncoderReproducesVersion1Files) {
-  if (kSnapshotIndexFormatVersion != 1) GTEST_SKIP() << "the encoder writes a later version";
-  for (const GoldenCase& c : kVersion1Cases) {
+// The encoder must reproduce the current version's files byte for byte: a difference is a
+// format change and needs a new version and new golden files.
+TEST(IndexGoldenTest, EncoderReproducesTheCurrentVersionsFiles) {
+  const Version& current = kVersions[std::size(kVersions) - 1];
+  ASSERT_EQ(current.number, kSnapshotIndexFormatVersion) << "golden files of the new version?";
+  for (const GoldenCase& c : current.cases) {
     if (c.bytes != nullptr) continue;
     SCOPED_TRACE(c.name);
-    Result<std::string> bytes = ReadSmallFile(Version1Path(c, ".bin"));
+    Result<std::string> bytes = ReadSmallFile(GoldenPath(current.number, c, ".bin"));
     ASSERT_TRUE(bytes.ok()) << bytes.status();
     EXPECT_TRUE(EncodeSnapshotIndex(c.expected()) == *bytes);
   }

@@ -53,7 +53,8 @@ void DumpFile(const FileIndex& f, const std::string& indent, bool removed, std::
          " device " + std::to_string(m.device) + " inode " + std::to_string(m.inode) + "\n";
   out += indent + "  checksum " + f.checksum.ToHex() + "\n";
   for (const FileBlob& b : f.blobs) {
-    out += indent + "  blob " + Quote(b.blob_id) + " offset " + std::to_string(b.offset) + "\n";
+    out += indent + "  blob " + Quote(b.blob_id) + " offset " + std::to_string(b.offset) +
+           (b.checksum ? " checksum " + b.checksum->ToHex() : "") + "\n";
   }
 }
 
@@ -86,6 +87,31 @@ FileIndex MakeFile(std::string name, uint64_t size, uint64_t part_size, uint32_t
   const std::string content = f.name + "/" + std::to_string(size) + "/" + std::to_string(seed);
   f.checksum = HashBytes(content.data(), content.size());
   return f;
+}
+
+SnapshotIndex PartChecksumsIndex() {
+  SnapshotIndex index;
+  index.creation_time_ms = 1'800'000'000'789;
+  index.metadata = SampleMetadata("part-checksums");
+  index.prev_snapshot_index_blob_id = "wordcount/1/Partition_0/part-checksums/index-0001";
+  // Parts of a file hashed one by one (version 2), a one-part file (its checksum is its
+  // part's), an empty file, and a file retained from a version 1 writer (no part checksums).
+  auto with_parts = [](FileIndex f) {
+    std::vector<Checksum> parts;
+    for (FileBlob& b : f.blobs) {
+      const std::string bytes = b.blob_id + "/bytes";
+      b.checksum = HashBytes(bytes.data(), bytes.size());
+      parts.push_back(*b.checksum);
+    }
+    f.checksum = FileChecksumOfParts(parts);
+    return f;
+  };
+  index.root.files_present.push_back(with_parts(MakeFile("000012.sst", 10'000'000, 4 << 20, 3)));
+  index.root.files_present.push_back(with_parts(MakeFile("MANIFEST-000011", 900, 4 << 20, 4)));
+  index.root.files_present.push_back(with_parts(MakeFile("empty", 0, 4 << 20, 5)));
+  index.root.files_present.push_back(MakeFile("000005.sst", 9'000'000, 4 << 20, 6));
+  index.root.files_removed.push_back(with_parts(MakeFile("000010.sst", 5'000'000, 4 << 20, 7)));
+  return index;
 }
 
 SnapshotIndex EmptyStoreIndex() {

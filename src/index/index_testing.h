@@ -1,7 +1,7 @@
 // Test helpers for the index codec: sample indexes, a text dump, and envelope helpers.
 //
 // The samples that golden_test.cc encodes are the content of the committed golden files in
-// testdata/index/v1/: changing them breaks IndexGoldenTest, on purpose.
+// testdata/index/v1/ and v2/: changing them breaks IndexGoldenTest, on purpose.
 #ifndef BLOBSTATE_INDEX_INDEX_TESTING_H_
 #define BLOBSTATE_INDEX_INDEX_TESTING_H_
 
@@ -25,6 +25,9 @@ SnapshotIndex EmptyStoreIndex();
 SnapshotIndex NestedTreeIndex();
 // Non-ASCII, control-character, non-UTF-8 and 255-byte names (golden "unicode_names").
 SnapshotIndex UnicodeNamesIndex();
+// Files whose parts record checksums (version 2), beside an empty file and one without
+// (golden "part_checksums", version 2 only).
+SnapshotIndex PartChecksumsIndex();
 // What the golden "unknown_optional_fields" decodes to.
 SnapshotIndex UnknownOptionalFieldsIndex();
 // UnknownOptionalFieldsIndex() as a newer writer would encode it: with unknown optional

@@ -188,7 +188,7 @@ Future<void> RestoreManager::State::Download(std::shared_ptr<const RestorePlan> 
       Windowed<void>(executor, plan->downloads.size(), kFilesInFlight, [this, plan](size_t i) {
         const PlannedFile& f = plan->downloads[i];
         return Between<void>(executor, "get.before_file", "get.after_file",
-                             [&] { return transfer.GetFile(*f.file, f.path); })
+                             [&] { return transfer.GetFile(*f.file, f.path, f.have); })
             .Then(executor, [&f](Result<void> r) {
               return r.status().WithContext("file " + f.rel_path + " (" + BlobsOf(*f.file) + ")");
             });
@@ -216,7 +216,8 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
         RETURN_IF_ERROR(SwapIn(config.dir, *plan, options.sync));
         StoreFigures f;
         f.files_reused = plan->kept.files + plan->linked.files + plan->copied.files;
-        f.bytes_reused = plan->kept.bytes + plan->linked.bytes + plan->copied.bytes;
+        f.bytes_reused =
+            plan->kept.bytes + plan->linked.bytes + plan->copied.bytes + plan->resumed_bytes;
         f.files_downloaded = plan->downloaded.files;
         f.bytes_downloaded = plan->downloaded.bytes;
         f.durations[Phase::kDownload] = Clock::now() - started;

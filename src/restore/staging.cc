@@ -14,8 +14,8 @@
 
 #include "blobstate/diff.h"
 #include "blobstate/store.h"
+#include "blobstate/transfer.h"
 #include "util/fs.h"
-#include "util/hash.h"
 #include "util/random.h"
 
 namespace blobstate {
@@ -88,6 +88,7 @@ class Planner {
     std::map<std::string, struct stat> entries;
     if (staged) entries = ListEntries(here);
     std::set<std::string_view> wanted;
+    std::set<std::string> partials;  // interrupted downloads to continue
     for (const DirIndex& sub : d.subdirs_present) {
       const std::string sub_rel = Below(rel, sub.name);
       if (!IsValidName(sub.name)) return InvalidArgumentError("invalid directory name: " + sub_rel);
@@ -112,9 +113,12 @@ class Planner {
         plan_.stale.push_back(path);
       }
       PlanFile(f, file_rel, path);
+      const std::string partial = PartialNameOf(path);
+      const std::string partial_name = partial.substr(partial.rfind('/') + 1);
+      if (entries.count(partial_name) && Resume(f, partial)) partials.insert(partial_name);
     }
     for (const auto& [name, st] : entries) {
-      if (!wanted.count(name)) plan_.stale.push_back(JoinPath(here, name));
+      if (!wanted.count(name) && !partials.count(name)) plan_.stale.push_back(JoinPath(here, name));
     }
     return Status::Ok();
   }
@@ -127,8 +131,23 @@ class Planner {
     if (trust_mtime && MtimeNs(st) == f.metadata.mtime_ns) return true;
     if (SameIdentity(f.metadata, MetadataForIndex(st, now_))) return true;
     uint64_t size = 0;
-    Result<Checksum> sum = HashFile(path, &size);
+    Result<Checksum> sum = ChecksumLike(path, f, &size);
     return sum.ok() && *sum == f.checksum && size == f.metadata.size;
+  }
+
+  // Whether the download just planned for `f` continues the interrupted one staged at
+  // `partial`: then it skips the parts of it that are verified.
+  bool Resume(const FileIndex& f, const std::string& partial) {
+    if (plan_.downloads.empty() || plan_.downloads.back().file != &f) return false;
+    PlannedFile& d = plan_.downloads.back();
+    d.have = VerifiedParts(partial, f);
+    for (size_t i = 0; i < d.have.size(); ++i) {
+      if (!d.have[i]) continue;
+      const uint64_t end = i + 1 < f.blobs.size() ? f.blobs[i + 1].offset : f.metadata.size;
+      plan_.downloaded.bytes -= end - f.blobs[i].offset;
+      plan_.resumed_bytes += end - f.blobs[i].offset;
+    }
+    return !d.have.empty();
   }
 
   void PlanFile(const FileIndex& f, const std::string& rel, const std::string& path) {

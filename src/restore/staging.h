@@ -16,7 +16,9 @@
 //             directory "D-<id>" (the snapshot's own first) or in D itself: hard-linked if
 //             the store never changes it in place (RocksDB's .sst and .blob files), else
 //             copied and given the recorded mode and mtime;
-//   download  everything else.
+//   download  everything else; a download that an interrupted restore left under its
+//             partial name (Transfer::GetFile) continues: its parts are read and checked
+//             against their checksums, and only those that differ are downloaded.
 // A local file's content matches when its size is the recorded one and either its stat
 // identity is the one recorded in the index (docs/format.md, "Checksum reuse": no read) or
 // its checksum is (one read). Unreadable candidates are skipped, not errors.
@@ -45,6 +47,7 @@ struct PlannedFile {
   std::string path;       // in the staging area
   std::string from;       // the local file it is linked or copied from; empty: downloaded
   bool link = false;
+  std::vector<bool> have;  // of a download: the parts an interrupted one left, verified
 };
 
 struct RestorePlan {
@@ -54,7 +57,10 @@ struct RestorePlan {
   std::vector<std::string> dirs;   // staging directories to make, parents first
   std::vector<PlannedFile> local;
   std::vector<PlannedFile> downloads;
+  // `downloaded`: the files to download, and the bytes of the parts they lack; `resumed`:
+  // the bytes of the parts interrupted downloads left, verified (counted as reused).
   TreeTotals kept, linked, copied, downloaded;
+  uint64_t resumed_bytes = 0;
 };
 
 // The plan to restore `snapshot` (null: an empty store) into store directory `dir`. Only

@@ -142,17 +142,41 @@ TEST_F(RestoreStagingTest, InterruptedRestoreResumesWithoutDownloadingVerifiedFi
   ASSERT_TRUE(RemoveAll(a_.dir).ok());                   // a new host
   const size_t parts = BlobsOf(c, "000010.log").size();  // of each file: all the same size
   const int gets = blobs_->calls(Method::kGet);
-  blobs_->Script(Method::kGet, gets + 5, Fault::AsyncError(UnavailableError("injected")));
+  blobs_->Script(Method::kGet, gets + 5, Fault::SyncError(UnavailableError("injected")));
   Result<StoreFigures> failed = Restore(c);
   EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable) << failed.status();
   EXPECT_FALSE(PathExists(a_.dir));  // nothing that looks like a store
   Result<StoreFigures> resumed = Restore(c);
   ASSERT_TRUE(resumed.ok()) << resumed.status();
-  EXPECT_EQ(resumed->files_reused, 9u);  // verified the first time: kept, not read again
-  EXPECT_EQ(resumed->files_downloaded, 1u);
-  // Each run gets the index; the failed file is the only one got twice.
-  EXPECT_EQ(blobs_->calls(Method::kGet) - gets - 2, 10 * parts + parts);
+  EXPECT_EQ(resumed->files_reused, 9u);      // verified the first time: kept, not read again
+  EXPECT_EQ(resumed->files_downloaded, 1u);  // of which the parts that had landed are kept
+  // Each run gets the index; the part that failed is the only one got twice.
+  EXPECT_EQ(blobs_->calls(Method::kGet) - gets - 2, 10 * parts + 1);
   EXPECT_TRUE(*ReadTree(a_.dir) == tree) << "restored tree differs";
+}
+
+// R.3: a large file whose download was interrupted continues from the parts it has: they
+// are checked against their checksums, and only the others are downloaded.
+TEST_F(RestoreStagingTest, InterruptedLargeFileContinuesFromItsVerifiedParts) {
+  const std::string data = RandomBytes(3500, 11);
+  ASSERT_TRUE(WriteTree(a_.dir, {{"big.sst", data}}).ok());
+  Checkpoint c = BackUp();
+  const std::vector<FileBlob> parts = BlobsOf(c, "big.sst");
+  ASSERT_EQ(parts.size(), 4u);
+  ASSERT_TRUE(DeleteCheckpointDirs(a_.dir, "").ok());
+  ASSERT_TRUE(RemoveAll(a_.dir).ok());  // a new host
+  const int gets = blobs_->calls(Method::kGet);
+  blobs_->Script(Method::kGet, gets + 3, Fault::SyncError(UnavailableError("injected")));
+  EXPECT_EQ(Restore(c).status().code(), StatusCode::kUnavailable);
+  const int before = blobs_->calls(Method::kGet);
+  Result<StoreFigures> resumed = Restore(c);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(blobs_->calls(Method::kGet) - before, 1 + 1);  // the index, the missing part
+  EXPECT_EQ(resumed->files_downloaded, 1u);
+  EXPECT_GT(resumed->bytes_downloaded, 0u);
+  EXPECT_LE(resumed->bytes_downloaded, 1000u);  // one part
+  EXPECT_EQ(resumed->bytes_reused + resumed->bytes_downloaded, data.size());
+  EXPECT_EQ(*ReadTree(a_.dir), (Tree{{"big.sst", data}}));
 }
 
 TEST_F(RestoreStagingTest, StagingOfAnotherSnapshotIsCheckedNotTrusted) {

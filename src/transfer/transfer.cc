@@ -57,16 +57,34 @@ Result<Hashed> HashForIndex(const std::string& path, uint64_t expected_size) {
   return Hashed{MetadataForIndex(st, hashed_at), checksum, st};
 }
 
-// What the upload of a one-part file hashed as it read it (see HashForIndex).
-Result<Hashed> FromDigest(RangeDigest& digest, const std::string& path, uint64_t expected_size) {
-  std::lock_guard<std::mutex> lock(digest.mu);
-  if (!digest.checksum) return InternalError("upload of " + path + " ended without hashing it");
-  if (static_cast<uint64_t>(digest.opened.st_size) != expected_size) {
+// What the upload of a file's parts hashed as it read them (see HashForIndex): each part's
+// checksum goes into `file`, and the file's is made of theirs. Every part must have read
+// the file as the first one opened it (same inode, size and mtime).
+Result<Hashed> FromDigests(const std::vector<std::shared_ptr<RangeDigest>>& digests,
+                           FileIndex& file, const std::string& path, uint64_t expected_size) {
+  std::vector<Checksum> parts;
+  Hashed first;
+  for (size_t i = 0; i < digests.size(); ++i) {
+    std::lock_guard<std::mutex> lock(digests[i]->mu);
+    const RangeDigest& d = *digests[i];
+    if (!d.checksum) return InternalError("upload of " + path + " ended without hashing it");
+    if (i == 0) {
+      first = Hashed{MetadataForIndex(d.opened, d.opened_at), {}, d.opened};
+    } else if (d.opened.st_ino != first.stat.st_ino || d.opened.st_size != first.stat.st_size ||
+               d.opened.st_mtim.tv_sec != first.stat.st_mtim.tv_sec ||
+               d.opened.st_mtim.tv_nsec != first.stat.st_mtim.tv_nsec) {
+      return FailedPreconditionError("file changed during backup: " + path);
+    }
+    file.blobs[i].checksum = *d.checksum;
+    parts.push_back(*d.checksum);
+  }
+  if (static_cast<uint64_t>(first.stat.st_size) != expected_size) {
     return FailedPreconditionError("file changed during backup (size " +
-                                   std::to_string(digest.opened.st_size) + ", expected " +
+                                   std::to_string(first.stat.st_size) + ", expected " +
                                    std::to_string(expected_size) + "): " + path);
   }
-  return Hashed{MetadataForIndex(digest.opened, digest.opened_at), *digest.checksum, digest.opened};
+  first.checksum = FileChecksumOfParts(parts);
+  return first;
 }
 
 // The byte length of each part of `file`, checking that offsets increase from 0.
@@ -120,6 +138,33 @@ Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify,
   if (::futimens(f.fd(), times) != 0) return ErrnoError("set mtime of " + tmp, errno);
   if (sync) RETURN_IF_ERROR(f.Sync());  // its writeback began as each part arrived
   return f.Close();
+}
+
+// The file checksum of `file` from what its parts' sinks hashed as they landed (none if
+// unchecked), after checking each part against the checksum it records: kDataLoss naming
+// the blob if one differs. nullopt when the parts alone cannot give it (unchecked, or a
+// file of several parts whose parts record no checksums).
+Result<std::optional<Checksum>> Landed(const FileIndex& file,
+                                       const std::vector<std::shared_ptr<RangeDigest>>& digests) {
+  if (digests.empty()) return std::optional<Checksum>();
+  std::vector<Checksum> parts;
+  for (size_t i = 0; i < digests.size(); ++i) {
+    const std::optional<Checksum>& recorded = file.blobs[i].checksum;
+    if (digests[i] == nullptr) {  // verified before this download: see VerifiedParts
+      parts.push_back(*recorded);
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(digests[i]->mu);
+    if (!digests[i]->checksum) return InternalError("part " + std::to_string(i) + " not hashed");
+    if (recorded && *recorded != *digests[i]->checksum) {
+      return DataLossError("checksum mismatch: blob " + file.blobs[i].blob_id + " (part " +
+                           std::to_string(i) + ") has " + digests[i]->checksum->ToHex() +
+                           ", the index records " + recorded->ToHex());
+    }
+    parts.push_back(*digests[i]->checksum);
+  }
+  if (HasPartChecksums(file) || parts.size() == 1) return std::optional(FileChecksumOfParts(parts));
+  return std::optional<Checksum>();
 }
 
 // Files of a DirDiff to upload, flattened in a fixed order (see Assemble).
@@ -180,32 +225,36 @@ Future<T> Transfer::Counted(Future<T> part, uint64_t bytes) {
 Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& file,
                                     const BlobMetadata& metadata) {
   const uint64_t size = file.metadata.size;
-  // A file of one part is hashed by its upload (one read); a larger one by a pass of its own
-  // (its parts move in parallel, out of order).
-  auto digest = size > 0 && size <= options_.part_size ? std::make_shared<RangeDigest>() : nullptr;
+  if (size == 0) {  // no part to hash: the empty content's checksum, and the file's stat
+    return Async(executor_, [path, name = file.name, expected = file.metadata]() {
+      Result<Hashed> h = HashForIndex(path, 0);
+      Status s = h.ok() ? CheckUnchanged(path, expected, h->stat) : h.status();
+      if (!s.ok()) return Result<FileIndex>(s.WithContext("upload " + path));
+      return Result<FileIndex>(
+          FileIndex{.name = name, .metadata = h->metadata, .checksum = h->checksum});
+    });
+  }
+  // Each part is hashed by the source that uploads it (one read per byte); the file's
+  // checksum is made of theirs (FileChecksumOfParts).
   std::vector<Future<std::string>> parts;
   std::vector<uint64_t> offsets;
+  std::vector<std::shared_ptr<RangeDigest>> digests;
   BlobMetadata part_meta = metadata;
   part_meta.ttl = options_.ttl;
   for (uint64_t off = 0; off < size; off += options_.part_size) {
     offsets.push_back(off);
+    digests.push_back(std::make_shared<RangeDigest>());
     uint64_t len = std::min(options_.part_size, size - off);
     parts.push_back(Between<std::string>(executor_, "put.before_blob", "put.after_blob", [&] {
-      return Counted(store_.Put(FileRangeSourceFactory(path, off, len, digest), part_meta), len);
+      return Counted(store_.Put(FileRangeSourceFactory(path, off, len, digests.back()), part_meta),
+                     len);
     }));
   }
-  Future<Hashed> hashed = digest
-                              ? MakeReadyFuture<Hashed>(Hashed{})
-                              : Async(executor_, [path, size] { return HashForIndex(path, size); });
-  auto settled = AllSettled(std::move(parts));
-  return std::move(hashed).Then(
-      executor_,
-      [this, name = file.name, expected = file.metadata, path, offsets = std::move(offsets),
-       settled = std::move(settled), digest](Result<Hashed> h) mutable {
-        return std::move(settled).Then(
-            executor_,
-            [this, h = std::move(h), name, expected, path, offsets,
-             digest](Result<std::vector<Result<std::string>>> r) mutable -> Future<FileIndex> {
+  return AllSettled(std::move(parts))
+      .Then(executor_,
+            [this, name = file.name, expected = file.metadata, path, offsets = std::move(offsets),
+             digests = std::move(digests)](
+                Result<std::vector<Result<std::string>>> r) -> Future<FileIndex> {
               FileIndex out;
               out.name = name;
               Status error;
@@ -218,7 +267,8 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
                   error = (*r)[i].status();
                 }
               }
-              if (error.ok() && digest) h = FromDigest(*digest, path, expected.size);
+              Result<Hashed> h = error.ok() ? FromDigests(digests, out, path, expected.size)
+                                            : Result<Hashed>(error);
               if (error.ok()) error = h.status();
               if (error.ok()) error = CheckUnchanged(path, expected, h->stat);
               if (error.ok()) {
@@ -231,7 +281,6 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
                 return Result<FileIndex>(error);
               });
             });
-      });
 }
 
 Future<DirIndex> Transfer::PutDir(const std::string& root, DirDiff diff,
@@ -269,13 +318,19 @@ Future<DirIndex> Transfer::PutDir(const std::string& root, DirDiff diff,
       });
 }
 
-Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path) {
-  return Async(executor_, [this, file, path]() -> Future<void> {
+Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path,
+                               std::vector<bool> have) {
+  return Async(executor_, [this, file, path, have = std::move(have)]() -> Future<void> {
     Result<std::vector<uint64_t>> lengths = PartLengths(file);
     if (!lengths.ok())
       return MakeReadyFuture<void>(lengths.status().WithContext("restore " + path));
-    std::string tmp = JoinPath(DirName(path), ".blobstate-tmp-" + RandomHex(8));
-    Result<File> created = File::Open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    // A file whose parts record checksums can be resumed part by part: it keeps one name.
+    const bool resumable = file.blobs.size() > 1 && HasPartChecksums(file);
+    const bool resuming = resumable && have.size() == file.blobs.size();
+    std::string tmp =
+        resumable ? PartialNameOf(path) : JoinPath(DirName(path), ".blobstate-tmp-" + RandomHex(8));
+    Result<File> created =
+        File::Open(tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | (resuming ? 0 : O_EXCL | O_TRUNC), 0600);
     if (!created.ok()) return MakeReadyFuture<void>(created.status());
     if (::ftruncate(created->fd(), file.metadata.size) != 0) {
       Status s = ErrnoError("truncate " + tmp, errno);
@@ -283,36 +338,39 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path) {
       return MakeReadyFuture<void>(s);
     }
     created->Close().IgnoreError();
-    // A file of one part is verified as it lands; a larger one by reading it back (its parts
-    // land in parallel, out of order).
-    auto digest = options_.verify_checksums && file.blobs.size() == 1
-                      ? std::make_shared<RangeDigest>()
-                      : nullptr;
+    // Each part is hashed as it lands: checked against its own checksum, and the file's
+    // made of them (a file from a version 1 writer of several parts is read back instead).
+    std::vector<std::shared_ptr<RangeDigest>> digests;
     std::vector<Future<void>> parts;
     for (size_t i = 0; i < file.blobs.size(); ++i) {
       const FileBlob& b = file.blobs[i];
-      parts.push_back(
-          Counted(store_.Get(b.blob_id,
-                             FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id, digest)),
-                  (*lengths)[i]));
+      if (resuming && have[i]) {  // verified already: its recorded checksum stands
+        digests.push_back(nullptr);
+        continue;
+      }
+      if (options_.verify_checksums) digests.push_back(std::make_shared<RangeDigest>());
+      parts.push_back(Counted(
+          store_.Get(b.blob_id,
+                     FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id,
+                                          options_.verify_checksums ? digests.back() : nullptr)),
+          (*lengths)[i]));
     }
+    if (!options_.verify_checksums) digests.clear();
     return AllOf(std::move(parts))
-        .Then(executor_, [this, file, path, tmp, digest](Result<void> r) -> Status {
-          Status s = r.status();
-          std::optional<Checksum> landed;
-          if (digest) {
-            std::lock_guard<std::mutex> lock(digest->mu);
-            landed = digest->checksum;
-          }
+        .Then(executor_, [this, file, path, tmp, digests, resumable](Result<void> r) -> Status {
+          Result<std::optional<Checksum>> landed =
+              r.ok() ? Landed(file, digests) : Result<std::optional<Checksum>>(r.status());
+          Status s = landed.status();
           if (s.ok()) {
-            s = FinishFile(tmp, file, options_.verify_checksums, landed,
+            s = FinishFile(tmp, file, options_.verify_checksums, *landed,
                            options_.sync_after_restore);
           }
           if (s.ok() &&
               ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
             s = ErrnoError("rename " + tmp + " to " + path, errno);
           }
-          if (!s.ok()) ::unlink(tmp.c_str());
+          // What a resumable download verified is kept for the next attempt.
+          if (!s.ok() && (!resumable || s.code() == StatusCode::kDataLoss)) ::unlink(tmp.c_str());
           return s.WithContext("restore " + path);
         });
   });
@@ -342,6 +400,34 @@ Future<void> Transfer::RemoveTtls(std::vector<std::string> blob_ids) {
                                   [&] { return store_.RemoveTtl(id); }));
   }
   return AllOf(std::move(calls));
+}
+
+std::string PartialNameOf(const std::string& path) {
+  const std::string name = path.substr(path.rfind('/') + 1);
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx",
+                static_cast<unsigned long long>(Hash64(name.data(), name.size())));
+  return JoinPath(DirName(path), std::string(".blobstate-tmp-") + hex);
+}
+
+std::vector<bool> VerifiedParts(const std::string& partial, const FileIndex& file) {
+  if (file.blobs.size() <= 1 || !HasPartChecksums(file)) return {};
+  Result<File> f = File::Open(partial, O_RDONLY | O_NOFOLLOW);
+  if (!f.ok()) return {};
+  Result<struct stat> st = f->Stat();
+  if (!st.ok() || !S_ISREG(st->st_mode) ||
+      static_cast<uint64_t>(st->st_size) != file.metadata.size) {
+    return {};
+  }
+  std::vector<bool> have;
+  for (size_t i = 0; i < file.blobs.size(); ++i) {
+    const uint64_t end = i + 1 < file.blobs.size() ? file.blobs[i + 1].offset : file.metadata.size;
+    uint64_t got = 0;
+    Result<Checksum> sum = HashNext(*f, end - file.blobs[i].offset, &got);
+    have.push_back(sum.ok() && got == end - file.blobs[i].offset &&
+                   *sum == *file.blobs[i].checksum);
+  }
+  return have;
 }
 
 std::vector<std::string> BlobIdsOf(const DirIndex& index) {

@@ -14,6 +14,7 @@
 #include "testing/gated_blob_store.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
+#include "util/hash.h"
 
 namespace blobstate {
 namespace {
@@ -218,27 +219,67 @@ uint64_t BytesReadByThisProcess() {
   return 0;
 }
 
-// R.5: a file of one part is read once to upload and hash it, and restored without being
-// read back: the checksum is taken as the bytes land.
-TEST_F(TransferTest, OnePartFileIsReadOnceByBackupAndNeverReadBackByRestore) {
-  constexpr size_t kSize = 4 << 20;
-  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", testing::RandomBytes(kSize, 5)}}).ok());
-  Transfer transfer(*store_, pool_, {.part_size = 8 << 20, .ttl = 3600s});
-  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
-  ASSERT_TRUE(diff.ok());
-  uint64_t before = BytesReadByThisProcess();
-  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
-  ASSERT_TRUE(root.ok()) << root.status();
-  const uint64_t backup_read = BytesReadByThisProcess() - before;
-  EXPECT_GE(backup_read, kSize);
-  EXPECT_LT(backup_read, kSize + kSize / 2) << "the file was read more than once";
+// R.5: a file is read once to upload and hash it (each part by its upload), and restored
+// without being read back: each part is checked as it lands.
+TEST_F(TransferTest, EveryByteIsReadOnceByBackupAndNeverReadBackByRestore) {
+  for (uint64_t part_size : {8u << 20, 1u << 20}) {  // one part; four
+    SCOPED_TRACE(part_size);
+    constexpr size_t kSize = 4 << 20;
+    ASSERT_TRUE(RemoveAll(tmp_.Sub("src")).ok() && RemoveAll(tmp_.Sub("dst")).ok());
+    ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", testing::RandomBytes(kSize, 5)}}).ok());
+    Transfer transfer(*store_, pool_, {.part_size = part_size, .ttl = 3600s});
+    Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+    ASSERT_TRUE(diff.ok());
+    uint64_t before = BytesReadByThisProcess();
+    Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+    ASSERT_TRUE(root.ok()) << root.status();
+    const uint64_t backup_read = BytesReadByThisProcess() - before;
+    EXPECT_GE(backup_read, kSize);
+    EXPECT_LT(backup_read, kSize + kSize / 2) << "the file was read more than once";
+    const FileIndex& f = root->files_present[0];
+    EXPECT_TRUE(HasPartChecksums(f));
+    ASSERT_TRUE(MakeDirs(tmp_.Sub("dst")).ok());
+    before = BytesReadByThisProcess();
+    ASSERT_TRUE(transfer.GetFile(f, tmp_.Sub("dst/f")).GetFor(kWait).ok());
+    const uint64_t restore_read = BytesReadByThisProcess() - before;  // the blobs, once
+    EXPECT_GE(restore_read, kSize);
+    EXPECT_LT(restore_read, kSize + kSize / 2) << "the restored file was read back";
+    EXPECT_EQ(*ReadSmallFile(tmp_.Sub("dst/f")), *ReadSmallFile(tmp_.Sub("src/f")));
+  }
+}
+
+// R.8: a part whose bytes are not the ones its index records fails the restore naming the
+// blob, as it lands.
+TEST_F(TransferTest, CorruptPartIsDataLossNamingItsBlob) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", testing::RandomBytes(3500, 9)}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  FileIndex tampered = root.files_present[0];
+  ASSERT_EQ(tampered.blobs.size(), 4u);
+  tampered.blobs[2].checksum->low ^= 1;
   ASSERT_TRUE(MakeDirs(tmp_.Sub("dst")).ok());
-  before = BytesReadByThisProcess();
-  ASSERT_TRUE(transfer.GetFile(root->files_present[0], tmp_.Sub("dst/f")).GetFor(kWait).ok());
-  const uint64_t restore_read = BytesReadByThisProcess() - before;  // the blob, once
-  EXPECT_GE(restore_read, kSize);
-  EXPECT_LT(restore_read, kSize + kSize / 2) << "the restored file was read back";
-  EXPECT_EQ(*ReadSmallFile(tmp_.Sub("dst/f")), *ReadSmallFile(tmp_.Sub("src/f")));
+  Result<void> r = transfer_->GetFile(tampered, tmp_.Sub("dst/f")).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("blob " + tampered.blobs[2].blob_id + " (part 2)"),
+            std::string::npos)
+      << r.status();
+  EXPECT_EQ(*ReadTree(tmp_.Sub("dst")), Tree{});
+}
+
+// A file that a version 1 writer uploaded in several parts records no part checksums: it is
+// checked against its content's checksum, read back.
+TEST_F(TransferTest, FileOfSeveralPartsWithoutPartChecksumsIsCheckedWhole) {
+  const std::string data = testing::RandomBytes(3500, 10);
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", data}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  FileIndex v1 = root.files_present[0];
+  for (FileBlob& b : v1.blobs) b.checksum.reset();
+  v1.checksum = HashBytes(data.data(), data.size());
+  ASSERT_TRUE(MakeDirs(tmp_.Sub("dst")).ok());
+  ASSERT_TRUE(transfer_->GetFile(v1, tmp_.Sub("dst/f")).GetFor(kWait).ok());
+  EXPECT_EQ(*ReadSmallFile(tmp_.Sub("dst/f")), data);
+  v1.checksum.low ^= 1;
+  Result<void> r = transfer_->GetFile(v1, tmp_.Sub("dst/g")).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status();
 }
 
 TEST_F(TransferTest, DeleteBlobsTreatsAlreadyDeletedAsDone) {

@@ -1,5 +1,8 @@
 #include "util/hash.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -43,12 +46,16 @@ Result<Checksum> HashFile(const std::string& path, uint64_t* size) {
   return HashRest(f, size);
 }
 
-Result<Checksum> HashRest(File& f, uint64_t* size) {
+Result<Checksum> HashRest(File& f, uint64_t* size) { return HashNext(f, UINT64_MAX, size); }
+
+Result<Checksum> HashNext(File& f, uint64_t limit, uint64_t* size) {
   Hasher hasher;
   IoBuffer buf(kIoChunkSize);
   uint64_t total = 0;
-  for (;;) {
-    ASSIGN_OR_RETURN(size_t n, f.Read(buf.data(), buf.size()));
+  while (total < limit) {
+    ASSIGN_OR_RETURN(
+        size_t n,
+        f.Read(buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), limit - total))));
     if (n == 0) break;
     hasher.Update(buf.data(), n);
     total += n;

@@ -38,6 +38,9 @@ Result<Checksum> HashFile(const std::string& path, uint64_t* size = nullptr);
 // Hashes what is left to read of the open file `f`, in kIoChunkSize chunks; sets *size (if
 // given) to the bytes read.
 Result<Checksum> HashRest(File& f, uint64_t* size = nullptr);
+// Hashes the next `limit` bytes of the open file `f` (fewer at its end); sets *size (if
+// given) to the bytes read.
+Result<Checksum> HashNext(File& f, uint64_t limit, uint64_t* size = nullptr);
 
 // XXH3-64, used as the integrity check of encoded objects.
 uint64_t Hash64(const void* data, size_t n);
