@@ -8,9 +8,9 @@
 // failed or interrupted restore never leaves a file that looks complete but is not.
 //
 // Concurrency and memory: the blob store's own threads move the bytes (each in-flight
-// request holds one 1 MiB buffer), and a PutDir has at most kFilesInFlight files in flight,
-// so memory is bounded by those, never by file size or file count. Hashing and file finishing run
-// on the `executor` given to Transfer.
+// request holds one 1 MiB buffer), and at most kTransfersInFlight files or requests are in
+// flight, so memory is bounded by those, never by file size or file count. Hashing and file
+// finishing run on the `executor` given to Transfer.
 //
 // Example:
 //   Transfer transfer(*store, cpu_pool, {.ttl = std::chrono::hours(24)});
@@ -33,10 +33,10 @@
 
 namespace blobstate {
 
-// The most files a PutDir has in flight at a time (each with all of its parts): enough to
-// keep any blob store's connections busy, few enough that memory does not grow with the
-// number of files.
-inline constexpr size_t kFilesInFlight = 256;
+// The most files (PutDir, a restore's downloads) or requests (RemoveTtls, DeleteBlobs) a
+// transfer has in flight at a time, a file with all of its parts: enough to keep any blob
+// store's connections busy, few enough that memory does not grow with their number.
+inline constexpr size_t kTransfersInFlight = 256;
 
 struct TransferOptions {
   // Bytes per blob of a file; larger files are split, and their parts move in parallel.

@@ -93,7 +93,7 @@ struct RestoreManager::State {
   // Restores one store; returns what it did.
   Future<StoreFigures> RestoreStore(const StoreConfig& config);
   // Downloads the files `plan` does not find locally into its staging area, at most
-  // kFilesInFlight at a time; fails with the first error, naming file and blobs.
+  // kTransfersInFlight at a time; fails with the first error, naming file and blobs.
   Future<void> Download(std::shared_ptr<const RestorePlan> plan);
 };
 
@@ -185,7 +185,7 @@ Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
 
 Future<void> RestoreManager::State::Download(std::shared_ptr<const RestorePlan> plan) {
   auto files =
-      Windowed<void>(executor, plan->downloads.size(), kFilesInFlight, [this, plan](size_t i) {
+      Windowed<void>(executor, plan->downloads.size(), kTransfersInFlight, [this, plan](size_t i) {
         const PlannedFile& f = plan->downloads[i];
         return Between<void>(executor, "get.before_file", "get.after_file",
                              [&] { return transfer.GetFile(*f.file, f.path, f.have); })

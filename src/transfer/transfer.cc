@@ -287,7 +287,7 @@ Future<DirIndex> Transfer::PutDir(const std::string& root, DirDiff diff,
                                   const BlobMetadata& metadata) {
   auto pending = std::make_shared<std::vector<PendingFile>>();
   CollectAdded(diff, "", pending.get());
-  auto files = Windowed<FileIndex>(executor_, pending->size(), kFilesInFlight,
+  auto files = Windowed<FileIndex>(executor_, pending->size(), kTransfersInFlight,
                                    [this, pending, root, metadata](size_t i) {
                                      const PendingFile& p = (*pending)[i];
                                      BlobMetadata m = metadata;
@@ -377,13 +377,12 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path,
 }
 
 Future<void> Transfer::DeleteBlobs(std::vector<std::string> blob_ids) {
-  std::vector<Future<void>> deletes;
-  deletes.reserve(blob_ids.size());
-  for (const std::string& id : blob_ids) {
-    deletes.push_back(Between<void>(executor_, "delete.before_blob", "delete.after_blob",
-                                    [&] { return store_.Delete(id); }));
-  }
-  return AllSettled(std::move(deletes))
+  auto ids = std::make_shared<const std::vector<std::string>>(std::move(blob_ids));
+  return Windowed<void>(executor_, ids->size(), kTransfersInFlight,
+                        [this, ids](size_t i) {
+                          return Between<void>(executor_, "delete.before_blob", "delete.after_blob",
+                                               [&] { return store_.Delete((*ids)[i]); });
+                        })
       .Then(executor_, [](Result<std::vector<Result<void>>> r) -> Status {
         for (const Result<void>& d : *r) {
           if (!d.ok() && !d.status().IsIgnorable()) return d.status();
@@ -393,13 +392,16 @@ Future<void> Transfer::DeleteBlobs(std::vector<std::string> blob_ids) {
 }
 
 Future<void> Transfer::RemoveTtls(std::vector<std::string> blob_ids) {
-  std::vector<Future<void>> calls;
-  calls.reserve(blob_ids.size());
-  for (const std::string& id : blob_ids) {
-    calls.push_back(Between<void>(executor_, "ttl.before_remove", "ttl.after_remove",
-                                  [&] { return store_.RemoveTtl(id); }));
-  }
-  return AllOf(std::move(calls));
+  auto ids = std::make_shared<const std::vector<std::string>>(std::move(blob_ids));
+  return Windowed<void>(executor_, ids->size(), kTransfersInFlight,
+                        [this, ids](size_t i) {
+                          return Between<void>(executor_, "ttl.before_remove", "ttl.after_remove",
+                                               [&] { return store_.RemoveTtl((*ids)[i]); });
+                        })
+      .Then(executor_, [](Result<std::vector<Result<void>>> r) -> Status {
+        for (const Result<void>& d : *r) RETURN_IF_ERROR(d.status());
+        return Status::Ok();
+      });
 }
 
 std::string PartialNameOf(const std::string& path) {
