@@ -17,8 +17,8 @@ using Clock = std::chrono::steady_clock;
 // A snapshot uploaded by Upload and not yet persisted.
 struct Pending {
   std::shared_ptr<const StoreSnapshot> snapshot;
-  std::shared_ptr<const std::set<std::string>> blobs;  // every blob of the new snapshot
-  std::set<std::string> new_blobs;                     // those the base lacks
+  std::shared_ptr<const BlobIdSet> blobs;  // every blob of the new snapshot
+  std::set<std::string> new_blobs;         // those the base lacks
 };
 
 struct StoreState {
@@ -28,7 +28,7 @@ struct StoreState {
   StoreFigures figures;  // of the last upload and expiry
 };
 
-using BlobSetPtr = std::shared_ptr<const std::set<std::string>>;
+using BlobSetPtr = std::shared_ptr<const BlobIdSet>;
 
 void CountRemoved(const DirDiff& diff, StoreFigures& f) {
   auto add = [&f](TreeTotals t) {
@@ -82,6 +82,11 @@ struct BackupManager::State {
   // The union of the blob sets of `live` (index ids of store `name`), fetching those not
   // known yet.
   Future<BlobSetPtr> LiveBlobs(const std::string& name, std::set<std::string> live);
+  // Adds to `all` the blobs of the snapshots ids[next..], fetched one after the other (so
+  // that one decoded index at a time is held), caching each one's set.
+  Future<std::shared_ptr<BlobIdSet>> AddFetched(const std::string& name,
+                                                std::vector<std::string> ids, size_t next,
+                                                std::shared_ptr<BlobIdSet> all);
   // Deletes `target` but what `keep` (its store's live blobs, or why they are unknown) holds.
   Future<void> ExpireOne(const ExpiringSnapshot& target, const Result<BlobSetPtr>& keep);
 };
@@ -128,7 +133,7 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint,
                  st->Store(name).persisted =
                      std::shared_ptr<const StoreSnapshot>(snapshots, &snapshot);  // no copy
                  st->blob_sets[snapshot.index_blob_id] =
-                     std::make_shared<const std::set<std::string>>(BlobSet(snapshot.index.root));
+                     std::make_shared<const BlobIdSet>(BlobIdSet::Of(snapshot.index.root));
                }
                if (!legacy) continue;
                recoveries.push_back(
@@ -210,8 +215,8 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
                     if (id.ok()) return MakeReadyFuture<std::string>(std::move(id));
                     // No index names the files just put: delete them (best effort; they
                     // have a TTL).
-                    std::set<std::string> added = BlobSet(index->root);
-                    if (base_blobs) added = Difference(added, *base_blobs);
+                    std::set<std::string> added =
+                        BlobsNotIn(index->root, base_blobs ? *base_blobs : BlobIdSet());
                     return transfer.DeleteBlobs({added.begin(), added.end()})
                         .Then(executor, [error = id.status()](Result<void>) {
                           return Result<std::string>(error);
@@ -222,9 +227,9 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
               auto p = std::make_shared<Pending>(Pending{
                   .snapshot =
                       std::make_shared<const StoreSnapshot>(StoreSnapshot{id, std::move(*index)})});
-              p->blobs =
-                  std::make_shared<const std::set<std::string>>(BlobSet(p->snapshot->index.root));
-              p->new_blobs = base_blobs ? Difference(*p->blobs, *base_blobs) : *p->blobs;
+              p->blobs = std::make_shared<const BlobIdSet>(BlobIdSet::Of(p->snapshot->index.root));
+              p->new_blobs =
+                  BlobsNotIn(p->snapshot->index.root, base_blobs ? *base_blobs : BlobIdSet());
               {
                 std::lock_guard<std::mutex> lock(mu);
                 Store(name).uploaded = p;  // deleted by Upload if anything fails from here
@@ -309,37 +314,45 @@ Status BackupManager::Persisted(const StoreMarkers& markers) {
 
 Future<BlobSetPtr> BackupManager::State::LiveBlobs(const std::string& name,
                                                    std::set<std::string> live) {
-  std::vector<BlobSetPtr> known;
-  std::vector<Future<BlobSetPtr>> fetches;
+  auto all = std::make_shared<BlobIdSet>();
+  std::vector<std::string> missing;
   {
     std::lock_guard<std::mutex> lock(mu);
     for (const std::string& id : live) {
       auto it = blob_sets.find(id);
       if (it != blob_sets.end()) {
-        known.push_back(it->second);
-        continue;
+        all->Add(*it->second);
+      } else {
+        missing.push_back(id);
       }
-      fetches.push_back(
-          GetSnapshotIndex(store, executor, id)
-              .Map(executor, [this, id, name](SnapshotIndex index) -> Result<BlobSetPtr> {
-                if (index.metadata.store_name != name) {
-                  return DataLossError("live snapshot " + id + " of store " + name +
-                                       " belongs to store " + index.metadata.store_name);
-                }
-                auto set = std::make_shared<const std::set<std::string>>(BlobSet(index.root));
-                std::lock_guard<std::mutex> lock(mu);
-                blob_sets[id] = set;
-                return set;
-              }));
     }
   }
-  return AllOf(std::move(fetches))
-      .Map(executor, [known = std::move(known)](std::vector<BlobSetPtr> fetched) mutable {
-        auto all = std::make_shared<std::set<std::string>>();
-        known.insert(known.end(), fetched.begin(), fetched.end());
-        for (const BlobSetPtr& set : known) all->insert(set->begin(), set->end());
-        return BlobSetPtr(std::move(all));
-      });
+  return AddFetched(name, std::move(missing), 0, std::move(all))
+      .Map(executor, [](std::shared_ptr<BlobIdSet> all) { return BlobSetPtr(std::move(all)); });
+}
+
+Future<std::shared_ptr<BlobIdSet>> BackupManager::State::AddFetched(
+    const std::string& name, std::vector<std::string> ids, size_t next,
+    std::shared_ptr<BlobIdSet> all) {
+  if (next == ids.size()) return MakeReadyFuture<std::shared_ptr<BlobIdSet>>(std::move(all));
+  const std::string id = ids[next];
+  return GetSnapshotIndex(store, executor, id)
+      .Map(executor,
+           [this, name, ids = std::move(ids), next, all = std::move(all),
+            id](SnapshotIndex index) mutable -> Future<std::shared_ptr<BlobIdSet>> {
+             if (index.metadata.store_name != name) {
+               return MakeReadyFuture<std::shared_ptr<BlobIdSet>>(
+                   DataLossError("live snapshot " + id + " of store " + name +
+                                 " belongs to store " + index.metadata.store_name));
+             }
+             auto set = std::make_shared<const BlobIdSet>(BlobIdSet::Of(index.root));
+             all->Add(*set);
+             {
+               std::lock_guard<std::mutex> lock(mu);
+               blob_sets[id] = std::move(set);
+             }
+             return AddFetched(name, std::move(ids), next + 1, std::move(all));
+           });
 }
 
 Future<void> BackupManager::State::ExpireOne(const ExpiringSnapshot& target,

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "backup/snapshot_cleaner.h"
 #include "testing/state_fixture.h"
 
 namespace blobstate {
@@ -11,6 +12,29 @@ using namespace std::chrono_literals;
 using testing::RandomBytes;
 using testing::Tree;
 using testing::WriteTree;
+
+// R.6: what the writer keeps of each live snapshot is 16 bytes a blob id.
+TEST(BlobIdSetTest, HoldsEachIdOnceAndTellsWhatAnIndexHasBeyondIt) {
+  auto file = [](std::string name, std::vector<std::string> ids) {
+    FileIndex f{.name = std::move(name)};
+    for (std::string& id : ids) f.blobs.push_back({std::move(id), f.blobs.size()});
+    return f;
+  };
+  DirIndex a;
+  a.files_present = {file("x", {"j/1", "j/2"}), file("y", {"j/2"})};
+  a.subdirs_present.push_back(DirIndex{.name = "d", .files_present = {file("z", {"j/3"})}});
+  DirIndex b;
+  b.files_present = {file("x", {"j/1", "j/4"})};
+  BlobIdSet set = BlobIdSet::Of(a);
+  EXPECT_EQ(set.size(), 3u);
+  for (const char* id : {"j/1", "j/2", "j/3"}) EXPECT_TRUE(set.Contains(id)) << id;
+  EXPECT_FALSE(set.Contains("j/4"));
+  EXPECT_EQ(BlobsNotIn(b, set), (std::set<std::string>{"j/4"}));
+  set.Add(BlobIdSet::Of(b));
+  EXPECT_EQ(set.size(), 4u);
+  EXPECT_TRUE(BlobsNotIn(b, set).empty());
+  EXPECT_EQ(BlobsNotIn(a, BlobIdSet()).size(), 3u);
+}
 
 class BackupManagerTest : public testing::StateTest {
  protected:

@@ -1,12 +1,14 @@
 #include "backup/snapshot_cleaner.h"
 
 #include <algorithm>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <set>
 #include <span>
 
 #include "blobstore/blob_ids.h"
+#include "util/hash.h"
 
 namespace blobstate {
 
@@ -15,9 +17,49 @@ std::set<std::string> BlobSet(const DirIndex& dir) {
   return std::set<std::string>(ids.begin(), ids.end());
 }
 
-std::set<std::string> Difference(const std::set<std::string>& a, const std::set<std::string>& b) {
+namespace {
+
+bool HashLess(const Checksum& a, const Checksum& b) {
+  return a.high != b.high ? a.high < b.high : a.low < b.low;
+}
+
+Checksum HashOfId(std::string_view id) { return HashBytes(id.data(), id.size()); }
+
+void ForEachBlobId(const DirIndex& dir, const std::function<void(const std::string&)>& fn) {
+  for (const FileIndex& f : dir.files_present) {
+    for (const FileBlob& b : f.blobs) fn(b.blob_id);
+  }
+  for (const DirIndex& sub : dir.subdirs_present) ForEachBlobId(sub, fn);
+}
+
+}  // namespace
+
+BlobIdSet BlobIdSet::Of(const DirIndex& dir) {
+  BlobIdSet set;
+  ForEachBlobId(dir, [&set](const std::string& id) { set.hashes_.push_back(HashOfId(id)); });
+  std::sort(set.hashes_.begin(), set.hashes_.end(), HashLess);
+  set.hashes_.erase(std::unique(set.hashes_.begin(), set.hashes_.end()), set.hashes_.end());
+  set.hashes_.shrink_to_fit();
+  return set;
+}
+
+void BlobIdSet::Add(const BlobIdSet& other) {
+  std::vector<Checksum> merged;
+  merged.reserve(hashes_.size() + other.hashes_.size());
+  std::set_union(hashes_.begin(), hashes_.end(), other.hashes_.begin(), other.hashes_.end(),
+                 std::back_inserter(merged), HashLess);
+  hashes_ = std::move(merged);
+}
+
+bool BlobIdSet::Contains(std::string_view id) const {
+  return std::binary_search(hashes_.begin(), hashes_.end(), HashOfId(id), HashLess);
+}
+
+std::set<std::string> BlobsNotIn(const DirIndex& dir, const BlobIdSet& keep) {
   std::set<std::string> out;
-  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::inserter(out, out.end()));
+  ForEachBlobId(dir, [&](const std::string& id) {
+    if (!keep.Contains(id)) out.insert(id);
+  });
   return out;
 }
 
@@ -163,9 +205,10 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot, const Snaps
         CleanupWork work;
         work.ttl_blobs = BlobSet(s->index.root);
         work.ttl_index = s->index_blob_id;
+        const BlobIdSet latest = BlobIdSet::Of(s->index.root);
         // Oldest first: the previous index (the sign of an unfinished cleanup) goes last.
         for (auto it = ancestors.rbegin(); it != ancestors.rend(); ++it) {
-          for (const std::string& id : Difference(BlobSet(it->index.root), work.ttl_blobs)) {
+          for (const std::string& id : BlobsNotIn(it->index.root, latest)) {
             work.delete_blobs.insert(id);
           }
           work.delete_indexes.push_back(it->index_blob_id);
@@ -176,7 +219,7 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot, const Snaps
 
 Future<void> SnapshotCleaner::DeleteSnapshot(const SnapshotMetadata& owner,
                                              const std::string& index_blob_id,
-                                             std::shared_ptr<const std::set<std::string>> keep) {
+                                             std::shared_ptr<const BlobIdSet> keep) {
   return GetSnapshotIndex(store_, executor_, index_blob_id)
       .Then(executor_, [this, owner, index_blob_id, keep](Result<SnapshotIndex> index) {
         if (index.status().code() == StatusCode::kNotFound) return MakeReadyFuture();  // done
@@ -186,7 +229,7 @@ Future<void> SnapshotCleaner::DeleteSnapshot(const SnapshotMetadata& owner,
           return MakeReadyFuture<void>(bad);
         }
         CleanupWork work;
-        work.delete_blobs = Difference(BlobSet(s.index.root), *keep);
+        work.delete_blobs = BlobsNotIn(s.index.root, *keep);
         work.delete_indexes.push_back(index_blob_id);
         return Run(std::move(work));
       });

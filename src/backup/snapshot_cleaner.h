@@ -35,6 +35,28 @@ struct CleanupWork {
   }
 };
 
+// The blob ids of every file in `dir`, at every depth.
+std::set<std::string> BlobSet(const DirIndex& dir);
+
+// The blob ids of snapshots, compactly: the XXH3-128 of each id, sorted and unique, 16
+// bytes an id whatever its length (a 300,000-file snapshot: 4.8 MB). Membership is decided
+// by the hash: two ids with one hash (a chance of 2^-128 a pair) count as one.
+class BlobIdSet {
+ public:
+  // Every blob id of the files in `dir`, at every depth.
+  static BlobIdSet Of(const DirIndex& dir);
+  // Adds the ids of `other`.
+  void Add(const BlobIdSet& other);
+  bool Contains(std::string_view id) const;
+  size_t size() const { return hashes_.size(); }
+
+ private:
+  std::vector<Checksum> hashes_;
+};
+
+// The blob ids of the files in `dir` (at every depth) that `keep` lacks.
+std::set<std::string> BlobsNotIn(const DirIndex& dir, const BlobIdSet& keep);
+
 class SnapshotCleaner {
  public:
   // All must outlive this object and its futures.
@@ -64,7 +86,7 @@ class SnapshotCleaner {
   // nothing, if the snapshot belongs to another job, task or store than `owner` names, or
   // names a blob of another.
   Future<void> DeleteSnapshot(const SnapshotMetadata& owner, const std::string& index_blob_id,
-                              std::shared_ptr<const std::set<std::string>> keep);
+                              std::shared_ptr<const BlobIdSet> keep);
 
   static constexpr int kMaxAncestors = 16;
 
@@ -76,11 +98,6 @@ class SnapshotCleaner {
   Executor& executor_;
   Transfer& transfer_;
 };
-
-// The blob ids of every file in `dir`, at every depth.
-std::set<std::string> BlobSet(const DirIndex& dir);
-// a - b.
-std::set<std::string> Difference(const std::set<std::string>& a, const std::set<std::string>& b);
 
 }  // namespace blobstate
 

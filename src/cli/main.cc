@@ -1,4 +1,6 @@
 // blobstate: back up and restore state store directories to a blob store.
+#include <malloc.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -73,4 +75,10 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace blobstate::cli
 
-int main(int argc, char** argv) { return blobstate::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // glibc gives each thread that allocates an arena of its own; with the many short-lived
+  // objects of a store of many files, the arenas held twice the heap in RSS. Two arenas
+  // keep the RSS near the heap, at no measured cost in speed (README, "Memory").
+  ::mallopt(M_ARENA_MAX, 2);
+  return blobstate::cli::Main(argc, argv);
+}

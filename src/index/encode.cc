@@ -26,11 +26,13 @@ class Encoder {
   std::string Encode(const SnapshotIndex& index) {
     WireCounter counter;
     EncodeIndex(counter, index);
-    WireWriter writer;
-    writer.Reserve(counter.size());
+    WireWriter writer;  // the body is written once, in place, after the envelope header
+    writer.Reserve(kEnvelopeHeaderSize + counter.size() + kEnvelopeTrailerSize);
+    StartEnvelope(writer, kSnapshotIndexMagic, kSnapshotIndexFormatVersion);
     EncodeIndex(writer, index);
-    assert(next_dir_ == dir_sizes_.size() && writer.data().size() == counter.size());
-    return SealEnvelope(kSnapshotIndexMagic, kSnapshotIndexFormatVersion, writer.data());
+    assert(next_dir_ == dir_sizes_.size() &&
+           writer.data().size() == kEnvelopeHeaderSize + counter.size());
+    return FinishEnvelope(writer.Release());
   }
 
  private:

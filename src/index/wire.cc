@@ -157,6 +157,18 @@ std::string SealEnvelope(std::string_view magic, uint32_t version, std::string_v
   return out;
 }
 
+void StartEnvelope(WireWriter& writer, std::string_view magic, uint32_t version) {
+  assert(magic.size() == 4 && writer.data().empty());
+  std::string header(magic);
+  AppendFixed(header, version, 4);
+  writer.Raw(header);
+}
+
+std::string FinishEnvelope(std::string header_and_body) {
+  AppendFixed(header_and_body, Hash64(header_and_body.data(), header_and_body.size()), 8);
+  return header_and_body;
+}
+
 Result<EnvelopeContents> OpenEnvelope(std::string_view bytes, std::string_view magic,
                                       std::string_view what, uint32_t max_version) {
   const std::string name(what);

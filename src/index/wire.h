@@ -153,6 +153,11 @@ inline constexpr size_t kEnvelopeTrailerSize = 8;
 // `magic`, `version` (uint32 little-endian), `body`, then XXH3-64 (little-endian) of all
 // the bytes before it. REQUIRES: magic.size() == 4.
 std::string SealEnvelope(std::string_view magic, uint32_t version, std::string_view body);
+// The same without copying the body: StartEnvelope writes the header into an empty
+// `writer`, the caller writes the body after it, and FinishEnvelope appends the trailer to
+// what Release() gave. Reserve body size + kEnvelopeHeaderSize + kEnvelopeTrailerSize first.
+void StartEnvelope(WireWriter& writer, std::string_view magic, uint32_t version);
+std::string FinishEnvelope(std::string header_and_body);
 
 // The body inside an envelope, and its version.
 struct EnvelopeContents {
