@@ -3,7 +3,7 @@
 # "300000 1000000"), files of 256 bytes in directories of 1,000, backed up, backed up again
 # with nothing changed, and restored on a new host, by
 #   cp -r + sync        (the limit: a plain durable copy)
-#   rclone copy         (to a local directory and back)
+#   rclone copy + sync  (to a local directory and back)
 #   blobstate (file://) (backup / restore commands)
 # in the same run, on the same disk. Prints seconds and peak RSS of each, and the bytes
 # blobstate read against those it moved (--json's process_io). One run each: the largest
@@ -29,7 +29,7 @@ moved_of() {  # moved_of KEY: KEY of the "_all" store figures in $scratch/out
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stores"]["_all"][sys.argv[2]])' \
     "$scratch/out" "$1"
 }
-row() { printf "   %-22s %8s s %6s MiB\n" "$1" "${2% *}" "${2#* }"; }
+row() { printf "   %-30s %8s s %6s MiB\n" "$1" "${2% *}" "${2#* }"; }
 rclone=(rclone --config /dev/null --transfers 16)
 
 for count in ${BENCH_SMALL_FILES:-300000 1000000}; do
@@ -49,8 +49,10 @@ EOF
   row "cp -r + sync (backup)" "$(timed bash -c "cp -r '$src' '$scratch/cp' && sync")"
   row "cp -r + sync (restore)" "$(timed bash -c "cp -r '$scratch/cp' '$scratch/cp2' && sync")"
   rm -rf "$scratch/cp" "$scratch/cp2"
-  row "rclone copy (backup)" "$(timed "${rclone[@]}" copy "$src" "$scratch/rc")"
-  row "rclone copy (restore)" "$(timed "${rclone[@]}" copy "$scratch/rc" "$scratch/rc2")"
+  row "rclone copy + sync (backup)" \
+    "$(timed bash -c "${rclone[*]} copy '$src' '$scratch/rc' && sync")"
+  row "rclone copy + sync (restore)" \
+    "$(timed bash -c "${rclone[*]} copy '$scratch/rc' '$scratch/rc2' && sync")"
   rm -rf "$scratch/rc" "$scratch/rc2"
   task=(--blob-store "file://$scratch/blobs" --job bench --task files)
   row "blobstate backup" "$(timed "$bin/blobstate" backup "${task[@]}" --store "s=$src" --json)"
