@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,11 @@ class Transfer {
   Future<void> RemoveTtls(std::vector<std::string> blob_ids);
 
  private:
+  // call(id) for each of `blob_ids`, between the failpoints `before` and `after` (string
+  // literals), kTransfersInFlight at a time; every outcome, in order.
+  Future<std::vector<Result<void>>> EachBlob(std::vector<std::string> blob_ids, const char* before,
+                                             const char* after,
+                                             std::function<Future<void>(const std::string&)> call);
   // `part`, adding `bytes` to options_.progress once it succeeded.
   template <typename T>
   Future<T> Counted(Future<T> part, uint64_t bytes);

@@ -177,17 +177,7 @@ Status CopyIn(const std::string& from, const std::string& to, const FileIndex& f
   if (s.ok()) {
     Result<File> file = File::Open(tmp, O_RDWR | O_NOFOLLOW);
     s = file.status();
-    struct timespec times[2];
-    times[0].tv_sec = times[1].tv_sec = f.metadata.mtime_ns / 1'000'000'000;
-    times[0].tv_nsec = times[1].tv_nsec = f.metadata.mtime_ns % 1'000'000'000;
-    if (times[0].tv_nsec < 0) {  // mtimes before 1970
-      times[0].tv_sec = times[1].tv_sec -= 1;
-      times[0].tv_nsec = times[1].tv_nsec += 1'000'000'000;
-    }
-    if (s.ok() && ::fchmod(file->fd(), f.metadata.mode & 0777) != 0) {
-      s = ErrnoError("chmod " + tmp, errno);
-    }
-    if (s.ok() && ::futimens(file->fd(), times) != 0) s = ErrnoError("set mtime of " + tmp, errno);
+    if (s.ok()) s = SetModeAndMtime(*file, f.metadata.mode, f.metadata.mtime_ns);
     if (s.ok() && sync) s = file->Sync();
     if (s.ok()) s = file->Close();
   }

@@ -127,15 +127,7 @@ Status FinishFile(const std::string& tmp, const FileIndex& file, bool verify,
     }
   }
   // Permission bits only: a restore never creates setuid, setgid or sticky files.
-  if (::fchmod(f.fd(), file.metadata.mode & 0777) != 0) return ErrnoError("chmod " + tmp, errno);
-  struct timespec times[2];
-  times[0].tv_sec = times[1].tv_sec = file.metadata.mtime_ns / 1'000'000'000;
-  times[0].tv_nsec = times[1].tv_nsec = file.metadata.mtime_ns % 1'000'000'000;
-  if (times[0].tv_nsec < 0) {  // mtimes before 1970
-    times[0].tv_sec = times[1].tv_sec -= 1;
-    times[0].tv_nsec = times[1].tv_nsec += 1'000'000'000;
-  }
-  if (::futimens(f.fd(), times) != 0) return ErrnoError("set mtime of " + tmp, errno);
+  RETURN_IF_ERROR(SetModeAndMtime(f, file.metadata.mode, file.metadata.mtime_ns));
   if (sync) RETURN_IF_ERROR(f.Sync());  // its writeback began as each part arrived
   return f.Close();
 }
@@ -376,13 +368,20 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path,
   });
 }
 
-Future<void> Transfer::DeleteBlobs(std::vector<std::string> blob_ids) {
+Future<std::vector<Result<void>>> Transfer::EachBlob(
+    std::vector<std::string> blob_ids, const char* before, const char* after,
+    std::function<Future<void>(const std::string&)> call) {
   auto ids = std::make_shared<const std::vector<std::string>>(std::move(blob_ids));
   return Windowed<void>(executor_, ids->size(), kTransfersInFlight,
-                        [this, ids](size_t i) {
-                          return Between<void>(executor_, "delete.before_blob", "delete.after_blob",
-                                               [&] { return store_.Delete((*ids)[i]); });
-                        })
+                        [this, ids, before, after, call = std::move(call)](size_t i) {
+                          return Between<void>(executor_, before, after,
+                                               [&] { return call((*ids)[i]); });
+                        });
+}
+
+Future<void> Transfer::DeleteBlobs(std::vector<std::string> blob_ids) {
+  return EachBlob(std::move(blob_ids), "delete.before_blob", "delete.after_blob",
+                  [this](const std::string& id) { return store_.Delete(id); })
       .Then(executor_, [](Result<std::vector<Result<void>>> r) -> Status {
         for (const Result<void>& d : *r) {
           if (!d.ok() && !d.status().IsIgnorable()) return d.status();
@@ -392,12 +391,8 @@ Future<void> Transfer::DeleteBlobs(std::vector<std::string> blob_ids) {
 }
 
 Future<void> Transfer::RemoveTtls(std::vector<std::string> blob_ids) {
-  auto ids = std::make_shared<const std::vector<std::string>>(std::move(blob_ids));
-  return Windowed<void>(executor_, ids->size(), kTransfersInFlight,
-                        [this, ids](size_t i) {
-                          return Between<void>(executor_, "ttl.before_remove", "ttl.after_remove",
-                                               [&] { return store_.RemoveTtl((*ids)[i]); });
-                        })
+  return EachBlob(std::move(blob_ids), "ttl.before_remove", "ttl.after_remove",
+                  [this](const std::string& id) { return store_.RemoveTtl(id); })
       .Then(executor_, [](Result<std::vector<Result<void>>> r) -> Status {
         for (const Result<void>& d : *r) RETURN_IF_ERROR(d.status());
         return Status::Ok();

@@ -308,6 +308,19 @@ Result<std::string> ReadSmallFile(const std::string& path, size_t max_size) {
   return out;
 }
 
+Status SetModeAndMtime(File& f, uint32_t mode, int64_t mtime_ns) {
+  if (::fchmod(f.fd(), mode & 0777) != 0) return ErrnoError("chmod " + f.path(), errno);
+  struct timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = mtime_ns / 1'000'000'000;
+  times[0].tv_nsec = times[1].tv_nsec = mtime_ns % 1'000'000'000;
+  if (times[0].tv_nsec < 0) {  // mtimes before 1970
+    times[0].tv_sec = times[1].tv_sec -= 1;
+    times[0].tv_nsec = times[1].tv_nsec += 1'000'000'000;
+  }
+  if (::futimens(f.fd(), times) != 0) return ErrnoError("set mtime of " + f.path(), errno);
+  return Status::Ok();
+}
+
 std::string DirName(const std::string& path) {
   size_t slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";

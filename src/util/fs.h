@@ -107,6 +107,10 @@ Status CloneTree(const std::string& src, const std::string& dest,
 // keeping mode and mtime.
 Status CopyFile(const std::string& src, const std::string& dest);
 
+// Gives the open file `f` the permission bits of `mode` (07777 & 0777: never setuid,
+// setgid or sticky) and the mtime `mtime_ns` (ns since the epoch, negative before 1970).
+Status SetModeAndMtime(File& f, uint32_t mode, int64_t mtime_ns);
+
 // The directory part of `path` ("." when there is none).
 std::string DirName(const std::string& path);
 // `dir` + "/" + `name`.
