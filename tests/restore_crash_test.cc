@@ -125,7 +125,9 @@ TEST_F(RestoreCrashTest, KillLoopResumesEachTimeAndEndsWithTheBackedUpTree) {
   const int staged = Staged();
   Outcome last = Sh(Restore());
   ASSERT_EQ(last.exit_code, 0) << last.out;
-  if (staged > 0) EXPECT_EQ(Field(last.out, "files_reused"), staged) << last.out;
+  if (staged > 0) {
+    EXPECT_EQ(Field(last.out, "files_reused"), staged) << last.out;
+  }
   ExpectRestored();
 }
 

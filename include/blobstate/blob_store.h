@@ -45,6 +45,9 @@ class BlobSink {
  public:
   virtual ~BlobSink() = default;
   virtual Status Write(const char* data, size_t n) = 0;
+  // The blob's size, when the backend learns it before the first Write: a hint to size
+  // buffers by, never trusted (Write may bring more or fewer bytes).
+  virtual void ExpectSize(uint64_t bytes) { (void)bytes; }
   // Called once, after the last Write, when the whole blob has arrived. A sink that was not
   // finished must leave nothing visible behind (the attempt failed).
   virtual Status Finish() = 0;

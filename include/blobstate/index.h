@@ -14,6 +14,7 @@
 #define BLOBSTATE_INDEX_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,11 +105,30 @@ Checksum FileChecksumOfParts(const std::vector<Checksum>& parts);
 // Encodes `index` in the current format version (docs/format.md).
 std::string EncodeSnapshotIndex(const SnapshotIndex& index);
 
+// Takes the next piece of an encoding.
+using IndexChunkWriter = std::function<void(std::string_view piece)>;
+// About how many bytes each piece of EncodeSnapshotIndexTo holds (the last ones fewer).
+inline constexpr size_t kIndexChunkSize = 1 << 20;
+// EncodeSnapshotIndex handed to `out` in order, in pieces, so that a large index need never
+// be whole in memory; returns the size of the whole.
+uint64_t EncodeSnapshotIndexTo(const SnapshotIndex& index, const IndexChunkWriter& out);
+
 // Decodes any supported format version. Never trusts `bytes`: a truncated, corrupt or
 // hostile input gives kDataLoss (checksum, truncation) or kInvalidArgument (structure,
 // names that are not single path components, offsets out of order), with the reason and
 // the path of the offending entry; it never crashes or allocates without bound.
 Result<SnapshotIndex> DecodeSnapshotIndex(std::string_view bytes);
+
+// Takes a file of an index being decoded; `removed` if it is listed as removed or is in a
+// removed directory.
+using FileVisitor = std::function<void(const FileIndex& file, bool removed)>;
+
+// DecodeSnapshotIndex for a reader that needs each file once and not the tree (the blob ids
+// of a snapshot, say): each directory's files, once the directory passed every check, are
+// passed to `visit` and dropped, so the returned index's directories hold no files and
+// memory stays within the largest directory. The checks and errors are DecodeSnapshotIndex's;
+// on an error, what was visited must be discarded (a later part of the input may be bad).
+Result<SnapshotIndex> DecodeSnapshotIndexFiles(std::string_view bytes, const FileVisitor& visit);
 
 // The deepest nesting of directories below the root that an index may hold (DiffDir
 // rejects deeper trees, so that every snapshot taken can be decoded).

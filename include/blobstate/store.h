@@ -66,7 +66,9 @@ Status DeleteCheckpointDirs(const std::string& store_dir, std::string_view keep_
 // closed; a directory is hard-linked file by file (copied, in 1 MiB chunks keeping
 // mode and mtime, when `dest` is on another file system), recreating subdirectories and
 // empty directories. A hard link shares the file: a directory store must replace files
-// rather than change them in place for the snapshot to stay as it was.
+// rather than change them in place for the snapshot to stay as it was. The newest
+// checkpoint directory of a directory store becomes `dest`, and only what changed since is
+// linked or removed (LinkTree): so that directory is gone, whether this succeeds or not.
 // Errors: kNotFound if the store directory is missing; kAlreadyExists if `dest` exists;
 // kFailedPrecondition for an in-memory store (no directory) or a RocksDB store that is open
 // (in any process); kInvalidArgument, naming the path, for a symlink or special file in the

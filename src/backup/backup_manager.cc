@@ -8,6 +8,7 @@
 #include "async/failpoints.h"
 #include "backup/snapshot_cleaner.h"
 #include "blobstate/snapshot.h"
+#include "util/fs.h"
 
 namespace blobstate {
 namespace {
@@ -182,7 +183,9 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
   auto f = std::make_shared<StoreFigures>();
   auto started = Clock::now();
   auto diffed = Async(executor, [dir, base, diff = options.diff] {
-    return DiffDir(dir, base ? base->index.root : DirIndex{}, diff);
+    static const DirIndex kNoFiles;
+    const DirIndex& previous = base ? base->index.root : kNoFiles;  // never a copy
+    return DiffDir(dir, previous, diff);
   });
   return std::move(diffed)
       .Map(executor,
@@ -193,7 +196,7 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
              CountRemoved(diff, *f);
              return transfer.PutDir(dir, std::move(diff), meta);
            })
-      .Map(executor, [this, name, base, base_blobs, meta, checkpoint_id, f,
+      .Map(executor, [this, name, dir, base, base_blobs, meta, checkpoint_id, f,
                       started](DirIndex root) {
         f->durations[Phase::kUpload] = Clock::now() - started - f->durations[Phase::kDiff];
         TreeTotals total = TotalsOf(root);
@@ -208,8 +211,9 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
         index->root = std::move(root);
         if (base) index->prev_snapshot_index_blob_id = base->index_blob_id;
         auto index_started = Clock::now();
-        return Between<std::string>(executor, "upload.before_index", "upload.after_index",
-                                    [&] { return PutSnapshotIndex(store, *index, meta); })
+        return Between<std::string>(
+                   executor, "upload.before_index", "upload.after_index",
+                   [&] { return PutSnapshotIndex(store, *index, meta, DirName(dir)); })
             .Then(executor,
                   [this, base_blobs, index](Result<std::string> id) -> Future<std::string> {
                     if (id.ok()) return MakeReadyFuture<std::string>(std::move(id));
@@ -336,16 +340,21 @@ Future<std::shared_ptr<BlobIdSet>> BackupManager::State::AddFetched(
     std::shared_ptr<BlobIdSet> all) {
   if (next == ids.size()) return MakeReadyFuture<std::shared_ptr<BlobIdSet>>(std::move(all));
   const std::string id = ids[next];
-  return GetSnapshotIndex(store, executor, id)
+  auto set = std::make_shared<BlobIdSet>();
+  FileVisitor visit = [set](const FileIndex& f, bool removed) {
+    if (removed) return;
+    for (const FileBlob& b : f.blobs) set->Insert(b.blob_id);
+  };
+  return GetSnapshotIndexFiles(store, executor, id, std::move(visit))
       .Map(executor,
-           [this, name, ids = std::move(ids), next, all = std::move(all),
-            id](SnapshotIndex index) mutable -> Future<std::shared_ptr<BlobIdSet>> {
+           [this, name, ids = std::move(ids), next, all = std::move(all), id,
+            set](SnapshotIndex index) mutable -> Future<std::shared_ptr<BlobIdSet>> {
              if (index.metadata.store_name != name) {
                return MakeReadyFuture<std::shared_ptr<BlobIdSet>>(
                    DataLossError("live snapshot " + id + " of store " + name +
                                  " belongs to store " + index.metadata.store_name));
              }
-             auto set = std::make_shared<const BlobIdSet>(BlobIdSet::Of(index.root));
+             set->Seal();
              all->Add(*set);
              {
                std::lock_guard<std::mutex> lock(mu);

@@ -36,11 +36,17 @@ void ForEachBlobId(const DirIndex& dir, const std::function<void(const std::stri
 
 BlobIdSet BlobIdSet::Of(const DirIndex& dir) {
   BlobIdSet set;
-  ForEachBlobId(dir, [&set](const std::string& id) { set.hashes_.push_back(HashOfId(id)); });
-  std::sort(set.hashes_.begin(), set.hashes_.end(), HashLess);
-  set.hashes_.erase(std::unique(set.hashes_.begin(), set.hashes_.end()), set.hashes_.end());
-  set.hashes_.shrink_to_fit();
+  ForEachBlobId(dir, [&set](const std::string& id) { set.Insert(id); });
+  set.Seal();
   return set;
+}
+
+void BlobIdSet::Insert(std::string_view id) { hashes_.push_back(HashOfId(id)); }
+
+void BlobIdSet::Seal() {
+  std::sort(hashes_.begin(), hashes_.end(), HashLess);
+  hashes_.erase(std::unique(hashes_.begin(), hashes_.end()), hashes_.end());
+  hashes_.shrink_to_fit();
 }
 
 void BlobIdSet::Add(const BlobIdSet& other) {
@@ -120,14 +126,18 @@ std::string ForeignBlob(const DirIndex& dir, const std::string& prefix) {
 // store, and so does every blob it names (its id starts with the owner's names, as
 // NewBlobId makes them): a corrupt or forged index or link must never make a cleanup
 // untag or delete another's blobs.
-Status CheckOwner(const StoreSnapshot& s, const SnapshotMetadata& owner, std::string_view head) {
+// The start of the id of every blob of `owner` (NewBlobId).
+std::string OwnerPrefix(const SnapshotMetadata& owner) {
+  return SanitizeIdComponent(owner.job_name) + "/" + SanitizeIdComponent(owner.task_name) + "/" +
+         SanitizeIdComponent(owner.store_name) + "/";
+}
+
+// CheckOwner, for a snapshot whose first blob not of its owner is `foreign` ("" if none).
+Status CheckOwnerWith(const StoreSnapshot& s, const SnapshotMetadata& owner, std::string_view head,
+                      const std::string& foreign) {
   const SnapshotMetadata& m = s.index.metadata;
   if (m.job_name == owner.job_name && m.task_name == owner.task_name &&
       m.store_name == owner.store_name) {
-    const std::string prefix = SanitizeIdComponent(owner.job_name) + "/" +
-                               SanitizeIdComponent(owner.task_name) + "/" +
-                               SanitizeIdComponent(owner.store_name) + "/";
-    std::string foreign = ForeignBlob(s.index.root, prefix);
     if (foreign.empty()) return Status::Ok();
     return DataLossError("snapshot " + s.index_blob_id + ", reached from " + std::string(head) +
                          ", names blob " + foreign + ", which is not of job " + owner.job_name +
@@ -138,6 +148,10 @@ Status CheckOwner(const StoreSnapshot& s, const SnapshotMetadata& owner, std::st
                        ", belongs to job " + m.job_name + ", task " + m.task_name + ", store " +
                        m.store_name + ", not to job " + owner.job_name + ", task " +
                        owner.task_name + ", store " + owner.store_name + "; nothing deleted");
+}
+
+Status CheckOwner(const StoreSnapshot& s, const SnapshotMetadata& owner, std::string_view head) {
+  return CheckOwnerWith(s, owner, head, ForeignBlob(s.index.root, OwnerPrefix(owner)));
 }
 
 // kDataLoss unless every snapshot of `ancestors` belongs to `owner` and appears once,
@@ -220,16 +234,30 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot, const Snaps
 Future<void> SnapshotCleaner::DeleteSnapshot(const SnapshotMetadata& owner,
                                              const std::string& index_blob_id,
                                              std::shared_ptr<const BlobIdSet> keep) {
-  return GetSnapshotIndex(store_, executor_, index_blob_id)
-      .Then(executor_, [this, owner, index_blob_id, keep](Result<SnapshotIndex> index) {
+  // The index is read one directory at a time: the blobs it alone holds are collected, and
+  // any blob it names is checked to be the owner's.
+  struct Found {
+    std::set<std::string> doomed;
+    std::string foreign;
+  };
+  auto found = std::make_shared<Found>();
+  const std::string prefix = OwnerPrefix(owner);
+  FileVisitor visit = [found, keep, prefix](const FileIndex& f, bool removed) {
+    for (const FileBlob& b : f.blobs) {
+      if (!b.blob_id.starts_with(prefix) && found->foreign.empty()) found->foreign = b.blob_id;
+      if (!removed && !keep->Contains(b.blob_id)) found->doomed.insert(b.blob_id);
+    }
+  };
+  return GetSnapshotIndexFiles(store_, executor_, index_blob_id, std::move(visit))
+      .Then(executor_, [this, owner, index_blob_id, found](Result<SnapshotIndex> index) {
         if (index.status().code() == StatusCode::kNotFound) return MakeReadyFuture();  // done
         if (!index.ok()) return MakeReadyFuture<void>(index.status());
         StoreSnapshot s{index_blob_id, std::move(*index)};
-        if (Status bad = CheckOwner(s, owner, "the checkpoint"); !bad.ok()) {
+        if (Status bad = CheckOwnerWith(s, owner, "the checkpoint", found->foreign); !bad.ok()) {
           return MakeReadyFuture<void>(bad);
         }
         CleanupWork work;
-        work.delete_blobs = BlobsNotIn(s.index.root, *keep);
+        work.delete_blobs = std::move(found->doomed);
         work.delete_indexes.push_back(index_blob_id);
         return Run(std::move(work));
       });

@@ -45,6 +45,10 @@ class BlobIdSet {
  public:
   // Every blob id of the files in `dir`, at every depth.
   static BlobIdSet Of(const DirIndex& dir);
+  // Adds `id` to a set being built; Seal must follow before the set is used.
+  void Insert(std::string_view id);
+  // Sorts what Insert added and drops duplicates.
+  void Seal();
   // Adds the ids of `other`.
   void Add(const BlobIdSet& other);
   bool Contains(std::string_view id) const;

@@ -46,6 +46,10 @@ class StringSource final : public BlobSource {
 class StringSink final : public BlobSink {
  public:
   explicit StringSink(std::string* out) : out_(out) {}
+  void ExpectSize(uint64_t bytes) override {
+    constexpr uint64_t kMaxReserve = 256ull << 20;  // a hint from a server: bounded
+    buf_.reserve(static_cast<size_t>(std::min(bytes, kMaxReserve)));
+  }
   Status Write(const char* data, size_t n) override {
     buf_.append(data, n);
     return Status::Ok();

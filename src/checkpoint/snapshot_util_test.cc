@@ -91,6 +91,29 @@ TEST_F(SnapshotUtilTest, ReadsTheRightBlobAndPairsMarkerWithIndex) {
   EXPECT_EQ(faulty_->calls(Method::kGet), 2);  // c is not configured: not fetched
 }
 
+TEST_F(SnapshotUtilTest, IndexSpilledToAnUnnamedFileIsPutWholeAndLeavesNothing) {
+  SnapshotIndex index;
+  index.metadata = {.checkpoint_id = "c", .store_name = "a"};
+  for (int i = 0; i < 30'000; ++i) {  // a few MiB: several pieces
+    FileIndex f{.name = "f" + std::to_string(i)};
+    f.metadata.size = 1;
+    f.blobs.push_back({.blob_id = "job/_/a/blob-" + std::to_string(i)});
+    index.root.files_present.push_back(std::move(f));
+  }
+  const std::string spill = tmp_.Sub("spill");
+  ASSERT_TRUE(MakeDirs(spill).ok());
+  for (const std::string& dir : {spill, tmp_.Sub("missing")}) {  // the second: in memory
+    Result<std::string> id =
+        PutSnapshotIndex(*faulty_, index, {.job_name = "job", .store_name = "a"}, dir)
+            .GetFor(kWait);
+    ASSERT_TRUE(id.ok()) << id.status();
+    Result<SnapshotIndex> back = GetSnapshotIndex(*faulty_, pool_, *id).GetFor(kWait);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_TRUE(*back == index) << dir;
+  }
+  EXPECT_TRUE(*IsEmptyDir(spill));
+}
+
 TEST_F(SnapshotUtilTest, SyncAndAsyncErrorsSurfaceNamingStoreAndBlob) {
   std::string a = PutIndex("a", "fa");
   for (Fault fault : {Fault::SyncError(UnavailableError("sync boom")),

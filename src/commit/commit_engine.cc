@@ -1,3 +1,5 @@
+#include <malloc.h>
+
 #include <algorithm>
 #include <mutex>
 #include <set>
@@ -101,11 +103,11 @@ struct CommitEngine::State {
   std::unique_ptr<CommitHistory> history;  // set once, by Open
   std::optional<Checkpoint> head;          // the latest checkpoint at open; set once, by Open
   std::optional<Checkpoint> opened_at;     // set once, by Open
-  // Of the backed-up stores opened_at names; set once, by Open; shared with the backup and
-  // restore managers, never copied.
-  std::shared_ptr<const StoreSnapshots> snapshots = std::make_shared<const StoreSnapshots>();
-
   mutable std::mutex mu;
+  // Of the backed-up stores opened_at names; set by Open, shared with the backup and restore
+  // managers, never copied; dropped by the first commit (a later restore fetches them).
+  std::shared_ptr<const StoreSnapshots> snapshots =  // GUARDED_BY(mu) after Open
+      std::make_shared<const StoreSnapshots>();
   std::optional<Checkpoint> last;           // GUARDED_BY(mu)
   std::chrono::nanoseconds persist_time{};  // GUARDED_BY(mu)
 
@@ -261,7 +263,12 @@ Future<std::map<std::string, StoreFigures>> CommitEngine::Restore() {
   auto restore =
       std::make_shared<RestoreManager>(st->store, st->executor, st->options.job, st->options.task,
                                        st->options.stores, st->options.restore, st->metrics);
-  return restore->Init(st->WithState(), st->snapshots)
+  std::shared_ptr<const StoreSnapshots> snapshots;
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    snapshots = st->snapshots;
+  }
+  return restore->Init(st->WithState(), std::move(snapshots))
       .Map(st->executor, [restore] { return restore->Restore(); })
       .Then(st->executor, [st, restore](Result<std::map<std::string, StoreFigures>> r) {
         return r;  // `st` and `restore` live until the last step ends
@@ -323,6 +330,7 @@ Future<Checkpoint> CommitEngine::Commit(const std::string& id,
              {
                std::lock_guard<std::mutex> lock(st->mu);
                st->last = *next;
+               st->snapshots = nullptr;  // the backup manager holds the new ones
              }
              st->history->Advance(*next);
              if (Status s =
@@ -330,6 +338,10 @@ Future<Checkpoint> CommitEngine::Commit(const std::string& id,
                  !s.ok()) {
                return MakeReadyFuture<void>(s);
              }
+             // The indexes of the previous checkpoint are gone; their pages go back to the
+             // system before the expiry fetches more (a large store's are many small
+             // allocations, freed in the middle of the heap where it is not trimmed).
+             ::malloc_trim(0);
              std::vector<Future<void>> after;
              after.push_back(st->history->Expire());
              after.push_back(st->backup.DeleteOldCheckpointDirs(next->id));

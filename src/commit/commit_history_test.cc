@@ -86,7 +86,9 @@ TEST_F(CommitHistoryTest, KeepsTheLastNCheckpointsRestorable) {
     ASSERT_EQ(last.retained.size(), static_cast<size_t>(n - 1));
     for (int i = 0; i < n; ++i) {
       const Checkpoint& c = commits[commits.size() - 1 - i];
-      if (i > 0) EXPECT_EQ(last.retained[i - 1], c.id);
+      if (i > 0) {
+        EXPECT_EQ(last.retained[i - 1], c.id);
+      }
       EXPECT_EQ(RestoredAt(c.id), (Tree{{"f", "v" + std::to_string(4 - i)}}));
     }
     EXPECT_NE(RestoredAt(commits[0].id).count("error"), 0u);  // not kept

@@ -3,8 +3,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "blobstate/index.h"
 #include "index/fields.h"
@@ -80,6 +83,71 @@ TEST(CodecTest, RoundTripsExtremeValues) {
   ExpectRoundTrip(index);
   index.creation_time_ms = std::numeric_limits<int64_t>::min();
   ExpectRoundTrip(index);
+}
+
+TEST(CodecTest, StreamedEncodingIsTheEncodingInPiecesOfAboutAChunk) {
+  const SnapshotIndex index = testing::WideIndex(20'000);
+  std::vector<std::string> pieces;
+  const uint64_t size =
+      EncodeSnapshotIndexTo(index, [&](std::string_view p) { pieces.emplace_back(p); });
+  std::string whole;
+  for (const std::string& p : pieces) whole += p;
+  EXPECT_EQ(whole, EncodeSnapshotIndex(index));
+  EXPECT_EQ(size, whole.size());
+  ASSERT_GT(pieces.size(), 2u);  // the index is several MiB
+  for (const std::string& p : pieces) EXPECT_LT(p.size(), kIndexChunkSize + 4096);
+  EXPECT_EQ(pieces.back().size(), 8u);  // the checksum comes last, on its own
+}
+
+TEST(CodecTest, DecodingFileByFileVisitsEveryFileAndKeepsNone) {
+  const SnapshotIndex index = testing::NestedTreeIndex();
+  const std::string bytes = EncodeSnapshotIndex(index);
+  std::multiset<std::string> present, removed;
+  Result<SnapshotIndex> visited =
+      DecodeSnapshotIndexFiles(bytes, [&](const FileIndex& f, bool is_removed) {
+        (is_removed ? removed : present).insert(f.name + "@" + std::to_string(f.blobs.size()));
+      });
+  ASSERT_TRUE(visited.ok()) << visited.status();
+  // What the whole decode holds, listed the same way: present files of present directories;
+  // every other file as removed.
+  std::multiset<std::string> want_present, want_removed;
+  std::function<void(const DirIndex&, bool)> walk = [&](const DirIndex& d, bool in_removed) {
+    for (const FileIndex& f : d.files_present) {
+      (in_removed ? want_removed : want_present)
+          .insert(f.name + "@" + std::to_string(f.blobs.size()));
+    }
+    for (const FileIndex& f : d.files_removed) {
+      want_removed.insert(f.name + "@" + std::to_string(f.blobs.size()));
+    }
+    for (const DirIndex& sub : d.subdirs_present) walk(sub, in_removed);
+    for (const DirIndex& sub : d.subdirs_removed) walk(sub, true);
+  };
+  walk(index.root, false);
+  EXPECT_EQ(present, want_present);
+  EXPECT_EQ(removed, want_removed);
+  ASSERT_FALSE(want_removed.empty());
+  // The tree without its files.
+  std::function<void(DirIndex&)> strip = [&](DirIndex& d) {
+    d.files_present.clear();
+    d.files_removed.clear();
+    for (auto* list : {&d.subdirs_present, &d.subdirs_removed}) {
+      for (DirIndex& sub : *list) strip(sub);
+    }
+  };
+  SnapshotIndex want = index;
+  strip(want.root);
+  EXPECT_EQ(DumpIndex(*visited), DumpIndex(want));
+}
+
+TEST(CodecTest, DecodingFileByFileChecksAsTheWholeDecodeDoes) {
+  FileIndex f = MakeFile("x", 10);
+  const std::string bytes = EncodeSnapshotIndex(WithRootFiles({f, f}));  // a duplicate name
+  Result<SnapshotIndex> r = DecodeSnapshotIndexFiles(bytes, [](const FileIndex&, bool) {});
+  EXPECT_EQ(r.status().message(), DecodeError(bytes));
+  std::string corrupt = bytes;
+  corrupt[corrupt.size() / 2] ^= 1;
+  EXPECT_EQ(DecodeSnapshotIndexFiles(corrupt, [](const FileIndex&, bool) {}).status().code(),
+            StatusCode::kDataLoss);
 }
 
 TEST(CodecTest, EncodingIsDeterministic) {

@@ -59,7 +59,9 @@ uint64_t LoadBigEndian(std::string_view b) {
 
 class Decoder {
  public:
-  explicit Decoder(uint32_t version) : version_(version) {}
+  // `visit`, if given, takes each directory's files once the directory is checked; the
+  // directory then drops them (DecodeSnapshotIndexFiles).
+  Decoder(uint32_t version, const FileVisitor* visit) : version_(version), visit_(visit) {}
   Status DecodeBody(std::string_view body, SnapshotIndex* index);
 
  private:
@@ -95,6 +97,7 @@ class Decoder {
   std::string Where() const;
 
   const uint32_t version_;  // of the envelope
+  const FileVisitor* const visit_;
   std::vector<Frame> path_;
 };
 
@@ -197,7 +200,15 @@ Status Decoder::ParseDir(std::string_view bytes, int depth, DirIndex* dir) {
     }
     return Status::Ok();
   }));
-  return ValidateDir(*dir, depth == 0);
+  RETURN_IF_ERROR(ValidateDir(*dir, depth == 0));
+  if (visit_ != nullptr) {
+    const bool removed = path_.back().removed;  // a directory in a removed subtree
+    for (const FileIndex& f : dir->files_present) (*visit_)(f, removed);
+    for (const FileIndex& f : dir->files_removed) (*visit_)(f, true);
+    std::vector<FileIndex>().swap(dir->files_present);
+    std::vector<FileIndex>().swap(dir->files_removed);
+  }
+  return Status::Ok();
 }
 
 Status Decoder::ParseChildDir(std::string_view bytes, int depth, bool removed,
@@ -407,14 +418,24 @@ std::string Decoder::Where() const {
 
 }  // namespace
 
-Result<SnapshotIndex> DecodeSnapshotIndex(std::string_view bytes) {
+namespace {
+
+Result<SnapshotIndex> Decode(std::string_view bytes, const FileVisitor* visit) {
   ASSIGN_OR_RETURN(
       EnvelopeContents contents,
       OpenEnvelope(bytes, kSnapshotIndexMagic, "snapshot index", kSnapshotIndexFormatVersion));
   // Version 2 added FileBlob.checksum; a version 1 body is read as version 2 without it.
   SnapshotIndex index;
-  RETURN_IF_ERROR(Decoder(contents.version).DecodeBody(contents.body, &index));
+  RETURN_IF_ERROR(Decoder(contents.version, visit).DecodeBody(contents.body, &index));
   return index;
+}
+
+}  // namespace
+
+Result<SnapshotIndex> DecodeSnapshotIndex(std::string_view bytes) { return Decode(bytes, nullptr); }
+
+Result<SnapshotIndex> DecodeSnapshotIndexFiles(std::string_view bytes, const FileVisitor& visit) {
+  return Decode(bytes, &visit);
 }
 
 bool IsValidName(std::string_view name) { return NameProblem(name) == nullptr; }

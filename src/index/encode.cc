@@ -15,24 +15,42 @@
 #include "blobstate/index.h"
 #include "index/fields.h"
 #include "index/wire.h"
+#include "util/hash.h"
 
 namespace blobstate {
 namespace {
 
 using namespace index_fields;  // NOLINT: field ids only
 
+// A spill point comes after each file, whose encoding is rarely longer than this: the
+// writer's buffer is reserved once for a chunk and this.
+constexpr size_t kMaxFileEncoding = 4096;
+
 class Encoder {
  public:
-  std::string Encode(const SnapshotIndex& index) {
+  // Hands the envelope to `out` in pieces of about `chunk` bytes, checksum last; returns
+  // its size.
+  uint64_t Encode(const SnapshotIndex& index, const IndexChunkWriter& out, size_t chunk) {
     WireCounter counter;
     EncodeIndex(counter, index);
-    WireWriter writer;  // the body is written once, in place, after the envelope header
-    writer.Reserve(kEnvelopeHeaderSize + counter.size() + kEnvelopeTrailerSize);
+    Hasher64 hash;
+    auto emit = [&](std::string_view piece) {
+      hash.Update(piece.data(), piece.size());
+      out(piece);
+    };
+    WireWriter writer;
+    writer.Reserve(chunk + kMaxFileEncoding);
+    writer.SpillTo(emit, chunk);
     StartEnvelope(writer, kSnapshotIndexMagic, kSnapshotIndexFormatVersion);
     EncodeIndex(writer, index);
-    assert(next_dir_ == dir_sizes_.size() &&
-           writer.data().size() == kEnvelopeHeaderSize + counter.size());
-    return FinishEnvelope(writer.Release());
+    assert(next_dir_ == dir_sizes_.size());
+    emit(writer.data());
+    char trailer[kEnvelopeTrailerSize];
+    const uint64_t sum = hash.Finish();
+    for (size_t i = 0; i < kEnvelopeTrailerSize; ++i)
+      trailer[i] = static_cast<char>(sum >> (8 * i));
+    out(std::string_view(trailer, kEnvelopeTrailerSize));
+    return kEnvelopeHeaderSize + counter.size() + kEnvelopeTrailerSize;
   }
 
  private:
@@ -58,8 +76,14 @@ class Encoder {
   template <typename Out>
   void EncodeDir(Out& out, const DirIndex& dir) {
     StringField(out, kDirName, dir.name);
-    for (const FileIndex& f : dir.files_present) SmallMessageField(out, kDirFilesPresent, f);
-    for (const FileIndex& f : dir.files_removed) SmallMessageField(out, kDirFilesRemoved, f);
+    for (const FileIndex& f : dir.files_present) {
+      SmallMessageField(out, kDirFilesPresent, f);
+      out.SpillPoint();
+    }
+    for (const FileIndex& f : dir.files_removed) {
+      SmallMessageField(out, kDirFilesRemoved, f);
+      out.SpillPoint();
+    }
     for (const DirIndex& d : dir.subdirs_present) DirField(out, kDirSubdirsPresent, d);
     for (const DirIndex& d : dir.subdirs_removed) DirField(out, kDirSubdirsRemoved, d);
   }
@@ -156,6 +180,14 @@ class Encoder {
 
 }  // namespace
 
-std::string EncodeSnapshotIndex(const SnapshotIndex& index) { return Encoder().Encode(index); }
+std::string EncodeSnapshotIndex(const SnapshotIndex& index) {
+  std::string out;
+  EncodeSnapshotIndexTo(index, [&out](std::string_view piece) { out.append(piece); });
+  return out;
+}
+
+uint64_t EncodeSnapshotIndexTo(const SnapshotIndex& index, const IndexChunkWriter& out) {
+  return Encoder().Encode(index, out, kIndexChunkSize);
+}
 
 }  // namespace blobstate

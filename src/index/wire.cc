@@ -164,11 +164,6 @@ void StartEnvelope(WireWriter& writer, std::string_view magic, uint32_t version)
   writer.Raw(header);
 }
 
-std::string FinishEnvelope(std::string header_and_body) {
-  AppendFixed(header_and_body, Hash64(header_and_body.data(), header_and_body.size()), 8);
-  return header_and_body;
-}
-
 Result<EnvelopeContents> OpenEnvelope(std::string_view bytes, std::string_view magic,
                                       std::string_view what, uint32_t max_version) {
   const std::string name(what);

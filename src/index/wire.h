@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -80,8 +81,24 @@ class WireWriter {
   const std::string& data() const { return out_; }
   std::string Release() { return std::move(out_); }
 
+  // From now on, a SpillPoint hands what was written to `spill` and forgets it once it
+  // holds `chunk` bytes or more: memory stays about a chunk, and data() and Release() give
+  // only what was not spilled.
+  void SpillTo(std::function<void(std::string_view)> spill, size_t chunk) {
+    spill_ = std::move(spill);
+    chunk_ = chunk;
+  }
+  void SpillPoint() {
+    if (spill_ && out_.size() >= chunk_) {
+      spill_(out_);
+      out_.clear();
+    }
+  }
+
  private:
   std::string out_;
+  std::function<void(std::string_view)> spill_;
+  size_t chunk_ = 0;
 };
 
 // Counts the bytes a WireWriter would append.
@@ -107,6 +124,7 @@ class WireCounter {
   }
   // Counts `n` bytes whose content is not needed.
   void Skip(uint64_t n) { size_ += n; }
+  void SpillPoint() {}
 
   uint64_t size() const { return size_; }
   static size_t VarintSize(uint64_t v);
@@ -153,11 +171,9 @@ inline constexpr size_t kEnvelopeTrailerSize = 8;
 // `magic`, `version` (uint32 little-endian), `body`, then XXH3-64 (little-endian) of all
 // the bytes before it. REQUIRES: magic.size() == 4.
 std::string SealEnvelope(std::string_view magic, uint32_t version, std::string_view body);
-// The same without copying the body: StartEnvelope writes the header into an empty
-// `writer`, the caller writes the body after it, and FinishEnvelope appends the trailer to
-// what Release() gave. Reserve body size + kEnvelopeHeaderSize + kEnvelopeTrailerSize first.
+// The header of SealEnvelope, written into an empty `writer`; the caller writes the body
+// after it and appends the trailer: XXH3-64 of header and body, little-endian.
 void StartEnvelope(WireWriter& writer, std::string_view magic, uint32_t version);
-std::string FinishEnvelope(std::string header_and_body);
 
 // The body inside an envelope, and its version.
 struct EnvelopeContents {

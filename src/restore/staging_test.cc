@@ -123,8 +123,9 @@ TEST_F(RestoreStagingTest, CorruptBlobFailsNamingStoreFileAndBlobAndKeepsTheOldS
   Result<Tree> stored = ReadTree(BlobDir() + "/blobs");
   ASSERT_TRUE(stored.ok());
   for (const auto& [rel, content] : *stored) {  // same size: only the checksum can tell
-    if (content == "payload")
+    if (content == "payload") {
       ASSERT_TRUE(WriteFileAtomic(BlobDir() + "/blobs/" + rel, "PAYLOAD").ok());
+    }
   }
   Result<StoreFigures> r = Restore(c);
   EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status();

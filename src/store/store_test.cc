@@ -83,6 +83,30 @@ TEST(StoreTest, DirectorySnapshotHardLinksFilesAndKeepsEmptyDirs) {
   EXPECT_EQ(*ReadTree(dest), tree);  // left alone
 }
 
+TEST(StoreTest, DirectorySnapshotTakesOverTheNewestCheckpointDirChangingOnlyWhatDiffers) {
+  TempDir tmp;
+  const std::string store = tmp.Sub("s");
+  const std::string older = CheckpointDirOf(store, "1700000000001-00000000000000aa"),
+                    newer = CheckpointDirOf(store, "1700000000002-00000000000000bb"),
+                    dest = CheckpointDirOf(store, "1700000000003-00000000000000cc");
+  ASSERT_TRUE(WriteTree(store, {{"kept", "1"}, {"changed", "2"}, {"gone", "3"}}).ok());
+  ASSERT_TRUE(SnapshotClosedStore(DirectoryStore(store), older).ok());
+  ASSERT_TRUE(SnapshotClosedStore(DirectoryStore(store), newer).ok());
+  EXPECT_FALSE(PathExists(older));                               // taken over by the newer
+  ASSERT_TRUE(WriteFileAtomic(store + "/changed", "two").ok());  // replaced, as stores do
+  ASSERT_EQ(::unlink((store + "/gone").c_str()), 0);
+  ASSERT_TRUE(WriteFileAtomic(store + "/new", "4").ok());
+  const ino_t kept = Inode(newer + "/kept");
+
+  ASSERT_TRUE(SnapshotClosedStore(DirectoryStore(store), dest).ok());
+  EXPECT_EQ(*ListCheckpointDirs(store), std::vector<std::string>{dest});
+  EXPECT_EQ(*ReadTree(dest), (Tree{{"changed", "two"}, {"kept", "1"}, {"new", "4"}}));
+  EXPECT_EQ(Inode(dest + "/kept"), kept);
+  for (const char* name : {"/kept", "/changed", "/new"}) {
+    EXPECT_EQ(Inode(store + name), Inode(dest + name)) << name;
+  }
+}
+
 // /dev/shm is a tmpfs on most Linux hosts: another file system than /tmp.
 TEST(StoreTest, DirectorySnapshotAcrossFileSystemsCopiesKeepingModeAndMtime) {
   char tmpl[] = "/dev/shm/blobstate-test-XXXXXX";

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -350,39 +351,96 @@ Status CopyFile(const std::string& src, const std::string& dest) {
   return out.Close();
 }
 
-Status CloneTree(const std::string& src, const std::string& dest,
-                 const std::function<bool(std::string_view name)>& link) {
-  ASSIGN_OR_RETURN(struct stat root, LStat(src));
-  if (!S_ISDIR(root.st_mode)) return InvalidArgumentError("not a directory: " + src);
-  if (::mkdir(dest.c_str(), root.st_mode & 07777) != 0) return ErrnoError("mkdir " + dest, errno);
-  std::vector<std::string> names;
-  {
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(src.c_str()), ::closedir);
-    if (!d) return ErrnoError("opendir " + src, errno);
+namespace {
+
+// An entry of a directory: its inode and whether it is a directory, from readdir (lstat
+// only where the file system does not say).
+struct DirEntry {
+  ino_t ino;
+  bool is_dir;
+};
+
+// The entries of the directory `path` but "." and "..".
+Result<std::map<std::string, DirEntry>> ListEntries(const std::string& path) {
+  std::map<std::string, DirEntry> entries;
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(path.c_str()), ::closedir);
+  if (!d) return ErrnoError("opendir " + path, errno);
+  errno = 0;
+  while (struct dirent* e = ::readdir(d.get())) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    DirEntry entry{e->d_ino, e->d_type == DT_DIR};
+    if (e->d_type == DT_UNKNOWN) {
+      ASSIGN_OR_RETURN(struct stat st, LStat(JoinPath(path, name)));
+      entry = {st.st_ino, S_ISDIR(st.st_mode)};
+    }
+    entries.emplace(std::move(name), entry);
     errno = 0;
-    while (struct dirent* e = ::readdir(d.get())) {
-      std::string name = e->d_name;
-      if (name != "." && name != "..") names.push_back(std::move(name));
-      errno = 0;
-    }
-    if (errno != 0) return ErrnoError("readdir " + src, errno);
   }
-  for (const std::string& name : names) {
-    const std::string from = JoinPath(src, name), to = JoinPath(dest, name);
-    ASSIGN_OR_RETURN(struct stat st, LStat(from));
-    if (S_ISDIR(st.st_mode)) {
-      RETURN_IF_ERROR(CloneTree(from, to, link));
-    } else if (!S_ISREG(st.st_mode)) {
-      return InvalidArgumentError("only regular files and directories can be cloned: " + from);
-    } else if (link(name) && ::link(from.c_str(), to.c_str()) == 0) {
-      continue;
-    } else if (link(name) && errno != EXDEV && errno != EPERM) {
-      return ErrnoError("link " + from + " to " + to, errno);
-    } else {
-      RETURN_IF_ERROR(CopyFile(from, to));
+  if (errno != 0) return ErrnoError("readdir " + path, errno);
+  return entries;
+}
+
+// LinkTree of the directory `src` (stat `root`) into the directory `dest`.
+Status LinkTreeInto(const std::string& src, const struct stat& root, const std::string& dest) {
+  ASSIGN_OR_RETURN(struct stat at, LStat(dest));
+  if ((at.st_mode & 07777) != (root.st_mode & 07777) &&
+      ::chmod(dest.c_str(), root.st_mode & 07777) != 0) {
+    return ErrnoError("chmod " + dest, errno);
+  }
+  ASSIGN_OR_RETURN(auto from_entries, ListEntries(src));
+  ASSIGN_OR_RETURN(auto to_entries, ListEntries(dest));
+  // Whether `to`, an entry of `dest`, is the same file as the entry `st` of `src`.
+  auto same_file = [&at](const DirEntry& to, const struct stat& st) {
+    return S_ISREG(st.st_mode) && !to.is_dir && st.st_dev == at.st_dev && st.st_ino == to.ino;
+  };
+  for (const auto& [name, from] : from_entries) {
+    const std::string from_path = JoinPath(src, name), to_path = JoinPath(dest, name);
+    ASSIGN_OR_RETURN(struct stat st, LStat(from_path));
+    auto it = to_entries.find(name);
+    if (it != to_entries.end()) {
+      const DirEntry to = it->second;
+      to_entries.erase(it);
+      if (same_file(to, st)) continue;
+      if (S_ISDIR(st.st_mode) && to.is_dir) {
+        RETURN_IF_ERROR(LinkTreeInto(from_path, st, to_path));
+        continue;
+      }
+      RETURN_IF_ERROR(RemoveAll(to_path));
     }
+    if (S_ISDIR(st.st_mode)) {
+      if (::mkdir(to_path.c_str(), st.st_mode & 07777) != 0) {
+        return ErrnoError("mkdir " + to_path, errno);
+      }
+      RETURN_IF_ERROR(LinkTreeInto(from_path, st, to_path));
+    } else if (!S_ISREG(st.st_mode)) {
+      return InvalidArgumentError("only regular files and directories can be linked: " + from_path);
+    } else if (::link(from_path.c_str(), to_path.c_str()) != 0) {
+      if (errno != EXDEV && errno != EPERM) {
+        return ErrnoError("link " + from_path + " to " + to_path, errno);
+      }
+      RETURN_IF_ERROR(CopyFile(from_path, to_path));
+    }
+  }
+  for (const auto& [name, to] : to_entries) {  // what `src` no longer has
+    RETURN_IF_ERROR(RemoveAll(JoinPath(dest, name)));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status LinkTree(const std::string& src, const std::string& dest) {
+  ASSIGN_OR_RETURN(struct stat root, LStat(src));
+  if (!S_ISDIR(root.st_mode)) return InvalidArgumentError("not a directory: " + src);
+  struct stat st;
+  if (::lstat(dest.c_str(), &st) != 0) {
+    if (errno != ENOENT) return ErrnoError("stat " + dest, errno);
+    if (::mkdir(dest.c_str(), root.st_mode & 07777) != 0) return ErrnoError("mkdir " + dest, errno);
+  } else if (!S_ISDIR(st.st_mode)) {
+    return InvalidArgumentError("not a directory: " + dest);
+  }
+  return LinkTreeInto(src, root, dest);
 }
 
 }  // namespace blobstate

@@ -96,12 +96,14 @@ Status WriteFileAtomic(const std::string& path, std::string_view data);
 // Reads a whole (small) file: for indexes and metadata, never for store data.
 Result<std::string> ReadSmallFile(const std::string& path, size_t max_size = 1u << 30);
 
-// Recreates the tree `src` at `dest` (which must not exist; its parent must): directories
-// (empty ones included) are made, regular files hard-linked when link(name) is true and the
-// two are on one file system, else copied in kIoChunkSize chunks, keeping mode and mtime.
-// kInvalidArgument naming the path for a symlink or special file; nothing is followed.
-Status CloneTree(const std::string& src, const std::string& dest,
-                 const std::function<bool(std::string_view name)>& link);
+// Makes `dest` a copy of the tree `src` made of hard links: directories (empty ones
+// included) with `src`'s permission bits, regular files linked, or copied in kIoChunkSize
+// chunks keeping mode and mtime when linking fails with EXDEV (another file system) or
+// EPERM. If `dest` exists, only what differs changes: a file that already is the same file
+// (device and inode) stays, other entries are replaced, and entries `src` lacks are
+// removed. Never follows symlinks: kInvalidArgument naming the path for a symlink or special
+// file in `src`, or for a `dest` that is not a directory.
+Status LinkTree(const std::string& src, const std::string& dest);
 
 // Copies the regular file `src` to the new file `dest` (O_EXCL) in kIoChunkSize chunks,
 // keeping mode and mtime.

@@ -84,36 +84,62 @@ TEST(RandomTest, HexIsUniqueAndWellFormed) {
   EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
 }
 
-TEST_F(FsTest, CloneTreeLinksWhatItMayAndCopiesTheRest) {
+TEST_F(FsTest, LinkTreeLinksEveryFileAndMakesEveryDirectory) {
   ASSERT_TRUE(MakeDirs(dir_ + "/src/sub/empty").ok());
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/src/000001.sst", "immutable").ok());
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/src/sub/MANIFEST", "mutable").ok());
-  ASSERT_EQ(chmod((dir_ + "/src/sub/MANIFEST").c_str(), 0600), 0);
-  ASSERT_TRUE(CloneTree(dir_ + "/src", dir_ + "/dst", [](std::string_view name) {
-                return name.ends_with(".sst");
-              }).ok());
-  struct stat a, b;
-  ASSERT_EQ(stat((dir_ + "/src/000001.sst").c_str(), &a), 0);
-  ASSERT_EQ(stat((dir_ + "/dst/000001.sst").c_str(), &b), 0);
-  EXPECT_EQ(a.st_ino, b.st_ino);  // linked
-  ASSERT_EQ(stat((dir_ + "/src/sub/MANIFEST").c_str(), &a), 0);
-  ASSERT_EQ(stat((dir_ + "/dst/sub/MANIFEST").c_str(), &b), 0);
-  EXPECT_NE(a.st_ino, b.st_ino);  // copied
-  EXPECT_EQ(b.st_mode & 07777, 0600u);
-  EXPECT_EQ(a.st_mtim.tv_sec, b.st_mtim.tv_sec);
-  EXPECT_EQ(a.st_mtim.tv_nsec, b.st_mtim.tv_nsec);
-  EXPECT_EQ(*ReadSmallFile(dir_ + "/dst/sub/MANIFEST"), "mutable");
+  ASSERT_EQ(chmod((dir_ + "/src/sub").c_str(), 0750), 0);
+  ASSERT_TRUE(LinkTree(dir_ + "/src", dir_ + "/dst").ok());
+  for (const char* file : {"/000001.sst", "/sub/MANIFEST"}) {
+    struct stat a, b;
+    ASSERT_EQ(stat((dir_ + "/src" + file).c_str(), &a), 0);
+    ASSERT_EQ(stat((dir_ + "/dst" + file).c_str(), &b), 0);
+    EXPECT_EQ(a.st_ino, b.st_ino) << file;
+  }
+  EXPECT_EQ(LStat(dir_ + "/dst/sub")->st_mode & 07777, 0750u);
   EXPECT_TRUE(PathExists(dir_ + "/dst/sub/empty"));
 }
 
-TEST_F(FsTest, CloneTreeRejectsSymlinksNamingThem) {
+TEST_F(FsTest, LinkTreeIntoAnOlderCopyChangesOnlyWhatDiffers) {
+  ASSERT_TRUE(MakeDirs(dir_ + "/src/kept").ok());
+  ASSERT_TRUE(MakeDirs(dir_ + "/src/was_file").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/src/same", "same").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/src/kept/replaced", "old").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/src/gone", "gone").ok());
+  ASSERT_TRUE(MakeDirs(dir_ + "/src/gone_dir/deep").ok());
+  ASSERT_TRUE(LinkTree(dir_ + "/src", dir_ + "/dst").ok());
+  const ino_t same = LStat(dir_ + "/dst/same")->st_ino;
+  // The store changes: a file replaced, one removed, a directory removed, a file and a
+  // directory trading places, a new file.
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/src/kept/replaced", "new").ok());
+  ASSERT_EQ(unlink((dir_ + "/src/gone").c_str()), 0);
+  ASSERT_TRUE(RemoveAll(dir_ + "/src/gone_dir").ok());
+  ASSERT_TRUE(RemoveAll(dir_ + "/src/was_file").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/src/was_file", "now a file").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/src/added", "added").ok());
+  ASSERT_EQ(chmod((dir_ + "/src").c_str(), 0700), 0);
+  ASSERT_TRUE(LinkTree(dir_ + "/src", dir_ + "/dst").ok());
+
+  EXPECT_EQ(LStat(dir_ + "/dst/same")->st_ino, same);
+  EXPECT_EQ(*ReadSmallFile(dir_ + "/dst/kept/replaced"), "new");
+  EXPECT_EQ(*ReadSmallFile(dir_ + "/dst/was_file"), "now a file");
+  EXPECT_EQ(*ReadSmallFile(dir_ + "/dst/added"), "added");
+  EXPECT_FALSE(PathExists(dir_ + "/dst/gone"));
+  EXPECT_FALSE(PathExists(dir_ + "/dst/gone_dir"));
+  EXPECT_EQ(LStat(dir_ + "/dst")->st_mode & 07777, 0700u);
+  for (const char* file : {"/same", "/kept/replaced", "/was_file", "/added"}) {
+    EXPECT_EQ(LStat(dir_ + "/src" + file)->st_ino, LStat(dir_ + "/dst" + file)->st_ino) << file;
+  }
+}
+
+TEST_F(FsTest, LinkTreeRejectsSymlinksNamingThem) {
   ASSERT_TRUE(MakeDirs(dir_ + "/src").ok());
   ASSERT_EQ(symlink("/etc", (dir_ + "/src/link").c_str()), 0);
-  Status s = CloneTree(dir_ + "/src", dir_ + "/dst", [](std::string_view) { return true; });
+  Status s = LinkTree(dir_ + "/src", dir_ + "/dst");
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("/src/link"), std::string::npos);
-  EXPECT_EQ(CloneTree(dir_ + "/src", dir_ + "/dst", [](std::string_view) { return true; }).code(),
-            StatusCode::kAlreadyExists);  // dest exists now
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/file", "").ok());
+  EXPECT_EQ(LinkTree(dir_ + "/src", dir_ + "/file").code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -41,6 +41,17 @@ std::string Checksum::ToHex() const {
 
 uint64_t Hash64(const void* data, size_t n) { return XXH3_64bits(data, n); }
 
+struct Hasher64::State {
+  XXH3_state_t xxh;
+};
+
+Hasher64::Hasher64() : state_(std::make_unique<State>()) { XXH3_64bits_reset(&state_->xxh); }
+Hasher64::~Hasher64() = default;
+
+void Hasher64::Update(const void* data, size_t n) { XXH3_64bits_update(&state_->xxh, data, n); }
+
+uint64_t Hasher64::Finish() const { return XXH3_64bits_digest(&state_->xxh); }
+
 Result<Checksum> HashFile(const std::string& path, uint64_t* size) {
   ASSIGN_OR_RETURN(File f, File::Open(path, O_RDONLY));
   return HashRest(f, size);

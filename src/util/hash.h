@@ -45,6 +45,22 @@ Result<Checksum> HashNext(File& f, uint64_t limit, uint64_t* size = nullptr);
 // XXH3-64, used as the integrity check of encoded objects.
 uint64_t Hash64(const void* data, size_t n);
 
+// Incremental XXH3-64: Finish() of the bytes given to Update is Hash64 of them all.
+class Hasher64 {
+ public:
+  Hasher64();
+  ~Hasher64();
+  Hasher64(const Hasher64&) = delete;
+  Hasher64& operator=(const Hasher64&) = delete;
+
+  void Update(const void* data, size_t n);
+  uint64_t Finish() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 }  // namespace blobstate
 
 #endif  // BLOBSTATE_UTIL_HASH_H_

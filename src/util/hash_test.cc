@@ -26,6 +26,17 @@ TEST(HashTest, StreamingEqualsOneShot) {
   EXPECT_EQ(h.Finish(), HashBytes(data.data(), data.size()));
 }
 
+TEST(HashTest, StreamingHash64EqualsOneShot) {
+  std::string data(1024 * 1024 + 5, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + (i >> 11));
+  Hasher64 h;
+  for (size_t pos = 0; pos < data.size(); pos += 1000) {
+    h.Update(data.data() + pos, std::min<size_t>(1000, data.size() - pos));
+  }
+  EXPECT_EQ(h.Finish(), Hash64(data.data(), data.size()));
+  EXPECT_EQ(Hasher64().Finish(), Hash64("", 0));
+}
+
 TEST(HashTest, HashFileStreamsWholeFile) {
   char tmpl[] = "/tmp/blobstate-hash-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);

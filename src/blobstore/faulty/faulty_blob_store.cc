@@ -41,6 +41,7 @@ class PartialSink final : public BlobSink {
     pos_ += k;
     return k < n ? error_ : Status::Ok();
   }
+  void ExpectSize(uint64_t bytes) override { inner_->ExpectSize(bytes); }
   Status Finish() override { return error_; }
 
  private:

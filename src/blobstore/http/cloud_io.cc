@@ -72,6 +72,10 @@ Status ResumableSink::Write(const char* data, size_t n) {
   return Status::Ok();
 }
 
+void ResumableSink::ExpectSize(uint64_t bytes) {
+  if (Open().ok()) real_->ExpectSize(bytes_ + bytes);  // a failed Open fails the Write
+}
+
 Status ResumableSink::FinishBlob() {
   RETURN_IF_ERROR(Open());
   return real_->Finish();

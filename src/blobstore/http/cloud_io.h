@@ -45,6 +45,8 @@ class ResumableSink final : public BlobSink {
   explicit ResumableSink(const SinkFactory& factory) : factory_(factory) {}
   uint64_t bytes() const { return bytes_; }
   Status Write(const char* data, size_t n) override;
+  // `bytes` is what the attempt sends: the blob holds bytes() + `bytes`.
+  void ExpectSize(uint64_t bytes) override;
   Status Finish() override { return Status::Ok(); }
   Status FinishBlob();
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,15 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     curl_easy_getinfo(x->handle, CURLINFO_RESPONSE_CODE, &code);
     x->success = code >= 200 && code < 300;
     x->to_sink = x->call->download != nullptr && x->success;
+    if (x->to_sink) {
+      for (const auto& [name, value] : x->response->headers) {
+        uint64_t length = 0;
+        if (name == "content-length" &&
+            std::from_chars(value.data(), value.data() + value.size(), length).ec == std::errc()) {
+          x->call->download->ExpectSize(length);
+        }
+      }
+    }
     if (code == 200 && HasRange(*x->call)) {
       x->error = UnavailableError(x->call->method + " " + PathOf(*x->call) +
                                   ": the server ignored the Range and sent the whole body");

@@ -356,6 +356,7 @@ Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& f
   if (!S_ISREG(st.st_mode)) return BlobNotFound(layout, id);
   ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> sink, factory());
   if (sink == nullptr) return InternalError("the sink factory returned no sink");
+  sink->ExpectSize(static_cast<uint64_t>(st.st_size));
   IoBuffer buf(kIoChunkSize);
   uint64_t total = 0;
   for (;;) {
