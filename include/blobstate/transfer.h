@@ -57,6 +57,12 @@ struct TransferOptions {
   std::atomic<uint64_t>* progress = nullptr;
 };
 
+// Blob ids shared, not copied, by the requests made for them (there may be millions).
+using BlobIds = std::shared_ptr<const std::vector<std::string>>;
+inline BlobIds ToBlobIds(std::vector<std::string> ids) {
+  return std::make_shared<const std::vector<std::string>>(std::move(ids));
+}
+
 class Transfer {
  public:
   // `store` and `executor` must outlive this object and every future it returns.
@@ -83,15 +89,15 @@ class Transfer {
   Future<void> GetFile(const FileIndex& file, const std::string& path, std::vector<bool> have = {});
 
   // Deletes the given blobs in parallel; blobs already gone count as deleted.
-  Future<void> DeleteBlobs(std::vector<std::string> blob_ids);
+  Future<void> DeleteBlobs(BlobIds blob_ids);
 
   // Removes the TTL of the given blobs in parallel.
-  Future<void> RemoveTtls(std::vector<std::string> blob_ids);
+  Future<void> RemoveTtls(BlobIds blob_ids);
 
  private:
   // call(id) for each of `blob_ids`, between the failpoints `before` and `after` (string
   // literals), kTransfersInFlight at a time; every outcome, in order.
-  Future<std::vector<Result<void>>> EachBlob(std::vector<std::string> blob_ids, const char* before,
+  Future<std::vector<Result<void>>> EachBlob(BlobIds blob_ids, const char* before,
                                              const char* after,
                                              std::function<Future<void>(const std::string&)> call);
   // `part`, adding `bytes` to options_.progress once it succeeded.

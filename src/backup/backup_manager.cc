@@ -19,7 +19,7 @@ using Clock = std::chrono::steady_clock;
 struct Pending {
   std::shared_ptr<const StoreSnapshot> snapshot;
   std::shared_ptr<const BlobIdSet> blobs;  // every blob of the new snapshot
-  std::set<std::string> new_blobs;         // those the base lacks
+  BlobIds new_blobs;                       // those the base lacks
 };
 
 struct StoreState {
@@ -162,9 +162,9 @@ Future<void> BackupManager::State::MakePermanent(const std::string& name, const 
         " s ago, more than half the blob TTL (" + std::to_string(ttl.count()) +
         " s); not persisted, as its first blobs could expire before a checkpoint names them"));
   }
-  std::vector<std::string> blobs(p.new_blobs.begin(), p.new_blobs.end());
-  return transfer.RemoveTtls(std::move(blobs))
-      .Map(executor, [this, index = p.snapshot->index_blob_id] { return store.RemoveTtl(index); });
+  return transfer.RemoveTtls(p.new_blobs).Map(executor, [this, index = p.snapshot->index_blob_id] {
+    return store.RemoveTtl(index);
+  });
 }
 
 Future<std::string> BackupManager::State::UploadStore(const std::string& name,
@@ -219,9 +219,9 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
                     if (id.ok()) return MakeReadyFuture<std::string>(std::move(id));
                     // No index names the files just put: delete them (best effort; they
                     // have a TTL).
-                    std::set<std::string> added =
-                        BlobsNotIn(index->root, base_blobs ? *base_blobs : BlobIdSet());
-                    return transfer.DeleteBlobs({added.begin(), added.end()})
+                    return transfer
+                        .DeleteBlobs(ToBlobIds(
+                            BlobsNotIn(index->root, base_blobs ? *base_blobs : BlobIdSet())))
                         .Then(executor, [error = id.status()](Result<void>) {
                           return Result<std::string>(error);
                         });
@@ -232,8 +232,8 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
                   .snapshot =
                       std::make_shared<const StoreSnapshot>(StoreSnapshot{id, std::move(*index)})});
               p->blobs = std::make_shared<const BlobIdSet>(BlobIdSet::Of(p->snapshot->index.root));
-              p->new_blobs =
-                  BlobsNotIn(p->snapshot->index.root, base_blobs ? *base_blobs : BlobIdSet());
+              p->new_blobs = ToBlobIds(
+                  BlobsNotIn(p->snapshot->index.root, base_blobs ? *base_blobs : BlobIdSet()));
               {
                 std::lock_guard<std::mutex> lock(mu);
                 Store(name).uploaded = p;  // deleted by Upload if anything fails from here
@@ -290,12 +290,12 @@ Future<void> BackupManager::Discard() {
     std::lock_guard<std::mutex> lock(state_->mu);
     for (auto& [name, s] : state_->stores) {
       if (!s.uploaded) continue;
-      orphans.insert(orphans.end(), s.uploaded->new_blobs.begin(), s.uploaded->new_blobs.end());
+      orphans.insert(orphans.end(), s.uploaded->new_blobs->begin(), s.uploaded->new_blobs->end());
       orphans.push_back(s.uploaded->snapshot->index_blob_id);
       s.uploaded.reset();
     }
   }
-  return state_->transfer.DeleteBlobs(std::move(orphans));
+  return state_->transfer.DeleteBlobs(ToBlobIds(std::move(orphans)));
 }
 
 Status BackupManager::Persisted(const StoreMarkers& markers) {

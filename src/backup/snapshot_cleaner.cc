@@ -61,11 +61,13 @@ bool BlobIdSet::Contains(std::string_view id) const {
   return std::binary_search(hashes_.begin(), hashes_.end(), HashOfId(id), HashLess);
 }
 
-std::set<std::string> BlobsNotIn(const DirIndex& dir, const BlobIdSet& keep) {
-  std::set<std::string> out;
+std::vector<std::string> BlobsNotIn(const DirIndex& dir, const BlobIdSet& keep) {
+  std::vector<std::string> out;
   ForEachBlobId(dir, [&](const std::string& id) {
-    if (!keep.Contains(id)) out.insert(id);
+    if (!keep.Contains(id)) out.push_back(id);
   });
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -74,8 +76,7 @@ SnapshotCleaner::SnapshotCleaner(BlobStore& store, Executor& executor, Transfer&
 
 Future<void> SnapshotCleaner::Run(CleanupWork work) {
   auto w = std::make_shared<const CleanupWork>(std::move(work));
-  std::vector<std::string> ttl_blobs(w->ttl_blobs.begin(), w->ttl_blobs.end());
-  return transfer_.RemoveTtls(std::move(ttl_blobs))
+  return transfer_.RemoveTtls(ToBlobIds({w->ttl_blobs.begin(), w->ttl_blobs.end()}))
       .Map(executor_, [this] { return store_.Flush(); })
       .Map(executor_,
            [this, w] {
@@ -83,7 +84,8 @@ Future<void> SnapshotCleaner::Run(CleanupWork work) {
            })
       .Map(executor_,
            [this, w] {
-             return transfer_.DeleteBlobs({w->delete_blobs.begin(), w->delete_blobs.end()});
+             return transfer_.DeleteBlobs(
+                 ToBlobIds({w->delete_blobs.begin(), w->delete_blobs.end()}));
            })
       .Map(executor_, [this] { return store_.Flush(); })
       .Map(executor_, [this, w] {
@@ -94,7 +96,8 @@ Future<void> SnapshotCleaner::Run(CleanupWork work) {
           chain = std::move(chain)
                       .Map(executor_,
                            [this, id] {
-                             return transfer_.DeleteBlobs({id});  // already gone: deleted
+                             // Already gone counts as deleted.
+                             return transfer_.DeleteBlobs(ToBlobIds({id}));
                            })
                       .Map(executor_, [this] { return store_.Flush(); });
         }

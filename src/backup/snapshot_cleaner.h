@@ -58,8 +58,8 @@ class BlobIdSet {
   std::vector<Checksum> hashes_;
 };
 
-// The blob ids of the files in `dir` (at every depth) that `keep` lacks.
-std::set<std::string> BlobsNotIn(const DirIndex& dir, const BlobIdSet& keep);
+// The blob ids of the files in `dir` (at every depth) that `keep` lacks, sorted, each once.
+std::vector<std::string> BlobsNotIn(const DirIndex& dir, const BlobIdSet& keep);
 
 class SnapshotCleaner {
  public:

@@ -269,9 +269,8 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
                 return MakeReadyFuture<FileIndex>(std::move(out));
               }
               error = error.WithContext("upload " + path);
-              return DeleteBlobs(std::move(put_ids)).Then(executor_, [error](Result<void>) {
-                return Result<FileIndex>(error);
-              });
+              return DeleteBlobs(ToBlobIds(std::move(put_ids)))
+                  .Then(executor_, [error](Result<void>) { return Result<FileIndex>(error); });
             });
 }
 
@@ -301,7 +300,7 @@ Future<DirIndex> Transfer::PutDir(const std::string& root, DirDiff diff,
           uploaded.push_back(std::move(*f));
         }
         if (!error.ok()) {
-          return DeleteBlobs(std::move(put_ids)).Then(executor_, [error](Result<void>) {
+          return DeleteBlobs(ToBlobIds(std::move(put_ids))).Then(executor_, [error](Result<void>) {
             return Result<DirIndex>(error);
           });
         }
@@ -369,9 +368,8 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path,
 }
 
 Future<std::vector<Result<void>>> Transfer::EachBlob(
-    std::vector<std::string> blob_ids, const char* before, const char* after,
+    BlobIds ids, const char* before, const char* after,
     std::function<Future<void>(const std::string&)> call) {
-  auto ids = std::make_shared<const std::vector<std::string>>(std::move(blob_ids));
   return Windowed<void>(executor_, ids->size(), kTransfersInFlight,
                         [this, ids, before, after, call = std::move(call)](size_t i) {
                           return Between<void>(executor_, before, after,
@@ -379,7 +377,7 @@ Future<std::vector<Result<void>>> Transfer::EachBlob(
                         });
 }
 
-Future<void> Transfer::DeleteBlobs(std::vector<std::string> blob_ids) {
+Future<void> Transfer::DeleteBlobs(BlobIds blob_ids) {
   return EachBlob(std::move(blob_ids), "delete.before_blob", "delete.after_blob",
                   [this](const std::string& id) { return store_.Delete(id); })
       .Then(executor_, [](Result<std::vector<Result<void>>> r) -> Status {
@@ -390,7 +388,7 @@ Future<void> Transfer::DeleteBlobs(std::vector<std::string> blob_ids) {
       });
 }
 
-Future<void> Transfer::RemoveTtls(std::vector<std::string> blob_ids) {
+Future<void> Transfer::RemoveTtls(BlobIds blob_ids) {
   return EachBlob(std::move(blob_ids), "ttl.before_remove", "ttl.after_remove",
                   [this](const std::string& id) { return store_.RemoveTtl(id); })
       .Then(executor_, [](Result<std::vector<Result<void>>> r) -> Status {

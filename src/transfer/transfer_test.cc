@@ -287,8 +287,8 @@ TEST_F(TransferTest, DeleteBlobsTreatsAlreadyDeletedAsDone) {
   DirIndex root = Backup(tmp_.Sub("src"));
   std::vector<std::string> ids = BlobIdsOf(root);
   ASSERT_EQ(ids.size(), 2u);
-  ASSERT_TRUE(transfer_->DeleteBlobs(ids).GetFor(kWait).ok());
-  ASSERT_TRUE(transfer_->DeleteBlobs(ids).GetFor(kWait).ok());  // idempotent
+  ASSERT_TRUE(transfer_->DeleteBlobs(ToBlobIds(ids)).GetFor(kWait).ok());
+  ASSERT_TRUE(transfer_->DeleteBlobs(ToBlobIds(ids)).GetFor(kWait).ok());  // idempotent
   EXPECT_EQ(GetTree(*transfer_, root, tmp_.Sub("dst")).GetFor(kWait).status().code(),
             StatusCode::kNotFound);
 }
@@ -298,8 +298,8 @@ TEST_F(TransferTest, RemoveTtlsMakesBlobsPermanent) {
   DirIndex root = Backup(tmp_.Sub("src"));
   auto far_future = std::chrono::system_clock::now() + 48h;
   EXPECT_EQ(blobstate::testing::ExpiringBefore(*store_, far_future)->size(), 1u);
-  ASSERT_TRUE(transfer_->RemoveTtls(BlobIdsOf(root)).GetFor(kWait).ok());
-  ASSERT_TRUE(transfer_->RemoveTtls(BlobIdsOf(root)).GetFor(kWait).ok());  // idempotent
+  ASSERT_TRUE(transfer_->RemoveTtls(ToBlobIds(BlobIdsOf(root))).GetFor(kWait).ok());
+  ASSERT_TRUE(transfer_->RemoveTtls(ToBlobIds(BlobIdsOf(root))).GetFor(kWait).ok());  // idempotent
   EXPECT_TRUE(blobstate::testing::ExpiringBefore(*store_, far_future)->empty());
 }
 
@@ -453,9 +453,10 @@ TEST_F(TransferFaultTest, DeleteBlobsReportsRealErrorsAndIgnoresGone) {
   Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
   ASSERT_TRUE(root.ok()) << root.status();
   faulty_->Script(Method::kDelete, 1, Fault::LostReply());  // deleted, but told unavailable
-  Result<void> r = transfer.DeleteBlobs(BlobIdsOf(*root)).GetFor(kWait);
+  Result<void> r = transfer.DeleteBlobs(ToBlobIds(BlobIdsOf(*root))).GetFor(kWait);
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
-  EXPECT_TRUE(transfer.DeleteBlobs(BlobIdsOf(*root)).GetFor(kWait).ok());  // gone is done
+  EXPECT_TRUE(
+      transfer.DeleteBlobs(ToBlobIds(BlobIdsOf(*root))).GetFor(kWait).ok());  // gone is done
   EXPECT_EQ(StoredBlobs(), 0u);
 }
 
