@@ -18,6 +18,7 @@
 #define BLOBSTATE_FUTURE_H_
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>

@@ -19,7 +19,6 @@
 #ifndef BLOBSTATE_STATUS_H_
 #define BLOBSTATE_STATUS_H_
 
-#include <cassert>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -120,10 +119,11 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
-  // REQUIRES: !status.ok().
-  Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
-    assert(!std::get<Status>(v_).ok());
-  }
+  // A Result made from an OK status, which holds no value, is a kInternal error (as
+  // abseil's StatusOr does), in every build: never a success without a value.
+  Result(Status status)  // NOLINT: implicit by design
+      : v_(status.ok() ? InternalError("a Result<T> was made from an OK status, without a value")
+                       : std::move(status)) {}
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
   template <typename U, typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
                                                     !std::is_same_v<std::decay_t<U>, Status> &&

@@ -10,6 +10,7 @@
 
 #include "blobstore/azure/azure_blob_store.h"
 #include "blobstore/http/encoding.h"
+#include "blobstore/http/url.h"
 #include "blobstore/local/local_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
 #include "blobstore/s3/s3_blob_store.h"
@@ -74,7 +75,7 @@ Result<std::string> Absolute(const std::string& path) {
 }
 
 Status UnsupportedUrl(std::string_view url, std::string_view why) {
-  return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + std::string(why) +
+  return InvalidArgumentError("blob store URL '" + RedactUrl(url) + "': " + std::string(why) +
                               " (supported: file:///abs/dir, file://rel/dir, "
                               "s3://BUCKET/PREFIX?endpoint=URL&region=R, "
                               "azure://ACCOUNT/CONTAINER/PREFIX?endpoint=URL)");
@@ -117,7 +118,7 @@ Status CheckIsLocalBlobStore(const std::string& dir, std::string_view url) {
   for (const char* sub : {"blobs", "objects"}) {
     struct stat st;
     if (::stat(JoinPath(dir, sub).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      return NotFoundError("no blob store at " + std::string(url) + " (" + dir + " has no " + sub +
+      return NotFoundError("no blob store at " + RedactUrl(url) + " (" + dir + " has no " + sub +
                            "/ directory)");
     }
   }
@@ -134,10 +135,10 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
   }
   const std::string scheme = AsciiLower(url.substr(0, sep));
   if (options.io_threads == 0) {
-    return InvalidArgumentError("blob store " + std::string(url) + ": io_threads must be >= 1");
+    return InvalidArgumentError("blob store " + RedactUrl(url) + ": io_threads must be >= 1");
   }
   if (options.retry.max_attempts < 1) {
-    return InvalidArgumentError("blob store " + std::string(url) +
+    return InvalidArgumentError("blob store " + RedactUrl(url) +
                                 ": retry.max_attempts must be >= 1");
   }
   std::unique_ptr<BlobStore> backend;

@@ -162,11 +162,11 @@ Result<std::optional<Checksum>> Landed(const FileIndex& file,
 // Files of a DirDiff to upload, flattened in a fixed order (see Assemble).
 struct PendingFile {
   std::string rel_path;
-  LocalFile file;
+  const LocalFile* file;  // in the DirDiff, which outlives the upload
 };
 
 void CollectAdded(const DirDiff& d, const std::string& prefix, std::vector<PendingFile>* out) {
-  for (const LocalFile& f : d.files_added) out->push_back({prefix + f.name, f});
+  for (const LocalFile& f : d.files_added) out->push_back({prefix + f.name, &f});
   for (const auto* list : {&d.subdirs_added, &d.subdirs_retained}) {
     for (const DirDiff& sub : *list) CollectAdded(sub, prefix + sub.name + "/", out);
   }
@@ -276,35 +276,38 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
 
 Future<DirIndex> Transfer::PutDir(const std::string& root, DirDiff diff,
                                   const BlobMetadata& metadata) {
-  auto pending = std::make_shared<std::vector<PendingFile>>();
-  CollectAdded(diff, "", pending.get());
-  auto files = Windowed<FileIndex>(executor_, pending->size(), kTransfersInFlight,
-                                   [this, pending, root, metadata](size_t i) {
-                                     const PendingFile& p = (*pending)[i];
-                                     BlobMetadata m = metadata;
-                                     m.file_path = p.rel_path;
-                                     return PutFile(JoinPath(root, p.rel_path), p.file, m);
-                                   });
   auto shared_diff = std::make_shared<DirDiff>(std::move(diff));
-  return std::move(files).Then(
-      executor_, [this, shared_diff](Result<std::vector<Result<FileIndex>>> r) -> Future<DirIndex> {
-        std::vector<FileIndex> uploaded;
+  auto pending = std::make_shared<std::vector<PendingFile>>();
+  CollectAdded(*shared_diff, "", pending.get());
+  // Each upload's FileIndex goes to its slot as it completes: nothing else per file is kept.
+  auto uploaded = std::make_shared<std::vector<FileIndex>>(pending->size());
+  auto done = Windowed<void>(
+      executor_, pending->size(), kTransfersInFlight,
+      [this, pending, uploaded, shared_diff, root, metadata](size_t i) {
+        const PendingFile& p = (*pending)[i];
+        BlobMetadata m = metadata;
+        m.file_path = p.rel_path;
+        return PutFile(JoinPath(root, p.rel_path), *p.file, m)
+            .Map(executor_, [uploaded, i](FileIndex f) { (*uploaded)[i] = std::move(f); });
+      });
+  return std::move(done).Then(
+      executor_,
+      [this, shared_diff, uploaded](Result<std::vector<Result<void>>> r) -> Future<DirIndex> {
         Status error;
         std::vector<std::string> put_ids;
-        for (Result<FileIndex>& f : *r) {
-          if (!f.ok()) {
-            if (error.ok()) error = f.status();
+        for (size_t i = 0; i < r->size(); ++i) {
+          if (!(*r)[i].ok()) {
+            if (error.ok()) error = (*r)[i].status();
             continue;
           }
-          for (const FileBlob& b : f->blobs) put_ids.push_back(b.blob_id);
-          uploaded.push_back(std::move(*f));
+          for (const FileBlob& b : (*uploaded)[i].blobs) put_ids.push_back(b.blob_id);
         }
         if (!error.ok()) {
           return DeleteBlobs(ToBlobIds(std::move(put_ids))).Then(executor_, [error](Result<void>) {
             return Result<DirIndex>(error);
           });
         }
-        auto next = uploaded.begin();
+        auto next = uploaded->begin();
         return MakeReadyFuture<DirIndex>(Assemble(*shared_diff, &next));
       });
 }

@@ -82,6 +82,13 @@ TEST(ResultTest, HoldsMoveOnlyValues) {
   EXPECT_EQ(e.status().code(), StatusCode::kNotFound);
 }
 
+TEST(StatusTest, ResultOfAnOkStatusIsAnInternalErrorNeverASuccess) {
+  Result<int> r = Status::Ok();
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+  EXPECT_NE(r.status().message().find("OK status"), std::string::npos) << r.status();
+}
+
 TEST(StatusTest, FullDiskIsPermanentNotRetried) {
   for (int err : {ENOSPC, EDQUOT}) {
     Status s = ErrnoError("write /x", err);

@@ -68,7 +68,7 @@ std::string HttpDate(std::chrono::system_clock::time_point t) {
 Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env) {
   ASSIGN_OR_RETURN(Url parsed, ParseUrl(url));
   auto bad = [&](const std::string& why) {
-    return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + why);
+    return InvalidArgumentError("blob store URL '" + RedactUrl(url) + "': " + why);
   };
   if (parsed.scheme != "azure") return bad("not an azure:// URL");
   AzureConfig c;

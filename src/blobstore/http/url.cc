@@ -17,7 +17,29 @@ int HexValue(char c) {
 }
 
 Status Malformed(std::string_view url, std::string_view why) {
-  return InvalidArgumentError("URL '" + std::string(url.substr(0, 300)) + "': " + std::string(why));
+  return InvalidArgumentError("URL '" + RedactUrl(url) + "': " + std::string(why));
+}
+
+constexpr std::string_view kRedacted = "<redacted>";
+
+// The parameters of blob store URLs whose values are settings, never secrets.
+bool IsSetting(std::string_view key) {
+  for (std::string_view k :
+       {"endpoint", "part_size", "part_concurrency", "block_threshold", "block_size",
+        "block_concurrency", "fencing", "region", "addressing", "multipart_threshold"}) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
+// `url` with "userinfo@" of its authority redacted.
+std::string RedactUserinfo(std::string_view url) {
+  const size_t sep = url.find("://");
+  const size_t start = sep == std::string_view::npos ? 0 : sep + 3;
+  const size_t end = std::min(url.find_first_of("/?#", start), url.size());
+  const size_t at = url.substr(0, end).rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  return std::string(url.substr(0, start)) + std::string(kRedacted) + std::string(url.substr(at));
 }
 
 }  // namespace
@@ -41,6 +63,36 @@ Result<std::string> PercentDecode(std::string_view s) {
   return out;
 }
 
+std::string RedactUrl(std::string_view url) {
+  const size_t hash = std::min(url.find('#'), url.size());
+  const std::string_view fragment = url.substr(hash);
+  url = url.substr(0, hash);
+  const size_t q = std::min(url.find('?'), url.size());
+  std::string out = RedactUserinfo(url.substr(0, q));
+  std::string_view query = q < url.size() ? url.substr(q + 1) : std::string_view();
+  if (q < url.size()) out += '?';
+  bool first = true;
+  while (!query.empty()) {
+    const size_t amp = std::min(query.find('&'), query.size());
+    const std::string_view pair = query.substr(0, amp);
+    query = amp < query.size() ? query.substr(amp + 1) : std::string_view();
+    const size_t eq = pair.find('=');
+    const std::string_view key = pair.substr(0, eq);
+    out += first ? "" : "&";
+    first = false;
+    out += key;
+    if (eq == std::string_view::npos) continue;
+    const std::string_view value = pair.substr(eq + 1);
+    out += '=';
+    out += !IsSetting(key)     ? std::string(kRedacted)
+           : key == "endpoint" ? RedactUserinfo(value)
+                               : std::string(value);
+  }
+  if (!fragment.empty()) out += "#" + std::string(kRedacted);
+  if (out.size() > 300) out = out.substr(0, 300) + "...";
+  return out;
+}
+
 Result<Url> ParseUrl(std::string_view url) {
   size_t sep = url.find("://");
   if (sep == std::string_view::npos || sep == 0) return Malformed(url, "no scheme://");
@@ -56,6 +108,9 @@ Result<Url> ParseUrl(std::string_view url) {
   size_t slash = rest.find('/');
   out.authority = std::string(rest.substr(0, slash));
   if (out.authority.empty()) return Malformed(url, "no host or bucket after scheme://");
+  if (out.authority.find('@') != std::string::npos) {
+    return Malformed(url, "userinfo (\"user:password@\"): credentials belong in the environment");
+  }
   if (slash != std::string_view::npos) {
     ASSIGN_OR_RETURN(out.path, PercentDecode(rest.substr(slash)));
     while (out.path.size() > 1 && out.path.back() == '/') out.path.pop_back();
@@ -82,7 +137,7 @@ Result<uint64_t> ParseUrlCount(std::string_view url, const std::string& key,
   uint64_t n = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
   if (ec != std::errc() || end != value.data() + value.size() || n < min || n > max) {
-    return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + key + "=" + value +
+    return InvalidArgumentError("blob store URL '" + RedactUrl(url) + "': " + key + "=" + value +
                                 " is not a number from " + std::to_string(min) + " to " +
                                 std::to_string(max));
   }
@@ -91,15 +146,15 @@ Result<uint64_t> ParseUrlCount(std::string_view url, const std::string& key,
 
 Result<bool> ParseUrlOnOff(std::string_view url, const std::string& key, const std::string& value) {
   if (value == "on" || value == "off") return value == "on";
-  return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + key + "=" + value +
+  return InvalidArgumentError("blob store URL '" + RedactUrl(url) + "': " + key + "=" + value +
                               " must be on or off");
 }
 
 Result<Url> ParseEndpoint(std::string_view url, const std::string& endpoint) {
   Result<Url> ep = ParseUrl(endpoint);
   if (!ep.ok() || (ep->scheme != "http" && ep->scheme != "https") || !ep->query.empty()) {
-    return InvalidArgumentError("blob store URL '" + std::string(url) + "': endpoint '" + endpoint +
-                                "' is not an http:// or https:// URL");
+    return InvalidArgumentError("blob store URL '" + RedactUrl(url) + "': endpoint '" +
+                                RedactUserinfo(endpoint) + "' is not an http:// or https:// URL");
   }
   return ep;
 }

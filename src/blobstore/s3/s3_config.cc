@@ -120,7 +120,7 @@ std::string S3Config::Describe() const {
 Result<S3Config> ParseS3Url(std::string_view url, const EnvLookup& env) {
   ASSIGN_OR_RETURN(Url parsed, ParseUrl(url));
   auto bad = [&](const std::string& why) {
-    return InvalidArgumentError("blob store URL '" + std::string(url) + "': " + why);
+    return InvalidArgumentError("blob store URL '" + RedactUrl(url) + "': " + why);
   };
   if (parsed.scheme != "s3") return bad("not an s3:// URL");
   S3Config c;

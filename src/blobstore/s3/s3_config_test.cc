@@ -166,6 +166,29 @@ TEST(S3ConfigTest, SecretsNeverAppearInDescriptionsOrErrors) {
   EXPECT_EQ(bad.message().find("SECRET"), std::string::npos);
 }
 
+TEST(UrlTest, RedactionKeepsSettingsAndHidesUserinfoAndEveryOtherValue) {
+  EXPECT_EQ(RedactUrl("azure://acct/c/p?block_size=1048576&sv=2022-11-02&sig=S3CRET%3D"),
+            "azure://acct/c/p?block_size=1048576&sv=<redacted>&sig=<redacted>");
+  EXPECT_EQ(RedactUrl("s3://AKID:S3CRET@bucket/p?endpoint=http://u:pw@127.0.0.1:9000&flag"),
+            "s3://<redacted>@bucket/p?endpoint=http://<redacted>@127.0.0.1:9000&flag");
+  EXPECT_EQ(RedactUrl("file:///var/blobs"), "file:///var/blobs");
+  EXPECT_EQ(RedactUrl("no scheme@here?sig=x"), "<redacted>@here?sig=<redacted>");
+  EXPECT_EQ(RedactUrl(std::string(400, 'a')).size(), 303u);
+}
+
+TEST(UrlTest, ErrorsAboutAUrlNeverShowItsSecrets) {
+  auto env = FakeEnv(kKeys);
+  for (const char* url :
+       {"s3://AKID:S3CRET@bkt", "s3://bkt?sig=S3CRET", "s3://bkt?x-amz-security-token=S3CRET",
+        "s3://bkt?part_size=1&sig=S3CRET", "azure://acct/cont?sv=1&sig=S3CRET",
+        "azure://acct/cont?endpoint=ftp://u:S3CRET@h", "s3://b#S3CRET?sig=S3CRET"}) {
+    Status s = std::string_view(url).starts_with("s3") ? ParseS3Url(url, env).status()
+                                                       : ParseAzureUrl(url, env).status();
+    EXPECT_FALSE(s.ok()) << url;
+    EXPECT_EQ(s.message().find("S3CRET"), std::string::npos) << s;
+  }
+}
+
 TEST(UrlTest, SplitsSchemeAuthorityPathAndDecodedQuery) {
   Result<Url> u = ParseUrl("S3://bucket/a%20b/c/?x=1&y=a%26b&flag");
   ASSERT_TRUE(u.ok()) << u.status();
