@@ -394,7 +394,8 @@ Status LinkTreeInto(const std::string& src, const struct stat& root, const std::
   auto same_file = [&at](const DirEntry& to, const struct stat& st) {
     return S_ISREG(st.st_mode) && !to.is_dir && st.st_dev == at.st_dev && st.st_ino == to.ino;
   };
-  for (const auto& [name, from] : from_entries) {
+  for (const auto& entry : from_entries) {
+    const std::string& name = entry.first;
     const std::string from_path = JoinPath(src, name), to_path = JoinPath(dest, name);
     ASSIGN_OR_RETURN(struct stat st, LStat(from_path));
     auto it = to_entries.find(name);
