@@ -125,10 +125,6 @@ std::string ForeignBlob(const DirIndex& dir, const std::string& prefix) {
   return "";
 }
 
-// kDataLoss unless snapshot `s` (reached from `head`) belongs to `owner`'s job, task and
-// store, and so does every blob it names (its id starts with the owner's names, as
-// NewBlobId makes them): a corrupt or forged index or link must never make a cleanup
-// untag or delete another's blobs.
 // The start of the id of every blob of `owner` (NewBlobId).
 std::string OwnerPrefix(const SnapshotMetadata& owner) {
   return SanitizeIdComponent(owner.job_name) + "/" + SanitizeIdComponent(owner.task_name) + "/" +
@@ -153,6 +149,10 @@ Status CheckOwnerWith(const StoreSnapshot& s, const SnapshotMetadata& owner, std
                        owner.task_name + ", store " + owner.store_name + "; nothing deleted");
 }
 
+// kDataLoss unless snapshot `s` (reached from `head`) belongs to `owner`'s job, task and
+// store, and so does every blob it names (its id starts with the owner's names, as
+// NewBlobId makes them): a corrupt or forged index or link must never make a cleanup
+// untag or delete another's blobs.
 Status CheckOwner(const StoreSnapshot& s, const SnapshotMetadata& owner, std::string_view head) {
   return CheckOwnerWith(s, owner, head, ForeignBlob(s.index.root, OwnerPrefix(owner)));
 }
