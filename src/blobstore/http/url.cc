@@ -71,15 +71,13 @@ std::string RedactUrl(std::string_view url) {
   std::string out = RedactUserinfo(url.substr(0, q));
   std::string_view query = q < url.size() ? url.substr(q + 1) : std::string_view();
   if (q < url.size()) out += '?';
-  bool first = true;
-  while (!query.empty()) {
+  for (bool first = true; !query.empty(); first = false) {
     const size_t amp = std::min(query.find('&'), query.size());
     const std::string_view pair = query.substr(0, amp);
     query = amp < query.size() ? query.substr(amp + 1) : std::string_view();
     const size_t eq = pair.find('=');
     const std::string_view key = pair.substr(0, eq);
-    out += first ? "" : "&";
-    first = false;
+    if (!first) out += '&';
     out += key;
     if (eq == std::string_view::npos) continue;
     const std::string_view value = pair.substr(eq + 1);

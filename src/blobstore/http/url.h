@@ -19,13 +19,12 @@ struct Url {
   std::vector<std::pair<std::string, std::string>> query;  // percent-decoded, in order
 };
 
-// `url` as a message may show it: userinfo ("user:password@") and the value of every query
-// parameter but the blob store URL's own settings (endpoint, with its userinfo redacted too,
-// part and block sizes, concurrency, fencing, region, addressing) and any fragment replaced
-// by "<redacted>",
-// so that a SAS token or a key pasted into a URL never reaches a message. Any string is
-// accepted (a malformed URL is redacted as far as it can be parsed); at most 300 bytes of
-// it are kept.
+// `url` as a message may show it: userinfo ("user:password@"), any fragment, and the value
+// of every query parameter but the blob store URL's own settings (endpoint, with its
+// userinfo redacted too, part and block sizes, concurrency, fencing, region, addressing)
+// replaced by "<redacted>", so that a SAS token or a key pasted into a URL never reaches a
+// message. Any string is accepted (a malformed URL is redacted as far as it can be
+// parsed); at most 300 bytes of it are kept.
 std::string RedactUrl(std::string_view url);
 
 // Parses "scheme://authority[/path][?k=v&k2=v2]". kInvalidArgument naming the URL for a
