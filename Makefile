@@ -5,7 +5,9 @@ CTEST_JOBS ?= $(JOBS)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan test-tsan fuzz bench format clean
+PREFIX ?= /usr/local
+
+.PHONY: all deps build demo test test-asan test-tsan test-install install fuzz bench format clean
 
 all: build
 
@@ -21,6 +23,19 @@ demo: build
 
 test: build
 	@cd build && ctest --output-on-failure -j $(CTEST_JOBS) --timeout 600
+
+# Builds blobstate as released (no tests, no failpoints; BUILD_SHARED_LIBS=ON for a shared
+# library) and installs it into PREFIX.
+install: deps
+	@cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+	  -DBLOBSTATE_BUILD_TESTS=OFF -DBLOBSTATE_BUILD_BENCHMARKS=OFF -DBLOBSTATE_BUILD_EXAMPLES=OFF \
+	  $(CMAKE_FLAGS) >/dev/null
+	@ninja -C build-release -j $(JOBS)
+	@cmake --install build-release
+
+# Static and shared installs, each consumed by a project of its own (scripts/check-install.sh).
+test-install: deps
+	@bash scripts/check-install.sh build-install
 
 # Sanitizer builds: Debug-ish (-O1) so that reports point at lines, still fast enough.
 test-asan: deps
@@ -52,4 +67,4 @@ format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-release build-install

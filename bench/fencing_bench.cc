@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "blobstate/blob_store.h"
 #include "blobstate/checkpoint.h"
-#include "blobstore/http/http_client.h"
 
 using namespace blobstate;
 using Clock = std::chrono::steady_clock;
@@ -37,7 +37,8 @@ Checkpoint Sample() {
   Checkpoint c{.id = NewCheckpointId(), .input_offsets = {{"input-0", "123456789"}}};
   for (const char* s : {"a", "b", "c", "d"}) {
     c.state_markers[std::string(kBlobStoreBackend)][s] =
-        std::string("job/t/") + s + "/20261130T000000Z-00112233445566778899aabbccddeeff-snapshot-index";
+        std::string("job/t/") + s +
+        "/20261130T000000Z-00112233445566778899aabbccddeeff-snapshot-index";
   }
   return c;
 }
@@ -74,9 +75,8 @@ Status Run(const std::string& url, int rounds) {
     return Status::Ok();
   }));
   CheckpointStore& writer = *writers.back();
-  RETURN_IF_ERROR(Measure("conditional persist (per commit)", rounds, [&](int) {
-    return writer.Write(Sample()).GetFor(kWait).status();
-  }));
+  RETURN_IF_ERROR(Measure("conditional persist (per commit)", rounds,
+                          [&](int) { return writer.Write(Sample()).GetFor(kWait).status(); }));
   const std::string name = "checkpoints/bench/" + task + "/unconditional";
   return Measure("unconditional put of the same bytes (before)", rounds, [&](int) {
     return store->PutObject(name, EncodeCheckpoint(Sample()), {}).GetFor(kWait).status();

@@ -1,5 +1,7 @@
-// Keeps docs/test-plan.md true: every test it names exists in this binary.
+// Keeps docs/test-plan.md true: every test it names exists in this binary, and every script
+// check it names (run by CI, e.g. `scripts/check-install.sh`) exists.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <regex>
 #include <set>
@@ -34,6 +36,7 @@ TEST(TestPlanTest, EveryMappedTestExists) {
   const std::set<std::string> registered = RegisteredTests();
   const std::regex line_re(R"(^- ([A-Z][A-Z0-9]*\.[0-9a-z.]+): (.+)$)");
   const std::regex name_re(R"(\b([A-Z][A-Za-z0-9]*Test)\.([A-Za-z0-9_]+)\b)");
+  const std::regex script_re(R"(`(scripts/[a-z0-9-]+\.sh)`)");
   std::istringstream lines(*doc);
   std::string line;
   int ids = 0;
@@ -48,6 +51,13 @@ TEST(TestPlanTest, EveryMappedTestExists) {
       ++named;
       const std::string name = (*it)[1].str() + "." + (*it)[2].str();
       EXPECT_TRUE(registered.count(name)) << id << " names " << name << ", which does not exist";
+    }
+    // A check that runs outside this binary (CI runs it): the script must exist.
+    for (std::sregex_iterator it(tests.begin(), tests.end(), script_re), end; it != end; ++it) {
+      ++named;
+      const std::string script = std::string(BLOBSTATE_SOURCE_DIR) + "/" + (*it)[1].str();
+      EXPECT_EQ(::access(script.c_str(), X_OK), 0) << id << " names " << script
+                                                   << ", which is not an executable script";
     }
     EXPECT_GT(named, 0) << id << " names no test";
   }

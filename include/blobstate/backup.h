@@ -8,6 +8,9 @@
 #include "blobstate/diff.h"
 #include "blobstate/transfer.h"
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 struct BackupOptions {
@@ -22,5 +25,7 @@ struct BackupOptions {
 };
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_BACKUP_H_

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,9 @@
 
 #include "blobstate/future.h"
 #include "blobstate/status.h"
+
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
 
 namespace blobstate {
 
@@ -245,6 +249,13 @@ struct BlobStoreOptions {
 Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
                                                  const BlobStoreOptions& options);
 
+// How many HTTP requests the s3:// and azure:// blob stores sent in this process, by kind:
+// the method, with the subresource of requests that have one ("PUT", "PUT ?tagging",
+// "GET ?comp=tags", "POST ?uploads", "PUT ?partNumber", "GET ?list", ...). Retries count.
+std::map<std::string, uint64_t> HttpRequestCounts();
+
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_BLOB_STORE_H_

@@ -51,6 +51,9 @@
 #include "blobstate/history.h"
 #include "blobstate/status.h"
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 inline constexpr std::string_view kBlobStoreBackend = "blobstore";
@@ -99,9 +102,14 @@ struct Checkpoint {
   bool operator==(const Checkpoint&) const = default;
 };
 
-// A new checkpoint id, "<13 digits of Unix milliseconds>-<16 lowercase hex digits>",
-// greater than every id this process made before. Thread-safe.
+// Checkpoint ids: "<13 decimal digits of Unix milliseconds>-<16 lowercase hex digits>".
+// Ids sort by time as strings; within one process they strictly increase, even when the
+// clock stands still or steps back (the millisecond part never goes below the last one
+// issued). The random part keeps ids of different processes apart.
+//
+// A new id, greater than every id this process issued before. Thread-safe.
 std::string NewCheckpointId();
+// Whether `id` has the form above.
 bool IsValidCheckpointId(std::string_view id);
 
 // A new writer id, "<host>.<pid>.<16 lowercase hex digits>" (the host name cut to 64
@@ -241,5 +249,7 @@ class CheckpointStore {
 };
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_CHECKPOINT_H_

@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <string>
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 struct Checksum {
@@ -16,5 +19,7 @@ struct Checksum {
 };
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_CHECKSUM_H_

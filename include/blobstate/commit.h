@@ -57,6 +57,9 @@
 #include "blobstate/restore.h"
 #include "blobstate/store.h"
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 // Input partition -> the offset to resume from.
@@ -132,5 +135,7 @@ class CommitEngine {
 };
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_COMMIT_H_

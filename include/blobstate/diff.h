@@ -24,6 +24,9 @@
 #include "blobstate/index.h"
 #include "blobstate/status.h"
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 // A local file that is new or changed since the last snapshot.
@@ -79,5 +82,7 @@ FileMetadata MetadataForIndex(const struct stat& st,
 bool SameIdentity(const FileMetadata& recorded, const FileMetadata& now);
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_DIFF_H_

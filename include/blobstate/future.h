@@ -38,6 +38,9 @@
 
 #include "blobstate/status.h"
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 // A move-only callable (std::function needs copyable targets; promises are move-only).
@@ -553,5 +556,7 @@ Future<std::map<K, V>> ToMap(std::map<K, Future<V>> futures) {
 }
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_FUTURE_H_

@@ -35,6 +35,9 @@
 #include "blobstate/future.h"
 #include "blobstate/status.h"
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 struct GcOptions {
@@ -99,5 +102,7 @@ Result<GcReport> CollectGarbage(BlobStore& store, Executor& executor, const GcOp
                                 const GarbageCallback& on_garbage = {});
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_GC_H_

@@ -28,6 +28,9 @@
 
 #include "blobstate/status.h"
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 struct RetentionPolicy {
@@ -75,5 +78,7 @@ std::string EncodePins(const std::vector<Pin>& pins);
 Result<std::vector<Pin>> DecodePins(std::string_view bytes);
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_HISTORY_H_

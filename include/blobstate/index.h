@@ -23,6 +23,9 @@
 #include "blobstate/checksum.h"
 #include "blobstate/status.h"
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 // What is known of a file besides its bytes. `device` and `inode` are the file's stat
@@ -148,5 +151,7 @@ TreeTotals TotalsOf(const DirIndex& dir);
 TreeTotals TotalsOf(const std::vector<FileIndex>& files);
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_INDEX_H_

@@ -47,6 +47,9 @@ namespace prometheus {
 class Registry;
 }  // namespace prometheus
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 enum class Flow { kBackup, kRestore };
@@ -114,5 +117,7 @@ class Metrics {
 };
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_METRICS_H_

@@ -9,6 +9,9 @@
 #include <atomic>
 #include <cstdint>
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 struct RestoreOptions {
@@ -25,5 +28,7 @@ struct RestoreOptions {
 };
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_RESTORE_H_

@@ -16,6 +16,9 @@
 #include "blobstate/future.h"
 #include "blobstate/index.h"
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 // A store's snapshot: the blob id of its index (the checkpoint's marker) and the index.
@@ -52,5 +55,7 @@ Future<std::string> PutSnapshotIndex(BlobStore& store, const SnapshotIndex& inde
                                      BlobMetadata metadata, const std::string& spill_dir = "");
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_SNAPSHOT_H_

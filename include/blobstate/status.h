@@ -28,6 +28,9 @@
 #include <utility>
 #include <variant>
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 enum class StatusCode : int {
@@ -189,5 +192,7 @@ Status AsStatus(const Result<T>& r) {
   auto result = (rexpr);                          \
   if (!result.ok()) return result.status();       \
   lhs = std::move(result).value()
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_STATUS_H_

@@ -32,6 +32,9 @@ namespace rocksdb {
 class DB;
 }  // namespace rocksdb
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 enum class StoreEngine { kDirectory, kRocksDb };
@@ -51,7 +54,7 @@ struct StoreConfig {
 std::string CheckpointDirOf(std::string_view store_dir, std::string_view checkpoint_id);
 
 // The checkpoint directories that exist beside `store_dir`: "<store_dir>-<id>" for a valid
-// checkpoint id (IsValidCheckpointId, util/checkpoint_id.h), real directories only (not
+// checkpoint id (IsValidCheckpointId, checkpoint.h), real directories only (not
 // symlinks or files), ordered by checkpoint id (oldest first), each spelled as
 // CheckpointDirOf(store_dir, id) spells it. Empty if the parent directory is missing.
 Result<std::vector<std::string>> ListCheckpointDirs(const std::string& store_dir);
@@ -148,5 +151,7 @@ class RocksDbStore {
 };
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_STORE_H_

@@ -50,6 +50,9 @@
 #include "blobstate/restore.h"
 #include "blobstate/store.h"
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 // Snapshots a store into `dest` (which does not exist): flush, then hard links.
@@ -111,5 +114,7 @@ class TaskCommitter {
 };
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_TASK_H_

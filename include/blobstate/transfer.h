@@ -32,6 +32,9 @@
 #include "blobstate/future.h"
 #include "blobstate/index.h"
 
+// The public API: exported from a shared libblobstate, which hides everything else.
+#pragma GCC visibility push(default)
+
 namespace blobstate {
 
 // The most files (PutDir, a restore's downloads) or requests (RemoveTtls, DeleteBlobs) a
@@ -122,5 +125,7 @@ std::vector<bool> VerifiedParts(const std::string& partial, const FileIndex& fil
 std::vector<std::string> BlobIdsOf(const DirIndex& index);
 
 }  // namespace blobstate
+
+#pragma GCC visibility pop
 
 #endif  // BLOBSTATE_TRANSFER_H_

@@ -8,13 +8,17 @@
 #include <algorithm>
 #include <cstring>
 
-#include "blobstore/azure/azure_blob_store.h"
 #include "blobstore/http/encoding.h"
 #include "blobstore/http/url.h"
 #include "blobstore/local/local_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
-#include "blobstore/s3/s3_blob_store.h"
 #include "util/fs.h"
+#if BLOBSTATE_WITH_S3
+#include "blobstore/s3/s3_blob_store.h"
+#endif
+#if BLOBSTATE_WITH_AZURE
+#include "blobstore/azure/azure_blob_store.h"
+#endif
 
 namespace blobstate {
 namespace {
@@ -143,11 +147,19 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
   }
   std::unique_ptr<BlobStore> backend;
   if (scheme == "s3") {
+#if BLOBSTATE_WITH_S3
     ASSIGN_OR_RETURN(S3Config config, ParseS3Url(url, ProcessEnv()));
     ASSIGN_OR_RETURN(backend, OpenS3BlobStore(std::move(config), options.io_threads));
+#else
+    return UnsupportedUrl(url, "this build has no s3:// blob store (BLOBSTATE_S3=OFF)");
+#endif
   } else if (scheme == "azure") {
+#if BLOBSTATE_WITH_AZURE
     ASSIGN_OR_RETURN(AzureConfig config, ParseAzureUrl(url, ProcessEnv()));
     ASSIGN_OR_RETURN(backend, OpenAzureBlobStore(std::move(config), options.io_threads));
+#else
+    return UnsupportedUrl(url, "this build has no azure:// blob store (BLOBSTATE_AZURE=OFF)");
+#endif
   } else if (scheme == "file") {
     std::string path(url.substr(sep + 3));
     if (path.empty() || path == "/") return UnsupportedUrl(url, "no directory");
@@ -161,5 +173,9 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
   return std::unique_ptr<BlobStore>(
       std::make_unique<RetryingBlobStore>(std::move(backend), options.retry));
 }
+
+#if !BLOBSTATE_WITH_S3 && !BLOBSTATE_WITH_AZURE
+std::map<std::string, uint64_t> HttpRequestCounts() { return {}; }
+#endif
 
 }  // namespace blobstate

@@ -8,7 +8,6 @@
 #include "blobstate/checkpoint.h"
 #include "blobstate/index.h"
 #include "index/wire.h"
-#include "util/checkpoint_id.h"
 #include "util/random.h"
 
 namespace blobstate {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "blobstate/commit.h"
 #include "blobstate/gc.h"
@@ -15,7 +16,6 @@
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
-#include "util/fs.h"
 
 namespace blobstate::cli {
 namespace {
@@ -297,6 +297,13 @@ Result<uint64_t> TtlDebt(BlobStore& store, const StoreSnapshots& snapshots) {
                        [](const auto& e) { return e.has_value(); });
 }
 
+// Removes `dir` and everything in it.
+Status RemoveTree(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return ec ? ErrnoError("remove " + dir, ec.value()) : Status::Ok();
+}
+
 // Restores store `name` of checkpoint `id` into the new directory `dir` as a new host would
 // (the engine's restore: every file downloaded and checked), adds what it did to `figures`,
 // then removes `dir`.
@@ -315,7 +322,7 @@ Status VerifyStore(TaskContext& task, const TaskFlags& tf, const std::string& id
                        .GetFor(kCommandTimeout, "read of the checkpoint"));
   ASSIGN_OR_RETURN(auto restored, engine->Restore().GetFor(kCommandTimeout, "verify of " + name));
   figures[name] = restored.at(name);
-  return RemoveAll(dir);
+  return RemoveTree(dir);
 }
 
 }  // namespace
@@ -359,17 +366,17 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   ASSIGN_OR_RETURN(StoreSnapshots snapshots,
                    GetStoreSnapshots(*task->store, *task->pool, checkpoint, {})
                        .GetFor(kCommandTimeout, "get of the snapshot indexes"));
-  std::string dir = JoinPath(scratch, "blobstate-verify-XXXXXX");
+  std::string dir = scratch + "/blobstate-verify-XXXXXX";
   if (::mkdtemp(dir.data()) == nullptr) return ErrnoError("mkdtemp " + dir, errno);
   Progress progress("verifying", !tf.json);
   std::map<std::string, StoreFigures> figures;
   Status s;
   for (auto it = snapshots.begin(); s.ok() && it != snapshots.end(); ++it) {
     const auto& [name, snap] = *it;
-    s = VerifyStore(*task, tf, checkpoint->id, name, JoinPath(dir, name), progress, figures)
+    s = VerifyStore(*task, tf, checkpoint->id, name, dir + "/" + name, progress, figures)
             .WithContext("store " + name + " (snapshot index " + snap.index_blob_id + ")");
   }
-  RemoveAll(dir).IgnoreError();
+  RemoveTree(dir).IgnoreError();
   progress.Stop();
   RETURN_IF_ERROR(s);
   ASSIGN_OR_RETURN(uint64_t debt, TtlDebt(*task->store, snapshots));

@@ -8,8 +8,8 @@
 #include <sstream>
 #include <thread>
 
+#include "blobstate/blob_store.h"
 #include "blobstate/index.h"
-#include "blobstore/http/http_client.h"
 #include "cli/output.h"
 
 namespace blobstate::cli {

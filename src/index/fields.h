@@ -10,6 +10,7 @@
 #include <span>
 #include <string_view>
 
+#include "blobstate/index.h"
 #include "index/wire.h"
 
 namespace blobstate::index_fields {

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <memory>
 
-#include "util/checkpoint_id.h"
+#include "blobstate/checkpoint.h"
 #include "util/fs.h"
 
 namespace blobstate {

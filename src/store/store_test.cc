@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "blobstate/checkpoint.h"
 #include "testing/temp_dir.h"
-#include "util/checkpoint_id.h"
 #include "util/fs.h"
 
 namespace blobstate {

@@ -3,19 +3,22 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <thread>
-
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
+
+// Without BLOBSTATE_FAILPOINTS (a release build) Failpoint() is inline and does nothing, and
+// nothing here is compiled: no environment variable is read and nothing can be armed.
+#if BLOBSTATE_FAILPOINTS
 
 namespace blobstate {
 namespace failpoint_internal {
@@ -218,3 +221,5 @@ void ReloadFailpointsFromEnvironmentForTesting() {
 }
 
 }  // namespace blobstate
+
+#endif  // BLOBSTATE_FAILPOINTS

@@ -28,6 +28,10 @@
 // ignored; the valid entries around it are still armed. When a name appears twice, the
 // later entry wins. Bad input never ends the process.
 //
+// Failpoints exist only in a build with the CMake option BLOBSTATE_FAILPOINTS (on with the
+// tests, off by default otherwise): elsewhere Failpoint() always returns OK, the environment
+// is never read and the functions that arm are not defined.
+//
 // Thread-safety: every function here may be called from any thread at any time.
 #ifndef BLOBSTATE_UTIL_FAILPOINT_H_
 #define BLOBSTATE_UTIL_FAILPOINT_H_
@@ -70,10 +74,14 @@ Status FailpointSlow(std::string_view name);
 // Every call on an armed name counts as one hit of it (see FailpointHits), whether or not
 // it triggers. Arming done by another thread is seen by calls that happen after it.
 inline Status Failpoint(std::string_view name) {
+#if BLOBSTATE_FAILPOINTS
   if (!failpoint_internal::maybe_armed.load(std::memory_order_relaxed)) [[likely]] {
     return Status::Ok();
   }
   return failpoint_internal::FailpointSlow(name);
+#else
+  return Status::Ok();
+#endif
 }
 
 // Arms `name` with `action`, replacing any earlier arming of `name` and resetting its hit

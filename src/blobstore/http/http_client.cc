@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 
+#include "blobstate/blob_store.h"
 #include "blobstore/http/encoding.h"
 
 namespace blobstate {

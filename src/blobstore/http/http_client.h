@@ -59,11 +59,6 @@ inline constexpr size_t kMaxKeptBody = 8u << 20;
 // download sink come back as they are. Any HTTP status is a response, not an error.
 Result<HttpResponse> PerformHttp(const HttpCall& call);
 
-// How many requests PerformHttp sent in this process, by kind: the method, with the
-// subresource of S3 and Azure requests that have one ("PUT", "PUT ?tagging",
-// "GET ?comp=tags", "POST ?uploads", "PUT ?partNumber", "GET ?list", ...). Retries count.
-std::map<std::string, uint64_t> HttpRequestCounts();
-
 // The Status of an HTTP response, naming `what`: 2xx ok; 404 kNotFound; 410 kGone;
 // 400 kInvalidArgument; 401/403 kPermissionDenied; 408 kDeadlineExceeded; 409/412
 // kFailedPrecondition; 429 kResourceExhausted; 501 kInternal; other 5xx kUnavailable

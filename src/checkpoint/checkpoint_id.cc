@@ -1,4 +1,4 @@
-#include "util/checkpoint_id.h"
+#include "blobstate/checkpoint.h"
 
 #include <chrono>
 #include <cstdio>
