@@ -25,8 +25,8 @@ TEST(EmbedExampleTest, CommitsAndRestoresOnANewHost) {
 // include/. The compiler's message if not.
 testing::Outcome CompileInclude(const std::string& module, const std::string& header) {
   return Sh("echo '#include \"" + header + "\"' | '" + BLOBSTATE_CXX +
-            "' -std=c++20 -fsyntax-only -I'" + BLOBSTATE_BINARY_DIR + "/module-include/" +
-            module + "' -I'" + BLOBSTATE_SOURCE_DIR + "/include' -x c++ -");
+            "' -std=c++20 -fsyntax-only -I'" + BLOBSTATE_BINARY_DIR + "/module-include/" + module +
+            "' -I'" + BLOBSTATE_SOURCE_DIR + "/include' -x c++ -");
 }
 
 TEST(ModuleBoundaryTest, AModuleSeesItsOwnAndItsDependenciesHeadersOnly) {
@@ -35,17 +35,17 @@ TEST(ModuleBoundaryTest, AModuleSeesItsOwnAndItsDependenciesHeadersOnly) {
     bool visible;
   };
   for (const Case& c : std::initializer_list<Case>{
-           {"diff", "index/fields.h", true},         // a dependency's
-           {"index", "index/wire.h", true},          // its own
-           {"diff", "restore/staging.h", false},     // a module later in the order
-           {"backup", "transfer/file_io.h", true},   // a dependency's
+           {"diff", "index/fields.h", true},        // a dependency's
+           {"index", "index/wire.h", true},         // its own
+           {"diff", "restore/staging.h", false},    // a module later in the order
+           {"backup", "transfer/file_io.h", true},  // a dependency's
            {"blobstore", "transfer/file_io.h", false},
            {"store", "blobstore/http/url.h", false},  // not a dependency, though earlier
        }) {
     testing::Outcome compiled = CompileInclude(c.module, c.header);
     if (c.visible) {
-      EXPECT_EQ(compiled.exit_code, 0) << c.module << " cannot include " << c.header << ": "
-                                       << compiled.out;
+      EXPECT_EQ(compiled.exit_code, 0)
+          << c.module << " cannot include " << c.header << ": " << compiled.out;
     } else {
       EXPECT_NE(compiled.out.find(c.header + ": No such file"), std::string::npos)
           << c.module << " can include " << c.header << ": " << compiled.out;

@@ -56,8 +56,8 @@ TEST(TestPlanTest, EveryMappedTestExists) {
     for (std::sregex_iterator it(tests.begin(), tests.end(), script_re), end; it != end; ++it) {
       ++named;
       const std::string script = std::string(BLOBSTATE_SOURCE_DIR) + "/" + (*it)[1].str();
-      EXPECT_EQ(::access(script.c_str(), X_OK), 0) << id << " names " << script
-                                                   << ", which is not an executable script";
+      EXPECT_EQ(::access(script.c_str(), X_OK), 0)
+          << id << " names " << script << ", which is not an executable script";
     }
     EXPECT_GT(named, 0) << id << " names no test";
   }

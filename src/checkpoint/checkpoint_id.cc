@@ -1,9 +1,8 @@
-#include "blobstate/checkpoint.h"
-
 #include <chrono>
 #include <cstdio>
 #include <mutex>
 
+#include "blobstate/checkpoint.h"
 #include "util/random.h"
 
 namespace blobstate {

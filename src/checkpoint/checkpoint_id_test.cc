@@ -1,10 +1,10 @@
-#include "blobstate/checkpoint.h"
-
 #include <gtest/gtest.h>
 
 #include <set>
 #include <thread>
 #include <vector>
+
+#include "blobstate/checkpoint.h"
 
 namespace blobstate {
 namespace {
