@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "blobstate/diff.h"
+#include "diff/diff.h"
 #include "util/fs.h"
 #include "util/hash.h"
 

@@ -13,6 +13,7 @@
 
 #include "blobstate/blob_store.h"
 #include "blobstate/checkpoint.h"
+#include "checkpoint/codec.h"
 
 using namespace blobstate;
 using Clock = std::chrono::steady_clock;

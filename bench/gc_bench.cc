@@ -12,6 +12,7 @@
 #include "blobstate/checkpoint.h"
 #include "blobstate/index.h"
 #include "blobstate/snapshot.h"
+#include "checkpoint/snapshot_util.h"
 
 using namespace blobstate;
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "blobstate/checkpoint.h"
+#include "checkpoint/codec.h"
 #include "fuzz/reseal.h"
 
 namespace {

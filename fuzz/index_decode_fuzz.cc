@@ -11,6 +11,7 @@
 
 #include "blobstate/index.h"
 #include "fuzz/reseal.h"
+#include "index/codec.h"
 
 namespace {
 

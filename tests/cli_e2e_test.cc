@@ -11,6 +11,7 @@
 #include "blobstate/checkpoint.h"
 #include "blobstate/store.h"
 #include "blobstore/local/local_ops.h"
+#include "checkpoint/codec.h"
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "testing/test_servers.h"

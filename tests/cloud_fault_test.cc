@@ -6,7 +6,6 @@
 
 #include "blobstate/checkpoint.h"
 #include "blobstate/snapshot.h"
-#include "blobstate/transfer.h"
 #include "blobstore/blob_store_testing.h"
 #include "testing/fault_proxy.h"
 #include "testing/shell.h"

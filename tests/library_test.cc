@@ -1,12 +1,17 @@
 // The library as a user meets it: the embedding walkthrough runs as written (examples/embed,
-// docs/library.md), and each module compiles against the headers it may use and no others
-// (README "Layout"). `make test-install` checks the installed library itself.
+// docs/library.md) and is what the documentation shows, and each module compiles against the
+// headers it may use and no others (README "Layout"). `make test-install` checks the installed
+// library itself.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
+#include "util/fs.h"
 
 namespace blobstate {
 namespace {
@@ -18,6 +23,63 @@ TEST(EmbedExampleTest, CommitsAndRestoresOnANewHost) {
   testing::Outcome run = Sh("embed '" + dir.path() + "/work'");
   EXPECT_EQ(run.exit_code, 0) << run.out;
   EXPECT_EQ(run.out, "restored on a new host: offset 1000, word999=1\n");
+}
+
+// The code blocks of docs/library.md's walkthrough are lines of the example that runs above.
+TEST(LibraryDocTest, WalkthroughIsTheExampleThatRuns) {
+  const std::string root = BLOBSTATE_SOURCE_DIR;
+  Result<std::string> doc = ReadSmallFile(root + "/docs/library.md");
+  Result<std::string> example = ReadSmallFile(root + "/examples/embed/embed.cc");
+  ASSERT_TRUE(doc.ok() && example.ok()) << doc.status() << example.status();
+  const size_t begin = doc->find("\n## Walkthrough");
+  const size_t end = doc->find("\n## ", begin + 1);
+  ASSERT_NE(begin, std::string::npos);
+  const std::string walkthrough = doc->substr(begin, end - begin);
+  int blocks = 0;
+  for (size_t at = walkthrough.find("```cpp\n"); at != std::string::npos;
+       at = walkthrough.find("```cpp\n", at + 1)) {
+    const size_t code = at + 7;
+    const std::string block = walkthrough.substr(code, walkthrough.find("```", code) - code);
+    EXPECT_NE(example->find(block), std::string::npos) << "not in embed.cc:\n" << block;
+    ++blocks;
+  }
+  EXPECT_GE(blocks, 5);
+}
+
+// Collapses every run of whitespace into one space.
+std::string Squeezed(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (!std::isspace(static_cast<unsigned char>(c))) {
+      out += c;
+    } else if (!out.empty() && out.back() != ' ') {
+      out += ' ';
+    }
+  }
+  return out;
+}
+
+TEST(LibraryDocTest, EveryPublicHeaderIsDocumentedAndTheModuleOrderIsTheBuilds) {
+  const std::string root = BLOBSTATE_SOURCE_DIR;
+  Result<std::string> readme = ReadSmallFile(root + "/README.md");
+  Result<std::string> doc = ReadSmallFile(root + "/docs/library.md");
+  Result<std::string> cmake = ReadSmallFile(root + "/src/CMakeLists.txt");
+  ASSERT_TRUE(readme.ok() && doc.ok() && cmake.ok());
+  int headers = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(root + "/include/blobstate")) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_NE(readme->find("`" + name + "`"), std::string::npos) << "README omits " << name;
+    EXPECT_NE(doc->find("**`" + name + "`"), std::string::npos) << "library.md omits " << name;
+    ++headers;
+  }
+  EXPECT_GT(headers, 10);
+  // README "Layout" lists the modules in the order src/CMakeLists.txt builds them.
+  const size_t list = cmake->find("set(BLOBSTATE_ALL_MODULES");
+  ASSERT_NE(list, std::string::npos);
+  std::istringstream words(cmake->substr(list + 25, cmake->find(')', list) - list - 25));
+  std::string order, module;
+  while (words >> module) order += (order.empty() ? "" : ", ") + module;
+  EXPECT_NE(Squeezed(*readme).find(": " + order + "."), std::string::npos) << order;
 }
 
 // Whether `#include "header"` compiles as the sources of `module` are compiled: with its

@@ -2,8 +2,10 @@
 //
 // A BlobStore keeps immutable blobs under ids it chooses. Every call is asynchronous and
 // runs on the backend's own executor; the returned future completes on that executor.
-// Backends: `file://DIR` (LocalBlobStore, the embedded default), later S3 and Azure.
-// Decorators wrap any backend: RetryingBlobStore, FaultyBlobStore (tests).
+// OpenBlobStore opens one by URL: `file://DIR` (a directory, the embedded default),
+// `s3://BUCKET/PREFIX` (the S3 REST API) or `azure://ACCOUNT/CONTAINER/PREFIX` (the Blob
+// REST API), each behind retries of transient failures. An application may also implement
+// BlobStore itself.
 //
 // A put or get takes a factory rather than a stream, so that each attempt (a retry) reads
 // from a fresh source or writes into a fresh sink.
@@ -241,11 +243,13 @@ struct BlobStoreOptions {
   bool must_exist = false;
 };
 
-// Opens the blob store at `url`: `file:///abs/dir` or `file://rel/dir` (a LocalBlobStore,
-// created if missing unless options.must_exist), with its own pool of options.io_threads
-// threads, and retries per options.retry. kInvalidArgument for an unknown scheme or a
-// malformed URL, naming the URL; kNotFound naming the directory if options.must_exist and
-// it holds no blob store; the errors of creating the directory.
+// Opens the blob store at `url`, with its own pool of options.io_threads threads, and
+// retries per options.retry: `file:///abs/dir` or `file://rel/dir` (a directory, created if
+// missing unless options.must_exist); `s3://BUCKET/PREFIX?endpoint=URL&region=R` and
+// `azure://ACCOUNT/CONTAINER/PREFIX?endpoint=URL`, credentials from the environment
+// (README "Blob stores" lists the settings and variables). kInvalidArgument for an unknown scheme
+// or a malformed URL, naming the URL; kNotFound naming the directory if options.must_exist and it
+// holds no blob store; the errors of creating the directory.
 Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
                                                  const BlobStoreOptions& options);
 

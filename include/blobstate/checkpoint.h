@@ -118,12 +118,6 @@ std::string NewWriterId();
 // 1..128 characters of [A-Za-z0-9._-].
 bool IsValidWriterId(std::string_view id);
 
-// The encoding of `checkpoint` in its version (docs/format.md, "Checkpoint"): a version 1
-// encoding drops the id and markers. REQUIRES: version 1 or 2.
-std::string EncodeCheckpoint(const Checkpoint& checkpoint);
-// Never trusts its input: kDataLoss or kInvalidArgument naming what is wrong.
-Result<Checkpoint> DecodeCheckpoint(std::string_view bytes);
-
 // The blob store backend's markers of `checkpoint` (store -> snapshot index blob id), or
 // those under `key` (kRemovedStoresKey): empty for no checkpoint, or one without the entry;
 // kFailedPrecondition for a version 1 checkpoint, which cannot hold markers;

@@ -72,11 +72,6 @@ struct Pin {
 // Whether `name` is acceptable as a pin name: empty, or 1..128 of [A-Za-z0-9._-].
 bool IsValidPinName(std::string_view name);
 
-// The pins object (docs/format.md, "Pins"): magic "BSPN", version 1.
-std::string EncodePins(const std::vector<Pin>& pins);
-// Never trusts its input: kInvalidArgument or kDataLoss naming what is wrong.
-Result<std::vector<Pin>> DecodePins(std::string_view bytes);
-
 }  // namespace blobstate
 
 #pragma GCC visibility pop

@@ -2,19 +2,15 @@
 //
 // One SnapshotIndex blob is written per store per commit. It holds the root DirIndex of
 // the store directory; each FileIndex names the blobs that hold the file's bytes, in
-// order, with their offsets. The byte-level encoding is specified in docs/format.md.
+// order, with their offsets. Read one with GetStoreSnapshots (snapshot.h); its byte-level
+// encoding is specified in docs/format.md.
 //
 // Example:
-//   SnapshotIndex index;
-//   index.metadata = {.checkpoint_id = "...", .job_name = "wordcount", ...};
-//   index.root = dir_index;
-//   std::string bytes = EncodeSnapshotIndex(index);
-//   Result<SnapshotIndex> back = DecodeSnapshotIndex(bytes);  // never trusts `bytes`
+//   TreeTotals totals = TotalsOf(snapshot.index.root);  // files and bytes of the store
 #ifndef BLOBSTATE_INDEX_H_
 #define BLOBSTATE_INDEX_H_
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -92,48 +88,7 @@ struct SnapshotIndex {
   friend bool operator==(const SnapshotIndex&, const SnapshotIndex&) = default;
 };
 
-// The format version EncodeSnapshotIndex writes. Version 2 added the parts' checksums.
-inline constexpr uint32_t kSnapshotIndexFormatVersion = 2;
-
-// Whether every part of `file` records its checksum (true for an empty file).
-bool HasPartChecksums(const FileIndex& file);
-
-// The checksum FileIndex::checksum records for a file whose parts record theirs, from
-// those (docs/format.md, "File checksums"): of one part, that part's (the content's); of
-// several, the XXH3-128 of their checksums in order, 16 bytes each (high 64 bits, then
-// low, big-endian); of none, the XXH3-128 of no bytes. So a file of several parts is hashed
-// part by part, in parallel, each part once.
-Checksum FileChecksumOfParts(const std::vector<Checksum>& parts);
-
-// Encodes `index` in the current format version (docs/format.md).
-std::string EncodeSnapshotIndex(const SnapshotIndex& index);
-
-// Takes the next piece of an encoding.
-using IndexChunkWriter = std::function<void(std::string_view piece)>;
-// About how many bytes each piece of EncodeSnapshotIndexTo holds (the last ones fewer).
-inline constexpr size_t kIndexChunkSize = 1 << 20;
-// EncodeSnapshotIndex handed to `out` in order, in pieces, so that a large index need never
-// be whole in memory; returns the size of the whole.
-uint64_t EncodeSnapshotIndexTo(const SnapshotIndex& index, const IndexChunkWriter& out);
-
-// Decodes any supported format version. Never trusts `bytes`: a truncated, corrupt or
-// hostile input gives kDataLoss (checksum, truncation) or kInvalidArgument (structure,
-// names that are not single path components, offsets out of order), with the reason and
-// the path of the offending entry; it never crashes or allocates without bound.
-Result<SnapshotIndex> DecodeSnapshotIndex(std::string_view bytes);
-
-// Takes a file of an index being decoded; `removed` if it is listed as removed or is in a
-// removed directory.
-using FileVisitor = std::function<void(const FileIndex& file, bool removed)>;
-
-// DecodeSnapshotIndex for a reader that needs each file once and not the tree (the blob ids
-// of a snapshot, say): each directory's files, once the directory passed every check, are
-// passed to `visit` and dropped, so the returned index's directories hold no files and
-// memory stays within the largest directory. The checks and errors are DecodeSnapshotIndex's;
-// on an error, what was visited must be discarded (a later part of the input may be bad).
-Result<SnapshotIndex> DecodeSnapshotIndexFiles(std::string_view bytes, const FileVisitor& visit);
-
-// The deepest nesting of directories below the root that an index may hold (DiffDir
+// The deepest nesting of directories below the root that an index may hold (a backup
 // rejects deeper trees, so that every snapshot taken can be decoded).
 inline constexpr int kMaxDirectoryDepth = 256;
 
@@ -149,6 +104,9 @@ struct TreeTotals {
 TreeTotals TotalsOf(const DirIndex& dir);
 // The same for a list of files (no subdirectories).
 TreeTotals TotalsOf(const std::vector<FileIndex>& files);
+
+// The blob ids of every file present in `index`, at every depth.
+std::vector<std::string> BlobIdsOf(const DirIndex& index);
 
 }  // namespace blobstate
 

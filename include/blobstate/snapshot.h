@@ -33,11 +33,6 @@ using StoreSnapshots = std::map<std::string, StoreSnapshot>;  // by store name
 // decode).
 Future<SnapshotIndex> GetSnapshotIndex(BlobStore& store, Executor& executor,
                                        const std::string& blob_id);
-// The same, decoded by DecodeSnapshotIndexFiles: `visit` (called on `executor`) takes each
-// file, and the index returned holds none. On an error, what was visited must be discarded.
-Future<SnapshotIndex> GetSnapshotIndexFiles(BlobStore& store, Executor& executor,
-                                            const std::string& blob_id, FileVisitor visit);
-
 // The snapshots of `checkpoint`'s blob store markers, all fetched concurrently and
 // collected into one future (callers wait once, not once per store). Only the stores in
 // `stores` are fetched, unless it is empty (then all). Errors: those of BlobStoreMarkers
@@ -46,13 +41,6 @@ Future<SnapshotIndex> GetSnapshotIndexFiles(BlobStore& store, Executor& executor
 Future<StoreSnapshots> GetStoreSnapshots(BlobStore& store, Executor& executor,
                                          const std::optional<Checkpoint>& checkpoint,
                                          const std::vector<std::string>& stores);
-
-// Encodes and puts `index`; returns its blob id. metadata.file_path is "snapshot-index".
-// With a `spill_dir`, the encoding is written to an unnamed temporary file there (O_TMPFILE,
-// gone once the put is done or the process ends) and put from it, not held in memory; if
-// that cannot be done (no O_TMPFILE on its file system, a full disk), it is held in memory.
-Future<std::string> PutSnapshotIndex(BlobStore& store, const SnapshotIndex& index,
-                                     BlobMetadata metadata, const std::string& spill_dir = "");
 
 }  // namespace blobstate
 

@@ -8,6 +8,8 @@
 #include "async/failpoints.h"
 #include "backup/snapshot_cleaner.h"
 #include "blobstate/snapshot.h"
+#include "checkpoint/snapshot_util.h"
+#include "index/codec.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -51,7 +53,9 @@ struct BackupManager::State {
         task(std::move(t)),
         options(std::move(o)),
         metrics(m),
-        transfer(s, e, options.transfer),
+        transfer(
+            s, e,
+            {.part_size = options.part_size, .ttl = options.ttl, .progress = options.progress}),
         cleaner(s, e, transfer) {}
 
   BlobStore& store;
@@ -153,7 +157,7 @@ Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint,
 
 Future<void> BackupManager::State::MakePermanent(const std::string& name, const Pending& p,
                                                  Clock::time_point started) {
-  const std::chrono::seconds ttl = options.transfer.ttl;
+  const std::chrono::seconds ttl = options.ttl;
   const auto elapsed = Clock::now() - started;
   if (ttl.count() > 0 && elapsed > ttl / 2) {
     return MakeReadyFuture<void>(DeadlineExceededError(
@@ -178,11 +182,10 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
     Store(name).uploaded.reset();
     if (base) base_blobs = blob_sets.at(base->index_blob_id);
   }
-  BlobMetadata meta{
-      .job_name = job, .task_name = task, .store_name = name, .ttl = options.transfer.ttl};
+  BlobMetadata meta{.job_name = job, .task_name = task, .store_name = name, .ttl = options.ttl};
   auto f = std::make_shared<StoreFigures>();
   auto started = Clock::now();
-  auto diffed = Async(executor, [dir, base, diff = options.diff] {
+  auto diffed = Async(executor, [dir, base, diff = DiffOptions{options.excluded_names}] {
     static const DirIndex kNoFiles;
     const DirIndex& previous = base ? base->index.root : kNoFiles;  // never a copy
     return DiffDir(dir, previous, diff);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "backup/snapshot_cleaner.h"
+#include "checkpoint/snapshot_util.h"
 #include "testing/state_fixture.h"
 
 namespace blobstate {
@@ -183,7 +184,7 @@ TEST_F(BackupManagerTest, UploadOlderThanHalfTheTtlFailsBeforeRemovingAnyTtl) {
   StoreConfig a = Store("a");
   Write(a, {{"f", "1"}});
   BackupOptions options;
-  options.transfer.ttl = std::chrono::seconds(2);
+  options.ttl = std::chrono::seconds(2);
   auto backup = NewBackup({a}, options);
   ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
   blobs_->Script(Method::kPut, blobs_->calls(Method::kPut) + 2, Fault::Delay(1500ms));  // the index

@@ -8,6 +8,8 @@
 #include <span>
 
 #include "blobstore/blob_ids.h"
+#include "checkpoint/snapshot_util.h"
+#include "index/codec.h"
 #include "util/hash.h"
 
 namespace blobstate {

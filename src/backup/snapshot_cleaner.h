@@ -13,7 +13,7 @@
 #include "blobstate/blob_store.h"
 #include "blobstate/future.h"
 #include "blobstate/snapshot.h"
-#include "blobstate/transfer.h"
+#include "transfer/transfer.h"
 
 namespace blobstate {
 

@@ -4,6 +4,7 @@
 
 #include "blobstate/checkpoint.h"
 #include "blobstate/index.h"
+#include "checkpoint/codec.h"
 
 namespace blobstate {
 namespace {

@@ -7,6 +7,7 @@
 #include "blobstore/blob_store_testing.h"
 #include "blobstore/faulty/faulty_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
+#include "checkpoint/codec.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
 

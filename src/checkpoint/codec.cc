@@ -1,5 +1,7 @@
 // The checkpoint codec (docs/format.md, "Checkpoint"): the wire envelope with magic "BSCK"
 // and the checkpoint's version, around a body of tagged fields.
+#include "checkpoint/codec.h"
+
 #include <unistd.h>
 
 #include <algorithm>

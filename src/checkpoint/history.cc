@@ -6,6 +6,7 @@
 #include <set>
 
 #include "blobstate/checkpoint.h"
+#include "checkpoint/codec.h"
 #include "index/wire.h"
 
 namespace blobstate {

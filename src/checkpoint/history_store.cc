@@ -1,5 +1,6 @@
 // CheckpointStore's history objects and pins (history.h).
 #include "blobstate/checkpoint.h"
+#include "checkpoint/codec.h"
 
 namespace blobstate {
 namespace {

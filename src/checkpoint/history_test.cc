@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "blobstate/checkpoint.h"
+#include "checkpoint/codec.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
 

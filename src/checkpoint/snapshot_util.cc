@@ -1,3 +1,5 @@
+#include "checkpoint/snapshot_util.h"
+
 #include <fcntl.h>
 
 #include <algorithm>

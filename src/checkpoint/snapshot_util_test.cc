@@ -1,3 +1,5 @@
+#include "checkpoint/snapshot_util.h"
+
 #include <gtest/gtest.h>
 
 #include "blobstate/snapshot.h"

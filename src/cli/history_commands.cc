@@ -6,7 +6,6 @@
 #include "blobstate/checkpoint.h"
 #include "blobstate/history.h"
 #include "blobstate/snapshot.h"
-#include "blobstate/transfer.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/task_flags.h"

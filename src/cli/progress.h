@@ -22,7 +22,7 @@ class Progress {
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
-  // The counter transfers add their bytes to (TransferOptions::progress).
+  // The counter transfers add their bytes to (BackupOptions::progress, RestoreOptions::progress).
   std::atomic<uint64_t>* counter() { return &bytes_; }
 
  private:

@@ -8,7 +8,6 @@
 #include "blobstate/gc.h"
 #include "blobstate/index.h"
 #include "blobstate/snapshot.h"
-#include "blobstate/transfer.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/output.h"

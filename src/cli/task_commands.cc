@@ -11,7 +11,6 @@
 #include "blobstate/commit.h"
 #include "blobstate/gc.h"
 #include "blobstate/snapshot.h"
-#include "blobstate/transfer.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/progress.h"
@@ -85,8 +84,8 @@ Result<std::string> RunBackup(TaskContext& task, const TaskFlags& tf,
                         .stores = stores,
                         .checkpoints = task.config,
                         .retention = retention};
-  options.backup.transfer.part_size = part_size;
-  options.backup.transfer.progress = progress.counter();
+  options.backup.part_size = part_size;
+  options.backup.progress = progress.counter();
   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
                    CommitEngine::Open(*task.store, *task.pool, std::move(options), &task.metrics)
                        .GetFor(kCommandTimeout, "open of the task"));
@@ -193,7 +192,7 @@ Status Finish(Result<std::string> result, const TaskContext& task, const TaskFla
 
 Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
   TaskFlags tf;
-  uint64_t part_size = TransferOptions().part_size;
+  uint64_t part_size = BackupOptions().part_size;
   Flags flags("backup",
               "Commits the stores once, as a task does: snapshots each store directory into a\n"
               "local checkpoint beside it (hard links), uploads what changed since the last\n"

@@ -39,10 +39,10 @@ Status ValidateCommitOptions(const CommitOptions& options) {
       return InvalidArgumentError("store " + s.name + " is persistent but has no directory");
     }
   }
-  if (options.backup.transfer.ttl < kMinBlobTtl) {
+  if (options.backup.ttl < kMinBlobTtl) {
     return InvalidArgumentError(
-        "blob TTL of " + std::to_string(options.backup.transfer.ttl.count()) +
-        " s is below the floor of " + std::to_string(kMinBlobTtl.count()) +
+        "blob TTL of " + std::to_string(options.backup.ttl.count()) + " s is below the floor of " +
+        std::to_string(kMinBlobTtl.count()) +
         " s: a commit removes its blobs' TTLs before half of it has passed, and must have the "
         "time to");
   }

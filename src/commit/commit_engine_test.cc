@@ -19,13 +19,13 @@ class CommitEngineTest : public testing::StateTest {};
 // H.6: a blob TTL below the floor is refused before anything is opened or written.
 TEST_F(CommitEngineTest, TtlBelowTheFloorIsRefused) {
   CommitOptions o = EngineOptions();
-  o.backup.transfer.ttl = 3599s;
+  o.backup.ttl = 3599s;
   Result<std::unique_ptr<CommitEngine>> engine = OpenEngine(*blobs_, o);
   EXPECT_EQ(engine.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(engine.status().message().find("below the floor of 3600 s"), std::string::npos)
       << engine.status();
   EXPECT_TRUE(AllBlobs().empty());
-  o.backup.transfer.ttl = kMinBlobTtl;
+  o.backup.ttl = kMinBlobTtl;
   EXPECT_TRUE(OpenEngine(*blobs_, o).ok());
 }
 

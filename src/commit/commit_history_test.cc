@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "blobstate/commit.h"
+#include "checkpoint/codec.h"
 #include "index/wire.h"
 #include "testing/state_fixture.h"
 #include "testing/temp_dir.h"

@@ -1,4 +1,4 @@
-#include "blobstate/diff.h"
+#include "diff/diff.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 
+#include "index/codec.h"
 #include "util/fs.h"
 #include "util/hash.h"
 

@@ -1,4 +1,4 @@
-#include "blobstate/diff.h"
+#include "diff/diff.h"
 
 #include <gtest/gtest.h>
 #include <sys/time.h>
@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "index/codec.h"
 #include "util/fs.h"
 #include "util/hash.h"
 

@@ -9,7 +9,6 @@
 #include "blobstate/checkpoint.h"
 #include "blobstate/index.h"
 #include "blobstate/snapshot.h"
-#include "blobstate/transfer.h"
 #include "blobstore/blob_ids.h"
 
 namespace blobstate {

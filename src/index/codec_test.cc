@@ -1,4 +1,6 @@
 // The snapshot index codec: round trips, compatibility rules, and a hostile decoder input.
+#include "index/codec.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "blobstate/index.h"
+#include "index/codec.h"
 #include "index/fields.h"
 #include "index/wire.h"
 #include "util/hash.h"
@@ -456,25 +457,6 @@ Checksum FileChecksumOfParts(const std::vector<Checksum>& parts) {
     }
   }
   return HashBytes(bytes.data(), bytes.size());
-}
-
-TreeTotals TotalsOf(const std::vector<FileIndex>& files) {
-  TreeTotals t;
-  for (const FileIndex& f : files) {
-    ++t.files;
-    t.bytes += f.metadata.size;
-  }
-  return t;
-}
-
-TreeTotals TotalsOf(const DirIndex& dir) {
-  TreeTotals t = TotalsOf(dir.files_present);
-  for (const DirIndex& sub : dir.subdirs_present) {
-    TreeTotals s = TotalsOf(sub);
-    t.files += s.files;
-    t.bytes += s.bytes;
-  }
-  return t;
 }
 
 }  // namespace blobstate

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "blobstate/index.h"
+#include "index/codec.h"
 #include "index/fields.h"
 #include "index/wire.h"
 #include "util/hash.h"

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "blobstate/index.h"
+#include "index/codec.h"
 #include "index/index_testing.h"
 #include "util/fs.h"
 

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "index/codec.h"
 #include "index/fields.h"
 #include "index/wire.h"
 #include "util/hash.h"

@@ -4,8 +4,8 @@
 
 #include "async/failpoints.h"
 #include "blobstate/snapshot.h"
-#include "blobstate/transfer.h"
 #include "restore/staging.h"
+#include "transfer/transfer.h"
 #include "util/fs.h"
 #include "util/hash.h"
 

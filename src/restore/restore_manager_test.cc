@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "checkpoint/snapshot_util.h"
 #include "testing/state_fixture.h"
 #include "util/fs.h"
 

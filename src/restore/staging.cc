@@ -12,9 +12,9 @@
 #include <memory>
 #include <set>
 
-#include "blobstate/diff.h"
 #include "blobstate/store.h"
-#include "blobstate/transfer.h"
+#include "diff/diff.h"
+#include "transfer/transfer.h"
 #include "util/fs.h"
 #include "util/random.h"
 

@@ -64,7 +64,7 @@ class TaskCommitterTest : public testing::StateTest {
     return {.commit = {.job = "job",
                        .task = "task-0",
                        .stores = {Store("a"), Store("b")},
-                       .backup = {.transfer = {.part_size = 1000, .ttl = std::chrono::hours(1)}},
+                       .backup = {.part_size = 1000, .ttl = std::chrono::hours(1)},
                        .restore = {.sync = false}}};
   }
 

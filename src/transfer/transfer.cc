@@ -1,4 +1,4 @@
-#include "blobstate/transfer.h"
+#include "transfer/transfer.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "async/failpoints.h"
+#include "index/codec.h"
 #include "transfer/file_io.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -186,13 +187,6 @@ DirIndex Assemble(DirDiff& d, std::vector<FileIndex>::iterator* next) {
   }
   out.subdirs_removed = std::move(d.subdirs_removed);
   return out;
-}
-
-void CollectIds(const DirIndex& d, std::vector<std::string>* out) {
-  for (const FileIndex& f : d.files_present) {
-    for (const FileBlob& b : f.blobs) out->push_back(b.blob_id);
-  }
-  for (const DirIndex& sub : d.subdirs_present) CollectIds(sub, out);
 }
 
 TransferOptions WithDefaults(TransferOptions options) {
@@ -426,12 +420,6 @@ std::vector<bool> VerifiedParts(const std::string& partial, const FileIndex& fil
                    *sum == *file.blobs[i].checksum);
   }
   return have;
-}
-
-std::vector<std::string> BlobIdsOf(const DirIndex& index) {
-  std::vector<std::string> out;
-  CollectIds(index, &out);
-  return out;
 }
 
 }  // namespace blobstate

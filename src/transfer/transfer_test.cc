@@ -1,4 +1,4 @@
-#include "blobstate/transfer.h"
+#include "transfer/transfer.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 #include "blobstore/blob_store_testing.h"
 #include "blobstore/faulty/faulty_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
+#include "index/codec.h"
 #include "testing/gated_blob_store.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"

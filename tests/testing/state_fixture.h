@@ -15,6 +15,7 @@
 #include "blobstate/snapshot.h"
 #include "blobstore/blob_store_testing.h"
 #include "blobstore/faulty/faulty_blob_store.h"
+#include "checkpoint/codec.h"
 #include "restore/restore_manager.h"
 #include "testing/temp_dir.h"
 
@@ -44,7 +45,7 @@ class StateTest : public ::testing::Test {
   std::unique_ptr<BackupManager> NewBackup(std::vector<StoreConfig> stores,
                                            BackupOptions options = {},
                                            const std::string& task = "task-0") {
-    options.transfer.part_size = 1000;
+    options.part_size = 1000;
     auto backup = std::make_unique<BackupManager>(*blobs_, pool_, "job", task, std::move(stores),
                                                   options, &metrics_);
     task_of_[backup.get()] = task;
@@ -54,7 +55,7 @@ class StateTest : public ::testing::Test {
   // A commit engine's options for store "a" of job "job", task "task-0".
   CommitOptions EngineOptions(bool claim = true) {
     CommitOptions o{.job = "job", .task = "task-0", .stores = {Store("a")}, .claim = claim};
-    o.backup.transfer.part_size = 1000;
+    o.backup.part_size = 1000;
     return o;
   }
   Result<std::unique_ptr<CommitEngine>> OpenEngine(BlobStore& store, CommitOptions options) {

@@ -17,8 +17,8 @@
 //   ASSIGN_OR_RETURN(DirDiff diff, DiffDir(dir, previous_root, {}));
 //   Result<DirIndex> root = transfer.PutDir(dir, diff, {.job_name = "j", ...}).Get();
 //   Status s = transfer.GetFile(root->files_present[0], "/restore/here/f").Get().status();
-#ifndef BLOBSTATE_TRANSFER_H_
-#define BLOBSTATE_TRANSFER_H_
+#ifndef BLOBSTATE_TRANSFER_TRANSFER_H_
+#define BLOBSTATE_TRANSFER_TRANSFER_H_
 
 #include <atomic>
 #include <chrono>
@@ -28,12 +28,9 @@
 #include <vector>
 
 #include "blobstate/blob_store.h"
-#include "blobstate/diff.h"
 #include "blobstate/future.h"
 #include "blobstate/index.h"
-
-// The public API: exported from a shared libblobstate, which hides everything else.
-#pragma GCC visibility push(default)
+#include "diff/diff.h"
 
 namespace blobstate {
 
@@ -126,6 +123,4 @@ std::vector<std::string> BlobIdsOf(const DirIndex& index);
 
 }  // namespace blobstate
 
-#pragma GCC visibility pop
-
-#endif  // BLOBSTATE_TRANSFER_H_
+#endif  // BLOBSTATE_TRANSFER_TRANSFER_H_

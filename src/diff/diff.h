@@ -12,8 +12,8 @@
 //   // upload diff.files_added, keep diff.files_retained, delete diff.files_removed later
 //
 // DiffDir only reads the local tree, on the calling thread.
-#ifndef BLOBSTATE_DIFF_H_
-#define BLOBSTATE_DIFF_H_
+#ifndef BLOBSTATE_DIFF_DIFF_H_
+#define BLOBSTATE_DIFF_DIFF_H_
 
 #include <sys/stat.h>
 
@@ -23,9 +23,6 @@
 
 #include "blobstate/index.h"
 #include "blobstate/status.h"
-
-// The public API: exported from a shared libblobstate, which hides everything else.
-#pragma GCC visibility push(default)
 
 namespace blobstate {
 
@@ -83,6 +80,4 @@ bool SameIdentity(const FileMetadata& recorded, const FileMetadata& now);
 
 }  // namespace blobstate
 
-#pragma GCC visibility pop
-
-#endif  // BLOBSTATE_DIFF_H_
+#endif  // BLOBSTATE_DIFF_DIFF_H_
