@@ -98,10 +98,11 @@ for backend in s3 azure; do
   python3 - "$scratch/incr.json" "$backend" "$parts" "$claim" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-s, r, parts, claim = d["stores"]["_all"], d["http_requests"], int(sys.argv[3]), int(sys.argv[4])
+s, r, parts, claim = d["stores"]["_all"], d["blob_requests"], int(sys.argv[3]), int(sys.argv[4])
 print(f"   {sys.argv[2]} incremental backup: {s['files_uploaded']} new files "
       f"({s['bytes_uploaded'] / 2**20:.1f} MiB) in {d['seconds']:.2f} s; "
-      f"PUTs {r.get('PUT', 0)} (expected: the commit's {parts} parts + 1 index + 1 checkpoint"
+      f"puts {r.get('put', 0) + r.get('put-object', 0)} (expected: the commit's {parts} parts"
+      f" + 1 index + 1 checkpoint"
       f" = {parts + 2}, and the claim's {claim} = {parts + 2 + claim})")
 print("     all requests: " + ", ".join(f"{k} {v}" for k, v in sorted(r.items())))
 PY

@@ -13,6 +13,7 @@
 
 #include "blobstate/blob_store.h"
 #include "blobstate/checkpoint.h"
+#include "blobstate/metrics.h"
 #include "checkpoint/codec.h"
 
 using namespace blobstate;
@@ -27,10 +28,15 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// What the blob store records: its requests, each attempt.
+PrometheusTextSink metrics;
+
 uint64_t Requests() {
-  uint64_t n = 0;
-  for (const auto& [kind, count] : HttpRequestCounts()) n += count;
-  return n;
+  double n = 0;
+  for (const auto& [labels, count] : metrics.Counter("blobstate_blob_store_requests_total")) {
+    n += count;
+  }
+  return static_cast<uint64_t>(n);
 }
 
 // A checkpoint of a task with 4 stores, as a commit writes it.
@@ -60,7 +66,7 @@ Status Measure(const char* what, int rounds, F step) {
 }
 
 Status Run(const std::string& url, int rounds) {
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, OpenBlobStore(url, {}));
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, OpenBlobStore(url, {.metrics = &metrics}));
   ThreadPool pool("fencing-bench", 2);
   const std::string task = "t" + std::to_string(Clock::now().time_since_epoch().count());
   std::vector<std::unique_ptr<CheckpointStore>> writers;

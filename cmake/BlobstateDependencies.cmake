@@ -1,6 +1,6 @@
 # The libraries libblobstate uses, as imported targets. Included by the build and, installed,
 # by blobstateConfig.cmake (where a static libblobstate's users need them at link time).
-# Reads BLOBSTATE_S3 and BLOBSTATE_AZURE; defines blobstate_deps::rocksdb and, when the
+# Reads BLOBSTATE_S3, BLOBSTATE_AZURE and BLOBSTATE_PROMETHEUS_CPP; defines blobstate_deps::rocksdb and, when the
 # system has no CMake package for it (Debian has none), xxHash::xxhash.
 include(CMakeFindDependencyMacro)
 
@@ -16,7 +16,9 @@ endmacro()
 
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 blobstate_find_dependency(Threads)
-blobstate_find_dependency(prometheus-cpp CONFIG)
+if(BLOBSTATE_PROMETHEUS_CPP)
+  blobstate_find_dependency(prometheus-cpp CONFIG)
+endif()
 blobstate_find_dependency(OpenSSL)
 if(BLOBSTATE_S3 OR BLOBSTATE_AZURE)
   blobstate_find_dependency(CURL)

@@ -5,8 +5,13 @@ include(CMakePackageConfigHelpers)
 
 set(BLOBSTATE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/blobstate)
 
+if(BLOBSTATE_PROMETHEUS_CPP)
+  set(exclude "")
+else()
+  set(exclude PATTERN prometheus_cpp.h EXCLUDE)
+endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/blobstate
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} ${exclude})
 install(TARGETS blobstate_lib EXPORT blobstateTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -27,7 +32,10 @@ install(FILES ${PROJECT_BINARY_DIR}/blobstateConfig.cmake
 
 # pkg-config: the users of a static libblobstate link the libraries it uses (Requires); a
 # shared one links them itself (Requires.private).
-set(BLOBSTATE_PC_REQUIRES "rocksdb libxxhash prometheus-cpp-core libcrypto")
+set(BLOBSTATE_PC_REQUIRES "rocksdb libxxhash libcrypto")
+if(BLOBSTATE_PROMETHEUS_CPP)
+  string(APPEND BLOBSTATE_PC_REQUIRES " prometheus-cpp-core")
+endif()
 if(BLOBSTATE_S3 OR BLOBSTATE_AZURE)
   string(APPEND BLOBSTATE_PC_REQUIRES " libcurl")
 endif()

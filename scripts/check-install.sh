@@ -4,7 +4,8 @@
 # builds the embedding example (examples/embed) against each install, with CMake
 # (find_package) and with pkg-config; runs every build. Also checks that a shared
 # libblobstate exports the public API and nothing else, that failpoints cannot be armed,
-# and that the installed tool runs.
+# that a part left out (the prometheus-cpp sink) is neither built nor installed, and that
+# the installed tool runs.
 #
 # Usage: scripts/check-install.sh [WORK_DIR]   (default: build-install; reused for ccache)
 set -euo pipefail
@@ -23,10 +24,12 @@ embed_run() {
 }
 
 for kind in static shared; do
-  shared=OFF
-  [ "$kind" = shared ] && shared=ON
+  # The shared build also leaves out an optional part: the prometheus-cpp sink.
+  shared=OFF prometheus=ON
+  [ "$kind" = shared ] && shared=ON prometheus=OFF
   build="$work/$kind/build" prefix="$work/$kind/prefix"
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=$shared \
+    -DBLOBSTATE_PROMETHEUS_CPP=$prometheus \
     -DBLOBSTATE_BUILD_TESTS=OFF -DBLOBSTATE_BUILD_BENCHMARKS=OFF -DBLOBSTATE_BUILD_EXAMPLES=OFF \
     -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
   ninja --quiet -C "$build"
@@ -41,6 +44,10 @@ for kind in static shared; do
     grep -q 'blobstate::OpenBlobStore' <<<"$exported" || fail "shared: OpenBlobStore not exported"
     if grep -E 'blobstate::(LinkTree|RetryingBlobStore|BackupManager|RestoreManager)' <<<"$exported"; then
       fail "shared: libblobstate.so exports private symbols (above)"
+    fi
+    [ ! -e "$prefix/include/blobstate/prometheus_cpp.h" ] || fail "shared: prometheus_cpp.h installed"
+    if readelf -d "$libdir/libblobstate.so" | grep -q prometheus; then
+      fail "shared: libblobstate.so needs prometheus-cpp, built without it"
     fi
   fi
 

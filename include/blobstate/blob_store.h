@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +34,8 @@
 #pragma GCC visibility push(default)
 
 namespace blobstate {
+
+class MetricsSink;
 
 // The bytes of one put attempt.
 class BlobSource {
@@ -241,6 +242,9 @@ struct BlobStoreOptions {
   // file:// only: the directory must already be a blob store; nothing is created. For
   // commands that only read, so that a mistyped URL is an error, not a new empty store.
   bool must_exist = false;
+  // If set, every attempt of every call is recorded there (NewMeteredBlobStore), and every
+  // retry (blob_store_retries_total). It must outlive the store. Default: none.
+  MetricsSink* metrics = nullptr;
 };
 
 // Opens the blob store at `url`, with its own pool of options.io_threads threads, and
@@ -253,10 +257,9 @@ struct BlobStoreOptions {
 Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
                                                  const BlobStoreOptions& options);
 
-// How many HTTP requests the s3:// and azure:// blob stores sent in this process, by kind:
-// the method, with the subresource of requests that have one ("PUT", "PUT ?tagging",
-// "GET ?comp=tags", "POST ?uploads", "PUT ?partNumber", "GET ?list", ...). Retries count.
-std::map<std::string, uint64_t> HttpRequestCounts();
+// `inner`, with each of its calls recorded into `sink` (metrics.h: blob_store_requests_total,
+// blob_store_request_seconds, blob_store_bytes_total). `sink` must outlive the store.
+std::unique_ptr<BlobStore> NewMeteredBlobStore(std::unique_ptr<BlobStore> inner, MetricsSink& sink);
 
 }  // namespace blobstate
 

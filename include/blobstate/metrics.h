@@ -1,9 +1,15 @@
-// Metrics of the backup and restore flows, exposed in the Prometheus text format.
+// Metrics: where blobstate's figures go (a MetricsSink), and what it records there.
 //
-// A flow (one backup or one restore of a task) reports, per store, the figures of
-// StoreFigures; Metrics adds them to counters labelled {flow, store} and to the same
-// counters labelled {flow, store="_all"} (the total over stores). Durations of each phase
-// are counters of seconds, so rates and averages come out of Prometheus directly.
+// A MetricsSink takes counters and histograms by name and labels. PrometheusTextSink keeps
+// them and renders the Prometheus text format; prometheus_cpp.h adapts a prometheus-cpp
+// registry (when built with it); an application may implement its own.
+//
+// Metrics records the flows: a flow (one backup or one restore of a task) reports, per
+// store, the figures of StoreFigures; Metrics adds them to counters labelled {flow, store}
+// and to the same counters labelled {flow, store="_all"} (the total over stores).
+// Durations of each phase are counters of seconds, so rates and averages come out of
+// Prometheus directly. A blob store opened with BlobStoreOptions::metrics records its
+// requests (blob_store.h, NewMeteredBlobStore).
 //
 // Metric names (all prefixed "blobstate_"):
 //   files_total{flow,store,kind}    kind: uploaded, retained, removed, downloaded, reused
@@ -12,7 +18,12 @@
 //                                           download, init
 //   runs_total{flow,store,outcome}  outcome: ok, error
 //   errors_total{flow,store,phase}  failures, by the phase that failed
-//   blob_store_retries_total{method}  retried blob store calls (put, get, delete, ...)
+//   blob_store_requests_total{method,code}  blob store calls (each attempt), by outcome
+//   blob_store_request_seconds{method}      their latency (histogram, kLatencyBuckets)
+//   blob_store_bytes_total{method}          bytes put and got
+//   blob_store_retries_total{method}        retried blob store calls
+// Methods: put, get, delete, remove-ttl, expiry-of, list-blobs, delete-expired, flush,
+// put-object, get-object, delete-object, list-objects. Codes: StatusCodeName ("OK", ...).
 //
 // Which series exist: Record creates the kinds of its flow even when 0 (backup: uploaded,
 // retained, removed; restore: downloaded, reused), other kinds only when not 0, a phase
@@ -23,29 +34,29 @@
 // The store "_all" is the total: recording under it directly adds to the total once.
 // Counters are doubles: figures are exact up to 2^53.
 //
-// Thread-safe: any thread may record while another serializes. PrometheusText and
-// WriteFile see each Record and RecordError whole or not at all, so a store's series and
-// the total always agree; collecting registry() directly gives no such guarantee.
+// Thread-safe: any thread may record while another reads the sink. Each Record and
+// RecordError reaches the sink as one Apply, so a sink that applies atomically (as
+// PrometheusTextSink does) shows a store's series and the total in agreement.
 //
 // Example:
-//   Metrics metrics;
+//   PrometheusTextSink sink;
+//   Metrics metrics(sink);
 //   metrics.Record(Flow::kBackup, "profile", figures);
-//   RETURN_IF_ERROR(metrics.WriteFile("/var/run/blobstate.prom"));
+//   RETURN_IF_ERROR(sink.WriteFile("/var/run/blobstate.prom"));
 #ifndef BLOBSTATE_METRICS_H_
 #define BLOBSTATE_METRICS_H_
 
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "blobstate/status.h"
-
-namespace prometheus {
-class Registry;
-}  // namespace prometheus
 
 // The public API: exported from a shared libblobstate, which hides everything else.
 #pragma GCC visibility push(default)
@@ -78,10 +89,68 @@ struct StoreFigures {
   bool operator==(const StoreFigures&) const = default;
 };
 
+// Labels of a series: (name, value) pairs. Sinks sort them by name.
+using MetricLabels = std::vector<std::pair<std::string, std::string>>;
+
+enum class MetricType { kCounter, kHistogram };
+
+// One change to a metric: `value` added to a counter (>= 0), or observed by a histogram.
+struct MetricUpdate {
+  std::string name;  // "blobstate_files_total"
+  std::string_view help;
+  MetricType type = MetricType::kCounter;
+  MetricLabels labels;
+  double value = 0;
+};
+
+// The upper bounds (seconds) of the buckets of every histogram blobstate records.
+inline constexpr double kLatencyBuckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60};
+
+// Where metrics go. Implementations are thread-safe, and Apply is quick: it is called on
+// the threads that do the work (blob store requests among them).
+class MetricsSink {
+ public:
+  virtual ~MetricsSink() = default;
+  // Applies `updates` together: what reads the sink sees all of them or none.
+  virtual void Apply(std::span<const MetricUpdate> updates) = 0;
+};
+
+// A MetricsSink that keeps every series in memory and renders the Prometheus text format.
+class PrometheusTextSink final : public MetricsSink {
+ public:
+  void Apply(std::span<const MetricUpdate> updates) override;
+
+  // Everything applied, in the Prometheus text exposition format (version 0.0.4): per
+  // family (by name) "# HELP" and "# TYPE", then one line per series, labels sorted by name
+  // and series sorted by labels; a histogram as its cumulative buckets, sum and count.
+  // Empty before the first update.
+  std::string Text() const;
+  // Writes Text() to `path` atomically (temp file, fsync, rename), for the node exporter's
+  // textfile collector. Errors name the path; on error the previous content of `path`, if
+  // any, is left as it was.
+  Status WriteFile(const std::string& path) const;
+  // The series of counter `name`: labels (sorted by name) -> value.
+  std::map<MetricLabels, double> Counter(std::string_view name) const;
+
+ private:
+  struct Series {
+    double value = 0;               // a counter's value; a histogram's sum
+    std::vector<uint64_t> buckets;  // a histogram's counts per kLatencyBuckets bound, and +Inf
+  };
+  struct Family {
+    std::string help;
+    MetricType type = MetricType::kCounter;
+    std::map<MetricLabels, Series> series;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Family, std::less<>> families_;  // GUARDED_BY(mu_)
+};
+
+// Records the figures of backup and restore flows into a sink (see above).
 class Metrics {
  public:
-  Metrics();
-  ~Metrics();
+  // `sink` must outlive this.
+  explicit Metrics(MetricsSink& sink) : sink_(sink) {}
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
@@ -94,26 +163,11 @@ class Metrics {
                    std::chrono::nanoseconds duration);
   // Counts a failed flow of `store` (and of the total), failed in `phase`.
   void RecordError(Flow flow, std::string_view store, Phase phase);
-  // Counts one retried blob store call of `method` ("put", "get", "delete", ...).
-  void RecordRetry(std::string_view method);
 
-  // Everything recorded, in the Prometheus text exposition format (version 0.0.4): per
-  // family "# HELP" and "# TYPE ... counter", then one line per series, labels sorted by
-  // name and series sorted by labels. Families with no series yet are left out.
-  std::string PrometheusText() const;
-  // Writes PrometheusText() to `path` atomically (temp file, fsync, rename), for the node
-  // exporter's textfile collector. Errors (those of WriteFileAtomic) name the path;
-  // on error the previous content of `path`, if any, is left as it was.
-  Status WriteFile(const std::string& path) const;
-
-  // The underlying registry, e.g. to serve it with prometheus::Exposer. Callers include
-  // <prometheus/registry.h> and link prometheus-cpp::core themselves.
-  std::shared_ptr<prometheus::Registry> registry() const;
+  MetricsSink& sink() const { return sink_; }
 
  private:
-  struct Families;  // the counter families and the lock of the whole-record guarantee
-  std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<Families> families_;
+  MetricsSink& sink_;
 };
 
 }  // namespace blobstate

@@ -488,7 +488,7 @@ TEST_F(BackupManagerTest, MetricsCountEachStoreAndTheTotal) {
   auto backup = NewBackup({a, b});
   ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
   Commit(*backup, {a, b});
-  std::string text = metrics_.PrometheusText();
+  std::string text = metrics_sink_.Text();
   EXPECT_NE(text.find(R"(blobstate_bytes_total{flow="backup",kind="uploaded",store="a"} 5)"),
             std::string::npos)
       << text;

@@ -11,6 +11,7 @@
 #include "blobstore/http/encoding.h"
 #include "blobstore/http/url.h"
 #include "blobstore/local/local_blob_store.h"
+#include "blobstore/metered/metered_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
 #include "util/fs.h"
 #if BLOBSTATE_WITH_S3
@@ -170,12 +171,13 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
   } else {
     return UnsupportedUrl(url, "unknown scheme '" + scheme + "'");
   }
+  RetryPolicy retry = options.retry;
+  if (options.metrics != nullptr) {
+    backend = NewMeteredBlobStore(std::move(backend), *options.metrics);
+    retry = WithRetriesMetered(std::move(retry), *options.metrics);
+  }
   return std::unique_ptr<BlobStore>(
-      std::make_unique<RetryingBlobStore>(std::move(backend), options.retry));
+      std::make_unique<RetryingBlobStore>(std::move(backend), std::move(retry)));
 }
-
-#if !BLOBSTATE_WITH_S3 && !BLOBSTATE_WITH_AZURE
-std::map<std::string, uint64_t> HttpRequestCounts() { return {}; }
-#endif
 
 }  // namespace blobstate

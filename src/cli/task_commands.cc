@@ -101,7 +101,7 @@ Result<std::string> RunBackup(TaskContext& task, const TaskFlags& tf,
   if (tf.json) {
     return "{\"checkpoint_id\":" + JsonString(next.id) +
            ",\"stores\":" + FiguresJson(figures, {.durations = {{Phase::kPersist, persisted}}}) +
-           ",\"http_requests\":" + HttpRequestsJson() + ",\"process_io\":" + ProcessIoJson() +
+           ",\"blob_requests\":" + BlobRequestsJson(task) + ",\"process_io\":" + ProcessIoJson() +
            ",\"seconds\":" + Fixed(Seconds(start)) + "}\n";
   }
   return "checkpoint " + next.id + " of job " + tf.job + ", task " + tf.task + " in " +
@@ -167,7 +167,7 @@ Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
   if (tf.json) {
     return "{\"checkpoint_id\":" + JsonString(id) + ",\"stores\":" + FiguresJson(figures) +
            ",\"verified\":" + (rf.no_verify ? "false" : "true") +
-           ",\"http_requests\":" + HttpRequestsJson() + ",\"process_io\":" + ProcessIoJson() +
+           ",\"blob_requests\":" + BlobRequestsJson(task) + ",\"process_io\":" + ProcessIoJson() +
            ",\"seconds\":" + Fixed(Seconds(start)) + "}\n";
   }
   return (checkpoint ? "restored checkpoint " + id

@@ -8,7 +8,6 @@
 #include <sstream>
 #include <thread>
 
-#include "blobstate/blob_store.h"
 #include "blobstate/index.h"
 #include "cli/output.h"
 
@@ -131,10 +130,8 @@ Result<std::unique_ptr<TaskContext>> OpenTask(const TaskFlags& flags, bool backe
   auto task = std::make_unique<TaskContext>();
   task->pool =
       std::make_unique<ThreadPool>("cli", std::max(2u, std::thread::hardware_concurrency()));
-  BlobStoreOptions options{.io_threads = flags.io_threads, .must_exist = !create};
-  options.retry.on_retry = [m = &task->metrics](std::string_view method) {
-    m->RecordRetry(method);
-  };
+  BlobStoreOptions options{
+      .io_threads = flags.io_threads, .must_exist = !create, .metrics = &task->sink};
   ASSIGN_OR_RETURN(task->store, OpenBlobStore(flags.url, options));
   ASSIGN_OR_RETURN(task->checkpoints,
                    CheckpointStore::Open(*task->store, *task->pool, config, flags.job, flags.task));
@@ -205,13 +202,19 @@ std::string FiguresJson(const std::map<std::string, StoreFigures>& figures,
 
 Status WriteMetrics(const TaskContext& task, const TaskFlags& flags) {
   if (flags.metrics_file.empty()) return Status::Ok();
-  return task.metrics.WriteFile(flags.metrics_file);
+  return task.sink.WriteFile(flags.metrics_file);
 }
 
-std::string HttpRequestsJson() {
+std::string BlobRequestsJson(const TaskContext& task) {
+  std::map<std::string, uint64_t> by_method;
+  for (const auto& [labels, n] : task.sink.Counter("blobstate_blob_store_requests_total")) {
+    for (const auto& [name, value] : labels) {
+      if (name == "method") by_method[value] += static_cast<uint64_t>(n);
+    }
+  }
   std::string json;
-  for (const auto& [kind, n] : HttpRequestCounts()) {
-    json += (json.empty() ? "" : ",") + JsonString(kind) + ":" + std::to_string(n);
+  for (const auto& [method, n] : by_method) {
+    json += (json.empty() ? "" : ",") + JsonString(method) + ":" + std::to_string(n);
   }
   return "{" + json + "}";
 }

@@ -52,11 +52,13 @@ struct TaskFlags {
 
 // What a task command works with.
 struct TaskContext {
+  // What the flows and the blob store record (--metrics-file); it outlives them.
+  PrometheusTextSink sink;
+  Metrics metrics{sink};
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<BlobStore> store;
   std::unique_ptr<CheckpointStore> checkpoints;
   CheckpointConfig config;  // of the flags, validated
-  Metrics metrics;
 };
 
 // Validates the configuration (for the blob store backend too when `backend`), then opens
@@ -69,9 +71,9 @@ std::string FiguresTable(const std::map<std::string, StoreFigures>& figures, boo
 std::string FiguresJson(const std::map<std::string, StoreFigures>& figures,
                         const StoreFigures& shared = {});
 
-// The HTTP requests this process sent to a cloud blob store, by kind (HttpRequestCounts),
-// as a JSON object: {} for file://.
-std::string HttpRequestsJson();
+// The requests `task`'s blob store served (each attempt), by method, as a JSON object:
+// {"put":N,"get-object":N,...}.
+std::string BlobRequestsJson(const TaskContext& task);
 // The bytes this process read and wrote through system calls so far (files and sockets
 // alike: rchar and wchar of /proc/self/io), as {"read_bytes":N,"written_bytes":N}.
 std::string ProcessIoJson();

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "blobstate/prometheus_cpp.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
 
@@ -111,7 +114,8 @@ TEST(MetricsTest, NamesAreTheLabelValues) {
 }
 
 TEST(MetricsTest, RecordsPerStoreAndTotal) {
-  Metrics metrics;
+  PrometheusTextSink sink;
+  Metrics metrics(sink);
   StoreFigures profile = Backup(2, 100);
   profile.files_retained = 5;
   profile.bytes_retained = 500;
@@ -122,7 +126,7 @@ TEST(MetricsTest, RecordsPerStoreAndTotal) {
   metrics.Record(Flow::kBackup, "profile", profile);
   metrics.Record(Flow::kBackup, "cart", cart);
 
-  const std::set<std::string> lines = Lines(metrics.PrometheusText());
+  const std::set<std::string> lines = Lines(sink.Text());
   for (const char* want : {
            R"(blobstate_bytes_total{flow="backup",kind="uploaded",store="_all"} 300)",
            R"(blobstate_bytes_total{flow="backup",kind="uploaded",store="profile"} 100)",
@@ -142,20 +146,21 @@ TEST(MetricsTest, RecordsPerStoreAndTotal) {
     EXPECT_TRUE(lines.contains(want)) << "missing: " << want;
   }
   // Series of the other flow's kinds, of phases not run and of errors are not created.
-  const std::string text = metrics.PrometheusText();
+  const std::string text = sink.Text();
   EXPECT_EQ(text.find("kind=\"downloaded\""), std::string::npos) << text;
   EXPECT_EQ(text.find("phase=\"diff\",store=\"cart\""), std::string::npos) << text;
   EXPECT_EQ(text.find("blobstate_errors_total"), std::string::npos) << text;
 }
 
 TEST(MetricsTest, OtherFlowKindsAppearWhenNotZero) {
-  Metrics metrics;
+  PrometheusTextSink sink;
+  Metrics metrics(sink);
   StoreFigures restore;
   restore.files_downloaded = 4;
   restore.bytes_downloaded = 40;
   restore.files_uploaded = 1;  // not a restore kind, but not 0 either
   metrics.Record(Flow::kRestore, "profile", restore);
-  const std::set<std::string> lines = Lines(metrics.PrometheusText());
+  const std::set<std::string> lines = Lines(sink.Text());
   EXPECT_TRUE(
       lines.contains(R"(blobstate_files_total{flow="restore",kind="downloaded",store="_all"} 4)"));
   EXPECT_TRUE(
@@ -167,19 +172,21 @@ TEST(MetricsTest, OtherFlowKindsAppearWhenNotZero) {
 }
 
 TEST(MetricsTest, RecordingUnderAllCountsOnce) {
-  Metrics metrics;
+  PrometheusTextSink sink;
+  Metrics metrics(sink);
   metrics.Record(Flow::kBackup, "_all", Backup(1, 7));
-  const std::map<std::string, double> samples = Samples(metrics.PrometheusText());
+  const std::map<std::string, double> samples = Samples(sink.Text());
   EXPECT_EQ(samples.at(R"(blobstate_bytes_total{flow="backup",kind="uploaded",store="_all"})"), 7);
   EXPECT_EQ(samples.at(R"(blobstate_runs_total{flow="backup",outcome="ok",store="_all"})"), 1);
 }
 
 TEST(MetricsTest, RecordPhaseAddsTimeWithoutCountingARun) {
-  Metrics metrics;
+  PrometheusTextSink sink;
+  Metrics metrics(sink);
   metrics.Record(Flow::kBackup, "s", Backup(1, 7));
   metrics.RecordPhase(Flow::kBackup, "_all", Phase::kPersist, milliseconds(250));
   metrics.RecordPhase(Flow::kBackup, "_all", Phase::kPersist, milliseconds(250));
-  const std::map<std::string, double> samples = Samples(metrics.PrometheusText());
+  const std::map<std::string, double> samples = Samples(sink.Text());
   EXPECT_EQ(samples.at(R"(blobstate_runs_total{flow="backup",outcome="ok",store="_all"})"), 1);
   EXPECT_EQ(
       samples.at(R"(blobstate_phase_seconds_total{flow="backup",phase="persist",store="_all"})"),
@@ -189,16 +196,15 @@ TEST(MetricsTest, RecordPhaseAddsTimeWithoutCountingARun) {
 }
 
 TEST(MetricsTest, PrometheusTextHasHelpTypeAndLabels) {
-  Metrics metrics;
-  EXPECT_EQ(metrics.PrometheusText(), "");  // no series yet, no families
+  PrometheusTextSink sink;
+  Metrics metrics(sink);
+  EXPECT_EQ(sink.Text(), "");  // no series yet, no families
   metrics.Record(Flow::kBackup, "we\"ird\\store", Backup(1, 1));
   metrics.RecordError(Flow::kBackup, "profile", Phase::kPersist);
-  metrics.RecordRetry("put");
-  const std::string text = metrics.PrometheusText();
+  const std::string text = sink.Text();
   const std::set<std::string> lines = Lines(text);
 
-  for (const char* name :
-       {"files_total", "bytes_total", "runs_total", "errors_total", "blob_store_retries_total"}) {
+  for (const char* name : {"files_total", "bytes_total", "runs_total", "errors_total"}) {
     const std::string family = std::string("blobstate_") + name;
     EXPECT_TRUE(lines.contains("# TYPE " + family + " counter")) << family << "\n" << text;
     bool has_help = false;
@@ -218,16 +224,15 @@ TEST(MetricsTest, PrometheusTextHasHelpTypeAndLabels) {
   EXPECT_TRUE(text.ends_with("\n"));
 }
 
-TEST(MetricsTest, ErrorsAndRetriesAreCounted) {
-  Metrics metrics;
+TEST(MetricsTest, ErrorsAreCounted) {
+  PrometheusTextSink sink;
+  Metrics metrics(sink);
   metrics.RecordError(Flow::kRestore, "profile", Phase::kDownload);
   metrics.RecordError(Flow::kRestore, "profile", Phase::kDownload);
   metrics.RecordError(Flow::kRestore, "cart", Phase::kInit);
   metrics.Record(Flow::kRestore, "cart", StoreFigures{});
-  for (int i = 0; i < 3; ++i) metrics.RecordRetry("put");
-  metrics.RecordRetry("get");
 
-  const std::set<std::string> lines = Lines(metrics.PrometheusText());
+  const std::set<std::string> lines = Lines(sink.Text());
   for (const char* want : {
            R"(blobstate_errors_total{flow="restore",phase="download",store="profile"} 2)",
            R"(blobstate_errors_total{flow="restore",phase="download",store="_all"} 2)",
@@ -237,8 +242,6 @@ TEST(MetricsTest, ErrorsAndRetriesAreCounted) {
            R"(blobstate_runs_total{flow="restore",outcome="ok",store="profile"} 0)",
            R"(blobstate_runs_total{flow="restore",outcome="error",store="_all"} 3)",
            R"(blobstate_runs_total{flow="restore",outcome="ok",store="_all"} 1)",
-           R"(blobstate_blob_store_retries_total{method="put"} 3)",
-           R"(blobstate_blob_store_retries_total{method="get"} 1)",
        }) {
     EXPECT_TRUE(lines.contains(want)) << "missing: " << want;
   }
@@ -246,13 +249,14 @@ TEST(MetricsTest, ErrorsAndRetriesAreCounted) {
 
 TEST(MetricsTest, WriteFileIsAtomicAndNamesPathOnError) {
   testing::TempDir dir;
-  Metrics metrics;
+  PrometheusTextSink sink;
+  Metrics metrics(sink);
   metrics.Record(Flow::kBackup, "profile", Backup(1, 10));
   const std::string path = dir.Sub("blobstate.prom");
   ASSERT_TRUE(WriteFileAtomic(path, "old content\n").ok());
 
-  ASSERT_TRUE(metrics.WriteFile(path).ok());
-  EXPECT_EQ(*ReadSmallFile(path), metrics.PrometheusText());
+  ASSERT_TRUE(sink.WriteFile(path).ok());
+  EXPECT_EQ(*ReadSmallFile(path), sink.Text());
   // Only the file itself is left: the temp file was renamed over it.
   std::vector<std::string> entries;
   DIR* d = opendir(dir.path().c_str());
@@ -266,7 +270,7 @@ TEST(MetricsTest, WriteFileIsAtomicAndNamesPathOnError) {
   EXPECT_EQ(entries, std::vector<std::string>{"blobstate.prom"});
 
   const std::string bad = dir.Sub("missing-dir/blobstate.prom");
-  Status s = metrics.WriteFile(bad);
+  Status s = sink.WriteFile(bad);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), StatusCode::kNotFound);
   EXPECT_NE(s.message().find(bad), std::string::npos) << s;
@@ -277,12 +281,13 @@ TEST(MetricsTest, WriteFileIsAtomicAndNamesPathOnError) {
 TEST(MetricsTest, ConcurrentRecordingIsConsistent) {
   constexpr int kWriters = 4;
   constexpr int kRecordsPerWriter = 500;
-  Metrics metrics;
+  PrometheusTextSink sink;
+  Metrics metrics(sink);
   std::atomic<bool> done = false;
   std::atomic<int> snapshots = 0;
   std::thread reader([&] {
     while (!done.load() || snapshots.load() == 0) {
-      const std::map<std::string, double> samples = Samples(metrics.PrometheusText());
+      const std::map<std::string, double> samples = Samples(sink.Text());
       const std::string all_bytes =
           R"(blobstate_bytes_total{flow="backup",kind="uploaded",store="_all"})";
       const std::string all_runs =
@@ -297,12 +302,11 @@ TEST(MetricsTest, ConcurrentRecordingIsConsistent) {
   });
   std::vector<std::thread> writers;
   for (int w = 0; w < kWriters; ++w) {
-    writers.emplace_back([&metrics, w] {
+    writers.emplace_back([&metrics] {
       StoreFigures figures = Backup(1, 3);
       figures.durations[Phase::kUpload] = milliseconds(1);
       for (int i = 0; i < kRecordsPerWriter; ++i) {
         metrics.Record(Flow::kBackup, "store" + std::to_string(i % 3), figures);
-        metrics.RecordRetry(w % 2 == 0 ? "put" : "get");
       }
     });
   }
@@ -310,7 +314,7 @@ TEST(MetricsTest, ConcurrentRecordingIsConsistent) {
   done = true;
   reader.join();
 
-  const std::map<std::string, double> samples = Samples(metrics.PrometheusText());
+  const std::map<std::string, double> samples = Samples(sink.Text());
   constexpr double kRuns = kWriters * kRecordsPerWriter;
   EXPECT_EQ(samples.at(R"(blobstate_bytes_total{flow="backup",kind="uploaded",store="_all"})"),
             3 * kRuns);
@@ -320,10 +324,83 @@ TEST(MetricsTest, ConcurrentRecordingIsConsistent) {
   EXPECT_NEAR(
       samples.at(R"(blobstate_phase_seconds_total{flow="backup",phase="upload",store="_all"})"),
       kRuns * 0.001, 1e-9);
-  EXPECT_EQ(samples.at(R"(blobstate_blob_store_retries_total{method="put"})") +
-                samples.at(R"(blobstate_blob_store_retries_total{method="get"})"),
-            kRuns);
   EXPECT_GT(snapshots.load(), 0);
+}
+
+TEST(PrometheusTextSinkTest, HistogramHasCumulativeBucketsSumAndCount) {
+  PrometheusTextSink sink;
+  const MetricUpdate updates[] = {
+      {.name = "x_seconds",
+       .help = "X.",
+       .type = MetricType::kHistogram,
+       .labels = {{"method", "get"}},
+       .value = 0.003},
+      {.name = "x_seconds",
+       .help = "X.",
+       .type = MetricType::kHistogram,
+       .labels = {{"method", "get"}},
+       .value = 0.5},
+      {.name = "x_seconds",
+       .help = "X.",
+       .type = MetricType::kHistogram,
+       .labels = {{"method", "get"}},
+       .value = 100},
+      {.name = "x_seconds", .help = "not a counter", .labels = {{"method", "get"}}, .value = 7},
+  };
+  sink.Apply(updates);
+  const std::set<std::string> lines = Lines(sink.Text());
+  for (const char* want : {
+           "# HELP x_seconds X.",
+           "# TYPE x_seconds histogram",
+           R"(x_seconds_bucket{method="get",le="0.001"} 0)",
+           R"(x_seconds_bucket{method="get",le="0.005"} 1)",
+           R"(x_seconds_bucket{method="get",le="0.1"} 1)",
+           R"(x_seconds_bucket{method="get",le="0.5"} 2)",
+           R"(x_seconds_bucket{method="get",le="60"} 2)",
+           R"(x_seconds_bucket{method="get",le="+Inf"} 3)",
+           R"(x_seconds_sum{method="get"} 100.503)",
+           R"(x_seconds_count{method="get"} 3)",
+       }) {
+    EXPECT_TRUE(lines.contains(want)) << "missing: " << want << "\n" << sink.Text();
+  }
+  EXPECT_TRUE(sink.Counter("x_seconds").empty());  // the counter update of it was dropped
+}
+
+TEST(PrometheusTextSinkTest, CountersAreSummedPerSortedLabelSet) {
+  PrometheusTextSink sink;
+  const MetricUpdate updates[] = {
+      {.name = "c_total", .help = "C.", .labels = {{"b", "1"}, {"a", "2"}}, .value = 2},
+      {.name = "c_total", .help = "C.", .labels = {{"a", "2"}, {"b", "1"}}, .value = 3},
+      {.name = "c_total", .help = "C.", .labels = {{"a", "3"}}, .value = -1},  // ignored
+  };
+  sink.Apply(updates);
+  const std::map<MetricLabels, double> series = sink.Counter("c_total");
+  EXPECT_EQ(series.at(MetricLabels{{"a", "2"}, {"b", "1"}}), 5);
+  EXPECT_EQ(series.at(MetricLabels{{"a", "3"}}), 0);
+  EXPECT_TRUE(Lines(sink.Text()).contains(R"(c_total{a="2",b="1"} 5)")) << sink.Text();
+}
+
+TEST(PrometheusCppSinkTest, UpdatesReachTheRegistry) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<MetricsSink> sink = NewPrometheusCppSink(registry);
+  Metrics metrics(*sink);
+  metrics.Record(Flow::kBackup, "profile", Backup(2, 20));
+  const MetricUpdate latency{.name = "blobstate_blob_store_request_seconds",
+                             .help = "Latency.",
+                             .type = MetricType::kHistogram,
+                             .labels = {{"method", "get"}},
+                             .value = 0.02};
+  sink->Apply({&latency, 1});
+  const std::set<std::string> lines =
+      Lines(prometheus::TextSerializer().Serialize(registry->Collect()));
+  for (const char* want : {
+           R"(blobstate_files_total{flow="backup",kind="uploaded",store="_all"} 2)",
+           R"(blobstate_bytes_total{flow="backup",kind="uploaded",store="profile"} 20)",
+           R"(blobstate_blob_store_request_seconds_count{method="get"} 1)",
+           R"(blobstate_blob_store_request_seconds_bucket{method="get",le="0.05"} 1)",
+       }) {
+    EXPECT_TRUE(lines.contains(want)) << "missing: " << want;
+  }
 }
 
 }  // namespace

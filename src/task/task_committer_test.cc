@@ -102,7 +102,7 @@ TEST_F(TaskCommitterTest, CommitPersistsOffsetsAndStateTogether) {
   ASSERT_TRUE(task->Close().ok());
   ExpectExactlyReferenced(*task->last_committed());
   // The checkpoint write is timed once, for all stores together.
-  EXPECT_NE(metrics_.PrometheusText().find(
+  EXPECT_NE(metrics_sink_.Text().find(
                 R"(blobstate_phase_seconds_total{flow="backup",phase="persist",store="_all"})"),
             std::string::npos);
   // Written after the checkpoint, then the container dies: the restart sees offset 10 and

@@ -174,7 +174,8 @@ class StateTest : public ::testing::Test {
   TempDir tmp_;
   ThreadPool pool_{"state-test", 2};
   std::unique_ptr<FaultyBlobStore> blobs_;
-  Metrics metrics_;
+  PrometheusTextSink metrics_sink_;
+  Metrics metrics_{metrics_sink_};
   std::map<const BackupManager*, std::string> task_of_;
   std::map<std::string, Checkpoint> last_;  // by task: the last checkpoint Commit made
 };

@@ -10,7 +10,6 @@
 #include <memory>
 #include <mutex>
 
-#include "blobstate/blob_store.h"
 #include "blobstore/http/encoding.h"
 
 namespace blobstate {
@@ -132,46 +131,9 @@ void SetBody(CURL* h, const HttpCall& call, Exchange* x) {
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call.method.c_str());
 }
 
-std::mutex counts_mu;
-std::map<std::string, uint64_t>& Counts() {
-  static auto* counts = new std::map<std::string, uint64_t>();  // GUARDED_BY(counts_mu)
-  return *counts;
-}
-
-// "PUT", "PUT ?tagging", "GET ?comp=tags", "GET ?list", ...: see HttpRequestCounts.
-std::string RequestKind(const HttpCall& call) {
-  size_t q = call.url.find('?');
-  if (q == std::string::npos) return call.method;
-  std::string_view query = std::string_view(call.url).substr(q + 1);
-  for (std::string_view sub : {"tagging", "uploads", "partNumber", "uploadId"}) {
-    size_t at = query.find(sub);
-    if (at != std::string_view::npos && (at == 0 || query[at - 1] == '&')) {
-      return call.method + " ?" + std::string(sub);
-    }
-  }
-  if (query.find("list-type=") != std::string_view::npos ||
-      query.find("comp=list") != std::string_view::npos) {
-    return call.method + " ?list";
-  }
-  if (size_t comp = query.find("comp="); comp != std::string_view::npos) {
-    std::string_view value = query.substr(comp + 5);
-    return call.method + " ?comp=" + std::string(value.substr(0, value.find('&')));
-  }
-  return call.method;
-}
-
 }  // namespace
 
-std::map<std::string, uint64_t> HttpRequestCounts() {
-  std::lock_guard<std::mutex> lock(counts_mu);
-  return Counts();
-}
-
 Result<HttpResponse> PerformHttp(const HttpCall& call) {
-  {
-    std::lock_guard<std::mutex> lock(counts_mu);
-    ++Counts()[RequestKind(call)];
-  }
   InitCurlOnce();
   // One handle per thread, reset for each call: its connection cache keeps connections
   // (and TLS sessions) alive from one request of this thread to the next.

@@ -185,17 +185,6 @@ TEST_F(HttpClientTest, TransportErrorsNeverShowTheQueryWhereASasSignatureLives) 
   EXPECT_EQ(refused.status().message().find("SECRETSIG"), std::string::npos) << refused.status();
 }
 
-TEST_F(HttpClientTest, RequestsAreCountedByMethodAndSubresource) {
-  std::map<std::string, uint64_t> before = HttpRequestCounts();
-  PerformHttp({.url = "http://127.0.0.1:1/b/k?tagging="}).status().IgnoreError();
-  PerformHttp({.method = "PUT", .url = "http://127.0.0.1:1/c/b?comp=tags&sig=x"})
-      .status()
-      .IgnoreError();
-  std::map<std::string, uint64_t> after = HttpRequestCounts();
-  EXPECT_EQ(after["GET ?tagging"], before["GET ?tagging"] + 1);
-  EXPECT_EQ(after["PUT ?comp=tags"], before["PUT ?comp=tags"] + 1);
-}
-
 TEST_F(HttpClientTest, ASinkErrorAbortsTheTransferWithThatError) {
   HttpCall call{.url = http_.Url("/big")};
   struct FailingSink : BlobSink {
