@@ -5,10 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <thread>
 
+#include "blobstore/http/http_client.h"
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
@@ -23,6 +27,49 @@ TEST(EmbedExampleTest, CommitsAndRestoresOnANewHost) {
   testing::Outcome run = Sh("embed '" + dir.path() + "/work'");
   EXPECT_EQ(run.exit_code, 0) << run.out;
   EXPECT_EQ(run.out, "restored on a new host: offset 1000, word999=1\n");
+}
+
+// The example job, given --metrics-port, serves its metrics over HTTP while it runs: blob
+// store requests and flow figures. Its first persist stalls 10 s (a failpoint) so that it
+// surely runs while the test scrapes.
+TEST(ExampleJobTest, ServesItsMetricsWhileItRuns) {
+  testing::TempDir dir;
+  const std::string command =
+      "BLOBSTATE_FAILPOINTS=persist.before_checkpoint=sleep:10000@1 PATH='" +
+      std::string(BLOBSTATE_BIN_DIR) + "':\"$PATH\" wordcount --blob-store file://" +
+      dir.Sub("bs") + " --job j --task t --state-dir " + dir.Sub("state") +
+      " --events 2000 --commit-every 1000 --metrics-port 0 2>&1";
+  FILE* job = ::popen(command.c_str(), "r");
+  ASSERT_NE(job, nullptr);
+  char line[256] = {};
+  ASSERT_NE(std::fgets(line, sizeof line, job), nullptr);
+  const std::string first = line;
+  const size_t at = first.find("http://127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << first;
+  const std::string url = first.substr(at, first.find_last_not_of("\n") + 1 - at);
+
+  // Scrapes until the job's uploads show (within its stall), then once more elsewhere.
+  std::string body;
+  for (int i = 0; i < 600 && body.find("method=\"put\"") == std::string::npos; ++i) {
+    Result<HttpResponse> got = PerformHttp({.url = url});
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->status, 200);
+    body = got->body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(body.find("blobstate_blob_store_requests_total{code=\"OK\",method=\"put\"}"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("# TYPE blobstate_blob_store_request_seconds histogram"), std::string::npos);
+  Result<HttpResponse> other = PerformHttp({.url = url.substr(0, url.rfind('/')) + "/other"});
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->status, 404);
+
+  std::string rest;
+  while (std::fgets(line, sizeof line, job) != nullptr) rest += line;
+  const int status = ::pclose(job);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << rest;
+  EXPECT_NE(rest.find("wordcount: digest"), std::string::npos) << rest;
 }
 
 // The code blocks of docs/library.md's walkthrough are lines of the example that runs above.

@@ -29,9 +29,11 @@
 
 #include "blobstate/blob_store.h"
 #include "blobstate/future.h"
+#include "blobstate/metrics.h"
 #include "blobstate/status.h"
 #include "blobstate/store.h"
 #include "blobstate/task.h"
+#include "metrics_server.h"
 
 namespace {
 
@@ -49,11 +51,13 @@ constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2;
 constexpr uint64_t kWords = 5000, kDocSlots = 2000;
 constexpr uint64_t kPayloadDomain = ~0ull;  // never a task index
 constexpr const char* kStoreNames[] = {"counts", "docs"};
+constexpr uint64_t kNoPort = ~0ull;
 constexpr size_t kCounts = 0, kDocs = 1;
 
 struct Flags {
   std::string blob_store, job, task, state_dir;
   uint64_t events = 0, commit_every = 0, seed = 0, tasks = 1, max_commit_delay_ms = 60'000;
+  uint64_t metrics_port = kNoPort;
   bool no_backup = false, help = false;
 };
 
@@ -68,6 +72,8 @@ constexpr const char* kHelp =
     "  --seed S                  input seed (default 0)\n"
     "  --tasks M                 tasks in this process, one thread each (default 1)\n"
     "  --max-commit-delay-ms D   TaskOptions::max_commit_delay (default 60000)\n"
+    "  --metrics-port P          serve the job's metrics at http://127.0.0.1:P/metrics while\n"
+    "                            it runs (0: a free port; the address goes to stderr)\n"
     "  --no-backup               no blob store, no restore: starts from empty stores\n"
     "                            (deleting DIR/<task>/{counts,docs}) and never commits\n";
 
@@ -94,12 +100,12 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Flags& f) {
                                                        {"job", &f.job},
                                                        {"task", &f.task},
                                                        {"state-dir", &f.state_dir}};
-  const std::map<std::string, uint64_t*> numbers = {
-      {"events", &f.events},
-      {"commit-every", &f.commit_every},
-      {"seed", &f.seed},
-      {"tasks", &f.tasks},
-      {"max-commit-delay-ms", &f.max_commit_delay_ms}};
+  const std::map<std::string, uint64_t*> numbers = {{"events", &f.events},
+                                                    {"commit-every", &f.commit_every},
+                                                    {"seed", &f.seed},
+                                                    {"tasks", &f.tasks},
+                                                    {"max-commit-delay-ms", &f.max_commit_delay_ms},
+                                                    {"metrics-port", &f.metrics_port}};
   std::set<std::string> seen;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -134,6 +140,7 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Flags& f) {
     seen.insert(name);
   }
   if (f.help) return std::nullopt;
+  if (f.metrics_port != kNoPort && f.metrics_port > 65535) return "--metrics-port must be 0..65535";
   std::vector<std::string> required = {"task", "state-dir", "events"};
   if (!f.no_backup) required.insert(required.end(), {"blob-store", "job", "commit-every"});
   for (const std::string& name : required) {
@@ -193,8 +200,9 @@ struct TaskRun {
 
 struct Job {
   const Flags& flags;
-  BlobStore* blobs;       // null with --no-backup
-  Executor& commit_pool;  // runs every task's async commit stage
+  BlobStore* blobs;             // null with --no-backup
+  Executor& commit_pool;        // runs every task's async commit stage
+  blobstate::Metrics* metrics;  // what every task's commits and restores record
   std::atomic<bool> failed{false};
 };
 
@@ -270,7 +278,7 @@ Status RunWithBackup(Job& job, TaskRun& t) {
   options.max_commit_delay = std::chrono::milliseconds(job.flags.max_commit_delay_ms);
   RETURN_IF_ERROR(CreateDir(t.dir));
   ASSIGN_OR_RETURN(std::unique_ptr<TaskCommitter> committer,
-                   TaskCommitter::Open(*job.blobs, job.commit_pool, options, nullptr));
+                   TaskCommitter::Open(*job.blobs, job.commit_pool, options, job.metrics));
   ASSIGN_OR_RETURN(InputOffsets offsets, committer->Init());
   uint64_t from = 0;
   if (auto it = offsets.find(t.partition()); it != offsets.end()) {
@@ -385,15 +393,26 @@ int main(int argc, char** argv) {
     std::printf("%s", kHelp);
     return kExitOk;
   }
+  blobstate::PrometheusTextSink sink;  // outlives the blob store and the tasks
+  blobstate::Metrics metrics(sink);
+  std::unique_ptr<MetricsServer> server;
+  if (flags.metrics_port != kNoPort) {
+    Result<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(static_cast<uint16_t>(flags.metrics_port), sink);
+    if (!started.ok()) return Fail(started.status());
+    server = std::move(*started);
+    std::fprintf(stderr, "wordcount: metrics at http://127.0.0.1:%u/metrics\n", server->port());
+  }
   std::unique_ptr<BlobStore> blobs;
   if (!flags.no_backup) {
-    Result<std::unique_ptr<BlobStore>> opened = blobstate::OpenBlobStore(flags.blob_store, {});
+    Result<std::unique_ptr<BlobStore>> opened =
+        blobstate::OpenBlobStore(flags.blob_store, {.metrics = &sink});
     if (!opened.ok()) return Fail(opened.status());
     blobs = std::move(*opened);
   }
   blobstate::ThreadPool commit_pool("commit", 2);
   std::vector<TaskRun> tasks = MakeTasks(flags);
-  Job job{.flags = flags, .blobs = blobs.get(), .commit_pool = commit_pool};
+  Job job{.flags = flags, .blobs = blobs.get(), .commit_pool = commit_pool, .metrics = &metrics};
   const auto start = std::chrono::steady_clock::now();
   {
     std::vector<std::jthread> threads;
