@@ -4,8 +4,8 @@
 # builds the embedding example (examples/embed) against each install, with CMake
 # (find_package) and with pkg-config; runs every build. Also checks that a shared
 # libblobstate exports the public API and nothing else, that failpoints cannot be armed,
-# that a part left out (the prometheus-cpp sink) is neither built nor installed, and that
-# the installed tool runs.
+# that the parts left out (the cloud blob stores, the prometheus-cpp sink) are neither
+# built nor installed nor needed, and that the installed tool runs.
 #
 # Usage: scripts/check-install.sh [WORK_DIR]   (default: build-install; reused for ccache)
 set -euo pipefail
@@ -24,12 +24,13 @@ embed_run() {
 }
 
 for kind in static shared; do
-  # The shared build also leaves out an optional part: the prometheus-cpp sink.
-  shared=OFF prometheus=ON
-  [ "$kind" = shared ] && shared=ON prometheus=OFF
+  # The shared build also leaves out the optional parts: the cloud blob stores and the
+  # prometheus-cpp sink.
+  shared=OFF optional=ON
+  [ "$kind" = shared ] && shared=ON optional=OFF
   build="$work/$kind/build" prefix="$work/$kind/prefix"
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=$shared \
-    -DBLOBSTATE_PROMETHEUS_CPP=$prometheus \
+    -DBLOBSTATE_PROMETHEUS_CPP=$optional -DBLOBSTATE_S3=$optional -DBLOBSTATE_AZURE=$optional \
     -DBLOBSTATE_BUILD_TESTS=OFF -DBLOBSTATE_BUILD_BENCHMARKS=OFF -DBLOBSTATE_BUILD_EXAMPLES=OFF \
     -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
   ninja --quiet -C "$build"
@@ -46,9 +47,12 @@ for kind in static shared; do
       fail "shared: libblobstate.so exports private symbols (above)"
     fi
     [ ! -e "$prefix/include/blobstate/prometheus_cpp.h" ] || fail "shared: prometheus_cpp.h installed"
-    if readelf -d "$libdir/libblobstate.so" | grep -q prometheus; then
-      fail "shared: libblobstate.so needs prometheus-cpp, built without it"
+    if readelf -d "$libdir/libblobstate.so" | grep -E 'prometheus|curl'; then
+      fail "shared: libblobstate.so needs a library of a part left out (above)"
     fi
+    out="$("$prefix/bin/blobstate" checkpoints --blob-store s3://b/p --job j --task t 2>&1)" &&
+      fail "shared: an s3:// URL worked without the S3 blob store"
+    grep -q "BLOBSTATE_S3=OFF" <<<"$out" || fail "shared: s3:// refused without naming why: $out"
   fi
 
   cmake -S "$root/examples/embed" -B "$work/$kind/embed-cmake" -G Ninja \
