@@ -55,7 +55,8 @@ Status CheckRemovedStores(const std::optional<Checkpoint>& latest,
                           const std::vector<std::string>& removed) {
   if (!latest || latest->version < 2) return Status::Ok();
   ASSIGN_OR_RETURN(StoreMarkers markers, BlobStoreMarkers(latest));
-  for (const auto& [name, id] : markers) {
+  for (const auto& marker : markers) {
+    const std::string& name = marker.first;
     auto given = [&](const StoreConfig& s) { return s.name == name && s.BackedUp(); };
     if (std::find_if(stores.begin(), stores.end(), given) != stores.end()) continue;
     if (std::find(removed.begin(), removed.end(), name) != removed.end()) continue;

@@ -93,7 +93,7 @@ Status Run::Mark() {
   ThreadPool markers("gc-mark", std::clamp<size_t>(options_.concurrency / 4, 1, 8));
   std::vector<Future<void>> marked;
   for (const auto& [job, task] : tasks) {
-    marked.push_back(Async(markers, [this, job, task]() -> Status {
+    marked.push_back(Async(markers, [this, job = job, task = task]() -> Status {
       Status s = MarkTask(job, task);
       std::lock_guard<std::mutex> lock(mu_);
       ++report_.tasks;
