@@ -70,7 +70,7 @@ case $cmd in
 BLOBSTATE_TEST_S3_URL=s3://blobstate-test?endpoint=http://127.0.0.1:$proxy_port&region=us-east-1
 BLOBSTATE_TEST_S3_DIRECT_URL=s3://blobstate-test?endpoint=http://127.0.0.1:$s3_port&region=us-east-1
 BLOBSTATE_TEST_S3_ACCESS_KEY=S3RVER
-BLOBSTATE_TEST_S3_SECRET_KEY=S3RVER
+BLOBSTATE_TEST_S3_SECRET_KEY=s3rver-test-secret-9f2c41d7e8a6
 BLOBSTATE_TEST_AZURE_URL=azure://devstoreaccount1/blobstate-test?endpoint=http://127.0.0.1:$az_port/devstoreaccount1
 BLOBSTATE_TEST_AZURE_KEY=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
 ENV

@@ -2,6 +2,7 @@
 // docs/library.md) and is what the documentation shows, and each module compiles against the
 // headers it may use and no others (README "Layout"). `make test-install` checks the installed
 // library itself.
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -15,12 +16,24 @@
 #include "blobstore/http/http_client.h"
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
+#include "testing/test_servers.h"
 #include "util/fs.h"
 
 namespace blobstate {
 namespace {
 
 using testing::Sh;
+
+// Every tool run through testing::Sh (the end-to-end, cloud fault, crash and fencing
+// suites) has its output checked for the test servers' secrets; the check catches one.
+TEST(SecretSweepTest, AToolOutputShowingATestServerSecretFails) {
+  for (const char* name : {"BLOBSTATE_TEST_S3_SECRET_KEY", "BLOBSTATE_TEST_AZURE_KEY"}) {
+    const std::optional<std::string> secret = testing::TestServerValue(name);
+    ASSERT_TRUE(secret.has_value()) << name << " unknown: run under ctest";
+    EXPECT_NONFATAL_FAILURE(testing::ExpectNoSecrets("error: 403 for key " + *secret), name);
+  }
+  testing::ExpectNoSecrets("error: 403 for key <redacted>");
+}
 
 TEST(EmbedExampleTest, CommitsAndRestoresOnANewHost) {
   testing::TempDir dir;

@@ -2,10 +2,13 @@
 #ifndef BLOBSTATE_TESTS_TESTING_SHELL_H_
 #define BLOBSTATE_TESTS_TESTING_SHELL_H_
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdio>
 #include <string>
+
+#include "testing/test_servers.h"
 
 namespace blobstate::testing {
 
@@ -14,7 +17,19 @@ struct Outcome {
   std::string out;     // stdout and stderr
 };
 
-// Runs `command` with sh, the binaries of this build first on the PATH.
+// Adds a failure if `output` shows a secret of the test servers (their S3 secret key, the
+// Azure account key), whatever the command did: no error, log line or --json output may.
+inline void ExpectNoSecrets(const std::string& output) {
+  for (const char* name : {"BLOBSTATE_TEST_S3_SECRET_KEY", "BLOBSTATE_TEST_AZURE_KEY"}) {
+    const std::optional<std::string> secret = TestServerValue(name);
+    if (secret && secret->size() >= 8) {
+      EXPECT_EQ(output.find(*secret), std::string::npos) << "a tool's output shows " << name;
+    }
+  }
+}
+
+// Runs `command` with sh, the binaries of this build first on the PATH; checks its output
+// for secrets (ExpectNoSecrets).
 inline Outcome Sh(const std::string& command) {
   const std::string full =
       "PATH='" + std::string(BLOBSTATE_BIN_DIR) + "':\"$PATH\" " + command + " 2>&1";
@@ -26,6 +41,7 @@ inline Outcome Sh(const std::string& command) {
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
   const int status = ::pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  ExpectNoSecrets(r.out);
   return r;
 }
 
