@@ -79,11 +79,20 @@ Result<std::string> Absolute(const std::string& path) {
   return JoinPath(cwd, path);
 }
 
+// The URL forms this build supports.
+constexpr std::string_view kSupportedUrls =
+    "file:///abs/dir, file://rel/dir"
+#if BLOBSTATE_WITH_S3
+    ", s3://BUCKET/PREFIX?endpoint=URL&region=R"
+#endif
+#if BLOBSTATE_WITH_AZURE
+    ", azure://ACCOUNT/CONTAINER/PREFIX?endpoint=URL"
+#endif
+    ;
+
 Status UnsupportedUrl(std::string_view url, std::string_view why) {
   return InvalidArgumentError("blob store URL '" + RedactUrl(url) + "': " + std::string(why) +
-                              " (supported: file:///abs/dir, file://rel/dir, "
-                              "s3://BUCKET/PREFIX?endpoint=URL&region=R, "
-                              "azure://ACCOUNT/CONTAINER/PREFIX?endpoint=URL)");
+                              " (supported: " + std::string(kSupportedUrls) + ")");
 }
 
 }  // namespace
