@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,6 +38,10 @@ MetricsServer::MetricsServer(int fd, uint16_t port, const blobstate::PrometheusT
             if (errno == EINTR || errno == ECONNABORTED) continue;
             return;  // shut down
           }
+          // A client that stalls is dropped, so that the server always stops.
+          const timeval timeout{.tv_sec = 5, .tv_usec = 0};
+          ::setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+          ::setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
           Serve(connection);
           ::close(connection);
         }

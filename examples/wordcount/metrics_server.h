@@ -1,5 +1,6 @@
 // A minimal HTTP endpoint for the example job: GET /metrics answers the Prometheus text of a
-// PrometheusTextSink; anything else is 404. One connection at a time, on loopback only.
+// PrometheusTextSink; anything else is 404. One connection at a time, on loopback only; a
+// client silent for 5 s is dropped.
 #ifndef BLOBSTATE_EXAMPLES_WORDCOUNT_METRICS_SERVER_H_
 #define BLOBSTATE_EXAMPLES_WORDCOUNT_METRICS_SERVER_H_
 
@@ -16,7 +17,7 @@ class MetricsServer {
   // `sink` must outlive the server.
   static blobstate::Result<std::unique_ptr<MetricsServer>> Start(
       uint16_t port, const blobstate::PrometheusTextSink& sink);
-  ~MetricsServer();  // stops serving; waits for the connection being served
+  ~MetricsServer();  // stops serving; waits for the connection being served (at most 5 s)
   uint16_t port() const { return port_; }
 
  private:

@@ -10,14 +10,23 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kRequestsHelp = "Blob store calls (each attempt), by outcome.";
 constexpr std::string_view kSecondsHelp = "Latency of blob store calls, in seconds.";
 constexpr std::string_view kBytesHelp = "Bytes put to and got from the blob store.";
+constexpr std::string_view kRetriesHelp = "Retried blob store calls, by method.";
+
+// Adds `value` to counter `name`{method}.
+void AddToCounter(MetricsSink& sink, std::string name, std::string_view help,
+                  std::string_view method, double value) {
+  const MetricUpdate update{.name = std::move(name),
+                            .help = help,
+                            .labels = {{"method", std::string(method)}},
+                            .value = value};
+  sink.Apply({&update, 1});
+}
 
 void RecordBytes(MetricsSink& sink, std::string_view method, uint64_t bytes) {
-  if (bytes == 0) return;
-  const MetricUpdate update{.name = "blobstate_blob_store_bytes_total",
-                            .help = kBytesHelp,
-                            .labels = {{"method", std::string(method)}},
-                            .value = static_cast<double>(bytes)};
-  sink.Apply({&update, 1});
+  if (bytes > 0) {
+    AddToCounter(sink, "blobstate_blob_store_bytes_total", kBytesHelp, method,
+                 static_cast<double>(bytes));
+  }
 }
 
 // Counts the bytes an attempt reads; records them when the attempt lets go of it.
@@ -147,11 +156,7 @@ Future<std::vector<std::string>> MeteredBlobStore::ListObjects(const std::string
 
 RetryPolicy WithRetriesMetered(RetryPolicy policy, MetricsSink& sink) {
   policy.on_retry = [sink = &sink, also = std::move(policy.on_retry)](std::string_view method) {
-    const MetricUpdate update{.name = "blobstate_blob_store_retries_total",
-                              .help = "Retried blob store calls, by method.",
-                              .labels = {{"method", std::string(method)}},
-                              .value = 1};
-    sink->Apply({&update, 1});
+    AddToCounter(*sink, "blobstate_blob_store_retries_total", kRetriesHelp, method, 1);
     if (also) also(method);
   };
   return policy;
