@@ -5,11 +5,14 @@ include(CMakePackageConfigHelpers)
 
 set(BLOBSTATE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/blobstate)
 
-if(BLOBSTATE_PROMETHEUS_CPP)
-  set(exclude "")
-else()
-  set(exclude PATTERN prometheus_cpp.h EXCLUDE)
-endif()
+# The headers of the parts this build leaves out are not installed.
+set(exclude "")
+foreach(part IN ITEMS PROMETHEUS_CPP S3 AZURE)
+  string(TOLOWER ${part} header)
+  if(NOT BLOBSTATE_${part})
+    list(APPEND exclude PATTERN ${header}.h EXCLUDE)
+  endif()
+endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/blobstate
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} ${exclude})
 install(TARGETS blobstate_lib EXPORT blobstateTargets

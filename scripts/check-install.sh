@@ -39,6 +39,11 @@ for kind in static shared; do
   libdir="$(dirname "$(find "$prefix" -name 'libblobstate.*' -print -quit)")"
 
   "$prefix/bin/blobstate" --help >/dev/null || fail "$kind: installed blobstate --help"
+  if [ "$kind" = static ]; then
+    for header in prometheus_cpp.h s3.h azure.h; do
+      [ -e "$prefix/include/blobstate/$header" ] || fail "static: $header not installed"
+    done
+  fi
   if [ "$kind" = shared ]; then
     # Functions defined in the library (type T; weak template instances aside).
     exported="$(nm -DC --defined-only "$libdir/libblobstate.so" | awk '$2 == "T"')"
@@ -46,7 +51,9 @@ for kind in static shared; do
     if grep -E 'blobstate::(LinkTree|RetryingBlobStore|BackupManager|RestoreManager)' <<<"$exported"; then
       fail "shared: libblobstate.so exports private symbols (above)"
     fi
-    [ ! -e "$prefix/include/blobstate/prometheus_cpp.h" ] || fail "shared: prometheus_cpp.h installed"
+    for header in prometheus_cpp.h s3.h azure.h; do  # the headers of the parts left out
+      [ ! -e "$prefix/include/blobstate/$header" ] || fail "shared: $header installed"
+    done
     if readelf -d "$libdir/libblobstate.so" | grep -E 'prometheus|curl'; then
       fail "shared: libblobstate.so needs a library of a part left out (above)"
     fi

@@ -11,6 +11,7 @@
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "testing/test_servers.h"
+#include "util/fs.h"
 #include "util/random.h"
 
 namespace blobstate {
@@ -40,7 +41,16 @@ class CloudFaultTest : public ::testing::TestWithParam<std::string> {
   std::string Task(const std::string& url) const {
     return " --blob-store '" + url + "' --job j --task t ";
   }
-  Outcome Backup() { return Sh("blobstate backup" + Task(proxied_url_) + "--store s=" + Src()); }
+  // A backup that also writes its metrics, which are checked for secrets like its output.
+  Outcome Backup() {
+    const std::string metrics = tmp_.Sub("metrics.prom");
+    Outcome r = Sh("blobstate backup" + Task(proxied_url_) + "--store s=" + Src() +
+                   " --metrics-file " + metrics);
+    Result<std::string> text = ReadSmallFile(metrics, 1 << 20);
+    EXPECT_TRUE(text.ok()) << text.status();
+    testing::ExpectNoSecrets(text.value_or(""));
+    return r;
+  }
   Outcome Restore(const std::string& dir) {
     return Sh("blobstate restore" + Task(proxied_url_) + "--store s=" + dir);
   }

@@ -35,6 +35,14 @@ TEST(SecretSweepTest, AToolOutputShowingATestServerSecretFails) {
   testing::ExpectNoSecrets("error: 403 for key <redacted>");
 }
 
+// Every error Status the test binary creates (the library's, in every fault and auth test)
+// is checked for secrets as it is made; the check catches one.
+TEST(SecretSweepTest, AnErrorStatusShowingASecretFails) {
+  EXPECT_NONFATAL_FAILURE(UnavailableError("reply with fake-secret-1"), "Status shows a fake");
+  EXPECT_NONFATAL_FAILURE(PermissionDeniedError("GET /c/b?sv=1&sig=abc%3D"), "a SAS signature");
+  UnavailableError("GET /c/b?sv=1&sig=<redacted>").IgnoreError();
+}
+
 TEST(EmbedExampleTest, CommitsAndRestoresOnANewHost) {
   testing::TempDir dir;
   testing::Outcome run = Sh("embed '" + dir.path() + "/work'");

@@ -233,6 +233,13 @@ struct RetryPolicy {
   std::function<void(std::string_view method)> on_retry;
 };
 
+// Which certificate authorities a TLS (https://) connection trusts; the peer is always
+// verified. Empty fields: the system's CAs.
+struct TlsOptions {
+  std::string ca_file;  // a PEM bundle of CA certificates
+  std::string ca_dir;   // a directory of CA certificates named by hash (c_rehash)
+};
+
 struct BlobStoreOptions {
   // Threads that run the blob store's requests; they mostly wait (disk, network), so more
   // than cores pays. Default: 16.
@@ -251,9 +258,11 @@ struct BlobStoreOptions {
 // retries per options.retry: `file:///abs/dir` or `file://rel/dir` (a directory, created if
 // missing unless options.must_exist); `s3://BUCKET/PREFIX?endpoint=URL&region=R` and
 // `azure://ACCOUNT/CONTAINER/PREFIX?endpoint=URL`, credentials from the environment
-// (README "Blob stores" lists the settings and variables). kInvalidArgument for an unknown scheme
-// or a malformed URL, naming the URL; kNotFound naming the directory if options.must_exist and it
-// holds no blob store; the errors of creating the directory.
+// (README "Blob stores" lists the settings and variables). The URLs are a shorthand of
+// OpenS3BlobStore's and OpenAzureBlobStore's typed options (s3.h, azure.h).
+// kInvalidArgument for an unknown scheme or a malformed URL, naming the URL; kNotFound naming
+// the directory if options.must_exist and it holds no blob store; the errors of creating the
+// directory; kPermissionDenied if a cloud store's credentials are nowhere to be found.
 Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
                                                  const BlobStoreOptions& options);
 

@@ -12,13 +12,16 @@
 #include "blobstore/http/url.h"
 #include "blobstore/local/local_blob_store.h"
 #include "blobstore/metered/metered_blob_store.h"
+#include "blobstore/open_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
 #include "util/fs.h"
 #if BLOBSTATE_WITH_S3
+#include "blobstore/http/credential_io.h"
 #include "blobstore/s3/s3_blob_store.h"
 #endif
 #if BLOBSTATE_WITH_AZURE
 #include "blobstore/azure/azure_blob_store.h"
+#include "blobstore/http/credential_io.h"
 #endif
 
 namespace blobstate {
@@ -148,25 +151,19 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
     return UnsupportedUrl(url, "not of the form scheme://location");
   }
   const std::string scheme = AsciiLower(url.substr(0, sep));
-  if (options.io_threads == 0) {
-    return InvalidArgumentError("blob store " + RedactUrl(url) + ": io_threads must be >= 1");
-  }
-  if (options.retry.max_attempts < 1) {
-    return InvalidArgumentError("blob store " + RedactUrl(url) +
-                                ": retry.max_attempts must be >= 1");
-  }
+  RETURN_IF_ERROR(CheckBlobStoreOptions(options, "blob store " + RedactUrl(url)));
   std::unique_ptr<BlobStore> backend;
   if (scheme == "s3") {
 #if BLOBSTATE_WITH_S3
     ASSIGN_OR_RETURN(S3Config config, ParseS3Url(url, ProcessEnv()));
-    ASSIGN_OR_RETURN(backend, OpenS3BlobStore(std::move(config), options.io_threads));
+    ASSIGN_OR_RETURN(backend, NewS3Backend(std::move(config), options.io_threads));
 #else
     return UnsupportedUrl(url, "this build has no s3:// blob store (BLOBSTATE_S3=OFF)");
 #endif
   } else if (scheme == "azure") {
 #if BLOBSTATE_WITH_AZURE
     ASSIGN_OR_RETURN(AzureConfig config, ParseAzureUrl(url, ProcessEnv()));
-    ASSIGN_OR_RETURN(backend, OpenAzureBlobStore(std::move(config), options.io_threads));
+    ASSIGN_OR_RETURN(backend, NewAzureBackend(std::move(config), options.io_threads));
 #else
     return UnsupportedUrl(url, "this build has no azure:// blob store (BLOBSTATE_AZURE=OFF)");
 #endif
@@ -180,13 +177,27 @@ Result<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view url,
   } else {
     return UnsupportedUrl(url, "unknown scheme '" + scheme + "'");
   }
+  return DecorateBlobStore(std::move(backend), options);
+}
+
+Status CheckBlobStoreOptions(const BlobStoreOptions& options, std::string_view what) {
+  if (options.io_threads == 0) {
+    return InvalidArgumentError(std::string(what) + ": io_threads must be >= 1");
+  }
+  if (options.retry.max_attempts < 1) {
+    return InvalidArgumentError(std::string(what) + ": retry.max_attempts must be >= 1");
+  }
+  return Status::Ok();
+}
+
+std::unique_ptr<BlobStore> DecorateBlobStore(std::unique_ptr<BlobStore> backend,
+                                             const BlobStoreOptions& options) {
   RetryPolicy retry = options.retry;
   if (options.metrics != nullptr) {
     backend = NewMeteredBlobStore(std::move(backend), *options.metrics);
     retry = WithRetriesMetered(std::move(retry), *options.metrics);
   }
-  return std::unique_ptr<BlobStore>(
-      std::make_unique<RetryingBlobStore>(std::move(backend), std::move(retry)));
+  return std::make_unique<RetryingBlobStore>(std::move(backend), std::move(retry));
 }
 
 }  // namespace blobstate

@@ -1,7 +1,10 @@
 #include "blobstate/status.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+
+#include "util/status_observer.h"
 
 namespace blobstate {
 
@@ -45,9 +48,24 @@ std::string_view StatusCodeName(StatusCode code) {
   return "UNKNOWN";
 }
 
+#if BLOBSTATE_FAILPOINTS
+namespace {
+std::atomic<StatusObserver> status_observer{nullptr};
+}  // namespace
+
+void SetStatusObserver(StatusObserver observer) { status_observer.store(observer); }
+#else
+void SetStatusObserver(StatusObserver) {}
+#endif
+
 Status::Status(StatusCode code, std::string message) {
   if (code != StatusCode::kOk) {
     state_ = std::make_shared<const State>(State{code, std::move(message)});
+#if BLOBSTATE_FAILPOINTS
+    if (StatusObserver observer = status_observer.load(std::memory_order_relaxed)) {
+      observer(*this);
+    }
+#endif
   }
 }
 

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-#include "testing/test_servers.h"
+#include "testing/secrets.h"
 
 namespace blobstate::testing {
 
@@ -17,15 +17,11 @@ struct Outcome {
   std::string out;     // stdout and stderr
 };
 
-// Adds a failure if `output` shows a secret of the test servers (their S3 secret key, the
-// Azure account key), whatever the command did: no error, log line or --json output may.
+// Adds a failure if `output` shows a secret (testing/secrets.h), whatever the command did:
+// no error, log line, metric or --json output may.
 inline void ExpectNoSecrets(const std::string& output) {
-  for (const char* name : {"BLOBSTATE_TEST_S3_SECRET_KEY", "BLOBSTATE_TEST_AZURE_KEY"}) {
-    const std::optional<std::string> secret = TestServerValue(name);
-    if (secret && secret->size() >= 8) {
-      EXPECT_EQ(output.find(*secret), std::string::npos) << "a tool's output shows " << name;
-    }
-  }
+  const std::string secret = SecretIn(output);
+  EXPECT_EQ(secret, "") << "a tool's output shows " << secret;
 }
 
 // Runs `command` with sh, the binaries of this build first on the PATH; checks its output

@@ -67,7 +67,7 @@ Result<std::unique_ptr<BlobStore>> OpenS3TestStore(const std::string& url,
                                                    const BlobStoreOptions& options) {
   ASSIGN_OR_RETURN(S3Config config, S3TestConfig(url));
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> s3,
-                   OpenS3BlobStore(std::move(config), options.io_threads));
+                   NewS3Backend(std::move(config), options.io_threads));
   return std::unique_ptr<BlobStore>(
       std::make_unique<RetryingBlobStore>(std::move(s3), options.retry));
 }
@@ -103,9 +103,9 @@ Result<AzureConfig> AzureTestConfig(const std::string& url, bool sas) {
   });
   RETURN_IF_ERROR(create_status);
   if (sas) {
-    ASSIGN_OR_RETURN(config.sas, MakeAccountSas(config.account, config.key,
-                                                std::chrono::system_clock::now() + 1h));
-    config.key.clear();
+    ASSIGN_OR_RETURN(std::string token,
+                     MakeAccountSas(config.account, key, std::chrono::system_clock::now() + 1h));
+    ASSIGN_OR_RETURN(config.credentials, NewStaticAzureCredentials({.sas_token = token}));
   }
   return config;
 }
@@ -114,7 +114,7 @@ Result<std::unique_ptr<BlobStore>> OpenAzureTestStore(const std::string& url,
                                                       const BlobStoreOptions& options) {
   ASSIGN_OR_RETURN(AzureConfig config, AzureTestConfig(url));
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> azure,
-                   OpenAzureBlobStore(std::move(config), options.io_threads));
+                   NewAzureBackend(std::move(config), options.io_threads));
   return std::unique_ptr<BlobStore>(
       std::make_unique<RetryingBlobStore>(std::move(azure), options.retry));
 }

@@ -19,14 +19,16 @@
 
 #include <memory>
 
+#include "blobstate/azure.h"
 #include "blobstate/blob_store.h"
 #include "blobstore/azure/azure_config.h"
 
 namespace blobstate {
 
-// The Azure blob store of `config`, with io_threads request threads (no request is made).
+// The Azure backend of `config`, with io_threads request threads, without the retries and
+// metering that OpenAzureBlobStore (blobstate/azure.h) adds. No request is made.
 // kInvalidArgument if io_threads == 0.
-Result<std::unique_ptr<BlobStore>> OpenAzureBlobStore(AzureConfig config, size_t io_threads);
+Result<std::unique_ptr<BlobStore>> NewAzureBackend(AzureConfig config, size_t io_threads);
 
 }  // namespace blobstate
 

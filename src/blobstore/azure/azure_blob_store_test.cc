@@ -43,7 +43,7 @@ class AzureBlobStoreTest : public ::testing::Test {
   }
 
   std::unique_ptr<BlobStore> Open(AzureConfig config, RetryPolicy policy = {.max_attempts = 1}) {
-    Result<std::unique_ptr<BlobStore>> store = OpenAzureBlobStore(std::move(config), 4);
+    Result<std::unique_ptr<BlobStore>> store = NewAzureBackend(std::move(config), 4);
     EXPECT_TRUE(store.ok()) << store.status();
     return std::make_unique<RetryingBlobStore>(std::move(*store), std::move(policy));
   }
@@ -60,13 +60,15 @@ class AzureBlobStoreTest : public ::testing::Test {
 
 TEST_F(AzureBlobStoreTest, WrongKeyFailsFastWithAPermanentErrorAndNoRetries) {
   AzureConfig config = Config();
-  config.key = "d3Jvbmcga2V5IHdyb25nIGtleSB3cm9uZyBrZXk=";  // base64, not the account's
+  const std::string wrong =
+      "d3Jvbmcga2V5IHdyb25nIGtleSB3cm9uZyBrZXk=";  // base64, not the account's
+  config.credentials = *NewStaticAzureCredentials({.account_key = wrong});
   auto store = Open(config, {.max_attempts = 5, .initial_backoff = 1ms});
   Result<std::string> id = store->Put(StringSourceFactory("x"), meta_).GetFor(kWait);
   EXPECT_EQ(id.status().code(), StatusCode::kPermissionDenied) << id.status();
   EXPECT_FALSE(id.status().IsRetriable());
   EXPECT_NE(id.status().message().find("403"), std::string::npos) << id.status();
-  EXPECT_EQ(id.status().message().find(config.key), std::string::npos) << "never the key";
+  EXPECT_EQ(id.status().message().find(wrong), std::string::npos) << "never the key";
   EXPECT_EQ(proxy_->Count("PUT"), 1) << "no retry storm";
 }
 
@@ -161,7 +163,7 @@ TEST(AzureConfigTest, SasTokenIsTakenWithOrWithoutItsQuestionMark) {
       return n == "AZURE_STORAGE_SAS_TOKEN" ? std::optional<std::string>(token) : std::nullopt;
     });
     ASSERT_TRUE(c.ok()) << c.status();
-    EXPECT_EQ(c->sas, "sv=1&sig=x");
+    EXPECT_EQ(c->credentials->Credentials()->sas_token, "sv=1&sig=x");
     EXPECT_EQ(c->Describe().find("sig"), std::string::npos);
   }
 }

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "blobstate/blob_store.h"
+#include "blobstore/azure/azure_credentials.h"
 #include "blobstore/http/encoding.h"
 #include "blobstore/http/url.h"
 
@@ -43,6 +44,8 @@ std::string IsoTime(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+std::string UrlContext(std::string_view url) { return "blob store URL '" + RedactUrl(url) + "'"; }
+
 }  // namespace
 
 std::string AzureConfig::Describe() const {
@@ -65,72 +68,95 @@ std::string HttpDate(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env) {
+Result<AzureOptions> AzureOptionsFromUrl(std::string_view url) {
   ASSIGN_OR_RETURN(Url parsed, ParseUrl(url));
   auto bad = [&](const std::string& why) {
-    return InvalidArgumentError("blob store URL '" + RedactUrl(url) + "': " + why);
+    return InvalidArgumentError(UrlContext(url) + ": " + why);
   };
   if (parsed.scheme != "azure") return bad("not an azure:// URL");
-  AzureConfig c;
-  c.account = parsed.authority;
-  if (!IsValidAccount(c.account)) {
-    return bad("'" + c.account + "' is not a valid account name (3-24 of a-z 0-9)");
-  }
+  AzureOptions o{.account = parsed.authority};
   std::string path = parsed.path.empty() ? "" : parsed.path.substr(1);
   size_t slash = path.find('/');
-  c.container = path.substr(0, slash);
-  if (!IsValidContainer(c.container)) {
-    return bad("'" + c.container + "' is not a valid container name (3-63 of a-z 0-9 -)");
-  }
-  if (slash != std::string::npos) {
-    std::string prefix = path.substr(slash + 1);
-    if (!IsValidBlobId(prefix)) {
-      return bad("prefix '" + prefix + "' must be /-separated names of [A-Za-z0-9._-]");
-    }
-    c.prefix = prefix + "/";
-  }
-  std::string endpoint;
+  o.container = path.substr(0, slash);
+  if (slash != std::string::npos) o.prefix = path.substr(slash + 1);
   for (const auto& [key, value] : parsed.query) {
     if (key == "endpoint") {
-      endpoint = value;
+      o.endpoint = value;
     } else if (key == "block_threshold") {
-      ASSIGN_OR_RETURN(c.block_threshold, ParseUrlCount(url, key, value, 1, kAzureMaxPutSize));
+      ASSIGN_OR_RETURN(o.block_threshold, ParseUrlCount(url, key, value, 1, kAzureMaxPutSize));
     } else if (key == "block_size") {
-      ASSIGN_OR_RETURN(c.block_size,
+      ASSIGN_OR_RETURN(o.block_size,
                        ParseUrlCount(url, key, value, 1ull << 20, kAzureMaxBlockSize));
     } else if (key == "block_concurrency") {
       ASSIGN_OR_RETURN(uint64_t n, ParseUrlCount(url, key, value, 1, 64));
-      c.block_concurrency = static_cast<int>(n);
+      o.block_concurrency = static_cast<int>(n);
     } else if (key == "fencing") {
-      ASSIGN_OR_RETURN(c.fencing, ParseUrlOnOff(url, key, value));
+      ASSIGN_OR_RETURN(o.fencing, ParseUrlOnOff(url, key, value));
+    } else if (key == "ca_file") {
+      o.tls.ca_file = value;
+    } else if (key == "ca_dir") {
+      o.tls.ca_dir = value;
     } else {
       return bad("unknown parameter '" + key +
-                 "' (known: endpoint, block_threshold, block_size, block_concurrency, fencing)");
+                 "' (known: endpoint, block_threshold, block_size, block_concurrency, fencing, "
+                 "ca_file, ca_dir)");
     }
   }
-  if (endpoint.empty()) {
+  return o;
+}
+
+Result<AzureConfig> ResolveAzureOptions(AzureOptions o, const EnvLookup& env,
+                                        std::string_view context) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgumentError(std::string(context) + ": " + why);
+  };
+  AzureConfig c{.account = o.account,
+                .container = o.container,
+                .block_threshold = o.block_threshold,
+                .block_size = o.block_size,
+                .block_concurrency = o.block_concurrency,
+                .fencing = o.fencing,
+                .tls = std::move(o.tls),
+                .credentials = std::move(o.credentials)};
+  if (!IsValidAccount(c.account)) {
+    return bad("'" + c.account + "' is not a valid account name (3-24 of a-z 0-9)");
+  }
+  if (!IsValidContainer(c.container)) {
+    return bad("'" + c.container + "' is not a valid container name (3-63 of a-z 0-9 -)");
+  }
+  if (!o.prefix.empty()) {
+    if (!IsValidBlobId(o.prefix)) {
+      return bad("prefix '" + o.prefix + "' must be /-separated names of [A-Za-z0-9._-]");
+    }
+    c.prefix = o.prefix + "/";
+  }
+  RETURN_IF_ERROR(CheckSetting(context, "block_threshold", c.block_threshold, 1, kAzureMaxPutSize));
+  RETURN_IF_ERROR(
+      CheckSetting(context, "block_size", c.block_size, 1ull << 20, kAzureMaxBlockSize));
+  RETURN_IF_ERROR(CheckSetting(context, "block_concurrency",
+                               static_cast<uint64_t>(std::max(0, c.block_concurrency)), 1, 64));
+  if (o.endpoint.empty()) {
     c.scheme = "https";
     c.host = c.account + ".blob.core.windows.net";
   } else {
-    ASSIGN_OR_RETURN(Url ep, ParseEndpoint(url, endpoint));
+    ASSIGN_OR_RETURN(Url ep, ParseEndpoint(context, o.endpoint));
     c.scheme = ep.scheme;
     c.host = ep.authority;
     c.base_path = ep.path;
   }
-  c.key = env("AZURE_STORAGE_KEY").value_or("");
-  if (c.key.empty()) {
-    c.sas = env("AZURE_STORAGE_SAS_TOKEN").value_or("");
-    if (!c.sas.empty() && c.sas.front() == '?') c.sas.erase(0, 1);
-  }
-  if (!c.key.empty() && !Base64Decode(c.key)) {
-    return InvalidArgumentError("AZURE_STORAGE_KEY for " + c.Describe() +
-                                " is not base64: give the account key as the portal shows it");
-  }
-  if (c.key.empty() && c.sas.empty()) {
-    return PermissionDeniedError("no Azure credentials for " + c.Describe() +
-                                 ": set AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN");
+  if (c.credentials == nullptr) {
+    Result<AzureProvider> provider = EnvAzureCredentials(env);
+    if (!provider.ok()) {
+      return Status(provider.status().code(), c.Describe() + ": " + provider.status().message());
+    }
+    c.credentials = std::move(*provider);
   }
   return c;
+}
+
+Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env) {
+  ASSIGN_OR_RETURN(AzureOptions options, AzureOptionsFromUrl(url));
+  return ResolveAzureOptions(std::move(options), env, UrlContext(url));
 }
 
 Result<std::string> SharedKeyAuthorization(

@@ -13,22 +13,26 @@
 //   fencing=on|off       off: conditional writes (If-None-Match, If-Match) are sent
 //                        without their conditions; UNSAFE, as nothing then stops two
 //                        writers of one task (README, "Writers"). Default: on.
-// Credentials: AZURE_STORAGE_KEY (the account key: Shared Key authorisation), else
-// AZURE_STORAGE_SAS_TOKEN (a SAS token, with or without its leading '?'). Never logged
-// or put in messages.
+//   ca_file=PATH, ca_dir=PATH
+//                        the CAs TLS trusts. Default: the system's.
+// Credentials: NewEnvAzureCredentials's (blobstate/azure.h): AZURE_STORAGE_KEY,
+// AZURE_STORAGE_KEY_FILE, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_SAS_TOKEN_FILE. Never
+// logged or put in messages. The URL is a shorthand of AzureOptions.
 #ifndef BLOBSTATE_BLOBSTORE_AZURE_AZURE_CONFIG_H_
 #define BLOBSTATE_BLOBSTORE_AZURE_AZURE_CONFIG_H_
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "blobstate/azure.h"
 #include "blobstate/status.h"
+#include "blobstore/http/credential_io.h"
 #include "blobstore/http/http_client.h"
-#include "blobstore/s3/s3_config.h"  // EnvLookup
 
 namespace blobstate {
 
@@ -48,19 +52,28 @@ struct AzureConfig {
   std::string scheme;     // "https" or "http"
   std::string host;       // host[:port]
   std::string base_path;  // "" or "/ACCOUNT" (Azurite), before the container
-  std::string key;        // base64 account key, or "" with a SAS
-  std::string sas;        // SAS query without '?', or "" with a key
   uint64_t block_threshold = 64ull << 20;
   uint64_t block_size = 16ull << 20;
   int block_concurrency = 4;
   bool fencing = true;  // false: conditional writes are sent without their conditions
+  TlsOptions tls;
+  std::shared_ptr<AzureCredentialsProvider> credentials;  // never null
 
   // "azure://ACCOUNT/CONTAINER/PREFIX at ENDPOINT", for messages; no credentials.
   std::string Describe() const;
 };
 
-// Parses an azure:// URL and reads the credentials. kInvalidArgument naming the URL and
-// what is wrong; kPermissionDenied if neither AZURE_STORAGE_KEY nor a SAS token is set.
+// The options an azure:// URL gives (no credentials: ResolveAzureOptions finds them).
+// kInvalidArgument naming the URL and what is wrong.
+Result<AzureOptions> AzureOptionsFromUrl(std::string_view url);
+
+// The config of `options`, credentials from `env` (EnvAzureCredentials) if they have none.
+// kInvalidArgument naming `context` and the field that is wrong; kPermissionDenied if there
+// are no credentials.
+Result<AzureConfig> ResolveAzureOptions(AzureOptions options, const EnvLookup& env,
+                                        std::string_view context);
+
+// Both of the above.
 Result<AzureConfig> ParseAzureUrl(std::string_view url, const EnvLookup& env);
 
 // The Authorization header value of Shared Key authorisation ("SharedKey ACCOUNT:SIG")

@@ -36,6 +36,7 @@ AzureOps::AzureOps(AzureConfig config, Executor& part_pool)
       part_slots_(config_.block_concurrency) {}
 
 Result<HttpResponse> AzureOps::Send(const AzureRequest& request) const {
+  ASSIGN_OR_RETURN(const AzureCredentials credentials, config_.credentials->Credentials());
   const std::string path = UriEncode(config_.base_path + "/" + config_.container +
                                          (request.name.empty() ? "" : "/" + request.name),
                                      false);
@@ -44,19 +45,22 @@ Result<HttpResponse> AzureOps::Send(const AzureRequest& request) const {
                 .headers = request.headers,
                 .upload = request.upload,
                 .body = request.body,
-                .download = request.download};
+                .download = request.download,
+                .tls = &config_.tls};
   std::string query = request.query.empty() ? "" : CanonicalQuery(request.query);
-  if (!config_.sas.empty()) query += (query.empty() ? "" : "&") + config_.sas;
+  if (!credentials.sas_token.empty()) {
+    query += (query.empty() ? "" : "&") + credentials.sas_token;
+  }
   if (!query.empty()) call.url += "?" + query;
   call.headers.emplace_back("x-ms-date", HttpDate(system_clock::now()));
   call.headers.emplace_back("x-ms-version", kAzureApiVersion);
   const bool has_body = request.method == "PUT" || request.method == "POST";
   if (has_body) call.headers.emplace_back("Content-Type", "application/octet-stream");
-  if (!config_.key.empty()) {
+  if (!credentials.account_key.empty()) {
     const uint64_t length = request.upload ? request.upload->size() : request.body.size();
-    ASSIGN_OR_RETURN(std::string auth,
-                     SharedKeyAuthorization(config_.account, config_.key, request.method, path,
-                                            request.query, call.headers, length));
+    ASSIGN_OR_RETURN(std::string auth, SharedKeyAuthorization(
+                                           config_.account, credentials.account_key, request.method,
+                                           path, request.query, call.headers, length));
     call.headers.emplace_back("Authorization", std::move(auth));
   }
   return PerformHttp(call);

@@ -2,11 +2,9 @@
 
 #include <curl/curl.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 
@@ -158,8 +156,11 @@ Result<HttpResponse> PerformHttp(const HttpCall& call) {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-  if (const char* ca = std::getenv("AWS_CA_BUNDLE"); ca != nullptr && ::access(ca, R_OK) == 0) {
-    curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+  if (call.tls != nullptr && !call.tls->ca_file.empty()) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, call.tls->ca_file.c_str());
+  }
+  if (call.tls != nullptr && !call.tls->ca_dir.empty()) {
+    curl_easy_setopt(h, CURLOPT_CAPATH, call.tls->ca_dir.c_str());
   }
   SetBody(h, call, &x);
   curl_slist* list = nullptr;

@@ -3,7 +3,7 @@
 //
 // Bodies stream: a request body is read from a BlobSource and a 2xx response body is
 // written into a BlobSink in libcurl's chunks, so memory does not grow with blob size.
-// TLS peers are verified; AWS_CA_BUNDLE, when set to a readable file, is the CA bundle.
+// TLS peers are always verified, against the CAs the call's TlsOptions name.
 // Each thread keeps one libcurl handle, so its connections are reused across calls.
 //
 // Example:
@@ -44,6 +44,8 @@ struct HttpCall {
   // kDeadlineExceeded; a transfer that keeps moving is never cut, however long it takes.
   std::chrono::seconds stall_timeout{60};
   std::chrono::milliseconds connect_timeout{10'000};
+  // The CAs to trust; null or empty: the system's.
+  const TlsOptions* tls = nullptr;
 };
 
 struct HttpResponse {

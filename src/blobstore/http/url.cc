@@ -24,9 +24,9 @@ constexpr std::string_view kRedacted = "<redacted>";
 
 // The parameters of blob store URLs whose values are settings, never secrets.
 bool IsSetting(std::string_view key) {
-  for (std::string_view k :
-       {"endpoint", "part_size", "part_concurrency", "block_threshold", "block_size",
-        "block_concurrency", "fencing", "region", "addressing", "multipart_threshold"}) {
+  for (std::string_view k : {"endpoint", "part_size", "part_concurrency", "block_threshold",
+                             "block_size", "block_concurrency", "fencing", "region", "addressing",
+                             "multipart_threshold", "credentials", "ca_file", "ca_dir"}) {
     if (key == k) return true;
   }
   return false;
@@ -148,13 +148,21 @@ Result<bool> ParseUrlOnOff(std::string_view url, const std::string& key, const s
                               " must be on or off");
 }
 
-Result<Url> ParseEndpoint(std::string_view url, const std::string& endpoint) {
+Result<Url> ParseEndpoint(std::string_view context, const std::string& endpoint) {
   Result<Url> ep = ParseUrl(endpoint);
   if (!ep.ok() || (ep->scheme != "http" && ep->scheme != "https") || !ep->query.empty()) {
-    return InvalidArgumentError("blob store URL '" + RedactUrl(url) + "': endpoint '" +
-                                RedactUserinfo(endpoint) + "' is not an http:// or https:// URL");
+    return InvalidArgumentError(std::string(context) + ": endpoint '" + RedactUserinfo(endpoint) +
+                                "' is not an http:// or https:// URL");
   }
   return ep;
+}
+
+Status CheckSetting(std::string_view context, std::string_view name, uint64_t value, uint64_t min,
+                    uint64_t max) {
+  if (value >= min && value <= max) return Status::Ok();
+  return InvalidArgumentError(std::string(context) + ": " + std::string(name) + " is " +
+                              std::to_string(value) + ", not a number from " + std::to_string(min) +
+                              " to " + std::to_string(max));
 }
 
 std::string UriEncode(std::string_view s, bool encode_slash) {

@@ -21,7 +21,8 @@ struct Url {
 
 // `url` as a message may show it: userinfo ("user:password@"), any fragment, and the value
 // of every query parameter but the blob store URL's own settings (endpoint, with its
-// userinfo redacted too, part and block sizes, concurrency, fencing, region, addressing)
+// userinfo redacted too, part and block sizes, concurrency, fencing, region, addressing,
+// credentials, ca_file, ca_dir)
 // replaced by "<redacted>", so that a SAS token or a key pasted into a URL never reaches a
 // message. Any string is accepted (a malformed URL is redacted as far as it can be
 // parsed); at most 300 bytes of it are kept.
@@ -51,9 +52,13 @@ Result<uint64_t> ParseUrlCount(std::string_view url, const std::string& key,
 // URL parameter `key` given as on (true) or off (false); else kInvalidArgument naming it.
 Result<bool> ParseUrlOnOff(std::string_view url, const std::string& key, const std::string& value);
 
-// The `endpoint` parameter of blob store URL `url`: an http:// or https:// URL without a
-// query; else kInvalidArgument naming both.
-Result<Url> ParseEndpoint(std::string_view url, const std::string& endpoint);
+// `endpoint` as an http:// or https:// URL without a query; else kInvalidArgument
+// "<context>: endpoint '...' is not an http:// or https:// URL" (userinfo redacted).
+Result<Url> ParseEndpoint(std::string_view context, const std::string& endpoint);
+
+// kInvalidArgument naming `context`, setting `name` and the range unless min <= value <= max.
+Status CheckSetting(std::string_view context, std::string_view name, uint64_t value, uint64_t min,
+                    uint64_t max);
 
 }  // namespace blobstate
 

@@ -27,13 +27,15 @@
 #include <memory>
 
 #include "blobstate/blob_store.h"
+#include "blobstate/s3.h"
 #include "blobstore/s3/s3_config.h"
 
 namespace blobstate {
 
-// The S3 blob store of `config`, with io_threads request threads (no request is made).
+// The S3 backend of `config`, with io_threads request threads, without the retries and
+// metering that OpenS3BlobStore (blobstate/s3.h) adds. No request is made.
 // kInvalidArgument if io_threads == 0.
-Result<std::unique_ptr<BlobStore>> OpenS3BlobStore(S3Config config, size_t io_threads);
+Result<std::unique_ptr<BlobStore>> NewS3Backend(S3Config config, size_t io_threads);
 
 }  // namespace blobstate
 

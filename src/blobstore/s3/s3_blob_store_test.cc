@@ -8,6 +8,8 @@
 #include <atomic>
 #include <memory>
 
+#include "blobstate/metrics.h"
+#include "blobstate/s3.h"
 #include "blobstore/blob_store_testing.h"
 #include "blobstore/retrying/retrying_blob_store.h"
 #include "testing/fault_proxy.h"
@@ -44,7 +46,7 @@ class S3BlobStoreTest : public ::testing::Test {
   std::unique_ptr<BlobStore> Bare(const std::string& params = "") {
     Result<S3Config> config = testing::S3TestConfig(ProxiedUrl(params));
     EXPECT_TRUE(config.ok()) << config.status();
-    Result<std::unique_ptr<BlobStore>> store = OpenS3BlobStore(*config, 4);
+    Result<std::unique_ptr<BlobStore>> store = NewS3Backend(*config, 4);
     EXPECT_TRUE(store.ok()) << store.status();
     return std::move(*store);
   }
@@ -163,6 +165,37 @@ TEST_F(S3BlobStoreTest, PersistentServerErrorsGiveUpAfterTheAttempts) {
       << id.status();
   EXPECT_NE(id.status().message().find("InternalError"), std::string::npos) << id.status();
   EXPECT_EQ(proxy_->Count("PUT"), 3);
+}
+
+// The typed options open the store the URL names: OpenS3BlobStore's store (retried and
+// metered) reads what a URL-opened one wrote, with credentials from a provider object.
+TEST_F(S3BlobStoreTest, TypedOptionsOpenTheStoreTheUrlNames) {
+  Result<S3Config> config = testing::S3TestConfig(ProxiedUrl());
+  ASSERT_TRUE(config.ok()) << config.status();
+  Result<std::shared_ptr<AwsCredentialsProvider>> keys = NewStaticAwsCredentials(
+      {.access_key_id = *testing::TestServerValue("BLOBSTATE_TEST_S3_ACCESS_KEY"),
+       .secret_access_key = *testing::TestServerValue("BLOBSTATE_TEST_S3_SECRET_KEY")});
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  PrometheusTextSink sink;
+  Result<std::unique_ptr<BlobStore>> typed =
+      OpenS3BlobStore({.bucket = config->bucket,
+                       .prefix = config->prefix.substr(0, config->prefix.size() - 1),
+                       .endpoint = config->scheme + "://" + config->host + config->base_path,
+                       .region = config->region,
+                       .part_concurrency = 2,
+                       .credentials = *keys},
+                      {.io_threads = 2, .retry = {.max_attempts = 2}, .metrics = &sink});
+  ASSERT_TRUE(typed.ok()) << typed.status();
+  auto by_url = Bare();
+  Result<std::string> id = by_url->Put(StringSourceFactory("typed"), meta_).GetFor(kWait);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*Read(**typed, *id), "typed");
+  EXPECT_EQ((*typed)->Describe(), by_url->Describe());
+  const MetricLabels get_ok = {{"code", "OK"}, {"method", "get"}};
+  EXPECT_EQ(sink.Counter("blobstate_blob_store_requests_total")[get_ok], 1);
+  Status bad = OpenS3BlobStore({.bucket = config->bucket, .part_size = 1}, {}).status();
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("S3Options: part_size is 1"), std::string::npos) << bad;
 }
 
 }  // namespace

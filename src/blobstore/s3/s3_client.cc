@@ -32,10 +32,12 @@ Result<HttpResponse> S3Client::Send(const S3Request& request) const {
                 .headers = request.headers,
                 .upload = request.upload,
                 .body = request.body,
-                .download = request.download};
+                .download = request.download,
+                .tls = &config_.tls};
   if (!request.query.empty()) call.url += "?" + CanonicalQuery(request.query);
+  ASSIGN_OR_RETURN(const AwsCredentials credentials, config_.credentials->Credentials());
   for (auto& header :
-       SignV4(sig, config_.credentials, config_.region, "s3", std::chrono::system_clock::now())) {
+       SignV4(sig, credentials, config_.region, "s3", std::chrono::system_clock::now())) {
     call.headers.push_back(std::move(header));
   }
   return PerformHttp(call);

@@ -20,27 +20,28 @@
 //                        without their conditions, for servers that ignore them; UNSAFE,
 //                        as nothing then stops two writers of one task (README, "Writers").
 //                        Default: on.
-// Credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), else the
-// profile AWS_PROFILE (default "default") of the shared credentials file
-// (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials), then of the shared config
-// file (AWS_CONFIG_FILE, default ~/.aws/config). Never logged or put in messages.
+//   credentials=auto|env|profile|container|web-identity|imds
+//                        the provider (blobstate/s3.h). Default: auto, the first that the
+//                        environment configures of env, web-identity, container, profile;
+//                        never imds.
+//   ca_file=PATH, ca_dir=PATH
+//                        the CAs TLS trusts. Default: AWS_CA_BUNDLE if it names a readable
+//                        file, else the system's.
+// The URL is a shorthand of S3Options (blobstate/s3.h), which documents the defaults.
 #ifndef BLOBSTATE_BLOBSTORE_S3_S3_CONFIG_H_
 #define BLOBSTATE_BLOBSTORE_S3_S3_CONFIG_H_
 
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "blobstate/s3.h"
 #include "blobstate/status.h"
-#include "blobstore/s3/sigv4.h"
+#include "blobstore/http/credential_io.h"
 
 namespace blobstate {
-
-// Reads an environment variable (std::getenv in production, a map in tests).
-using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
-EnvLookup ProcessEnv();
 
 // S3's limits (AWS documentation, "Amazon S3 multipart upload limits").
 inline constexpr uint64_t kS3MaxPutSize = 5ull << 30;
@@ -60,23 +61,26 @@ struct S3Config {
   uint64_t part_size = 16ull << 20;
   int part_concurrency = 4;
   bool fencing = true;  // false: conditional writes are sent without their conditions
-  SigV4Credentials credentials;
+  TlsOptions tls;
+  std::shared_ptr<AwsCredentialsProvider> credentials;  // never null
 
   // "s3://BUCKET/PREFIX at ENDPOINT", for messages; no credentials.
   std::string Describe() const;
 };
 
-// Parses an s3:// URL and loads the credentials. kInvalidArgument naming the URL and what
-// is wrong (unknown parameter, bad bucket name, malformed endpoint); kPermissionDenied
-// naming where credentials were looked for if there are none.
+// The options an s3:// URL gives, its `credentials` provider made (DefaultAwsCredentials
+// unless the URL names one). kInvalidArgument naming the URL and what is wrong (unknown
+// parameter, malformed value); the provider's errors (kPermissionDenied naming where
+// credentials were looked for if there are none).
+Result<S3Options> S3OptionsFromUrl(std::string_view url, const EnvLookup& env);
+
+// The config of `options`, their defaults filled in from `env` (S3Options says which).
+// kInvalidArgument naming `context` and the field that is wrong.
+Result<S3Config> ResolveS3Options(S3Options options, const EnvLookup& env,
+                                  std::string_view context);
+
+// Both of the above.
 Result<S3Config> ParseS3Url(std::string_view url, const EnvLookup& env);
-
-// The credentials as described above, or kPermissionDenied.
-Result<SigV4Credentials> LoadAwsCredentials(const EnvLookup& env);
-
-// The value of `key` in section `section` of the INI text `text` (AWS shared files), if any.
-std::optional<std::string> IniValue(std::string_view text, std::string_view section,
-                                    std::string_view key);
 
 }  // namespace blobstate
 

@@ -36,7 +36,7 @@ TEST(S3ConfigTest, AwsDefaultsAreVirtualHostedHttpsInTheRegion) {
   EXPECT_EQ(c->host, "s3.eu-west-1.amazonaws.com");
   EXPECT_FALSE(c->path_style);
   EXPECT_EQ(c->region, "eu-west-1");
-  EXPECT_EQ(c->credentials.access_key_id, "AKID");
+  EXPECT_EQ(c->credentials->Credentials()->access_key_id, "AKID");
   EXPECT_EQ(c->Describe(), "s3://my-bucket/state/jobs at https://s3.eu-west-1.amazonaws.com");
 }
 
@@ -137,17 +137,75 @@ TEST(S3ConfigTest, CredentialsComeFromEnvThenSharedFilesOfTheProfile) {
                   .ok());
   std::map<std::string, std::string> env = {{"AWS_SHARED_CREDENTIALS_FILE", tmp.Sub("credentials")},
                                             {"AWS_CONFIG_FILE", tmp.Sub("config")}};
-  EXPECT_EQ(LoadAwsCredentials(FakeEnv(env))->access_key_id, "DEF");
+  auto key_id = [&] {
+    Result<S3Config> c = ParseS3Url("s3://bkt", FakeEnv(env));
+    return c.ok() ? c->credentials->Credentials()->access_key_id : c.status().ToString();
+  };
+  EXPECT_EQ(key_id(), "DEF");
   env["AWS_PROFILE"] = "work";
-  Result<SigV4Credentials> work = LoadAwsCredentials(FakeEnv(env));
+  Result<AwsCredentials> work = ParseS3Url("s3://bkt", FakeEnv(env))->credentials->Credentials();
   ASSERT_TRUE(work.ok()) << work.status();
   EXPECT_EQ(work->secret_access_key, "WORKSECRET");
   EXPECT_EQ(work->session_token, "TOKEN");
   env["AWS_PROFILE"] = "cfg";
-  EXPECT_EQ(LoadAwsCredentials(FakeEnv(env))->access_key_id, "CFG");
+  EXPECT_EQ(key_id(), "CFG");
   env["AWS_ACCESS_KEY_ID"] = "ENVID";
   env["AWS_SECRET_ACCESS_KEY"] = "ENVSECRET";
-  EXPECT_EQ(LoadAwsCredentials(FakeEnv(env))->access_key_id, "ENVID");
+  EXPECT_EQ(key_id(), "ENVID");
+  Result<S3Config> profile = ParseS3Url("s3://bkt?credentials=profile", FakeEnv(env));
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  EXPECT_EQ(profile->credentials->Credentials()->access_key_id, "CFG") << "the URL chooses";
+  Status unknown = ParseS3Url("s3://bkt?credentials=guess", FakeEnv(env)).status();
+  EXPECT_EQ(unknown.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.message().find("credentials must be auto, env, profile, container"),
+            std::string::npos)
+      << unknown;
+}
+
+// The typed options are what the URL is a shorthand of: each field checked, naming it.
+TEST(S3ConfigTest, TypedOptionsAreCheckedFieldByField) {
+  auto env = FakeEnv(kKeys);
+  Result<S3Config> c = ResolveS3Options({.bucket = "bkt",
+                                         .prefix = "a/b",
+                                         .endpoint = "https://minio.example:9000/base",
+                                         .addressing = S3Options::Addressing::kVirtual,
+                                         .part_concurrency = 2,
+                                         .tls = {.ca_file = "/etc/ca.pem"}},
+                                        env, "S3Options");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->prefix, "a/b/");
+  EXPECT_EQ(c->host, "minio.example:9000");
+  EXPECT_EQ(c->base_path, "/base");
+  EXPECT_FALSE(c->path_style);
+  EXPECT_EQ(c->region, "us-east-1");
+  EXPECT_EQ(c->tls.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(c->part_concurrency, 2);
+  const std::pair<S3Options, std::string> bad[] = {
+      {{.bucket = "B"}, "S3Options: 'B' is not a valid bucket name"},
+      {{.bucket = "bkt", .prefix = "/x"}, "S3Options: prefix '/x'"},
+      {{.bucket = "bkt", .endpoint = "s3.example"}, "S3Options: endpoint 's3.example'"},
+      {{.bucket = "bkt", .part_size = 1}, "S3Options: part_size is 1, not a number from 5242880"},
+      {{.bucket = "bkt", .part_concurrency = 0}, "S3Options: part_concurrency is 0"},
+      {{.bucket = "bkt", .multipart_threshold = 0}, "S3Options: multipart_threshold is 0"},
+  };
+  for (const auto& [options, why] : bad) {
+    Status s = ResolveS3Options(options, env, "S3Options").status();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << why;
+    EXPECT_NE(s.message().find(why), std::string::npos) << s;
+  }
+  Status no_credentials = ResolveS3Options({.bucket = "bkt"}, FakeEnv({}), "S3Options").status();
+  EXPECT_EQ(no_credentials.code(), StatusCode::kPermissionDenied) << no_credentials;
+}
+
+TEST(S3ConfigTest, CaBundleComesFromAwsCaBundleOnlyWhenReadable) {
+  TempDir tmp;
+  ASSERT_TRUE(WriteFileAtomic(tmp.Sub("ca.pem"), "pem").ok());
+  auto env = kKeys;
+  env["AWS_CA_BUNDLE"] = tmp.Sub("missing.pem");
+  EXPECT_EQ(ParseS3Url("s3://bkt", FakeEnv(env))->tls.ca_file, "") << "a bad bundle is ignored";
+  env["AWS_CA_BUNDLE"] = tmp.Sub("ca.pem");
+  EXPECT_EQ(ParseS3Url("s3://bkt", FakeEnv(env))->tls.ca_file, tmp.Sub("ca.pem"));
+  EXPECT_EQ(ParseS3Url("s3://bkt?ca_file=/x.pem", FakeEnv(env))->tls.ca_file, "/x.pem");
 }
 
 TEST(S3ConfigTest, MissingCredentialsArePermissionDeniedAndNameWhereTheyWereLookedFor) {

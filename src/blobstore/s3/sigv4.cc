@@ -60,7 +60,7 @@ std::string CanonicalRequest(const SigV4Request& request, const HttpHeaders& sig
          SignedHeaderNames(canonical) + "\n" + request.payload_sha256;
 }
 
-HttpHeaders SignV4(const SigV4Request& request, const SigV4Credentials& credentials,
+HttpHeaders SignV4(const SigV4Request& request, const AwsCredentials& credentials,
                    std::string_view region, std::string_view service,
                    std::chrono::system_clock::time_point now) {
   const std::time_t t = std::chrono::system_clock::to_time_t(now);

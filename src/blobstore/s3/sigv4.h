@@ -18,16 +18,11 @@
 #include <utility>
 #include <vector>
 
+#include "blobstate/s3.h"
 #include "blobstore/http/http_client.h"
 #include "blobstore/http/url.h"
 
 namespace blobstate {
-
-struct SigV4Credentials {
-  std::string access_key_id;
-  std::string secret_access_key;
-  std::string session_token;  // empty: none
-};
 
 struct SigV4Request {
   std::string method;  // "GET", "PUT", ...
@@ -41,7 +36,7 @@ struct SigV4Request {
 
 // The headers to add to the request: x-amz-date, x-amz-content-sha256,
 // x-amz-security-token (with a session token), and Authorization. `now` is the signing time.
-HttpHeaders SignV4(const SigV4Request& request, const SigV4Credentials& credentials,
+HttpHeaders SignV4(const SigV4Request& request, const AwsCredentials& credentials,
                    std::string_view region, std::string_view service,
                    std::chrono::system_clock::time_point now);
 
