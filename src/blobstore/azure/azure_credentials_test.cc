@@ -9,6 +9,7 @@
 #include "blobstore/azure/azure_blob_store.h"
 #include "blobstore/azure/azure_config.h"
 #include "blobstore/blob_store_testing.h"
+#include "testing/fake_env.h"
 #include "testing/temp_dir.h"
 #include "testing/test_servers.h"
 #include "util/fs.h"
@@ -17,17 +18,10 @@
 namespace blobstate {
 namespace {
 
+using testing::FakeEnv;
 using testing::kWait;
 using testing::TempDir;
 using namespace std::chrono_literals;
-
-EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end() || it->second.empty()) return std::nullopt;
-    return it->second;
-  };
-}
 
 TEST(AzureCredentialsTest, StaticCredentialsNeedExactlyOneOfKeyAndSas) {
   EXPECT_EQ(NewStaticAzureCredentials({}).status().code(), StatusCode::kInvalidArgument);

@@ -12,6 +12,7 @@
 #include "blobstore/http/url.h"
 #include "blobstore/s3/s3_blob_store.h"
 #include "blobstore/s3/s3_config.h"
+#include "testing/fake_env.h"
 #include "testing/loopback_server.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
@@ -20,17 +21,10 @@ namespace blobstate {
 namespace {
 
 using std::chrono::system_clock;
+using testing::FakeEnv;
 using testing::LoopbackServer;
 using testing::TempDir;
 using namespace std::chrono_literals;
-
-EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end() || it->second.empty()) return std::nullopt;
-    return it->second;
-  };
-}
 
 // A clock the test moves; it starts at 2026-11-30T21:00:00Z.
 class FakeClock {

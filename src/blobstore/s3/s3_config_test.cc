@@ -8,21 +8,15 @@
 #include "blobstore/http/cloud_io.h"
 #include "blobstore/http/url.h"
 #include "blobstore/s3/s3_client.h"
+#include "testing/fake_env.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
 
 namespace blobstate {
 namespace {
 
+using testing::FakeEnv;
 using testing::TempDir;
-
-EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
-  return [vars](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
 
 const std::map<std::string, std::string> kKeys = {
     {"AWS_ACCESS_KEY_ID", "AKID"}, {"AWS_SECRET_ACCESS_KEY", "SECRET"}, {"HOME", "/nonexistent"}};
