@@ -2,7 +2,6 @@
 // (STS) and IMDSv2.
 #include <arpa/inet.h>
 
-#include <algorithm>
 #include <string_view>
 
 #include "blobstore/http/cloud_io.h"
@@ -12,8 +11,6 @@
 
 namespace blobstate {
 namespace {
-
-using namespace std::chrono_literals;
 
 // A credential service is small and near: a slow one fails the fetch, not the store.
 constexpr std::chrono::seconds kFetchStall{10};
@@ -32,7 +29,7 @@ Status ServiceStatus(const HttpResponse& r, const std::string& what) {
   return s;
 }
 
-Result<HttpResponse> Fetch(HttpCall call, const TlsOptions* tls) {
+Result<HttpResponse> FetchFromService(HttpCall call, const TlsOptions* tls) {
   call.tls = tls;
   call.stall_timeout = kFetchStall;
   call.connect_timeout = kFetchConnect;
@@ -74,7 +71,7 @@ class ContainerProvider final : public RenewingAwsCredentials {
       token = TrimSpace(text);
     }
     if (!token.empty()) call.headers.emplace_back("Authorization", token);
-    ASSIGN_OR_RETURN(HttpResponse r, blobstate::Fetch(std::move(call), &options_.tls));
+    ASSIGN_OR_RETURN(HttpResponse r, FetchFromService(std::move(call), &options_.tls));
     RETURN_IF_ERROR(ServiceStatus(r, Describe()));
     return CredentialsFromJson(r.body, Describe());
   }
@@ -107,7 +104,7 @@ class WebIdentityProvider final : public RenewingAwsCredentials {
                   .url = options_.sts_endpoint + "/",
                   .headers = {{"Content-Type", "application/x-www-form-urlencoded"}},
                   .body = CanonicalQuery(form)};
-    ASSIGN_OR_RETURN(HttpResponse r, blobstate::Fetch(std::move(call), &options_.tls));
+    ASSIGN_OR_RETURN(HttpResponse r, FetchFromService(std::move(call), &options_.tls));
     RETURN_IF_ERROR(ServiceStatus(r, Describe()));
     auto text = [&](const char* tag) {
       std::vector<std::string> texts = XmlTexts(r.body, tag);
@@ -136,18 +133,18 @@ class ImdsProvider final : public RenewingAwsCredentials {
     HttpCall session{.method = "PUT",
                      .url = endpoint_ + "/latest/api/token",
                      .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}}};
-    ASSIGN_OR_RETURN(HttpResponse token, blobstate::Fetch(std::move(session), nullptr));
+    ASSIGN_OR_RETURN(HttpResponse token, FetchFromService(std::move(session), nullptr));
     RETURN_IF_ERROR(ServiceStatus(token, Describe() + ": session token"));
     const std::string base = endpoint_ + "/latest/meta-data/iam/security-credentials/";
     const HttpHeaders auth = {{"X-aws-ec2-metadata-token", std::string(TrimSpace(token.body))}};
     ASSIGN_OR_RETURN(HttpResponse roles,
-                     blobstate::Fetch({.method = "GET", .url = base, .headers = auth}, nullptr));
+                     FetchFromService({.method = "GET", .url = base, .headers = auth}, nullptr));
     RETURN_IF_ERROR(ServiceStatus(roles, Describe() + ": the instance's role"));
     const std::string role(TrimSpace(roles.body.substr(0, roles.body.find('\n'))));
     if (role.empty()) return PermissionDeniedError(Describe() + ": the instance has no IAM role");
     ASSIGN_OR_RETURN(
         HttpResponse r,
-        blobstate::Fetch({.method = "GET", .url = base + UriEncode(role, true), .headers = auth},
+        FetchFromService({.method = "GET", .url = base + UriEncode(role, true), .headers = auth},
                          nullptr));
     RETURN_IF_ERROR(ServiceStatus(r, Describe()));
     return CredentialsFromJson(r.body, Describe());
