@@ -270,6 +270,30 @@ TEST_F(LocalBlobStoreTest, IdBelowAnExistingBlobIsAbsentNotAnError) {
   }
 }
 
+// Pending blobs are files under pending/<shard>/; an id that names the directory of a
+// longer id's pending blob (the shards of the two ids agree, one in 256) is no blob: its
+// RemoveTtl must not move that directory, with the other blob, out of pending/.
+TEST_F(LocalBlobStoreTest, AnIdNamingAnotherPendingBlobsDirectoryIsNoBlob) {
+  std::string id, above;
+  for (int i = 0; i < 4096 && above.empty(); ++i) {
+    id = PutOk("x", 1h);
+    const std::string parent = id.substr(0, id.find_last_of('/'));
+    if (local_internal::ShardOf(parent) == local_internal::ShardOf(id)) above = parent;
+  }
+  ASSERT_FALSE(above.empty()) << "no id whose parent shares its shard in 4096 puts";
+  EXPECT_EQ(store_->RemoveTtl(above).GetFor(kWait).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ExpiryOf(above).GetFor(kWait).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->DeleteExpired(above, std::chrono::system_clock::now() + 2h)
+                .GetFor(kWait)
+                .status()
+                .code(),
+            StatusCode::kGone);
+  Result<std::optional<std::chrono::system_clock::time_point>> expiry =
+      store_->ExpiryOf(id).GetFor(kWait);
+  ASSERT_TRUE(expiry.ok()) << expiry.status();
+  EXPECT_TRUE(expiry->has_value()) << "the other blob keeps its TTL";
+}
+
 TEST_F(LocalBlobStoreTest, RunsAllWorkOnItsExecutor) {
   auto source_log = std::make_shared<SourceLog>();
   std::string data(2 * kIoChunkSize + 5, 'z');

@@ -62,6 +62,14 @@ Result<bool> IsAbsent(const std::string& path) {
   return S_ISDIR(st.st_mode);
 }
 
+// Whether `path` is a regular file (not absent, not a directory of longer ids' blobs).
+Result<bool> IsPendingFile(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) return S_ISREG(st.st_mode);
+  if (IsAbsentErrno(errno)) return false;
+  return ErrnoError("stat " + path, errno);
+}
+
 // The file at `path` open for reading, or nullopt if there is none (or a directory).
 Result<std::optional<File>> OpenIfPresent(const std::string& path) {
   Result<File> f = File::Open(path, O_RDONLY | O_NOFOLLOW);
@@ -383,8 +391,11 @@ Status RemoveBlobTtl(const Layout& layout, const std::string& id) {
   std::string rel = ShardOf(id) + "/" + id;
   RETURN_IF_ERROR(EnsureDirs(layout, layout.blobs, RelDir(rel), /*sync=*/false));
   std::string from = layout.PendingPath(id);
-  if (::rename(from.c_str(), layout.BlobPath(id).c_str()) == 0) return Status::Ok();
-  if (!IsAbsentErrno(errno)) return ErrnoError("rename " + from, errno);
+  // Only a file is a pending blob: a directory there holds the blobs of longer ids (of
+  // another id whose shard is this one's), which a rename would move wholesale.
+  ASSIGN_OR_RETURN(bool pending, IsPendingFile(from));
+  if (pending && ::rename(from.c_str(), layout.BlobPath(id).c_str()) == 0) return Status::Ok();
+  if (pending && !IsAbsentErrno(errno)) return ErrnoError("rename " + from, errno);
   // Not pending: permanent already (idempotent), or no such blob.
   ASSIGN_OR_RETURN(bool absent, IsAbsent(layout.BlobPath(id)));
   return absent ? BlobNotFound(layout, id) : Status::Ok();
@@ -396,8 +407,11 @@ Result<std::optional<system_clock::time_point>> BlobExpiry(const Layout& layout,
   // pending/ first: a concurrent RemoveTtl moves the blob from there to blobs/.
   struct stat st;
   const std::string pending = layout.PendingPath(id);
-  if (::stat(pending.c_str(), &st) == 0) return FromTimespec(st.st_mtim);
-  if (!IsAbsentErrno(errno)) return ErrnoError("stat " + pending, errno);
+  if (::lstat(pending.c_str(), &st) == 0) {
+    if (S_ISREG(st.st_mode)) return FromTimespec(st.st_mtim);  // else: longer ids' directory
+  } else if (!IsAbsentErrno(errno)) {
+    return ErrnoError("stat " + pending, errno);
+  }
   ASSIGN_OR_RETURN(bool absent, IsAbsent(layout.BlobPath(id)));
   if (absent) return BlobNotFound(layout, id);
   return std::nullopt;
