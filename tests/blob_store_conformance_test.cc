@@ -50,12 +50,32 @@ void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
   };
 }
 
+// A store that reads ranges the way BlobStore's default GetRange does (a whole Get,
+// keeping the range), for what an application's own store inherits.
+class DefaultRangeStore final : public blobstate::testing::ForwardingBlobStore {
+ public:
+  explicit DefaultRangeStore(std::unique_ptr<BlobStore> inner)
+      : ForwardingBlobStore(*inner), owned_(std::move(inner)) {}
+  Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                        SinkFactory sink) override {
+    return BlobStore::GetRange(id, offset, length, std::move(sink));
+  }
+
+ private:
+  std::unique_ptr<BlobStore> owned_;
+};
+
 std::vector<Backend> Backends() {
   return {
       {.name = "local",
        .open = [](const Scratch& s) -> Result<std::unique_ptr<BlobStore>> {
          ASSIGN_OR_RETURN(std::unique_ptr<LocalBlobStore> store, LocalBlobStore::Open(s.dir, 4));
          return std::unique_ptr<BlobStore>(std::move(store));
+       }},
+      {.name = "default_range",
+       .open = [](const Scratch& s) -> Result<std::unique_ptr<BlobStore>> {
+         ASSIGN_OR_RETURN(std::unique_ptr<LocalBlobStore> store, LocalBlobStore::Open(s.dir, 4));
+         return std::unique_ptr<BlobStore>(std::make_unique<DefaultRangeStore>(std::move(store)));
        }},
       // OpenBlobStore's stack: RetryingBlobStore over LocalBlobStore.
       {.name = "file_url",
@@ -129,6 +149,45 @@ TEST_P(BlobStoreConformanceTest, PutGetRoundTripsAnySize) {
     EXPECT_EQ(back->size(), data.size());
     EXPECT_TRUE(*back == data) << "content differs for a blob of " << data.size() << " bytes";
   }
+}
+
+TEST_P(BlobStoreConformanceTest, GetRangeReadsExactlyTheRange) {
+  const std::string data = testing::RandomBytes(3 * kIoChunkSize + 17, 2);
+  const std::string id = PutOk(data);
+  const uint64_t size = data.size();
+  const std::pair<uint64_t, uint64_t> ranges[] = {
+      {0, 1}, {5, 100}, {kIoChunkSize - 3, kIoChunkSize + 10}, {size - 1, 1}, {0, size}};
+  for (const auto& [offset, length] : ranges) {
+    std::string out;
+    Status s = store_->GetRange(id, offset, length, StringSinkFactory(&out)).GetFor(kWait).status();
+    ASSERT_TRUE(s.ok()) << offset << "+" << length << ": " << s;
+    EXPECT_TRUE(out == data.substr(offset, length)) << offset << "+" << length;
+  }
+}
+
+TEST_P(BlobStoreConformanceTest, GetRangeBeyondTheBlobIsOutOfRangeAndFinishesNothing) {
+  const std::string id = PutOk("0123456789");
+  const std::string empty = PutOk("");
+  const std::tuple<std::string, uint64_t, uint64_t> beyond[] = {
+      {id, 9, 2}, {id, 10, 1}, {id, 100, 5}, {empty, 0, 1}};
+  for (const auto& [blob, offset, length] : beyond) {
+    auto log = std::make_shared<SinkLog>();
+    Status s = store_->GetRange(blob, offset, length, testing::RecordingSinkFactory(log))
+                   .GetFor(kWait)
+                   .status();
+    EXPECT_EQ(s.code(), StatusCode::kOutOfRange) << offset << "+" << length << ": " << s;
+    EXPECT_NE(s.message().find(blob), std::string::npos) << s;
+    std::lock_guard<std::mutex> lock(log->mu);
+    for (bool finished : log->finished) EXPECT_FALSE(finished);
+  }
+  std::string out;
+  EXPECT_EQ(store_->GetRange(id, 0, 0, StringSinkFactory(&out)).GetFor(kWait).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetRange("job/task/store/never-put", 0, 1, StringSinkFactory(&out))
+                .GetFor(kWait)
+                .status()
+                .code(),
+            StatusCode::kNotFound);
 }
 
 TEST_P(BlobStoreConformanceTest, GetOfAMissingBlobIsNotFound) {

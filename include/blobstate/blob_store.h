@@ -142,6 +142,14 @@ class BlobStore {
   // object store's lifecycle rule: a blob past its TTL may stay readable until deleted.
   virtual Future<void> Get(const std::string& id, SinkFactory sink) = 0;
 
+  // Writes bytes [offset, offset + length) of blob `id` into a fresh sink from `sink` and
+  // finishes it: a read of part of a blob (a lazily restored file, say) without the rest.
+  // kInvalidArgument if length is 0; kNotFound as Get; kOutOfRange naming the blob if it
+  // ends before offset + length (nothing is finished then). The default reads the whole
+  // blob with Get and keeps the range: a backend overrides it to read only the range.
+  virtual Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                                SinkFactory sink);
+
   // Deletes blob `id`, with or without a TTL. kGone (ignorable) if it is already gone.
   // Idempotent.
   virtual Future<void> Delete(const std::string& id) = 0;
@@ -227,7 +235,7 @@ struct RetryPolicy {
   // opens its source or sink, other calls from when they are made. Default: 2 min.
   std::chrono::milliseconds max_elapsed{120'000};
   // Called (on any thread, so it must be thread-safe and quick) before each retry, with the
-  // method retried: "put", "get", "delete", "remove-ttl", "expiry-of", "list-blobs",
+  // method retried: "put", "get", "get-range", "delete", "remove-ttl", "expiry-of", "list-blobs",
   // "delete-expired", "flush", "put-object",
   // "get-object", "delete-object" or "list-objects". For metrics. Default: none.
   std::function<void(std::string_view method)> on_retry;

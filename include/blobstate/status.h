@@ -113,6 +113,7 @@ Status AbortedError(std::string message);
 Status FencedError(std::string message);
 Status CancelledError(std::string message);
 Status UnimplementedError(std::string message);
+Status OutOfRangeError(std::string message);
 // An error from errno, e.g. ErrnoError("open " + path, errno); ENOENT maps to kNotFound.
 Status ErrnoError(std::string_view what, int err);
 

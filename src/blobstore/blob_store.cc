@@ -114,6 +114,56 @@ bool IsValidBlobId(std::string_view id) {
   }
 }
 
+namespace {
+
+// The bytes [offset, end) of a whole blob passed to `inner`, finished only if the blob
+// reached `end`.
+class RangeSink final : public BlobSink {
+ public:
+  RangeSink(std::unique_ptr<BlobSink> inner, uint64_t offset, uint64_t end, std::string what)
+      : inner_(std::move(inner)), offset_(offset), end_(end), what_(std::move(what)) {
+    inner_->ExpectSize(end - offset);
+  }
+  Status Write(const char* data, size_t n) override {
+    const uint64_t from = std::max(pos_, offset_), to = std::min(pos_ + n, end_);
+    if (from < to) RETURN_IF_ERROR(inner_->Write(data + (from - pos_), to - from));
+    pos_ += n;
+    return Status::Ok();
+  }
+  Status Finish() override {
+    if (pos_ < end_) {
+      return OutOfRangeError(what_ + ": the blob ends at byte " + std::to_string(pos_));
+    }
+    return inner_->Finish();
+  }
+
+ private:
+  std::unique_ptr<BlobSink> inner_;
+  const uint64_t offset_, end_;
+  const std::string what_;
+  uint64_t pos_ = 0;
+};
+
+}  // namespace
+
+Future<void> BlobStore::GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                                 SinkFactory sink) {
+  const std::string what = RangeDescription(id, offset, length);
+  if (length == 0) return MakeReadyFuture<void>(InvalidArgumentError(what + ": no bytes asked"));
+  return Get(id,
+             [sink = std::move(sink), offset, length, what]() -> Result<std::unique_ptr<BlobSink>> {
+               ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> inner, sink());
+               if (inner == nullptr) return InternalError("the sink factory returned no sink");
+               return std::unique_ptr<BlobSink>(
+                   std::make_unique<RangeSink>(std::move(inner), offset, offset + length, what));
+             });
+}
+
+std::string RangeDescription(const std::string& id, uint64_t offset, uint64_t length) {
+  return "bytes " + std::to_string(offset) + "-" + std::to_string(offset + length - 1) +
+         " of blob " + id;
+}
+
 SourceFactory StringSourceFactory(std::string data) {
   auto shared = std::make_shared<const std::string>(std::move(data));
   return [shared]() -> Result<std::unique_ptr<BlobSource>> {

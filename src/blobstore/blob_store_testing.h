@@ -33,6 +33,10 @@ class ForwardingBlobStore : public BlobStore {
   Future<void> Get(const std::string& id, SinkFactory s) override {
     return inner_.Get(id, std::move(s));
   }
+  Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                        SinkFactory s) override {
+    return inner_.GetRange(id, offset, length, std::move(s));
+  }
   Future<void> Delete(const std::string& id) override { return inner_.Delete(id); }
   Future<void> RemoveTtl(const std::string& id) override { return inner_.RemoveTtl(id); }
   Future<void> Flush() override { return inner_.Flush(); }

@@ -126,6 +126,7 @@ Status AbortedError(std::string m) { return {StatusCode::kAborted, std::move(m)}
 Status FencedError(std::string m) { return {StatusCode::kFenced, std::move(m)}; }
 Status CancelledError(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 Status UnimplementedError(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
+Status OutOfRangeError(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 
 Status ErrnoError(std::string_view what, int err) {
   StatusCode code = StatusCode::kInternal;

@@ -73,6 +73,16 @@ class GatedBlobStore final : public BlobStore {
     };
     return Gate().Chain<void>([this, id, recorded] { return inner_.Get(id, recorded); });
   }
+  Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                        SinkFactory sink) override {
+    SinkFactory recorded = [this, sink]() {
+      Record();
+      return sink();
+    };
+    return Gate().Chain<void>([this, id, offset, length, recorded] {
+      return inner_.GetRange(id, offset, length, recorded);
+    });
+  }
   Future<void> Delete(const std::string& id) override {
     return Gate().Chain<void>([this, id] { return inner_.Delete(id); });
   }

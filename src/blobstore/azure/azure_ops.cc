@@ -126,9 +126,12 @@ Result<CloudTags> AzureOps::GetTags(const std::string& name) {
   return ParseTagSet(r.body);
 }
 
-Result<HttpResponse> AzureOps::Download(const std::string& name, uint64_t offset, BlobSink& sink) {
+Result<HttpResponse> AzureOps::Download(const std::string& name, uint64_t offset,
+                                        std::optional<uint64_t> end, BlobSink& sink) {
   AzureRequest get{.method = "GET", .name = name, .download = &sink};
-  if (offset > 0) get.headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-");
+  if (std::string range = RangeHeader(offset, end); !range.empty()) {
+    get.headers.emplace_back("Range", std::move(range));
+  }
   return Send(get);
 }
 

@@ -39,7 +39,8 @@ class AzureOps final : public CloudOps {
   Result<HttpResponse> PutSmall(const std::string& name, const std::string& data,
                                 HttpHeaders headers) override;
   Status UploadBlocks(const std::string& name, BlobSource& source, const CloudTags& tags);
-  Result<HttpResponse> Download(const std::string& name, uint64_t offset, BlobSink& sink) override;
+  Result<HttpResponse> Download(const std::string& name, uint64_t offset,
+                                std::optional<uint64_t> end, BlobSink& sink) override;
   Status DeleteKey(const std::string& name, const std::string& what) override;
   Status SetTags(const std::string& name, const CloudTags& tags, const std::string& what) override;
   Result<CloudTags> GetTags(const std::string& name) override;

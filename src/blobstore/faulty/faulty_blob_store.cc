@@ -158,6 +158,15 @@ Future<void> FaultyBlobStore::Get(const std::string& id, SinkFactory sink) {
   return Apply<void>(fault, [this, id, sink = std::move(sink)] { return inner_->Get(id, sink); });
 }
 
+Future<void> FaultyBlobStore::GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                                       SinkFactory sink) {
+  std::optional<Fault> fault = NextFault(Method::kGetRange);
+  if (IsPartial(fault)) sink = PartialSinkFactory(std::move(sink), *fault);
+  return Apply<void>(fault, [this, id, offset, length, sink = std::move(sink)] {
+    return inner_->GetRange(id, offset, length, sink);
+  });
+}
+
 Future<void> FaultyBlobStore::Delete(const std::string& id) {
   return Apply<void>(NextFault(Method::kDelete), [this, id] { return inner_->Delete(id); });
 }

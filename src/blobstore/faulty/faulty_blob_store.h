@@ -38,6 +38,7 @@ class FaultyBlobStore final : public BlobStore {
   enum class Method {
     kPut,
     kGet,
+    kGetRange,
     kDelete,
     kRemoveTtl,
     kExpiryOf,
@@ -101,6 +102,8 @@ class FaultyBlobStore final : public BlobStore {
 
   Future<std::string> Put(SourceFactory source, const BlobMetadata& metadata) override;
   Future<void> Get(const std::string& id, SinkFactory sink) override;
+  Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                        SinkFactory sink) override;
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
   Future<std::optional<std::chrono::system_clock::time_point>> ExpiryOf(

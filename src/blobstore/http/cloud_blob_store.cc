@@ -29,6 +29,13 @@ Future<void> CloudBlobStore::Get(const std::string& id, SinkFactory sink) {
   return Run<void>([ops = ops_, id, sink = std::move(sink)] { return ops->Get(id, sink); });
 }
 
+Future<void> CloudBlobStore::GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                                      SinkFactory sink) {
+  return Run<void>([ops = ops_, id, offset, length, sink = std::move(sink)] {
+    return ops->GetRange(id, offset, length, sink);
+  });
+}
+
 Future<void> CloudBlobStore::Delete(const std::string& id) {
   return Run<void>([ops = ops_, id] { return ops->Delete(id); });
 }

@@ -33,6 +33,8 @@ class CloudBlobStore final : public BlobStore {
 
   Future<std::string> Put(SourceFactory source, const BlobMetadata& metadata) override;
   Future<void> Get(const std::string& id, SinkFactory sink) override;
+  Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                        SinkFactory sink) override;
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
   Future<std::optional<std::chrono::system_clock::time_point>> ExpiryOf(

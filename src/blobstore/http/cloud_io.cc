@@ -259,4 +259,9 @@ std::optional<std::chrono::system_clock::time_point> ParseCloudTime(std::string_
   return std::nullopt;
 }
 
+std::string RangeHeader(uint64_t offset, std::optional<uint64_t> end) {
+  if (offset == 0 && !end) return "";
+  return "bytes=" + std::to_string(offset) + "-" + (end ? std::to_string(*end - 1) : "");
+}
+
 }  // namespace blobstate

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -113,6 +114,10 @@ std::optional<std::chrono::system_clock::time_point> ParseCloudTime(std::string_
 
 // The value of header `name` (lowercase) in `response`, or "".
 std::string HeaderOf(const HttpResponse& response, std::string_view name);
+
+// The Range header value of bytes [offset, end) ("bytes=A-B", or "bytes=A-" for a nullopt
+// end); "" for the whole (offset 0, no end).
+std::string RangeHeader(uint64_t offset, std::optional<uint64_t> end);
 
 }  // namespace blobstate
 

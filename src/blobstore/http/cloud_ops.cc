@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "blobstore/blob_ids.h"
+#include "blobstore/open_blob_store.h"
 
 namespace blobstate {
 namespace {
@@ -77,28 +78,52 @@ Status CloudOps::EnsureTagged(const std::string& key, const CloudTags& tags) {
 }
 
 Status CloudOps::Get(const std::string& id, const SinkFactory& factory) {
+  return Read(id, 0, std::nullopt, factory);
+}
+
+Status CloudOps::GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                          const SinkFactory& factory) {
+  if (length == 0) {
+    return InvalidArgumentError(RangeDescription(id, offset, 1) + ": no bytes asked");
+  }
+  return Read(id, offset, length, factory);
+}
+
+Status CloudOps::Read(const std::string& id, uint64_t start, std::optional<uint64_t> length,
+                      const SinkFactory& factory) {
   RETURN_IF_ERROR(CheckName(id, "blob id"));
   ResumableSink sink(factory);
-  const std::string what = "get of blob " + id + " from " + Describe();
+  const std::string what = "get of " +
+                           (length ? RangeDescription(id, start, *length) : "blob " + id) +
+                           " from " + Describe();
+  const std::optional<uint64_t> end =
+      length ? std::optional<uint64_t>(start + *length) : std::nullopt;
   for (int resumes = 0;; ++resumes) {
-    const uint64_t offset = sink.bytes();
-    Result<HttpResponse> r = Download(BlobKey(id), offset, sink);
+    const uint64_t offset = start + sink.bytes();
+    Result<HttpResponse> r = Download(BlobKey(id), offset, end, sink);
     if (!r.ok()) {
       // A dropped connection after some bytes: continue from there. (The sink's own
       // errors, a full disk say, are not the connection's: no resume.)
       const StatusCode code = r.status().code();
       const bool transport =
           code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded;
-      if (transport && sink.bytes() > offset && resumes < kMaxGetResumes) continue;
+      if (transport && start + sink.bytes() > offset && resumes < kMaxGetResumes) continue;
       return r.status();
     }
     if (r->status == 404) return NotFoundError("blob " + id + " not found in " + Describe());
+    if (r->status == 416) {
+      return OutOfRangeError(what + ": the blob ends before byte " + std::to_string(offset));
+    }
     RETURN_IF_ERROR(CloudStatus(*r, what));
-    if (offset > 0 &&
+    if ((offset > 0 || end) &&
         (r->status != 206 ||
          !HeaderOf(*r, "content-range").starts_with("bytes " + std::to_string(offset) + "-"))) {
-      return UnavailableError(what + ": the server did not resume at byte " +
+      return UnavailableError(what + ": the server did not answer with the range from byte " +
                               std::to_string(offset));
+    }
+    if (end && start + sink.bytes() != *end) {
+      return OutOfRangeError(what + ": the blob ends at byte " +
+                             std::to_string(start + sink.bytes()));
     }
     return sink.FinishBlob();
   }
@@ -203,7 +228,7 @@ Result<VersionedObject> CloudOps::GetObject(const std::string& name) {
   RETURN_IF_ERROR(CheckName(name, "object name"));
   VersionedObject object;
   ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> sink, StringSinkFactory(&object.data)());
-  ASSIGN_OR_RETURN(HttpResponse r, Download(ObjectKey(name), 0, *sink));
+  ASSIGN_OR_RETURN(HttpResponse r, Download(ObjectKey(name), 0, std::nullopt, *sink));
   if (r.status == 404) return NotFoundError("object " + name + " not found in " + Describe());
   RETURN_IF_ERROR(CloudStatus(r, "get of object " + name + " from " + Describe()));
   object.version = HeaderOf(r, "etag");

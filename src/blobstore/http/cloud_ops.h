@@ -47,6 +47,10 @@ class CloudOps {
 
   Result<std::string> Put(const SourceFactory& factory, const BlobMetadata& metadata);
   Status Get(const std::string& id, const SinkFactory& factory);
+  // A Range request; kOutOfRange if the blob ends before offset + length (a 416, or a
+  // shorter reply).
+  Status GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                  const SinkFactory& factory);
   Status Delete(const std::string& id);
   Status RemoveTtl(const std::string& id);
   Result<std::optional<std::chrono::system_clock::time_point>> ExpiryOf(const std::string& id);
@@ -69,10 +73,11 @@ class CloudOps {
   // One PUT of the small `data` at `key`, with `headers` added; the reply as it came.
   virtual Result<HttpResponse> PutSmall(const std::string& key, const std::string& data,
                                         HttpHeaders headers) = 0;
-  // A GET of `key` from byte `offset` on (the whole of it if 0) into `sink`. The reply's
-  // status is the caller's to check.
+  // A GET of `key` from byte `offset` to `end` (exclusive; nullopt: to its end; the whole
+  // of it for 0 and nullopt) into `sink`, with the Range header RangeHeader gives. The
+  // reply's status is the caller's to check.
   virtual Result<HttpResponse> Download(const std::string& key, uint64_t offset,
-                                        BlobSink& sink) = 0;
+                                        std::optional<uint64_t> end, BlobSink& sink) = 0;
   // Deletes `key`: kGone (naming `what`) if nothing is there.
   virtual Status DeleteKey(const std::string& key, const std::string& what) = 0;
   // Replaces the tags of `key`; kNotFound if nothing is there. `what` names the change.
@@ -104,6 +109,10 @@ class CloudOps {
   enum class Tagging { kUnknown, kOnPut, kSeparate };
 
   std::string BlobKey(const std::string& id) const { return prefix_ + "blobs/" + id; }
+  // Get and GetRange: bytes from `start`, `length` of them or (nullopt) to the end, resumed
+  // after a dropped connection.
+  Status Read(const std::string& id, uint64_t start, std::optional<uint64_t> length,
+              const SinkFactory& factory);
   std::string ObjectKey(const std::string& name) const { return prefix_ + "objects/" + name; }
   // Makes sure the blob just put at `key` carries `tags` (see above).
   Status EnsureTagged(const std::string& key, const CloudTags& tags);

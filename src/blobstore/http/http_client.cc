@@ -7,6 +7,7 @@
 #include <charconv>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "blobstore/http/encoding.h"
 
@@ -26,10 +27,80 @@ struct Exchange {
   Status error;          // the first error of the source, the sink or the reply
   bool to_sink = false;  // the current response is a 2xx with a sink to fill
   bool success = false;  // the current response is a 2xx
+  // Of a 206 that covers more than the Range asked: the bytes the sink may have; the
+  // transfer is cut (`cut`) once they are written.
+  uint64_t body_limit = UINT64_MAX;
+  uint64_t to_sink_bytes = 0;
+  bool cut = false;
 };
 
 // The URL of `call` without its query, where a SAS signature may be.
 std::string PathOf(const HttpCall& call) { return call.url.substr(0, call.url.find('?')); }
+
+// "bytes=A-B" (B: nullopt for "bytes=A-"), as a Range header or a Content-Range
+// "bytes A-B/T" (T: nullopt for "*").
+struct ByteSpan {
+  uint64_t first = 0;
+  std::optional<uint64_t> last;
+  std::optional<uint64_t> total;
+};
+
+std::optional<uint64_t> Number(std::string_view v) {
+  uint64_t n = 0;
+  if (v.empty() || std::from_chars(v.data(), v.data() + v.size(), n).ec != std::errc() ||
+      std::from_chars(v.data(), v.data() + v.size(), n).ptr != v.data() + v.size()) {
+    return std::nullopt;
+  }
+  return n;
+}
+
+// Parses "<unit><first>-<last>[/<total>]" after `prefix` ("bytes=" or "bytes ").
+std::optional<ByteSpan> ParseSpan(std::string_view v, std::string_view prefix) {
+  if (!v.starts_with(prefix)) return std::nullopt;
+  v.remove_prefix(prefix.size());
+  const size_t dash = v.find('-'), slash = v.find('/');
+  if (dash == std::string_view::npos) return std::nullopt;
+  ByteSpan span;
+  std::optional<uint64_t> first = Number(v.substr(0, dash));
+  if (!first) return std::nullopt;
+  span.first = *first;
+  std::string_view last =
+      v.substr(dash + 1, slash == std::string_view::npos ? slash : slash - dash - 1);
+  if (!last.empty() && !(span.last = Number(last))) return std::nullopt;
+  if (slash != std::string_view::npos) span.total = Number(v.substr(slash + 1));
+  return span;
+}
+
+// The Range the call asks for, if any.
+std::optional<ByteSpan> RequestedSpan(const HttpCall& call) {
+  for (const auto& [name, value] : call.headers) {
+    if (name.size() == 5 && ::strncasecmp(name.c_str(), "range", 5) == 0) {
+      return ParseSpan(value, "bytes=");
+    }
+  }
+  return std::nullopt;
+}
+
+// At the end of a 206's headers: fails the exchange (returns false) if the resource ends
+// before the asked range starts; limits the body to the range if the reply covers more.
+bool CheckPartialReply(Exchange* x) {
+  const std::optional<ByteSpan> asked = RequestedSpan(*x->call);
+  std::optional<ByteSpan> got;
+  for (const auto& [name, value] : x->response->headers) {
+    if (name == "content-range") got = ParseSpan(value, "bytes ");
+  }
+  if (!asked || !got) return true;
+  if (got->total && asked->first >= *got->total) {
+    x->error =
+        OutOfRangeError(x->call->method + " " + PathOf(*x->call) + ": the resource has " +
+                        std::to_string(*got->total) + " bytes, fewer than the range's start");
+    return false;
+  }
+  if (asked->last && got->first == asked->first && got->last && *got->last > *asked->last) {
+    x->body_limit = *asked->last - asked->first + 1;
+  }
+  return true;
+}
 
 bool HasRange(const HttpCall& call) {
   return std::any_of(call.headers.begin(), call.headers.end(), [](const auto& h) {
@@ -55,12 +126,13 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     curl_easy_getinfo(x->handle, CURLINFO_RESPONSE_CODE, &code);
     x->success = code >= 200 && code < 300;
     x->to_sink = x->call->download != nullptr && x->success;
+    if (code == 206 && !CheckPartialReply(x)) return 0;  // aborts the transfer
     if (x->to_sink) {
       for (const auto& [name, value] : x->response->headers) {
         uint64_t length = 0;
         if (name == "content-length" &&
             std::from_chars(value.data(), value.data() + value.size(), length).ec == std::errc()) {
-          x->call->download->ExpectSize(length);
+          x->call->download->ExpectSize(std::min(length, x->body_limit));
         }
       }
     }
@@ -80,9 +152,15 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* x = static_cast<Exchange*>(user);
   const size_t bytes = size * n;
   if (x->to_sink) {
-    if (Status s = x->call->download->Write(data, bytes); !s.ok()) {
+    const size_t take = std::min<uint64_t>(bytes, x->body_limit - x->to_sink_bytes);
+    if (Status s = x->call->download->Write(data, take); !s.ok()) {
       x->error = s;
       return 0;  // aborts the transfer
+    }
+    x->to_sink_bytes += take;
+    if (take < bytes) {
+      x->cut = true;  // the range is complete: the rest of the reply is not needed
+      return 0;
     }
     return bytes;
   }
@@ -173,7 +251,7 @@ Result<HttpResponse> PerformHttp(const HttpCall& call) {
 
   const CURLcode code = curl_easy_perform(h);
   if (!x.error.ok()) return x.error;  // the source or sink failed: its error, as it is
-  if (code != CURLE_OK) return TransportError(code, error, call);
+  if (code != CURLE_OK && !x.cut) return TransportError(code, error, call);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
   if (x.to_sink) RETURN_IF_ERROR(call.download->Finish());
   return response;

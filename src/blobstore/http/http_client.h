@@ -38,7 +38,10 @@ struct HttpCall {
   // Where a 2xx response body goes; if null (or the status is not 2xx) it is kept in
   // HttpResponse::body. A kept 2xx body over kMaxKeptBody bytes fails the call (kDataLoss);
   // other bodies are cut there. A request with a Range header whose reply is a 200 (the
-  // server ignored the range) fails with kUnavailable before any byte reaches `download`.
+  // server ignored the range) fails with kUnavailable before any byte reaches `download`;
+  // a 206 whose Content-Range covers more than the range asked passes only the range to
+  // `download` (the rest is not read); one whose Content-Range says the resource ends
+  // before the range starts fails with kOutOfRange.
   BlobSink* download = nullptr;
   // A request that moves less than 1 KiB/s for this long (whole seconds) fails with
   // kDeadlineExceeded; a transfer that keeps moving is never cut, however long it takes.

@@ -134,6 +134,61 @@ TEST_F(HttpClientTest, RepliesThatCannotBeUsedWholeAreErrorsNotCutBodies) {
   EXPECT_EQ(got, "");
 }
 
+// Serves one connection on a loopback port with `reply`, whatever the request.
+class OneReplyServer {
+ public:
+  explicit OneReplyServer(std::string reply) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(INADDR_LOOPBACK)}};
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listener_, 1);
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this, reply = std::move(reply)] {
+      const int c = ::accept(listener_, nullptr, nullptr);
+      char buf[4096];
+      (void)!::recv(c, buf, sizeof buf, 0);  // the request's head fits
+      (void)!::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::close(c);
+    });
+  }
+  ~OneReplyServer() {
+    thread_.join();
+    ::close(listener_);
+  }
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/b"; }
+
+ private:
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(HttpClientTest, APartialReplyPastTheRangeGivesTheSinkOnlyTheRange) {
+  OneReplyServer server(
+      "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/10\r\nContent-Length: 10\r\n\r\n"
+      "0123456789");
+  std::string got;
+  auto sink = *StringSinkFactory(&got)();
+  Result<HttpResponse> r = PerformHttp(
+      {.url = server.Url(), .headers = {{"Range", "bytes=0-0"}}, .download = sink.get()});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 206);
+  EXPECT_EQ(got, "0");
+}
+
+TEST_F(HttpClientTest, APartialReplyOfAShorterResourceIsOutOfRange) {
+  OneReplyServer server(
+      "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-0/0\r\nContent-Length: 1\r\n\r\n");
+  std::string got;
+  auto sink = *StringSinkFactory(&got)();
+  Result<HttpResponse> r = PerformHttp(
+      {.url = server.Url(), .headers = {{"Range", "bytes=0-0"}}, .download = sink.get()});
+  EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange) << r.status();
+  EXPECT_EQ(got, "");
+}
+
 TEST_F(HttpClientTest, NotImplementedIsPermanent) {
   EXPECT_FALSE(Status(HttpStatusToStatus({.status = 501}, "x")).IsRetriable());
   EXPECT_TRUE(Status(HttpStatusToStatus({.status = 502}, "x")).IsRetriable());

@@ -1,6 +1,7 @@
 #include "blobstore/local/local_blob_store.h"
 
 #include "blobstore/local/local_ops.h"
+#include "blobstore/open_blob_store.h"
 #include "blobstore/run_on.h"
 
 namespace blobstate {
@@ -46,6 +47,17 @@ Future<std::string> LocalBlobStore::Put(SourceFactory source, const BlobMetadata
 Future<void> LocalBlobStore::Get(const std::string& id, SinkFactory sink) {
   return Run<void>([layout = layout_, id, sink = std::move(sink)] {
     return local_internal::GetBlob(*layout, id, sink);
+  });
+}
+
+Future<void> LocalBlobStore::GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                                      SinkFactory sink) {
+  if (length == 0) {
+    return MakeReadyFuture<void>(
+        InvalidArgumentError(RangeDescription(id, offset, 1) + ": no bytes asked"));
+  }
+  return Run<void>([layout = layout_, id, offset, length, sink = std::move(sink)] {
+    return local_internal::GetBlob(*layout, id, sink, local_internal::ByteRange{offset, length});
   });
 }
 

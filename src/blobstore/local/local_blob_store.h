@@ -79,6 +79,8 @@ class LocalBlobStore final : public BlobStore {
   // kNotFound naming the id if the blob is absent (the factory is not called); the
   // factory's and sink's errors unchanged (Finish is then not called).
   Future<void> Get(const std::string& id, SinkFactory sink) override;
+  Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                        SinkFactory sink) override;
   // Delete: removes the blob, with or without a TTL. kGone if it was absent;
   // kInvalidArgument as for Get.
   Future<void> Delete(const std::string& id) override;

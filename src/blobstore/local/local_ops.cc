@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "blobstore/blob_ids.h"
+#include "blobstore/open_blob_store.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/random.h"
@@ -350,7 +351,8 @@ Result<std::string> PutBlob(const Layout& layout, const SourceFactory& factory,
   return s;
 }
 
-Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& factory) {
+Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& factory,
+               std::optional<ByteRange> range) {
   RETURN_IF_ERROR(CheckId(layout, id));
   // A concurrent RemoveTtl may move the blob from pending/ to blobs/: look there twice.
   std::optional<File> f;
@@ -362,19 +364,25 @@ Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& f
   if (!f) return BlobNotFound(layout, id);
   ASSIGN_OR_RETURN(struct stat st, f->Stat());
   if (!S_ISREG(st.st_mode)) return BlobNotFound(layout, id);
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  const ByteRange want = range.value_or(ByteRange{0, size});
+  if (want.offset + want.length > size) {
+    return OutOfRangeError(RangeDescription(id, want.offset, want.length) + " in " +
+                           layout.Describe() + ": the blob has " + std::to_string(size) + " bytes");
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> sink, factory());
   if (sink == nullptr) return InternalError("the sink factory returned no sink");
-  sink->ExpectSize(static_cast<uint64_t>(st.st_size));
+  sink->ExpectSize(want.length);
   IoBuffer buf(kIoChunkSize);
-  uint64_t total = 0;
-  for (;;) {
-    ASSIGN_OR_RETURN(size_t n, f->Read(buf.data(), buf.size()));
-    if (n == 0) break;
+  for (uint64_t done = 0; done < want.length;) {
+    ASSIGN_OR_RETURN(size_t n,
+                     f->ReadAt(buf.data(), std::min<uint64_t>(buf.size(), want.length - done),
+                               want.offset + done));
+    if (n == 0) {
+      return DataLossError("blob " + id + " in " + layout.Describe() + " changed while read");
+    }
     RETURN_IF_ERROR(sink->Write(buf.data(), n));
-    total += n;
-  }
-  if (total != static_cast<uint64_t>(st.st_size)) {
-    return DataLossError("blob " + id + " in " + layout.Describe() + " changed while read");
+    done += n;
   }
   return sink->Finish();
 }

@@ -52,7 +52,14 @@ Result<std::shared_ptr<const Layout>> CreateLayout(const std::string& dir);
 // The operations of LocalBlobStore, with the contracts stated there.
 Result<std::string> PutBlob(const Layout& layout, const SourceFactory& factory,
                             const BlobMetadata& metadata);
-Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& factory);
+// Bytes of a blob, for GetRange.
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+// The whole blob, or `range` of it (kOutOfRange if the blob ends before its end).
+Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& factory,
+               std::optional<ByteRange> range = std::nullopt);
 Status DeleteBlob(const Layout& layout, const std::string& id);
 Status RemoveBlobTtl(const Layout& layout, const std::string& id);
 Result<std::optional<std::chrono::system_clock::time_point>> BlobExpiry(const Layout& layout,

@@ -51,9 +51,10 @@ class CountingSource final : public BlobSource {
 // Counts the bytes an attempt writes; records them when the attempt lets go of it.
 class CountingSink final : public BlobSink {
  public:
-  CountingSink(std::unique_ptr<BlobSink> inner, MetricsSink& sink)
-      : inner_(std::move(inner)), sink_(sink) {}
-  ~CountingSink() override { RecordBytes(sink_, "get", bytes_); }
+  // Counts the bytes written as blob_store_bytes_total{method=`method`}.
+  CountingSink(std::unique_ptr<BlobSink> inner, MetricsSink& sink, const char* method = "get")
+      : inner_(std::move(inner)), sink_(sink), method_(method) {}
+  ~CountingSink() override { RecordBytes(sink_, method_, bytes_); }
   Status Write(const char* data, size_t n) override {
     Status s = inner_->Write(data, n);
     if (s.ok()) bytes_ += n;
@@ -65,6 +66,7 @@ class CountingSink final : public BlobSink {
  private:
   std::unique_ptr<BlobSink> inner_;
   MetricsSink& sink_;
+  const char* const method_;
   uint64_t bytes_ = 0;
 };
 
@@ -110,6 +112,17 @@ Future<void> MeteredBlobStore::Get(const std::string& id, SinkFactory sink) {
     return std::unique_ptr<BlobSink>(std::make_unique<CountingSink>(std::move(opened), *metrics));
   };
   return Metered("get", inner_->Get(id, std::move(counted)));
+}
+
+Future<void> MeteredBlobStore::GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                                        SinkFactory sink) {
+  SinkFactory counted = [sink = std::move(sink),
+                         metrics = &sink_]() -> Result<std::unique_ptr<BlobSink>> {
+    ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> opened, sink());
+    return std::unique_ptr<BlobSink>(
+        std::make_unique<CountingSink>(std::move(opened), *metrics, "get-range"));
+  };
+  return Metered("get-range", inner_->GetRange(id, offset, length, std::move(counted)));
 }
 
 Future<void> MeteredBlobStore::Delete(const std::string& id) {

@@ -39,6 +39,8 @@ TEST(MeteredBlobStoreTest, OpenedWithASinkCountsRequestsByOutcomeBytesAndLatency
   EXPECT_EQ((*store)->Get("no-such-blob", StringSinkFactory(&back)).GetFor(kWait).status().code(),
             StatusCode::kNotFound);
   ASSERT_TRUE((*store)->PutObject("o", "1234", ObjectCondition{}).GetFor(kWait).ok());
+  ASSERT_TRUE((*store)->GetRange(*id, 1, 3, StringSinkFactory(&back)).GetFor(kWait).ok());
+  EXPECT_EQ(back, "ell");
 
   const std::string requests = "blobstate_blob_store_requests_total";
   EXPECT_EQ(Count(sink, requests, "put", "OK"), 1);
@@ -48,6 +50,8 @@ TEST(MeteredBlobStoreTest, OpenedWithASinkCountsRequestsByOutcomeBytesAndLatency
   EXPECT_EQ(Count(sink, "blobstate_blob_store_bytes_total", "put"), 5);
   EXPECT_EQ(Count(sink, "blobstate_blob_store_bytes_total", "get"), 5);
   EXPECT_EQ(Count(sink, "blobstate_blob_store_bytes_total", "put-object"), 4);
+  EXPECT_EQ(Count(sink, requests, "get-range", "OK"), 1);
+  EXPECT_EQ(Count(sink, "blobstate_blob_store_bytes_total", "get-range"), 3);
   const std::string text = sink.Text();
   EXPECT_NE(text.find("blobstate_blob_store_request_seconds_count{method=\"get\"} 2"),
             std::string::npos)

@@ -4,6 +4,8 @@
 #include <exception>
 #include <random>
 
+#include "blobstore/open_blob_store.h"
+
 namespace blobstate {
 namespace {
 
@@ -163,6 +165,21 @@ Future<void> RetryingBlobStore::Get(const std::string& id, SinkFactory sink) {
   return WithRetries<void>(
       "get", "get " + id,
       [inner = inner_.get(), id, marked = std::move(marked)] { return inner->Get(id, marked); },
+      started);
+}
+
+Future<void> RetryingBlobStore::GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                                         SinkFactory sink) {
+  auto started = std::make_shared<AttemptStart>();
+  SinkFactory marked = [started, sink = std::move(sink)] {
+    started->Mark();
+    return sink();
+  };
+  return WithRetries<void>(
+      "get-range", "get " + RangeDescription(id, offset, std::max<uint64_t>(length, 1)),
+      [inner = inner_.get(), id, offset, length, marked = std::move(marked)] {
+        return inner->GetRange(id, offset, length, marked);
+      },
       started);
 }
 

@@ -93,9 +93,12 @@ Result<CloudTags> S3Ops::GetTags(const std::string& key) {
   return ParseTagSet(r.body);
 }
 
-Result<HttpResponse> S3Ops::Download(const std::string& key, uint64_t offset, BlobSink& sink) {
+Result<HttpResponse> S3Ops::Download(const std::string& key, uint64_t offset,
+                                     std::optional<uint64_t> end, BlobSink& sink) {
   S3Request get{.method = "GET", .key = key, .download = &sink};
-  if (offset > 0) get.headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-");
+  if (std::string range = RangeHeader(offset, end); !range.empty()) {
+    get.headers.emplace_back("Range", std::move(range));
+  }
   return client_.Send(get);
 }
 

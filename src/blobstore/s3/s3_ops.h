@@ -26,7 +26,8 @@ class S3Ops final : public CloudOps {
   Result<HttpResponse> PutSmall(const std::string& key, const std::string& data,
                                 HttpHeaders headers) override;
   Status UploadMultipart(const std::string& key, BlobSource& source, const CloudTags& tags);
-  Result<HttpResponse> Download(const std::string& key, uint64_t offset, BlobSink& sink) override;
+  Result<HttpResponse> Download(const std::string& key, uint64_t offset,
+                                std::optional<uint64_t> end, BlobSink& sink) override;
   // HEAD then DELETE: S3's DELETE succeeds on a missing key.
   Status DeleteKey(const std::string& key, const std::string& what) override;
   Status SetTags(const std::string& key, const CloudTags& tags, const std::string& what) override;
