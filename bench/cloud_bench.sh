@@ -102,8 +102,8 @@ s, r, parts, claim = d["stores"]["_all"], d["blob_requests"], int(sys.argv[3]), 
 print(f"   {sys.argv[2]} incremental backup: {s['files_uploaded']} new files "
       f"({s['bytes_uploaded'] / 2**20:.1f} MiB) in {d['seconds']:.2f} s; "
       f"puts {r.get('put', 0) + r.get('put-object', 0)} (expected: the commit's {parts} parts"
-      f" + 1 index + 1 checkpoint"
-      f" = {parts + 2}, and the claim's {claim} = {parts + 2 + claim})")
+      f" + 1 index + 1 history (the previous checkpoint, retained) + 1 checkpoint"
+      f" = {parts + 3}, and the claim's {claim} = {parts + 3 + claim})")
 print("     all requests: " + ", ".join(f"{k} {v}" for k, v in sorted(r.items())))
 PY
 done
