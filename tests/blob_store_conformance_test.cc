@@ -183,6 +183,10 @@ TEST_P(BlobStoreConformanceTest, GetRangeBeyondTheBlobIsOutOfRangeAndFinishesNot
   std::string out;
   EXPECT_EQ(store_->GetRange(id, 0, 0, StringSinkFactory(&out)).GetFor(kWait).status().code(),
             StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store_->GetRange(id, UINT64_MAX, 2, StringSinkFactory(&out)).GetFor(kWait).status().code(),
+      StatusCode::kInvalidArgument)
+      << "a range whose end overflows";
   EXPECT_EQ(store_->GetRange("job/task/store/never-put", 0, 1, StringSinkFactory(&out))
                 .GetFor(kWait)
                 .status()

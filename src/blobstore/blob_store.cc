@@ -15,13 +15,14 @@
 #include "blobstore/open_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
 #include "util/fs.h"
-#if BLOBSTATE_WITH_S3
+#if BLOBSTATE_WITH_S3 || BLOBSTATE_WITH_AZURE
 #include "blobstore/http/credential_io.h"
+#endif
+#if BLOBSTATE_WITH_S3
 #include "blobstore/s3/s3_blob_store.h"
 #endif
 #if BLOBSTATE_WITH_AZURE
 #include "blobstore/azure/azure_blob_store.h"
-#include "blobstore/http/credential_io.h"
 #endif
 
 namespace blobstate {
@@ -148,8 +149,8 @@ class RangeSink final : public BlobSink {
 
 Future<void> BlobStore::GetRange(const std::string& id, uint64_t offset, uint64_t length,
                                  SinkFactory sink) {
+  if (Status s = CheckRange(id, offset, length); !s.ok()) return MakeReadyFuture<void>(s);
   const std::string what = RangeDescription(id, offset, length);
-  if (length == 0) return MakeReadyFuture<void>(InvalidArgumentError(what + ": no bytes asked"));
   return Get(id,
              [sink = std::move(sink), offset, length, what]() -> Result<std::unique_ptr<BlobSink>> {
                ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> inner, sink());
@@ -162,6 +163,15 @@ Future<void> BlobStore::GetRange(const std::string& id, uint64_t offset, uint64_
 std::string RangeDescription(const std::string& id, uint64_t offset, uint64_t length) {
   return "bytes " + std::to_string(offset) + "-" + std::to_string(offset + length - 1) +
          " of blob " + id;
+}
+
+Status CheckRange(const std::string& id, uint64_t offset, uint64_t length) {
+  if (length == 0 || offset > UINT64_MAX - length) {
+    return InvalidArgumentError("range of " + std::to_string(length) + " bytes at offset " +
+                                std::to_string(offset) + " of blob " + id +
+                                ": empty, or past the largest offset");
+  }
+  return Status::Ok();
 }
 
 SourceFactory StringSourceFactory(std::string data) {

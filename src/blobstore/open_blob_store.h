@@ -12,8 +12,12 @@
 
 namespace blobstate {
 
-// "bytes A-B of blob ID": how messages name a GetRange.
+// "bytes A-B of blob ID": how messages name a GetRange. REQUIRES: CheckRange passed.
 std::string RangeDescription(const std::string& id, uint64_t offset, uint64_t length);
+
+// What every GetRange checks first: kInvalidArgument, naming the blob, for no bytes or a
+// range whose end is past the largest offset.
+Status CheckRange(const std::string& id, uint64_t offset, uint64_t length);
 
 // kInvalidArgument naming `what` (the store) if io_threads or retry.max_attempts is 0.
 Status CheckBlobStoreOptions(const BlobStoreOptions& options, std::string_view what);

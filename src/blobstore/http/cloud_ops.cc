@@ -83,9 +83,7 @@ Status CloudOps::Get(const std::string& id, const SinkFactory& factory) {
 
 Status CloudOps::GetRange(const std::string& id, uint64_t offset, uint64_t length,
                           const SinkFactory& factory) {
-  if (length == 0) {
-    return InvalidArgumentError(RangeDescription(id, offset, 1) + ": no bytes asked");
-  }
+  RETURN_IF_ERROR(CheckRange(id, offset, length));
   return Read(id, offset, length, factory);
 }
 

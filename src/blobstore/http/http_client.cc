@@ -47,10 +47,8 @@ struct ByteSpan {
 
 std::optional<uint64_t> Number(std::string_view v) {
   uint64_t n = 0;
-  if (v.empty() || std::from_chars(v.data(), v.data() + v.size(), n).ec != std::errc() ||
-      std::from_chars(v.data(), v.data() + v.size(), n).ptr != v.data() + v.size()) {
-    return std::nullopt;
-  }
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
   return n;
 }
 
@@ -71,20 +69,20 @@ std::optional<ByteSpan> ParseSpan(std::string_view v, std::string_view prefix) {
   return span;
 }
 
-// The Range the call asks for, if any.
-std::optional<ByteSpan> RequestedSpan(const HttpCall& call) {
+// The value of the call's Range header; null if it has none.
+const std::string* RangeOf(const HttpCall& call) {
   for (const auto& [name, value] : call.headers) {
-    if (name.size() == 5 && ::strncasecmp(name.c_str(), "range", 5) == 0) {
-      return ParseSpan(value, "bytes=");
-    }
+    if (name.size() == 5 && ::strncasecmp(name.c_str(), "range", 5) == 0) return &value;
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 // At the end of a 206's headers: fails the exchange (returns false) if the resource ends
 // before the asked range starts; limits the body to the range if the reply covers more.
 bool CheckPartialReply(Exchange* x) {
-  const std::optional<ByteSpan> asked = RequestedSpan(*x->call);
+  const std::string* range = RangeOf(*x->call);
+  const std::optional<ByteSpan> asked =
+      range ? ParseSpan(*range, "bytes=") : std::optional<ByteSpan>();
   std::optional<ByteSpan> got;
   for (const auto& [name, value] : x->response->headers) {
     if (name == "content-range") got = ParseSpan(value, "bytes ");
@@ -100,12 +98,6 @@ bool CheckPartialReply(Exchange* x) {
     x->body_limit = *asked->last - asked->first + 1;
   }
   return true;
-}
-
-bool HasRange(const HttpCall& call) {
-  return std::any_of(call.headers.begin(), call.headers.end(), [](const auto& h) {
-    return h.first.size() == 5 && ::strncasecmp(h.first.c_str(), "range", 5) == 0;
-  });
 }
 
 std::string_view Trim(std::string_view v) {
@@ -136,7 +128,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
         }
       }
     }
-    if (code == 200 && HasRange(*x->call)) {
+    if (code == 200 && RangeOf(*x->call) != nullptr) {
       x->error = UnavailableError(x->call->method + " " + PathOf(*x->call) +
                                   ": the server ignored the Range and sent the whole body");
       return 0;  // aborts the transfer before a byte of the body is written

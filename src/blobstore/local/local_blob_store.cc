@@ -52,10 +52,7 @@ Future<void> LocalBlobStore::Get(const std::string& id, SinkFactory sink) {
 
 Future<void> LocalBlobStore::GetRange(const std::string& id, uint64_t offset, uint64_t length,
                                       SinkFactory sink) {
-  if (length == 0) {
-    return MakeReadyFuture<void>(
-        InvalidArgumentError(RangeDescription(id, offset, 1) + ": no bytes asked"));
-  }
+  if (Status s = CheckRange(id, offset, length); !s.ok()) return MakeReadyFuture<void>(s);
   return Run<void>([layout = layout_, id, offset, length, sink = std::move(sink)] {
     return local_internal::GetBlob(*layout, id, sink, local_internal::ByteRange{offset, length});
   });

@@ -366,7 +366,7 @@ Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& f
   if (!S_ISREG(st.st_mode)) return BlobNotFound(layout, id);
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   const ByteRange want = range.value_or(ByteRange{0, size});
-  if (want.offset + want.length > size) {
+  if (want.offset > size || want.length > size - want.offset) {
     return OutOfRangeError(RangeDescription(id, want.offset, want.length) + " in " +
                            layout.Describe() + ": the blob has " + std::to_string(size) + " bytes");
   }

@@ -170,13 +170,14 @@ Future<void> RetryingBlobStore::Get(const std::string& id, SinkFactory sink) {
 
 Future<void> RetryingBlobStore::GetRange(const std::string& id, uint64_t offset, uint64_t length,
                                          SinkFactory sink) {
+  if (Status s = CheckRange(id, offset, length); !s.ok()) return MakeReadyFuture<void>(s);
   auto started = std::make_shared<AttemptStart>();
   SinkFactory marked = [started, sink = std::move(sink)] {
     started->Mark();
     return sink();
   };
   return WithRetries<void>(
-      "get-range", "get " + RangeDescription(id, offset, std::max<uint64_t>(length, 1)),
+      "get-range", "get " + RangeDescription(id, offset, length),
       [inner = inner_.get(), id, offset, length, marked = std::move(marked)] {
         return inner->GetRange(id, offset, length, marked);
       },
