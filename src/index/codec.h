@@ -17,6 +17,7 @@
 #include "blobstate/checksum.h"
 #include "blobstate/index.h"
 #include "blobstate/status.h"
+#include "index/wire.h"
 
 namespace blobstate {
 
@@ -43,6 +44,14 @@ inline constexpr size_t kIndexChunkSize = 1 << 20;
 // EncodeSnapshotIndex handed to `out` in order, in pieces, so that a large index need never
 // be whole in memory; returns the size of the whole.
 uint64_t EncodeSnapshotIndexTo(const SnapshotIndex& index, const IndexChunkWriter& out);
+
+// The pieces of EncodeSnapshotIndex that IndexWriter (index_writer.h) writes an index
+// with, appended to `out`: the fields of a SnapshotIndex before its root, those after it,
+// and the fields of a DirIndex before its subdirectories (name, files present and removed).
+void EncodeIndexBeforeRoot(const SnapshotIndex& index, WireWriter& out);
+void EncodeIndexAfterRoot(const SnapshotIndex& index, WireWriter& out);
+void EncodeDirFiles(std::string_view name, const std::vector<FileIndex>& present,
+                    const std::vector<FileIndex>& removed, WireWriter& out);
 
 // Decodes any supported format version. Never trusts `bytes`: a truncated, corrupt or
 // hostile input gives kDataLoss (checksum, truncation) or kInvalidArgument (structure,

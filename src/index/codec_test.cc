@@ -25,12 +25,18 @@ using testing::DumpIndex;
 using testing::MakeFile;
 using testing::SealIndexBody;
 
-// Decodes `bytes`, expecting failure with `code`; returns the message.
-std::string DecodeError(std::string_view bytes, StatusCode code = StatusCode::kInvalidArgument) {
+// Decodes `bytes`, expecting failure with `code`; returns the message. An IndexFile must
+// reject `bytes` with the same error.
+std::string DecodeError(std::string_view bytes, StatusCode code = StatusCode::kInvalidArgument,
+                        bool same_message_from_file = true) {
   Result<SnapshotIndex> r = DecodeSnapshotIndex(bytes);
   EXPECT_FALSE(r.ok()) << DumpIndex(*r);
   if (r.ok()) return "";
   EXPECT_EQ(r.status().code(), code) << r.status();
+  Result<SnapshotIndex> from_file = testing::ReadThroughFile(bytes);
+  EXPECT_FALSE(from_file.ok());
+  EXPECT_EQ(from_file.status().code(), code) << from_file.status();
+  if (same_message_from_file) EXPECT_EQ(from_file.status().message(), r.status().message());
   return r.status().message();
 }
 
@@ -301,6 +307,8 @@ TEST(CodecTest, BitFlipsNeverCrash) {
     // With the checksum fixed, the flip reaches the body: it decodes or is rejected.
     if (bit / 8 < 8 || bit / 8 >= bytes.size() - 8) continue;
     Result<SnapshotIndex> r = DecodeSnapshotIndex(testing::Reseal(flipped));
+    Result<SnapshotIndex> from_file = testing::ReadThroughFile(testing::Reseal(flipped));
+    ASSERT_EQ(from_file.ok(), r.ok()) << bit << from_file.status() << r.status();
     if (!r.ok()) {
       ASSERT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bit << r.status();
       continue;
@@ -464,8 +472,13 @@ SnapshotIndex Chain(int depth) {
 
 TEST(CodecTest, RejectsDeepNesting) {
   ExpectRoundTrip(Chain(kMaxDirDepth));
-  const std::string error = DecodeError(EncodeSnapshotIndex(Chain(kMaxDirDepth + 1)));
-  EXPECT_NE(error.find("directories nested deeper than 256"), std::string::npos) << error;
+  const std::string deep = EncodeSnapshotIndex(Chain(kMaxDirDepth + 1));
+  // The decoder checks the depth before it reads the name; an IndexFile knows the name.
+  const std::string error = DecodeError(deep, StatusCode::kInvalidArgument, false);
+  EXPECT_NE(error.find("d/d/[0]\": directories nested deeper than 256"), std::string::npos) << error;
+  const std::string from_file = testing::ReadThroughFile(deep).status().message();
+  EXPECT_NE(from_file.find("d/d/d\": directories nested deeper than 256"), std::string::npos)
+      << from_file;
 }
 
 TEST(CodecTest, RejectsOutOfRangeValues) {

@@ -13,14 +13,14 @@
 
 #include "blobstate/index.h"
 #include "index/codec.h"
-#include "index/fields.h"
-#include "index/wire.h"
+#include "index/decoder.h"
 #include "util/hash.h"
 
 namespace blobstate {
-namespace {
 
 using namespace index_fields;  // NOLINT: field ids only
+
+namespace {
 
 constexpr size_t kMaxNameBytes = 255;
 
@@ -58,83 +58,53 @@ uint64_t LoadBigEndian(std::string_view b) {
   return v;
 }
 
-class Decoder {
- public:
-  // `visit`, if given, takes each directory's files once the directory is checked; the
-  // directory then drops them (DecodeSnapshotIndexFiles).
-  Decoder(uint32_t version, const FileVisitor* visit) : version_(version), visit_(visit) {}
-  Status DecodeBody(std::string_view body, SnapshotIndex* index);
+}  // namespace
 
- private:
-  // An entry on the way from the root to what is being decoded. `name` points at the
-  // entry's name, which may still be empty (not parsed yet); then `index` stands in.
-  struct Frame {
-    const std::string* name;
-    size_t index;
-    bool is_dir;
-    bool removed;
-  };
-
-  Status ParseMetadata(std::string_view bytes, SnapshotMetadata* m);
-  Status ParseDir(std::string_view bytes, int depth, DirIndex* dir);
-  Status ParseChildDir(std::string_view bytes, int depth, bool removed,
-                       std::vector<DirIndex>* list);
-  Status ParseChildFile(std::string_view bytes, bool removed, std::vector<FileIndex>* list);
-  Status ParseFile(std::string_view bytes, FileIndex* file);
-  Status ParseBlob(std::string_view bytes, FileBlob* blob);
-  Status ParseFileMetadata(std::string_view bytes, FileMetadata* m);
-  Status ValidateDir(const DirIndex& dir, bool is_root) const;
-  Status ValidateFile(const FileIndex& file) const;
-
-  // Reads every field of a message: checks the key against `spec` (wire type, duplicate,
-  // must-understand), skips unknown fields, and calls `fn(field)` for known ones.
-  template <typename Fn>
-  Status ForEachField(std::string_view bytes, const MessageSpec& spec, Fn&& fn) const;
-
-  // "snapshot index: <path>: <what>", kInvalidArgument.
-  Status Error(std::string_view what) const;
-  Status FieldError(const MessageSpec& spec, const WireField& f, std::string_view what) const;
-  Result<uint32_t> ToUint32(const WireField& f) const;
-  std::string Where() const;
-
-  const uint32_t version_;  // of the envelope
-  const FileVisitor* const visit_;
-  std::vector<Frame> path_;
-};
-
-template <typename Fn>
-Status Decoder::ForEachField(std::string_view bytes, const MessageSpec& spec, Fn&& fn) const {
-  WireReader reader(bytes);
-  uint64_t seen = 0;
-  while (!reader.done()) {
-    Result<WireField> f = reader.Next();
-    if (!f.ok()) return Error(std::string(spec.name) + ": " + f.status().message());
-    const FieldSpec* known = spec.Find(f->id);
-    if (known == nullptr) {
-      if (f->must_understand) {
-        return FieldError(spec, *f,
-                          "unknown field marked must-understand (written by a newer "
-                          "blobstate?)");
-      }
-      continue;
+Status IndexDecoder::CheckField(const MessageSpec& spec, const WireField& f, uint64_t* seen,
+                                bool* known_field) const {
+  const FieldSpec* known = spec.Find(f.id);
+  *known_field = known != nullptr;
+  if (known == nullptr) {
+    if (f.must_understand) {
+      return FieldError(spec, f,
+                        "unknown field marked must-understand (written by a newer "
+                        "blobstate?)");
     }
-    if (f->type != known->type) {
-      return FieldError(spec, *f,
-                        "wire type " + std::string(WireTypeName(f->type)) + ", expected " +
-                            std::string(WireTypeName(known->type)));
-    }
-    if (!known->repeated) {
-      static_assert(kMaxKnownFieldId < 64, "the duplicate mask holds field ids below 64");
-      const uint64_t bit = uint64_t{1} << known->id;
-      if (seen & bit) return FieldError(spec, *f, "duplicate field");
-      seen |= bit;
-    }
-    RETURN_IF_ERROR(fn(*f));
+    return Status::Ok();
+  }
+  if (f.type != known->type) {
+    return FieldError(spec, f,
+                      "wire type " + std::string(WireTypeName(f.type)) + ", expected " +
+                          std::string(WireTypeName(known->type)));
+  }
+  if (!known->repeated) {
+    static_assert(kMaxKnownFieldId < 64, "the duplicate mask holds field ids below 64");
+    const uint64_t bit = uint64_t{1} << known->id;
+    if (*seen & bit) return FieldError(spec, f, "duplicate field");
+    *seen |= bit;
   }
   return Status::Ok();
 }
 
-Status Decoder::DecodeBody(std::string_view body, SnapshotIndex* index) {
+Status IndexDecoder::WireError(const MessageSpec& spec, const Status& reader_error) const {
+  return Error(std::string(spec.name) + ": " + reader_error.message());
+}
+
+template <typename Fn>
+Status IndexDecoder::ForEachField(std::string_view bytes, const MessageSpec& spec, Fn&& fn) const {
+  WireReader reader(bytes);
+  uint64_t seen = 0;
+  while (!reader.done()) {
+    Result<WireField> f = reader.Next();
+    if (!f.ok()) return WireError(spec, f.status());
+    bool known = false;
+    RETURN_IF_ERROR(CheckField(spec, *f, &seen, &known));
+    if (known) RETURN_IF_ERROR(fn(*f));
+  }
+  return Status::Ok();
+}
+
+Status IndexDecoder::DecodeBody(std::string_view body, SnapshotIndex* index) {
   return ForEachField(body, kSnapshotIndexSpec, [&](const WireField& f) -> Status {
     switch (f.id) {
       case kIndexCreationTimeMs:
@@ -156,7 +126,7 @@ Status Decoder::DecodeBody(std::string_view body, SnapshotIndex* index) {
   });
 }
 
-Status Decoder::ParseMetadata(std::string_view bytes, SnapshotMetadata* m) {
+Status IndexDecoder::ParseMetadata(std::string_view bytes, SnapshotMetadata* m) {
   return ForEachField(bytes, kSnapshotMetadataSpec, [&](const WireField& f) -> Status {
     std::string* target = nullptr;
     switch (f.id) {
@@ -181,7 +151,7 @@ Status Decoder::ParseMetadata(std::string_view bytes, SnapshotMetadata* m) {
   });
 }
 
-Status Decoder::ParseDir(std::string_view bytes, int depth, DirIndex* dir) {
+Status IndexDecoder::ParseDir(std::string_view bytes, int depth, DirIndex* dir) {
   if (depth > kMaxDirDepth) {
     return Error("directories nested deeper than " + std::to_string(kMaxDirDepth));
   }
@@ -201,7 +171,10 @@ Status Decoder::ParseDir(std::string_view bytes, int depth, DirIndex* dir) {
     }
     return Status::Ok();
   }));
-  RETURN_IF_ERROR(ValidateDir(*dir, depth == 0));
+  std::vector<std::string_view> subdirs;
+  subdirs.reserve(dir->subdirs_present.size() + dir->files_present.size());
+  for (const DirIndex& d : dir->subdirs_present) subdirs.push_back(d.name);
+  RETURN_IF_ERROR(ValidateDir(dir->name, dir->files_present, std::move(subdirs), depth == 0));
   if (visit_ != nullptr) {
     const bool removed = path_.back().removed;  // a directory in a removed subtree
     for (const FileIndex& f : dir->files_present) (*visit_)(f, removed);
@@ -212,7 +185,7 @@ Status Decoder::ParseDir(std::string_view bytes, int depth, DirIndex* dir) {
   return Status::Ok();
 }
 
-Status Decoder::ParseChildDir(std::string_view bytes, int depth, bool removed,
+Status IndexDecoder::ParseChildDir(std::string_view bytes, int depth, bool removed,
                               std::vector<DirIndex>* list) {
   DirIndex child;
   // A removed dir's subtree is all removed.
@@ -225,7 +198,7 @@ Status Decoder::ParseChildDir(std::string_view bytes, int depth, bool removed,
   return Status::Ok();
 }
 
-Status Decoder::ParseChildFile(std::string_view bytes, bool removed, std::vector<FileIndex>* list) {
+Status IndexDecoder::ParseChildFile(std::string_view bytes, bool removed, std::vector<FileIndex>* list) {
   FileIndex child;
   path_.push_back(Frame{&child.name, list->size(), false, removed});
   Status s = ParseFile(bytes, &child);
@@ -236,7 +209,7 @@ Status Decoder::ParseChildFile(std::string_view bytes, bool removed, std::vector
   return Status::Ok();
 }
 
-Status Decoder::ParseFile(std::string_view bytes, FileIndex* file) {
+Status IndexDecoder::ParseFile(std::string_view bytes, FileIndex* file) {
   return ForEachField(bytes, kFileIndexSpec, [&](const WireField& f) -> Status {
     switch (f.id) {
       case kFileName:
@@ -264,7 +237,7 @@ Status Decoder::ParseFile(std::string_view bytes, FileIndex* file) {
   });
 }
 
-Status Decoder::ParseBlob(std::string_view bytes, FileBlob* blob) {
+Status IndexDecoder::ParseBlob(std::string_view bytes, FileBlob* blob) {
   return ForEachField(bytes, kFileBlobSpec, [&](const WireField& f) -> Status {
     if (f.id == kBlobId) blob->blob_id = std::string(f.bytes);
     if (f.id == kBlobOffset) blob->offset = f.number;
@@ -281,7 +254,7 @@ Status Decoder::ParseBlob(std::string_view bytes, FileBlob* blob) {
   });
 }
 
-Status Decoder::ParseFileMetadata(std::string_view bytes, FileMetadata* m) {
+Status IndexDecoder::ParseFileMetadata(std::string_view bytes, FileMetadata* m) {
   return ForEachField(bytes, kFileMetadataSpec, [&](const WireField& f) -> Status {
     switch (f.id) {
       case kFileMetaSize:
@@ -316,24 +289,22 @@ Status Decoder::ParseFileMetadata(std::string_view bytes, FileMetadata* m) {
   });
 }
 
-Status Decoder::ValidateDir(const DirIndex& dir, bool is_root) const {
+Status IndexDecoder::ValidateDir(std::string_view name, const std::vector<FileIndex>& files,
+                                 std::vector<std::string_view> names, bool is_root) const {
   if (is_root) {
-    if (!dir.name.empty()) return Error("root has a name, \"" + Printable(dir.name) + "\"");
-  } else if (const char* problem = NameProblem(dir.name)) {
+    if (!name.empty()) return Error("root has a name, \"" + Printable(name) + "\"");
+  } else if (const char* problem = NameProblem(name)) {
     return Error(problem);
   }
   // Names present in one directory must be distinct, files and subdirs alike.
-  std::vector<std::string_view> names;
-  names.reserve(dir.files_present.size() + dir.subdirs_present.size());
-  for (const FileIndex& f : dir.files_present) names.push_back(f.name);
-  for (const DirIndex& d : dir.subdirs_present) names.push_back(d.name);
+  for (const FileIndex& f : files) names.push_back(f.name);
   std::sort(names.begin(), names.end());
   auto dup = std::adjacent_find(names.begin(), names.end());
   if (dup != names.end()) return Error("duplicate name \"" + Printable(*dup) + "\"");
   return Status::Ok();
 }
 
-Status Decoder::ValidateFile(const FileIndex& file) const {
+Status IndexDecoder::ValidateFile(const FileIndex& file) const {
   if (const char* problem = NameProblem(file.name)) return Error(problem);
   const uint64_t size = file.metadata.size;
   if (size == 0 && !file.blobs.empty()) return Error("empty file has blobs");
@@ -369,7 +340,7 @@ Status Decoder::ValidateFile(const FileIndex& file) const {
   return Status::Ok();
 }
 
-Status Decoder::Error(std::string_view what) const {
+Status IndexDecoder::Error(std::string_view what) const {
   std::string where = Where();
   std::string msg = "snapshot index: ";
   if (!where.empty()) msg += where + ": ";
@@ -377,14 +348,14 @@ Status Decoder::Error(std::string_view what) const {
   return InvalidArgumentError(std::move(msg));
 }
 
-Status Decoder::FieldError(const MessageSpec& spec, const WireField& f,
+Status IndexDecoder::FieldError(const MessageSpec& spec, const WireField& f,
                            std::string_view what) const {
   std::string msg = std::string(spec.name) + " field " + std::to_string(f.id);
   if (const FieldSpec* known = spec.Find(f.id)) msg += " (" + std::string(known->name) + ")";
   return Error(msg + ": " + std::string(what));
 }
 
-Result<uint32_t> Decoder::ToUint32(const WireField& f) const {
+Result<uint32_t> IndexDecoder::ToUint32(const WireField& f) const {
   if (f.number > UINT32_MAX) {
     return FieldError(kFileMetadataSpec, f, std::to_string(f.number) + " above 2^32-1");
   }
@@ -392,7 +363,7 @@ Result<uint32_t> Decoder::ToUint32(const WireField& f) const {
 }
 
 // `dir "a/b": file "x"`, `removed dir "a/c"`, `file "x"` (in the root), `root dir`.
-std::string Decoder::Where() const {
+std::string IndexDecoder::Where() const {
   if (path_.empty()) return "";
   std::string dir;
   bool dir_removed = false;
@@ -417,8 +388,6 @@ std::string Decoder::Where() const {
   return out + (file->removed ? "removed file \"" : "file \"") + name + "\"";
 }
 
-}  // namespace
-
 namespace {
 
 Result<SnapshotIndex> Decode(std::string_view bytes, const FileVisitor* visit) {
@@ -427,7 +396,7 @@ Result<SnapshotIndex> Decode(std::string_view bytes, const FileVisitor* visit) {
       OpenEnvelope(bytes, kSnapshotIndexMagic, "snapshot index", kSnapshotIndexFormatVersion));
   // Version 2 added FileBlob.checksum; a version 1 body is read as version 2 without it.
   SnapshotIndex index;
-  RETURN_IF_ERROR(Decoder(contents.version, visit).DecodeBody(contents.body, &index));
+  RETURN_IF_ERROR(IndexDecoder(contents.version, visit).DecodeBody(contents.body, &index));
   return index;
 }
 

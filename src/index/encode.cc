@@ -29,6 +29,11 @@ constexpr size_t kMaxFileEncoding = 4096;
 
 class Encoder {
  public:
+  friend void blobstate::EncodeIndexBeforeRoot(const SnapshotIndex&, WireWriter&);
+  friend void blobstate::EncodeIndexAfterRoot(const SnapshotIndex&, WireWriter&);
+  friend void blobstate::EncodeDirFiles(std::string_view, const std::vector<FileIndex>&,
+                                        const std::vector<FileIndex>&, WireWriter&);
+
   // Hands the envelope to `out` in pieces of about `chunk` bytes, checksum last; returns
   // its size.
   uint64_t Encode(const SnapshotIndex& index, const IndexChunkWriter& out, size_t chunk) {
@@ -57,12 +62,37 @@ class Encoder {
  private:
   template <typename Out>
   void EncodeIndex(Out& out, const SnapshotIndex& index) {
+    EncodeBeforeRoot(out, index);
+    DirField(out, kIndexRoot, index.root, /*omit_if_empty=*/true);
+    EncodeAfterRoot(out, index);
+  }
+
+  template <typename Out>
+  void EncodeBeforeRoot(Out& out, const SnapshotIndex& index) {
     if (index.creation_time_ms != 0) {
       out.VarintField(kIndexCreationTimeMs, ZigZagEncode(index.creation_time_ms));
     }
     SmallMessageField(out, kIndexMetadata, index.metadata, /*omit_if_empty=*/true);
-    DirField(out, kIndexRoot, index.root, /*omit_if_empty=*/true);
+  }
+
+  template <typename Out>
+  static void EncodeAfterRoot(Out& out, const SnapshotIndex& index) {
     StringField(out, kIndexPrevBlobId, index.prev_snapshot_index_blob_id);
+  }
+
+  // The fields of a DirIndex before its subdirectories.
+  template <typename Out>
+  void EncodeDirFiles(Out& out, std::string_view name, const std::vector<FileIndex>& present,
+                      const std::vector<FileIndex>& removed) {
+    StringField(out, kDirName, name);
+    for (const FileIndex& f : present) {
+      SmallMessageField(out, kDirFilesPresent, f);
+      out.SpillPoint();
+    }
+    for (const FileIndex& f : removed) {
+      SmallMessageField(out, kDirFilesRemoved, f);
+      out.SpillPoint();
+    }
   }
 
   template <typename Out>
@@ -76,15 +106,7 @@ class Encoder {
 
   template <typename Out>
   void EncodeDir(Out& out, const DirIndex& dir) {
-    StringField(out, kDirName, dir.name);
-    for (const FileIndex& f : dir.files_present) {
-      SmallMessageField(out, kDirFilesPresent, f);
-      out.SpillPoint();
-    }
-    for (const FileIndex& f : dir.files_removed) {
-      SmallMessageField(out, kDirFilesRemoved, f);
-      out.SpillPoint();
-    }
+    EncodeDirFiles(out, dir.name, dir.files_present, dir.files_removed);
     for (const DirIndex& d : dir.subdirs_present) DirField(out, kDirSubdirsPresent, d);
     for (const DirIndex& d : dir.subdirs_removed) DirField(out, kDirSubdirsRemoved, d);
   }
@@ -159,7 +181,7 @@ class Encoder {
   }
 
   template <typename Out>
-  static void StringField(Out& out, uint32_t id, const std::string& s) {
+  static void StringField(Out& out, uint32_t id, std::string_view s) {
     if (!s.empty()) out.BytesField(id, s);
   }
 
@@ -189,6 +211,19 @@ std::string EncodeSnapshotIndex(const SnapshotIndex& index) {
 
 uint64_t EncodeSnapshotIndexTo(const SnapshotIndex& index, const IndexChunkWriter& out) {
   return Encoder().Encode(index, out, kIndexChunkSize);
+}
+
+void EncodeIndexBeforeRoot(const SnapshotIndex& index, WireWriter& out) {
+  Encoder().EncodeBeforeRoot(out, index);
+}
+
+void EncodeIndexAfterRoot(const SnapshotIndex& index, WireWriter& out) {
+  Encoder::EncodeAfterRoot(out, index);
+}
+
+void EncodeDirFiles(std::string_view name, const std::vector<FileIndex>& present,
+                    const std::vector<FileIndex>& removed, WireWriter& out) {
+  Encoder().EncodeDirFiles(out, name, present, removed);
 }
 
 }  // namespace blobstate

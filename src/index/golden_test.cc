@@ -64,6 +64,9 @@ TEST(IndexGoldenTest, DecodesTheFilesOfEveryVersion) {
       ASSERT_TRUE(decoded.ok()) << decoded.status();
       EXPECT_EQ(DumpIndex(*decoded), *dump);
       EXPECT_TRUE(*decoded == c.expected());
+      Result<SnapshotIndex> from_file = testing::ReadThroughFile(*bytes);  // IndexFile
+      ASSERT_TRUE(from_file.ok()) << from_file.status();
+      EXPECT_TRUE(*from_file == c.expected());
     }
   }
 }

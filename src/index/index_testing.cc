@@ -267,4 +267,15 @@ std::string Reseal(std::string encoded) {
   return encoded;
 }
 
+Result<std::shared_ptr<const IndexFile>> IndexFileOf(std::string_view bytes) {
+  ASSIGN_OR_RETURN(File file, File::Unnamed(""));
+  RETURN_IF_ERROR(file.Write(bytes.data(), bytes.size()));
+  return IndexFile::Open(std::move(file));
+}
+
+Result<SnapshotIndex> ReadThroughFile(std::string_view bytes) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const IndexFile> file, IndexFileOf(bytes));
+  return file->ReadAll();
+}
+
 }  // namespace blobstate::testing

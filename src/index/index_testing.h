@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <string>
+#include <memory>
 #include <string_view>
 
 #include "blobstate/index.h"
+#include "index/index_file.h"
 
 namespace blobstate::testing {
 
@@ -47,6 +49,11 @@ std::string SealIndexBody(std::string_view body);
 // `encoded` with its trailing checksum recomputed (to get past the checksum to the body).
 // REQUIRES: encoded.size() >= 8.
 std::string Reseal(std::string encoded);
+
+// `bytes` in an unnamed file, opened as an IndexFile.
+Result<std::shared_ptr<const IndexFile>> IndexFileOf(std::string_view bytes);
+// DecodeSnapshotIndex(bytes) done by an IndexFile: the same index or the same error.
+Result<SnapshotIndex> ReadThroughFile(std::string_view bytes);
 
 }  // namespace blobstate::testing
 

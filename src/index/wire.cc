@@ -88,11 +88,14 @@ size_t WireCounter::VarintSize(uint64_t v) {
   return n;
 }
 
-Result<uint64_t> WireReader::ReadVarint() {
+namespace {
+
+// Reads a varint at data[*pos], advancing *pos.
+Result<uint64_t> ReadVarintAt(std::string_view data, size_t* pos) {
   uint64_t v = 0;
   for (size_t i = 0; i < kMaxVarintBytes; ++i) {
-    if (pos_ == data_.size()) return InvalidArgumentError("varint runs past the end");
-    uint64_t byte = static_cast<unsigned char>(data_[pos_++]);
+    if (*pos == data.size()) return InvalidArgumentError("varint runs past the end");
+    uint64_t byte = static_cast<unsigned char>(data[(*pos)++]);
     // The 10th byte holds bit 63 only.
     if (i == kMaxVarintBytes - 1 && byte >= 0x80) {
       return InvalidArgumentError("varint longer than 10 bytes");
@@ -106,8 +109,11 @@ Result<uint64_t> WireReader::ReadVarint() {
   return InternalError("unreachable");  // the 10th byte always returns above
 }
 
-Result<WireField> WireReader::Next() {
-  ASSIGN_OR_RETURN(uint64_t key, ReadVarint());
+}  // namespace
+
+Result<WireField> ParseFieldHeader(std::string_view window, uint64_t left, size_t* header) {
+  size_t pos = 0;
+  ASSIGN_OR_RETURN(uint64_t key, ReadVarintAt(window, &pos));
   if (key > UINT32_MAX) return InvalidArgumentError("field key above 2^32-1");
   WireField f;
   f.id = static_cast<uint32_t>(key >> 3);
@@ -117,33 +123,45 @@ Result<WireField> WireReader::Next() {
   switch (key & 3) {
     case 0: {
       f.type = WireType::kVarint;
-      Result<uint64_t> v = ReadVarint();
+      Result<uint64_t> v = ReadVarintAt(window, &pos);
       if (!v.ok()) return InvalidArgumentError(field + v.status().message());
       f.number = *v;
-      return f;
+      break;
     }
     case 1:
       f.type = WireType::kI64;
-      if (data_.size() - pos_ < 8) return InvalidArgumentError(field + "I64 runs past the end");
-      f.number = LoadFixed(data_, pos_, 8);
-      pos_ += 8;
-      return f;
+      if (window.size() - pos < 8) return InvalidArgumentError(field + "I64 runs past the end");
+      f.number = LoadFixed(window, pos, 8);
+      pos += 8;
+      break;
     case 2: {
       f.type = WireType::kLen;
-      Result<uint64_t> len = ReadVarint();
+      Result<uint64_t> len = ReadVarintAt(window, &pos);
       if (!len.ok()) return InvalidArgumentError(field + "length: " + len.status().message());
-      const size_t left = data_.size() - pos_;
-      if (*len > left) {
+      const uint64_t rest = left - pos;
+      if (*len > rest) {
         return InvalidArgumentError(field + "length " + std::to_string(*len) +
-                                    " runs past the end (" + std::to_string(left) + " bytes left)");
+                                    " runs past the end (" + std::to_string(rest) + " bytes left)");
       }
-      f.bytes = data_.substr(pos_, static_cast<size_t>(*len));
-      pos_ += static_cast<size_t>(*len);
-      return f;
+      f.number = *len;
+      break;
     }
     default:
       return InvalidArgumentError(field + "reserved wire type 3");
   }
+  *header = pos;
+  return f;
+}
+
+Result<WireField> WireReader::Next() {
+  size_t header = 0;
+  ASSIGN_OR_RETURN(WireField f, ParseFieldHeader(data_.substr(pos_), data_.size() - pos_, &header));
+  pos_ += header;
+  if (f.type == WireType::kLen) {
+    f.bytes = data_.substr(pos_, static_cast<size_t>(f.number));
+    pos_ += static_cast<size_t>(f.number);
+  }
+  return f;
 }
 
 std::string SealEnvelope(std::string_view magic, uint32_t version, std::string_view body) {
@@ -164,32 +182,44 @@ void StartEnvelope(WireWriter& writer, std::string_view magic, uint32_t version)
   writer.Raw(header);
 }
 
-Result<EnvelopeContents> OpenEnvelope(std::string_view bytes, std::string_view magic,
-                                      std::string_view what, uint32_t max_version) {
+Result<uint32_t> CheckEnvelopeHeader(std::string_view head, uint64_t size,
+                                     std::string_view magic, std::string_view what,
+                                     uint32_t max_version) {
   const std::string name(what);
-  const std::string truncated = name + ": truncated: " + std::to_string(bytes.size()) +
+  const std::string truncated = name + ": truncated: " + std::to_string(size) +
                                 " bytes, the smallest " + name + " has " +
                                 std::to_string(kEnvelopeHeaderSize + kEnvelopeTrailerSize);
-  if (bytes.substr(0, magic.size()) != magic.substr(0, bytes.size())) {
-    return InvalidArgumentError("not a " + name + ": starts with " + QuoteMagic(bytes) +
+  if (head.substr(0, magic.size()) != magic.substr(0, head.size())) {
+    return InvalidArgumentError("not a " + name + ": starts with " + QuoteMagic(head) +
                                 ", expected " + QuoteMagic(magic));
   }
-  if (bytes.size() < kEnvelopeHeaderSize) return DataLossError(truncated);
-  EnvelopeContents contents;
-  contents.version = static_cast<uint32_t>(LoadFixed(bytes, magic.size(), 4));
-  if (contents.version == 0 || contents.version > max_version) {
+  if (size < kEnvelopeHeaderSize) return DataLossError(truncated);
+  const auto version = static_cast<uint32_t>(LoadFixed(head, magic.size(), 4));
+  if (version == 0 || version > max_version) {
     return InvalidArgumentError("unsupported " + name + " format version " +
-                                std::to_string(contents.version) + " (this build reads up to " +
+                                std::to_string(version) + " (this build reads up to " +
                                 std::to_string(max_version) + ")");
   }
-  if (bytes.size() < kEnvelopeHeaderSize + kEnvelopeTrailerSize) return DataLossError(truncated);
+  if (size < kEnvelopeHeaderSize + kEnvelopeTrailerSize) return DataLossError(truncated);
+  return version;
+}
+
+Status CheckEnvelopeChecksum(std::string_view trailer, uint64_t computed, std::string_view what) {
+  const uint64_t stored = LoadFixed(trailer, 0, 8);
+  if (stored == computed) return Status::Ok();
+  return DataLossError(std::string(what) + ": checksum mismatch (stored " + Hex64(stored) +
+                       ", computed " + Hex64(computed) + "): corrupt or truncated");
+}
+
+Result<EnvelopeContents> OpenEnvelope(std::string_view bytes, std::string_view magic,
+                                      std::string_view what, uint32_t max_version) {
+  EnvelopeContents contents;
+  ASSIGN_OR_RETURN(contents.version,
+                   CheckEnvelopeHeader(bytes.substr(0, kEnvelopeHeaderSize), bytes.size(), magic,
+                                       what, max_version));
   const size_t checked = bytes.size() - kEnvelopeTrailerSize;
-  const uint64_t stored = LoadFixed(bytes, checked, 8);
-  const uint64_t computed = Hash64(bytes.data(), checked);
-  if (stored != computed) {
-    return DataLossError(name + ": checksum mismatch (stored " + Hex64(stored) + ", computed " +
-                         Hex64(computed) + "): corrupt or truncated");
-  }
+  RETURN_IF_ERROR(
+      CheckEnvelopeChecksum(bytes.substr(checked), Hash64(bytes.data(), checked), what));
   contents.body = bytes.substr(kEnvelopeHeaderSize, checked - kEnvelopeHeaderSize);
   return contents;
 }

@@ -134,7 +134,8 @@ class WireCounter {
 };
 
 // One field as read: its key, and its value (a varint or I64 in `number`, a
-// length-delimited value in `bytes`, which points into the reader's input).
+// length-delimited value in `bytes`, which points into the reader's input, and its length
+// in `number`).
 struct WireField {
   uint32_t id = 0;
   WireType type = WireType::kVarint;
@@ -156,11 +157,19 @@ class WireReader {
   Result<WireField> Next();
 
  private:
-  Result<uint64_t> ReadVarint();
-
   std::string_view data_;
   size_t pos_ = 0;
 };
+
+// The longest key and length of a field: what ParseFieldHeader needs to see of it.
+inline constexpr size_t kMaxFieldHeaderBytes = 2 * kMaxVarintBytes;
+
+// WireReader::Next for a reader that holds only part of a message: parses the key and the
+// number, or the key and the length of a length-delimited value (in `number`; `bytes` stays
+// empty), at the start of `window`, which holds at least min(`left`, kMaxFieldHeaderBytes)
+// of the `left` bytes left in the message. Sets *header to the bytes parsed. The errors are
+// WireReader::Next's.
+Result<WireField> ParseFieldHeader(std::string_view window, uint64_t left, size_t* header);
 
 // The magic bytes of a snapshot index.
 inline constexpr std::string_view kSnapshotIndexMagic = "BSIX";
@@ -189,6 +198,16 @@ struct EnvelopeContents {
 // later version may change everything after it.
 Result<EnvelopeContents> OpenEnvelope(std::string_view bytes, std::string_view magic,
                                       std::string_view what, uint32_t max_version);
+
+// OpenEnvelope in two steps, for an envelope read in pieces. The checks of the magic, the
+// version and the length, from `head` (the first min(size, kEnvelopeHeaderSize) bytes) and
+// the whole `size`; returns the version.
+Result<uint32_t> CheckEnvelopeHeader(std::string_view head, uint64_t size,
+                                     std::string_view magic, std::string_view what,
+                                     uint32_t max_version);
+// The check of the checksum: `trailer` (the last kEnvelopeTrailerSize bytes) against
+// `computed`, the XXH3-64 of every byte before it.
+Status CheckEnvelopeChecksum(std::string_view trailer, uint64_t computed, std::string_view what);
 
 }  // namespace blobstate
 

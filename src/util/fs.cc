@@ -1,10 +1,12 @@
 #include "util/fs.h"
 
 #include <dirent.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -45,6 +47,20 @@ Result<File> File::OpenAt(const File& dir, const std::string& name, int flags, m
   std::string path = JoinPath(dir.path(), name);
   if (fd < 0) return ErrnoError("open " + path, errno);
   return File(fd, std::move(path));
+}
+
+Result<File> File::Unnamed(const std::string& dir) {
+  const char* tmp = std::getenv("TMPDIR");
+  Status first;
+  for (const std::string& d : {dir, std::string(tmp != nullptr && *tmp != 0 ? tmp : "/tmp")}) {
+    if (d.empty()) continue;
+    Result<File> f = File::Open(d, O_TMPFILE | O_RDWR, 0600);
+    if (f.ok()) return f;
+    if (first.ok()) first = f.status();
+  }
+  const int fd = ::memfd_create("blobstate-scratch", MFD_CLOEXEC);
+  if (fd < 0) return first.ok() ? ErrnoError("memfd_create", errno) : first;
+  return File(fd, "(memory)");
 }
 
 Result<size_t> File::Read(void* buf, size_t n) {

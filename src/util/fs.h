@@ -47,6 +47,11 @@ class File {
   static Result<File> OpenAt(const File& dir, const std::string& name, int flags,
                              mode_t mode = 0644);
 
+  // A new file without a name, gone once closed whatever happens: O_TMPFILE in `dir`,
+  // else (no such files on its file system, or no `dir`) in $TMPDIR or /tmp, else in
+  // memory (memfd_create). For scratch data too large to hold in memory.
+  static Result<File> Unnamed(const std::string& dir);
+
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }
 

@@ -1,0 +1,169 @@
+#include "index/index_writer.h"
+
+#include <algorithm>
+
+#include "index/codec.h"
+#include "index/decoder.h"
+#include "index/fields.h"
+#include "util/hash.h"
+
+namespace blobstate {
+
+using namespace index_fields;  // NOLINT: field ids only
+
+// The envelope being written: bytes go to a file through a buffer, hashed on the way.
+class ChunkedOut {
+ public:
+  explicit ChunkedOut(File& file) : file_(file) { buffer_.reserve(kIoChunkSize); }
+
+  Status Write(std::string_view bytes) {
+    hash_.Update(bytes.data(), bytes.size());
+    size_ += bytes.size();
+    if (buffer_.size() + bytes.size() > kIoChunkSize) RETURN_IF_ERROR(Flush());
+    if (bytes.size() >= kIoChunkSize) return file_.Write(bytes.data(), bytes.size());
+    buffer_.append(bytes);
+    return Status::Ok();
+  }
+  // Writes the trailer and what is buffered.
+  Status Finish() {
+    const uint64_t sum = hash_.Finish();
+    for (size_t i = 0; i < kEnvelopeTrailerSize; ++i) buffer_.push_back(static_cast<char>(sum >> (8 * i)));
+    return Flush();
+  }
+
+ private:
+  Status Flush() {
+    Status s = file_.Write(buffer_.data(), buffer_.size());
+    buffer_.clear();
+    return s;
+  }
+
+  File& file_;
+  std::string buffer_;
+  Hasher64 hash_;
+  uint64_t size_ = 0;
+};
+
+Result<std::unique_ptr<IndexWriter>> IndexWriter::Create(const std::string& dir) {
+  ASSIGN_OR_RETURN(File spill, File::Unnamed(dir));
+  return std::unique_ptr<IndexWriter>(new IndexWriter(std::move(spill), dir));
+}
+
+IndexWriter::DirId IndexWriter::AddDir(DirId parent, std::string name, bool removed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto id = static_cast<DirId>(nodes_.size());
+  nodes_.push_back(Node{.name = std::move(name)});
+  (removed ? nodes_[parent].removed : nodes_[parent].present).push_back(id);
+  return id;
+}
+
+Status IndexWriter::SetFiles(DirId dir, const std::vector<FileIndex>& present,
+                             const std::vector<FileIndex>& removed) {
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    name = nodes_[dir].name;
+  }
+  WireWriter out;  // encoded outside the lock: only the append is serial
+  EncodeDirFiles(name, present, removed, out);
+  std::lock_guard<std::mutex> lock(mu_);
+  Node& node = nodes_[dir];
+  if (node.files_set) return InternalError("index writer: files of a directory set twice");
+  RETURN_IF_ERROR(spill_.WriteAt(out.data().data(), out.data().size(), spill_size_));
+  node.offset = spill_size_;
+  node.own_size = out.data().size();
+  node.files_set = true;
+  std::string().swap(node.name);
+  spill_size_ += out.data().size();
+  return Status::Ok();
+}
+
+uint64_t IndexWriter::Measure(DirId id) {
+  Node& node = nodes_[id];
+  WireCounter size;
+  if (node.files_set) {
+    size.Skip(node.own_size);
+  } else {
+    WireWriter name_only;
+    EncodeDirFiles(node.name, {}, {}, name_only);
+    size.Skip(name_only.data().size());
+  }
+  for (const auto& [field, list] : {std::pair{kDirSubdirsPresent, &node.present},
+                                    std::pair{kDirSubdirsRemoved, &node.removed}}) {
+    for (DirId child : *list) {
+      const uint64_t child_size = Measure(child);
+      size.LenHeader(field, child_size);
+      size.Skip(child_size);
+    }
+  }
+  return nodes_[id].size = size.size();
+}
+
+Status IndexWriter::Emit(DirId id, ChunkedOut& out) {
+  const Node& node = nodes_[id];
+  if (!node.files_set) {
+    WireWriter name_only;
+    EncodeDirFiles(node.name, {}, {}, name_only);
+    RETURN_IF_ERROR(out.Write(name_only.data()));
+  }
+  IoBuffer buffer(std::min<uint64_t>(kIoChunkSize, std::max<uint64_t>(node.own_size, 1)));
+  for (uint64_t done = 0; done < node.own_size;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), node.own_size - done));
+    ASSIGN_OR_RETURN(size_t got, spill_.ReadAt(buffer.data(), n, node.offset + done));
+    if (got < n) return DataLossError("index writer: scratch file ended early");
+    RETURN_IF_ERROR(out.Write(std::string_view(buffer.data(), n)));
+    done += n;
+  }
+  for (const auto& [field, list] : {std::pair{kDirSubdirsPresent, &node.present},
+                                    std::pair{kDirSubdirsRemoved, &node.removed}}) {
+    for (DirId child : *list) {
+      WireWriter header;
+      header.LenHeader(field, nodes_[child].size);
+      RETURN_IF_ERROR(out.Write(header.data()));
+      RETURN_IF_ERROR(Emit(child, out));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const IndexFile>> IndexWriter::Finish(const SnapshotIndex& header) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(File file, File::Unnamed(dir_));
+  ChunkedOut out(file);
+  WireWriter before;
+  StartEnvelope(before, kSnapshotIndexMagic, kSnapshotIndexFormatVersion);
+  EncodeIndexBeforeRoot(header, before);
+  const uint64_t root_size = Measure(root());
+  if (root_size != 0) before.LenHeader(kIndexRoot, root_size);
+  RETURN_IF_ERROR(out.Write(before.data()));
+  if (root_size != 0) RETURN_IF_ERROR(Emit(root(), out));
+  WireWriter after;
+  EncodeIndexAfterRoot(header, after);
+  RETURN_IF_ERROR(out.Write(after.data()));
+  RETURN_IF_ERROR(out.Finish());
+  return IndexFile::Open(std::move(file));
+}
+
+Status IndexWriter::VisitFiles(const FileVisitor& visit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  IndexDecoder decoder(kSnapshotIndexFormatVersion, nullptr);
+  static const std::string kRoot;
+  decoder.PushFrame({&kRoot, 0, true, false});
+  for (const Node& node : nodes_) {
+    if (!node.files_set) continue;
+    std::string bytes(node.own_size, '\0');
+    ASSIGN_OR_RETURN(size_t got, spill_.ReadAt(bytes.data(), bytes.size(), node.offset));
+    if (got < bytes.size()) return DataLossError("index writer: scratch file ended early");
+    WireReader reader(bytes);
+    while (!reader.done()) {
+      ASSIGN_OR_RETURN(WireField f, reader.Next());
+      if (f.id != kDirFilesPresent && f.id != kDirFilesRemoved) continue;
+      std::vector<FileIndex> one;
+      RETURN_IF_ERROR(decoder.ParseChildFile(f.bytes, f.id == kDirFilesRemoved, &one));
+      visit(one[0], f.id == kDirFilesRemoved);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace blobstate

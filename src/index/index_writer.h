@@ -1,0 +1,77 @@
+// Writes a snapshot index a directory at a time, without the tree in memory.
+//
+// EncodeSnapshotIndex needs the whole tree; a backup of a million files learns it one
+// directory at a time, as uploads finish, in no set order. IndexWriter takes each
+// directory's files when they are known, encodes them at once to a scratch file, and keeps
+// only the shape of the tree (a few words per directory). Finish writes the index into an
+// IndexFile: byte for byte what EncodeSnapshotIndex gives for the same tree.
+//
+// Example:
+//   ASSIGN_OR_RETURN(auto writer, IndexWriter::Create(spill_dir));
+//   IndexWriter::DirId sub = writer->AddDir(writer->root(), "sub", /*removed=*/false);
+//   RETURN_IF_ERROR(writer->SetFiles(sub, files, {}));
+//   ASSIGN_OR_RETURN(auto index, writer->Finish(header));  // header.root is ignored
+//
+// Thread safety: every method may be called from any thread.
+#ifndef BLOBSTATE_INDEX_INDEX_WRITER_H_
+#define BLOBSTATE_INDEX_INDEX_WRITER_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "blobstate/index.h"
+#include "blobstate/status.h"
+#include "index/index_file.h"
+#include "util/fs.h"
+
+namespace blobstate {
+
+class IndexWriter {
+ public:
+  using DirId = uint32_t;
+
+  // Scratch files are unnamed files in `dir` (File::Unnamed).
+  static Result<std::unique_ptr<IndexWriter>> Create(const std::string& dir);
+
+  DirId root() const { return 0; }
+  // A new subdirectory of `parent`, present or removed; each list keeps the order of the
+  // calls.
+  DirId AddDir(DirId parent, std::string name, bool removed);
+  // The files of `dir`, at most once (a directory never given any has none).
+  Status SetFiles(DirId dir, const std::vector<FileIndex>& present,
+                  const std::vector<FileIndex>& removed);
+  // Writes the index: `header`'s fields (its root is ignored) and the tree.
+  Result<std::shared_ptr<const IndexFile>> Finish(const SnapshotIndex& header);
+
+  // Every file given so far to SetFiles (present or removed), for what the caller must
+  // undo when the index is not finished.
+  Status VisitFiles(const FileVisitor& visit);
+
+ private:
+  struct Node {
+    std::string name;          // until SetFiles encodes it
+    uint64_t offset = 0;       // of the encoded fields before the subdirectories
+    uint64_t own_size = 0;     // their size; 0 if not set yet
+    uint64_t size = 0;         // of the whole DirIndex, set by Finish
+    bool files_set = false;
+    std::vector<DirId> present, removed;
+  };
+
+  IndexWriter(File spill, std::string dir) : spill_(std::move(spill)), dir_(std::move(dir)) {}
+  Status Append(std::string_view bytes);  // REQUIRES: mu_ held
+  uint64_t Measure(DirId id);
+  Status Emit(DirId id, class ChunkedOut& out);
+
+  std::mutex mu_;
+  File spill_;
+  const std::string dir_;
+  uint64_t spill_size_ = 0;
+  std::vector<Node> nodes_{Node{}};  // the root first
+};
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_INDEX_INDEX_WRITER_H_
