@@ -10,6 +10,8 @@
 #include "blobstate/snapshot.h"
 #include "checkpoint/snapshot_util.h"
 #include "index/codec.h"
+#include "index/index_writer.h"
+#include "transfer/transfer.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -17,30 +19,61 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+using BlobSetPtr = std::shared_ptr<const BlobIdSet>;
+
 // A snapshot uploaded by Upload and not yet persisted.
 struct Pending {
-  std::shared_ptr<const StoreSnapshot> snapshot;
-  std::shared_ptr<const BlobIdSet> blobs;  // every blob of the new snapshot
-  BlobIds new_blobs;                       // those the base lacks
+  StoreIndex snapshot;
+  BlobSetPtr blobs;       // every blob of the new snapshot
+  BlobSetPtr base_blobs;  // of its base (null: none): the new blobs are those it lacks
 };
 
 struct StoreState {
   StoreConfig config;
-  std::shared_ptr<const StoreSnapshot> persisted;  // the base of the next diff
+  std::optional<StoreIndex> persisted;  // the base of the next diff
   std::shared_ptr<const Pending> uploaded;
   StoreFigures figures;  // of the last upload and expiry
 };
 
-using BlobSetPtr = std::shared_ptr<const BlobIdSet>;
+// How many blob ids a step of ForNewBlobs hands over at a time.
+constexpr size_t kBlobBatch = 4096;
 
-void CountRemoved(const DirDiff& diff, StoreFigures& f) {
-  auto add = [&f](TreeTotals t) {
-    f.files_removed += t.files;
-    f.bytes_removed += t.bytes;
-  };
-  add(TotalsOf(diff.files_removed));
-  for (const DirIndex& dir : diff.subdirs_removed) add(TotalsOf(dir));
-  for (const DirDiff& sub : diff.subdirs_retained) CountRemoved(sub, f);
+// The walk of ForNewBlobs.
+struct NewBlobsWalk {
+  std::shared_ptr<const IndexFile> index;
+  BlobSetPtr base;
+  IndexFile::Cursor cursor;
+  std::function<Future<void>(BlobIds)> fn;
+};
+
+// Calls `fn` with the blob ids of the files present in `walk`'s index that its base lacks,
+// about kBlobBatch at a time, one call after the other: memory stays within a batch and a
+// directory, whatever the size of the index.
+Future<void> ForNewBlobs(Executor& executor, std::shared_ptr<NewBlobsWalk> walk) {
+  std::vector<std::string> batch;
+  while (batch.size() < kBlobBatch) {
+    bool removed = false;
+    Result<std::optional<IndexFile::Dir>> dir = walk->cursor.Next(&removed);
+    if (!dir.ok()) return MakeReadyFuture<void>(dir.status());
+    if (!*dir) break;
+    if (removed) continue;
+    for (const FileIndex& f : (*dir)->files_present) {
+      for (const FileBlob& b : f.blobs) {
+        if (walk->base == nullptr || !walk->base->Contains(b.blob_id)) batch.push_back(b.blob_id);
+      }
+    }
+  }
+  if (batch.empty()) return MakeReadyFuture();
+  return walk->fn(ToBlobIds(std::move(batch))).Map(executor, [&executor, walk] {
+    return ForNewBlobs(executor, walk);
+  });
+}
+
+Future<void> ForNewBlobs(Executor& executor, std::shared_ptr<const IndexFile> index,
+                         BlobSetPtr base, std::function<Future<void>(BlobIds)> fn) {
+  auto walk = std::make_shared<NewBlobsWalk>(
+      NewBlobsWalk{index, std::move(base), IndexFile::Cursor(*index), std::move(fn)});
+  return ForNewBlobs(executor, std::move(walk));
 }
 
 }  // namespace
@@ -81,6 +114,8 @@ struct BackupManager::State {
 
   Future<std::string> UploadStore(const std::string& name, const std::string& dir,
                                   const std::string& checkpoint_id);
+  // Deletes the blobs of the files `writer` was given that `base` lacks.
+  Future<void> DeleteUploaded(std::shared_ptr<IndexWriter> writer, BlobSetPtr base);
   // Removes the TTLs of `p`'s new blobs, then of its index, unless the upload started more
   // than half the TTL ago.
   Future<void> MakePermanent(const std::string& name, const Pending& p, Clock::time_point started);
@@ -111,38 +146,47 @@ BackupManager::BackupManager(BlobStore& store, Executor& executor, std::string j
 BackupManager::~BackupManager() = default;
 
 Future<void> BackupManager::Init(const std::optional<Checkpoint>& checkpoint,
-                                 std::shared_ptr<const StoreSnapshots> fetched,
+                                 std::shared_ptr<const StoreIndexes> fetched,
                                  std::set<std::string> keep) {
   if (Result<StoreMarkers> markers = BlobStoreMarkers(checkpoint); !markers.ok()) {
     return MakeReadyFuture<void>(markers.status().WithContext("backup manager init"));
   }
   auto st = state_;
-  std::vector<std::string> configured;
-  for (const auto& [name, s] : st->stores) configured.push_back(name);
+  std::map<std::string, std::string> dirs;  // each index file beside its store
+  for (const auto& [name, s] : st->stores) dirs.emplace(name, DirName(s.config.dir));
   const bool legacy = checkpoint && !checkpoint->history;
-  using Shared = std::shared_ptr<const StoreSnapshots>;
-  Future<Shared> snapshots =
-      fetched              ? MakeReadyFuture<Shared>(std::move(fetched))
-      : configured.empty() ? MakeReadyFuture<Shared>(std::make_shared<const StoreSnapshots>())
-                           : GetStoreSnapshots(st->store, st->executor, checkpoint, configured)
-                                 .Map(st->executor, [](StoreSnapshots s) {
-                                   return std::make_shared<const StoreSnapshots>(std::move(s));
-                                 });
+  using Shared = std::shared_ptr<const StoreIndexes>;
+  Future<Shared> snapshots = fetched ? MakeReadyFuture<Shared>(std::move(fetched))
+                             : dirs.empty()
+                                 ? MakeReadyFuture<Shared>(std::make_shared<const StoreIndexes>())
+                                 : GetStoreIndexes(st->store, st->executor, checkpoint, dirs)
+                                       .Map(st->executor, [](StoreIndexes s) {
+                                         return std::make_shared<const StoreIndexes>(std::move(s));
+                                       });
   return std::move(snapshots)
       .Map(st->executor,
-           [st, legacy, keep = std::move(keep)](Shared snapshots) {
+           [st, legacy, keep = std::move(keep)](Shared snapshots) -> Future<void> {
              std::vector<Future<void>> recoveries;
              for (const auto& [name, snapshot] : *snapshots) {
+               if (!st->stores.count(name)) continue;
+               Result<BlobIdSet> blobs = BlobIdSet::Of(*snapshot.index);
+               if (!blobs.ok()) {
+                 return MakeReadyFuture<void>(blobs.status().WithContext(
+                     "store " + name + ": snapshot index " + snapshot.index_blob_id));
+               }
                {
                  std::lock_guard<std::mutex> lock(st->mu);
-                 st->Store(name).persisted =
-                     std::shared_ptr<const StoreSnapshot>(snapshots, &snapshot);  // no copy
+                 st->Store(name).persisted = snapshot;
                  st->blob_sets[snapshot.index_blob_id] =
-                     std::make_shared<const BlobIdSet>(BlobIdSet::Of(snapshot.index.root));
+                     std::make_shared<const BlobIdSet>(std::move(*blobs));
                }
                if (!legacy) continue;
+               Result<SnapshotIndex> whole = snapshot.index->ReadAll();  // old checkpoints only
+               if (!whole.ok()) return MakeReadyFuture<void>(whole.status());
                recoveries.push_back(
-                   st->cleaner.Recover(snapshot, st->Owner(name), keep)
+                   st->cleaner
+                       .Recover(StoreSnapshot{snapshot.index_blob_id, std::move(*whole)},
+                                st->Owner(name), keep)
                        .Then(st->executor, [st, name = name](Result<void> r) {
                          if (!r.ok()) st->Fail(name, Phase::kInit);
                          return r.ok() ? r : r.status().WithContext("recovery of store " + name);
@@ -166,15 +210,28 @@ Future<void> BackupManager::State::MakePermanent(const std::string& name, const 
         " s ago, more than half the blob TTL (" + std::to_string(ttl.count()) +
         " s); not persisted, as its first blobs could expire before a checkpoint names them"));
   }
-  return transfer.RemoveTtls(p.new_blobs).Map(executor, [this, index = p.snapshot->index_blob_id] {
-    return store.RemoveTtl(index);
+  return ForNewBlobs(executor, p.snapshot.index, p.base_blobs,
+                     [this](BlobIds ids) { return transfer.RemoveTtls(std::move(ids)); })
+      .Map(executor, [this, index = p.snapshot.index_blob_id] { return store.RemoveTtl(index); });
+}
+
+Future<void> BackupManager::State::DeleteUploaded(std::shared_ptr<IndexWriter> writer,
+                                                  BlobSetPtr base) {
+  std::vector<std::string> put;
+  Status s = writer->VisitFiles([&](const FileIndex& f, bool removed) {
+    if (removed) return;
+    for (const FileBlob& b : f.blobs) {
+      if (base == nullptr || !base->Contains(b.blob_id)) put.push_back(b.blob_id);
+    }
   });
+  if (!s.ok()) return MakeReadyFuture<void>(s);
+  return transfer.DeleteBlobs(ToBlobIds(std::move(put)));
 }
 
 Future<std::string> BackupManager::State::UploadStore(const std::string& name,
                                                       const std::string& dir,
                                                       const std::string& checkpoint_id) {
-  std::shared_ptr<const StoreSnapshot> base;
+  std::optional<StoreIndex> base;
   BlobSetPtr base_blobs;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -183,72 +240,81 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
     if (base) base_blobs = blob_sets.at(base->index_blob_id);
   }
   BlobMetadata meta{.job_name = job, .task_name = task, .store_name = name, .ttl = options.ttl};
+  Result<std::unique_ptr<IndexWriter>> created = IndexWriter::Create(DirName(dir));
+  if (!created.ok()) return MakeReadyFuture<std::string>(created.status());
+  std::shared_ptr<IndexWriter> writer = std::move(*created);
+  auto diff = std::make_unique<TreeDiff>(dir, base ? base->index : nullptr,
+                                         DiffOptions{options.excluded_names});
+  SnapshotIndex header{.creation_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count(),
+                       .metadata = {.checkpoint_id = checkpoint_id,
+                                    .job_name = job,
+                                    .task_name = task,
+                                    .store_name = name},
+                       .prev_snapshot_index_blob_id = base ? base->index_blob_id : ""};
   auto f = std::make_shared<StoreFigures>();
   auto started = Clock::now();
-  auto diffed = Async(executor, [dir, base, diff = DiffOptions{options.excluded_names}] {
-    static const DirIndex kNoFiles;
-    const DirIndex& previous = base ? base->index.root : kNoFiles;  // never a copy
-    return DiffDir(dir, previous, diff);
-  });
-  return std::move(diffed)
+  return transfer.PutTree(dir, std::move(diff), writer, meta)
       .Map(executor,
-           [this, dir, meta, f, started](DirDiff diff) {
-             f->durations[Phase::kDiff] = Clock::now() - started;
-             f->files_uploaded = diff.FilesAdded();
-             f->bytes_uploaded = diff.BytesAdded();
-             CountRemoved(diff, *f);
-             return transfer.PutDir(dir, std::move(diff), meta);
+           [f, started, writer, header](TreeFigures t) {
+             f->durations[Phase::kDiff] = t.diff_time;
+             f->durations[Phase::kUpload] = Clock::now() - started - t.diff_time;
+             f->files_uploaded = t.files_uploaded;
+             f->bytes_uploaded = t.bytes_uploaded;
+             f->files_retained = t.files_retained;
+             f->bytes_retained = t.bytes_retained;
+             f->files_removed = t.files_removed;
+             f->bytes_removed = t.bytes_removed;
+             return writer->Finish(header);
            })
-      .Map(executor, [this, name, dir, base, base_blobs, meta, checkpoint_id, f,
-                      started](DirIndex root) {
-        f->durations[Phase::kUpload] = Clock::now() - started - f->durations[Phase::kDiff];
-        TreeTotals total = TotalsOf(root);
-        f->files_retained = total.files - f->files_uploaded;
-        f->bytes_retained = total.bytes - f->bytes_uploaded;
-        auto index = std::make_shared<SnapshotIndex>();
-        index->creation_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count();
-        index->metadata = {
-            .checkpoint_id = checkpoint_id, .job_name = job, .task_name = task, .store_name = name};
-        index->root = std::move(root);
-        if (base) index->prev_snapshot_index_blob_id = base->index_blob_id;
+      .Then(executor,
+            [this, writer, base_blobs](Result<std::shared_ptr<const IndexFile>> index)
+                -> Future<std::shared_ptr<const IndexFile>> {
+              if (index.ok()) return MakeReadyFuture(std::move(index));
+              // No index names the files just put: delete them (best effort; they have a TTL).
+              return DeleteUploaded(writer, base_blobs)
+                  .Then(executor, [error = index.status()](Result<void>) {
+                    return Result<std::shared_ptr<const IndexFile>>(error);
+                  });
+            })
+      .Map(executor, [this, name, meta, base_blobs, f,
+                      started](std::shared_ptr<const IndexFile> index) {
         auto index_started = Clock::now();
-        return Between<std::string>(
-                   executor, "upload.before_index", "upload.after_index",
-                   [&] { return PutSnapshotIndex(store, *index, meta, DirName(dir)); })
+        return Between<std::string>(executor, "upload.before_index", "upload.after_index",
+                                    [&] { return PutIndexFile(store, index, meta); })
             .Then(executor,
                   [this, base_blobs, index](Result<std::string> id) -> Future<std::string> {
                     if (id.ok()) return MakeReadyFuture<std::string>(std::move(id));
-                    // No index names the files just put: delete them (best effort; they
-                    // have a TTL).
-                    return transfer
-                        .DeleteBlobs(ToBlobIds(
-                            BlobsNotIn(index->root, base_blobs ? *base_blobs : BlobIdSet())))
+                    return ForNewBlobs(
+                               executor, index, base_blobs,
+                               [this](BlobIds ids) { return transfer.DeleteBlobs(std::move(ids)); })
                         .Then(executor, [error = id.status()](Result<void>) {
                           return Result<std::string>(error);
                         });
                   })
-            .Map(executor, [this, name, base_blobs, f, index, index_started,
-                            started](std::string id) {
-              auto p = std::make_shared<Pending>(Pending{
-                  .snapshot =
-                      std::make_shared<const StoreSnapshot>(StoreSnapshot{id, std::move(*index)})});
-              p->blobs = std::make_shared<const BlobIdSet>(BlobIdSet::Of(p->snapshot->index.root));
-              p->new_blobs = ToBlobIds(
-                  BlobsNotIn(p->snapshot->index.root, base_blobs ? *base_blobs : BlobIdSet()));
-              {
-                std::lock_guard<std::mutex> lock(mu);
-                Store(name).uploaded = p;  // deleted by Upload if anything fails from here
-              }
-              return MakePermanent(name, *p, started)
-                  .Map(executor, [this, name, f, index_started, id, p]() -> Result<std::string> {
-                    f->durations[Phase::kIndex] = Clock::now() - index_started;
-                    std::lock_guard<std::mutex> lock(mu);
-                    Store(name).figures = *f;
-                    return id;
-                  });
-            });
+            .Map(executor,
+                 [this, name, base_blobs, f, index, index_started,
+                  started](std::string id) -> Future<std::string> {
+                   Result<BlobIdSet> blobs = BlobIdSet::Of(*index);
+                   if (!blobs.ok()) return MakeReadyFuture<std::string>(blobs.status());
+                   auto p = std::make_shared<Pending>(
+                       Pending{.snapshot = {id, index},
+                               .blobs = std::make_shared<const BlobIdSet>(std::move(*blobs)),
+                               .base_blobs = base_blobs});
+                   {
+                     std::lock_guard<std::mutex> lock(mu);
+                     Store(name).uploaded = p;  // deleted by Upload if anything fails from here
+                   }
+                   return MakePermanent(name, *p, started)
+                       .Map(executor,
+                            [this, name, f, index_started, id, p]() -> Result<std::string> {
+                              f->durations[Phase::kIndex] = Clock::now() - index_started;
+                              std::lock_guard<std::mutex> lock(mu);
+                              Store(name).figures = *f;
+                              return id;
+                            });
+                 });
       });
 }
 
@@ -288,31 +354,39 @@ Future<StoreMarkers> BackupManager::Upload(
 }
 
 Future<void> BackupManager::Discard() {
-  std::vector<std::string> orphans;
+  std::vector<std::shared_ptr<const Pending>> orphans;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     for (auto& [name, s] : state_->stores) {
-      if (!s.uploaded) continue;
-      orphans.insert(orphans.end(), s.uploaded->new_blobs->begin(), s.uploaded->new_blobs->end());
-      orphans.push_back(s.uploaded->snapshot->index_blob_id);
+      if (s.uploaded) orphans.push_back(std::move(s.uploaded));
       s.uploaded.reset();
     }
   }
-  return state_->transfer.DeleteBlobs(ToBlobIds(std::move(orphans)));
+  auto st = state_;
+  std::vector<Future<void>> deletions;
+  for (const auto& p : orphans) {
+    deletions.push_back(
+        ForNewBlobs(st->executor, p->snapshot.index, p->base_blobs, [st](BlobIds ids) {
+          return st->transfer.DeleteBlobs(std::move(ids));
+        }).Map(st->executor, [st, p] {
+          return st->transfer.DeleteBlobs(ToBlobIds({p->snapshot.index_blob_id}));
+        }));
+  }
+  return AllOf(std::move(deletions)).Then(st->executor, [st](Result<void> r) { return r; });
 }
 
 Status BackupManager::Persisted(const StoreMarkers& markers) {
   std::lock_guard<std::mutex> lock(state_->mu);
   for (const auto& [name, s] : state_->stores) {
     auto it = markers.find(name);
-    if (!s.uploaded || it == markers.end() || it->second != s.uploaded->snapshot->index_blob_id) {
+    if (!s.uploaded || it == markers.end() || it->second != s.uploaded->snapshot.index_blob_id) {
       return FailedPreconditionError("store " + name + ": the persisted marker " +
                                      (it == markers.end() ? "(none)" : it->second) +
                                      " is not the last upload's");
     }
   }
   for (auto& [name, s] : state_->stores) {
-    state_->blob_sets[s.uploaded->snapshot->index_blob_id] = s.uploaded->blobs;
+    state_->blob_sets[s.uploaded->snapshot.index_blob_id] = s.uploaded->blobs;
     s.persisted = s.uploaded->snapshot;
     s.uploaded.reset();
   }
@@ -348,7 +422,8 @@ Future<std::shared_ptr<BlobIdSet>> BackupManager::State::AddFetched(
     if (removed) return;
     for (const FileBlob& b : f.blobs) set->Insert(b.blob_id);
   };
-  return GetSnapshotIndexFiles(store, executor, id, std::move(visit))
+  return GetSnapshotIndexFiles(store, executor, id, std::move(visit),
+                               DirName(Store(name).config.dir))
       .Map(executor,
            [this, name, ids = std::move(ids), next, all = std::move(all), id,
             set](SnapshotIndex index) mutable -> Future<std::shared_ptr<BlobIdSet>> {

@@ -45,6 +45,7 @@
 #include "blobstate/metrics.h"
 #include "blobstate/snapshot.h"
 #include "blobstate/store.h"
+#include "checkpoint/snapshot_util.h"
 
 namespace blobstate {
 
@@ -68,11 +69,12 @@ class BackupManager {
   ~BackupManager();
 
   // `snapshots`: if given, the snapshots of the backed-up stores that `checkpoint` names,
-  // as GetStoreSnapshots fetched them (the commit engine fetches them once, for recovery
-  // and restore); else Init fetches them. `keep`: snapshot index blob ids that the
-  // recovery of a checkpoint from before history must not delete (pinned ones).
+  // as GetStoreIndexes fetched them (the commit engine fetches them once, for recovery
+  // and restore); else Init fetches them, each into a file beside its store directory. `keep`:
+  // snapshot index blob ids that the recovery of a checkpoint from before history must not delete
+  // (pinned ones).
   Future<void> Init(const std::optional<Checkpoint>& checkpoint,
-                    std::shared_ptr<const StoreSnapshots> snapshots = nullptr,
+                    std::shared_ptr<const StoreIndexes> snapshots = nullptr,
                     std::set<std::string> keep = {});
 
   // `checkpoint_dirs`: store name -> the local checkpoint directory to back up; every

@@ -4,6 +4,7 @@
 
 #include "backup/snapshot_cleaner.h"
 #include "checkpoint/snapshot_util.h"
+#include "index/index_testing.h"
 #include "testing/state_fixture.h"
 
 namespace blobstate {
@@ -17,7 +18,7 @@ using testing::WriteTree;
 // R.6: what the writer keeps of each live snapshot is 16 bytes a blob id.
 TEST(BlobIdSetTest, HoldsEachIdOnceAndTellsWhatAnIndexHasBeyondIt) {
   auto file = [](std::string name, std::vector<std::string> ids) {
-    FileIndex f{.name = std::move(name)};
+    FileIndex f{.name = std::move(name), .metadata = {.size = 100}};
     for (std::string& id : ids) f.blobs.push_back({std::move(id), f.blobs.size()});
     return f;
   };
@@ -35,6 +36,14 @@ TEST(BlobIdSetTest, HoldsEachIdOnceAndTellsWhatAnIndexHasBeyondIt) {
   EXPECT_EQ(set.size(), 4u);
   EXPECT_TRUE(BlobsNotIn(b, set).empty());
   EXPECT_EQ(BlobsNotIn(a, BlobIdSet()).size(), 3u);
+  // The same set from the index in a file, read a directory at a time.
+  Result<std::shared_ptr<const IndexFile>> in_file =
+      testing::IndexFileOf(EncodeSnapshotIndex(SnapshotIndex{.root = a}));
+  ASSERT_TRUE(in_file.ok()) << in_file.status();
+  Result<BlobIdSet> from_file = BlobIdSet::Of(**in_file);
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->size(), 3u);
+  for (const char* id : {"j/1", "j/2", "j/3"}) EXPECT_TRUE(from_file->Contains(id)) << id;
 }
 
 class BackupManagerTest : public testing::StateTest {
@@ -422,13 +431,14 @@ TEST_F(BackupManagerTest, RestartOfAWriterWithHistoryMakesNoRequest) {
   ASSERT_TRUE(backup->Init(std::nullopt).GetFor(kWait).ok());
   Checkpoint c1 = Commit(*backup, {a});
   backup.reset();
-  Result<StoreSnapshots> snapshots = GetStoreSnapshots(*blobs_, pool_, c1, {}).GetFor(kWait);
+  Result<StoreIndexes> snapshots =
+      GetStoreIndexes(*blobs_, pool_, c1, {{"a", DirName(a.dir)}}).GetFor(kWait);
   ASSERT_TRUE(snapshots.ok());
   const int calls = blobs_->calls(Method::kRemoveTtl) + blobs_->calls(Method::kExpiryOf) +
                     blobs_->calls(Method::kGet) + blobs_->calls(Method::kDelete);
   auto restarted = NewBackup({a});
   ASSERT_TRUE(
-      restarted->Init(c1, std::make_shared<const StoreSnapshots>(*snapshots)).GetFor(kWait).ok());
+      restarted->Init(c1, std::make_shared<const StoreIndexes>(*snapshots)).GetFor(kWait).ok());
   EXPECT_EQ(blobs_->calls(Method::kRemoveTtl) + blobs_->calls(Method::kExpiryOf) +
                 blobs_->calls(Method::kGet) + blobs_->calls(Method::kDelete),
             calls);
@@ -442,15 +452,21 @@ TEST_F(BackupManagerTest, RestartAfterAnInterruptedLegacyFirstCleanupFinishesIt)
   const BlobMetadata meta{
       .job_name = "job", .task_name = "task-0", .store_name = "a", .ttl = std::chrono::hours(1)};
   Transfer transfer(*blobs_, pool_, {.part_size = 1000, .ttl = meta.ttl});
-  Result<DirDiff> diff = DiffDir(a.dir, DirIndex{}, {});
-  ASSERT_TRUE(diff.ok()) << diff.status();
-  Result<DirIndex> root = transfer.PutDir(a.dir, *diff, meta).GetFor(kWait);
-  ASSERT_TRUE(root.ok()) << root.status();
+  DirIndex root;
+  for (const std::string name : {"f", "g"}) {
+    struct stat st;
+    ASSERT_EQ(::lstat(JoinPath(a.dir, name).c_str(), &st), 0);
+    Result<FileIndex> put =
+        transfer.PutFile(JoinPath(a.dir, name), LocalFile{name, MetadataForIndex(st, {})}, meta)
+            .GetFor(kWait);
+    ASSERT_TRUE(put.ok()) << put.status();
+    root.files_present.push_back(std::move(*put));
+  }
   SnapshotIndex index{.metadata = {.checkpoint_id = NewCheckpointId(),
                                    .job_name = "job",
                                    .task_name = "task-0",
                                    .store_name = "a"},
-                      .root = *root};
+                      .root = root};
   Result<std::string> index_id = PutSnapshotIndex(*blobs_, index, meta).GetFor(kWait);
   ASSERT_TRUE(index_id.ok()) << index_id.status();
   Checkpoint c1{.id = index.metadata.checkpoint_id};

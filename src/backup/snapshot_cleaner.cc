@@ -43,6 +43,16 @@ BlobIdSet BlobIdSet::Of(const DirIndex& dir) {
   return set;
 }
 
+Result<BlobIdSet> BlobIdSet::Of(const IndexFile& index) {
+  BlobIdSet set;
+  RETURN_IF_ERROR(index.VisitFiles([&set](const FileIndex& f, bool removed) {
+    if (removed) return;
+    for (const FileBlob& b : f.blobs) set.Insert(b.blob_id);
+  }));
+  set.Seal();
+  return set;
+}
+
 void BlobIdSet::Insert(std::string_view id) { hashes_.push_back(HashOfId(id)); }
 
 void BlobIdSet::Seal() {

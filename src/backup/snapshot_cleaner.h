@@ -13,6 +13,7 @@
 #include "blobstate/blob_store.h"
 #include "blobstate/future.h"
 #include "blobstate/snapshot.h"
+#include "index/index_file.h"
 #include "transfer/transfer.h"
 
 namespace blobstate {
@@ -45,6 +46,9 @@ class BlobIdSet {
  public:
   // Every blob id of the files in `dir`, at every depth.
   static BlobIdSet Of(const DirIndex& dir);
+  // Every blob id of the files present in `index` (not removed), read a directory at a
+  // time; the errors of IndexFile::ReadDir.
+  static Result<BlobIdSet> Of(const IndexFile& index);
   // Adds `id` to a set being built; Seal must follow before the set is used.
   void Insert(std::string_view id);
   // Sorts what Insert added and drops duplicates.

@@ -4,8 +4,10 @@
 
 #include "blobstate/snapshot.h"
 #include "blobstore/faulty/faulty_blob_store.h"
+#include "index/index_testing.h"
 #include "testing/gated_blob_store.h"
 #include "testing/temp_dir.h"
+#include "util/fs.h"
 
 namespace blobstate {
 namespace {
@@ -93,27 +95,46 @@ TEST_F(SnapshotUtilTest, ReadsTheRightBlobAndPairsMarkerWithIndex) {
   EXPECT_EQ(faulty_->calls(Method::kGet), 2);  // c is not configured: not fetched
 }
 
-TEST_F(SnapshotUtilTest, IndexSpilledToAnUnnamedFileIsPutWholeAndLeavesNothing) {
+TEST_F(SnapshotUtilTest, AnIndexFileGoesAndComesBackWholeAndLeavesNothing) {
   SnapshotIndex index;
   index.metadata = {.checkpoint_id = "c", .store_name = "a"};
-  for (int i = 0; i < 30'000; ++i) {  // a few MiB: several pieces
+  for (int i = 0; i < 30'000; ++i) {  // a few MiB
     FileIndex f{.name = "f" + std::to_string(i)};
     f.metadata.size = 1;
     f.blobs.push_back({.blob_id = "job/_/a/blob-" + std::to_string(i)});
     index.root.files_present.push_back(std::move(f));
   }
-  const std::string spill = tmp_.Sub("spill");
-  ASSERT_TRUE(MakeDirs(spill).ok());
-  for (const std::string& dir : {spill, tmp_.Sub("missing")}) {  // the second: in memory
-    Result<std::string> id =
-        PutSnapshotIndex(*faulty_, index, {.job_name = "job", .store_name = "a"}, dir)
-            .GetFor(kWait);
-    ASSERT_TRUE(id.ok()) << id.status();
-    Result<SnapshotIndex> back = GetSnapshotIndex(*faulty_, pool_, *id).GetFor(kWait);
-    ASSERT_TRUE(back.ok()) << back.status();
-    EXPECT_TRUE(*back == index) << dir;
-  }
-  EXPECT_TRUE(*IsEmptyDir(spill));
+  const std::string dir = tmp_.Sub("files");
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  Result<std::shared_ptr<const IndexFile>> file = testing::IndexFileOf(EncodeSnapshotIndex(index));
+  ASSERT_TRUE(file.ok()) << file.status();
+  Result<std::string> id =
+      PutIndexFile(*faulty_, *file, {.job_name = "job", .store_name = "a"}).GetFor(kWait);
+  ASSERT_TRUE(id.ok()) << id.status();
+  Result<SnapshotIndex> back = GetSnapshotIndex(*faulty_, pool_, *id).GetFor(kWait);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(*back == index);
+  Result<StoreIndexes> got =
+      GetStoreIndexes(*faulty_, pool_, WithMarkers({{"a", *id}}), {{"a", dir}}).GetFor(kWait);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->at("a").index_blob_id, *id);
+  EXPECT_TRUE(*got->at("a").index->ReadAll() == index);
+  EXPECT_TRUE(*IsEmptyDir(dir));  // the file has no name
+}
+
+TEST_F(SnapshotUtilTest, IndexFilesOfAStoreNotAskedForAreNotFetched) {
+  std::string a = PutIndex("a", "fa"), b = PutIndex("b", "fb");
+  Result<StoreIndexes> r = GetStoreIndexes(*faulty_, pool_, WithMarkers({{"a", a}, {"b", b}}),
+                                           {{"a", tmp_.path()}, {"c", tmp_.path()}})
+                               .GetFor(kWait);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_TRUE(*r->at("a").index->ReadAll() == indexes_["a"]);
+  EXPECT_EQ(faulty_->calls(Method::kGet), 1);
+  Result<StoreIndexes> foreign =
+      GetStoreIndexes(*faulty_, pool_, WithMarkers({{"b", a}}), {{"b", tmp_.path()}}).GetFor(kWait);
+  EXPECT_EQ(foreign.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(foreign.status().message().find("belongs to store 'a'"), std::string::npos);
 }
 
 TEST_F(SnapshotUtilTest, SyncAndAsyncErrorsSurfaceNamingStoreAndBlob) {

@@ -106,8 +106,8 @@ struct CommitEngine::State {
   mutable std::mutex mu;
   // Of the backed-up stores opened_at names; set by Open, shared with the backup and restore
   // managers, never copied; dropped by the first commit (a later restore fetches them).
-  std::shared_ptr<const StoreSnapshots> snapshots =  // GUARDED_BY(mu) after Open
-      std::make_shared<const StoreSnapshots>();
+  std::shared_ptr<const StoreIndexes> snapshots =  // GUARDED_BY(mu) after Open
+      std::make_shared<const StoreIndexes>();
   std::optional<Checkpoint> last;           // GUARDED_BY(mu)
   std::chrono::nanoseconds persist_time{};  // GUARDED_BY(mu)
 
@@ -182,14 +182,14 @@ Future<std::optional<Checkpoint>> CommitEngine::State::SelectKept() {
 }
 
 Future<void> CommitEngine::State::FetchSnapshots() {
-  std::vector<std::string> names;
+  std::map<std::string, std::string> dirs;  // each index file beside its store
   for (const StoreConfig& c : options.stores) {
-    if (c.BackedUp()) names.push_back(c.name);
+    if (c.BackedUp()) dirs.emplace(c.name, DirName(c.dir));
   }
-  if (names.empty() || !WithState()) return MakeReadyFuture();
-  return GetStoreSnapshots(store, executor, WithState(), names)
-      .Map(executor, [this](StoreSnapshots fetched) {
-        snapshots = std::make_shared<const StoreSnapshots>(std::move(fetched));
+  if (dirs.empty() || !WithState()) return MakeReadyFuture();
+  return GetStoreIndexes(store, executor, WithState(), dirs)
+      .Map(executor, [this](StoreIndexes fetched) {
+        snapshots = std::make_shared<const StoreIndexes>(std::move(fetched));
       });
 }
 
@@ -263,7 +263,7 @@ Future<std::map<std::string, StoreFigures>> CommitEngine::Restore() {
   auto restore =
       std::make_shared<RestoreManager>(st->store, st->executor, st->options.job, st->options.task,
                                        st->options.stores, st->options.restore, st->metrics);
-  std::shared_ptr<const StoreSnapshots> snapshots;
+  std::shared_ptr<const StoreIndexes> snapshots;
   {
     std::lock_guard<std::mutex> lock(st->mu);
     snapshots = st->snapshots;

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <map>
 #include <memory>
-#include <set>
 
 #include "index/codec.h"
 #include "util/fs.h"
@@ -81,127 +80,108 @@ Result<std::vector<Entry>> ListDir(const std::string& path, const DiffOptions& o
   return entries;
 }
 
-// Clears the removed lists of `dir` and its subdirectories.
-void StripRemoved(DirIndex& dir) {
-  dir.files_removed.clear();
-  dir.subdirs_removed.clear();
-  for (DirIndex& sub : dir.subdirs_present) StripRemoved(sub);
-}
-
 // Whether the local file `path` (metadata `now`) has the content of `recorded`. On a match
-// returns the FileIndex to retain: the old blobs with the local file's metadata.
-Result<std::optional<FileIndex>> MatchFile(const std::string& path, const FileMetadata& now,
-                                           const struct stat& st, const FileIndex& recorded) {
-  if (now.size != recorded.metadata.size) return std::optional<FileIndex>();
-  FileIndex kept = recorded;
+// `recorded` becomes the FileIndex to retain: the old blobs with the local file's metadata.
+Result<bool> MatchFile(const std::string& path, const FileMetadata& now, const struct stat& st,
+                       FileIndex& recorded) {
+  if (now.size != recorded.metadata.size) return false;
   if (SameIdentity(recorded.metadata, now)) {
-    kept.metadata = now;
-    return std::optional<FileIndex>(std::move(kept));
+    recorded.metadata = now;
+    return true;
   }
   auto hashed_at = std::chrono::system_clock::now();
   uint64_t size = 0;
   ASSIGN_OR_RETURN(Checksum sum, ChecksumLike(path, recorded, &size));
-  if (sum != recorded.checksum || size != recorded.metadata.size) {
-    return std::optional<FileIndex>();
-  }
-  kept.metadata = MetadataForIndex(st, hashed_at);
-  return std::optional<FileIndex>(std::move(kept));
-}
-
-// A DirDiff in which everything under `path` (at `depth` below the root) is new.
-Result<DirDiff> AddedDir(const std::string& path, std::string name, const DiffOptions& options,
-                         int depth);
-
-Result<DirDiff> Diff(const std::string& path, std::string name, const DirIndex& remote,
-                     const DiffOptions& options, int depth) {
-  if (depth > kMaxDirectoryDepth) {
-    return InvalidArgumentError("directories nested deeper than " +
-                                std::to_string(kMaxDirectoryDepth) + " levels: " + path);
-  }
-  ASSIGN_OR_RETURN(std::vector<Entry> entries, ListDir(path, options));
-  DirDiff diff;
-  diff.name = std::move(name);
-  std::map<std::string_view, const FileIndex*> remote_files;
-  for (const FileIndex& f : remote.files_present) remote_files.emplace(f.name, &f);
-  std::map<std::string_view, const DirIndex*> remote_dirs;
-  for (const DirIndex& d : remote.subdirs_present) remote_dirs.emplace(d.name, &d);
-  std::set<std::string_view> local_files, local_dirs;
-
-  for (const Entry& e : entries) {
-    std::string full = JoinPath(path, e.name);
-    if (S_ISDIR(e.st.st_mode)) {
-      local_dirs.insert(e.name);
-      auto it = remote_dirs.find(e.name);
-      if (it == remote_dirs.end()) {
-        ASSIGN_OR_RETURN(DirDiff added, AddedDir(full, e.name, options, depth + 1));
-        diff.subdirs_added.push_back(std::move(added));
-      } else {
-        ASSIGN_OR_RETURN(DirDiff sub, Diff(full, e.name, *it->second, options, depth + 1));
-        diff.subdirs_retained.push_back(std::move(sub));
-      }
-      continue;
-    }
-    local_files.insert(e.name);
-    FileMetadata now = FromStat(e.st);
-    auto it = remote_files.find(e.name);
-    if (it != remote_files.end()) {
-      ASSIGN_OR_RETURN(std::optional<FileIndex> kept, MatchFile(full, now, e.st, *it->second));
-      if (kept) {
-        diff.files_retained.push_back(std::move(*kept));
-        continue;
-      }
-      diff.files_removed.push_back(*it->second);  // changed: its old blobs go
-    }
-    diff.files_added.push_back(LocalFile{e.name, now});
-  }
-  for (const FileIndex& f : remote.files_present) {
-    if (!local_files.count(f.name)) diff.files_removed.push_back(f);
-  }
-  for (const DirIndex& d : remote.subdirs_present) {
-    if (local_dirs.count(d.name)) continue;
-    DirIndex removed = d;  // what it held is what goes; what it had removed went before
-    StripRemoved(removed);
-    diff.subdirs_removed.push_back(std::move(removed));
-  }
-  return diff;
-}
-
-Result<DirDiff> AddedDir(const std::string& path, std::string name, const DiffOptions& options,
-                         int depth) {
-  return Diff(path, std::move(name), DirIndex{}, options, depth);
+  if (sum != recorded.checksum || size != recorded.metadata.size) return false;
+  recorded.metadata = MetadataForIndex(st, hashed_at);
+  return true;
 }
 
 }  // namespace
 
-bool DirDiff::Empty() const {
-  if (!files_added.empty() || !files_removed.empty() || !subdirs_added.empty() ||
-      !subdirs_removed.empty()) {
-    return false;
-  }
-  return std::all_of(subdirs_retained.begin(), subdirs_retained.end(),
-                     [](const DirDiff& d) { return d.Empty(); });
+TreeDiff::TreeDiff(std::string local_dir, std::shared_ptr<const IndexFile> previous,
+                   DiffOptions options)
+    : root_(std::move(local_dir)), previous_(std::move(previous)), options_(std::move(options)) {
+  stack_.push_back(Pending{.parent = 0,
+                           .depth = 0,
+                           .previous = previous_ ? std::optional(previous_->root()) : std::nullopt,
+                           .listed_removed = false,
+                           .removed = false});
 }
 
-uint64_t DirDiff::FilesAdded() const {
-  uint64_t n = files_added.size();
-  for (const auto* list : {&subdirs_added, &subdirs_retained}) {
-    for (const DirDiff& d : *list) n += d.FilesAdded();
+Result<std::optional<DirDelta>> TreeDiff::Next() {
+  if (stack_.empty()) return std::optional<DirDelta>();
+  Pending p = std::move(stack_.back());
+  stack_.pop_back();
+  DirDelta delta{.number = next_number_++,
+                 .parent = p.parent,
+                 .name = p.name,
+                 .path = p.path,
+                 .listed_removed = p.listed_removed,
+                 .removed = p.removed};
+  IndexFile::Dir previous;
+  if (p.previous) {
+    ASSIGN_OR_RETURN(previous, previous_->ReadDir(*p.previous));
   }
-  return n;
+  if (!p.removed) {
+    RETURN_IF_ERROR(DiffLocal(p, std::move(previous), delta));
+    return std::optional<DirDelta>(std::move(delta));
+  }
+  // Gone: what it held goes too; what it had removed went before.
+  delta.files_retained = std::move(previous.files_present);
+  for (auto it = previous.subdirs_present.rbegin(); it != previous.subdirs_present.rend(); ++it) {
+    stack_.push_back(Pending{delta.number, it->name, JoinPath(p.path, it->name), p.depth + 1,
+                             std::move(*it), false, true});
+  }
+  return std::optional<DirDelta>(std::move(delta));
 }
 
-uint64_t DirDiff::BytesAdded() const {
-  uint64_t n = 0;
-  for (const LocalFile& f : files_added) n += f.metadata.size;
-  for (const auto* list : {&subdirs_added, &subdirs_retained}) {
-    for (const DirDiff& d : *list) n += d.BytesAdded();
+Status TreeDiff::DiffLocal(const Pending& p, IndexFile::Dir previous, DirDelta& delta) {
+  const std::string path = p.path.empty() ? root_ : JoinPath(root_, p.path);
+  if (p.depth > kMaxDirectoryDepth) {
+    return InvalidArgumentError("directories nested deeper than " +
+                                std::to_string(kMaxDirectoryDepth) + " levels: " + path);
   }
-  return n;
-}
-
-Result<DirDiff> DiffDir(const std::string& local_dir, const DirIndex& remote,
-                        const DiffOptions& options) {
-  return Diff(local_dir, "", remote, options, 0);
+  ASSIGN_OR_RETURN(std::vector<Entry> entries, ListDir(path, options_));
+  std::map<std::string_view, FileIndex*> remote_files;
+  for (FileIndex& f : previous.files_present) remote_files.emplace(f.name, &f);
+  std::map<std::string_view, IndexFile::DirRef*> remote_dirs;
+  for (IndexFile::DirRef& d : previous.subdirs_present) remote_dirs.emplace(d.name, &d);
+  std::vector<Pending> children;  // in name order
+  for (const Entry& e : entries) {
+    const std::string full = JoinPath(path, e.name);
+    const std::string rel = p.path.empty() ? e.name : JoinPath(p.path, e.name);
+    if (S_ISDIR(e.st.st_mode)) {
+      auto it = remote_dirs.find(e.name);
+      std::optional<IndexFile::DirRef> ref;
+      if (it != remote_dirs.end()) {
+        ref = std::move(*it->second);
+        remote_dirs.erase(it);
+      }
+      children.push_back(
+          Pending{delta.number, e.name, rel, p.depth + 1, std::move(ref), false, false});
+      continue;
+    }
+    const FileMetadata now = FromStat(e.st);
+    auto it = remote_files.find(e.name);
+    if (it != remote_files.end()) {
+      FileIndex& recorded = *it->second;
+      remote_files.erase(it);
+      ASSIGN_OR_RETURN(bool same, MatchFile(full, now, e.st, recorded));
+      (same ? delta.files_retained : delta.files_removed).push_back(std::move(recorded));
+      if (same) continue;  // else changed: its old blobs go
+    }
+    delta.files_added.push_back(LocalFile{e.name, now});
+  }
+  for (auto& [name, f] : remote_files) delta.files_removed.push_back(std::move(*f));
+  for (auto& [name, d] : remote_dirs) {
+    children.push_back(Pending{delta.number, d->name, JoinPath(p.path, d->name), p.depth + 1,
+                               std::move(*d), true, true});
+  }
+  std::sort(children.begin(), children.end(),
+            [](const Pending& a, const Pending& b) { return a.name < b.name; });
+  for (auto it = children.rbegin(); it != children.rend(); ++it) stack_.push_back(std::move(*it));
+  return Status::Ok();
 }
 
 Result<Checksum> ChecksumLike(const std::string& path, const FileIndex& like, uint64_t* size) {

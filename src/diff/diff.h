@@ -1,28 +1,37 @@
-// The delta between a local directory and the directory index of its last snapshot.
+// The delta between a local directory tree and the index of its last snapshot.
 //
-// For backup, DiffDir says which files to upload (new or changed), which to keep (their
-// blobs are reused), which to remove, and the same for subdirectories, recursively.
+// For backup, TreeDiff says, one directory at a time, which files to upload (new or
+// changed), which to keep (their blobs are reused), which to remove, and which
+// directories are gone. It reads the previous index from an IndexFile a directory at a
+// time, so memory stays within the largest directory whatever the size of the tree.
 //
 // A file is unchanged only when its content checksum matches. The checksum recorded in the
 // index is reused without reading the file while the file's stat identity is the recorded
 // one (docs/format.md, "Checksum reuse"); otherwise the file is hashed.
 //
 // Example:
-//   ASSIGN_OR_RETURN(DirDiff diff, DiffDir("/state/store-ckpt-42", previous.root, {}));
-//   // upload diff.files_added, keep diff.files_retained, delete diff.files_removed later
+//   TreeDiff diff("/state/store-ckpt-42", previous_index, {});
+//   while (true) {
+//     ASSIGN_OR_RETURN(std::optional<DirDelta> dir, diff.Next());
+//     if (!dir) break;
+//     // upload dir->files_added, keep dir->files_retained, delete dir->files_removed later
+//   }
 //
-// DiffDir only reads the local tree, on the calling thread.
+// TreeDiff only reads the local tree and the index, on the calling thread.
 #ifndef BLOBSTATE_DIFF_DIFF_H_
 #define BLOBSTATE_DIFF_DIFF_H_
 
 #include <sys/stat.h>
 
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "blobstate/index.h"
 #include "blobstate/status.h"
+#include "index/index_file.h"
 
 namespace blobstate {
 
@@ -32,21 +41,21 @@ struct LocalFile {
   FileMetadata metadata;  // from lstat; identity trusted per docs/format.md
 };
 
-struct DirDiff {
-  std::string name;                       // empty for the root
-  std::vector<LocalFile> files_added;     // new or changed: upload
+// One directory of the new snapshot.
+struct DirDelta {
+  size_t number = 0;  // in the order TreeDiff::Next gives them: the root is 0
+  size_t parent = 0;  // the number of the parent (the root's is 0)
+  std::string name;   // empty for the root
+  std::string path;   // below the local root: "" for the root, else "a/b"
+  // Gone since the last snapshot (nothing of it is local): listed_removed for the top of
+  // such a subtree, which its parent lists as removed; removed for all of it.
+  bool listed_removed = false;
+  bool removed = false;
+  std::vector<LocalFile> files_added;     // new or changed: upload. Never in a removed one.
   std::vector<FileIndex> files_retained;  // unchanged content: keep the blobs (metadata
-                                          // refreshed from the local file)
+                                          // refreshed from the local file). In a removed
+                                          // directory: the files it held, gone too.
   std::vector<FileIndex> files_removed;   // gone or changed: delete the blobs after commit
-  std::vector<DirDiff> subdirs_added;     // new: everything under them is in files_added
-  std::vector<DirDiff> subdirs_retained;  // present before and now: diffed recursively
-  std::vector<DirIndex> subdirs_removed;  // gone: every blob under them is deleted
-
-  // Whether nothing was added or removed at any depth.
-  bool Empty() const;
-  // The number and bytes of files to upload, at every depth.
-  uint64_t FilesAdded() const;
-  uint64_t BytesAdded() const;
 };
 
 struct DiffOptions {
@@ -55,12 +64,37 @@ struct DiffOptions {
   std::vector<std::string> excluded_names;
 };
 
-// Diffs the directory `local_dir` against `remote`, the root of the previous snapshot (an
-// empty DirIndex for the first one). Errors name the path: kInvalidArgument for a symlink,
-// device, fifo or socket (not supported in stores) or a name that cannot be in an index;
-// kNotFound if `local_dir` is missing; I/O errors as they come.
-Result<DirDiff> DiffDir(const std::string& local_dir, const DirIndex& remote,
-                        const DiffOptions& options);
+class TreeDiff {
+ public:
+  // Diffs the directory `local_dir` against `previous`, the index of the last snapshot
+  // (null for the first one).
+  TreeDiff(std::string local_dir, std::shared_ptr<const IndexFile> previous, DiffOptions options);
+
+  // The next directory: each before what is under it, siblings by name; nullopt after the
+  // last. Errors name the path: kInvalidArgument for a symlink, device, fifo or socket (not
+  // supported in stores), a name that cannot be in an index, or nesting deeper than an
+  // index may hold; kNotFound if `local_dir` is missing; the previous index's errors
+  // (IndexFile::ReadDir); I/O errors as they come. No call may follow an error.
+  Result<std::optional<DirDelta>> Next();
+
+ private:
+  struct Pending {
+    size_t parent;
+    std::string name;
+    std::string path;
+    int depth;
+    std::optional<IndexFile::DirRef> previous;  // its entry in the previous index
+    bool listed_removed;
+    bool removed;
+  };
+  Status DiffLocal(const Pending& p, IndexFile::Dir previous, DirDelta& delta);
+
+  const std::string root_;
+  const std::shared_ptr<const IndexFile> previous_;
+  const DiffOptions options_;
+  std::vector<Pending> stack_;
+  size_t next_number_ = 0;
+};
 
 // The checksum of the local file at `path`, taken the way `like` records its own (one
 // read): part by part at `like`'s offsets, composed by FileChecksumOfParts, when its parts

@@ -4,11 +4,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
 
 #include "index/codec.h"
+#include "index/index_testing.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -49,43 +51,78 @@ void Age(const std::string& path) {
   ASSERT_EQ(utimes(path.c_str(), tv), 0);
 }
 
-// The index a backup of `diff` would produce, with a made-up blob per file.
-DirIndex IndexFromDiff(const std::string& root, const DirDiff& diff) {
-  DirIndex out;
-  out.name = diff.name;
-  out.files_present = diff.files_retained;
-  for (const LocalFile& f : diff.files_added) {
-    std::string path = JoinPath(root, f.name);
-    FileIndex fi;
-    fi.name = f.name;
-    struct stat st;
-    EXPECT_EQ(lstat(path.c_str(), &st), 0);
-    fi.metadata = MetadataForIndex(st, std::chrono::system_clock::now());
-    fi.checksum = *HashFile(path);
-    if (fi.metadata.size > 0) fi.blobs.push_back({"blob-" + path, 0});
-    out.files_present.push_back(std::move(fi));
+// Every directory TreeDiff gives for `dir` against `previous` (the root of the last
+// snapshot), in order.
+Result<std::vector<DirDelta>> DiffAll(const std::string& dir, const DirIndex& previous,
+                                      DiffOptions options = {}) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const IndexFile> index,
+                   testing::IndexFileOf(EncodeSnapshotIndex(SnapshotIndex{.root = previous})));
+  TreeDiff diff(dir, std::move(index), std::move(options));
+  std::vector<DirDelta> out;
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<DirDelta> next, diff.Next());
+    if (!next) return out;
+    out.push_back(std::move(*next));
   }
-  for (const auto* list : {&diff.subdirs_added, &diff.subdirs_retained}) {
-    for (const DirDiff& d : *list) {
-      out.subdirs_present.push_back(IndexFromDiff(JoinPath(root, d.name), d));
-    }
-  }
-  return out;
 }
 
-// The paths of a diff, flattened: "+f" added, "=f" retained, "-f" removed, "+d/" added
-// directory, "-d/" removed directory.
-std::set<std::string> Flatten(const DirDiff& diff, const std::string& prefix = "") {
-  std::set<std::string> out;
-  for (const LocalFile& f : diff.files_added) out.insert("+" + prefix + f.name);
-  for (const FileIndex& f : diff.files_retained) out.insert("=" + prefix + f.name);
-  for (const FileIndex& f : diff.files_removed) out.insert("-" + prefix + f.name);
-  for (const DirIndex& d : diff.subdirs_removed) out.insert("-" + prefix + d.name + "/");
-  for (const DirDiff& d : diff.subdirs_added) {
-    out.insert("+" + prefix + d.name + "/");
-    out.merge(Flatten(d, prefix + d.name + "/"));
+// The index a backup of `deltas` of the local tree `root` would produce, with a made-up
+// blob per file.
+DirIndex IndexFromDiff(const std::string& root, const std::vector<DirDelta>& deltas) {
+  std::vector<DirIndex> dirs(deltas.size());
+  for (const DirDelta& d : deltas) {
+    DirIndex& out = dirs[d.number];
+    out.name = d.name;
+    out.files_present = d.files_retained;
+    for (const LocalFile& f : d.files_added) {
+      std::string path = JoinPath(JoinPath(root, d.path), f.name);
+      FileIndex fi;
+      fi.name = f.name;
+      struct stat st;
+      EXPECT_EQ(lstat(path.c_str(), &st), 0);
+      fi.metadata = MetadataForIndex(st, std::chrono::system_clock::now());
+      fi.checksum = *HashFile(path);
+      if (fi.metadata.size > 0) fi.blobs.push_back({"blob-" + path, 0});
+      out.files_present.push_back(std::move(fi));
+    }
   }
-  for (const DirDiff& d : diff.subdirs_retained) out.merge(Flatten(d, prefix + d.name + "/"));
+  for (size_t i = deltas.size(); i-- > 1;) {  // children come after their parents
+    if (deltas[i].removed) continue;
+    auto& siblings = dirs[deltas[i].parent].subdirs_present;
+    siblings.insert(siblings.begin(), std::move(dirs[i]));
+  }
+  return dirs.empty() ? DirIndex{} : std::move(dirs[0]);
+}
+
+// Whether `index` has the directory `path` ("a/b").
+bool HasDir(const DirIndex& index, const std::string& path) {
+  const DirIndex* at = &index;
+  size_t start = 0;
+  while (start < path.size()) {
+    const size_t slash = std::min(path.find('/', start), path.size());
+    const std::string name = path.substr(start, slash - start);
+    auto it = std::find_if(at->subdirs_present.begin(), at->subdirs_present.end(),
+                           [&](const DirIndex& d) { return d.name == name; });
+    if (it == at->subdirs_present.end()) return false;
+    at = &*it;
+    start = slash + 1;
+  }
+  return true;
+}
+
+// The paths of a diff against `previous`, flattened: "+f" added, "=f" retained, "-f"
+// removed, "+d/" a directory new since `previous`, "-d/" a removed directory.
+std::set<std::string> Flatten(const std::vector<DirDelta>& deltas, const DirIndex& previous) {
+  std::set<std::string> out;
+  for (const DirDelta& d : deltas) {
+    const std::string prefix = d.path.empty() ? "" : d.path + "/";
+    if (d.listed_removed) out.insert("-" + prefix);
+    if (d.removed) continue;
+    if (!d.path.empty() && !HasDir(previous, d.path)) out.insert("+" + prefix);
+    for (const LocalFile& f : d.files_added) out.insert("+" + prefix + f.name);
+    for (const FileIndex& f : d.files_retained) out.insert("=" + prefix + f.name);
+    for (const FileIndex& f : d.files_removed) out.insert("-" + prefix + f.name);
+  }
   return out;
 }
 
@@ -102,13 +139,13 @@ TEST_P(DiffTableTest, DiffsAgainstPreviousSnapshot) {
   const DiffCase& c = GetParam();
   TempDir dir;
   Write(dir.path(), c.before);
-  Result<DirDiff> first = DiffDir(dir.path(), DirIndex{}, {});
+  Result<std::vector<DirDelta>> first = DiffAll(dir.path(), DirIndex{});
   ASSERT_TRUE(first.ok()) << first.status();
   DirIndex previous = IndexFromDiff(dir.path(), *first);
   c.change(dir.path());
-  Result<DirDiff> second = DiffDir(dir.path(), previous, {});
+  Result<std::vector<DirDelta>> second = DiffAll(dir.path(), previous);
   ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_EQ(Flatten(*second), c.expected);
+  EXPECT_EQ(Flatten(*second, previous), c.expected);
 }
 
 const Tree kBase = {{"a", "alpha"}, {"b", "bravo"}, {"d/c", "charlie"}, {"d/e/f", "foxtrot"}};
@@ -181,7 +218,7 @@ TEST(DiffTest, RejectsSymlinkNamingIt) {
   TempDir dir;
   Write(dir.path(), {{"real", "x"}});
   ASSERT_EQ(symlink("real", (dir.path() + "/link").c_str()), 0);
-  Result<DirDiff> d = DiffDir(dir.path(), DirIndex{}, {});
+  Result<std::vector<DirDelta>> d = DiffAll(dir.path(), DirIndex{});
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(d.status().message().find(dir.path() + "/link"), std::string::npos);
@@ -190,7 +227,7 @@ TEST(DiffTest, RejectsSymlinkNamingIt) {
 TEST(DiffTest, RejectsFifo) {
   TempDir dir;
   ASSERT_EQ(mkfifo((dir.path() + "/pipe").c_str(), 0600), 0);
-  EXPECT_EQ(DiffDir(dir.path(), DirIndex{}, {}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(DiffAll(dir.path(), DirIndex{}).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(DiffTest, RejectsTreesNestedDeeperThanAnIndexMayHold) {
@@ -198,38 +235,37 @@ TEST(DiffTest, RejectsTreesNestedDeeperThanAnIndexMayHold) {
   std::string path = dir.path();
   for (int i = 0; i < kMaxDirectoryDepth; ++i) path += "/d";
   ASSERT_TRUE(MakeDirs(path).ok());
-  EXPECT_TRUE(DiffDir(dir.path(), DirIndex{}, {}).ok());  // exactly the limit is fine
+  EXPECT_TRUE(DiffAll(dir.path(), DirIndex{}).ok());  // exactly the limit is fine
   ASSERT_TRUE(MakeDirs(path + "/d").ok());
-  Result<DirDiff> deeper = DiffDir(dir.path(), DirIndex{}, {});
+  Result<std::vector<DirDelta>> deeper = DiffAll(dir.path(), DirIndex{});
   EXPECT_EQ(deeper.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(deeper.status().message().find("deeper than 256"), std::string::npos);
 }
 
 TEST(DiffTest, MissingDirIsNotFound) {
-  EXPECT_EQ(DiffDir("/nonexistent/blobstate", DirIndex{}, {}).status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(DiffAll("/nonexistent/blobstate", DirIndex{}).status().code(), StatusCode::kNotFound);
 }
 
 TEST(DiffTest, ExcludedNamesAreIgnored) {
   TempDir dir;
   Write(dir.path(), {{"a", "x"}, {"OFFSET", "17"}, {"sub/OFFSET", "3"}});
-  Result<DirDiff> d = DiffDir(dir.path(), DirIndex{}, {.excluded_names = {"OFFSET"}});
+  Result<std::vector<DirDelta>> d = DiffAll(dir.path(), DirIndex{}, {.excluded_names = {"OFFSET"}});
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(Flatten(*d), (std::set<std::string>{"+a", "+sub/"}));
+  EXPECT_EQ(Flatten(*d, DirIndex{}), (std::set<std::string>{"+a", "+sub/"}));
 }
 
 TEST(DiffTest, ReusesChecksumWhileIdentityUnchanged) {
   TempDir dir;
   Write(dir.path(), {{"sst", "original content"}});
   Age(dir.path() + "/sst");
-  DirIndex previous = IndexFromDiff(dir.path(), *DiffDir(dir.path(), DirIndex{}, {}));
+  DirIndex previous = IndexFromDiff(dir.path(), *DiffAll(dir.path(), DirIndex{}));
   ASSERT_NE(previous.files_present[0].metadata.inode, 0u);
   // Same inode, size and mtime: the recorded checksum is trusted without reading, so a
   // checksum that disagrees with the content goes unnoticed (proving the file was not read).
   previous.files_present[0].checksum = Checksum{1, 2};
-  Result<DirDiff> d = DiffDir(dir.path(), previous, {});
+  Result<std::vector<DirDelta>> d = DiffAll(dir.path(), previous);
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(Flatten(*d), (std::set<std::string>{"=sst"}));
+  EXPECT_EQ(Flatten(*d, previous), (std::set<std::string>{"=sst"}));
 }
 
 TEST(DiffTest, HardLinkedCheckpointReusesChecksum) {
@@ -237,40 +273,40 @@ TEST(DiffTest, HardLinkedCheckpointReusesChecksum) {
   Write(dir.path(), {{"ckpt-1/000001.sst", "sst bytes"}});
   Age(dir.path() + "/ckpt-1/000001.sst");
   DirIndex previous =
-      IndexFromDiff(dir.path() + "/ckpt-1", *DiffDir(dir.path() + "/ckpt-1", DirIndex{}, {}));
+      IndexFromDiff(dir.path() + "/ckpt-1", *DiffAll(dir.path() + "/ckpt-1", DirIndex{}));
   previous.files_present[0].checksum = Checksum{7, 7};  // only a reuse keeps this
   ASSERT_TRUE(MakeDirs(dir.path() + "/ckpt-2").ok());
   ASSERT_EQ(link((dir.path() + "/ckpt-1/000001.sst").c_str(),
                  (dir.path() + "/ckpt-2/000001.sst").c_str()),
             0);  // changes ctime, not identity
-  Result<DirDiff> d = DiffDir(dir.path() + "/ckpt-2", previous, {});
+  Result<std::vector<DirDelta>> d = DiffAll(dir.path() + "/ckpt-2", previous);
   ASSERT_TRUE(d.ok());
-  ASSERT_EQ(d->files_retained.size(), 1u);
-  EXPECT_EQ(d->files_retained[0].checksum, (Checksum{7, 7}));
+  ASSERT_EQ((*d)[0].files_retained.size(), 1u);
+  EXPECT_EQ((*d)[0].files_retained[0].checksum, (Checksum{7, 7}));
 }
 
 TEST(DiffTest, RacilyFreshFileIsHashedAgain) {
   TempDir dir;
   Write(dir.path(), {{"f", "content"}});  // mtime is now: racily fresh
-  DirIndex previous = IndexFromDiff(dir.path(), *DiffDir(dir.path(), DirIndex{}, {}));
+  DirIndex previous = IndexFromDiff(dir.path(), *DiffAll(dir.path(), DirIndex{}));
   EXPECT_EQ(previous.files_present[0].metadata.inode, 0u);
   previous.files_present[0].checksum = Checksum{1, 2};  // wrong: a re-hash must notice
-  Result<DirDiff> d = DiffDir(dir.path(), previous, {});
+  Result<std::vector<DirDelta>> d = DiffAll(dir.path(), previous);
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(Flatten(*d), (std::set<std::string>{"+f", "-f"}));
+  EXPECT_EQ(Flatten(*d, previous), (std::set<std::string>{"+f", "-f"}));
 }
 
 TEST(DiffTest, ChangedContentWithSameSizeAndMtimeIsDetectedWhenIdentityDiffers) {
   TempDir dir;
   Write(dir.path(), {{"f", "aaaa"}});
   Age(dir.path() + "/f");
-  DirIndex previous = IndexFromDiff(dir.path(), *DiffDir(dir.path(), DirIndex{}, {}));
+  DirIndex previous = IndexFromDiff(dir.path(), *DiffAll(dir.path(), DirIndex{}));
   // Replace the file (new inode) with other bytes of the same size and the same mtime.
   Write(dir.path(), {{"f", "bbbb"}});
   Age(dir.path() + "/f");
-  Result<DirDiff> d = DiffDir(dir.path(), previous, {});
+  Result<std::vector<DirDelta>> d = DiffAll(dir.path(), previous);
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(Flatten(*d), (std::set<std::string>{"+f", "-f"}));
+  EXPECT_EQ(Flatten(*d, previous), (std::set<std::string>{"+f", "-f"}));
 }
 
 // A file recorded part by part (index version 2) is compared by hashing the local file at
@@ -301,14 +337,46 @@ TEST(ChecksumLikeTest, HashesTheWayTheRecordedFileWasHashed) {
   EXPECT_EQ(*ChecksumLike(dir.path() + "/f", whole, &size), whole.checksum);
 }
 
-TEST(DiffTest, CountsFilesAndBytesToUpload) {
+TEST(DiffTest, GivesParentsBeforeChildrenAndSiblingsByName) {
   TempDir dir;
-  Write(dir.path(), {{"a", "12345"}, {"d/b", "123"}, {"d/e/c", ""}});
-  Result<DirDiff> d = DiffDir(dir.path(), DirIndex{}, {});
-  ASSERT_TRUE(d.ok());
-  EXPECT_EQ(d->FilesAdded(), 3u);
-  EXPECT_EQ(d->BytesAdded(), 8u);
-  EXPECT_FALSE(d->Empty());
+  Write(dir.path(), {{"b/x", "1"}, {"a/y/z", "2"}, {"c/", ""}, {"f", "3"}});
+  Result<std::vector<DirDelta>> d = DiffAll(dir.path(), DirIndex{});
+  ASSERT_TRUE(d.ok()) << d.status();
+  std::vector<std::string> paths;
+  for (const DirDelta& delta : *d) {
+    EXPECT_EQ(delta.number, paths.size());
+    if (delta.number > 0) {
+      EXPECT_EQ((*d)[delta.parent].path, DirName("/" + delta.path).substr(1));
+    }
+    paths.push_back(delta.path);
+  }
+  EXPECT_EQ(paths, (std::vector<std::string>{"", "a", "a/y", "b", "c"}));
+}
+
+TEST(DiffTest, ARemovedDirectoryListsWhatItHeldAsGone) {
+  TempDir dir;
+  Write(dir.path(), {{"keep", "k"}, {"gone/a", "1"}, {"gone/sub/b", "22"}});
+  DirIndex previous = IndexFromDiff(dir.path(), *DiffAll(dir.path(), DirIndex{}));
+  ASSERT_TRUE(RemoveAll(dir.path() + "/gone").ok());
+  Result<std::vector<DirDelta>> d = DiffAll(dir.path(), previous);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(d->size(), 3u);
+  EXPECT_TRUE((*d)[1].listed_removed && (*d)[1].removed);
+  EXPECT_EQ((*d)[1].files_retained.size(), 1u);  // "a", listed in the removed directory
+  EXPECT_TRUE(!(*d)[2].listed_removed && (*d)[2].removed);
+  EXPECT_EQ((*d)[2].path, "gone/sub");
+  EXPECT_EQ((*d)[2].files_retained[0].name, "b");
+}
+
+TEST(DiffTest, ACorruptPreviousIndexFailsNamingTheDirectory) {
+  TempDir dir;
+  Write(dir.path(), {{"d/f", "x"}});
+  DirIndex previous = IndexFromDiff(dir.path(), *DiffAll(dir.path(), DirIndex{}));
+  previous.subdirs_present[0].files_present.push_back(previous.subdirs_present[0].files_present[0]);
+  Result<std::vector<DirDelta>> d = DiffAll(dir.path(), previous);
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(d.status().message().find("dir \"d\": duplicate name \"f\""), std::string::npos)
+      << d.status();
 }
 
 }  // namespace

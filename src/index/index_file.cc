@@ -34,7 +34,7 @@ class FieldReader {
   Result<WireField> Next() {
     const uint64_t left = end_ - pos_;
     ASSIGN_OR_RETURN(std::string_view window,
-                     Window(pos_, std::min<uint64_t>(left, kMaxFieldHeaderBytes)));
+                     Window(pos_, std::min<uint64_t>(left, kMaxFieldHeaderBytes), kHeaderChunk));
     size_t header = 0;
     ASSIGN_OR_RETURN(WireField f, ParseFieldHeader(window, left, &header));
     pos_ += header;
@@ -44,16 +44,21 @@ class FieldReader {
   }
   uint64_t value_offset() const { return value_offset_; }
   // The value of `f`, the field Next returned last; valid until the next call.
-  Result<std::string_view> Value(const WireField& f) { return Window(value_offset_, f.number); }
+  Result<std::string_view> Value(const WireField& f) {
+    return Window(value_offset_, f.number, kValueChunk);
+  }
 
  private:
-  static constexpr uint64_t kChunk = 64 << 10;
+  // How much a refill reads at least: a little for a field's header (the value may be a
+  // subdirectory, skipped), more for a value (files follow one another).
+  static constexpr uint64_t kHeaderChunk = 4 << 10;
+  static constexpr uint64_t kValueChunk = 64 << 10;
 
-  // Bytes [at, at + n) of the file, from the buffer, refilled from `at` if they are not
-  // all in it.
-  Result<std::string_view> Window(uint64_t at, uint64_t n) {
+  // Bytes [at, at + n) of the file, from the buffer, refilled from `at` with at least
+  // `chunk` bytes (or what is left of the message) if they are not all in it.
+  Result<std::string_view> Window(uint64_t at, uint64_t n, uint64_t chunk) {
     if (at < buffer_at_ || at + n > buffer_at_ + buffer_.size()) {
-      const uint64_t want = std::max(n, std::min(kChunk, end_ - at));
+      const uint64_t want = std::max(n, std::min(chunk, end_ - at));
       buffer_.resize(want);
       ASSIGN_OR_RETURN(size_t got, file_.ReadAt(buffer_.data(), want, at));
       buffer_.resize(got);
@@ -101,16 +106,23 @@ class FramedDecoder {
 }  // namespace
 
 Result<std::shared_ptr<const IndexFile>> IndexFile::Open(File file) {
+  return Open(std::move(file), /*verify=*/true);
+}
+
+Result<std::shared_ptr<const IndexFile>> IndexFile::Open(File file, bool verify) {
   std::shared_ptr<IndexFile> index(new IndexFile(std::move(file)));
   ASSIGN_OR_RETURN(struct stat st, index->file_.Stat());
   index->size_ = static_cast<uint64_t>(st.st_size);
   char head[kEnvelopeHeaderSize];
   ASSIGN_OR_RETURN(size_t got, index->file_.ReadAt(head, sizeof(head), 0));
-  ASSIGN_OR_RETURN(index->version_,
-                   CheckEnvelopeHeader(std::string_view(head, got), index->size_,
-                                       kSnapshotIndexMagic, "snapshot index",
-                                       kSnapshotIndexFormatVersion));
+  ASSIGN_OR_RETURN(index->version_, CheckEnvelopeHeader(std::string_view(head, got), index->size_,
+                                                        kSnapshotIndexMagic, "snapshot index",
+                                                        kSnapshotIndexFormatVersion));
   const uint64_t checked = index->size_ - kEnvelopeTrailerSize;
+  if (!verify) {
+    RETURN_IF_ERROR(index->ReadHeader());
+    return std::shared_ptr<const IndexFile>(std::move(index));
+  }
   Hasher64 hash;
   IoBuffer buffer(kIoChunkSize);
   for (uint64_t at = 0; at < checked;) {
@@ -123,8 +135,8 @@ Result<std::shared_ptr<const IndexFile>> IndexFile::Open(File file) {
   char trailer[kEnvelopeTrailerSize];
   ASSIGN_OR_RETURN(got, index->file_.ReadAt(trailer, sizeof(trailer), checked));
   if (got < sizeof(trailer)) return DataLossError("snapshot index file shrank while read");
-  RETURN_IF_ERROR(CheckEnvelopeChecksum(std::string_view(trailer, sizeof(trailer)),
-                                        hash.Finish(), "snapshot index"));
+  RETURN_IF_ERROR(CheckEnvelopeChecksum(std::string_view(trailer, sizeof(trailer)), hash.Finish(),
+                                        "snapshot index"));
   RETURN_IF_ERROR(index->ReadHeader());
   return std::shared_ptr<const IndexFile>(std::move(index));
 }
@@ -181,8 +193,8 @@ Result<IndexFile::Dir> IndexFile::ReadDir(const DirRef& ref) const {
     if (f->id == kDirSubdirsPresent || f->id == kDirSubdirsRemoved) {
       const bool removed = f->id == kDirSubdirsRemoved;
       std::vector<DirRef>& list = removed ? dir.subdirs_removed : dir.subdirs_present;
-      auto node = std::make_shared<PathNode>(
-          PathNode{ref.path, "", list.size(), removed || ref.removed});
+      auto node =
+          std::make_shared<PathNode>(PathNode{ref.path, "", list.size(), removed || ref.removed});
       DirRef sub{.offset = reader.value_offset(),
                  .length = f->number,
                  .depth = ref.depth + 1,
@@ -209,8 +221,8 @@ Result<IndexFile::Dir> IndexFile::ReadDir(const DirRef& ref) const {
   std::vector<std::string_view> subdirs;
   subdirs.reserve(dir.subdirs_present.size() + dir.files_present.size());
   for (const DirRef& d : dir.subdirs_present) subdirs.push_back(d.name);
-  RETURN_IF_ERROR(decoder.ValidateDir(dir.name, dir.files_present, std::move(subdirs),
-                                      ref.depth == 0));
+  RETURN_IF_ERROR(
+      decoder.ValidateDir(dir.name, dir.files_present, std::move(subdirs), ref.depth == 0));
   return dir;
 }
 
@@ -233,19 +245,27 @@ Result<std::string> IndexFile::ReadName(const DirRef& ref, const PathNode* node)
   return name;
 }
 
-Status IndexFile::VisitFiles(const FileVisitor& visit) const {
-  std::vector<DirRef> stack{root_};
-  while (!stack.empty()) {
-    DirRef ref = std::move(stack.back());
-    stack.pop_back();
-    ASSIGN_OR_RETURN(Dir dir, ReadDir(ref));
-    for (const FileIndex& f : dir.files_present) visit(f, ref.removed);
-    for (const FileIndex& f : dir.files_removed) visit(f, true);
-    for (auto* list : {&dir.subdirs_removed, &dir.subdirs_present}) {
-      for (auto it = list->rbegin(); it != list->rend(); ++it) stack.push_back(std::move(*it));
-    }
+Result<std::optional<IndexFile::Dir>> IndexFile::Cursor::Next(bool* removed) {
+  if (stack_.empty()) return std::optional<Dir>();
+  const DirRef ref = std::move(stack_.back());
+  stack_.pop_back();
+  ASSIGN_OR_RETURN(Dir dir, file_.ReadDir(ref));
+  for (auto* list : {&dir.subdirs_removed, &dir.subdirs_present}) {
+    for (auto it = list->rbegin(); it != list->rend(); ++it) stack_.push_back(*it);
   }
-  return Status::Ok();
+  *removed = ref.removed;
+  return std::optional<Dir>(std::move(dir));
+}
+
+Status IndexFile::VisitFiles(const FileVisitor& visit) const {
+  Cursor cursor(*this);
+  while (true) {
+    bool removed = false;
+    ASSIGN_OR_RETURN(std::optional<Dir> dir, cursor.Next(&removed));
+    if (!dir) return Status::Ok();
+    for (const FileIndex& f : dir->files_present) visit(f, removed);
+    for (const FileIndex& f : dir->files_removed) visit(f, true);
+  }
 }
 
 Result<DirIndex> IndexFile::ReadTree(const DirRef& ref) const {

@@ -74,6 +74,19 @@ class IndexFile {
   // early.
   Result<Dir> ReadDir(const DirRef& ref) const;
 
+  // Every directory, depth first (each before what is under it), removed ones included:
+  // for a reader that needs every file once, a directory at a time. `file` must outlive it.
+  class Cursor {
+   public:
+    explicit Cursor(const IndexFile& file) : file_(file), stack_{file.root()} {}
+    // The next directory (with `removed` for its files present), or nullopt after the last.
+    Result<std::optional<Dir>> Next(bool* removed);
+
+   private:
+    const IndexFile& file_;
+    std::vector<DirRef> stack_;
+  };
+
   // Every file, each directory's once it is read: `visit(file, removed)` as
   // DecodeSnapshotIndexFiles. Directories are read depth first.
   Status VisitFiles(const FileVisitor& visit) const;
@@ -81,7 +94,11 @@ class IndexFile {
   Result<SnapshotIndex> ReadAll() const;
 
  private:
+  friend class IndexWriter;  // opens what it wrote without hashing it again
+
   explicit IndexFile(File file) : file_(std::move(file)) {}
+  // Open, trusting the checksum when `verify` is false.
+  static Result<std::shared_ptr<const IndexFile>> Open(File file, bool verify);
   Status ReadHeader();
   Result<std::string> ReadName(const DirRef& ref, const PathNode* node) const;
   Result<DirIndex> ReadTree(const DirRef& ref) const;

@@ -19,19 +19,26 @@ using testing::IndexFileOf;
 using testing::ReadThroughFile;
 
 // Writes `index` with an IndexWriter, its directories' files given in a shuffled order.
-Result<std::shared_ptr<const IndexFile>> WriteShuffled(const SnapshotIndex& index,
-                                                       uint32_t seed) {
+Result<std::shared_ptr<const IndexFile>> WriteShuffled(const SnapshotIndex& index, uint32_t seed) {
   ASSIGN_OR_RETURN(auto writer, IndexWriter::Create(""));
   std::vector<std::pair<IndexWriter::DirId, const DirIndex*>> dirs;
   auto add = [&](auto& self, IndexWriter::DirId id, const DirIndex& d) -> void {
     dirs.emplace_back(id, &d);
-    for (const DirIndex& sub : d.subdirs_present) self(self, writer->AddDir(id, sub.name, false), sub);
-    for (const DirIndex& sub : d.subdirs_removed) self(self, writer->AddDir(id, sub.name, true), sub);
+    for (const DirIndex& sub : d.subdirs_present)
+      self(self, writer->AddDir(id, sub.name, false), sub);
+    for (const DirIndex& sub : d.subdirs_removed)
+      self(self, writer->AddDir(id, sub.name, true), sub);
   };
   add(add, writer->root(), index.root);
   std::shuffle(dirs.begin(), dirs.end(), std::mt19937(seed));
   for (const auto& [id, d] : dirs) {
-    RETURN_IF_ERROR(writer->SetFiles(id, d->files_present, d->files_removed));
+    // Present files in two calls, as a backup gives retained files, then uploaded ones.
+    const size_t half = d->files_present.size() / 2;
+    RETURN_IF_ERROR(writer->AppendFiles(
+        id, std::vector<FileIndex>(d->files_present.begin(), d->files_present.begin() + half), {}));
+    RETURN_IF_ERROR(writer->AppendFiles(
+        id, std::vector<FileIndex>(d->files_present.begin() + half, d->files_present.end()),
+        d->files_removed));
   }
   return writer->Finish(index);
 }
@@ -43,8 +50,8 @@ std::string Contents(const IndexFile& file) {
 }
 
 std::vector<SnapshotIndex> Samples() {
-  return {testing::EmptyStoreIndex(), testing::NestedTreeIndex(), testing::UnicodeNamesIndex(),
-          testing::PartChecksumsIndex(), testing::WideIndex(2500), SnapshotIndex{}};
+  return {testing::EmptyStoreIndex(),    testing::NestedTreeIndex(), testing::UnicodeNamesIndex(),
+          testing::PartChecksumsIndex(), testing::WideIndex(2500),   SnapshotIndex{}};
 }
 
 TEST(IndexFileTest, ReadsWhatTheDecoderReads) {
@@ -92,9 +99,10 @@ TEST(IndexFileTest, VisitsEveryFileAsTheFileByFileDecoder) {
               }).ok());
   Result<std::shared_ptr<const IndexFile>> file = IndexFileOf(bytes);
   ASSERT_TRUE(file.ok()) << file.status();
-  ASSERT_TRUE((*file)->VisitFiles([&](const FileIndex& f, bool removed) {
-    got.emplace(f.name, removed);
-  }).ok());
+  ASSERT_TRUE(
+      (*file)
+          ->VisitFiles([&](const FileIndex& f, bool removed) { got.emplace(f.name, removed); })
+          .ok());
   EXPECT_FALSE(want.empty());
   EXPECT_EQ(got, want);
 }
@@ -145,13 +153,14 @@ TEST(IndexWriterTest, VisitsTheFilesGivenSoFar) {
   ASSERT_TRUE(writer.ok()) << writer.status();
   IndexWriter::DirId a = (*writer)->AddDir((*writer)->root(), "a", false);
   (*writer)->AddDir((*writer)->root(), "b", false);  // never given files
-  ASSERT_TRUE((*writer)->SetFiles(a, {testing::MakeFile("x", 10)}, {testing::MakeFile("y", 5)}).ok());
+  ASSERT_TRUE(
+      (*writer)->AppendFiles(a, {testing::MakeFile("x", 10)}, {testing::MakeFile("y", 5)}).ok());
   std::set<std::pair<std::string, bool>> seen;
-  ASSERT_TRUE((*writer)->VisitFiles([&](const FileIndex& f, bool removed) {
-    seen.emplace(f.name, removed);
-  }).ok());
+  ASSERT_TRUE(
+      (*writer)
+          ->VisitFiles([&](const FileIndex& f, bool removed) { seen.emplace(f.name, removed); })
+          .ok());
   EXPECT_EQ(seen, (std::set<std::pair<std::string, bool>>{{"x", false}, {"y", true}}));
-  EXPECT_EQ((*writer)->SetFiles(a, {}, {}).code(), StatusCode::kInternal);
 }
 
 }  // namespace

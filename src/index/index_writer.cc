@@ -27,7 +27,8 @@ class ChunkedOut {
   // Writes the trailer and what is buffered.
   Status Finish() {
     const uint64_t sum = hash_.Finish();
-    for (size_t i = 0; i < kEnvelopeTrailerSize; ++i) buffer_.push_back(static_cast<char>(sum >> (8 * i)));
+    for (size_t i = 0; i < kEnvelopeTrailerSize; ++i)
+      buffer_.push_back(static_cast<char>(sum >> (8 * i)));
     return Flush();
   }
 
@@ -57,37 +58,35 @@ IndexWriter::DirId IndexWriter::AddDir(DirId parent, std::string name, bool remo
   return id;
 }
 
-Status IndexWriter::SetFiles(DirId dir, const std::vector<FileIndex>& present,
-                             const std::vector<FileIndex>& removed) {
+Status IndexWriter::AppendFiles(DirId dir, const std::vector<FileIndex>& present,
+                                const std::vector<FileIndex>& removed) {
   std::string name;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    name = nodes_[dir].name;
+    if (nodes_[dir].segments.empty()) name = nodes_[dir].name;
   }
-  WireWriter out;  // encoded outside the lock: only the append is serial
+  WireWriter out;  // encoded outside the lock: only the write is serial
   EncodeDirFiles(name, present, removed, out);
   std::lock_guard<std::mutex> lock(mu_);
   Node& node = nodes_[dir];
-  if (node.files_set) return InternalError("index writer: files of a directory set twice");
   RETURN_IF_ERROR(spill_.WriteAt(out.data().data(), out.data().size(), spill_size_));
-  node.offset = spill_size_;
-  node.own_size = out.data().size();
-  node.files_set = true;
+  node.segments.push_back({spill_size_, out.data().size()});
   std::string().swap(node.name);
   spill_size_ += out.data().size();
   return Status::Ok();
 }
 
+std::string IndexWriter::NameOnly(const Node& node) {
+  WireWriter out;
+  EncodeDirFiles(node.name, {}, {}, out);
+  return out.Release();
+}
+
 uint64_t IndexWriter::Measure(DirId id) {
   Node& node = nodes_[id];
   WireCounter size;
-  if (node.files_set) {
-    size.Skip(node.own_size);
-  } else {
-    WireWriter name_only;
-    EncodeDirFiles(node.name, {}, {}, name_only);
-    size.Skip(name_only.data().size());
-  }
+  if (node.segments.empty()) size.Skip(NameOnly(node).size());
+  for (const Segment& s : node.segments) size.Skip(s.size);
   for (const auto& [field, list] : {std::pair{kDirSubdirsPresent, &node.present},
                                     std::pair{kDirSubdirsRemoved, &node.removed}}) {
     for (DirId child : *list) {
@@ -99,20 +98,17 @@ uint64_t IndexWriter::Measure(DirId id) {
   return nodes_[id].size = size.size();
 }
 
-Status IndexWriter::Emit(DirId id, ChunkedOut& out) {
+Status IndexWriter::Emit(DirId id, ChunkedOut& out, IoBuffer& buffer) {
   const Node& node = nodes_[id];
-  if (!node.files_set) {
-    WireWriter name_only;
-    EncodeDirFiles(node.name, {}, {}, name_only);
-    RETURN_IF_ERROR(out.Write(name_only.data()));
-  }
-  IoBuffer buffer(std::min<uint64_t>(kIoChunkSize, std::max<uint64_t>(node.own_size, 1)));
-  for (uint64_t done = 0; done < node.own_size;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), node.own_size - done));
-    ASSIGN_OR_RETURN(size_t got, spill_.ReadAt(buffer.data(), n, node.offset + done));
-    if (got < n) return DataLossError("index writer: scratch file ended early");
-    RETURN_IF_ERROR(out.Write(std::string_view(buffer.data(), n)));
-    done += n;
+  if (node.segments.empty()) RETURN_IF_ERROR(out.Write(NameOnly(node)));
+  for (const Segment& s : node.segments) {
+    for (uint64_t done = 0; done < s.size;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), s.size - done));
+      ASSIGN_OR_RETURN(size_t got, spill_.ReadAt(buffer.data(), n, s.offset + done));
+      if (got < n) return DataLossError("index writer: scratch file ended early");
+      RETURN_IF_ERROR(out.Write(std::string_view(buffer.data(), n)));
+      done += n;
+    }
   }
   for (const auto& [field, list] : {std::pair{kDirSubdirsPresent, &node.present},
                                     std::pair{kDirSubdirsRemoved, &node.removed}}) {
@@ -120,7 +116,7 @@ Status IndexWriter::Emit(DirId id, ChunkedOut& out) {
       WireWriter header;
       header.LenHeader(field, nodes_[child].size);
       RETURN_IF_ERROR(out.Write(header.data()));
-      RETURN_IF_ERROR(Emit(child, out));
+      RETURN_IF_ERROR(Emit(child, out, buffer));
     }
   }
   return Status::Ok();
@@ -136,12 +132,13 @@ Result<std::shared_ptr<const IndexFile>> IndexWriter::Finish(const SnapshotIndex
   const uint64_t root_size = Measure(root());
   if (root_size != 0) before.LenHeader(kIndexRoot, root_size);
   RETURN_IF_ERROR(out.Write(before.data()));
-  if (root_size != 0) RETURN_IF_ERROR(Emit(root(), out));
+  IoBuffer buffer(kIoChunkSize);
+  if (root_size != 0) RETURN_IF_ERROR(Emit(root(), out, buffer));
   WireWriter after;
   EncodeIndexAfterRoot(header, after);
   RETURN_IF_ERROR(out.Write(after.data()));
   RETURN_IF_ERROR(out.Finish());
-  return IndexFile::Open(std::move(file));
+  return IndexFile::Open(std::move(file), /*verify=*/false);  // hashed as it was written
 }
 
 Status IndexWriter::VisitFiles(const FileVisitor& visit) {
@@ -150,17 +147,18 @@ Status IndexWriter::VisitFiles(const FileVisitor& visit) {
   static const std::string kRoot;
   decoder.PushFrame({&kRoot, 0, true, false});
   for (const Node& node : nodes_) {
-    if (!node.files_set) continue;
-    std::string bytes(node.own_size, '\0');
-    ASSIGN_OR_RETURN(size_t got, spill_.ReadAt(bytes.data(), bytes.size(), node.offset));
-    if (got < bytes.size()) return DataLossError("index writer: scratch file ended early");
-    WireReader reader(bytes);
-    while (!reader.done()) {
-      ASSIGN_OR_RETURN(WireField f, reader.Next());
-      if (f.id != kDirFilesPresent && f.id != kDirFilesRemoved) continue;
-      std::vector<FileIndex> one;
-      RETURN_IF_ERROR(decoder.ParseChildFile(f.bytes, f.id == kDirFilesRemoved, &one));
-      visit(one[0], f.id == kDirFilesRemoved);
+    for (const Segment& s : node.segments) {
+      std::string bytes(s.size, '\0');
+      ASSIGN_OR_RETURN(size_t got, spill_.ReadAt(bytes.data(), bytes.size(), s.offset));
+      if (got < bytes.size()) return DataLossError("index writer: scratch file ended early");
+      WireReader reader(bytes);
+      while (!reader.done()) {
+        ASSIGN_OR_RETURN(WireField f, reader.Next());
+        if (f.id != kDirFilesPresent && f.id != kDirFilesRemoved) continue;
+        std::vector<FileIndex> one;
+        RETURN_IF_ERROR(decoder.ParseChildFile(f.bytes, f.id == kDirFilesRemoved, &one));
+        visit(one[0], f.id == kDirFilesRemoved);
+      }
     }
   }
   return Status::Ok();

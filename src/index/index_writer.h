@@ -9,7 +9,7 @@
 // Example:
 //   ASSIGN_OR_RETURN(auto writer, IndexWriter::Create(spill_dir));
 //   IndexWriter::DirId sub = writer->AddDir(writer->root(), "sub", /*removed=*/false);
-//   RETURN_IF_ERROR(writer->SetFiles(sub, files, {}));
+//   RETURN_IF_ERROR(writer->AppendFiles(sub, files, {}));
 //   ASSIGN_OR_RETURN(auto index, writer->Finish(header));  // header.root is ignored
 //
 // Thread safety: every method may be called from any thread.
@@ -40,30 +40,36 @@ class IndexWriter {
   // A new subdirectory of `parent`, present or removed; each list keeps the order of the
   // calls.
   DirId AddDir(DirId parent, std::string name, bool removed);
-  // The files of `dir`, at most once (a directory never given any has none).
-  Status SetFiles(DirId dir, const std::vector<FileIndex>& present,
-                  const std::vector<FileIndex>& removed);
+  // Adds files to `dir`, after those of earlier calls (a directory never given any has
+  // none). The index lists them in the order of the calls; to write what
+  // EncodeSnapshotIndex writes, give no present file after a removed one.
+  Status AppendFiles(DirId dir, const std::vector<FileIndex>& present,
+                     const std::vector<FileIndex>& removed);
   // Writes the index: `header`'s fields (its root is ignored) and the tree.
   Result<std::shared_ptr<const IndexFile>> Finish(const SnapshotIndex& header);
 
-  // Every file given so far to SetFiles (present or removed), for what the caller must
-  // undo when the index is not finished.
+  // Every file given so far to AppendFiles (present or removed), for what the caller
+  // must undo when the index is not finished.
   Status VisitFiles(const FileVisitor& visit);
 
  private:
+  // Encoded fields of a directory in the scratch file.
+  struct Segment {
+    uint64_t offset;
+    uint64_t size;
+  };
   struct Node {
-    std::string name;          // until SetFiles encodes it
-    uint64_t offset = 0;       // of the encoded fields before the subdirectories
-    uint64_t own_size = 0;     // their size; 0 if not set yet
-    uint64_t size = 0;         // of the whole DirIndex, set by Finish
-    bool files_set = false;
+    std::string name;               // until the first AppendFiles encodes it
+    std::vector<Segment> segments;  // its fields before the subdirectories, in order
+    uint64_t size = 0;              // of the whole DirIndex, set by Finish
     std::vector<DirId> present, removed;
   };
 
   IndexWriter(File spill, std::string dir) : spill_(std::move(spill)), dir_(std::move(dir)) {}
-  Status Append(std::string_view bytes);  // REQUIRES: mu_ held
+  // The fields of `node` before its subdirectories, when it was never given files.
+  static std::string NameOnly(const Node& node);
   uint64_t Measure(DirId id);
-  Status Emit(DirId id, class ChunkedOut& out);
+  Status Emit(DirId id, class ChunkedOut& out, IoBuffer& buffer);
 
   std::mutex mu_;
   File spill_;

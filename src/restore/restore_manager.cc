@@ -112,37 +112,45 @@ RestoreManager::~RestoreManager() = default;
 const StoreMarkers& RestoreManager::markers() const { return state_->markers; }
 
 Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint,
-                                  std::shared_ptr<const StoreSnapshots> fetched) {
+                                  std::shared_ptr<const StoreIndexes> fetched) {
   Result<StoreMarkers> markers = BlobStoreMarkers(checkpoint);
   if (!markers.ok()) {
     return MakeReadyFuture<void>(markers.status().WithContext("restore manager init"));
   }
   auto st = state_;
   st->markers = *markers;
-  std::vector<std::string> wanted;
+  std::map<std::string, std::string> wanted;  // each index file beside its store
   for (const auto& [name, config] : st->stores) {
-    if (st->markers.count(name)) wanted.push_back(name);
+    if (st->markers.count(name)) wanted.emplace(name, DirName(config.dir));
   }
   if (wanted.empty()) return MakeReadyFuture();
-  using Shared = std::shared_ptr<const StoreSnapshots>;
-  Future<Shared> snapshots =
-      fetched ? MakeReadyFuture<Shared>(std::move(fetched))
-              : GetStoreSnapshots(st->store, st->executor, checkpoint, wanted)
-                    .Map(st->executor, [](StoreSnapshots s) {
-                      return std::make_shared<const StoreSnapshots>(std::move(s));
-                    });
-  return std::move(snapshots).Then(st->executor, [st](Result<Shared> r) -> Result<void> {
+  using Shared = std::shared_ptr<const StoreIndexes>;
+  Future<Shared> indexes = fetched
+                               ? MakeReadyFuture<Shared>(std::move(fetched))
+                               : GetStoreIndexes(st->store, st->executor, checkpoint, wanted)
+                                     .Map(st->executor, [](StoreIndexes s) {
+                                       return std::make_shared<const StoreIndexes>(std::move(s));
+                                     });
+  return std::move(indexes).Then(st->executor, [st, wanted](Result<Shared> r) -> Result<void> {
     if (!r.ok()) return r.status().WithContext("restore manager init");
-    // A snapshot of another job or task is none of this task's state (W.11).
+    auto snapshots = std::make_shared<StoreSnapshots>();
     for (const auto& [name, snapshot] : **r) {
-      const SnapshotMetadata& m = snapshot.index.metadata;
+      if (!wanted.count(name)) continue;
+      // A snapshot of another job or task is none of this task's state (W.11).
+      const SnapshotMetadata& m = snapshot.index->header().metadata;
       if (m.job_name != st->job || m.task_name != st->task) {
         return DataLossError("restore manager init: store " + name + ": snapshot " +
                              snapshot.index_blob_id + " belongs to job " + m.job_name + ", task " +
                              m.task_name + ", not to job " + st->job + ", task " + st->task);
       }
+      Result<SnapshotIndex> index = snapshot.index->ReadAll();
+      if (!index.ok()) {
+        return index.status().WithContext("restore manager init: store " + name +
+                                          ": snapshot index " + snapshot.index_blob_id);
+      }
+      snapshots->emplace(name, StoreSnapshot{snapshot.index_blob_id, std::move(*index)});
     }
-    st->snapshots = std::move(*r);
+    st->snapshots = std::move(snapshots);
     return Result<void>();
   });
 }

@@ -47,6 +47,7 @@
 #include "blobstate/restore.h"
 #include "blobstate/snapshot.h"
 #include "blobstate/store.h"
+#include "checkpoint/snapshot_util.h"
 
 namespace blobstate {
 
@@ -61,7 +62,7 @@ class RestoreManager {
   // `snapshots`: as for BackupManager::Init (fetched once by the commit engine); else Init
   // fetches them.
   Future<void> Init(const std::optional<Checkpoint>& checkpoint,
-                    std::shared_ptr<const StoreSnapshots> snapshots = nullptr);
+                    std::shared_ptr<const StoreIndexes> snapshots = nullptr);
 
   // REQUIRES: Init succeeded. Returns what was done per backed-up store.
   Future<std::map<std::string, StoreFigures>> Restore();

@@ -160,35 +160,6 @@ Result<std::optional<Checksum>> Landed(const FileIndex& file,
   return std::optional<Checksum>();
 }
 
-// Files of a DirDiff to upload, flattened in a fixed order (see Assemble).
-struct PendingFile {
-  std::string rel_path;
-  const LocalFile* file;  // in the DirDiff, which outlives the upload
-};
-
-void CollectAdded(const DirDiff& d, const std::string& prefix, std::vector<PendingFile>* out) {
-  for (const LocalFile& f : d.files_added) out->push_back({prefix + f.name, &f});
-  for (const auto* list : {&d.subdirs_added, &d.subdirs_retained}) {
-    for (const DirDiff& sub : *list) CollectAdded(sub, prefix + sub.name + "/", out);
-  }
-}
-
-// Builds the new DirIndex of `d` (moving its parts out), taking uploaded files from `next`
-// in CollectAdded order.
-DirIndex Assemble(DirDiff& d, std::vector<FileIndex>::iterator* next) {
-  DirIndex out;
-  out.name = std::move(d.name);
-  out.files_present = std::move(d.files_retained);
-  for (size_t i = 0; i < d.files_added.size(); ++i)
-    out.files_present.push_back(std::move(*(*next)++));
-  out.files_removed = std::move(d.files_removed);
-  for (auto* list : {&d.subdirs_added, &d.subdirs_retained}) {
-    for (DirDiff& sub : *list) out.subdirs_present.push_back(Assemble(sub, next));
-  }
-  out.subdirs_removed = std::move(d.subdirs_removed);
-  return out;
-}
-
 TransferOptions WithDefaults(TransferOptions options) {
   if (options.part_size == 0) options.part_size = TransferOptions().part_size;
   return options;
@@ -266,44 +237,6 @@ Future<FileIndex> Transfer::PutFile(const std::string& path, const LocalFile& fi
               return DeleteBlobs(ToBlobIds(std::move(put_ids)))
                   .Then(executor_, [error](Result<void>) { return Result<FileIndex>(error); });
             });
-}
-
-Future<DirIndex> Transfer::PutDir(const std::string& root, DirDiff diff,
-                                  const BlobMetadata& metadata) {
-  auto shared_diff = std::make_shared<DirDiff>(std::move(diff));
-  auto pending = std::make_shared<std::vector<PendingFile>>();
-  CollectAdded(*shared_diff, "", pending.get());
-  // Each upload's FileIndex goes to its slot as it completes: nothing else per file is kept.
-  auto uploaded = std::make_shared<std::vector<FileIndex>>(pending->size());
-  auto done = Windowed<void>(
-      executor_, pending->size(), kTransfersInFlight,
-      [this, pending, uploaded, shared_diff, root, metadata](size_t i) {
-        const PendingFile& p = (*pending)[i];
-        BlobMetadata m = metadata;
-        m.file_path = p.rel_path;
-        return PutFile(JoinPath(root, p.rel_path), *p.file, m)
-            .Map(executor_, [uploaded, i](FileIndex f) { (*uploaded)[i] = std::move(f); });
-      });
-  return std::move(done).Then(
-      executor_,
-      [this, shared_diff, uploaded](Result<std::vector<Result<void>>> r) -> Future<DirIndex> {
-        Status error;
-        std::vector<std::string> put_ids;
-        for (size_t i = 0; i < r->size(); ++i) {
-          if (!(*r)[i].ok()) {
-            if (error.ok()) error = (*r)[i].status();
-            continue;
-          }
-          for (const FileBlob& b : (*uploaded)[i].blobs) put_ids.push_back(b.blob_id);
-        }
-        if (!error.ok()) {
-          return DeleteBlobs(ToBlobIds(std::move(put_ids))).Then(executor_, [error](Result<void>) {
-            return Result<DirIndex>(error);
-          });
-        }
-        auto next = uploaded->begin();
-        return MakeReadyFuture<DirIndex>(Assemble(*shared_diff, &next));
-      });
 }
 
 Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path,

@@ -1,8 +1,9 @@
 // Put, get and delete of files and directory trees on a BlobStore.
 //
 // A file is stored as one blob per part of `part_size` bytes (an empty file as none); its
-// parts move in parallel. A directory is put as all of its files in parallel (a restore
-// plans its tree itself: restore/staging.h, and gets file by file). Restored files
+// parts move in parallel. A tree is put as the files a TreeDiff adds, in parallel,
+// directory by directory as the diff goes (a restore plans its tree itself:
+// restore/staging.h, and gets file by file). Restored files
 // are written under a temporary name, checked (size, and XXH3-128 content checksum unless
 // disabled), given their recorded mode and mtime, and only then renamed into place, so a
 // failed or interrupted restore never leaves a file that looks complete but is not.
@@ -14,9 +15,9 @@
 //
 // Example:
 //   Transfer transfer(*store, cpu_pool, {.ttl = std::chrono::hours(24)});
-//   ASSIGN_OR_RETURN(DirDiff diff, DiffDir(dir, previous_root, {}));
-//   Result<DirIndex> root = transfer.PutDir(dir, diff, {.job_name = "j", ...}).Get();
-//   Status s = transfer.GetFile(root->files_present[0], "/restore/here/f").Get().status();
+//   auto diff = std::make_unique<TreeDiff>(dir, previous_index, DiffOptions{});
+//   Result<TreeFigures> put = transfer.PutTree(dir, std::move(diff), writer, meta).Get();
+//   Status s = transfer.GetFile(file_index, "/restore/here/f").Get().status();
 #ifndef BLOBSTATE_TRANSFER_TRANSFER_H_
 #define BLOBSTATE_TRANSFER_TRANSFER_H_
 
@@ -31,6 +32,7 @@
 #include "blobstate/future.h"
 #include "blobstate/index.h"
 #include "diff/diff.h"
+#include "index/index_writer.h"
 
 namespace blobstate {
 
@@ -57,6 +59,17 @@ struct TransferOptions {
   std::atomic<uint64_t>* progress = nullptr;
 };
 
+// What PutTree did.
+struct TreeFigures {
+  uint64_t files_uploaded = 0;
+  uint64_t bytes_uploaded = 0;
+  uint64_t files_retained = 0;  // present before and now, their blobs kept
+  uint64_t bytes_retained = 0;
+  uint64_t files_removed = 0;  // changed or gone, removed directories' files included
+  uint64_t bytes_removed = 0;
+  std::chrono::nanoseconds diff_time{0};  // spent diffing (TreeDiff::Next)
+};
+
 // Blob ids shared, not copied, by the requests made for them (there may be millions).
 using BlobIds = std::shared_ptr<const std::vector<std::string>>;
 inline BlobIds ToBlobIds(std::vector<std::string> ids) {
@@ -75,11 +88,16 @@ class Transfer {
   Future<FileIndex> PutFile(const std::string& path, const LocalFile& file,
                             const BlobMetadata& metadata);
 
-  // Uploads every file that `diff` of local directory `root` adds; returns the new
-  // directory index: retained and uploaded files present, removed files and subdirs
-  // recorded as removed. `metadata` names job, task and store for the blobs. On failure,
-  // every blob this call put is deleted (best effort; the rest expire with their TTL).
-  Future<DirIndex> PutDir(const std::string& root, DirDiff diff, const BlobMetadata& metadata);
+  // Uploads every file that `diff` (of the local directory `root`) adds, directory by
+  // directory as the diff goes, and gives `writer` the new index's tree: retained and
+  // uploaded files present, removed files and directories as removed. `metadata` names job,
+  // task and store for the blobs. At most kTransfersInFlight files move at a time and the
+  // diff runs at most that many files ahead of them, so memory is bounded by those and the
+  // largest directory, never by the size of the tree. The diff runs on the executor. On
+  // failure (the first error), once what was in flight has ended, the files uploaded are
+  // in `writer` (present), for the caller to delete what its base does not hold.
+  Future<TreeFigures> PutTree(const std::string& root, std::unique_ptr<TreeDiff> diff,
+                              std::shared_ptr<IndexWriter> writer, const BlobMetadata& metadata);
 
   // Downloads `file` to `path` (which must not exist), verified as described above.
   // kDataLoss naming the file and blob when sizes or checksums disagree. A file whose parts

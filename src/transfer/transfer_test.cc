@@ -6,12 +6,16 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
+#include <thread>
 
 #include "blobstate/blob_store.h"
 #include "blobstore/blob_store_testing.h"
 #include "blobstore/faulty/faulty_blob_store.h"
 #include "blobstore/retrying/retrying_blob_store.h"
 #include "index/codec.h"
+#include "index/index_testing.h"
+#include "index/index_writer.h"
 #include "testing/gated_blob_store.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
@@ -30,6 +34,14 @@ using namespace std::chrono_literals;
 constexpr auto kWait = 120s;  // generous: a bug fails the test instead of hanging it
 
 // Downloads the tree of `index` into the new directory `root`, every file in parallel.
+// The file at `path` as a diff records it before its upload.
+LocalFile Diffed(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0);
+  return LocalFile{std::string(path.substr(path.rfind('/') + 1)),
+                   MetadataForIndex(st, std::chrono::system_clock::time_point{})};
+}
+
 Future<void> GetTree(Transfer& transfer, const DirIndex& index, const std::string& root) {
   std::vector<Future<void>> files;
   std::vector<std::pair<const DirIndex*, std::string>> stack = {{&index, root}};
@@ -58,11 +70,35 @@ class TransferTest : public ::testing::Test {
 
   // Backs up `dir` against `previous`; returns the new root index.
   DirIndex Backup(const std::string& dir, const DirIndex& previous = {}) {
-    Result<DirDiff> diff = DiffDir(dir, previous, {});
-    EXPECT_TRUE(diff.ok()) << diff.status();
-    Result<DirIndex> root = transfer_->PutDir(dir, *diff, meta_).GetFor(kWait);
+    Result<DirIndex> root = PutTree(*transfer_, dir, previous);
     EXPECT_TRUE(root.ok()) << root.status();
     return root.ok() ? *root : DirIndex{};
+  }
+
+  // A PutTree of `dir` against `previous` (a root index), started.
+  struct TreePut {
+    std::shared_ptr<IndexWriter> writer;
+    Future<TreeFigures> put;
+  };
+  TreePut StartPutTree(Transfer& transfer, const std::string& dir, const DirIndex& previous = {}) {
+    Result<std::shared_ptr<const IndexFile>> base =
+        testing::IndexFileOf(EncodeSnapshotIndex(SnapshotIndex{.root = previous}));
+    EXPECT_TRUE(base.ok()) << base.status();
+    std::shared_ptr<IndexWriter> writer = *IndexWriter::Create("");
+    auto diff = std::make_unique<TreeDiff>(dir, *base, DiffOptions{});
+    Future<TreeFigures> put = transfer.PutTree(dir, std::move(diff), writer, meta_);
+    return TreePut{std::move(writer), std::move(put)};
+  }
+  // The new root index of `p`, once done.
+  static Result<DirIndex> Finish(TreePut p) {
+    RETURN_IF_ERROR(std::move(p.put).GetFor(kWait).status());
+    ASSIGN_OR_RETURN(std::shared_ptr<const IndexFile> index, p.writer->Finish({}));
+    ASSIGN_OR_RETURN(SnapshotIndex whole, index->ReadAll());
+    return whole.root;
+  }
+  Result<DirIndex> PutTree(Transfer& transfer, const std::string& dir,
+                           const DirIndex& previous = {}) {
+    return Finish(StartPutTree(transfer, dir, previous));
   }
 
   TempDir tmp_;
@@ -169,20 +205,20 @@ TEST_F(TransferTest, IncrementalBackupReusesBlobsOfUnchangedFiles) {
 
 TEST_F(TransferTest, PutFileFailsWhenFileChangedSinceDiff) {
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "short"}}).ok());
-  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  const LocalFile diffed = Diffed(tmp_.Sub("src/f"));
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "much longer now"}}).ok());
-  Result<DirIndex> r = transfer_->PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  Result<FileIndex> r = transfer_->PutFile(tmp_.Sub("src/f"), diffed, meta_).GetFor(kWait);
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("changed during backup"), std::string::npos);
 }
 
 TEST_F(TransferTest, PutFileFailsWhenFileRewrittenWithSameSizeSinceDiff) {
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "before"}}).ok());
-  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
+  const LocalFile diffed = Diffed(tmp_.Sub("src/f"));
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", "after!"}}).ok());
   struct timespec later[2] = {{0, UTIME_OMIT}, {2'000'000'000, 0}};  // a different mtime
   ASSERT_EQ(utimensat(AT_FDCWD, tmp_.Sub("src/f").c_str(), later, 0), 0);
-  Result<DirIndex> r = transfer_->PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  Result<FileIndex> r = transfer_->PutFile(tmp_.Sub("src/f"), diffed, meta_).GetFor(kWait);
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("changed during backup"), std::string::npos);
 }
@@ -201,8 +237,7 @@ TEST_F(TransferTest, ProgressCountsTheBytesOfEveryPartOnce) {
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", testing::RandomBytes(2500, 4)}, {"b", "xy"}}).ok());
   std::atomic<uint64_t> progress{0};
   Transfer counted(*store_, pool_, {.part_size = 1000, .progress = &progress});
-  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
-  Result<DirIndex> root = counted.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  Result<DirIndex> root = PutTree(counted, tmp_.Sub("src"));
   ASSERT_TRUE(root.ok()) << root.status();
   EXPECT_EQ(progress.load(), 2502u);
   ASSERT_TRUE(GetTree(counted, *root, tmp_.Sub("dst")).GetFor(kWait).ok());
@@ -229,10 +264,8 @@ TEST_F(TransferTest, EveryByteIsReadOnceByBackupAndNeverReadBackByRestore) {
     ASSERT_TRUE(RemoveAll(tmp_.Sub("src")).ok() && RemoveAll(tmp_.Sub("dst")).ok());
     ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", testing::RandomBytes(kSize, 5)}}).ok());
     Transfer transfer(*store_, pool_, {.part_size = part_size, .ttl = 3600s});
-    Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
-    ASSERT_TRUE(diff.ok());
     uint64_t before = BytesReadByThisProcess();
-    Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+    Result<DirIndex> root = PutTree(transfer, tmp_.Sub("src"));
     ASSERT_TRUE(root.ok()) << root.status();
     const uint64_t backup_read = BytesReadByThisProcess() - before;
     EXPECT_GE(backup_read, kSize);
@@ -312,17 +345,17 @@ namespace {
 
 class TransferExecutorTest : public TransferTest {};
 
-TEST_F(TransferExecutorTest, PutDirReturnsWithoutBlockingTheCaller) {
+TEST_F(TransferExecutorTest, PutTreeReturnsWithoutBlockingTheCaller) {
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", "x"}, {"d/b", "y"}}).ok());
   testing::GatedBlobStore gated(*store_);
   Transfer transfer(gated, pool_, options_);
-  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
-  Future<DirIndex> put = transfer.PutDir(tmp_.Sub("src"), *diff, meta_);
-  // Both puts are held at the gate, yet PutDir has returned: the caller did not wait.
+  TreePut put = StartPutTree(transfer, tmp_.Sub("src"));
+  // Both puts reach the gate, yet PutTree has returned: the caller did not wait.
+  for (int i = 0; i < 1000 && gated.held() < 2; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(gated.held(), 2u);
-  EXPECT_FALSE(put.IsReady());
+  EXPECT_FALSE(put.put.IsReady());
   gated.Open();
-  Result<DirIndex> root = std::move(put).GetFor(kWait);
+  Result<DirIndex> root = Finish(std::move(put));
   ASSERT_TRUE(root.ok()) << root.status();
   EXPECT_EQ(root->files_present.size(), 1u);
   EXPECT_EQ(root->subdirs_present.size(), 1u);
@@ -333,8 +366,7 @@ TEST_F(TransferExecutorTest, StreamsRunOnTheBlobStoreExecutorNeverTheCaller) {
   testing::GatedBlobStore recording(*store_);
   recording.Open();
   Transfer transfer(recording, pool_, options_);
-  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
-  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  Result<DirIndex> root = PutTree(transfer, tmp_.Sub("src"));
   ASSERT_TRUE(root.ok());
   ASSERT_TRUE(GetTree(transfer, *root, tmp_.Sub("dst")).GetFor(kWait).ok());
   std::set<std::string> executors = recording.factory_executors();
@@ -387,8 +419,7 @@ TEST_F(TransferFaultTest, PutRetryReopensSourceAndStoresTheWholeFile) {
   // The first attempt of the second part reads 100 bytes, then the source fails.
   faulty_->Script(Method::kPut, 2, Fault::PartialTransfer(100));
   Transfer transfer(*retrying_, pool_, options_);
-  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
-  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  Result<DirIndex> root = PutTree(transfer, tmp_.Sub("src"));
   ASSERT_TRUE(root.ok()) << root.status();
   EXPECT_EQ(faulty_->calls(Method::kPut), 4);  // three parts, one retried
   ASSERT_TRUE(GetTree(transfer, *root, tmp_.Sub("dst")).GetFor(kWait).ok());
@@ -399,8 +430,7 @@ TEST_F(TransferFaultTest, GetRetryOpensNewSinkAndRestoresTheWholeFile) {
   std::string data = testing::RandomBytes(2500, 12);
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", data}}).ok());
   Transfer transfer(*retrying_, pool_, options_);
-  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
-  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  Result<DirIndex> root = PutTree(transfer, tmp_.Sub("src"));
   ASSERT_TRUE(root.ok()) << root.status();
   // Each part's first attempt delivers 300 bytes and fails; the retry must start over.
   faulty_->Script(Method::kGet, 1, Fault::PartialTransfer(300));
@@ -417,8 +447,7 @@ TEST_F(TransferFaultTest, GetRetryOpensNewSinkAndRestoresTheWholeFile) {
 TEST_F(TransferFaultTest, GetFileCompletesWithSyncAsyncAndSinkErrors) {
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", "alpha"}, {"d/b", "beta"}}).ok());
   Transfer transfer(*faulty_, pool_, options_);
-  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
-  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  Result<DirIndex> root = PutTree(transfer, tmp_.Sub("src"));
   ASSERT_TRUE(root.ok()) << root.status();
   const std::pair<const char*, Fault> cases[] = {
       {"sync", Fault::SyncError(PermissionDeniedError("injected sync"))},
@@ -440,22 +469,46 @@ TEST_F(TransferFaultTest, GetFileCompletesWithSyncAsyncAndSinkErrors) {
   }
 }
 
-TEST_F(TransferFaultTest, FailedPutDirDeletesTheBlobsItPut) {
+TEST_F(TransferFaultTest, AFailedPutTreeLeavesWhatItPutInTheWriter) {
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", "alpha"}, {"b", "beta"}, {"c", "gamma"}}).ok());
   faulty_->Script(Method::kPut, 2, Fault::SyncError(PermissionDeniedError("injected")));
   Transfer transfer(*faulty_, pool_, options_);
-  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
-  Result<DirIndex> r = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
-  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(faulty_->calls(Method::kDelete), 2);
+  TreePut put = StartPutTree(transfer, tmp_.Sub("src"));
+  EXPECT_EQ(std::move(put.put).GetFor(kWait).status().code(), StatusCode::kPermissionDenied);
+  // The two files that made it are in the writer, for the caller to delete.
+  std::vector<std::string> put_blobs;
+  ASSERT_TRUE(put.writer
+                  ->VisitFiles([&](const FileIndex& f, bool) {
+                    for (const FileBlob& b : f.blobs) put_blobs.push_back(b.blob_id);
+                  })
+                  .ok());
+  EXPECT_EQ(put_blobs.size(), 2u);
+  EXPECT_EQ(StoredBlobs(), 2u);
+  EXPECT_EQ(faulty_->calls(Method::kDelete), 0);
+  ASSERT_TRUE(transfer.DeleteBlobs(ToBlobIds(put_blobs)).GetFor(kWait).ok());
   EXPECT_EQ(StoredBlobs(), 0u);
+}
+
+TEST_F(TransferFaultTest, PutTreeOfManyDirectoriesKeepsTheDiffAWindowAhead) {
+  // More files than a window, in directories of 100: every one is put, once.
+  std::map<std::string, std::string> tree;
+  for (int i = 0; i < 3 * static_cast<int>(kTransfersInFlight); ++i) {
+    tree["d" + std::to_string(i / 100) + "/f" + std::to_string(i)] = std::to_string(i);
+  }
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), tree).ok());
+  Transfer transfer(*faulty_, pool_, options_);
+  Result<DirIndex> root = PutTree(transfer, tmp_.Sub("src"));
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(TotalsOf(*root).files, tree.size());
+  EXPECT_EQ(faulty_->calls(Method::kPut), static_cast<int>(tree.size()));
+  ASSERT_TRUE(GetTree(transfer, *root, tmp_.Sub("dst")).GetFor(kWait).ok());
+  EXPECT_EQ(*ReadSmallFile(tmp_.Sub("dst/d7/f700")), "700");
 }
 
 TEST_F(TransferFaultTest, DeleteBlobsReportsRealErrorsAndIgnoresGone) {
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", "alpha"}, {"b", "beta"}}).ok());
   Transfer transfer(*faulty_, pool_, options_);
-  Result<DirDiff> diff = DiffDir(tmp_.Sub("src"), {}, {});
-  Result<DirIndex> root = transfer.PutDir(tmp_.Sub("src"), *diff, meta_).GetFor(kWait);
+  Result<DirIndex> root = PutTree(transfer, tmp_.Sub("src"));
   ASSERT_TRUE(root.ok()) << root.status();
   faulty_->Script(Method::kDelete, 1, Fault::LostReply());  // deleted, but told unavailable
   Result<void> r = transfer.DeleteBlobs(ToBlobIds(BlobIdsOf(*root))).GetFor(kWait);
