@@ -6,7 +6,10 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "async/pipeline.h"
 
 namespace blobstate {
 namespace {
@@ -200,6 +203,51 @@ TEST(WindowedTest, KeepsAtMostTheWindowInFlightAndSettlesEveryCallInOrder) {
                                           }).GetFor(std::chrono::seconds(60));
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+TEST(PipelineTest, RunsEverythingTheProducerStartsAWindowAtATime) {
+  ThreadPool pool("pipeline", 4);
+  std::atomic<int> in_flight{0}, most{0};
+  int produced = 0, calls = 0;  // the producer is never called concurrently with itself
+  Result<void> r = Pipeline(pool, 3, [&]() -> Result<std::optional<Future<void>>> {
+                     ++calls;
+                     if (produced == 200) return std::optional<Future<void>>();
+                     ++produced;
+                     int now = ++in_flight;
+                     for (int seen = most; now > seen && !most.compare_exchange_weak(seen, now);) {
+                     }
+                     return std::optional(Async(pool, [&]() -> Result<void> {
+                       --in_flight;
+                       return Result<void>();
+                     }));
+                   }).GetFor(std::chrono::seconds(60));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(produced, 200);
+  EXPECT_EQ(calls, 201);
+  EXPECT_LE(most.load(), 3);
+  EXPECT_GE(most.load(), 1);
+}
+
+TEST(PipelineTest, StopsAtTheFirstErrorOnceWhatRunsHasEnded) {
+  ThreadPool pool("pipeline", 2);
+  for (bool producer_fails : {false, true}) {
+    std::atomic<int> ended{0};
+    int produced = 0;
+    Result<void> r = Pipeline(pool, 4, [&]() -> Result<std::optional<Future<void>>> {
+                       if (++produced == 10) {
+                         if (producer_fails) return UnavailableError("producer");
+                         return std::optional(MakeReadyFuture<void>(UnavailableError("work")));
+                       }
+                       return std::optional(Async(pool, [&]() -> Result<void> {
+                         std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                         ++ended;
+                         return Result<void>();
+                       }));
+                     }).GetFor(std::chrono::seconds(60));
+    EXPECT_EQ(r.status().message(), producer_fails ? "producer" : "work");
+    EXPECT_LE(produced, 10 + 4);            // nothing much is started after the error
+    EXPECT_EQ(ended.load(), produced - 1);  // all the others ended first
+  }
 }
 
 TEST(ToMapTest, MapsKeysToValuesOrFails) {

@@ -52,11 +52,10 @@ struct NewBlobsWalk {
 Future<void> ForNewBlobs(Executor& executor, std::shared_ptr<NewBlobsWalk> walk) {
   std::vector<std::string> batch;
   while (batch.size() < kBlobBatch) {
-    bool removed = false;
-    Result<std::optional<IndexFile::Dir>> dir = walk->cursor.Next(&removed);
+    IndexFile::DirRef at;
+    Result<std::optional<IndexFile::Dir>> dir = walk->cursor.Next(&at);
     if (!dir.ok()) return MakeReadyFuture<void>(dir.status());
     if (!*dir) break;
-    if (removed) continue;
     for (const FileIndex& f : (*dir)->files_present) {
       for (const FileBlob& b : f.blobs) {
         if (walk->base == nullptr || !walk->base->Contains(b.blob_id)) batch.push_back(b.blob_id);
@@ -71,8 +70,8 @@ Future<void> ForNewBlobs(Executor& executor, std::shared_ptr<NewBlobsWalk> walk)
 
 Future<void> ForNewBlobs(Executor& executor, std::shared_ptr<const IndexFile> index,
                          BlobSetPtr base, std::function<Future<void>(BlobIds)> fn) {
-  auto walk = std::make_shared<NewBlobsWalk>(
-      NewBlobsWalk{index, std::move(base), IndexFile::Cursor(*index), std::move(fn)});
+  auto walk = std::make_shared<NewBlobsWalk>(NewBlobsWalk{
+      index, std::move(base), IndexFile::Cursor(*index, /*present_only=*/true), std::move(fn)});
   return ForNewBlobs(executor, std::move(walk));
 }
 

@@ -245,25 +245,39 @@ Result<std::string> IndexFile::ReadName(const DirRef& ref, const PathNode* node)
   return name;
 }
 
-Result<std::optional<IndexFile::Dir>> IndexFile::Cursor::Next(bool* removed) {
+Result<std::optional<IndexFile::Dir>> IndexFile::Cursor::Next(DirRef* at) {
   if (stack_.empty()) return std::optional<Dir>();
-  const DirRef ref = std::move(stack_.back());
+  *at = std::move(stack_.back());
   stack_.pop_back();
-  ASSIGN_OR_RETURN(Dir dir, file_.ReadDir(ref));
-  for (auto* list : {&dir.subdirs_removed, &dir.subdirs_present}) {
-    for (auto it = list->rbegin(); it != list->rend(); ++it) stack_.push_back(*it);
+  ASSIGN_OR_RETURN(Dir dir, file_.ReadDir(*at));
+  if (!present_only_) {
+    for (auto it = dir.subdirs_removed.rbegin(); it != dir.subdirs_removed.rend(); ++it) {
+      stack_.push_back(*it);
+    }
   }
-  *removed = ref.removed;
+  for (auto it = dir.subdirs_present.rbegin(); it != dir.subdirs_present.rend(); ++it) {
+    stack_.push_back(*it);
+  }
   return std::optional<Dir>(std::move(dir));
+}
+
+std::string IndexFile::PathOf(const DirRef& ref) {
+  std::vector<const PathNode*> chain;
+  for (const PathNode* p = ref.path.get(); p != nullptr; p = p->parent.get()) chain.push_back(p);
+  std::string path;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    path += (path.empty() ? "" : "/") + (*it)->name;
+  }
+  return path;
 }
 
 Status IndexFile::VisitFiles(const FileVisitor& visit) const {
   Cursor cursor(*this);
   while (true) {
-    bool removed = false;
-    ASSIGN_OR_RETURN(std::optional<Dir> dir, cursor.Next(&removed));
+    DirRef at;
+    ASSIGN_OR_RETURN(std::optional<Dir> dir, cursor.Next(&at));
     if (!dir) return Status::Ok();
-    for (const FileIndex& f : dir->files_present) visit(f, removed);
+    for (const FileIndex& f : dir->files_present) visit(f, at.removed);
     for (const FileIndex& f : dir->files_removed) visit(f, true);
   }
 }

@@ -74,18 +74,24 @@ class IndexFile {
   // early.
   Result<Dir> ReadDir(const DirRef& ref) const;
 
-  // Every directory, depth first (each before what is under it), removed ones included:
+  // Every directory, depth first (each before what is under it, siblings in index order):
   // for a reader that needs every file once, a directory at a time. `file` must outlive it.
   class Cursor {
    public:
-    explicit Cursor(const IndexFile& file) : file_(file), stack_{file.root()} {}
-    // The next directory (with `removed` for its files present), or nullopt after the last.
-    Result<std::optional<Dir>> Next(bool* removed);
+    // `present_only`: skip removed directories and what is under them.
+    explicit Cursor(const IndexFile& file, bool present_only = false)
+        : file_(file), present_only_(present_only), stack_{file.root()} {}
+    // The next directory, and where it is (`at`), or nullopt after the last.
+    Result<std::optional<Dir>> Next(DirRef* at);
 
    private:
     const IndexFile& file_;
+    const bool present_only_;
     std::vector<DirRef> stack_;
   };
+
+  // The path of the directory at `ref` below the root: "" for the root, else "a/b".
+  static std::string PathOf(const DirRef& ref);
 
   // Every file, each directory's once it is read: `visit(file, removed)` as
   // DecodeSnapshotIndexFiles. Directories are read depth first.

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "async/failpoints.h"
+#include "async/pipeline.h"
 #include "blobstate/snapshot.h"
 #include "restore/staging.h"
 #include "transfer/transfer.h"
@@ -27,8 +28,10 @@ Status CheckStoreDir(const std::string& dir) {
 
 // Whether the local file `dir`/IDENTITY (RocksDB's database identity) is the one of
 // `snapshot`.
-bool SameRocksDbIdentity(const std::string& dir, const StoreSnapshot& snapshot) {
-  for (const FileIndex& f : snapshot.index.root.files_present) {
+bool SameRocksDbIdentity(const std::string& dir, const StoreIndex& snapshot) {
+  Result<IndexFile::Dir> root = snapshot.index->ReadDir(snapshot.index->root());
+  if (!root.ok()) return false;
+  for (const FileIndex& f : root->files_present) {
     if (f.name != "IDENTITY") continue;
     Result<Checksum> local = HashFile(JoinPath(dir, "IDENTITY"));
     return local.ok() && *local == f.checksum;
@@ -39,13 +42,13 @@ bool SameRocksDbIdentity(const std::string& dir, const StoreSnapshot& snapshot) 
 // Whether `dir` (an existing directory) may be emptied for the restore of `owner`'s
 // `snapshot` (null: none): see RestoreManager::Restore.
 Result<bool> IsStoresDir(const std::string& dir, const std::string& owner,
-                         const StoreSnapshot* snapshot) {
+                         const StoreIndex* snapshot) {
   ASSIGN_OR_RETURN(bool empty, IsEmptyDir(dir));
   if (empty) return true;
   ASSIGN_OR_RETURN(std::string recorded, StoreDirOwner(dir));
   if (recorded == owner) return true;
   if (snapshot == nullptr) return false;
-  const std::string& id = snapshot->index.metadata.checkpoint_id;
+  const std::string& id = snapshot->index->header().metadata.checkpoint_id;
   if (IsValidCheckpointId(id) && PathExists(CheckpointDirOf(dir, id))) return true;
   return SameRocksDbIdentity(dir, *snapshot);
 }
@@ -84,17 +87,18 @@ struct RestoreManager::State {
   Transfer transfer;
   std::map<std::string, StoreConfig> stores;  // backed-up stores
   StoreMarkers markers;
-  std::shared_ptr<const StoreSnapshots> snapshots =  // set by Init
-      std::make_shared<const StoreSnapshots>();
+  std::shared_ptr<const StoreIndexes> snapshots =  // set by Init
+      std::make_shared<const StoreIndexes>();
 
   // kFailedPrecondition, naming the directory, unless the store's directory may be
   // emptied (see Restore).
   Status CheckEmptiable(const StoreConfig& config) const;
   // Restores one store; returns what it did.
   Future<StoreFigures> RestoreStore(const StoreConfig& config);
-  // Downloads the files `plan` does not find locally into its staging area, at most
-  // kTransfersInFlight at a time; fails with the first error, naming file and blobs.
-  Future<void> Download(std::shared_ptr<const RestorePlan> plan);
+  // Stages the files of `snapshot` as `plan` says, downloading those it does not find
+  // locally, at most kTransfersInFlight at a time; fails with the first error, naming file
+  // and blobs.
+  Future<void> Stage(std::shared_ptr<const RestorePlan> plan, const StoreIndex* snapshot);
 };
 
 RestoreManager::RestoreManager(BlobStore& store, Executor& executor, std::string job,
@@ -131,26 +135,18 @@ Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint,
                                      .Map(st->executor, [](StoreIndexes s) {
                                        return std::make_shared<const StoreIndexes>(std::move(s));
                                      });
-  return std::move(indexes).Then(st->executor, [st, wanted](Result<Shared> r) -> Result<void> {
+  return std::move(indexes).Then(st->executor, [st](Result<Shared> r) -> Result<void> {
     if (!r.ok()) return r.status().WithContext("restore manager init");
-    auto snapshots = std::make_shared<StoreSnapshots>();
+    // A snapshot of another job or task is none of this task's state (W.11).
     for (const auto& [name, snapshot] : **r) {
-      if (!wanted.count(name)) continue;
-      // A snapshot of another job or task is none of this task's state (W.11).
       const SnapshotMetadata& m = snapshot.index->header().metadata;
       if (m.job_name != st->job || m.task_name != st->task) {
         return DataLossError("restore manager init: store " + name + ": snapshot " +
                              snapshot.index_blob_id + " belongs to job " + m.job_name + ", task " +
                              m.task_name + ", not to job " + st->job + ", task " + st->task);
       }
-      Result<SnapshotIndex> index = snapshot.index->ReadAll();
-      if (!index.ok()) {
-        return index.status().WithContext("restore manager init: store " + name +
-                                          ": snapshot index " + snapshot.index_blob_id);
-      }
-      snapshots->emplace(name, StoreSnapshot{snapshot.index_blob_id, std::move(*index)});
     }
-    st->snapshots = std::move(snapshots);
+    st->snapshots = std::move(*r);
     return Result<void>();
   });
 }
@@ -191,35 +187,35 @@ Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
       "anyway");
 }
 
-Future<void> RestoreManager::State::Download(std::shared_ptr<const RestorePlan> plan) {
-  auto files =
-      Windowed<void>(executor, plan->downloads.size(), kTransfersInFlight, [this, plan](size_t i) {
-        const PlannedFile& f = plan->downloads[i];
-        return Between<void>(executor, "get.before_file", "get.after_file",
-                             [&] { return transfer.GetFile(*f.file, f.path, f.have); })
-            .Then(executor, [&f](Result<void> r) {
-              return r.status().WithContext("file " + f.rel_path + " (" + BlobsOf(*f.file) + ")");
-            });
+Future<void> RestoreManager::State::Stage(std::shared_ptr<const RestorePlan> plan,
+                                          const StoreIndex* snapshot) {
+  auto walk = std::make_shared<StagingWalk>(*plan, snapshot, options.sync);
+  return Pipeline(
+      executor, kTransfersInFlight, [this, plan, walk]() -> Result<std::optional<Future<void>>> {
+        ASSIGN_OR_RETURN(std::optional<PlannedDownload> next, walk->Next());
+        if (!next) return std::optional<Future<void>>();
+        auto d = std::make_shared<const PlannedDownload>(std::move(*next));
+        return std::optional(Between<void>(executor, "get.before_file", "get.after_file", [&] {
+                               return transfer.GetFile(d->file, d->path, d->have);
+                             }).Then(executor, [d](Result<void> r) {
+          return r.status().WithContext("file " + d->rel_path + " (" + BlobsOf(d->file) + ")");
+        }));
       });
-  return std::move(files).Map(executor, [plan](std::vector<Result<void>> done) -> Status {
-    for (const Result<void>& r : done) RETURN_IF_ERROR(r.status());
-    return Status::Ok();
-  });
 }
 
 Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& config) {
   const auto started = Clock::now();
   auto found = snapshots->find(config.name);
-  const StoreSnapshot* snapshot = found == snapshots->end() ? nullptr : &found->second;
+  const StoreIndex* snapshot = found == snapshots->end() ? nullptr : &found->second;
   auto plan = std::make_shared<RestorePlan>();
-  auto staged = Async(executor, [this, config, snapshot, plan]() -> Status {
+  auto planned = Async(executor, [this, config, snapshot, plan]() -> Status {
     ASSIGN_OR_RETURN(*plan, PlanRestore(config.dir, snapshot));
     RETURN_IF_ERROR(CheckFreeSpace(config.name, DirName(plan->staging),
                                    plan->copied.bytes + plan->downloaded.bytes));
-    return PrepareStaging(*plan, options.sync);
+    return PrepareStaging(*plan);
   });
-  return std::move(staged)
-      .Map(executor, [this, plan] { return Download(plan); })
+  return std::move(planned)
+      .Map(executor, [this, plan, snapshot] { return Stage(plan, snapshot); })
       .Map(executor, [this, config, plan, started]() -> Result<StoreFigures> {
         RETURN_IF_ERROR(SwapIn(config.dir, *plan, options.sync));
         StoreFigures f;

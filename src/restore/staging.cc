@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
 
 #include "blobstate/store.h"
 #include "diff/diff.h"
@@ -61,7 +62,7 @@ void Add(TreeTotals& t, const FileIndex& f) {
 
 class Planner {
  public:
-  Planner(const std::string& dir, const StoreSnapshot* snapshot, RestorePlan& plan)
+  Planner(const std::string& dir, const StoreIndex* snapshot, RestorePlan& plan)
       : plan_(plan), now_(std::chrono::system_clock::now()) {
     plan_.staging = StagingDirOf(dir);
     if (snapshot != nullptr) plan_.snapshot_id = snapshot->index_blob_id;
@@ -70,34 +71,55 @@ class Planner {
     // Where local copies are looked for: the snapshot's own checkpoint first (its files
     // have the identities the index records), then the store, then other checkpoints.
     const std::string own =
-        snapshot != nullptr ? CheckpointDirOf(dir, snapshot->index.metadata.checkpoint_id) : "";
-    if (!own.empty() && PathExists(own)) sources_.push_back(own);
-    sources_.push_back(dir);
+        snapshot != nullptr ? CheckpointDirOf(dir, snapshot->index->header().metadata.checkpoint_id)
+                            : "";
+    if (!own.empty() && PathExists(own)) plan_.sources.push_back(own);
+    plan_.sources.push_back(dir);
     Result<std::vector<std::string>> others = ListCheckpointDirs(dir);
     if (others.ok()) {
       for (std::string& o : *others) {
-        if (o != own) sources_.push_back(std::move(o));
+        if (o != own && plan_.sources.size() < kMaxSources) plan_.sources.push_back(std::move(o));
       }
     }
   }
 
+  // Plans every directory of `snapshot` (null: none) present, in IndexFile::Cursor order;
+  // `staged`: whether the staging area exists.
+  Status Run(const StoreIndex* snapshot, bool staged) {
+    if (snapshot == nullptr) return PlanDir(IndexFile::Dir{}, "", staged);
+    IndexFile::Cursor cursor(*snapshot->index, /*present_only=*/true);
+    staged_[snapshot->index->root().offset] = staged;
+    while (true) {
+      IndexFile::DirRef at;
+      ASSIGN_OR_RETURN(std::optional<IndexFile::Dir> dir, cursor.Next(&at));
+      if (!dir) return Status::Ok();
+      auto it = staged_.find(at.offset);
+      const bool here_staged = it != staged_.end() && it->second;
+      if (it != staged_.end()) staged_.erase(it);
+      RETURN_IF_ERROR(PlanDir(*dir, IndexFile::PathOf(at), here_staged));
+    }
+  }
+
+ private:
+  static constexpr size_t kMaxSources = size_t{1} << (16 - RestorePlan::kSourceShift);
+
   // Plans directory `d` of the snapshot at `rel` below the store; `staged`: whether its
-  // staging directory exists (else everything under it is planned anew).
-  Status Walk(const DirIndex& d, const std::string& rel, bool staged) {
+  // staging directory exists (else everything in it is planned anew).
+  Status PlanDir(const IndexFile::Dir& d, const std::string& rel, bool staged) {
     const std::string here = rel.empty() ? plan_.staging : JoinPath(plan_.staging, rel);
+    plan_.make_dirs.push_back(!staged);
     std::map<std::string, struct stat> entries;
     if (staged) entries = ListEntries(here);
     std::set<std::string_view> wanted;
     std::set<std::string> partials;  // interrupted downloads to continue
-    for (const DirIndex& sub : d.subdirs_present) {
+    for (const IndexFile::DirRef& sub : d.subdirs_present) {
       const std::string sub_rel = Below(rel, sub.name);
       if (!IsValidName(sub.name)) return InvalidArgumentError("invalid directory name: " + sub_rel);
       wanted.insert(sub.name);
       auto it = entries.find(sub.name);
       const bool is_dir = it != entries.end() && S_ISDIR(it->second.st_mode);
       if (it != entries.end() && !is_dir) plan_.stale.push_back(JoinPath(here, sub.name));
-      if (!is_dir) plan_.dirs.push_back(JoinPath(here, sub.name));
-      RETURN_IF_ERROR(Walk(sub, sub_rel, is_dir));
+      staged_[sub.offset] = is_dir;
     }
     for (const FileIndex& f : d.files_present) {
       const std::string file_rel = Below(rel, f.name);
@@ -108,11 +130,12 @@ class Planner {
       if (it != entries.end()) {
         if (S_ISREG(it->second.st_mode) && Matches(path, it->second, f, trusted_)) {
           Add(plan_.kept, f);
+          plan_.files.push_back(RestorePlan::kKept);
           continue;
         }
         plan_.stale.push_back(path);
       }
-      PlanFile(f, file_rel, path);
+      PlanFile(f, file_rel);
       const std::string partial = PartialNameOf(path);
       const std::string partial_name = partial.substr(partial.rfind('/') + 1);
       if (entries.count(partial_name) && Resume(f, partial)) partials.insert(partial_name);
@@ -123,7 +146,6 @@ class Planner {
     return Status::Ok();
   }
 
- private:
   // Whether the file at `path` (stat `st`) holds the content `f` records.
   bool Matches(const std::string& path, const struct stat& st, const FileIndex& f,
                bool trust_mtime) const {
@@ -138,36 +160,40 @@ class Planner {
   // Whether the download just planned for `f` continues the interrupted one staged at
   // `partial`: then it skips the parts of it that are verified.
   bool Resume(const FileIndex& f, const std::string& partial) {
-    if (plan_.downloads.empty() || plan_.downloads.back().file != &f) return false;
-    PlannedFile& d = plan_.downloads.back();
-    d.have = VerifiedParts(partial, f);
-    for (size_t i = 0; i < d.have.size(); ++i) {
-      if (!d.have[i]) continue;
+    if (plan_.files.back() != RestorePlan::kDownload) return false;
+    std::vector<bool> have = VerifiedParts(partial, f);
+    for (size_t i = 0; i < have.size(); ++i) {
+      if (!have[i]) continue;
       const uint64_t end = i + 1 < f.blobs.size() ? f.blobs[i + 1].offset : f.metadata.size;
       plan_.downloaded.bytes -= end - f.blobs[i].offset;
       plan_.resumed_bytes += end - f.blobs[i].offset;
     }
-    return !d.have.empty();
+    if (have.empty()) return false;
+    plan_.have[plan_.files.size() - 1] = std::move(have);
+    return true;
   }
 
-  void PlanFile(const FileIndex& f, const std::string& rel, const std::string& path) {
-    for (const std::string& root : sources_) {
-      std::string from = JoinPath(root, rel);
+  void PlanFile(const FileIndex& f, const std::string& rel) {
+    for (size_t i = 0; i < plan_.sources.size(); ++i) {
+      const std::string from = JoinPath(plan_.sources[i], rel);
       Result<struct stat> st = LStat(from);
       if (!st.ok() || !S_ISREG(st->st_mode) || !Matches(from, *st, f, false)) continue;
       const bool link = IsImmutable(f.name);
       Add(link ? plan_.linked : plan_.copied, f);
-      plan_.local.push_back({&f, rel, path, std::move(from), link});
+      plan_.files.push_back(static_cast<uint16_t>((link ? RestorePlan::kLink : RestorePlan::kCopy) |
+                                                  (i << RestorePlan::kSourceShift)));
       return;
     }
     Add(plan_.downloaded, f);
-    plan_.downloads.push_back({&f, rel, path, "", false});
+    plan_.files.push_back(RestorePlan::kDownload);
   }
 
   RestorePlan& plan_;
   const std::chrono::system_clock::time_point now_;
   bool trusted_ = false;
-  std::vector<std::string> sources_;
+  // Whether the staging directory of each directory planned for but not yet reached (by
+  // its offset in the index) exists.
+  std::unordered_map<uint64_t, bool> staged_;
 };
 
 // Copies `from` to `to` (absent) by way of a temporary name, with the mode and mtime of `f`.
@@ -194,16 +220,13 @@ std::string StagingDirOf(const std::string& dir) {
   return d + ".restore";
 }
 
-Result<RestorePlan> PlanRestore(const std::string& dir, const StoreSnapshot* snapshot) {
+Result<RestorePlan> PlanRestore(const std::string& dir, const StoreIndex* snapshot) {
   RestorePlan plan;
   Planner planner(dir, snapshot, plan);
   Result<struct stat> root = LStat(plan.staging);
-  static const DirIndex kEmpty;
-  const DirIndex& tree = snapshot != nullptr ? snapshot->index.root : kEmpty;
   const bool staged = root.ok() && S_ISDIR(root->st_mode);
   if (root.ok() && !staged) plan.stale.push_back(plan.staging);  // never followed
-  if (!staged) plan.dirs.push_back(plan.staging);
-  RETURN_IF_ERROR(planner.Walk(tree, "", staged));
+  RETURN_IF_ERROR(planner.Run(snapshot, staged));
   return plan;
 }
 
@@ -217,7 +240,7 @@ Status CheckFreeSpace(const std::string& store, const std::string& path, uint64_
                                  std::to_string(free) + " bytes free: nothing was changed");
 }
 
-Status PrepareStaging(const RestorePlan& plan, bool sync) {
+Status PrepareStaging(const RestorePlan& plan) {
   const std::string marker = MarkerOf(plan.staging);
   // The marker vouches only for what it was written after: first the files of another
   // snapshot go, then it names this one.
@@ -229,15 +252,62 @@ Status PrepareStaging(const RestorePlan& plan, bool sync) {
   if (!plan.snapshot_id.empty() && !(recorded.ok() && *recorded == plan.snapshot_id)) {
     RETURN_IF_ERROR(WriteFileAtomic(marker, plan.snapshot_id));
   }
-  for (const std::string& dir : plan.dirs) {
-    if (::mkdir(dir.c_str(), 0755) != 0) return ErrnoError("mkdir " + dir, errno);
-  }
-  for (const PlannedFile& f : plan.local) {
-    if (f.link && ::link(f.from.c_str(), f.path.c_str()) == 0) continue;
-    Status s = CopyIn(f.from, f.path, *f.file, sync);
-    if (!s.ok()) return s.WithContext("file " + f.rel_path);
-  }
   return Status::Ok();
+}
+
+StagingWalk::StagingWalk(const RestorePlan& plan, const StoreIndex* snapshot, bool sync)
+    : plan_(plan), sync_(sync) {
+  if (snapshot != nullptr) cursor_.emplace(*snapshot->index, /*present_only=*/true);
+}
+
+Result<std::optional<PlannedDownload>> StagingWalk::Next() {
+  while (true) {
+    while (next_file_ < dir_.files_present.size()) {
+      FileIndex& f = dir_.files_present[next_file_++];
+      const uint64_t number = file_number_++;
+      if (number >= plan_.files.size()) return InternalError("the restore plan has too few files");
+      const uint16_t how = plan_.files[number];
+      const std::string rel = Below(rel_, f.name);
+      const std::string path = JoinPath(JoinPath(plan_.staging, rel_), f.name);
+      if (how == RestorePlan::kKept) continue;
+      if (how == RestorePlan::kDownload) {
+        auto have = plan_.have.find(number);
+        return std::optional(
+            PlannedDownload{std::move(f), rel, path,
+                            have == plan_.have.end() ? std::vector<bool>() : have->second});
+      }
+      Status s = StageLocal(f, path, how);
+      if (!s.ok()) return s.WithContext("file " + rel);
+    }
+    // The next directory: the root first, even of no snapshot.
+    IndexFile::DirRef at;
+    std::optional<IndexFile::Dir> dir;
+    if (cursor_) {
+      ASSIGN_OR_RETURN(dir, cursor_->Next(&at));
+    } else if (dir_number_ == 0) {
+      dir.emplace();
+    }
+    if (!dir) return std::optional<PlannedDownload>();
+    if (dir_number_ >= plan_.make_dirs.size()) {
+      return InternalError("the restore plan has too few directories");
+    }
+    rel_ = cursor_ ? IndexFile::PathOf(at) : "";
+    const std::string here = rel_.empty() ? plan_.staging : JoinPath(plan_.staging, rel_);
+    if (plan_.make_dirs[dir_number_++] && ::mkdir(here.c_str(), 0755) != 0) {
+      return ErrnoError("mkdir " + here, errno);
+    }
+    dir_ = std::move(*dir);
+    next_file_ = 0;
+  }
+}
+
+Status StagingWalk::StageLocal(const FileIndex& f, const std::string& path, uint16_t how) {
+  const size_t source = how >> RestorePlan::kSourceShift;
+  if (source >= plan_.sources.size()) return InternalError("the restore plan names no such source");
+  const std::string from = JoinPath(plan_.sources[source], path.substr(plan_.staging.size() + 1));
+  const bool link = (how & ((1 << RestorePlan::kSourceShift) - 1)) == RestorePlan::kLink;
+  if (link && ::link(from.c_str(), path.c_str()) == 0) return Status::Ok();
+  return CopyIn(from, path, f, sync_);
 }
 
 Status SwapIn(const std::string& dir, const RestorePlan& plan, bool sync) {

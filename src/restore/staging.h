@@ -28,53 +28,91 @@
 #ifndef BLOBSTATE_RESTORE_STAGING_H_
 #define BLOBSTATE_RESTORE_STAGING_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "blobstate/index.h"
-#include "blobstate/snapshot.h"
 #include "blobstate/status.h"
+#include "checkpoint/snapshot_util.h"
+#include "index/index_file.h"
 
 namespace blobstate {
 
 // "<dir>.restore": where a restore of store directory `dir` assembles the new tree.
 std::string StagingDirOf(const std::string& dir);
 
-// A file of the snapshot that is not staged yet.
-struct PlannedFile {
-  const FileIndex* file;  // in the snapshot's index, which must outlive the plan
-  std::string rel_path;   // below the store directory
-  std::string path;       // in the staging area
-  std::string from;       // the local file it is linked or copied from; empty: downloaded
-  bool link = false;
-  std::vector<bool> have;  // of a download: the parts an interrupted one left, verified
-};
-
+// Where each file of the snapshot comes from, decided by PlanRestore before anything is
+// written, a few bytes a file: the snapshot's files are walked again to stage them (see
+// StagingWalk), so nothing else per file is held.
 struct RestorePlan {
-  std::string staging;             // StagingDirOf(dir)
-  std::string snapshot_id;         // the snapshot index blob id; empty: no snapshot
-  std::vector<std::string> stale;  // staging entries to remove first
-  std::vector<std::string> dirs;   // staging directories to make, parents first
-  std::vector<PlannedFile> local;
-  std::vector<PlannedFile> downloads;
+  std::string staging;               // StagingDirOf(dir)
+  std::string snapshot_id;           // the snapshot index blob id; empty: no snapshot
+  std::vector<std::string> sources;  // local directories files are linked or copied from
+  std::vector<std::string> stale;    // staging entries to remove first
+  // Per directory present in the snapshot, in IndexFile::Cursor order (the root first):
+  // whether its staging directory is to be made.
+  std::vector<bool> make_dirs;
+  // Per file present, in the same order: kKept, kDownload, or kLink/kCopy with the index
+  // of its source in `sources` above kSourceShift.
+  std::vector<uint16_t> files;
+  // Of downloads an interrupted restore left (by file number): the parts verified.
+  std::unordered_map<uint64_t, std::vector<bool>> have;
   // `downloaded`: the files to download, and the bytes of the parts they lack; `resumed`:
   // the bytes of the parts interrupted downloads left, verified (counted as reused).
   TreeTotals kept, linked, copied, downloaded;
   uint64_t resumed_bytes = 0;
+
+  static constexpr uint16_t kKept = 0, kLink = 1, kCopy = 2, kDownload = 3;
+  static constexpr int kSourceShift = 2;
 };
 
 // The plan to restore `snapshot` (null: an empty store) into store directory `dir`. Only
-// reads. kInvalidArgument, naming the entry, for a name that cannot be in an index.
-Result<RestorePlan> PlanRestore(const std::string& dir, const StoreSnapshot* snapshot);
+// reads; memory stays within the largest directory and the few bytes a file of the plan.
+// kInvalidArgument, naming the entry, for a name that cannot be in an index; the index's
+// errors (IndexFile::ReadDir).
+Result<RestorePlan> PlanRestore(const std::string& dir, const StoreIndex* snapshot);
 
 // kFailedPrecondition naming `store`, the bytes needed and the bytes free unless the file
 // system of the existing directory `path` has `needed` bytes available.
 Status CheckFreeSpace(const std::string& store, const std::string& path, uint64_t needed);
 
-// Readies the staging area for the downloads: removes stale entries, records the snapshot,
-// makes the directories, and links or copies the local files (copies are made durable when
-// `sync`).
-Status PrepareStaging(const RestorePlan& plan, bool sync);
+// Readies the staging area: removes stale entries and records the snapshot.
+Status PrepareStaging(const RestorePlan& plan);
+
+// A file StagingWalk leaves to download.
+struct PlannedDownload {
+  FileIndex file;
+  std::string rel_path;    // below the store directory
+  std::string path;        // in the staging area
+  std::vector<bool> have;  // the parts an interrupted download left, verified
+};
+
+// Stages the snapshot as `plan` says, a directory at a time, in PlanRestore's order: makes
+// the directories and links or copies the local files (copies are made durable when
+// `sync`), and hands out the files to download. `plan` and `snapshot` must outlive it.
+class StagingWalk {
+ public:
+  StagingWalk(const RestorePlan& plan, const StoreIndex* snapshot, bool sync);
+  // The next file to download, once what comes before it is staged; nullopt after the last.
+  // Errors name the file. No call may follow an error.
+  Result<std::optional<PlannedDownload>> Next();
+
+ private:
+  // Links or copies `f` into `path` from the source `how` names.
+  Status StageLocal(const FileIndex& f, const std::string& path, uint16_t how);
+
+  const RestorePlan& plan_;
+  const bool sync_;
+  std::optional<IndexFile::Cursor> cursor_;
+  size_t dir_number_ = 0;
+  uint64_t file_number_ = 0;
+  IndexFile::Dir dir_;    // the directory being staged
+  std::string rel_;       // its path below the store
+  size_t next_file_ = 0;  // in dir_.files_present
+};
 
 // Once every file is staged: makes the tree durable (if `sync`), swaps it with `dir` (or
 // renames it there if `dir` is absent), then deletes the previous contents. A failure to
