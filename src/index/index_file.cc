@@ -79,10 +79,24 @@ class FieldReader {
   uint64_t buffer_at_ = 0;
 };
 
-// A wire error in a message of `spec`, as the decoder reports it; a file ending early as
-// it is.
-Status FieldReaderError(const IndexDecoder& decoder, const MessageSpec& spec, const Status& s) {
-  return s.code() == StatusCode::kDataLoss ? s : decoder.WireError(spec, s);
+// Reads every field of the message `reader` holds, as IndexDecoder::ForEachField does:
+// checks each (CheckField; a wire error as the decoder reports it, a file ending early as
+// it is) and calls `fn(field)` for the known ones.
+template <typename Fn>
+Status ForEachField(FieldReader& reader, const IndexDecoder& decoder, const MessageSpec& spec,
+                    Fn&& fn) {
+  uint64_t seen = 0;
+  while (!reader.done()) {
+    Result<WireField> f = reader.Next();
+    if (!f.ok()) {
+      return f.status().code() == StatusCode::kDataLoss ? f.status()
+                                                        : decoder.WireError(spec, f.status());
+    }
+    bool known = false;
+    RETURN_IF_ERROR(decoder.CheckField(spec, *f, &seen, &known));
+    if (known) RETURN_IF_ERROR(fn(*f));
+  }
+  return Status::Ok();
 }
 
 // A decoder whose frames are the root and the directories of `path`, outermost first.
@@ -145,34 +159,27 @@ Status IndexFile::ReadHeader() {
   IndexDecoder decoder(version_, nullptr);
   FieldReader reader(file_, kEnvelopeHeaderSize,
                      size_ - kEnvelopeHeaderSize - kEnvelopeTrailerSize);
-  uint64_t seen = 0;
-  while (!reader.done()) {
-    Result<WireField> f = reader.Next();
-    if (!f.ok()) return FieldReaderError(decoder, kSnapshotIndexSpec, f.status());
-    bool known = false;
-    RETURN_IF_ERROR(decoder.CheckField(kSnapshotIndexSpec, *f, &seen, &known));
-    if (!known) continue;
-    switch (f->id) {
+  return ForEachField(reader, decoder, kSnapshotIndexSpec, [&](const WireField& f) -> Status {
+    switch (f.id) {
       case kIndexCreationTimeMs:
-        header_.creation_time_ms = ZigZagDecode(f->number);
+        header_.creation_time_ms = ZigZagDecode(f.number);
         break;
       case kIndexMetadata: {
-        ASSIGN_OR_RETURN(std::string_view bytes, reader.Value(*f));
-        RETURN_IF_ERROR(decoder.ParseMetadata(bytes, &header_.metadata));
-        break;
+        ASSIGN_OR_RETURN(std::string_view bytes, reader.Value(f));
+        return decoder.ParseMetadata(bytes, &header_.metadata);
       }
       case kIndexRoot:
         root_.offset = reader.value_offset();
-        root_.length = f->number;
+        root_.length = f.number;
         break;
       case kIndexPrevBlobId: {
-        ASSIGN_OR_RETURN(std::string_view bytes, reader.Value(*f));
+        ASSIGN_OR_RETURN(std::string_view bytes, reader.Value(f));
         header_.prev_snapshot_index_blob_id = std::string(bytes);
         break;
       }
     }
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Result<IndexFile::Dir> IndexFile::ReadDir(const DirRef& ref) const {
@@ -183,41 +190,34 @@ Result<IndexFile::Dir> IndexFile::ReadDir(const DirRef& ref) const {
   }
   Dir dir;
   FieldReader reader(file_, ref.offset, ref.length);
-  uint64_t seen = 0;
-  while (!reader.done()) {
-    Result<WireField> f = reader.Next();
-    if (!f.ok()) return FieldReaderError(decoder, kDirIndexSpec, f.status());
-    bool known = false;
-    RETURN_IF_ERROR(decoder.CheckField(kDirIndexSpec, *f, &seen, &known));
-    if (!known) continue;
-    if (f->id == kDirSubdirsPresent || f->id == kDirSubdirsRemoved) {
-      const bool removed = f->id == kDirSubdirsRemoved;
+  RETURN_IF_ERROR(ForEachField(reader, decoder, kDirIndexSpec, [&](const WireField& f) -> Status {
+    if (f.id == kDirSubdirsPresent || f.id == kDirSubdirsRemoved) {
+      const bool removed = f.id == kDirSubdirsRemoved;
       std::vector<DirRef>& list = removed ? dir.subdirs_removed : dir.subdirs_present;
       auto node =
           std::make_shared<PathNode>(PathNode{ref.path, "", list.size(), removed || ref.removed});
       DirRef sub{.offset = reader.value_offset(),
-                 .length = f->number,
+                 .length = f.number,
                  .depth = ref.depth + 1,
                  .removed = node->removed};
       ASSIGN_OR_RETURN(sub.name, ReadName(sub, node.get()));
       node->name = sub.name;
       sub.path = std::move(node);
       list.push_back(std::move(sub));
-      continue;
+      return Status::Ok();
     }
-    ASSIGN_OR_RETURN(std::string_view bytes, reader.Value(*f));
-    switch (f->id) {
+    ASSIGN_OR_RETURN(std::string_view bytes, reader.Value(f));
+    switch (f.id) {
       case kDirName:
         dir.name = std::string(bytes);
         break;
       case kDirFilesPresent:
-        RETURN_IF_ERROR(decoder.ParseChildFile(bytes, false, &dir.files_present));
-        break;
+        return decoder.ParseChildFile(bytes, false, &dir.files_present);
       case kDirFilesRemoved:
-        RETURN_IF_ERROR(decoder.ParseChildFile(bytes, true, &dir.files_removed));
-        break;
+        return decoder.ParseChildFile(bytes, true, &dir.files_removed);
     }
-  }
+    return Status::Ok();
+  }));
   std::vector<std::string_view> subdirs;
   subdirs.reserve(dir.subdirs_present.size() + dir.files_present.size());
   for (const DirRef& d : dir.subdirs_present) subdirs.push_back(d.name);
@@ -231,17 +231,14 @@ Result<IndexFile::Dir> IndexFile::ReadDir(const DirRef& ref) const {
 Result<std::string> IndexFile::ReadName(const DirRef& ref, const PathNode* node) const {
   FramedDecoder framed(version_, node);
   FieldReader reader(file_, ref.offset, ref.length);
-  uint64_t seen = 0;
   std::string name;
-  while (!reader.done()) {
-    Result<WireField> f = reader.Next();
-    if (!f.ok()) return FieldReaderError(framed.decoder, kDirIndexSpec, f.status());
-    bool known = false;
-    RETURN_IF_ERROR(framed.decoder.CheckField(kDirIndexSpec, *f, &seen, &known));
-    if (!known || f->id != kDirName) continue;
-    ASSIGN_OR_RETURN(std::string_view bytes, reader.Value(*f));
-    name = std::string(bytes);
-  }
+  RETURN_IF_ERROR(
+      ForEachField(reader, framed.decoder, kDirIndexSpec, [&](const WireField& f) -> Status {
+        if (f.id != kDirName) return Status::Ok();
+        ASSIGN_OR_RETURN(std::string_view bytes, reader.Value(f));
+        name = std::string(bytes);
+        return Status::Ok();
+      }));
   return name;
 }
 

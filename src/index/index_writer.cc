@@ -18,7 +18,6 @@ class ChunkedOut {
 
   Status Write(std::string_view bytes) {
     hash_.Update(bytes.data(), bytes.size());
-    size_ += bytes.size();
     if (buffer_.size() + bytes.size() > kIoChunkSize) RETURN_IF_ERROR(Flush());
     if (bytes.size() >= kIoChunkSize) return file_.Write(bytes.data(), bytes.size());
     buffer_.append(bytes);
@@ -42,7 +41,6 @@ class ChunkedOut {
   File& file_;
   std::string buffer_;
   Hasher64 hash_;
-  uint64_t size_ = 0;
 };
 
 Result<std::unique_ptr<IndexWriter>> IndexWriter::Create(const std::string& dir) {

@@ -92,7 +92,7 @@ class Transfer {
   // directory as the diff goes, and gives `writer` the new index's tree: retained and
   // uploaded files present, removed files and directories as removed. `metadata` names job,
   // task and store for the blobs. At most kTransfersInFlight files move at a time and the
-  // diff runs at most that many files ahead of them, so memory is bounded by those and the
+  // diff runs at most one directory ahead of them, so memory is bounded by those and the
   // largest directory, never by the size of the tree. The diff runs on the executor. On
   // failure (the first error), once what was in flight has ended, the files uploaded are
   // in `writer` (present), for the caller to delete what its base does not hold.

@@ -475,15 +475,16 @@ TEST_F(TransferFaultTest, AFailedPutTreeLeavesWhatItPutInTheWriter) {
   Transfer transfer(*faulty_, pool_, options_);
   TreePut put = StartPutTree(transfer, tmp_.Sub("src"));
   EXPECT_EQ(std::move(put.put).GetFor(kWait).status().code(), StatusCode::kPermissionDenied);
-  // The two files that made it are in the writer, for the caller to delete.
+  // Every file that made it ("a", and "c" if it started before the failure stopped the
+  // pipeline) is in the writer, for the caller to delete: deleting those leaves nothing.
   std::vector<std::string> put_blobs;
   ASSERT_TRUE(put.writer
                   ->VisitFiles([&](const FileIndex& f, bool) {
                     for (const FileBlob& b : f.blobs) put_blobs.push_back(b.blob_id);
                   })
                   .ok());
-  EXPECT_EQ(put_blobs.size(), 2u);
-  EXPECT_EQ(StoredBlobs(), 2u);
+  EXPECT_GE(put_blobs.size(), 1u);
+  EXPECT_EQ(StoredBlobs(), put_blobs.size());
   EXPECT_EQ(faulty_->calls(Method::kDelete), 0);
   ASSERT_TRUE(transfer.DeleteBlobs(ToBlobIds(put_blobs)).GetFor(kWait).ok());
   EXPECT_EQ(StoredBlobs(), 0u);
