@@ -24,8 +24,9 @@ using BlobSetPtr = std::shared_ptr<const BlobIdSet>;
 // A snapshot uploaded by Upload and not yet persisted.
 struct Pending {
   StoreIndex snapshot;
-  BlobSetPtr blobs;       // every blob of the new snapshot
-  BlobSetPtr base_blobs;  // of its base (null: none): the new blobs are those it lacks
+  BlobSetPtr blobs;        // every blob of the new snapshot
+  BlobSetPtr base_blobs;   // of its base (null: none): the new blobs are those it lacks
+  bool adds_blobs = true;  // false: it was made without a put, so it has no new blob
 };
 
 struct StoreState {
@@ -73,6 +74,13 @@ Future<void> ForNewBlobs(Executor& executor, std::shared_ptr<const IndexFile> in
   auto walk = std::make_shared<NewBlobsWalk>(NewBlobsWalk{
       index, std::move(base), IndexFile::Cursor(*index, /*present_only=*/true), std::move(fn)});
   return ForNewBlobs(executor, std::move(walk));
+}
+
+// ForNewBlobs of a pending snapshot: no walk of one that adds no blob.
+Future<void> ForNewBlobs(Executor& executor, const Pending& p,
+                         std::function<Future<void>(BlobIds)> fn) {
+  if (!p.adds_blobs) return MakeReadyFuture();
+  return ForNewBlobs(executor, p.snapshot.index, p.base_blobs, std::move(fn));
 }
 
 }  // namespace
@@ -209,7 +217,7 @@ Future<void> BackupManager::State::MakePermanent(const std::string& name, const 
         " s ago, more than half the blob TTL (" + std::to_string(ttl.count()) +
         " s); not persisted, as its first blobs could expire before a checkpoint names them"));
   }
-  return ForNewBlobs(executor, p.snapshot.index, p.base_blobs,
+  return ForNewBlobs(executor, p,
                      [this](BlobIds ids) { return transfer.RemoveTtls(std::move(ids)); })
       .Map(executor, [this, index = p.snapshot.index_blob_id] { return store.RemoveTtl(index); });
 }
@@ -295,12 +303,18 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
             .Map(executor,
                  [this, name, base_blobs, f, index, index_started,
                   started](std::string id) -> Future<std::string> {
-                   Result<BlobIdSet> blobs = BlobIdSet::Of(*index);
-                   if (!blobs.ok()) return MakeReadyFuture<std::string>(blobs.status());
-                   auto p = std::make_shared<Pending>(
-                       Pending{.snapshot = {id, index},
-                               .blobs = std::make_shared<const BlobIdSet>(std::move(*blobs)),
-                               .base_blobs = base_blobs});
+                   // Without a put or a removal, the snapshot's blobs are its base's.
+                   const bool adds_blobs = f->files_uploaded > 0;
+                   BlobSetPtr blobs = base_blobs;
+                   if (adds_blobs || f->files_removed > 0 || base_blobs == nullptr) {
+                     Result<BlobIdSet> of = BlobIdSet::Of(*index);
+                     if (!of.ok()) return MakeReadyFuture<std::string>(of.status());
+                     blobs = std::make_shared<const BlobIdSet>(std::move(*of));
+                   }
+                   auto p = std::make_shared<Pending>(Pending{.snapshot = {id, index},
+                                                              .blobs = std::move(blobs),
+                                                              .base_blobs = base_blobs,
+                                                              .adds_blobs = adds_blobs});
                    {
                      std::lock_guard<std::mutex> lock(mu);
                      Store(name).uploaded = p;  // deleted by Upload if anything fails from here
@@ -364,12 +378,11 @@ Future<void> BackupManager::Discard() {
   auto st = state_;
   std::vector<Future<void>> deletions;
   for (const auto& p : orphans) {
-    deletions.push_back(
-        ForNewBlobs(st->executor, p->snapshot.index, p->base_blobs, [st](BlobIds ids) {
-          return st->transfer.DeleteBlobs(std::move(ids));
-        }).Map(st->executor, [st, p] {
-          return st->transfer.DeleteBlobs(ToBlobIds({p->snapshot.index_blob_id}));
-        }));
+    deletions.push_back(ForNewBlobs(st->executor, *p, [st](BlobIds ids) {
+                          return st->transfer.DeleteBlobs(std::move(ids));
+                        }).Map(st->executor, [st, p] {
+      return st->transfer.DeleteBlobs(ToBlobIds({p->snapshot.index_blob_id}));
+    }));
   }
   return AllOf(std::move(deletions)).Then(st->executor, [st](Result<void> r) { return r; });
 }

@@ -184,6 +184,17 @@ TEST_F(BackupManagerTest, UploadRemovesTheTtlsOfItsNewBlobsAndIndexBeforeReturni
   EXPECT_TRUE(TtlBlobs().empty());
   c.state_markers[std::string(kBlobStoreBackend)] = *m;
   ExpectReferencedIntact(c);
+  ASSERT_TRUE(backup->Persisted(c.state_markers[std::string(kBlobStoreBackend)]).ok());
+
+  // Nothing changed: only the new index has a TTL to remove.
+  Checkpoint same = {.id = NewCheckpointId(), .history = true};
+  before = blobs_->calls(Method::kRemoveTtl);
+  m = backup->Upload(same.id, SnapshotDirs({a}, same.id)).GetFor(kWait);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(blobs_->calls(Method::kRemoveTtl) - before, 1);
+  EXPECT_TRUE(TtlBlobs().empty());
+  same.state_markers[std::string(kBlobStoreBackend)] = *m;
+  ExpectReferencedIntact(same);
 }
 
 // H.6: an upload that took more than half the TTL removes no TTL and fails: its first
