@@ -10,6 +10,7 @@
 #include "blobstate/index.h"
 #include "blobstate/snapshot.h"
 #include "blobstore/blob_ids.h"
+#include "checkpoint/snapshot_util.h"
 
 namespace blobstate {
 namespace {
@@ -141,16 +142,21 @@ Status Run::MarkTask(const std::string& job, const std::string& task) {
       for (const auto& [store, id] : markers) indexes.insert(id);
     }
   }
-  std::vector<Future<SnapshotIndex>> fetches;
-  for (const std::string& id : indexes) fetches.push_back(GetSnapshotIndex(store_, executor_, id));
-  Count("get", fetches.size());
-  ASSIGN_OR_RETURN(std::vector<SnapshotIndex> fetched, AllOf(std::move(fetches)).Get());
-  std::lock_guard<std::mutex> lock(mu_);
-  report_.checkpoints += kept.size();
-  report_.snapshots += indexes.size();
-  marks_.blobs.insert(indexes.begin(), indexes.end());
-  for (const SnapshotIndex& index : fetched) {
-    for (std::string& id : BlobIdsOf(index.root)) marks_.blobs.insert(std::move(id));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    report_.checkpoints += kept.size();
+    report_.snapshots += indexes.size();
+    marks_.blobs.insert(indexes.begin(), indexes.end());
+  }
+  // One index at a time, a directory at a time: memory is the marked set, not the indexes.
+  Count("get", indexes.size());
+  for (const std::string& id : indexes) {
+    FileVisitor mark = [this](const FileIndex& f, bool removed) {
+      if (removed) return;
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const FileBlob& b : f.blobs) marks_.blobs.insert(b.blob_id);
+    };
+    RETURN_IF_ERROR(GetSnapshotIndexFiles(store_, executor_, id, std::move(mark)).Get().status());
   }
   return Status::Ok();
 }
