@@ -224,15 +224,11 @@ Future<void> BackupManager::State::MakePermanent(const std::string& name, const 
 
 Future<void> BackupManager::State::DeleteUploaded(std::shared_ptr<IndexWriter> writer,
                                                   BlobSetPtr base) {
-  std::vector<std::string> put;
-  Status s = writer->VisitFiles([&](const FileIndex& f, bool removed) {
-    if (removed) return;
-    for (const FileBlob& b : f.blobs) {
-      if (base == nullptr || !base->Contains(b.blob_id)) put.push_back(b.blob_id);
-    }
-  });
-  if (!s.ok()) return MakeReadyFuture<void>(s);
-  return transfer.DeleteBlobs(ToBlobIds(std::move(put)));
+  // What the writer holds, finished as an index of its own, is walked like a snapshot's.
+  Result<std::shared_ptr<const IndexFile>> index = writer->Finish(SnapshotIndex{});
+  if (!index.ok()) return MakeReadyFuture<void>(index.status());
+  return ForNewBlobs(executor, *index, std::move(base),
+                     [this](BlobIds ids) { return transfer.DeleteBlobs(std::move(ids)); });
 }
 
 Future<std::string> BackupManager::State::UploadStore(const std::string& name,

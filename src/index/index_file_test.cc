@@ -148,19 +148,23 @@ TEST(IndexWriterTest, ADirectoryWithoutFilesIsItsNameAndSubdirectories) {
   EXPECT_EQ((*file)->ReadDir((*file)->root())->subdirs_present[0].name, "a");
 }
 
-TEST(IndexWriterTest, VisitsTheFilesGivenSoFar) {
+TEST(IndexWriterTest, AnAbandonedWriterFinishesWhatItWasGivenAndCanFinishAgain) {
   Result<std::unique_ptr<IndexWriter>> writer = IndexWriter::Create("");
   ASSERT_TRUE(writer.ok()) << writer.status();
   IndexWriter::DirId a = (*writer)->AddDir((*writer)->root(), "a", false);
   (*writer)->AddDir((*writer)->root(), "b", false);  // never given files
   ASSERT_TRUE(
       (*writer)->AppendFiles(a, {testing::MakeFile("x", 10)}, {testing::MakeFile("y", 5)}).ok());
-  std::set<std::pair<std::string, bool>> seen;
-  ASSERT_TRUE(
-      (*writer)
-          ->VisitFiles([&](const FileIndex& f, bool removed) { seen.emplace(f.name, removed); })
-          .ok());
-  EXPECT_EQ(seen, (std::set<std::pair<std::string, bool>>{{"x", false}, {"y", true}}));
+  for (int i = 0; i < 2; ++i) {
+    Result<std::shared_ptr<const IndexFile>> file = (*writer)->Finish(SnapshotIndex{});
+    ASSERT_TRUE(file.ok()) << file.status();
+    std::set<std::pair<std::string, bool>> seen;
+    ASSERT_TRUE(
+        (*file)
+            ->VisitFiles([&](const FileIndex& f, bool removed) { seen.emplace(f.name, removed); })
+            .ok());
+    EXPECT_EQ(seen, (std::set<std::pair<std::string, bool>>{{"x", false}, {"y", true}}));
+  }
 }
 
 }  // namespace

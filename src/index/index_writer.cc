@@ -139,27 +139,4 @@ Result<std::shared_ptr<const IndexFile>> IndexWriter::Finish(const SnapshotIndex
   return IndexFile::Open(std::move(file), /*verify=*/false);  // hashed as it was written
 }
 
-Status IndexWriter::VisitFiles(const FileVisitor& visit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  IndexDecoder decoder(kSnapshotIndexFormatVersion, nullptr);
-  static const std::string kRoot;
-  decoder.PushFrame({&kRoot, 0, true, false});
-  for (const Node& node : nodes_) {
-    for (const Segment& s : node.segments) {
-      std::string bytes(s.size, '\0');
-      ASSIGN_OR_RETURN(size_t got, spill_.ReadAt(bytes.data(), bytes.size(), s.offset));
-      if (got < bytes.size()) return DataLossError("index writer: scratch file ended early");
-      WireReader reader(bytes);
-      while (!reader.done()) {
-        ASSIGN_OR_RETURN(WireField f, reader.Next());
-        if (f.id != kDirFilesPresent && f.id != kDirFilesRemoved) continue;
-        std::vector<FileIndex> one;
-        RETURN_IF_ERROR(decoder.ParseChildFile(f.bytes, f.id == kDirFilesRemoved, &one));
-        visit(one[0], f.id == kDirFilesRemoved);
-      }
-    }
-  }
-  return Status::Ok();
-}
-
 }  // namespace blobstate

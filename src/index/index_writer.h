@@ -45,12 +45,10 @@ class IndexWriter {
   // EncodeSnapshotIndex writes, give no present file after a removed one.
   Status AppendFiles(DirId dir, const std::vector<FileIndex>& present,
                      const std::vector<FileIndex>& removed);
-  // Writes the index: `header`'s fields (its root is ignored) and the tree.
+  // Writes the index: `header`'s fields (its root is ignored) and the tree given so far.
+  // Each call writes a new file: a writer abandoned midway can still be finished, for what
+  // was given to it.
   Result<std::shared_ptr<const IndexFile>> Finish(const SnapshotIndex& header);
-
-  // Every file given so far to AppendFiles (present or removed), for what the caller
-  // must undo when the index is not finished.
-  Status VisitFiles(const FileVisitor& visit);
 
  private:
   // Encoded fields of a directory in the scratch file.

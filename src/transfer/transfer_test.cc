@@ -477,8 +477,10 @@ TEST_F(TransferFaultTest, AFailedPutTreeLeavesWhatItPutInTheWriter) {
   EXPECT_EQ(std::move(put.put).GetFor(kWait).status().code(), StatusCode::kPermissionDenied);
   // Every file that made it ("a", and "c" if it started before the failure stopped the
   // pipeline) is in the writer, for the caller to delete: deleting those leaves nothing.
+  Result<std::shared_ptr<const IndexFile>> index = put.writer->Finish(SnapshotIndex{});
+  ASSERT_TRUE(index.ok()) << index.status();
   std::vector<std::string> put_blobs;
-  ASSERT_TRUE(put.writer
+  ASSERT_TRUE((*index)
                   ->VisitFiles([&](const FileIndex& f, bool) {
                     for (const FileBlob& b : f.blobs) put_blobs.push_back(b.blob_id);
                   })
