@@ -148,6 +148,8 @@ TEST_P(CliBackendTest, KeepsHistoryAndPinsAndRestoresAnyKeptCheckpoint) {
   auto list = [&] {
     Outcome r = Sh("blobstate checkpoints" + Task() + "--json");
     EXPECT_EQ(r.exit_code, 0) << r.out;
+    // Each kept checkpoint holds one file of 2 bytes ("vN").
+    EXPECT_NE(r.out.find("\"files\":1,\"bytes\":2}"), std::string::npos) << r.out;
     return CheckpointIds(r.out);
   };
   auto restored = [&](const std::string& id) {

@@ -11,6 +11,7 @@
 #define BLOBSTATE_INDEX_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,6 +108,10 @@ TreeTotals TotalsOf(const std::vector<FileIndex>& files);
 
 // The blob ids of every file present in `index`, at every depth.
 std::vector<std::string> BlobIdsOf(const DirIndex& index);
+
+// Takes a file of an index being read a directory at a time; `removed` if it is listed as
+// removed or is in a removed directory.
+using FileVisitor = std::function<void(const FileIndex& file, bool removed)>;
 
 }  // namespace blobstate
 

@@ -33,6 +33,15 @@ using StoreSnapshots = std::map<std::string, StoreSnapshot>;  // by store name
 // decode).
 Future<SnapshotIndex> GetSnapshotIndex(BlobStore& store, Executor& executor,
                                        const std::string& blob_id);
+// Gets snapshot index `blob_id` into an unnamed file in `scratch_dir` (default: $TMPDIR,
+// else /tmp) and calls `visit` (on `executor`) with each of its files, a directory at a
+// time, without holding the index: memory stays within its largest directory, whatever
+// the size of the index. Returns the index without its tree (root empty). Errors as
+// GetSnapshotIndex's; on an error, what was visited must be discarded (a later part of the
+// index may be bad).
+Future<SnapshotIndex> VisitSnapshotFiles(BlobStore& store, Executor& executor,
+                                         const std::string& blob_id, FileVisitor visit,
+                                         const std::string& scratch_dir = "");
 // The snapshots of `checkpoint`'s blob store markers, all fetched concurrently and
 // collected into one future (callers wait once, not once per store). Only the stores in
 // `stores` are fetched, unless it is empty (then all). Errors: those of BlobStoreMarkers

@@ -430,7 +430,7 @@ Future<std::shared_ptr<BlobIdSet>> BackupManager::State::AddFetched(
     if (removed) return;
     for (const FileBlob& b : f.blobs) set->Insert(b.blob_id);
   };
-  return GetSnapshotIndexFiles(store, executor, id, std::move(visit),
+  return VisitSnapshotFiles(store, executor, id, std::move(visit),
                                DirName(Store(name).config.dir))
       .Map(executor,
            [this, name, ids = std::move(ids), next, all = std::move(all), id,

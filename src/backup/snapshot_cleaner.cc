@@ -263,7 +263,7 @@ Future<void> SnapshotCleaner::DeleteSnapshot(const SnapshotMetadata& owner,
       if (!removed && !keep->Contains(b.blob_id)) found->doomed.insert(b.blob_id);
     }
   };
-  return GetSnapshotIndexFiles(store_, executor_, index_blob_id, std::move(visit))
+  return VisitSnapshotFiles(store_, executor_, index_blob_id, std::move(visit))
       .Then(executor_, [this, owner, index_blob_id, found](Result<SnapshotIndex> index) {
         if (index.status().code() == StatusCode::kNotFound) return MakeReadyFuture();  // done
         if (!index.ok()) return MakeReadyFuture<void>(index.status());

@@ -33,7 +33,7 @@ Future<SnapshotIndex> GetSnapshotIndex(BlobStore& store, Executor& executor,
   return Fetch(store, executor, blob_id);
 }
 
-Future<SnapshotIndex> GetSnapshotIndexFiles(BlobStore& store, Executor& executor,
+Future<SnapshotIndex> VisitSnapshotFiles(BlobStore& store, Executor& executor,
                                             const std::string& blob_id, FileVisitor visit,
                                             const std::string& dir) {
   return GetIndexFile(store, executor, blob_id, dir)

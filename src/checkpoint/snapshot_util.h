@@ -17,14 +17,6 @@
 
 namespace blobstate {
 
-// GetSnapshotIndex (snapshot.h) read a directory at a time from an unnamed file in `dir`
-// (GetIndexFile): `visit` (called on `executor`) takes each file, as DecodeSnapshotIndexFiles
-// gives them, and the index returned holds none. Memory stays within the largest
-// directory. On an error, what was visited must be discarded.
-Future<SnapshotIndex> GetSnapshotIndexFiles(BlobStore& store, Executor& executor,
-                                            const std::string& blob_id, FileVisitor visit,
-                                            const std::string& dir = "");
-
 // Encodes and puts `index` (held in memory: a backup writes its index with IndexWriter
 // and puts it with PutIndexFile); returns its blob id. metadata.file_path is
 // "snapshot-index".

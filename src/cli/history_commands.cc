@@ -62,13 +62,20 @@ Result<std::vector<Kept>> ReadKept(TaskContext& task) {
       if (p.checkpoint_id == k.checkpoint.id && !p.released) k.pin = p;
     }
     if (k.checkpoint.version < 2) continue;
-    ASSIGN_OR_RETURN(StoreSnapshots snaps,
-                     GetStoreSnapshots(*task.store, *task.pool, k.checkpoint, {})
-                         .GetFor(kCommandTimeout, "get of the snapshot indexes"));
-    for (const auto& [name, snap] : snaps) {
-      TreeTotals t = TotalsOf(snap.index.root);
-      k.totals.files += t.files;
-      k.totals.bytes += t.bytes;
+    ASSIGN_OR_RETURN(StoreMarkers markers, BlobStoreMarkers(k.checkpoint));
+    for (const auto& [name, index_id] : markers) {  // each index a directory at a time
+      FileVisitor add = [&k](const FileIndex& f, bool removed) {
+        if (removed) return;
+        k.totals.files += 1;
+        k.totals.bytes += f.metadata.size;
+      };
+      ASSIGN_OR_RETURN(SnapshotIndex header,
+                       VisitSnapshotFiles(*task.store, *task.pool, index_id, std::move(add))
+                           .GetFor(kCommandTimeout, "read of the snapshot index"));
+      if (header.metadata.store_name != name) {
+        return DataLossError("store " + name + ": snapshot index " + index_id +
+                             " belongs to store '" + header.metadata.store_name + "'");
+      }
     }
   }
   std::sort(kept.begin(), kept.end(),

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 
 #include "blobstate/commit.h"
@@ -285,16 +286,40 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
 
 namespace {
 
-// How many blobs of `snapshots` (indexes included) still have a TTL, all asked at once.
-Result<uint64_t> TtlDebt(BlobStore& store, const StoreSnapshots& snapshots) {
-  std::vector<Future<std::optional<std::chrono::system_clock::time_point>>> asks;
-  for (const auto& [name, snap] : snapshots) {
-    asks.push_back(store.ExpiryOf(snap.index_blob_id));
-    for (const std::string& id : BlobIdsOf(snap.index.root)) asks.push_back(store.ExpiryOf(id));
+// How many blobs of the snapshots `markers` names (indexes included) still have a TTL.
+// Each index is read a directory at a time (into `scratch`), with at most kAsksInFlight
+// asks in flight: memory is bounded whatever the size of the snapshots.
+Result<uint64_t> TtlDebt(BlobStore& store, const StoreMarkers& markers,
+                         const std::string& scratch) {
+  constexpr size_t kAsksInFlight = 256;
+  uint64_t debt = 0;
+  Status failed;
+  std::deque<Future<std::optional<std::chrono::system_clock::time_point>>> asks;
+  auto settle = [&](size_t keep) {
+    for (; asks.size() > keep; asks.pop_front()) {
+      auto expiry = std::move(asks.front()).GetFor(kCommandTimeout, "TTL check");
+      if (!expiry.ok() && failed.ok()) failed = expiry.status();
+      if (expiry.ok() && expiry->has_value()) ++debt;
+    }
+  };
+  ThreadPool reader("ttl-debt", 1);  // the visit waits on asks: never on the store's pool
+  for (const auto& [name, index_id] : markers) {
+    asks.push_back(store.ExpiryOf(index_id));
+    FileVisitor ask = [&](const FileIndex& f, bool removed) {
+      if (removed || !failed.ok()) return;
+      for (const FileBlob& b : f.blobs) {
+        asks.push_back(store.ExpiryOf(b.blob_id));
+        settle(kAsksInFlight);
+      }
+    };
+    Status read = VisitSnapshotFiles(store, reader, index_id, std::move(ask), scratch)
+                      .GetFor(kCommandTimeout, "read of the snapshot index")
+                      .status();
+    settle(0);
+    RETURN_IF_ERROR(read.WithContext("store " + name));
+    RETURN_IF_ERROR(failed);
   }
-  ASSIGN_OR_RETURN(auto expiries, AllOf(std::move(asks)).GetFor(kCommandTimeout, "TTL check"));
-  return std::count_if(expiries.begin(), expiries.end(),
-                       [](const auto& e) { return e.has_value(); });
+  return debt;
 }
 
 // Removes `dir` and everything in it.
@@ -363,23 +388,21 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
     return NotFoundError("job " + tf.job + ", task " + tf.task + " has no checkpoint in " +
                          task->store->Describe());
   }
-  ASSIGN_OR_RETURN(StoreSnapshots snapshots,
-                   GetStoreSnapshots(*task->store, *task->pool, checkpoint, {})
-                       .GetFor(kCommandTimeout, "get of the snapshot indexes"));
+  ASSIGN_OR_RETURN(StoreMarkers snapshots, BlobStoreMarkers(checkpoint));
   std::string dir = scratch + "/blobstate-verify-XXXXXX";
   if (::mkdtemp(dir.data()) == nullptr) return ErrnoError("mkdtemp " + dir, errno);
   Progress progress("verifying", !tf.json);
   std::map<std::string, StoreFigures> figures;
   Status s;
   for (auto it = snapshots.begin(); s.ok() && it != snapshots.end(); ++it) {
-    const auto& [name, snap] = *it;
+    const auto& [name, index_id] = *it;
     s = VerifyStore(*task, tf, checkpoint->id, name, dir + "/" + name, progress, figures)
-            .WithContext("store " + name + " (snapshot index " + snap.index_blob_id + ")");
+            .WithContext("store " + name + " (snapshot index " + index_id + ")");
   }
+  Result<uint64_t> debt = s.ok() ? TtlDebt(*task->store, snapshots, dir) : Result<uint64_t>(s);
   RemoveTree(dir).IgnoreError();
   progress.Stop();
-  RETURN_IF_ERROR(s);
-  ASSIGN_OR_RETURN(uint64_t debt, TtlDebt(*task->store, snapshots));
+  RETURN_IF_ERROR(debt.status());
   std::optional<GcReport> garbage;
   if (orphans) {
     gc.job = tf.job;
@@ -387,7 +410,7 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   }
   if (tf.json) {
     out.Print("{\"checkpoint_id\":" + JsonString(checkpoint->id) + ",\"intact\":true,\"stores\":" +
-              FiguresJson(figures) + ",\"ttl_debt\":" + std::to_string(debt) +
+              FiguresJson(figures) + ",\"ttl_debt\":" + std::to_string(*debt) +
               (garbage ? ",\"garbage\":" + GcReportJson(*garbage) : "") +
               ",\"seconds\":" + Fixed(Seconds(start)) + "}\n");
   } else {
@@ -403,9 +426,9 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
     }
     out.Print(text);
   }
-  if (debt > 0) {
+  if (*debt > 0) {
     return FailedPreconditionError(
-        std::to_string(debt) + " blob(s) of checkpoint " + checkpoint->id +
+        std::to_string(*debt) + " blob(s) of checkpoint " + checkpoint->id +
         " still have a TTL (TTL debt): they may expire; the task's next open removes them");
   }
   return Status::Ok();

@@ -156,7 +156,7 @@ Status Run::MarkTask(const std::string& job, const std::string& task) {
       std::lock_guard<std::mutex> lock(mu_);
       for (const FileBlob& b : f.blobs) marks_.blobs.insert(b.blob_id);
     };
-    RETURN_IF_ERROR(GetSnapshotIndexFiles(store_, executor_, id, std::move(mark)).Get().status());
+    RETURN_IF_ERROR(VisitSnapshotFiles(store_, executor_, id, std::move(mark)).Get().status());
   }
   return Status::Ok();
 }

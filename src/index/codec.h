@@ -59,10 +59,6 @@ void EncodeDirFiles(std::string_view name, const std::vector<FileIndex>& present
 // the path of the offending entry; it never crashes or allocates without bound.
 Result<SnapshotIndex> DecodeSnapshotIndex(std::string_view bytes);
 
-// Takes a file of an index being decoded; `removed` if it is listed as removed or is in a
-// removed directory.
-using FileVisitor = std::function<void(const FileIndex& file, bool removed)>;
-
 // DecodeSnapshotIndex for a reader that needs each file once and not the tree (the blob ids
 // of a snapshot, say): each directory's files, once the directory passed every check, are
 // passed to `visit` and dropped, so the returned index's directories hold no files and
