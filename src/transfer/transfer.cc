@@ -297,6 +297,41 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path,
   });
 }
 
+Future<void> Transfer::GetPart(const FileIndex& file, size_t i, const std::string& tmp) {
+  if (!HasPartChecksums(file) || i >= file.blobs.size()) {
+    return MakeReadyFuture<void>(FailedPreconditionError(
+        "file " + file.name + ": part " + std::to_string(i) + " cannot be got and checked alone" +
+        " (the index records no checksum of it)"));
+  }
+  Result<std::vector<uint64_t>> lengths = PartLengths(file);
+  if (!lengths.ok()) return MakeReadyFuture<void>(lengths.status());
+  const FileBlob& b = file.blobs[i];
+  auto digest = std::make_shared<RangeDigest>();
+  return Counted(store_.Get(b.blob_id,
+                            FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id, digest)),
+                 (*lengths)[i])
+      .Map(executor_, [b, i, digest]() -> Status {
+        std::lock_guard<std::mutex> lock(digest->mu);
+        if (!digest->checksum) return InternalError("part " + std::to_string(i) + " not hashed");
+        if (*digest->checksum == *b.checksum) return Status::Ok();
+        return DataLossError("checksum mismatch: blob " + b.blob_id + " (part " +
+                             std::to_string(i) + ") has " + digest->checksum->ToHex() +
+                             ", the index records " + b.checksum->ToHex());
+      });
+}
+
+Status Transfer::FinishParts(const FileIndex& file, const std::string& tmp,
+                             const std::string& path) {
+  std::vector<Checksum> parts;
+  for (const FileBlob& b : file.blobs) parts.push_back(*b.checksum);
+  RETURN_IF_ERROR(FinishFile(tmp, file, /*verify=*/true, FileChecksumOfParts(parts),
+                             options_.sync_after_restore));
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+    return ErrnoError("rename " + tmp + " to " + path, errno);
+  }
+  return Status::Ok();
+}
+
 Future<std::vector<Result<void>>> Transfer::EachBlob(
     BlobIds ids, const char* before, const char* after,
     std::function<Future<void>(const std::string&)> call) {

@@ -106,6 +106,16 @@ class Transfer {
   // left there and that were verified since (see VerifiedParts); they are not downloaded.
   Future<void> GetFile(const FileIndex& file, const std::string& path, std::vector<bool> have = {});
 
+  // A file got part by part, in any order (a lazy restore): GetPart gets part `i` of `file`
+  // into its place in `tmp`, an existing file, and checks it against the checksum the part
+  // records. kDataLoss naming the blob if it differs; kFailedPrecondition if `file`'s parts
+  // record no checksums (nothing is got then).
+  Future<void> GetPart(const FileIndex& file, size_t i, const std::string& tmp);
+  // Once GetPart got every part into `tmp`: checks its size and the file checksum of its
+  // parts, gives it its recorded mode and mtime, syncs it (if sync_after_restore) and
+  // renames it to `path` (which must not exist).
+  Status FinishParts(const FileIndex& file, const std::string& tmp, const std::string& path);
+
   // Deletes the given blobs in parallel; blobs already gone count as deleted.
   Future<void> DeleteBlobs(BlobIds blob_ids);
 

@@ -1,0 +1,192 @@
+#include "store/lazy_file_system.h"
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "blobstate/blob_store.h"
+#include "blobstate/store.h"
+#include "blobstore/local/local_ops.h"
+#include "store/lazy_files.h"
+#include "testing/temp_dir.h"
+#include "transfer/transfer.h"
+#include "util/fs.h"
+
+namespace blobstate {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+using KeyValues = std::map<std::string, std::string>;
+
+constexpr auto kWait = 120s;
+
+bool IsTable(const std::string& name) { return name.ends_with(".sst"); }
+
+std::vector<std::string> Names(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    names.push_back(e.path().filename());
+  }
+  return names;
+}
+
+class LazyFileSystemTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<BlobStore>> s = OpenBlobStore("file://" + tmp_.Sub("blobs"), {});
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+    transfer_ = std::make_unique<Transfer>(*store_, pool_, TransferOptions{.part_size = 16 << 10});
+    // A RocksDB store of three tables of about 100 KiB each (several parts each).
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, tmp_.Sub("src"), &db).ok());
+    for (int table = 0; table < 3; ++table) {
+      for (int i = 0; i < 100; ++i) {
+        const std::string key = "k" + std::to_string(table * 1000 + i);
+        kvs_[key] = testing::RandomBytes(1000, table * 1000 + i);
+        ASSERT_TRUE(db->Put({}, key, kvs_[key]).ok());
+      }
+      ASSERT_TRUE(db->Flush({}).ok());
+    }
+    delete db;
+  }
+
+  // Backs up every file of src; copies all but its tables to `dir` and returns the tables,
+  // for LazyFiles.
+  std::map<std::string, FileIndex> LazyCopy(const std::string& dir) {
+    EXPECT_TRUE(MakeDirs(dir).ok());
+    std::map<std::string, FileIndex> remote;
+    for (const std::string& name : Names(tmp_.Sub("src"))) {
+      const std::string path = JoinPath(tmp_.Sub("src"), name);
+      if (!IsTable(name)) {
+        EXPECT_TRUE(CopyFile(path, JoinPath(dir, name)).ok());
+        continue;
+      }
+      struct stat st;
+      EXPECT_EQ(::lstat(path.c_str(), &st), 0);
+      LocalFile local{name, MetadataForIndex(st, std::chrono::system_clock::time_point{})};
+      Result<FileIndex> put = transfer_->PutFile(path, local, {.job_name = "j"}).GetFor(kWait);
+      EXPECT_TRUE(put.ok()) << put.status();
+      EXPECT_GT(put->blobs.size(), 2u);
+      remote[name] = *put;
+    }
+    EXPECT_EQ(remote.size(), 3u);
+    return remote;
+  }
+
+  // Every key of the store at `dir`, opened through `env` (the default if null).
+  Result<KeyValues> ReadAll(const std::string& dir, rocksdb::Env* env) {
+    rocksdb::Options options;
+    if (env != nullptr) options.env = env;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+    if (!s.ok()) return InternalError("open: " + s.ToString());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    KeyValues out;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}));
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      out[it->key().ToString()] = it->value().ToString();
+    if (!it->status().ok()) return InternalError("iterate: " + it->status().ToString());
+    return out;
+  }
+
+  TempDir tmp_;
+  ThreadPool pool_{"lazy-test", 2};
+  std::unique_ptr<BlobStore> store_;
+  std::unique_ptr<Transfer> transfer_;
+  KeyValues kvs_;
+};
+
+// Z.1, Z.3: a store opens and serves every key with no table local, then the fetcher
+// makes it an ordinary directory that RocksDB opens without blobstate.
+TEST_F(LazyFileSystemTest, ServesEveryKeyBeforeItsTablesAreLocalThenFetchesThemWhole) {
+  const std::string dst = tmp_.Sub("dst");
+  std::map<std::string, FileIndex> remote = LazyCopy(dst);
+  Result<std::shared_ptr<LazyFiles>> files = LazyFiles::Create(*transfer_, "store s", dst, remote);
+  ASSERT_TRUE(files.ok()) << files.status();
+  auto fs = std::make_shared<LazyFileSystem>(rocksdb::FileSystem::Default(), *files);
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  for (const auto& [name, f] : remote) EXPECT_FALSE(PathExists(JoinPath(dst, name))) << name;
+  EXPECT_EQ(ReadAll(dst, env.get()).value_or(KeyValues{}), kvs_);
+
+  ASSERT_TRUE((*files)->FetchAll(pool_, 4).GetFor(kWait).ok());
+  for (const std::string& name : Names(dst)) {
+    EXPECT_EQ(name.find(".blobstate-tmp-"), std::string::npos) << name;
+  }
+  for (const auto& [name, f] : remote) {
+    EXPECT_EQ(*ReadSmallFile(JoinPath(dst, name), 1 << 20),
+              *ReadSmallFile(JoinPath(tmp_.Sub("src"), name), 1 << 20))
+        << name;
+  }
+  EXPECT_EQ(ReadAll(dst, nullptr).value_or(KeyValues{}), kvs_);
+}
+
+// Z.2: a corrupt part fails the read naming the store, the file and the blob; RocksDB
+// reports it as an I/O error, and nothing of the corrupt part is served.
+TEST_F(LazyFileSystemTest, ACorruptBlobFailsTheReadNamingStoreFileAndBlob) {
+  const std::string dst = tmp_.Sub("dst");
+  std::map<std::string, FileIndex> remote = LazyCopy(dst);
+  const auto& [name, table] = *remote.begin();
+  const std::string blob = table.blobs[1].blob_id;
+  const std::string at = tmp_.Sub("blobs/blobs/" + local_internal::ShardOf(blob) + "/" + blob);
+  std::string bytes = *ReadSmallFile(at, 1 << 20);
+  bytes[100] ^= 1;
+  ASSERT_TRUE(WriteFileAtomic(at, bytes).ok());
+  Result<std::shared_ptr<LazyFiles>> files = LazyFiles::Create(*transfer_, "store s", dst, remote);
+  ASSERT_TRUE(files.ok()) << files.status();
+  std::shared_ptr<LazyFile> file = (*files)->Find(JoinPath(dst, name));
+  ASSERT_NE(file, nullptr);
+  std::string buf(100, '\0');
+  Result<size_t> read = file->Read(table.blobs[1].offset, buf.size(), buf.data());
+  EXPECT_EQ(read.status().code(), StatusCode::kDataLoss);
+  for (const std::string& part : {std::string("store s"), "file " + name, "blob " + blob}) {
+    EXPECT_NE(read.status().message().find(part), std::string::npos) << read.status();
+  }
+  auto fs = std::make_shared<LazyFileSystem>(rocksdb::FileSystem::Default(), *files);
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  Result<KeyValues> all = ReadAll(dst, env.get());
+  ASSERT_FALSE(all.ok());
+  EXPECT_NE(all.status().message().find("blob " + blob), std::string::npos) << all.status();
+  EXPECT_FALSE((*files)->FetchAll(pool_, 4).GetFor(kWait).ok());
+  EXPECT_FALSE(PathExists(JoinPath(dst, name)));
+}
+
+// Z.5: parts checked before a crash are kept by the next run, which gets only the rest;
+// a file RocksDB deletes is no longer fetched.
+TEST_F(LazyFileSystemTest, ARestartKeepsCheckedPartsAndADeletedFileIsNotFetched) {
+  const std::string dst = tmp_.Sub("dst");
+  std::map<std::string, FileIndex> remote = LazyCopy(dst);
+  auto it = remote.begin();
+  const auto& [name, table] = *it;
+  {
+    Result<std::shared_ptr<LazyFiles>> files =
+        LazyFiles::Create(*transfer_, "store s", dst, remote);
+    ASSERT_TRUE(files.ok()) << files.status();
+    std::string buf(10, '\0');
+    ASSERT_TRUE((*files)->Find(JoinPath(dst, name))->Read(0, buf.size(), buf.data()).ok());
+  }  // a crash: the partial file stays
+  ASSERT_TRUE(store_->Delete(table.blobs[0].blob_id).GetFor(kWait).ok());  // not needed again
+  Result<std::shared_ptr<LazyFiles>> files = LazyFiles::Create(*transfer_, "store s", dst, remote);
+  ASSERT_TRUE(files.ok()) << files.status();
+  const std::string dropped = JoinPath(dst, std::next(it)->first);
+  LazyFileSystem fs(rocksdb::FileSystem::Default(), *files);
+  ASSERT_TRUE(fs.DeleteFile(dropped, {}, nullptr).ok());
+  EXPECT_TRUE(fs.FileExists(dropped, {}, nullptr).IsNotFound());
+  ASSERT_TRUE((*files)->FetchAll(pool_, 4).GetFor(kWait).ok());
+  EXPECT_EQ(*ReadSmallFile(JoinPath(dst, name), 1 << 20),
+            *ReadSmallFile(JoinPath(tmp_.Sub("src"), name), 1 << 20));
+  EXPECT_FALSE(PathExists(dropped));
+  EXPECT_FALSE(PathExists(PartialNameOf(dropped)));
+}
+
+}  // namespace
+}  // namespace blobstate

@@ -1,0 +1,230 @@
+#include "store/lazy_files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "async/pipeline.h"
+#include "index/codec.h"
+
+namespace blobstate {
+
+LazyFile::LazyFile(Transfer& transfer, std::string what, std::string path, FileIndex index,
+                   File tmp, std::vector<bool> have)
+    : transfer_(transfer),
+      what_(std::move(what)),
+      path_(std::move(path)),
+      tmp_path_(PartialNameOf(path_)),
+      index_(std::move(index)),
+      tmp_(std::move(tmp)),
+      parts_(index_.blobs.size()) {
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    if (i < have.size() && have[i]) {
+      parts_[i].state = PartState::kLocal;
+    } else {
+      ++parts_left_;
+    }
+  }
+}
+
+Result<size_t> LazyFile::Read(uint64_t offset, size_t n, char* buf) {
+  const uint64_t size = index_.metadata.size;
+  if (offset >= size || n == 0) return 0;
+  n = static_cast<size_t>(std::min<uint64_t>(n, size - offset));
+  // Parts [first, last] hold the range: the last whose offset is at most each end.
+  auto part_at = [this](uint64_t at) {
+    auto after = std::upper_bound(index_.blobs.begin(), index_.blobs.end(), at,
+                                  [](uint64_t v, const FileBlob& b) { return v < b.offset; });
+    return static_cast<size_t>(after - index_.blobs.begin()) - 1;
+  };
+  std::vector<Future<void>> parts;
+  for (size_t i = part_at(offset); i <= part_at(offset + n - 1); ++i) parts.push_back(GetPart(i));
+  for (Future<void>& part : parts) RETURN_IF_ERROR(std::move(part).Get().status());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (dropped_) return FailedPreconditionError(what_ + ": deleted while it was read");
+  }
+  return tmp_.ReadAt(buf, n, offset);  // the same inode once renamed to its name
+}
+
+Future<void> LazyFile::GetPart(size_t i) {
+  std::unique_lock<std::mutex> lock(mu_);
+  Part& part = parts_[i];
+  if (dropped_ || part.state == PartState::kLocal) return MakeReadyFuture();
+  Promise<void> promise;
+  Future<void> got = promise.GetFuture();
+  part.waiters.push_back(std::move(promise));
+  if (part.state == PartState::kFetching) return got;
+  part.state = PartState::kFetching;
+  lock.unlock();
+  transfer_.GetPart(index_, i, tmp_path_).Subscribe([self = shared_from_this(), i](Result<void> r) {
+    self->PartDone(i, r.status());
+  });
+  return got;
+}
+
+void LazyFile::PartDone(size_t i, const Status& s) {
+  std::vector<Promise<void>> waiters;
+  bool last = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiters.swap(parts_[i].waiters);
+    parts_[i].state = s.ok() ? PartState::kLocal : PartState::kAbsent;
+    if (s.ok()) last = --parts_left_ == 0 && !dropped_;
+  }
+  if (last) Finish().IgnoreError();  // MakeLocal reports it
+  const Status out = s.WithContext(what_);
+  for (Promise<void>& w : waiters) w.Set(out.ok() ? Result<void>() : Result<void>(out));
+}
+
+Status LazyFile::Finish() {
+  Status s = transfer_.FinishParts(index_, tmp_path_, path_).WithContext(what_);
+  std::vector<Promise<void>> waiters;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    local_ = s.ok();
+    finish_error_ = s;
+    waiters.swap(local_waiters_);
+  }
+  for (Promise<void>& w : waiters) w.Set(s.ok() ? Result<void>() : Result<void>(s));
+  return s;
+}
+
+Status LazyFile::MakeLocal() {
+  Future<void> finished;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (local_) return Status::Ok();
+    if (!finish_error_.ok()) return finish_error_;
+    if (dropped_) return FailedPreconditionError(what_ + ": deleted");
+    Promise<void> promise;
+    finished = promise.GetFuture();
+    local_waiters_.push_back(std::move(promise));
+  }
+  std::vector<Future<void>> parts;
+  for (size_t i = 0; i < index_.blobs.size(); ++i) parts.push_back(GetPart(i));
+  for (Future<void>& part : parts) RETURN_IF_ERROR(std::move(part).Get().status());
+  return std::move(finished).Get().status();
+}
+
+bool LazyFile::local() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return local_;
+}
+
+Status LazyFile::Settled() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (local_ || dropped_) return Status::Ok();
+  if (!finish_error_.ok()) return finish_error_;
+  return InternalError(what_ + ": not local after every part was got");
+}
+
+void LazyFile::Drop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (local_) return;
+    dropped_ = true;
+  }
+  ::unlink(tmp_path_.c_str());
+}
+
+Result<std::shared_ptr<LazyFiles>> LazyFiles::Create(Transfer& transfer, std::string what,
+                                                     std::string dir,
+                                                     std::map<std::string, FileIndex> files) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::shared_ptr<LazyFiles> out(new LazyFiles(dir));
+  for (auto& [name, index] : files) {
+    const std::string about = what + ", file " + name;
+    if (!index.blobs.empty() && !HasPartChecksums(index)) {
+      return FailedPreconditionError(about +
+                                     ": its parts record no checksums (a version 1 index), so "
+                                     "it cannot be read before it is whole");
+    }
+    const std::string path = JoinPath(dir, name);
+    if (PathExists(path)) continue;  // finished by an earlier run
+    const std::string tmp = PartialNameOf(path);
+    std::vector<bool> have = VerifiedParts(tmp, index);
+    ASSIGN_OR_RETURN(
+        File file,
+        File::Open(tmp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (have.empty() ? O_TRUNC : 0),
+                   0600));
+    if (have.empty() && ::ftruncate(file.fd(), index.metadata.size) != 0) {
+      return ErrnoError("truncate " + tmp, errno);
+    }
+    if (std::count(have.begin(), have.end(), true) == static_cast<long>(index.blobs.size())) {
+      RETURN_IF_ERROR(file.Close());
+      RETURN_IF_ERROR(transfer.FinishParts(index, tmp, path).WithContext(about));
+      continue;
+    }
+    out->files_.emplace(path, std::make_shared<LazyFile>(transfer, about, path, std::move(index),
+                                                         std::move(file), std::move(have)));
+  }
+  return out;
+}
+
+std::shared_ptr<LazyFile> LazyFiles::Find(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end() || it->second->local()) return nullptr;
+  return it->second;
+}
+
+std::vector<std::string> LazyFiles::RemoteChildren(const std::string& path) const {
+  std::string dir = path;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::vector<std::string> names;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [file_path, file] : files_) {
+    if (DirName(file_path) == dir && !file->local()) {
+      names.push_back(file_path.substr(dir.size() + 1));
+    }
+  }
+  return names;
+}
+
+void LazyFiles::Drop(const std::string& path) {
+  std::shared_ptr<LazyFile> file;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(path);
+    if (it == files_.end()) return;
+    file = std::move(it->second);
+    files_.erase(it);
+  }
+  file->Drop();
+}
+
+Future<void> LazyFiles::FetchAll(Executor& executor, size_t window) {
+  struct Walk {
+    std::vector<std::shared_ptr<LazyFile>> files;
+    size_t file = 0;
+    size_t part = 0;
+  };
+  auto walk = std::make_shared<Walk>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [path, file] : files_) walk->files.push_back(file);
+  }
+  return Pipeline(executor, window,
+                  [walk]() -> Result<std::optional<Future<void>>> {
+                    while (walk->file < walk->files.size()) {
+                      LazyFile& f = *walk->files[walk->file];
+                      if (walk->part < f.index().blobs.size()) {
+                        return std::optional(f.GetPart(walk->part++));
+                      }
+                      ++walk->file;
+                      walk->part = 0;
+                    }
+                    return std::optional<Future<void>>();
+                  })
+      .Map(executor, [walk]() -> Status {
+        // A file is finished before its last part's future completes.
+        for (const auto& f : walk->files) RETURN_IF_ERROR(f->Settled());
+        return Status::Ok();
+      });
+}
+
+}  // namespace blobstate

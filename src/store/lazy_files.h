@@ -1,0 +1,121 @@
+// LazyFiles: the files of a store directory that are still only in the blob store, while a
+// lazy restore makes them local.
+//
+// A read of a range waits for the parts that cover it, got at once (ahead of the
+// background fetch); FetchAll gets every part in the background. Each part is checked
+// against the checksum its snapshot index records before anything reads it, so no
+// unverified byte is ever served. When every part of a file is local, the file is finished
+// (its checksum from its parts, recorded mode and mtime, fsync) and renamed to its name.
+// Once every file is, the directory is an ordinary one: nothing of this class stays in it.
+//
+// A file's parts land in PartialNameOf(<dir>/<name>), a file of the recorded size. After a
+// crash, the next LazyFiles of the same files keeps the parts found there that check out
+// (VerifiedParts) and gets the rest.
+//
+// Example:
+//   ASSIGN_OR_RETURN(auto files, LazyFiles::Create(transfer, "store s", dir, remote));
+//   ... open the store through LazyFileSystem(files) ...
+//   Future<void> local = files->FetchAll(8);
+//
+// Thread safety: every method may be called from any thread. Read and MakeLocal block:
+// call them from the store's threads (RocksDB's), never from `transfer`'s executor.
+#ifndef BLOBSTATE_STORE_LAZY_FILES_H_
+#define BLOBSTATE_STORE_LAZY_FILES_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "blobstate/future.h"
+#include "blobstate/index.h"
+#include "blobstate/status.h"
+#include "transfer/transfer.h"
+#include "util/fs.h"
+
+namespace blobstate {
+
+// A file not yet local: reads of it, and its parts' state.
+class LazyFile : public std::enable_shared_from_this<LazyFile> {
+ public:
+  LazyFile(Transfer& transfer, std::string what, std::string path, FileIndex index, File tmp,
+           std::vector<bool> have);
+
+  const FileIndex& index() const { return index_; }
+  // Reads up to `n` bytes at `offset` into `buf` (fewer only at the end of the file), once
+  // the parts they lie in are local and checked. Errors name the store, the file and the
+  // blob (kDataLoss for a part that does not match its checksum).
+  Result<size_t> Read(uint64_t offset, size_t n, char* buf);
+  // Waits until the file is local under its name (every part got, the file finished).
+  Status MakeLocal();
+  // Whether the file is finished and renamed to its name.
+  bool local() const;
+  // Once every part was got: OK if the file is local (or dropped), else why it is not.
+  Status Settled() const;
+  // Gets part `i` unless it is local or on its way; completes when it is local (or failed),
+  // after the file is finished if it was the last. At once for a dropped file.
+  Future<void> GetPart(size_t i);
+  // Stops serving the file (it was deleted): its partial file goes.
+  void Drop();
+
+ private:
+  enum class PartState { kAbsent, kFetching, kLocal };
+  struct Part {
+    PartState state = PartState::kAbsent;
+    std::vector<Promise<void>> waiters;  // of the fetch under way
+  };
+  // Called once part `i`'s fetch ended.
+  void PartDone(size_t i, const Status& s);
+  // Finishes the file once its last part is local (on the thread that got that part).
+  Status Finish();
+
+  Transfer& transfer_;
+  const std::string what_;  // "store s, file a/b": for messages
+  const std::string path_;
+  const std::string tmp_path_;
+  const FileIndex index_;
+  File tmp_;  // read with pread only, from any thread
+  mutable std::mutex mu_;
+  std::vector<Part> parts_;                   // GUARDED_BY(mu_)
+  size_t parts_left_ = 0;                     // GUARDED_BY(mu_)
+  bool local_ = false;                        // GUARDED_BY(mu_)
+  bool dropped_ = false;                      // GUARDED_BY(mu_)
+  Status finish_error_;                       // GUARDED_BY(mu_)
+  std::vector<Promise<void>> local_waiters_;  // GUARDED_BY(mu_)
+};
+
+class LazyFiles {
+ public:
+  // Serves `files` (name below `dir` -> the snapshot's entry, whose parts must record
+  // checksums) of store directory `dir`. A file already at its name is left out; one
+  // whose partial file holds checked parts continues from them. `what` names the store in
+  // messages ("store s"). kFailedPrecondition if a file's parts record no checksums.
+  static Result<std::shared_ptr<LazyFiles>> Create(Transfer& transfer, std::string what,
+                                                   std::string dir,
+                                                   std::map<std::string, FileIndex> files);
+
+  const std::string& dir() const { return dir_; }
+  // The file at `path` (`dir` + "/" + its name) if it is not local yet, else null.
+  std::shared_ptr<LazyFile> Find(const std::string& path) const;
+  // The names of the files not yet local directly in directory `path`.
+  std::vector<std::string> RemoteChildren(const std::string& path) const;
+  // Stops serving the file at `path`, if it is served (it was deleted).
+  void Drop(const std::string& path);
+
+  // Gets every part not yet local, `window` at a time, file after file; completes once every
+  // file is local, with the first error otherwise.
+  Future<void> FetchAll(Executor& executor, size_t window);
+
+ private:
+  LazyFiles(std::string dir) : dir_(std::move(dir)) {}
+
+  const std::string dir_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<LazyFile>> files_;  // GUARDED_BY(mu_); by path
+};
+
+}  // namespace blobstate
+
+#endif  // BLOBSTATE_STORE_LAZY_FILES_H_
