@@ -318,6 +318,19 @@ pid_t SpawnJob(const std::string& blobs, const std::string& state) {
 
 // Killed with SIGKILL at random moments and restarted, again and again: the final digest is
 // the uninterrupted one.
+// Z.1, Z.3: a restart on a new host with a lazy restore opens its stores before their
+// table files are local, runs to the uninterrupted digest (commits during warm-up
+// included), and leaves a checkpoint that verifies.
+TEST_F(CrashRecoveryTest, LazyRestoreOnANewHostEndsWithTheUninterruptedDigest) {
+  Outcome crashed =
+      Sh(Job(tmp_.Sub("host-a"), kEvents, "BLOBSTATE_FAILPOINTS=persist.after_checkpoint=crash@3"));
+  EXPECT_EQ(crashed.exit_code, kFailpointExitCode) << crashed.out;
+  Outcome lazy = Sh(Job(tmp_.Sub("host-b")) + " --lazy-restore");
+  ASSERT_EQ(lazy.exit_code, 0) << lazy.out;
+  EXPECT_EQ(DigestOf(lazy.out), Expected()) << lazy.out;
+  FinishVerifyAndCollect(tmp_.Sub("host-b"));
+}
+
 TEST_F(CrashRecoveryTest, KillLoopEndsWithTheUninterruptedDigest) {
   std::mt19937 random(12345);  // reproducible
   const std::string state = tmp_.Sub("state");

@@ -58,7 +58,7 @@ struct Flags {
   std::string blob_store, job, task, state_dir;
   uint64_t events = 0, commit_every = 0, seed = 0, tasks = 1, max_commit_delay_ms = 60'000;
   uint64_t metrics_port = kNoPort;
-  bool no_backup = false, help = false;
+  bool no_backup = false, lazy_restore = false, help = false;
 };
 
 constexpr const char* kHelp =
@@ -74,6 +74,9 @@ constexpr const char* kHelp =
     "  --max-commit-delay-ms D   TaskOptions::max_commit_delay (default 60000)\n"
     "  --metrics-port P          serve the job's metrics at http://127.0.0.1:P/metrics while\n"
     "                            it runs (0: a free port; the address goes to stderr)\n"
+    "  --lazy-restore            restore lazily: each store opens before its table files\n"
+    "                            are local, reading them from the blob store while they\n"
+    "                            download (RestoreOptions::lazy)\n"
     "  --no-backup               no blob store, no restore: starts from empty stores\n"
     "                            (deleting DIR/<task>/{counts,docs}) and never commits\n";
 
@@ -117,6 +120,10 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Flags& f) {
       f.no_backup = true;
       continue;
     }
+    if (arg == "--lazy-restore") {
+      f.lazy_restore = true;
+      continue;
+    }
     if (!arg.starts_with("--")) return "unexpected argument '" + arg + "'";
     std::string name = arg.substr(2), value;
     const size_t eq = name.find('=');
@@ -148,6 +155,7 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Flags& f) {
   }
   if (f.tasks == 0) return "--tasks: must be at least 1";
   if (!f.no_backup && f.commit_every == 0) return "--commit-every: must be at least 1";
+  if (f.no_backup && f.lazy_restore) return "--lazy-restore: there is no restore with --no-backup";
   return std::nullopt;
 }
 
@@ -206,9 +214,11 @@ struct Job {
   std::atomic<bool> failed{false};
 };
 
-Status OpenStores(TaskRun& t) {
+// `remote`: the blob store of a lazy restore's files (null: none).
+Status OpenStores(TaskRun& t, BlobStore* remote) {
   for (size_t s = 0; s < 2; ++s) {
-    ASSIGN_OR_RETURN(t.stores[s], RocksDbStore::Open(t.store_dir(s), {.create_if_missing = true}));
+    ASSIGN_OR_RETURN(t.stores[s], RocksDbStore::Open(t.store_dir(s), {.create_if_missing = true,
+                                                                      .remote = remote}));
   }
   return Status::Ok();
 }
@@ -275,6 +285,7 @@ Status RunWithBackup(Job& job, TaskRun& t) {
     options.commit.stores.push_back(StoreConfig{
         .name = kStoreNames[s], .dir = t.store_dir(s), .engine = blobstate::StoreEngine::kRocksDb});
   }
+  options.commit.restore.lazy = job.flags.lazy_restore;
   options.max_commit_delay = std::chrono::milliseconds(job.flags.max_commit_delay_ms);
   RETURN_IF_ERROR(CreateDir(t.dir));
   ASSIGN_OR_RETURN(std::unique_ptr<TaskCommitter> committer,
@@ -289,7 +300,7 @@ Status RunWithBackup(Job& job, TaskRun& t) {
                                               " is beyond --events " +
                                               std::to_string(job.flags.events));
   }
-  RETURN_IF_ERROR(OpenStores(t));
+  RETURN_IF_ERROR(OpenStores(t, job.blobs));
   for (size_t s = 0; s < 2; ++s) {
     RETURN_IF_ERROR(
         committer->AddStore(kStoreNames[s], blobstate::RocksDbSnapshotter(*t.stores[s])));
@@ -306,7 +317,7 @@ Status RunWithoutBackup(Job& job, TaskRun& t) {
     if (ec) return blobstate::ErrnoError("removing " + t.store_dir(s), ec.value());
   }
   RETURN_IF_ERROR(CreateDir(t.dir));
-  RETURN_IF_ERROR(OpenStores(t));
+  RETURN_IF_ERROR(OpenStores(t, nullptr));
   return ProcessEvents(job, t, nullptr, 0);
 }
 

@@ -25,6 +25,12 @@ struct RestoreOptions {
   // Whether a non-empty store directory that cannot be identified as the store's is
   // emptied all the same (the CLI's --force). Default: false.
   bool force = false;
+  // Lazy restore: the RocksDB table files (`*.sst` at the top of a store) not found locally
+  // are not downloaded. The store is swapped in without them and `<dir>.remote` lists
+  // them; RocksDbStore::Open with the blob store opens it at once, serves reads of them
+  // from the blob store, and downloads them in the background. Files of a version 1 index
+  // (no part checksums) are downloaded all the same. Default: false.
+  bool lazy = false;
 };
 
 }  // namespace blobstate

@@ -32,6 +32,10 @@ namespace rocksdb {
 class DB;
 }  // namespace rocksdb
 
+namespace blobstate {
+class BlobStore;
+}  // namespace blobstate
+
 // The public API: exported from a shared libblobstate, which hides everything else.
 #pragma GCC visibility push(default)
 
@@ -109,6 +113,10 @@ Result<std::string> StoreDirOwner(const std::string& dir);
 // False if there is no LOCK file.
 Result<bool> IsRocksDbOpenElsewhere(const std::string& dir);
 
+// Where a lazy restore lists the files of store directory `dir` that are not local yet:
+// "<dir>.remote" (docs/format.md, 3.2). It exists until they all are.
+std::string RemoteManifestOf(const std::string& dir);
+
 // An open RocksDB database: the store adapter the task commit coordinator and the examples
 // use. Thread-safe as rocksdb::DB is.
 class RocksDbStore {
@@ -116,14 +124,25 @@ class RocksDbStore {
   struct Options {
     // Creates an empty database if `dir` holds none. Default: false.
     bool create_if_missing = false;
+    // The blob store of a lazy restore's files. If some files of `dir` are not local yet
+    // (a lazy restore left `<dir>.remote`), the database opens at once: reads of those
+    // files are served from `remote` (each part checked against its recorded checksum
+    // before RocksDB sees it), and they download in the background (WaitLocal). It must
+    // outlive this object. Default: none, and such a directory fails to open.
+    BlobStore* remote = nullptr;
   };
 
   // Opens (or creates) the database in `dir`, taking its LOCK file. Errors name the
   // directory and carry RocksDB's message: kNotFound if there is no database and
   // !create_if_missing; kFailedPrecondition if the database is open (in this process or
-  // another one); kDataLoss if it is corrupt.
+  // another one), or has files not local yet and no `remote`; kDataLoss if it is corrupt.
   static Result<std::unique_ptr<RocksDbStore>> Open(const std::string& dir, Options options);
-  ~RocksDbStore();  // closes the database
+  ~RocksDbStore();  // closes the database; a background download stops (Open resumes it)
+
+  // Waits until every file of a lazily restored store is local (at once for any other):
+  // the directory is then an ordinary RocksDB directory. The download's first error, if
+  // it failed (reads go on fetching what they need).
+  Status WaitLocal();
 
   Status Put(std::string_view key, std::string_view value);
   Status Delete(std::string_view key);
@@ -145,8 +164,11 @@ class RocksDbStore {
   rocksdb::DB* db() { return db_.get(); }
 
  private:
-  RocksDbStore(std::string dir, std::unique_ptr<rocksdb::DB> db);
+  struct Lazy;  // the file system and download of a lazily restored store
+  static Result<std::unique_ptr<Lazy>> OpenLazy(const std::string& dir, BlobStore* remote);
+  RocksDbStore(std::string dir, std::unique_ptr<Lazy> lazy, std::unique_ptr<rocksdb::DB> db);
   std::string dir_;
+  std::unique_ptr<Lazy> lazy_;  // outlives db_, which reads through it
   std::unique_ptr<rocksdb::DB> db_;
 };
 

@@ -132,6 +132,7 @@ Status CheckEverySnapshotExists(const std::optional<Checkpoint>& checkpoint,
 
 struct RestoreFlags {
   bool no_verify = false;
+  bool lazy = false;
   bool allow_empty = false;
   bool claim = false;
   bool force = false;
@@ -149,7 +150,8 @@ Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
                         .checkpoints = task.config,
                         .restore = {.verify_checksums = !rf.no_verify,
                                     .progress = progress.counter(),
-                                    .force = rf.force},
+                                    .force = rf.force,
+                                    .lazy = rf.lazy},
                         .claim = rf.claim,
                         .checkpoint_id = tf.checkpoint_id};
   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
@@ -172,10 +174,17 @@ Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
            ",\"blob_requests\":" + BlobRequestsJson(task) + ",\"process_io\":" + ProcessIoJson() +
            ",\"seconds\":" + Fixed(Seconds(start)) + "}\n";
   }
+  std::string left;  // what a lazy restore left in the blob store
+  for (const StoreConfig& store : stores) {
+    std::error_code ec;
+    if (!std::filesystem::exists(RemoteManifestOf(store.dir), ec)) continue;
+    left += "store " + store.name + ": table files left in the blob store, listed in " +
+            RemoteManifestOf(store.dir) + " (open it with RocksDbStore given the blob store)\n";
+  }
   return (checkpoint ? "restored checkpoint " + id
                      : std::string("no checkpoint: stores left empty")) +
          " in " + Fixed(Seconds(start)) + " s" + (rf.no_verify ? "" : ", checksums verified") +
-         "\n" + FiguresTable(figures, false);
+         "\n" + FiguresTable(figures, false) + left;
 }
 
 // Writes --metrics-file whether `result` (what a command did) succeeded or not, then
@@ -253,20 +262,28 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
   RestoreFlags rf;
   Flags flags("restore",
               "Restores each store's snapshot of the latest checkpoint (or --checkpoint) into\n"
-              "its directory, as on a new host: the directory is emptied first; an identical\n"
-              "local checkpoint is reused (no download); otherwise files are downloaded and\n"
-              "verified against their checksums. A store whose download fails is left empty.\n"
-              "Nothing is changed and the command fails if a store's path is a symlink or a\n"
-              "file, or if the task has no checkpoint or the checkpoint no snapshot of a store\n"
-              "(unless --allow-empty), or if a store's directory is not empty and cannot be told\n"
-              "to be the store's (its lock file <dir>.lock names it, a local checkpoint of the\n"
-              "snapshot is beside it, or its RocksDB identity is the snapshot's) unless --force.\n"
-              "A RocksDB database open in another process is never emptied; nor is anything on\n"
-              "another file system mounted inside a store. Each store directory is locked while\n"
-              "it is restored. The task is not claimed unless --claim is given, so a copy can be\n"
-              "restored elsewhere while the job runs.");
+              "its directory, as on a new host. Files already local with the recorded size and\n"
+              "checksum (in the directory, a local checkpoint beside it, or what an interrupted\n"
+              "restore staged) are reused; the rest are downloaded and checked as they land.\n"
+              "The new tree is assembled in <dir>.restore and swapped in at the end: until then\n"
+              "the directory keeps its previous contents, and a failed or interrupted restore\n"
+              "leaves them whole (run it again: it resumes). Nothing is changed and the command\n"
+              "fails if a store's path is a symlink or a file, if the task has no checkpoint or\n"
+              "the checkpoint no snapshot of a store (unless --allow-empty), if the bytes to\n"
+              "download do not fit on the disk, or if a store's directory is not empty and\n"
+              "cannot be told to be the store's (its lock file <dir>.lock names it, a local\n"
+              "checkpoint of the snapshot is beside it, or its RocksDB identity is the\n"
+              "snapshot's) unless --force. A RocksDB database open in another process is never\n"
+              "replaced; nor is anything on another file system mounted inside a store. The\n"
+              "task is not claimed unless --claim is given, so a copy can be restored elsewhere\n"
+              "while the job runs.");
   tf.Register(flags, {.stores = true, .checkpoint = true, .metrics = true});
   flags.Bool("no-verify", &rf.no_verify, "skip the checksum check of downloaded files");
+  flags.Bool("lazy", &rf.lazy,
+             "leave the RocksDB table files (*.sst) that are not local in the blob store, listed "
+             "in <dir>.remote: the store then opens at once through the library's RocksDbStore "
+             "given the blob store (Options::remote), which reads them from there and downloads "
+             "them in the background; nothing else can open it until then");
   flags.Bool("allow-empty", &rf.allow_empty,
              "restore a store without a snapshot as an empty directory, as a task's first "
              "start does");

@@ -5,7 +5,9 @@
 #include "async/failpoints.h"
 #include "async/pipeline.h"
 #include "blobstate/snapshot.h"
+#include "index/codec.h"
 #include "restore/staging.h"
+#include "store/lazy_files.h"
 #include "transfer/transfer.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -97,8 +99,10 @@ struct RestoreManager::State {
   Future<StoreFigures> RestoreStore(const StoreConfig& config);
   // Stages the files of `snapshot` as `plan` says, downloading those it does not find
   // locally, at most kTransfersInFlight at a time; fails with the first error, naming file
-  // and blobs.
-  Future<void> Stage(std::shared_ptr<const RestorePlan> plan, const StoreIndex* snapshot);
+  // and blobs. A lazy restore adds the files it leaves in the blob store to `remote`
+  // instead of downloading them.
+  Future<void> Stage(std::shared_ptr<const RestorePlan> plan, const StoreIndex* snapshot,
+                     std::shared_ptr<SnapshotIndex> remote);
 };
 
 RestoreManager::RestoreManager(BlobStore& store, Executor& executor, std::string job,
@@ -187,12 +191,30 @@ Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
       "anyway");
 }
 
+namespace {
+
+// Whether a lazy restore leaves `d` in the blob store: a RocksDB table file at the top of
+// the store whose parts can be checked one by one.
+bool LeftRemote(const PlannedDownload& d) {
+  return d.rel_path.find('/') == std::string::npos && d.rel_path.ends_with(".sst") &&
+         !d.file.blobs.empty() && HasPartChecksums(d.file);
+}
+
+}  // namespace
+
 Future<void> RestoreManager::State::Stage(std::shared_ptr<const RestorePlan> plan,
-                                          const StoreIndex* snapshot) {
+                                          const StoreIndex* snapshot,
+                                          std::shared_ptr<SnapshotIndex> remote) {
   auto walk = std::make_shared<StagingWalk>(*plan, snapshot, options.sync);
   return Pipeline(
-      executor, kTransfersInFlight, [this, plan, walk]() -> Result<std::optional<Future<void>>> {
-        ASSIGN_OR_RETURN(std::optional<PlannedDownload> next, walk->Next());
+      executor, kTransfersInFlight,
+      [this, plan, walk, remote]() -> Result<std::optional<Future<void>>> {
+        std::optional<PlannedDownload> next;
+        do {  // never concurrent with itself: `remote` needs no lock
+          ASSIGN_OR_RETURN(next, walk->Next());
+          if (!next || !options.lazy || !LeftRemote(*next)) break;
+          remote->root.files_present.push_back(std::move(next->file));
+        } while (true);
         if (!next) return std::optional<Future<void>>();
         auto d = std::make_shared<const PlannedDownload>(std::move(*next));
         return std::optional(Between<void>(executor, "get.before_file", "get.after_file", [&] {
@@ -214,16 +236,27 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
                                    plan->copied.bytes + plan->downloaded.bytes));
     return PrepareStaging(*plan);
   });
+  auto remote = std::make_shared<SnapshotIndex>();
+  if (snapshot != nullptr) remote->metadata = snapshot->index->header().metadata;
   return std::move(planned)
-      .Map(executor, [this, plan, snapshot] { return Stage(plan, snapshot); })
-      .Map(executor, [this, config, plan, started]() -> Result<StoreFigures> {
-        RETURN_IF_ERROR(SwapIn(config.dir, *plan, options.sync));
+      .Map(executor, [this, plan, snapshot, remote] { return Stage(plan, snapshot, remote); })
+      .Map(executor, [this, config, plan, started, remote]() -> Result<StoreFigures> {
+        // Listed before the swap, so that the store is never without the list of what it
+        // lacks; a restore that leaves nothing remote drops an earlier list after it.
+        const bool lazy = !remote->root.files_present.empty();
+        if (lazy) RETURN_IF_ERROR(WriteRemoteManifest(config.dir, *remote));
+        if (Status swapped = SwapIn(config.dir, *plan, options.sync); !swapped.ok()) {
+          if (lazy) RemoveRemoteManifest(config.dir).IgnoreError();  // the old store stays
+          return swapped;
+        }
+        if (!lazy) RETURN_IF_ERROR(RemoveRemoteManifest(config.dir));
+        const TreeTotals left = TotalsOf(remote->root.files_present);
         StoreFigures f;
         f.files_reused = plan->kept.files + plan->linked.files + plan->copied.files;
         f.bytes_reused =
             plan->kept.bytes + plan->linked.bytes + plan->copied.bytes + plan->resumed_bytes;
-        f.files_downloaded = plan->downloaded.files;
-        f.bytes_downloaded = plan->downloaded.bytes;
+        f.files_downloaded = plan->downloaded.files - left.files;
+        f.bytes_downloaded = plan->downloaded.bytes - left.bytes;
         f.durations[Phase::kDownload] = Clock::now() - started;
         return f;
       });

@@ -7,7 +7,9 @@
 #include <thread>
 
 #include "checkpoint/snapshot_util.h"
+#include "store/lazy_files.h"
 #include "testing/state_fixture.h"
+#include "transfer/transfer.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -53,6 +55,34 @@ const Tree kTree = {{"CURRENT", "MANIFEST-1"},
                     {"d/e/f/deep", "deep"},
                     {"d/e/emptysub/", ""},
                     {"d/file", "x"}};
+
+// Z.1: a lazy restore leaves the table files it lacks in the blob store, listed beside the
+// store; fetching them makes the tree whole and drops the list.
+TEST_F(RestoreManagerTest, LazyRestoreLeavesTableFilesInTheBlobStoreAndListsThem) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, kTree).ok());
+  Checkpoint c = BackUp({a});
+  LoseLocalState(a, c);
+  Result<std::map<std::string, StoreFigures>> r = Restore({a}, c, {.lazy = true});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->at("a").bytes_downloaded, std::string("MANIFEST-1deepx").size());
+  Tree without = kTree;
+  without.erase("000001.sst");
+  EXPECT_EQ(*ReadTree(a.dir), without);
+  ASSERT_TRUE(PathExists(RemoteManifestOf(a.dir)));
+  Transfer transfer(*blobs_, pool_, {});
+  Result<std::shared_ptr<LazyFiles>> files = LazyFiles::Open(transfer, "store a", a.dir);
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_NE(*files, nullptr);
+  ASSERT_TRUE((*files)->FetchAll(pool_, 4).GetFor(kWait).ok());
+  EXPECT_EQ(*ReadTree(a.dir), kTree);
+  EXPECT_FALSE(PathExists(RemoteManifestOf(a.dir)));
+
+  // A restore that leaves nothing remote drops an earlier list.
+  ASSERT_TRUE(WriteRemoteManifest(a.dir, SnapshotIndex{}).ok());
+  ASSERT_TRUE(Restore({a}, c).ok());
+  EXPECT_FALSE(PathExists(RemoteManifestOf(a.dir)));
+}
 
 TEST_F(RestoreManagerTest, InitFailsForVersion1Checkpoint) {
   Result<void> r = RestoreManager(*blobs_, pool_, "job", "task-0", {Store("a")}, {}, nullptr)

@@ -188,5 +188,43 @@ TEST_F(LazyFileSystemTest, ARestartKeepsCheckedPartsAndADeletedFileIsNotFetched)
   EXPECT_FALSE(PathExists(PartialNameOf(dropped)));
 }
 
+// Z.1, Z.3: a store a lazy restore left (its tables in `<dir>.remote`) opens through
+// RocksDbStore at once with the blob store, takes writes, flushes and a compaction of its
+// remote tables, and is an ordinary directory once local; without the blob store it fails
+// to open, naming why.
+TEST_F(LazyFileSystemTest, ARocksDbStoreWithRemoteFilesOpensAtOnceAndBecomesLocal) {
+  const std::string dst = tmp_.Sub("dst");
+  SnapshotIndex manifest;
+  manifest.metadata.store_name = "s";
+  for (auto& [name, f] : LazyCopy(dst)) manifest.root.files_present.push_back(f);
+  ASSERT_TRUE(WriteRemoteManifest(dst, manifest).ok());
+  Result<std::unique_ptr<RocksDbStore>> blind = RocksDbStore::Open(dst, {});
+  EXPECT_EQ(blind.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(blind.status().message().find(RemoteManifestOf(dst)), std::string::npos)
+      << blind.status();
+  {
+    Result<std::unique_ptr<RocksDbStore>> db = RocksDbStore::Open(dst, {.remote = store_.get()});
+    ASSERT_TRUE(db.ok()) << db.status();
+    EXPECT_EQ(*(*db)->Get("k1042"), std::optional<std::string>(kvs_["k1042"]));
+    ASSERT_TRUE((*db)->Put("new", "written during warm-up").ok());
+    ASSERT_TRUE((*db)->Flush().ok());
+    ASSERT_TRUE((*db)->Compact().ok());  // reads the remote tables, then deletes them
+    ASSERT_TRUE((*db)->WaitLocal().ok());
+    EXPECT_FALSE(PathExists(RemoteManifestOf(dst)));
+  }
+  Result<std::unique_ptr<RocksDbStore>> plain = RocksDbStore::Open(dst, {});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  KeyValues all;
+  ASSERT_TRUE((*plain)
+                  ->ForEach([&](std::string_view k, std::string_view v) {
+                    all.emplace(k, v);
+                    return true;
+                  })
+                  .ok());
+  KeyValues want = kvs_;
+  want["new"] = "written during warm-up";
+  EXPECT_EQ(all, want);
+}
+
 }  // namespace
 }  // namespace blobstate

@@ -4,13 +4,29 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <optional>
 #include <utility>
 
 #include "async/pipeline.h"
 #include "index/codec.h"
+#include "util/fs.h"
 
 namespace blobstate {
+namespace {
+
+// `path` without repeated or trailing slashes, as the files are keyed ("dir/name").
+std::string Normalized(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '/' && !out.empty() && out.back() == '/') continue;
+    out.push_back(c);
+  }
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+}  // namespace
 
 LazyFile::LazyFile(Transfer& transfer, std::string what, std::string path, FileIndex index,
                    File tmp, std::vector<bool> have)
@@ -134,7 +150,7 @@ void LazyFile::Drop() {
 Result<std::shared_ptr<LazyFiles>> LazyFiles::Create(Transfer& transfer, std::string what,
                                                      std::string dir,
                                                      std::map<std::string, FileIndex> files) {
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  dir = Normalized(dir);
   std::shared_ptr<LazyFiles> out(new LazyFiles(dir));
   for (auto& [name, index] : files) {
     const std::string about = what + ", file " + name;
@@ -165,16 +181,46 @@ Result<std::shared_ptr<LazyFiles>> LazyFiles::Create(Transfer& transfer, std::st
   return out;
 }
 
+std::string RemoteManifestOf(const std::string& dir) { return Normalized(dir) + ".remote"; }
+
+Status WriteRemoteManifest(const std::string& dir, const SnapshotIndex& remote) {
+  return WriteFileAtomic(RemoteManifestOf(dir), EncodeSnapshotIndex(remote));
+}
+
+Status RemoveRemoteManifest(const std::string& dir) {
+  const std::string manifest = RemoteManifestOf(dir);
+  if (::unlink(manifest.c_str()) != 0) {
+    return errno == ENOENT ? Status::Ok() : ErrnoError("unlink " + manifest, errno);
+  }
+  return SyncDir(DirName(manifest));
+}
+
+Result<std::shared_ptr<LazyFiles>> LazyFiles::Open(Transfer& transfer, std::string what,
+                                                   const std::string& dir) {
+  const std::string manifest = RemoteManifestOf(dir);
+  if (!PathExists(manifest)) return std::shared_ptr<LazyFiles>();
+  ASSIGN_OR_RETURN(std::string bytes, ReadSmallFile(manifest));
+  Result<SnapshotIndex> remote = DecodeSnapshotIndex(bytes);
+  if (!remote.ok()) return remote.status().WithContext(what + ": manifest " + manifest);
+  std::map<std::string, FileIndex> files;
+  for (FileIndex& f : remote->root.files_present) files.emplace(f.name, std::move(f));
+  ASSIGN_OR_RETURN(std::shared_ptr<LazyFiles> out,
+                   Create(transfer, std::move(what), dir, std::move(files)));
+  out->manifest_ = manifest;
+  return out;
+}
+
+void LazyFiles::Stop() { stop_ = true; }
+
 std::shared_ptr<LazyFile> LazyFiles::Find(const std::string& path) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(path);
+  auto it = files_.find(Normalized(path));
   if (it == files_.end() || it->second->local()) return nullptr;
   return it->second;
 }
 
 std::vector<std::string> LazyFiles::RemoteChildren(const std::string& path) const {
-  std::string dir = path;
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const std::string dir = Normalized(path);
   std::vector<std::string> names;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [file_path, file] : files_) {
@@ -189,7 +235,7 @@ void LazyFiles::Drop(const std::string& path) {
   std::shared_ptr<LazyFile> file;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = files_.find(path);
+    auto it = files_.find(Normalized(path));
     if (it == files_.end()) return;
     file = std::move(it->second);
     files_.erase(it);
@@ -209,8 +255,8 @@ Future<void> LazyFiles::FetchAll(Executor& executor, size_t window) {
     for (const auto& [path, file] : files_) walk->files.push_back(file);
   }
   return Pipeline(executor, window,
-                  [walk]() -> Result<std::optional<Future<void>>> {
-                    while (walk->file < walk->files.size()) {
+                  [self = shared_from_this(), walk]() -> Result<std::optional<Future<void>>> {
+                    while (!self->stop_ && walk->file < walk->files.size()) {
                       LazyFile& f = *walk->files[walk->file];
                       if (walk->part < f.index().blobs.size()) {
                         return std::optional(f.GetPart(walk->part++));
@@ -220,10 +266,11 @@ Future<void> LazyFiles::FetchAll(Executor& executor, size_t window) {
                     }
                     return std::optional<Future<void>>();
                   })
-      .Map(executor, [walk]() -> Status {
+      .Map(executor, [self = shared_from_this(), walk]() -> Status {
+        if (self->stop_) return CancelledError("the fetch of " + self->dir_ + " was stopped");
         // A file is finished before its last part's future completes.
         for (const auto& f : walk->files) RETURN_IF_ERROR(f->Settled());
-        return Status::Ok();
+        return self->manifest_.empty() ? Status::Ok() : RemoveRemoteManifest(self->dir_);
       });
 }
 

@@ -22,6 +22,7 @@
 #ifndef BLOBSTATE_STORE_LAZY_FILES_H_
 #define BLOBSTATE_STORE_LAZY_FILES_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,6 +33,7 @@
 #include "blobstate/future.h"
 #include "blobstate/index.h"
 #include "blobstate/status.h"
+#include "blobstate/store.h"
 #include "transfer/transfer.h"
 #include "util/fs.h"
 
@@ -86,7 +88,15 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
   std::vector<Promise<void>> local_waiters_;  // GUARDED_BY(mu_)
 };
 
-class LazyFiles {
+// The manifest of a lazy restore (RemoteManifestOf, store.h) is a snapshot index
+// (docs/format.md, section 2) whose root lists the files not local yet.
+// Writes `remote` (its root's files present are the files) as the manifest of `dir`,
+// durably.
+Status WriteRemoteManifest(const std::string& dir, const SnapshotIndex& remote);
+// Removes the manifest of `dir`, if any, durably.
+Status RemoveRemoteManifest(const std::string& dir);
+
+class LazyFiles : public std::enable_shared_from_this<LazyFiles> {
  public:
   // Serves `files` (name below `dir` -> the snapshot's entry, whose parts must record
   // checksums) of store directory `dir`. A file already at its name is left out; one
@@ -95,6 +105,11 @@ class LazyFiles {
   static Result<std::shared_ptr<LazyFiles>> Create(Transfer& transfer, std::string what,
                                                    std::string dir,
                                                    std::map<std::string, FileIndex> files);
+
+  // LazyFiles of the manifest of `dir` (see RemoteManifestOf), if it has one, else null.
+  // Once FetchAll made every file local, it deletes the manifest. Errors name the manifest.
+  static Result<std::shared_ptr<LazyFiles>> Open(Transfer& transfer, std::string what,
+                                                 const std::string& dir);
 
   const std::string& dir() const { return dir_; }
   // The file at `path` (`dir` + "/" + its name) if it is not local yet, else null.
@@ -105,13 +120,17 @@ class LazyFiles {
   void Drop(const std::string& path);
 
   // Gets every part not yet local, `window` at a time, file after file; completes once every
-  // file is local, with the first error otherwise.
+  // file is local (the manifest, if any, deleted), with the first error otherwise. Stop
+  // ends it early: what is in flight ends, nothing more starts.
   Future<void> FetchAll(Executor& executor, size_t window);
+  void Stop();
 
  private:
-  LazyFiles(std::string dir) : dir_(std::move(dir)) {}
+  explicit LazyFiles(std::string dir) : dir_(std::move(dir)) {}
 
   const std::string dir_;
+  std::string manifest_;  // what Open read, if any
+  std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<LazyFile>> files_;  // GUARDED_BY(mu_); by path
 };

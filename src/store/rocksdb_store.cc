@@ -1,6 +1,7 @@
 // RocksDbStore: the RocksDB adapter. RocksDB reports errors as rocksdb::Status and does not
 // throw, but allocation failures and the ForEach callback may: no exception leaves here.
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/checkpoint.h>
 
@@ -10,6 +11,9 @@
 #include <utility>
 
 #include "blobstate/store.h"
+#include "store/lazy_file_system.h"
+#include "store/lazy_files.h"
+#include "transfer/transfer.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -51,21 +55,73 @@ auto Guarded(const std::string& what, Fn fn) -> decltype(fn()) {
   }
 }
 
+// How many parts of a lazily restored store's files download at a time in the background;
+// reads get what they need at once, beside them.
+constexpr size_t kLazyPartsInFlight = 8;
+
 }  // namespace
 
-RocksDbStore::RocksDbStore(std::string dir, std::unique_ptr<rocksdb::DB> db)
-    : dir_(std::move(dir)), db_(std::move(db)) {}
+struct RocksDbStore::Lazy {
+  explicit Lazy(BlobStore& remote) : transfer(remote, pool, TransferOptions{}) {}
+
+  ThreadPool pool{"lazy-restore", 2};
+  Transfer transfer;
+  std::shared_ptr<LazyFiles> files;
+  std::unique_ptr<rocksdb::Env> env;
+  std::mutex mu;
+  std::optional<Future<void>> fetch;  // GUARDED_BY(mu); until WaitLocal takes its outcome
+  Status fetched;                     // GUARDED_BY(mu); that outcome
+};
+
+// The file system of `dir` if a lazy restore left files of it to download, else null.
+Result<std::unique_ptr<RocksDbStore::Lazy>> RocksDbStore::OpenLazy(const std::string& dir,
+                                                                   BlobStore* remote) {
+  const std::string manifest = RemoteManifestOf(dir);
+  if (!PathExists(manifest)) return std::unique_ptr<Lazy>();
+  if (remote == nullptr) {
+    return FailedPreconditionError("RocksDB store " + dir + " has files that are not local yet (" +
+                                   manifest +
+                                   ", left by a lazy restore): open it with the blob store "
+                                   "they are in, or restore it again");
+  }
+  auto lazy = std::make_unique<Lazy>(*remote);
+  ASSIGN_OR_RETURN(lazy->files, LazyFiles::Open(lazy->transfer, "RocksDB store " + dir, dir));
+  if (lazy->files == nullptr) return std::unique_ptr<Lazy>();  // made local meanwhile
+  lazy->env = rocksdb::NewCompositeEnv(
+      std::make_shared<LazyFileSystem>(rocksdb::FileSystem::Default(), lazy->files));
+  return lazy;
+}
+
+RocksDbStore::RocksDbStore(std::string dir, std::unique_ptr<Lazy> lazy,
+                           std::unique_ptr<rocksdb::DB> db)
+    : dir_(std::move(dir)), lazy_(std::move(lazy)), db_(std::move(db)) {}
 
 // Defined here, where rocksdb::DB is complete. Close() reports errors that the destructor
 // would drop; there is nobody to report them to either way.
 RocksDbStore::~RocksDbStore() {
   if (db_ != nullptr) db_->Close().PermitUncheckedError();
+  db_.reset();
+  if (lazy_ == nullptr) return;
+  lazy_->files->Stop();
+  std::lock_guard<std::mutex> lock(lazy_->mu);
+  if (lazy_->fetch) std::move(*lazy_->fetch).Get().status().IgnoreError();  // in flight ends
+}
+
+Status RocksDbStore::WaitLocal() {
+  if (lazy_ == nullptr) return Status::Ok();
+  std::lock_guard<std::mutex> lock(lazy_->mu);
+  if (lazy_->fetch) {
+    lazy_->fetched = std::move(*lazy_->fetch).Get().status();
+    lazy_->fetch.reset();
+  }
+  return lazy_->fetched;
 }
 
 Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir, Options options) {
   const std::string what = "open RocksDB store " + dir;
   return Guarded(what, [&]() -> Result<std::unique_ptr<RocksDbStore>> {
     if (options.create_if_missing) RETURN_IF_ERROR(MakeDirs(dir));  // parents too
+    ASSIGN_OR_RETURN(std::unique_ptr<Lazy> lazy, OpenLazy(dir, options.remote));
     rocksdb::DB* raw = nullptr;
     rocksdb::Status s;
     {
@@ -78,6 +134,7 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir,
       db_options.create_if_missing = options.create_if_missing;
       // Each open rotates the info LOG; keep a few old ones, not RocksDB's default of 1000.
       db_options.keep_log_file_num = 5;
+      if (lazy != nullptr) db_options.env = lazy->env.get();
       s = rocksdb::DB::Open(db_options, dir, &raw);
     }
     std::unique_ptr<rocksdb::DB> db(raw);
@@ -89,7 +146,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir,
       return NotFoundError(what + ": " + s.ToString());
     }
     RETURN_IF_ERROR(FromRocksDb(s, what));
-    return std::unique_ptr<RocksDbStore>(new RocksDbStore(dir, std::move(db)));
+    if (lazy != nullptr) lazy->fetch = lazy->files->FetchAll(lazy->pool, kLazyPartsInFlight);
+    return std::unique_ptr<RocksDbStore>(new RocksDbStore(dir, std::move(lazy), std::move(db)));
   });
 }
 
