@@ -5,7 +5,7 @@
 #   BENCH_RUNS       runs per measurement (default 5; the cloud part: BENCH_CLOUD_RUNS, 3)
 #   BENCH_DIR        scratch directory (default /tmp); needs ~3x the tree size free
 #   BENCH_ONLY       the parts to run, space-separated, from: hash diff tree files rocksdb
-#                    commit fencing gc cloud
+#                    lazy commit fencing gc cloud
 #                    (default: all of them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ tree_mib=${BENCH_TREE_MIB:-1024}
 runs=${BENCH_RUNS:-5}
 scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-bench-XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
-only=" ${BENCH_ONLY:-hash diff tree files rocksdb commit fencing gc cloud} "
+only=" ${BENCH_ONLY:-hash diff tree files rocksdb lazy commit fencing gc cloud} "
 source bench/lib.sh
 want() { [[ $only == *" $1 "* ]]; }
 
@@ -77,6 +77,7 @@ fi
 
 if want files; then bash "$(dirname "$0")/files_bench.sh"; fi
 if want rocksdb; then bash "$(dirname "$0")/rocksdb_bench.sh"; fi
+if want lazy; then bash "$(dirname "$0")/lazy_bench.sh"; fi
 if want commit; then bash "$(dirname "$0")/commit_bench.sh"; fi
 if want fencing; then bash "$(dirname "$0")/fencing_bench.sh"; fi
 if want gc; then bash "$(dirname "$0")/gc_bench.sh"; fi

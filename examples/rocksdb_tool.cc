@@ -5,12 +5,16 @@
 //   blobstate-rocksdb compact --db DIR [--start K]
 //   blobstate-rocksdb verify  --db DIR --keys N [--start K] [--value-size B] [--seed S]
 //                             [--total T]
+//   blobstate-rocksdb lazy-open --db DIR --blob-store URL --keys N [--start K]
+//                             [--value-size B] [--seed S]
 //
 // Keys are "key%012d"; the value of a key is B pseudo-random bytes derived from (seed, key),
 // so a store of N keys holds about N*B bytes whatever the compression. Exit codes: 0 done,
 // 1 a failure or a mismatch, 2 a usage error.
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -18,8 +22,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "blobstate/blob_store.h"
 #include "blobstate/store.h"
 
 namespace {
@@ -31,7 +37,7 @@ using blobstate::Status;
 constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2;
 
 struct Flags {
-  std::string db;
+  std::string db, blob_store;
   uint64_t keys = 0, start = 0, value_size = 1000, seed = 0;
   std::optional<uint64_t> total;
   bool has_keys = false, help = false;
@@ -57,6 +63,13 @@ const Command kCommands[] = {
      "  Checks that keys K..K+N-1 hold the values fill wrote with the same B and S, and\n"
      "  with --total that the store holds exactly T keys.",
      {"db", "keys", "start", "value-size", "seed", "total"}},
+    {"lazy-open",
+     "lazy-open --db DIR --blob-store URL --keys N [--start K] [--value-size B] [--seed S]\n"
+     "  Opens a store that a lazy restore left, reading its files that are not local yet\n"
+     "  from URL, and checks random keys of K..K+N-1: prints the seconds to the first Get,\n"
+     "  the Gets per second while files download, the seconds until every file is local,\n"
+     "  and the Gets per second after.",
+     {"db", "blob-store", "keys", "start", "value-size", "seed"}},
 };
 
 int Usage(const std::string& message) {
@@ -102,8 +115,8 @@ std::optional<std::string> ParseFlags(const Command& c, int argc, char** argv, F
     if (std::find(c.flags.begin(), c.flags.end(), name) == c.flags.end()) {
       return std::string("unknown flag --") + name + " for " + c.name;
     }
-    if (name == "db") {
-      f.db = value;
+    if (name == "db" || name == "blob-store") {
+      (name == "db" ? f.db : f.blob_store) = value;
       continue;
     }
     std::optional<uint64_t> n = ParseNumber(value);
@@ -119,6 +132,8 @@ std::optional<std::string> ParseFlags(const Command& c, int argc, char** argv, F
   if (f.db.empty()) return "missing --db";
   if (std::string(c.name) != "compact" && !f.has_keys) return "missing --keys";
   if (f.value_size > (64u << 20)) return "--value-size: at most 67108864 bytes";
+  if (std::string(c.name) == "lazy-open" && f.blob_store.empty()) return "missing --blob-store";
+  if (std::string(c.name) == "lazy-open" && f.keys == 0) return "--keys: at least 1";
   return std::nullopt;
 }
 
@@ -203,10 +218,60 @@ int Verify(const Flags& f) {
   return kExitOk;
 }
 
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int LazyOpen(const Flags& f) {
+  Result<std::unique_ptr<blobstate::BlobStore>> store = blobstate::OpenBlobStore(f.blob_store, {});
+  if (!store.ok()) return Fail(store.status());
+  const auto opened = std::chrono::steady_clock::now();
+  auto db = RocksDbStore::Open(f.db, {.remote = store->get()});
+  if (!db.ok()) return Fail(db.status());
+  uint64_t state = f.seed + 1;
+  auto random_get = [&]() -> Status {  // a random key, checked
+    const uint64_t i = f.start + SplitMix64(state) % f.keys;
+    Result<std::optional<std::string>> got = (*db)->Get(Key(i));
+    if (!got.ok()) return got.status();
+    if (!got->has_value() || **got != Value(f.seed, i, f.value_size)) {
+      return blobstate::DataLossError("wrong or missing value of " + Key(i));
+    }
+    return Status::Ok();
+  };
+  if (Status s = random_get(); !s.ok()) return Fail(s);
+  const double first_get = SecondsSince(opened);
+  std::atomic<bool> local{false};
+  Status waited;
+  std::thread waiter([&] {
+    waited = (*db)->WaitLocal();
+    local = true;
+  });
+  uint64_t warm = 0;
+  Status failed;
+  const auto warm_start = std::chrono::steady_clock::now();
+  for (; !local && failed.ok(); ++warm) failed = random_get();
+  const double warm_seconds = SecondsSince(warm_start);
+  waiter.join();
+  if (!failed.ok()) return Fail(failed);
+  if (!waited.ok()) return Fail(waited);
+  const double local_after = SecondsSince(opened);
+  uint64_t after = 0;
+  const auto after_start = std::chrono::steady_clock::now();
+  while (SecondsSince(after_start) < std::max(1.0, warm_seconds) && failed.ok()) {
+    failed = random_get();
+    ++after;
+  }
+  if (!failed.ok()) return Fail(failed);
+  std::printf("first_get_s %.3f warm_gets_per_s %.0f local_s %.3f local_gets_per_s %.0f\n",
+              first_get, warm / std::max(warm_seconds, 1e-9), local_after,
+              after / SecondsSince(after_start));
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return Usage("missing command (fill, compact or verify)");
+  if (argc < 2) return Usage("missing command (fill, compact, verify or lazy-open)");
   const std::string name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     PrintHelp(nullptr);
@@ -227,5 +292,6 @@ int main(int argc, char** argv) {
   }
   if (name == "fill") return Fill(flags);
   if (name == "compact") return Compact(flags);
+  if (name == "lazy-open") return LazyOpen(flags);
   return Verify(flags);
 }

@@ -3,10 +3,13 @@
 // servers script starts it, so that every S3 test speaks to a server that behaves like
 // AWS S3 on conditional writes.
 //
-//   blobstate-test-proxy UPSTREAM_PORT PORT_FILE
-// listens on a free loopback port, writes it to PORT_FILE, and serves until killed.
+//   blobstate-test-proxy UPSTREAM_PORT PORT_FILE [DELAY_MS]
+// listens on a free loopback port, writes it to PORT_FILE, and serves until killed. With
+// DELAY_MS, every request is forwarded that many milliseconds late (a distant server, for
+// the benchmarks).
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -14,12 +17,18 @@
 #include "testing/fault_proxy.h"
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: blobstate-test-proxy UPSTREAM_PORT PORT_FILE\n");
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: blobstate-test-proxy UPSTREAM_PORT PORT_FILE [DELAY_MS]\n");
     return 2;
   }
-  blobstate::testing::FaultProxy proxy("127.0.0.1", std::atoi(argv[1]));
+  using blobstate::testing::FaultProxy;
+  FaultProxy proxy("127.0.0.1", std::atoi(argv[1]));
   proxy.EnforceConditions();
+  if (argc == 4) {
+    proxy.Add({.fault = FaultProxy::Fault::kDelay,
+               .times = -1,
+               .delay = std::chrono::milliseconds(std::atoi(argv[3]))});
+  }
   {
     const std::string tmp = std::string(argv[2]) + ".tmp";
     std::ofstream(tmp) << proxy.port() << "\n";

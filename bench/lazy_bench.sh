@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Lazy restore against a full one (Z.6). For a RocksDB store of each size in BENCH_LAZY_MIB
+# (default "1024 4096"), backed up once, through file:// and through s3rver behind a proxy
+# that delays every request by BENCH_LAZY_DELAY_MS (default 10), in the same run:
+#   full restore: seconds until the store opens and serves a Get (restore, open, Get);
+#   lazy restore: seconds until the first Get (restore --lazy, open, Get), random Gets per
+#                 second while files download against the same once local, and seconds
+#                 until every file is local, against the full restore.
+# Targets: first Get within 1 s at every size; warm-up Gets at least half as fast as
+# local; fully local within 1.2x of the full restore. One run each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=build/bin
+delay=${BENCH_LAZY_DELAY_MS:-10}
+scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-lazy-bench-XXXXXX")
+source bench/lib.sh
+start_servers
+# A second proxy in front of s3rver, delaying every request (fencing off: one writer).
+s3_port=$(env_of BLOBSTATE_TEST_S3_DIRECT_URL | sed 's/.*127.0.0.1:\([0-9]*\).*/\1/')
+"$bin/blobstate-test-proxy" "$s3_port" "$scratch/slow.port" "$delay" >/dev/null 2>&1 &
+slow_pid=$!
+trap 'kill $slow_pid 2>/dev/null || true; scripts/test-servers.sh stop "$servers" >/dev/null 2>&1 || true; rm -rf "$scratch"' EXIT
+for _ in $(seq 1 100); do [ -s "$scratch/slow.port" ] && break; sleep 0.1; done
+slow_url="s3://blobstate-test/lazy-bench?endpoint=http://127.0.0.1:$(cat "$scratch/slow.port")&region=us-east-1&fencing=off"
+
+# Seconds of "$@" (after a sync), its stdout in $scratch/out.
+opened_in() { secs "$@"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+for mib in ${BENCH_LAZY_MIB:-1024 4096}; do
+  db=$scratch/db
+  rm -rf "$db" "$db".*
+  keys=$((mib * 1024))
+  echo "== lazy restore of a $mib MiB RocksDB store"
+  fill_store "$db" "$keys"
+  for backend in file s3; do
+    url=$([ $backend = file ] && echo "file://$scratch/blobs" || echo "$slow_url")
+    label=$([ $backend = file ] && echo "file://" || echo "s3rver + ${delay} ms")
+    task=(--blob-store "$url" --job bench --task "lazy-$mib")
+    "$bin/blobstate" backup "${task[@]}" --store "db=$db" >/dev/null
+    # Full: restore, then open and one Get (verify of one key).
+    rm -rf "$scratch/full" "$scratch"/full.*
+    full_restore=$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/full")
+    full_open=$(secs "$bin/blobstate-rocksdb" verify --db "$scratch/full" --keys 1)
+    full=$(awk -v a="$full_restore" -v b="$full_open" 'BEGIN {printf "%.3f", a + b}')
+    # Lazy: restore --lazy, then the tool opens it, Gets, and waits until it is local.
+    rm -rf "$scratch/lazy" "$scratch"/lazy.*
+    lazy_restore=$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/lazy" --lazy)
+    "$bin/blobstate-rocksdb" lazy-open --db "$scratch/lazy" --blob-store "$url" \
+      --keys "$keys" >"$scratch/lazy.out"
+    read -r _ first _ warm _ local_s _ local_rate <"$scratch/lazy.out"
+    first_get=$(awk -v a="$lazy_restore" -v b="$first" 'BEGIN {printf "%.3f", a + b}')
+    to_local=$(awk -v a="$lazy_restore" -v b="$local_s" 'BEGIN {printf "%.3f", a + b}')
+    "$bin/blobstate-rocksdb" verify --db "$scratch/lazy" --keys "$keys" >/dev/null
+    printf "   %-18s full: store serving after %8s s\n" "$label" "$full"
+    printf "   %-18s lazy: first Get after %8s s; warm-up Gets %s/s = %sx local (%s/s);" \
+      "" "$first_get" "$warm" "$(ratio "$warm" "$local_rate")" "$local_rate"
+    printf " local after %s s = %sx the full restore\n" "$to_local" "$(ratio "$to_local" "$full")"
+  done
+done
+echo "   targets: first Get < 1 s; warm-up Gets >= 0.5x local; local <= 1.2x the full restore"
