@@ -139,12 +139,15 @@ Status LazyFile::Settled() const {
 }
 
 void LazyFile::Drop() {
+  std::vector<Promise<void>> waiters;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (local_) return;
     dropped_ = true;
+    waiters.swap(local_waiters_);
   }
   ::unlink(tmp_path_.c_str());
+  for (Promise<void>& w : waiters) w.Set(FailedPreconditionError(what_ + ": deleted"));
 }
 
 Result<std::shared_ptr<LazyFiles>> LazyFiles::Create(Transfer& transfer, std::string what,
