@@ -211,6 +211,7 @@ TEST_F(LazyFileSystemTest, ARocksDbStoreWithRemoteFilesOpensAtOnceAndBecomesLoca
     ASSERT_TRUE((*db)->Compact().ok());  // reads the remote tables, then deletes them
     ASSERT_TRUE((*db)->WaitLocal().ok());
     EXPECT_FALSE(PathExists(RemoteManifestOf(dst)));
+    EXPECT_EQ((*db)->db()->GetDBOptions().max_open_files, -1);  // as any store, once local
   }
   Result<std::unique_ptr<RocksDbStore>> plain = RocksDbStore::Open(dst, {});
   ASSERT_TRUE(plain.ok()) << plain.status();

@@ -58,6 +58,11 @@ auto Guarded(const std::string& what, Fn fn) -> decltype(fn()) {
 // How many parts of a lazily restored store's files download at a time in the background;
 // reads get what they need at once, beside them.
 constexpr size_t kLazyPartsInFlight = 8;
+// While a store's tables are not all local, it opens no table before it is read (RocksDB
+// reads each table's tail when it opens it): a table cache of 10 tables (max_open_files
+// less RocksDB's 10), of which DB::Open loads a quarter. Once local, the cache is unbounded
+// again, as in any store (max_open_files -1).
+constexpr int kLazyMaxOpenFiles = 20;
 
 }  // namespace
 
@@ -99,12 +104,14 @@ RocksDbStore::RocksDbStore(std::string dir, std::unique_ptr<Lazy> lazy,
 // Defined here, where rocksdb::DB is complete. Close() reports errors that the destructor
 // would drop; there is nobody to report them to either way.
 RocksDbStore::~RocksDbStore() {
+  if (lazy_ != nullptr) {  // the download's last step uses the database: it ends first
+    lazy_->files->Stop();
+    std::lock_guard<std::mutex> lock(lazy_->mu);
+    if (lazy_->fetch) std::move(*lazy_->fetch).Get().status().IgnoreError();  // in flight ends
+    lazy_->fetch.reset();
+  }
   if (db_ != nullptr) db_->Close().PermitUncheckedError();
   db_.reset();
-  if (lazy_ == nullptr) return;
-  lazy_->files->Stop();
-  std::lock_guard<std::mutex> lock(lazy_->mu);
-  if (lazy_->fetch) std::move(*lazy_->fetch).Get().status().IgnoreError();  // in flight ends
 }
 
 Status RocksDbStore::WaitLocal() {
@@ -134,7 +141,11 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir,
       db_options.create_if_missing = options.create_if_missing;
       // Each open rotates the info LOG; keep a few old ones, not RocksDB's default of 1000.
       db_options.keep_log_file_num = 5;
-      if (lazy != nullptr) db_options.env = lazy->env.get();
+      if (lazy != nullptr) {
+        db_options.env = lazy->env.get();
+        db_options.max_open_files = kLazyMaxOpenFiles;
+        db_options.skip_stats_update_on_db_open = true;  // reads no table's properties
+      }
       s = rocksdb::DB::Open(db_options, dir, &raw);
     }
     std::unique_ptr<rocksdb::DB> db(raw);
@@ -146,7 +157,14 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& dir,
       return NotFoundError(what + ": " + s.ToString());
     }
     RETURN_IF_ERROR(FromRocksDb(s, what));
-    if (lazy != nullptr) lazy->fetch = lazy->files->FetchAll(lazy->pool, kLazyPartsInFlight);
+    if (lazy != nullptr) {
+      rocksdb::DB* local = db.get();
+      lazy->fetch = lazy->files->FetchAll(lazy->pool, kLazyPartsInFlight)
+                        .Map(lazy->pool, [local, dir]() -> Status {
+                          return FromRocksDb(local->SetDBOptions({{"max_open_files", "-1"}}),
+                                             "RocksDB store " + dir + ", once local");
+                        });
+    }
     return std::unique_ptr<RocksDbStore>(new RocksDbStore(dir, std::move(lazy), std::move(db)));
   });
 }
