@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <ostream>
 #include <random>
@@ -330,6 +331,35 @@ TEST_F(CrashRecoveryTest, LazyRestoreOnANewHostEndsWithTheUninterruptedDigest) {
   EXPECT_EQ(DigestOf(lazy.out), Expected()) << lazy.out;
   FinishVerifyAndCollect(tmp_.Sub("host-b"));
 }
+
+// Z.5: killed at each failpoint of a lazy restore's download (on a new host, while its
+// stores warm up), then restarted lazily on that host: the restart keeps the files that
+// were local, ends with the uninterrupted digest, and leaves a checkpoint that verifies.
+class LazyFetchCrashTest : public CrashRecoveryTest,
+                           public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(LazyFetchCrashTest, RestartOnTheSameHostEndsWithTheUninterruptedDigest) {
+  Outcome crashed =
+      Sh(Job(tmp_.Sub("host-a"), kEvents, "BLOBSTATE_FAILPOINTS=persist.after_checkpoint=crash@3"));
+  EXPECT_EQ(crashed.exit_code, kFailpointExitCode) << crashed.out;
+  Outcome warming = Sh(Job(tmp_.Sub("host-b"), kEvents,
+                           std::string("BLOBSTATE_FAILPOINTS=") + GetParam() + "=crash") +
+                       " --lazy-restore");
+  EXPECT_EQ(warming.exit_code, kFailpointExitCode) << warming.out;
+  Outcome restarted = Sh(Job(tmp_.Sub("host-b")) + " --lazy-restore");
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.out;
+  EXPECT_EQ(DigestOf(restarted.out), Expected()) << restarted.out;
+  FinishVerifyAndCollect(tmp_.Sub("host-b"));
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryLazyFailpoint, LazyFetchCrashTest,
+                         ::testing::Values("lazy.before_part", "lazy.after_part",
+                                           "lazy.before_finish", "lazy.after_finish"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '.', '_');
+                           return name;
+                         });
 
 TEST_F(CrashRecoveryTest, KillLoopEndsWithTheUninterruptedDigest) {
   std::mt19937 random(12345);  // reproducible

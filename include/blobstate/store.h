@@ -64,7 +64,8 @@ std::string CheckpointDirOf(std::string_view store_dir, std::string_view checkpo
 Result<std::vector<std::string>> ListCheckpointDirs(const std::string& store_dir);
 
 // Deletes every checkpoint directory of `store_dir` except the one of `keep_id` (which may
-// be empty: delete them all). Never follows symlinks. Missing directories are fine.
+// be empty: delete them all), with its manifest (RemoteManifestOf) if it has one. Never
+// follows symlinks. Missing directories are fine.
 Status DeleteCheckpointDirs(const std::string& store_dir, std::string_view keep_id);
 
 // Snapshots the store `config` into `dest` (which must not exist; its parent must) while
@@ -114,7 +115,8 @@ Result<std::string> StoreDirOwner(const std::string& dir);
 Result<bool> IsRocksDbOpenElsewhere(const std::string& dir);
 
 // Where a lazy restore lists the files of store directory `dir` that are not local yet:
-// "<dir>.remote" (docs/format.md, 3.2). It exists until they all are.
+// "<dir>.remote" (docs/format.md, 3.2). It exists until they all are. A checkpoint
+// directory of a store still warming up has one too, for as long as it exists.
 std::string RemoteManifestOf(const std::string& dir);
 
 // An open RocksDB database: the store adapter the task commit coordinator and the examples
@@ -158,6 +160,9 @@ class RocksDbStore {
   // Creates a RocksDB checkpoint in `dest`, which must not exist (else kAlreadyExists): it
   // flushes the memtable, hard-links the SST files (copies them across file systems) and
   // copies MANIFEST, CURRENT and OPTIONS, so it holds every write made before the call.
+  // Of a store still warming up (see Options::remote), the tables not local yet are not
+  // downloaded: `dest` lacks them and RemoteManifestOf(dest) lists them with their blobs,
+  // which a backup of `dest` keeps (it neither downloads nor uploads them).
   Status Checkpoint(const std::string& dest);
 
   const std::string& dir() const { return dir_; }

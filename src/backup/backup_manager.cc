@@ -11,6 +11,7 @@
 #include "checkpoint/snapshot_util.h"
 #include "index/codec.h"
 #include "index/index_writer.h"
+#include "store/lazy_files.h"
 #include "transfer/transfer.h"
 #include "util/fs.h"
 
@@ -246,8 +247,11 @@ Future<std::string> BackupManager::State::UploadStore(const std::string& name,
   Result<std::unique_ptr<IndexWriter>> created = IndexWriter::Create(DirName(dir));
   if (!created.ok()) return MakeReadyFuture<std::string>(created.status());
   std::shared_ptr<IndexWriter> writer = std::move(*created);
+  // A checkpoint of a store still warming up lacks the files a lazy restore left remote.
+  Result<std::shared_ptr<const IndexFile>> remote = OpenRemoteManifest(dir);
+  if (!remote.ok()) return MakeReadyFuture<std::string>(remote.status());
   auto diff = std::make_unique<TreeDiff>(dir, base ? base->index : nullptr,
-                                         DiffOptions{options.excluded_names});
+                                         DiffOptions{options.excluded_names, std::move(*remote)});
   SnapshotIndex header{.creation_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                                std::chrono::system_clock::now().time_since_epoch())
                                                .count(),
@@ -430,8 +434,7 @@ Future<std::shared_ptr<BlobIdSet>> BackupManager::State::AddFetched(
     if (removed) return;
     for (const FileBlob& b : f.blobs) set->Insert(b.blob_id);
   };
-  return VisitSnapshotFiles(store, executor, id, std::move(visit),
-                               DirName(Store(name).config.dir))
+  return VisitSnapshotFiles(store, executor, id, std::move(visit), DirName(Store(name).config.dir))
       .Map(executor,
            [this, name, ids = std::move(ids), next, all = std::move(all), id,
             set](SnapshotIndex index) mutable -> Future<std::shared_ptr<BlobIdSet>> {

@@ -34,10 +34,11 @@ FileMetadata FromStat(const struct stat& st) {
   return m;
 }
 
-// One entry of a local directory, from lstat.
+// One entry of a local directory, from lstat; or a file not local (`remote`, st unset).
 struct Entry {
   std::string name;
   struct stat st;
+  const FileIndex* remote = nullptr;
 };
 
 // Lists `path` (sorted by name), rejecting entries that cannot be in a store.
@@ -78,6 +79,19 @@ Result<std::vector<Entry>> ListDir(const std::string& path, const DiffOptions& o
   std::sort(entries.begin(), entries.end(),
             [](const Entry& a, const Entry& b) { return a.name < b.name; });
   return entries;
+}
+
+// Adds the files of `remote` that `entries` (sorted by name) lacks, keeping them sorted.
+void AddRemote(const std::vector<FileIndex>& remote, std::vector<Entry>& entries) {
+  const size_t local = entries.size();
+  auto by_name = [](const Entry& a, const Entry& b) { return a.name < b.name; };
+  for (const FileIndex& f : remote) {
+    Entry e{f.name, {}, &f};
+    if (!std::binary_search(entries.begin(), entries.begin() + local, e, by_name)) {
+      entries.push_back(std::move(e));
+    }
+  }
+  if (entries.size() > local) std::sort(entries.begin(), entries.end(), by_name);
 }
 
 // Whether the local file `path` (metadata `now`) has the content of `recorded`. On a match
@@ -143,6 +157,15 @@ Status TreeDiff::DiffLocal(const Pending& p, IndexFile::Dir previous, DirDelta& 
                                 std::to_string(kMaxDirectoryDepth) + " levels: " + path);
   }
   ASSIGN_OR_RETURN(std::vector<Entry> entries, ListDir(path, options_));
+  IndexFile::Dir not_local;  // held while `entries` point into it
+  if (p.depth == 0 && options_.remote != nullptr) {
+    ASSIGN_OR_RETURN(not_local, options_.remote->ReadDir(options_.remote->root()));
+    if (!not_local.subdirs_present.empty()) {
+      return FailedPreconditionError("the files of " + root_ +
+                                     " that are not local list a directory: not supported");
+    }
+    AddRemote(not_local.files_present, entries);
+  }
   std::map<std::string_view, FileIndex*> remote_files;
   for (FileIndex& f : previous.files_present) remote_files.emplace(f.name, &f);
   std::map<std::string_view, IndexFile::DirRef*> remote_dirs;
@@ -151,6 +174,19 @@ Status TreeDiff::DiffLocal(const Pending& p, IndexFile::Dir previous, DirDelta& 
   for (const Entry& e : entries) {
     const std::string full = JoinPath(path, e.name);
     const std::string rel = p.path.empty() ? e.name : JoinPath(p.path, e.name);
+    if (e.remote != nullptr) {  // kept as the previous snapshot holds it
+      auto it = remote_files.find(e.name);
+      if (it == remote_files.end() || it->second->checksum != e.remote->checksum ||
+          it->second->metadata.size != e.remote->metadata.size) {
+        return FailedPreconditionError(
+            full +
+            " is not local (listed as still in the blob store) and the previous "
+            "snapshot does not hold it with that content");
+      }
+      delta.files_retained.push_back(std::move(*it->second));
+      remote_files.erase(it);
+      continue;
+    }
     if (S_ISDIR(e.st.st_mode)) {
       auto it = remote_dirs.find(e.name);
       std::optional<IndexFile::DirRef> ref;

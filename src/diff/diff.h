@@ -62,6 +62,12 @@ struct DiffOptions {
   // File names (at any depth) treated as absent: never uploaded, ignored when comparing
   // (e.g. an offsets file written beside a checkpoint after its upload). Default: none.
   std::vector<std::string> excluded_names;
+  // The files of the tree's top directory that are not local (a lazy restore's, listed in
+  // the tree's manifest, RemoteManifestOf): its root's files, in the index format. Each
+  // one missing locally must be a file of the previous snapshot with the same size and
+  // checksum, and is retained as it; one present locally is diffed as any other. Default:
+  // none.
+  std::shared_ptr<const IndexFile> remote;
 };
 
 class TreeDiff {
@@ -73,8 +79,10 @@ class TreeDiff {
   // The next directory: each before what is under it, siblings by name; nullopt after the
   // last. Errors name the path: kInvalidArgument for a symlink, device, fifo or socket (not
   // supported in stores), a name that cannot be in an index, or nesting deeper than an
-  // index may hold; kNotFound if `local_dir` is missing; the previous index's errors
-  // (IndexFile::ReadDir); I/O errors as they come. No call may follow an error.
+  // index may hold; kNotFound if `local_dir` is missing; kFailedPrecondition for a remote
+  // file that the previous snapshot does not hold as it is (or a remote directory); the
+  // indexes' errors (IndexFile::ReadDir); I/O errors as they come. No call may follow an
+  // error.
   Result<std::optional<DirDelta>> Next();
 
  private:

@@ -254,6 +254,36 @@ TEST(DiffTest, ExcludedNamesAreIgnored) {
   EXPECT_EQ(Flatten(*d, DirIndex{}), (std::set<std::string>{"+a", "+sub/"}));
 }
 
+// Z.4: files listed as not local (a lazy restore's) are kept as the previous snapshot
+// holds them, sorted among the local ones; a local file of that name is diffed as usual.
+TEST(DiffTest, FilesNotLocalAreRetainedAsThePreviousSnapshotHoldsThem) {
+  TempDir dir;
+  Write(dir.path(), {{"a.sst", "aaa"}, {"b.sst", "bbb"}, {"c.sst", "ccc"}, {"MANIFEST", "m"}});
+  DirIndex previous = IndexFromDiff(dir.path(), *DiffAll(dir.path(), DirIndex{}));
+  SnapshotIndex remote;
+  for (const FileIndex& f : previous.files_present) {
+    if (f.name != "MANIFEST") remote.root.files_present.push_back(f);
+  }
+  ASSERT_EQ(unlink((dir.path() + "/a.sst").c_str()), 0);
+  ASSERT_EQ(unlink((dir.path() + "/c.sst").c_str()), 0);
+  Write(dir.path(), {{"b.sst", "BBB"}, {"d.sst", "ddd"}});  // b local again, and changed
+  Result<std::vector<DirDelta>> d =
+      DiffAll(dir.path(), previous, {.remote = *testing::IndexFileOf(EncodeSnapshotIndex(remote))});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(Flatten(*d, previous),
+            (std::set<std::string>{"=a.sst", "+b.sst", "-b.sst", "=c.sst", "+d.sst", "=MANIFEST"}));
+  std::vector<std::string> retained;
+  for (const FileIndex& f : (*d)[0].files_retained) retained.push_back(f.name);
+  EXPECT_EQ(retained, (std::vector<std::string>{"MANIFEST", "a.sst", "c.sst"}));  // by name
+  EXPECT_EQ((*d)[0].files_retained[1].blobs, previous.files_present[1].blobs);
+
+  // One the previous snapshot holds with other content (or not at all) cannot be kept.
+  remote.root.files_present[0].checksum = Checksum{1, 2};
+  d = DiffAll(dir.path(), previous, {.remote = *testing::IndexFileOf(EncodeSnapshotIndex(remote))});
+  EXPECT_EQ(d.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(d.status().message().find(dir.path() + "/a.sst"), std::string::npos) << d.status();
+}
+
 TEST(DiffTest, ReusesChecksumWhileIdentityUnchanged) {
   TempDir dir;
   Write(dir.path(), {{"sst", "original content"}});

@@ -6,10 +6,12 @@
 
 #include <thread>
 
+#include "blobstate/snapshot.h"
 #include "checkpoint/snapshot_util.h"
 #include "store/lazy_files.h"
 #include "testing/state_fixture.h"
 #include "transfer/transfer.h"
+#include "util/failpoint.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -82,6 +84,80 @@ TEST_F(RestoreManagerTest, LazyRestoreLeavesTableFilesInTheBlobStoreAndListsThem
   ASSERT_TRUE(WriteRemoteManifest(a.dir, SnapshotIndex{}).ok());
   ASSERT_TRUE(Restore({a}, c).ok());
   EXPECT_FALSE(PathExists(RemoteManifestOf(a.dir)));
+}
+
+// The blobs of each file of snapshot index `blob_id`'s root, by name.
+std::map<std::string, std::vector<FileBlob>> RootBlobs(BlobStore& store, Executor& executor,
+                                                       const std::string& blob_id) {
+  Result<SnapshotIndex> index =
+      GetSnapshotIndex(store, executor, blob_id).GetFor(std::chrono::minutes(2));
+  EXPECT_TRUE(index.ok()) << index.status();
+  std::map<std::string, std::vector<FileBlob>> out;
+  if (index.ok()) {
+    for (const FileIndex& f : index->root.files_present) out[f.name] = f.blobs;
+  }
+  return out;
+}
+
+// Z.4: a commit of a lazily restored RocksDB store while its tables are not local gets
+// none of them and puts none again: its snapshot keeps their blobs, and restores whole.
+TEST_F(RestoreManagerTest, ACommitDuringWarmUpKeepsTheBlobsOfTablesNotLocal) {
+  StoreConfig a = Store("a");
+  a.engine = StoreEngine::kRocksDb;
+  {
+    Result<std::unique_ptr<RocksDbStore>> db =
+        RocksDbStore::Open(a.dir, {.create_if_missing = true});
+    ASSERT_TRUE(db.ok()) << db.status();
+    // Three tables: one in level 1, two in level 0 (which the lazy open reads first).
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_TRUE((*db)->Put("k" + std::to_string(i), RandomBytes(100, i)).ok());
+      if (i == 99) ASSERT_TRUE((*db)->Compact().ok());
+      if (i == 149 || i == 199) ASSERT_TRUE((*db)->Flush().ok());
+    }
+  }
+  Checkpoint c = BackUp({a});
+  LoseLocalState(a, c);
+  ASSERT_TRUE(Restore({a}, c, {.lazy = true}).ok());
+  auto backup = NewBackup({a});
+  ASSERT_TRUE(backup->Init(c).GetFor(kWait).ok());
+  ArmFailpoint("lazy.before_part", FailpointAction::kError);  // no download in the background
+  const std::string id = NewCheckpointId(), dir = CheckpointDirOf(a.dir, id);
+  std::optional<Result<StoreMarkers>> markers;
+  {
+    Result<std::unique_ptr<RocksDbStore>> db = RocksDbStore::Open(a.dir, {.remote = blobs_.get()});
+    ASSERT_TRUE(db.ok()) << db.status();
+    EXPECT_FALSE((*db)->WaitLocal().ok());
+    const int gets = blobs_->calls(Method::kGet);
+    ASSERT_TRUE((*db)->Put("new", "written during warm-up").ok());
+    ASSERT_TRUE((*db)->Checkpoint(dir).ok());
+    markers = backup->Upload(id, {{"a", dir}}).GetFor(kWait);
+    ASSERT_TRUE(markers->ok()) << markers->status();
+    EXPECT_EQ(blobs_->calls(Method::kGet), gets);
+  }
+  DisarmAllFailpoints();
+  ASSERT_TRUE(PathExists(RemoteManifestOf(dir)));  // the tables the checkpoint lacks
+  ASSERT_TRUE(backup->Persisted(**markers).ok());
+  std::map<std::string, std::vector<FileBlob>> before =
+      RootBlobs(*blobs_, pool_, BlobStoreMarkers(c)->at("a"));
+  std::map<std::string, std::vector<FileBlob>> after =
+      RootBlobs(*blobs_, pool_, (*markers)->at("a"));
+  int tables = 0;
+  for (const auto& [name, blobs] : before) {
+    if (!name.ends_with(".sst")) continue;
+    ++tables;
+    EXPECT_EQ(after[name], blobs) << name;  // the same blobs: nothing put again
+  }
+  EXPECT_EQ(tables, 3);
+
+  Checkpoint next{.id = id, .history = true};
+  next.state_markers[std::string(kBlobStoreBackend)] = **markers;
+  LoseLocalState(a, next);
+  ASSERT_TRUE(Restore({a}, next).ok());
+  Result<std::unique_ptr<RocksDbStore>> db = RocksDbStore::Open(a.dir, {});
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(*(*db)->Get("new"), std::optional<std::string>("written during warm-up"));
+  EXPECT_EQ(*(*db)->Get("k7"), std::optional<std::string>(RandomBytes(100, 7)));
+  EXPECT_EQ(*(*db)->Get("k123"), std::optional<std::string>(RandomBytes(100, 123)));
 }
 
 TEST_F(RestoreManagerTest, InitFailsForVersion1Checkpoint) {

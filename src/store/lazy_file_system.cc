@@ -125,15 +125,28 @@ rocksdb::IOStatus LazyFileSystem::DeleteFile(const std::string& f,
 rocksdb::IOStatus LazyFileSystem::RenameFile(const std::string& from, const std::string& to,
                                              const rocksdb::IOOptions& options,
                                              rocksdb::IODebugContext* dbg) {
-  rocksdb::IOStatus s = MakeLocal(from);
-  return s.ok() ? target()->RenameFile(from, to, options, dbg) : s;
+  // A directory holding aliases (a checkpoint's, renamed to its name once complete) gets
+  // the manifest listing them first; a file is made local first.
+  Result<bool> listed = files_->WriteAliasManifest(from, to);
+  if (!listed.ok()) return ToIoStatus(listed.status());
+  rocksdb::IOStatus s = *listed ? rocksdb::IOStatus::OK() : MakeLocal(from);
+  if (s.ok()) s = target()->RenameFile(from, to, options, dbg);
+  if (*listed) {
+    if (s.ok()) {
+      files_->ForgetAliases(from);
+    } else {
+      RemoveRemoteManifest(to).IgnoreError();  // the aliases stay in `from`
+    }
+  }
+  return s;
 }
 
 rocksdb::IOStatus LazyFileSystem::LinkFile(const std::string& from, const std::string& to,
                                            const rocksdb::IOOptions& options,
                                            rocksdb::IODebugContext* dbg) {
-  rocksdb::IOStatus s = MakeLocal(from);
-  return s.ok() ? target()->LinkFile(from, to, options, dbg) : s;
+  std::shared_ptr<LazyFile> file = files_->Find(from);
+  if (file != nullptr && files_->AddAlias(to, std::move(file))) return rocksdb::IOStatus::OK();
+  return target()->LinkFile(from, to, options, dbg);
 }
 
 rocksdb::IOStatus LazyFileSystem::NumFileLinks(const std::string& f,

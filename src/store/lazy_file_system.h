@@ -2,10 +2,15 @@
 //
 // RocksDB sees every file of LazyFiles as present, with its recorded size. Reads of one
 // not yet local go through LazyFile (the parts they need are got and checked first); a
-// file RocksDB opens whole (a sequential read, a hard link of a checkpoint, a rename) is
-// made local first; a file it deletes stops being fetched. Everything else, and every file
-// once local, goes to the target file system. An error of a read is an IOError whose
-// message names the store, the file and the blob.
+// file RocksDB opens whole (a sequential read, a rename) is made local first; a file it
+// deletes stops being fetched. A hard link of one (RocksDB's Checkpoint links each table)
+// downloads nothing: it is an alias (LazyFiles::AddAlias), and when RocksDB renames the
+// directory holding aliases (the checkpoint's staging directory to its name), the
+// directory's manifest (RemoteManifestOf) is written first, listing them with their blobs:
+// so a commit of a store still warming up neither downloads nor uploads them again (the
+// backup keeps their blobs). Everything else, and every file once local, goes to the target
+// file system. An error of a read is an IOError whose message names the store, the file
+// and the blob.
 //
 // Example:
 //   auto fs = std::make_shared<LazyFileSystem>(rocksdb::FileSystem::Default(), files);

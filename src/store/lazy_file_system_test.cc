@@ -11,11 +11,15 @@
 #include <string>
 
 #include "blobstate/blob_store.h"
+#include "blobstate/checkpoint.h"
 #include "blobstate/store.h"
+#include "blobstore/faulty/faulty_blob_store.h"
 #include "blobstore/local/local_ops.h"
+#include "index/codec.h"
 #include "store/lazy_files.h"
 #include "testing/temp_dir.h"
 #include "transfer/transfer.h"
+#include "util/failpoint.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -225,6 +229,49 @@ TEST_F(LazyFileSystemTest, ARocksDbStoreWithRemoteFilesOpensAtOnceAndBecomesLoca
   KeyValues want = kvs_;
   want["new"] = "written during warm-up";
   EXPECT_EQ(all, want);
+}
+
+// Z.4: a checkpoint of a store whose tables are not local downloads none of them: the
+// checkpoint directory lacks them and its manifest lists them with their blobs.
+TEST_F(LazyFileSystemTest, ACheckpointWhileWarmingUpGetsNoTableAndListsThem) {
+  const std::string dst = tmp_.Sub("dst"), checkpoint = CheckpointDirOf(dst, NewCheckpointId());
+  std::map<std::string, FileIndex> remote = LazyCopy(dst);
+  SnapshotIndex manifest;
+  for (auto& [name, f] : remote) manifest.root.files_present.push_back(f);
+  ASSERT_TRUE(WriteRemoteManifest(dst, manifest).ok());
+  Result<std::unique_ptr<BlobStore>> inner = OpenBlobStore("file://" + tmp_.Sub("blobs"), {});
+  ASSERT_TRUE(inner.ok());
+  FaultyBlobStore counted(std::move(*inner));
+  ArmFailpoint("lazy.before_part", FailpointAction::kError);  // no download in the background
+  {
+    Result<std::unique_ptr<RocksDbStore>> db = RocksDbStore::Open(dst, {.remote = &counted});
+    ASSERT_TRUE(db.ok()) << db.status();
+    EXPECT_FALSE((*db)->WaitLocal().ok());
+    const int gets = counted.calls(FaultyBlobStore::Method::kGet);
+    ASSERT_TRUE((*db)->Checkpoint(checkpoint).ok());
+    EXPECT_EQ(counted.calls(FaultyBlobStore::Method::kGet), gets);
+    EXPECT_EQ(*(*db)->Get("k2042"), std::optional<std::string>(kvs_["k2042"]));
+  }
+  DisarmAllFailpoints();
+  Result<std::string> bytes = ReadSmallFile(RemoteManifestOf(checkpoint));
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  Result<SnapshotIndex> listed = DecodeSnapshotIndex(*bytes);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  // The open read some tables (RocksDB loads a quarter of its table cache of 10 at open):
+  // those it read whole are local, and linked. The others are listed.
+  EXPECT_GE(listed->root.files_present.size(), 1u);
+  for (const FileIndex& f : listed->root.files_present) {
+    EXPECT_EQ(f, remote[f.name]);
+    EXPECT_FALSE(PathExists(JoinPath(checkpoint, f.name)));
+    remote.erase(f.name);
+  }
+  for (const auto& [name, f] : remote) EXPECT_TRUE(PathExists(JoinPath(checkpoint, name))) << name;
+  EXPECT_TRUE(PathExists(JoinPath(checkpoint, "CURRENT")));
+  EXPECT_FALSE(PathExists(checkpoint + ".tmp"));
+
+  ASSERT_TRUE(DeleteCheckpointDirs(dst, "").ok());  // the manifest goes with its directory
+  EXPECT_FALSE(PathExists(checkpoint));
+  EXPECT_FALSE(PathExists(RemoteManifestOf(checkpoint)));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "async/failpoints.h"
 #include "async/pipeline.h"
 #include "index/codec.h"
 #include "util/fs.h"
@@ -97,7 +98,10 @@ void LazyFile::PartDone(size_t i, const Status& s) {
 }
 
 Status LazyFile::Finish() {
-  Status s = transfer_.FinishParts(index_, tmp_path_, path_).WithContext(what_);
+  Status s = Failpoint("lazy.before_finish");
+  if (s.ok()) s = transfer_.FinishParts(index_, tmp_path_, path_);
+  if (s.ok()) s = Failpoint("lazy.after_finish");
+  s = s.WithContext(what_);
   std::vector<Promise<void>> waiters;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -198,6 +202,16 @@ Status RemoveRemoteManifest(const std::string& dir) {
   return SyncDir(DirName(manifest));
 }
 
+Result<std::shared_ptr<const IndexFile>> OpenRemoteManifest(const std::string& dir) {
+  const std::string manifest = RemoteManifestOf(dir);
+  if (!PathExists(manifest)) return std::shared_ptr<const IndexFile>();
+  Result<File> file = File::Open(manifest, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (!file.ok()) return file.status();
+  Result<std::shared_ptr<const IndexFile>> index = IndexFile::Open(std::move(*file));
+  if (!index.ok()) return index.status().WithContext("manifest " + manifest);
+  return index;
+}
+
 Result<std::shared_ptr<LazyFiles>> LazyFiles::Open(Transfer& transfer, std::string what,
                                                    const std::string& dir) {
   const std::string manifest = RemoteManifestOf(dir);
@@ -216,10 +230,12 @@ Result<std::shared_ptr<LazyFiles>> LazyFiles::Open(Transfer& transfer, std::stri
 void LazyFiles::Stop() { stop_ = true; }
 
 std::shared_ptr<LazyFile> LazyFiles::Find(const std::string& path) const {
+  const std::string key = Normalized(path);
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(Normalized(path));
-  if (it == files_.end() || it->second->local()) return nullptr;
-  return it->second;
+  auto it = files_.find(key);
+  if (it != files_.end()) return it->second->local() ? nullptr : it->second;
+  auto alias = aliases_.find(key);
+  return alias == aliases_.end() ? nullptr : alias->second;
 }
 
 std::vector<std::string> LazyFiles::RemoteChildren(const std::string& path) const {
@@ -227,17 +243,48 @@ std::vector<std::string> LazyFiles::RemoteChildren(const std::string& path) cons
   std::vector<std::string> names;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [file_path, file] : files_) {
-    if (DirName(file_path) == dir && !file->local()) {
-      names.push_back(file_path.substr(dir.size() + 1));
-    }
+    if (DirName(file_path) == dir && !file->local()) names.push_back(BaseName(file_path));
+  }
+  for (const auto& [alias_path, file] : aliases_) {
+    if (DirName(alias_path) == dir) names.push_back(BaseName(alias_path));
   }
   return names;
+}
+
+bool LazyFiles::AddAlias(const std::string& path, std::shared_ptr<LazyFile> file) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (file->local()) return false;
+  aliases_[Normalized(path)] = std::move(file);
+  return true;
+}
+
+Result<bool> LazyFiles::WriteAliasManifest(const std::string& from, const std::string& to) const {
+  const std::string dir = Normalized(from);
+  SnapshotIndex remote;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [path, file] : aliases_) {  // by path: by name within `dir`
+      if (DirName(path) != dir) continue;
+      remote.root.files_present.push_back(file->index());
+      remote.root.files_present.back().name = BaseName(path);
+    }
+  }
+  if (remote.root.files_present.empty()) return false;
+  RETURN_IF_ERROR(WriteRemoteManifest(to, remote));
+  return true;
+}
+
+void LazyFiles::ForgetAliases(const std::string& dir) {
+  const std::string key = Normalized(dir);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(aliases_, [&](const auto& alias) { return DirName(alias.first) == key; });
 }
 
 void LazyFiles::Drop(const std::string& path) {
   std::shared_ptr<LazyFile> file;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (aliases_.erase(Normalized(path)) > 0) return;
     auto it = files_.find(Normalized(path));
     if (it == files_.end()) return;
     file = std::move(it->second);
@@ -257,18 +304,22 @@ Future<void> LazyFiles::FetchAll(Executor& executor, size_t window) {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [path, file] : files_) walk->files.push_back(file);
   }
-  return Pipeline(executor, window,
-                  [self = shared_from_this(), walk]() -> Result<std::optional<Future<void>>> {
-                    while (!self->stop_ && walk->file < walk->files.size()) {
-                      LazyFile& f = *walk->files[walk->file];
-                      if (walk->part < f.index().blobs.size()) {
-                        return std::optional(f.GetPart(walk->part++));
-                      }
-                      ++walk->file;
-                      walk->part = 0;
-                    }
-                    return std::optional<Future<void>>();
-                  })
+  return Pipeline(
+             executor, window,
+             [self = shared_from_this(), walk, &executor]() -> Result<std::optional<Future<void>>> {
+               while (!self->stop_ && walk->file < walk->files.size()) {
+                 LazyFile& f = *walk->files[walk->file];
+                 if (walk->part < f.index().blobs.size()) {
+                   const size_t part = walk->part++;
+                   return std::optional(Between<void>(
+                       executor, "lazy.before_part", "lazy.after_part",
+                       [file = walk->files[walk->file], part] { return file->GetPart(part); }));
+                 }
+                 ++walk->file;
+                 walk->part = 0;
+               }
+               return std::optional<Future<void>>();
+             })
       .Map(executor, [self = shared_from_this(), walk]() -> Status {
         if (self->stop_) return CancelledError("the fetch of " + self->dir_ + " was stopped");
         // A file is finished before its last part's future completes.

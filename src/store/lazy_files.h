@@ -34,6 +34,7 @@
 #include "blobstate/index.h"
 #include "blobstate/status.h"
 #include "blobstate/store.h"
+#include "index/index_file.h"
 #include "transfer/transfer.h"
 #include "util/fs.h"
 
@@ -95,6 +96,9 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
 Status WriteRemoteManifest(const std::string& dir, const SnapshotIndex& remote);
 // Removes the manifest of `dir`, if any, durably.
 Status RemoveRemoteManifest(const std::string& dir);
+// The manifest of `dir`, read a directory at a time, if it has one; else null. Errors
+// name the manifest.
+Result<std::shared_ptr<const IndexFile>> OpenRemoteManifest(const std::string& dir);
 
 class LazyFiles : public std::enable_shared_from_this<LazyFiles> {
  public:
@@ -112,16 +116,33 @@ class LazyFiles : public std::enable_shared_from_this<LazyFiles> {
                                                  const std::string& dir);
 
   const std::string& dir() const { return dir_; }
-  // The file at `path` (`dir` + "/" + its name) if it is not local yet, else null.
+  // The file at `path` (`dir` + "/" + its name) if it is not local yet, or the file an
+  // alias at `path` reads as; else null.
   std::shared_ptr<LazyFile> Find(const std::string& path) const;
-  // The names of the files not yet local directly in directory `path`.
+  // The names of the files not yet local, and of the aliases, directly in directory `path`.
   std::vector<std::string> RemoteChildren(const std::string& path) const;
-  // Stops serving the file at `path`, if it is served (it was deleted).
+  // Stops serving the file at `path`, if it is served (it was deleted). An alias just goes.
   void Drop(const std::string& path);
+
+  // Aliases: hard links of files not local yet (RocksDB's Checkpoint links a store's tables
+  // into a directory it then renames), made without downloading them. An alias reads as its
+  // file, for as long as it is in its directory; it never becomes local there.
+  // Makes `path` an alias of `file` (a file of these LazyFiles); false if `file` is local
+  // already, so that a real link can be made.
+  bool AddAlias(const std::string& path, std::shared_ptr<LazyFile> file);
+  // For the rename of directory `from` to `to`: writes the aliases directly in `from` as
+  // the manifest of `to` (RemoteManifestOf), durably, before the rename, so that `to` never
+  // lacks a file without listing it. False (and nothing written) if `from` holds none.
+  Result<bool> WriteAliasManifest(const std::string& from, const std::string& to) const;
+  // Forgets the aliases directly in `dir` (renamed away: its manifest lists them).
+  void ForgetAliases(const std::string& dir);
 
   // Gets every part not yet local, `window` at a time, file after file; completes once every
   // file is local (the manifest, if any, deleted), with the first error otherwise. Stop
-  // ends it early: what is in flight ends, nothing more starts.
+  // ends it early: what is in flight ends, nothing more starts. Failpoints
+  // (docs/failpoints.md): lazy.before_part and lazy.after_part around each part it gets;
+  // lazy.before_finish and lazy.after_finish around each file's finish (whoever got its
+  // last part).
   Future<void> FetchAll(Executor& executor, size_t window);
   void Stop();
 
@@ -132,7 +153,8 @@ class LazyFiles : public std::enable_shared_from_this<LazyFiles> {
   std::string manifest_;  // what Open read, if any
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<LazyFile>> files_;  // GUARDED_BY(mu_); by path
+  std::map<std::string, std::shared_ptr<LazyFile>> files_;    // GUARDED_BY(mu_); by path
+  std::map<std::string, std::shared_ptr<LazyFile>> aliases_;  // GUARDED_BY(mu_); by path
 };
 
 }  // namespace blobstate

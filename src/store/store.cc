@@ -19,9 +19,11 @@ std::string_view WithoutTrailingSlashes(std::string_view dir) {
   return dir;
 }
 
-// The checkpoint ids of the directories "<base>-<id>" in `parent`, unsorted. Symlinks and
-// files with such names are not checkpoint directories and are left out.
-Result<std::vector<std::string>> CheckpointIdsIn(const std::string& parent, std::string_view base) {
+// The checkpoint ids of the entries "<base>-<id><suffix>" in `parent`, unsorted: real
+// directories when `suffix` is empty (checkpoint directories), else regular files (their
+// manifests, ".remote"). Symlinks and other entries with such names are left out.
+Result<std::vector<std::string>> CheckpointIdsIn(const std::string& parent, std::string_view base,
+                                                 std::string_view suffix = "") {
   std::vector<std::string> ids;
   std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(parent.c_str()), ::closedir);
   if (!d) {
@@ -32,8 +34,10 @@ Result<std::vector<std::string>> CheckpointIdsIn(const std::string& parent, std:
   errno = 0;
   while (struct dirent* e = ::readdir(d.get())) {
     std::string_view name = e->d_name;
-    if (name.size() > base.size() + 1 && name.starts_with(base) && name[base.size()] == '-' &&
-        IsValidCheckpointId(name.substr(base.size() + 1))) {
+    if (name.size() > base.size() + 1 + suffix.size() && name.starts_with(base) &&
+        name[base.size()] == '-' && name.ends_with(suffix) &&
+        IsValidCheckpointId(
+            name.substr(base.size() + 1, name.size() - base.size() - 1 - suffix.size()))) {
       names.emplace_back(name);
     }
     errno = 0;
@@ -45,7 +49,9 @@ Result<std::vector<std::string>> CheckpointIdsIn(const std::string& parent, std:
       if (errno == ENOENT) continue;  // deleted meanwhile
       return ErrnoError("stat " + JoinPath(parent, name), errno);
     }
-    if (S_ISDIR(st.st_mode)) ids.push_back(name.substr(base.size() + 1));
+    if (suffix.empty() ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) {
+      ids.push_back(name.substr(base.size() + 1, name.size() - base.size() - 1 - suffix.size()));
+    }
   }
   return ids;
 }
@@ -92,8 +98,15 @@ Status DeleteCheckpointDirs(const std::string& store_dir, std::string_view keep_
   ASSIGN_OR_RETURN(std::vector<std::string> dirs, ListCheckpointDirs(store_dir));
   const std::string keep = keep_id.empty() ? "" : CheckpointDirOf(store_dir, keep_id);
   for (const std::string& dir : dirs) {
-    if (dir == keep) continue;
-    RETURN_IF_ERROR(RemoveAll(dir));
+    if (dir != keep) RETURN_IF_ERROR(RemoveAll(dir));
+  }
+  // Then the manifests of the directories gone (a manifest without its directory is
+  // harmless; the other way round, a directory would seem to lack files).
+  const std::string dir(WithoutTrailingSlashes(store_dir));
+  ASSIGN_OR_RETURN(std::vector<std::string> listed,
+                   CheckpointIdsIn(DirName(dir), BaseName(dir), ".remote"));
+  for (const std::string& id : listed) {
+    if (id != keep_id) RETURN_IF_ERROR(RemoveAll(RemoteManifestOf(CheckpointDirOf(dir, id))));
   }
   return Status::Ok();
 }
@@ -110,7 +123,10 @@ Status SnapshotClosedStore(const StoreConfig& config, const std::string& dest) {
   Status s = config.engine == StoreEngine::kRocksDb ? SnapshotRocksDb(config.dir, dest)
                                                     : SnapshotDirectory(config.dir, dest);
   // A partial snapshot must not pass for a checkpoint directory; `dest` did not exist.
-  if (!s.ok()) RemoveAll(dest).IgnoreError();
+  if (!s.ok()) {
+    RemoveAll(dest).IgnoreError();
+    RemoveAll(RemoteManifestOf(dest)).IgnoreError();
+  }
   return s;
 }
 

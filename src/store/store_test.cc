@@ -70,6 +70,31 @@ TEST(StoreTest, CheckpointDirsAreListedInIdOrderAndDeletedExceptKept) {
   EXPECT_TRUE(ListCheckpointDirs(tmp.Sub("missing/store"))->empty());
 }
 
+// Z.4: a checkpoint directory's manifest (of a store warming up) goes with it, and one
+// whose directory is gone goes too; the kept checkpoint's stays, and nothing else is touched.
+TEST(StoreTest, DeleteCheckpointDirsTakesTheirManifests) {
+  TempDir tmp;
+  const std::string store = tmp.Sub("a");
+  const std::string kept = NewCheckpointId(), gone = NewCheckpointId(), stray = NewCheckpointId();
+  ASSERT_TRUE(WriteTree(store, {{"f", "x"}}).ok());
+  for (const std::string& id : {kept, gone}) {
+    ASSERT_TRUE(WriteTree(CheckpointDirOf(store, id), {{"f", id}}).ok());
+  }
+  for (const std::string& id : {kept, gone, stray}) {
+    ASSERT_TRUE(WriteFileAtomic(RemoteManifestOf(CheckpointDirOf(store, id)), "listed").ok());
+  }
+  ASSERT_TRUE(WriteFileAtomic(RemoteManifestOf(store), "the store's own").ok());
+  ASSERT_TRUE(WriteFileAtomic(tmp.Sub("a-b-" + stray + ".remote"), "another store's").ok());
+
+  ASSERT_TRUE(DeleteCheckpointDirs(store, kept).ok());
+  EXPECT_EQ(*ListCheckpointDirs(store), std::vector<std::string>{CheckpointDirOf(store, kept)});
+  EXPECT_TRUE(PathExists(RemoteManifestOf(CheckpointDirOf(store, kept))));
+  EXPECT_FALSE(PathExists(RemoteManifestOf(CheckpointDirOf(store, gone))));
+  EXPECT_FALSE(PathExists(RemoteManifestOf(CheckpointDirOf(store, stray))));
+  EXPECT_TRUE(PathExists(RemoteManifestOf(store)));
+  EXPECT_TRUE(PathExists(tmp.Sub("a-b-" + stray + ".remote")));
+}
+
 TEST(StoreTest, DirectorySnapshotHardLinksFilesAndKeepsEmptyDirs) {
   TempDir tmp;
   const std::string store = tmp.Sub("s"), dest = CheckpointDirOf(store, NewCheckpointId());

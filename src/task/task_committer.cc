@@ -138,8 +138,11 @@ Result<std::map<std::string, std::string>> TaskCommitter::State::SyncStage(const
     const std::string dest = CheckpointDirOf(c.dir, id);
     Status s = snap->second(dest);
     if (!s.ok()) {
-      for (const auto& [name, dir] : dirs) RemoveAll(dir).IgnoreError();
-      RemoveAll(dest).IgnoreError();
+      dirs[c.name] = dest;
+      for (const auto& [name, dir] : dirs) {
+        RemoveAll(dir).IgnoreError();
+        RemoveAll(RemoteManifestOf(dir)).IgnoreError();  // of a store still warming up
+      }
       return s.WithContext("snapshot of store " + c.name);
     }
     dirs[c.name] = dest;

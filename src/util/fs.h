@@ -120,6 +120,8 @@ Status SetModeAndMtime(File& f, uint32_t mode, int64_t mtime_ns);
 
 // The directory part of `path` ("." when there is none).
 std::string DirName(const std::string& path);
+// The last component of `path` (all of it when there is no slash).
+std::string BaseName(const std::string& path);
 // `dir` + "/" + `name`.
 std::string JoinPath(std::string_view dir, std::string_view name);
 

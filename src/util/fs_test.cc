@@ -69,10 +69,12 @@ TEST_F(FsTest, ReadAtReadsAcrossShortReadsAndStopsAtEnd) {
   EXPECT_EQ(*f->ReadAt(buf, 16, 8), 2u);
 }
 
-TEST(PathTest, DirNameAndJoin) {
+TEST(PathTest, DirNameBaseNameAndJoin) {
   EXPECT_EQ(DirName("/a/b/c"), "/a/b");
   EXPECT_EQ(DirName("c"), ".");
   EXPECT_EQ(DirName("/c"), "/");
+  EXPECT_EQ(BaseName("/a/b/c"), "c");
+  EXPECT_EQ(BaseName("c"), "c");
   EXPECT_EQ(JoinPath("/a", "b"), "/a/b");
   EXPECT_EQ(JoinPath("/a/", "b"), "/a/b");
 }
