@@ -17,17 +17,13 @@ start_servers
 s3_url="$(env_of BLOBSTATE_TEST_S3_DIRECT_URL)&fencing=off"
 az_url=$(env_of BLOBSTATE_TEST_AZURE_URL)
 s3_endpoint=${s3_url#*endpoint=}; s3_endpoint=${s3_endpoint%%&*}
-az_endpoint=${az_url#*endpoint=}
-# rclone's remotes, configured through its environment variables.
+# rclone's remotes, configured through its environment variables: bs3 here, baz (and the
+# container) by azure_container.
 export RCLONE_CONFIG_BS3_TYPE=s3 RCLONE_CONFIG_BS3_PROVIDER=Other
 export RCLONE_CONFIG_BS3_ENDPOINT=$s3_endpoint RCLONE_CONFIG_BS3_FORCE_PATH_STYLE=true
 export RCLONE_CONFIG_BS3_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
 export RCLONE_CONFIG_BS3_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
-# (use_emulator: Azurite's well-known account and key, at the endpoint given.)
-export RCLONE_CONFIG_BAZ_TYPE=azureblob RCLONE_CONFIG_BAZ_USE_EMULATOR=true
-export RCLONE_CONFIG_BAZ_ENDPOINT=$az_endpoint
-rclone_() { env -u AWS_CA_BUNDLE rclone --config /dev/null "$@"; }
-rclone_ mkdir baz:blobstate-test
+azure_container
 
 db=$scratch/db
 keys=$((mib * 1024))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lazy restore against a full one (Z.6). For a RocksDB store of each size in BENCH_LAZY_MIB
-# (default "1024 4096"), backed up once, through file:// and through s3rver behind a proxy
-# that delays every request by BENCH_LAZY_DELAY_MS (default 10), in the same run:
+# (default "1024 4096"), backed up once, through file:// and through s3rver and Azurite
+# each behind a proxy that delays every request by BENCH_LAZY_DELAY_MS (default 10), in
+# the same run:
 #   full restore: seconds until the store opens and serves a Get (restore, open, Get);
 #   lazy restore: seconds until the first Get (restore --lazy, open, Get), random Gets per
 #                 second while files download against the same once local, and seconds
@@ -15,13 +16,21 @@ delay=${BENCH_LAZY_DELAY_MS:-10}
 scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-lazy-bench-XXXXXX")
 source bench/lib.sh
 start_servers
-# A second proxy in front of s3rver, delaying every request (fencing off: one writer).
-s3_port=$(env_of BLOBSTATE_TEST_S3_DIRECT_URL | sed 's/.*127.0.0.1:\([0-9]*\).*/\1/')
-"$bin/blobstate-test-proxy" "$s3_port" "$scratch/slow.port" "$delay" >/dev/null 2>&1 &
-slow_pid=$!
-trap 'kill $slow_pid 2>/dev/null || true; scripts/test-servers.sh stop "$servers" >/dev/null 2>&1 || true; rm -rf "$scratch"' EXIT
-for _ in $(seq 1 100); do [ -s "$scratch/slow.port" ] && break; sleep 0.1; done
-slow_url="s3://blobstate-test/lazy-bench?endpoint=http://127.0.0.1:$(cat "$scratch/slow.port")&region=us-east-1&fencing=off"
+# A proxy in front of s3rver and one in front of Azurite, delaying every request (s3rver
+# with fencing off: one writer, and s3rver ignores conditional writes; Azurite enforces
+# them, so its proxy is --plain).
+port_of() { env_of "$1" | sed 's/.*127.0.0.1:\([0-9]*\).*/\1/'; }
+"$bin/blobstate-test-proxy" "$(port_of BLOBSTATE_TEST_S3_DIRECT_URL)" "$scratch/s3.port" "$delay" \
+  >/dev/null 2>&1 &
+s3_pid=$!
+"$bin/blobstate-test-proxy" --plain "$(port_of BLOBSTATE_TEST_AZURE_URL)" "$scratch/az.port" "$delay" \
+  >/dev/null 2>&1 &
+az_pid=$!
+trap 'kill $s3_pid $az_pid 2>/dev/null || true; scripts/test-servers.sh stop "$servers" >/dev/null 2>&1 || true; rm -rf "$scratch"' EXIT
+azure_container
+for _ in $(seq 1 100); do [ -s "$scratch/s3.port" ] && [ -s "$scratch/az.port" ] && break; sleep 0.1; done
+slow_s3="s3://blobstate-test/lazy-bench?endpoint=http://127.0.0.1:$(cat "$scratch/s3.port")&region=us-east-1&fencing=off"
+slow_az="azure://devstoreaccount1/blobstate-test?endpoint=http://127.0.0.1:$(cat "$scratch/az.port")/devstoreaccount1"
 
 # Seconds of "$@" (after a sync), its stdout in $scratch/out.
 opened_in() { secs "$@"; }
@@ -33,9 +42,12 @@ for mib in ${BENCH_LAZY_MIB:-1024 4096}; do
   keys=$((mib * 1024))
   echo "== lazy restore of a $mib MiB RocksDB store"
   fill_store "$db" "$keys"
-  for backend in file s3; do
-    url=$([ $backend = file ] && echo "file://$scratch/blobs" || echo "$slow_url")
-    label=$([ $backend = file ] && echo "file://" || echo "s3rver + ${delay} ms")
+  for backend in file s3 azure; do
+    case $backend in
+      file) url="file://$scratch/blobs" label="file://" ;;
+      s3) url=$slow_s3 label="s3rver + ${delay} ms" ;;
+      azure) url=$slow_az label="Azurite + ${delay} ms" ;;
+    esac
     task=(--blob-store "$url" --job bench --task "lazy-$mib")
     "$bin/blobstate" backup "${task[@]}" --store "db=$db" >/dev/null
     # Full: restore, then open and one Get (verify of one key).
@@ -53,8 +65,10 @@ for mib in ${BENCH_LAZY_MIB:-1024 4096}; do
     to_local=$(awk -v a="$lazy_restore" -v b="$local_s" 'BEGIN {printf "%.3f", a + b}')
     "$bin/blobstate-rocksdb" verify --db "$scratch/lazy" --keys "$keys" >/dev/null
     printf "   %-18s full: store serving after %8s s\n" "$label" "$full"
-    printf "   %-18s lazy: first Get after %8s s; warm-up Gets %s/s = %sx local (%s/s);" \
-      "" "$first_get" "$warm" "$(ratio "$warm" "$local_rate")" "$local_rate"
+    printf "   %-18s lazy: first Get after %8s s (restore %s s, open and Get %s s);" \
+      "" "$first_get" "$lazy_restore" "$first"
+    printf " warm-up Gets %s/s = %sx local (%s/s);" \
+      "$warm" "$(ratio "$warm" "$local_rate")" "$local_rate"
     printf " local after %s s = %sx the full restore\n" "$to_local" "$(ratio "$to_local" "$full")"
   done
 done

@@ -38,3 +38,16 @@ start_servers() {
   export AZURE_STORAGE_KEY=$(env_of BLOBSTATE_TEST_AZURE_KEY)
 }
 env_of() { grep "^$1=" "$servers/env" | cut -d= -f2-; }
+
+# rclone without AWS_CA_BUNDLE, configured by the environment only.
+rclone_() { env -u AWS_CA_BUNDLE rclone --config /dev/null "$@"; }
+# Configures rclone's remote "baz" for Azurite (its well-known account and key, at the
+# endpoint of BLOBSTATE_TEST_AZURE_URL) and creates the container blobstate-test there:
+# the servers start without it.
+azure_container() {
+  local az_url
+  az_url=$(env_of BLOBSTATE_TEST_AZURE_URL)
+  export RCLONE_CONFIG_BAZ_TYPE=azureblob RCLONE_CONFIG_BAZ_USE_EMULATOR=true
+  export RCLONE_CONFIG_BAZ_ENDPOINT=${az_url#*endpoint=}
+  rclone_ mkdir baz:blobstate-test
+}

@@ -29,9 +29,69 @@ std::string Normalized(const std::string& path) {
 
 }  // namespace
 
-LazyFile::LazyFile(Transfer& transfer, std::string what, std::string path, FileIndex index,
-                   File tmp, std::vector<bool> have)
+void Foreground::Enter() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++waiting_;
+}
+
+void Foreground::Release(std::vector<Promise<void>>& go) {
+  while (!queued_.empty() && (waiting_ == 0 || running_ == 0)) {
+    ++running_;
+    go.push_back(std::move(queued_.back()));
+    queued_.pop_back();
+  }
+}
+
+void Foreground::Leave() {
+  std::vector<Promise<void>> go;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --waiting_;
+    Release(go);
+  }
+  for (Promise<void>& p : go) p.Set(Result<void>());
+}
+
+Future<void> Foreground::Turn() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (waiting_ == 0 || running_ == 0) {
+    ++running_;
+    return MakeReadyFuture();
+  }
+  queued_.emplace_back();
+  return queued_.back().GetFuture();
+}
+
+void Foreground::Done() {
+  std::vector<Promise<void>> go;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --running_;
+    Release(go);
+  }
+  for (Promise<void>& p : go) p.Set(Result<void>());
+}
+
+namespace {
+
+// Counts a read in `foreground` for as long as it lives.
+class Waiting {
+ public:
+  explicit Waiting(Foreground& foreground) : foreground_(foreground) { foreground_.Enter(); }
+  ~Waiting() { foreground_.Leave(); }
+  Waiting(const Waiting&) = delete;
+  Waiting& operator=(const Waiting&) = delete;
+
+ private:
+  Foreground& foreground_;
+};
+
+}  // namespace
+
+LazyFile::LazyFile(Transfer& transfer, std::shared_ptr<Foreground> foreground, std::string what,
+                   std::string path, FileIndex index, File tmp, std::vector<bool> have)
     : transfer_(transfer),
+      foreground_(std::move(foreground)),
       what_(std::move(what)),
       path_(std::move(path)),
       tmp_path_(PartialNameOf(path_)),
@@ -51,6 +111,7 @@ Result<size_t> LazyFile::Read(uint64_t offset, size_t n, char* buf) {
   const uint64_t size = index_.metadata.size;
   if (offset >= size || n == 0) return 0;
   n = static_cast<size_t>(std::min<uint64_t>(n, size - offset));
+  Waiting waiting(*foreground_);
   // Parts [first, last] hold the range: the last whose offset is at most each end.
   auto part_at = [this](uint64_t at) {
     auto after = std::upper_bound(index_.blobs.begin(), index_.blobs.end(), at,
@@ -124,6 +185,7 @@ Status LazyFile::MakeLocal() {
     finished = promise.GetFuture();
     local_waiters_.push_back(std::move(promise));
   }
+  Waiting waiting(*foreground_);
   std::vector<Future<void>> parts;
   for (size_t i = 0; i < index_.blobs.size(); ++i) parts.push_back(GetPart(i));
   for (Future<void>& part : parts) RETURN_IF_ERROR(std::move(part).Get().status());
@@ -182,8 +244,9 @@ Result<std::shared_ptr<LazyFiles>> LazyFiles::Create(Transfer& transfer, std::st
       RETURN_IF_ERROR(transfer.FinishParts(index, tmp, path).WithContext(about));
       continue;
     }
-    out->files_.emplace(path, std::make_shared<LazyFile>(transfer, about, path, std::move(index),
-                                                         std::move(file), std::move(have)));
+    out->files_.emplace(
+        path, std::make_shared<LazyFile>(transfer, out->foreground_, about, path, std::move(index),
+                                         std::move(file), std::move(have)));
   }
   return out;
 }
@@ -311,9 +374,18 @@ Future<void> LazyFiles::FetchAll(Executor& executor, size_t window) {
                  LazyFile& f = *walk->files[walk->file];
                  if (walk->part < f.index().blobs.size()) {
                    const size_t part = walk->part++;
-                   return std::optional(Between<void>(
-                       executor, "lazy.before_part", "lazy.after_part",
-                       [file = walk->files[walk->file], part] { return file->GetPart(part); }));
+                   return std::optional(
+                       self->foreground_->Turn()
+                           .Map(executor,
+                                [&executor, file = walk->files[walk->file], part] {
+                                  return Between<void>(executor, "lazy.before_part",
+                                                       "lazy.after_part",
+                                                       [&] { return file->GetPart(part); });
+                                })
+                           .Then(executor, [foreground = self->foreground_](Result<void> r) {
+                             foreground->Done();
+                             return r;
+                           }));
                  }
                  ++walk->file;
                  walk->part = 0;

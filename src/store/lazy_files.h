@@ -40,11 +40,35 @@
 
 namespace blobstate {
 
+// The reads of a store's files that are waiting (the store's own: RocksDB waits for them),
+// so that the background download yields to them: while one waits, it starts no part
+// beyond one in flight (so that it never stops).
+class Foreground {
+ public:
+  // A read starts and ends waiting.
+  void Enter();
+  void Leave();
+  // Completes when the background download may start a part: at once if no read waits or
+  // none of its parts is in flight. Each completion must be matched by a Done.
+  Future<void> Turn();
+  // A part that Turn let start ended.
+  void Done();
+
+ private:
+  // Lets the queued turns go that may. REQUIRES: mu_ held; sets their promises in `go`.
+  void Release(std::vector<Promise<void>>& go);
+
+  std::mutex mu_;
+  int waiting_ = 0;                    // GUARDED_BY(mu_); reads
+  int running_ = 0;                    // GUARDED_BY(mu_); background parts in flight
+  std::vector<Promise<void>> queued_;  // GUARDED_BY(mu_); turns not given yet
+};
+
 // A file not yet local: reads of it, and its parts' state.
 class LazyFile : public std::enable_shared_from_this<LazyFile> {
  public:
-  LazyFile(Transfer& transfer, std::string what, std::string path, FileIndex index, File tmp,
-           std::vector<bool> have);
+  LazyFile(Transfer& transfer, std::shared_ptr<Foreground> foreground, std::string what,
+           std::string path, FileIndex index, File tmp, std::vector<bool> have);
 
   const FileIndex& index() const { return index_; }
   // Reads up to `n` bytes at `offset` into `buf` (fewer only at the end of the file), once
@@ -75,7 +99,8 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
   Status Finish();
 
   Transfer& transfer_;
-  const std::string what_;  // "store s, file a/b": for messages
+  const std::shared_ptr<Foreground> foreground_;  // Read and MakeLocal count in it
+  const std::string what_;                        // "store s, file a/b": for messages
   const std::string path_;
   const std::string tmp_path_;
   const FileIndex index_;
@@ -137,7 +162,8 @@ class LazyFiles : public std::enable_shared_from_this<LazyFiles> {
   // Forgets the aliases directly in `dir` (renamed away: its manifest lists them).
   void ForgetAliases(const std::string& dir);
 
-  // Gets every part not yet local, `window` at a time, file after file; completes once every
+  // Gets every part not yet local, `window` at a time, file after file, starting none while
+  // a read waits; completes once every
   // file is local (the manifest, if any, deleted), with the first error otherwise. Stop
   // ends it early: what is in flight ends, nothing more starts. Failpoints
   // (docs/failpoints.md): lazy.before_part and lazy.after_part around each part it gets;
@@ -151,6 +177,7 @@ class LazyFiles : public std::enable_shared_from_this<LazyFiles> {
 
   const std::string dir_;
   std::string manifest_;  // what Open read, if any
+  const std::shared_ptr<Foreground> foreground_ = std::make_shared<Foreground>();
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<LazyFile>> files_;    // GUARDED_BY(mu_); by path

@@ -56,8 +56,10 @@ auto Guarded(const std::string& what, Fn fn) -> decltype(fn()) {
 }
 
 // How many parts of a lazily restored store's files download at a time in the background;
-// reads get what they need at once, beside them.
-constexpr size_t kLazyPartsInFlight = 8;
+// reads get what they need at once, and while one waits the background starts no part
+// beyond one (Foreground). 4, not 8: a read then shares the blob store with fewer
+// transfers, and the whole download took no longer (bench/lazy_bench.sh, s3rver).
+constexpr size_t kLazyPartsInFlight = 4;
 // While a store's tables are not all local, it opens no table before it is read (RocksDB
 // reads each table's tail when it opens it): a table cache of 10 tables (max_open_files
 // less RocksDB's 10), of which DB::Open loads a quarter. Once local, the cache is unbounded
