@@ -218,6 +218,40 @@ TEST_P(CliBackendTest, JsonAndMetricsFileCarryTheSameFigures) {
 
 // H.9: verify reports TTL debt (a blob of the checkpoint that could still expire) as a
 // failure, and with --orphans the job's garbage.
+// Z.1, Z.4: restore --lazy leaves the tables in the blob store; a backup of that store
+// (with the background download held back) keeps their blobs instead of uploading them,
+// and a restore of it on a new host is whole.
+TEST_F(CliEndToEndTest, ABackupOfALazilyRestoredStoreKeepsTheBlobsOfItsRemoteTables) {
+  const std::string a = tmp_.Sub("hostA/db"), b = tmp_.Sub("hostB/db"), c = tmp_.Sub("hostC/db");
+  for (int start : {0, 7000, 14000}) {  // three tables, one more than the open reads
+    ASSERT_EQ(Sh("blobstate-rocksdb fill --db " + a + " --start " + std::to_string(start) +
+                 " --keys 7000 --value-size 200")
+                  .exit_code,
+              0);
+  }
+  Outcome first = Sh("blobstate backup" + Task() + "--store db=" + a + " --json");
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  Outcome lazy = Sh("blobstate restore" + Task() + "--store db=" + b + " --lazy");
+  ASSERT_EQ(lazy.exit_code, 0) << lazy.out;
+  ASSERT_TRUE(PathExists(b + ".remote")) << lazy.out;
+
+  Outcome second = Sh("BLOBSTATE_FAILPOINTS=lazy.before_part=error blobstate backup" + Task() +
+                      "--store db=" + b + " --json");
+  ASSERT_EQ(second.exit_code, 0) << second.out;
+  EXPECT_EQ(JsonNumber(second.out, "files_retained"), 3u) << second.out;
+  EXPECT_LT(JsonNumber(second.out, "bytes_uploaded"), JsonNumber(first.out, "bytes_uploaded") / 10)
+      << second.out;
+  Result<std::vector<std::string>> checkpoints = ListCheckpointDirs(b);
+  ASSERT_TRUE(checkpoints.ok() && checkpoints->size() == 1u);
+  EXPECT_TRUE(PathExists(RemoteManifestOf(checkpoints->front())));  // what it lacks
+
+  Outcome restore = Sh("blobstate restore" + Task() + "--store db=" + c);
+  ASSERT_EQ(restore.exit_code, 0) << restore.out;
+  Outcome verify =
+      Sh("blobstate-rocksdb verify --db " + c + " --keys 21000 --value-size 200 --total 21000");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+}
+
 TEST_F(CliEndToEndTest, VerifyReportsTtlDebtAndOrphans) {
   ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"f", "content"}}).ok());
   ASSERT_EQ(Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("s")).exit_code, 0);

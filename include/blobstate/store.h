@@ -81,7 +81,11 @@ Status DeleteCheckpointDirs(const std::string& store_dir, std::string_view keep_
 // kFailedPrecondition for an in-memory store (no directory) or a RocksDB store that is open
 // (in any process); kInvalidArgument, naming the path, for a symlink or special file in the
 // tree (the store directory itself included). On failure `dest` is removed.
-Status SnapshotClosedStore(const StoreConfig& config, const std::string& dest);
+// `remote`: the blob store of a RocksDB store's files that a lazy restore left there
+// (RocksDbStore::Options::remote; may be null): `dest` lacks those not local yet and
+// RemoteManifestOf(dest) lists them. Without it, such a store fails (kFailedPrecondition).
+Status SnapshotClosedStore(const StoreConfig& config, const std::string& dest,
+                           BlobStore* remote = nullptr);
 
 // An exclusive lock on a store directory, held while anything writes it (a restore, the
 // commits of a task, a command-line backup): flock(2) on the lock file "<dir>.lock" beside

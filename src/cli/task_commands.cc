@@ -35,15 +35,16 @@ std::string Fixed(double v) {
   return buf;
 }
 
-// Snapshots every backed-up store into its local checkpoint directory for `id`.
+// Snapshots every backed-up store into its local checkpoint directory for `id`; a RocksDB
+// store that a lazy restore left partly in `blobs` keeps those files there.
 Result<std::map<std::string, std::string>> SnapshotStores(const std::vector<StoreConfig>& stores,
-                                                          const std::string& id) {
+                                                          const std::string& id, BlobStore& blobs) {
   std::map<std::string, std::string> dirs;
   for (const StoreConfig& s : stores) {
     if (!s.BackedUp()) continue;
     dirs[s.name] = CheckpointDirOf(s.dir, id);
     RETURN_IF_ERROR(
-        SnapshotClosedStore(s, dirs[s.name]).WithContext("snapshot of store " + s.name));
+        SnapshotClosedStore(s, dirs[s.name], &blobs).WithContext("snapshot of store " + s.name));
   }
   return dirs;
 }
@@ -93,7 +94,7 @@ Result<std::string> RunBackup(TaskContext& task, const TaskFlags& tf,
                        .GetFor(kCommandTimeout, "open of the task"));
   const std::optional<Checkpoint>& at = engine->opened_at();
   const std::string id = NewCheckpointId();
-  ASSIGN_OR_RETURN(auto dirs, SnapshotStores(stores, id));
+  ASSIGN_OR_RETURN(auto dirs, SnapshotStores(stores, id, *task.store));
   ASSIGN_OR_RETURN(Checkpoint next,
                    engine->Commit(id, std::move(dirs), at ? at->input_offsets : InputOffsets{})
                        .GetFor(kCommandTimeout, "commit"));
@@ -213,7 +214,9 @@ Status BackupCommand(const std::vector<std::string>& args, CommandOutput& out) {
               "or any directory). The backup claims the task as its only writer: a job or\n"
               "backup still writing it is fenced and fails. A store of the latest checkpoint\n"
               "not given with --store fails the backup (exit 2) unless named with\n"
-              "--remove-store, whose snapshots then go once no kept checkpoint names them.");
+              "--remove-store, whose snapshots then go once no kept checkpoint names them.\n"
+              "A RocksDB store that restore --lazy left partly in the blob store is backed up\n"
+              "as it is: its files still there keep their blobs (opening it reads a few).");
   std::vector<std::string> removed;
   tf.Register(flags, {.stores = true, .writes = true, .metrics = true});
   flags.Uint("part-size", &part_size,

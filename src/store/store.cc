@@ -65,8 +65,8 @@ Status SnapshotDirectory(const std::string& dir, const std::string& dest) {
   return LinkTree(dir, dest);
 }
 
-Status SnapshotRocksDb(const std::string& dir, const std::string& dest) {
-  ASSIGN_OR_RETURN(std::unique_ptr<RocksDbStore> db, RocksDbStore::Open(dir, {}));
+Status SnapshotRocksDb(const std::string& dir, const std::string& dest, BlobStore* remote) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksDbStore> db, RocksDbStore::Open(dir, {.remote = remote}));
   return db->Checkpoint(dest);
 }
 
@@ -111,7 +111,7 @@ Status DeleteCheckpointDirs(const std::string& store_dir, std::string_view keep_
   return Status::Ok();
 }
 
-Status SnapshotClosedStore(const StoreConfig& config, const std::string& dest) {
+Status SnapshotClosedStore(const StoreConfig& config, const std::string& dest, BlobStore* remote) {
   if (config.dir.empty()) {
     return FailedPreconditionError("store " + config.name + " has no directory to snapshot");
   }
@@ -120,7 +120,7 @@ Status SnapshotClosedStore(const StoreConfig& config, const std::string& dest) {
     return InvalidArgumentError("store directory is a symlink or not a directory: " + config.dir);
   }
   if (PathExists(dest)) return AlreadyExistsError("snapshot destination exists: " + dest);
-  Status s = config.engine == StoreEngine::kRocksDb ? SnapshotRocksDb(config.dir, dest)
+  Status s = config.engine == StoreEngine::kRocksDb ? SnapshotRocksDb(config.dir, dest, remote)
                                                     : SnapshotDirectory(config.dir, dest);
   // A partial snapshot must not pass for a checkpoint directory; `dest` did not exist.
   if (!s.ok()) {
