@@ -34,23 +34,9 @@ void Foreground::Enter() {
   ++waiting_;
 }
 
-void Foreground::Release(std::vector<Promise<void>>& go) {
-  while (!queued_.empty() && (waiting_ == 0 || running_ == 0)) {
-    ++running_;
-    go.push_back(std::move(queued_.back()));
-    queued_.pop_back();
-  }
-}
+void Foreground::Leave() { Decrement(waiting_); }
 
-void Foreground::Leave() {
-  std::vector<Promise<void>> go;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    --waiting_;
-    Release(go);
-  }
-  for (Promise<void>& p : go) p.Set(Result<void>());
-}
+void Foreground::Done() { Decrement(running_); }
 
 Future<void> Foreground::Turn() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -62,12 +48,16 @@ Future<void> Foreground::Turn() {
   return queued_.back().GetFuture();
 }
 
-void Foreground::Done() {
+void Foreground::Decrement(int& count) {
   std::vector<Promise<void>> go;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    --running_;
-    Release(go);
+    --count;
+    while (!queued_.empty() && (waiting_ == 0 || running_ == 0)) {
+      ++running_;
+      go.push_back(std::move(queued_.back()));
+      queued_.pop_back();
+    }
   }
   for (Promise<void>& p : go) p.Set(Result<void>());
 }

@@ -55,8 +55,8 @@ class Foreground {
   void Done();
 
  private:
-  // Lets the queued turns go that may. REQUIRES: mu_ held; sets their promises in `go`.
-  void Release(std::vector<Promise<void>>& go);
+  // Decrements `count` (waiting_ or running_), then lets the queued turns go that may.
+  void Decrement(int& count);
 
   std::mutex mu_;
   int waiting_ = 0;                    // GUARDED_BY(mu_); reads
