@@ -7,12 +7,15 @@
 #   lazy restore: seconds until the first Get (restore --lazy, open, Get), random Gets per
 #                 second while files download against the same once local, and seconds
 #                 until every file is local, against the full restore.
+# The backup's part size is BENCH_LAZY_PART_SIZE (default 8388608, blobstate's default):
+# a read of a file not local yet waits for the whole part it falls in.
 # Targets: first Get within 1 s at every size; warm-up Gets at least half as fast as
 # local; fully local within 1.2x of the full restore. One run each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin
 delay=${BENCH_LAZY_DELAY_MS:-10}
+part_size=${BENCH_LAZY_PART_SIZE:-8388608}
 scratch=$(mktemp -d "${BENCH_DIR:-/tmp}/blobstate-lazy-bench-XXXXXX")
 source bench/lib.sh
 start_servers
@@ -40,7 +43,7 @@ for mib in ${BENCH_LAZY_MIB:-1024 4096}; do
   db=$scratch/db
   rm -rf "$db" "$db".*
   keys=$((mib * 1024))
-  echo "== lazy restore of a $mib MiB RocksDB store"
+  echo "== lazy restore of a $mib MiB RocksDB store, backed up in parts of $part_size bytes"
   fill_store "$db" "$keys"
   for backend in file s3 azure; do
     case $backend in
@@ -49,7 +52,7 @@ for mib in ${BENCH_LAZY_MIB:-1024 4096}; do
       azure) url=$slow_az label="Azurite + ${delay} ms" ;;
     esac
     task=(--blob-store "$url" --job bench --task "lazy-$mib")
-    "$bin/blobstate" backup "${task[@]}" --store "db=$db" >/dev/null
+    "$bin/blobstate" backup "${task[@]}" --store "db=$db" --part-size "$part_size" >/dev/null
     # Full: restore, then open and one Get (verify of one key).
     rm -rf "$scratch/full" "$scratch"/full.*
     full_restore=$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/full")

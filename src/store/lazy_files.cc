@@ -304,6 +304,19 @@ std::vector<std::string> LazyFiles::RemoteChildren(const std::string& path) cons
   return names;
 }
 
+uint64_t LazyFiles::LargestPart() const {
+  uint64_t largest = 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [path, file] : files_) {
+    const std::vector<FileBlob>& parts = file->index().blobs;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const uint64_t end = i + 1 < parts.size() ? parts[i + 1].offset : file->index().metadata.size;
+      largest = std::max(largest, end - parts[i].offset);
+    }
+  }
+  return largest;
+}
+
 bool LazyFiles::AddAlias(const std::string& path, std::shared_ptr<LazyFile> file) {
   std::lock_guard<std::mutex> lock(mu_);
   if (file->local()) return false;

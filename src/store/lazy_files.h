@@ -15,7 +15,7 @@
 // Example:
 //   ASSIGN_OR_RETURN(auto files, LazyFiles::Create(transfer, "store s", dir, remote));
 //   ... open the store through LazyFileSystem(files) ...
-//   Future<void> local = files->FetchAll(8);
+//   Future<void> local = files->FetchAll(executor, 4);
 //
 // Thread safety: every method may be called from any thread. Read and MakeLocal block:
 // call them from the store's threads (RocksDB's), never from `transfer`'s executor.
@@ -146,6 +146,8 @@ class LazyFiles : public std::enable_shared_from_this<LazyFiles> {
   std::shared_ptr<LazyFile> Find(const std::string& path) const;
   // The names of the files not yet local, and of the aliases, directly in directory `path`.
   std::vector<std::string> RemoteChildren(const std::string& path) const;
+  // The size of the largest part of a file not local yet; 0 if there is none.
+  uint64_t LargestPart() const;
   // Stops serving the file at `path`, if it is served (it was deleted). An alias just goes.
   void Drop(const std::string& path);
 
