@@ -267,16 +267,16 @@ Result<std::shared_ptr<const IndexFile>> OpenRemoteManifest(const std::string& d
 
 Result<std::shared_ptr<LazyFiles>> LazyFiles::Open(Transfer& transfer, std::string what,
                                                    const std::string& dir) {
-  const std::string manifest = RemoteManifestOf(dir);
-  if (!PathExists(manifest)) return std::shared_ptr<LazyFiles>();
-  ASSIGN_OR_RETURN(std::string bytes, ReadSmallFile(manifest));
-  Result<SnapshotIndex> remote = DecodeSnapshotIndex(bytes);
-  if (!remote.ok()) return remote.status().WithContext(what + ": manifest " + manifest);
+  Result<std::shared_ptr<const IndexFile>> manifest = OpenRemoteManifest(dir);
+  if (!manifest.ok()) return manifest.status().WithContext(what);
+  if (*manifest == nullptr) return std::shared_ptr<LazyFiles>();
+  Result<IndexFile::Dir> root = (*manifest)->ReadDir((*manifest)->root());
+  if (!root.ok()) return root.status().WithContext(what + ": manifest " + RemoteManifestOf(dir));
   std::map<std::string, FileIndex> files;
-  for (FileIndex& f : remote->root.files_present) files.emplace(f.name, std::move(f));
+  for (FileIndex& f : root->files_present) files.emplace(f.name, std::move(f));
   ASSIGN_OR_RETURN(std::shared_ptr<LazyFiles> out,
                    Create(transfer, std::move(what), dir, std::move(files)));
-  out->manifest_ = manifest;
+  out->manifest_ = RemoteManifestOf(dir);
   return out;
 }
 
