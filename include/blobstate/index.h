@@ -48,8 +48,15 @@ struct FileBlob {
   // version 1 writer uploaded and later snapshots retained: then FileIndex::checksum is
   // the content's checksum, and a part can only be checked with the whole file.
   std::optional<Checksum> checksum;
+  // XXH3-64 of each kChunkSize bytes of the part, in order (the last chunk may be
+  // shorter), so that a range of it is checked without the rest (a lazy restore). Since
+  // version 3; empty when not recorded. Recorded only beside `checksum`.
+  std::vector<uint64_t> chunk_checksums;
   friend bool operator==(const FileBlob&, const FileBlob&) = default;
 };
+
+// The bytes each of FileBlob::chunk_checksums covers.
+inline constexpr uint64_t kChunkSize = 64 * 1024;
 
 struct FileIndex {
   std::string name;             // a single path component

@@ -21,11 +21,16 @@
 
 namespace blobstate {
 
-// The format version EncodeSnapshotIndex writes. Version 2 added the parts' checksums.
-inline constexpr uint32_t kSnapshotIndexFormatVersion = 2;
+// The format version EncodeSnapshotIndex writes. Version 2 added the parts' checksums,
+// version 3 their chunks' (FileBlob::chunk_checksums).
+inline constexpr uint32_t kSnapshotIndexFormatVersion = 3;
 
 // Whether every part of `file` records its checksum (true for an empty file).
 bool HasPartChecksums(const FileIndex& file);
+// Whether every part of `file` records its chunks' checksums (false for an empty file).
+bool HasChunkChecksums(const FileIndex& file);
+// How many chunks of kChunkSize a part of `length` bytes has (the last may be shorter).
+inline uint64_t ChunksOf(uint64_t length) { return (length + kChunkSize - 1) / kChunkSize; }
 
 // The checksum FileIndex::checksum records for a file whose parts record theirs, from
 // those (docs/format.md, "File checksums"): of one part, that part's (the content's); of

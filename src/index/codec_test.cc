@@ -249,12 +249,12 @@ TEST(CodecTest, RejectsWrongWireTypeForKnownField) {
 
 TEST(CodecTest, RejectsNewerVersion) {
   std::string bytes = EncodeSnapshotIndex(testing::EmptyStoreIndex());
-  bytes[4] = 3;
+  bytes[4] = 4;
   EXPECT_EQ(DecodeError(bytes),
-            "unsupported snapshot index format version 3 (this build reads up to 2)");
+            "unsupported snapshot index format version 4 (this build reads up to 3)");
   bytes[4] = 0;
   EXPECT_EQ(DecodeError(bytes),
-            "unsupported snapshot index format version 0 (this build reads up to 2)");
+            "unsupported snapshot index format version 0 (this build reads up to 3)");
 }
 
 TEST(CodecTest, RejectsBadMagic) {
@@ -449,6 +449,62 @@ TEST(CodecTest, PartChecksumsAreAllOrNoneAndMakeTheFilesChecksum) {
   EXPECT_FALSE(old->root.files_present[0].blobs[0].checksum.has_value());
 }
 
+// Version 3: parts record their chunks' checksums all or none, one per chunk, each part
+// beside its own checksum. A version 2 index never carries them.
+TEST(CodecTest, ChunkChecksumsAreAllOrNoneOnePerChunkBesideThePartsChecksum) {
+  auto encode = [](const FileIndex& f) {
+    SnapshotIndex index;
+    index.root.files_present = {f};
+    return EncodeSnapshotIndex(index);
+  };
+  FileIndex f = MakeFile("x", 3 * kChunkSize + 10, 2 * kChunkSize);  // 2 chunks, then 2
+  std::vector<Checksum> parts;
+  for (FileBlob& b : f.blobs) {
+    b.checksum = HashBytes(b.blob_id.data(), b.blob_id.size());
+    b.chunk_checksums = {1, 2};
+    parts.push_back(*b.checksum);
+  }
+  f.checksum = FileChecksumOfParts(parts);
+  Result<SnapshotIndex> good = DecodeSnapshotIndex(encode(f));
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->root.files_present[0], f);
+  EXPECT_TRUE(HasChunkChecksums(good->root.files_present[0]));
+
+  FileIndex partial = f;
+  partial.blobs[1].chunk_checksums.clear();
+  EXPECT_EQ(DecodeError(encode(partial)),
+            "snapshot index: file \"x\": only 1 of 2 parts record chunk checksums");
+  FileIndex miscounted = f;
+  miscounted.blobs[1].chunk_checksums.push_back(3);
+  EXPECT_EQ(DecodeError(encode(miscounted)),
+            "snapshot index: file \"x\": blob 1: 3 chunk checksums for 65546 bytes, expected 2");
+  FileIndex alone = MakeFile("x", 10, 10);  // no part checksum
+  alone.blobs[0].chunk_checksums = {1};
+  EXPECT_EQ(DecodeError(encode(alone)),
+            "snapshot index: file \"x\": blob 0: chunk checksums without a checksum");
+
+  WireWriter blob;  // a field of 7 bytes
+  blob.BytesField(index_fields::kBlobId, "b");
+  blob.BytesField(index_fields::kBlobChunkChecksums, "1234567");
+  WireWriter file;
+  file.BytesField(index_fields::kFileName, "x");
+  file.BytesField(index_fields::kFileBlobs, blob.data());
+  WireWriter root;
+  root.BytesField(index_fields::kDirFilesPresent, file.data());
+  WireWriter body;
+  body.BytesField(index_fields::kIndexRoot, root.data());
+  EXPECT_NE(DecodeError(testing::SealIndexBody(body.data(), 3))
+                .find("FileBlob field 4 (chunk_checksums): 7 bytes, not a positive multiple of 8"),
+            std::string::npos);
+
+  const std::string v3 = encode(f);  // the same body in a version 2 envelope: no chunks
+  Result<SnapshotIndex> old = DecodeSnapshotIndex(
+      testing::SealIndexBody(std::string_view(v3).substr(8, v3.size() - 16), 2));
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_TRUE(old->root.files_present[0].blobs[0].chunk_checksums.empty());
+  EXPECT_TRUE(old->root.files_present[0].blobs[0].checksum.has_value());
+}
+
 TEST(CodecTest, ErrorsNameRemovedEntries) {
   SnapshotIndex index;
   index.root.subdirs_removed = {NamedDir("gone")};
@@ -475,7 +531,8 @@ TEST(CodecTest, RejectsDeepNesting) {
   const std::string deep = EncodeSnapshotIndex(Chain(kMaxDirDepth + 1));
   // The decoder checks the depth before it reads the name; an IndexFile knows the name.
   const std::string error = DecodeError(deep, StatusCode::kInvalidArgument, false);
-  EXPECT_NE(error.find("d/d/[0]\": directories nested deeper than 256"), std::string::npos) << error;
+  EXPECT_NE(error.find("d/d/[0]\": directories nested deeper than 256"), std::string::npos)
+      << error;
   const std::string from_file = testing::ReadThroughFile(deep).status().message();
   EXPECT_NE(from_file.find("d/d/d\": directories nested deeper than 256"), std::string::npos)
       << from_file;

@@ -1,4 +1,4 @@
-// DecodeSnapshotIndex: the reader of every supported version (1 and 2), and the
+// DecodeSnapshotIndex: the reader of every supported version (1 to 3), and the
 // name rule. docs/format.md is the contract; this file explains only choices within it.
 //
 // Nothing in the input is trusted. Lengths are checked against the bytes that are
@@ -186,7 +186,7 @@ Status IndexDecoder::ParseDir(std::string_view bytes, int depth, DirIndex* dir) 
 }
 
 Status IndexDecoder::ParseChildDir(std::string_view bytes, int depth, bool removed,
-                              std::vector<DirIndex>* list) {
+                                   std::vector<DirIndex>* list) {
   DirIndex child;
   // A removed dir's subtree is all removed.
   const bool in_removed = removed || path_.back().removed;
@@ -198,7 +198,8 @@ Status IndexDecoder::ParseChildDir(std::string_view bytes, int depth, bool remov
   return Status::Ok();
 }
 
-Status IndexDecoder::ParseChildFile(std::string_view bytes, bool removed, std::vector<FileIndex>* list) {
+Status IndexDecoder::ParseChildFile(std::string_view bytes, bool removed,
+                                    std::vector<FileIndex>* list) {
   FileIndex child;
   path_.push_back(Frame{&child.name, list->size(), false, removed});
   Status s = ParseFile(bytes, &child);
@@ -249,6 +250,16 @@ Status IndexDecoder::ParseBlob(std::string_view bytes, FileBlob* blob) {
       }
       blob->checksum =
           Checksum{LoadBigEndian(f.bytes.substr(0, 8)), LoadBigEndian(f.bytes.substr(8, 8))};
+    }
+    if (f.id == kBlobChunkChecksums && version_ >= 3) {  // unknown to versions 1 and 2
+      if (f.bytes.empty() || f.bytes.size() % kChunkChecksumBytes != 0) {
+        return FieldError(kFileBlobSpec, f,
+                          std::to_string(f.bytes.size()) + " bytes, not a positive multiple of " +
+                              std::to_string(kChunkChecksumBytes));
+      }
+      for (size_t at = 0; at < f.bytes.size(); at += kChunkChecksumBytes) {
+        blob->chunk_checksums.push_back(LoadBigEndian(f.bytes.substr(at, kChunkChecksumBytes)));
+      }
     }
     return Status::Ok();
   });
@@ -337,6 +348,29 @@ Status IndexDecoder::ValidateFile(const FileIndex& file) const {
     return Error("checksum " + file.checksum.ToHex() + " is not the one of its parts, " +
                  FileChecksumOfParts(parts).ToHex());
   }
+  return ValidateChunks(file);
+}
+
+Status IndexDecoder::ValidateChunks(const FileIndex& file) const {
+  // Parts record their chunks' checksums all or none, each beside its own, one per chunk.
+  size_t with_chunks = 0;
+  for (size_t i = 0; i < file.blobs.size(); ++i) {
+    const FileBlob& b = file.blobs[i];
+    if (b.chunk_checksums.empty()) continue;
+    ++with_chunks;
+    const std::string blob = "blob " + std::to_string(i) + ": ";
+    if (!b.checksum) return Error(blob + "chunk checksums without a checksum");
+    const uint64_t end = i + 1 < file.blobs.size() ? file.blobs[i + 1].offset : file.metadata.size;
+    if (b.chunk_checksums.size() != ChunksOf(end - b.offset)) {
+      return Error(blob + std::to_string(b.chunk_checksums.size()) + " chunk checksums for " +
+                   std::to_string(end - b.offset) + " bytes, expected " +
+                   std::to_string(ChunksOf(end - b.offset)));
+    }
+  }
+  if (with_chunks != 0 && with_chunks != file.blobs.size()) {
+    return Error("only " + std::to_string(with_chunks) + " of " +
+                 std::to_string(file.blobs.size()) + " parts record chunk checksums");
+  }
   return Status::Ok();
 }
 
@@ -349,7 +383,7 @@ Status IndexDecoder::Error(std::string_view what) const {
 }
 
 Status IndexDecoder::FieldError(const MessageSpec& spec, const WireField& f,
-                           std::string_view what) const {
+                                std::string_view what) const {
   std::string msg = std::string(spec.name) + " field " + std::to_string(f.id);
   if (const FieldSpec* known = spec.Find(f.id)) msg += " (" + std::string(known->name) + ")";
   return Error(msg + ": " + std::string(what));
@@ -394,7 +428,7 @@ Result<SnapshotIndex> Decode(std::string_view bytes, const FileVisitor* visit) {
   ASSIGN_OR_RETURN(
       EnvelopeContents contents,
       OpenEnvelope(bytes, kSnapshotIndexMagic, "snapshot index", kSnapshotIndexFormatVersion));
-  // Version 2 added FileBlob.checksum; a version 1 body is read as version 2 without it.
+  // Versions 2 and 3 added FileBlob fields; an older body is read as version 3 without them.
   SnapshotIndex index;
   RETURN_IF_ERROR(IndexDecoder(contents.version, visit).DecodeBody(contents.body, &index));
   return index;
@@ -413,6 +447,12 @@ bool IsValidName(std::string_view name) { return NameProblem(name) == nullptr; }
 bool HasPartChecksums(const FileIndex& file) {
   return std::all_of(file.blobs.begin(), file.blobs.end(),
                      [](const FileBlob& b) { return b.checksum.has_value(); });
+}
+
+bool HasChunkChecksums(const FileIndex& file) {
+  return !file.blobs.empty() &&
+         std::all_of(file.blobs.begin(), file.blobs.end(),
+                     [](const FileBlob& b) { return !b.chunk_checksums.empty(); });
 }
 
 Checksum FileChecksumOfParts(const std::vector<Checksum>& parts) {

@@ -53,8 +53,7 @@ class IndexDecoder {
   // The checks of one field of a message of `spec` (wire type, duplicate, must-understand),
   // with `seen` the mask of singular fields read so far. Sets *known to whether this build
   // knows the field (an unknown one is skipped).
-  Status CheckField(const MessageSpec& spec, const WireField& f, uint64_t* seen,
-                    bool* known) const;
+  Status CheckField(const MessageSpec& spec, const WireField& f, uint64_t* seen, bool* known) const;
   // A wire-level error of the reader inside a message of `spec`.
   Status WireError(const MessageSpec& spec, const Status& reader_error) const;
   // "snapshot index: <path>: <what>", kInvalidArgument.
@@ -68,6 +67,7 @@ class IndexDecoder {
   Status ParseBlob(std::string_view bytes, FileBlob* blob);
   Status ParseFileMetadata(std::string_view bytes, FileMetadata* m);
   Status ValidateFile(const FileIndex& file) const;
+  Status ValidateChunks(const FileIndex& file) const;
 
   // Reads every field of a message: CheckField on each, and `fn(field)` for known ones.
   template <typename Fn>

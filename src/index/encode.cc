@@ -1,4 +1,4 @@
-// EncodeSnapshotIndex: the version 2 writer (docs/format.md).
+// EncodeSnapshotIndex: the version 3 writer (docs/format.md).
 //
 // Determinism: fields are written in id order, repeated fields in vector order, and a
 // singular field is omitted exactly when it holds its default (0, empty, absent, or a
@@ -23,9 +23,10 @@ namespace {
 
 using namespace index_fields;  // NOLINT: field ids only
 
-// A spill point comes after each file, whose encoding is rarely longer than this: the
-// writer's buffer is reserved once for a chunk and this.
-constexpr size_t kMaxFileEncoding = 4096;
+// A spill point comes after each file, whose encoding is rarely longer than this (a file
+// of 64 MiB records 1024 chunk checksums, 8 KiB): the writer's buffer is reserved once for
+// a chunk and this.
+constexpr size_t kMaxFileEncoding = 16384;
 
 class Encoder {
  public:
@@ -124,6 +125,10 @@ class Encoder {
     StringField(out, kBlobId, blob.blob_id);
     UintField(out, kBlobOffset, blob.offset);
     if (blob.checksum) ChecksumField(out, kBlobChecksum, *blob.checksum);
+    if (!blob.chunk_checksums.empty()) {
+      out.LenHeader(kBlobChunkChecksums, blob.chunk_checksums.size() * kChunkChecksumBytes);
+      for (uint64_t sum : blob.chunk_checksums) WriteBigEndian(out, sum);
+    }
   }
 
   template <typename Out>

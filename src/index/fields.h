@@ -1,4 +1,4 @@
-// Field ids and wire types of the snapshot index messages, versions 1 and 2 (docs/format.md).
+// Field ids and wire types of the snapshot index messages, versions 1 to 3 (docs/format.md).
 //
 // An id is never reused. A field that is dropped stays listed here, commented out, with
 // the version that dropped it. Every id known to this build is below 64 (the decoder
@@ -42,9 +42,10 @@ inline constexpr uint32_t kFileMetadata = 3;  // LEN, FileMetadata
 inline constexpr uint32_t kFileChecksum = 4;  // LEN, exactly 16 bytes
 
 // FileBlob.
-inline constexpr uint32_t kBlobId = 1;        // LEN, bytes
-inline constexpr uint32_t kBlobOffset = 2;    // VARINT, uint64
-inline constexpr uint32_t kBlobChecksum = 3;  // LEN, exactly 16 bytes; since version 2
+inline constexpr uint32_t kBlobId = 1;              // LEN, bytes
+inline constexpr uint32_t kBlobOffset = 2;          // VARINT, uint64
+inline constexpr uint32_t kBlobChecksum = 3;        // LEN, exactly 16 bytes; since version 2
+inline constexpr uint32_t kBlobChunkChecksums = 4;  // LEN, 8 bytes per chunk; since version 3
 
 // FileMetadata.
 inline constexpr uint32_t kFileMetaSize = 1;     // VARINT, uint64
@@ -109,6 +110,7 @@ inline constexpr FieldSpec kFileBlobFields[] = {
     {kBlobId, "blob_id", WireType::kLen, false},
     {kBlobOffset, "offset", WireType::kVarint, false},
     {kBlobChecksum, "checksum", WireType::kLen, false},
+    {kBlobChunkChecksums, "chunk_checksums", WireType::kLen, false},
 };
 inline constexpr FieldSpec kFileMetadataFields[] = {
     {kFileMetaSize, "size", WireType::kVarint, false},
@@ -131,6 +133,8 @@ inline constexpr MessageSpec kFileMetadataSpec{"FileMetadata", kFileMetadataFiel
 inline constexpr int kMaxDirDepth = kMaxDirectoryDepth;
 // The size of FileIndex.checksum: XXH3-128, high 64 bits then low, each big-endian.
 inline constexpr size_t kChecksumBytes = 16;
+// The size of each of FileBlob.chunk_checksums: XXH3-64, big-endian.
+inline constexpr size_t kChunkChecksumBytes = 8;
 
 }  // namespace blobstate::index_fields
 

@@ -37,12 +37,17 @@ const GoldenCase kVersion2Cases[] = {
     {"nested_tree", testing::NestedTreeIndex, nullptr},
     {"part_checksums", testing::PartChecksumsIndex, nullptr},
 };
+const GoldenCase kVersion3Cases[] = {
+    {"empty_store", testing::EmptyStoreIndex, nullptr},
+    {"nested_tree", testing::NestedTreeIndex, nullptr},
+    {"chunk_checksums", testing::ChunkChecksumsIndex, nullptr},
+};
 
 struct Version {
   uint32_t number;
   std::span<const GoldenCase> cases;
 };
-const Version kVersions[] = {{1, kVersion1Cases}, {2, kVersion2Cases}};
+const Version kVersions[] = {{1, kVersion1Cases}, {2, kVersion2Cases}, {3, kVersion3Cases}};
 
 std::string GoldenPath(uint32_t version, const GoldenCase& c, const char* ext) {
   return std::string(BLOBSTATE_SOURCE_DIR) + "/testdata/index/v" + std::to_string(version) + "/" +

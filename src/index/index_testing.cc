@@ -55,7 +55,14 @@ void DumpFile(const FileIndex& f, const std::string& indent, bool removed, std::
   out += indent + "  checksum " + f.checksum.ToHex() + "\n";
   for (const FileBlob& b : f.blobs) {
     out += indent + "  blob " + Quote(b.blob_id) + " offset " + std::to_string(b.offset) +
-           (b.checksum ? " checksum " + b.checksum->ToHex() : "") + "\n";
+           (b.checksum ? " checksum " + b.checksum->ToHex() : "");
+    if (!b.chunk_checksums.empty()) out += " chunks";
+    for (uint64_t sum : b.chunk_checksums) {
+      char hex[17];
+      std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(sum));
+      out += std::string(" ") + hex;
+    }
+    out += "\n";
   }
 }
 
@@ -66,6 +73,24 @@ void DumpDir(const DirIndex& d, const std::string& indent, bool removed, std::st
   for (const FileIndex& f : d.files_removed) DumpFile(f, inner, true, out);
   for (const DirIndex& s : d.subdirs_present) DumpDir(s, inner, false, out);
   for (const DirIndex& s : d.subdirs_removed) DumpDir(s, inner, true, out);
+}
+
+// `f` with the checksums of its parts, and (if `chunks`) of their chunks, of made-up bytes.
+FileIndex WithPartChecksums(FileIndex f, bool chunks) {
+  std::vector<Checksum> parts;
+  for (size_t i = 0; i < f.blobs.size(); ++i) {
+    FileBlob& b = f.blobs[i];
+    const std::string bytes = b.blob_id + "/bytes";
+    b.checksum = HashBytes(bytes.data(), bytes.size());
+    parts.push_back(*b.checksum);
+    const uint64_t end = i + 1 < f.blobs.size() ? f.blobs[i + 1].offset : f.metadata.size;
+    for (uint64_t c = 0; chunks && c < ChunksOf(end - b.offset); ++c) {
+      const std::string chunk = bytes + "/" + std::to_string(c);
+      b.chunk_checksums.push_back(Hash64(chunk.data(), chunk.size()));
+    }
+  }
+  f.checksum = FileChecksumOfParts(parts);
+  return f;
 }
 
 }  // namespace
@@ -97,21 +122,34 @@ SnapshotIndex PartChecksumsIndex() {
   index.prev_snapshot_index_blob_id = "wordcount/1/Partition_0/part-checksums/index-0001";
   // Parts of a file hashed one by one (version 2), a one-part file (its checksum is its
   // part's), an empty file, and a file retained from a version 1 writer (no part checksums).
-  auto with_parts = [](FileIndex f) {
-    std::vector<Checksum> parts;
-    for (FileBlob& b : f.blobs) {
-      const std::string bytes = b.blob_id + "/bytes";
-      b.checksum = HashBytes(bytes.data(), bytes.size());
-      parts.push_back(*b.checksum);
-    }
-    f.checksum = FileChecksumOfParts(parts);
-    return f;
-  };
+  auto with_parts = [](FileIndex f) { return WithPartChecksums(std::move(f), false); };
   index.root.files_present.push_back(with_parts(MakeFile("000012.sst", 10'000'000, 4 << 20, 3)));
   index.root.files_present.push_back(with_parts(MakeFile("MANIFEST-000011", 900, 4 << 20, 4)));
   index.root.files_present.push_back(with_parts(MakeFile("empty", 0, 4 << 20, 5)));
   index.root.files_present.push_back(MakeFile("000005.sst", 9'000'000, 4 << 20, 6));
   index.root.files_removed.push_back(with_parts(MakeFile("000010.sst", 5'000'000, 4 << 20, 7)));
+  return index;
+}
+
+SnapshotIndex ChunkChecksumsIndex() {
+  SnapshotIndex index;
+  index.creation_time_ms = 1'900'000'000'321;
+  index.metadata = SampleMetadata("chunk-checksums");
+  index.prev_snapshot_index_blob_id = "wordcount/1/Partition_0/chunk-checksums/index-0002";
+  // Parts with their chunks' checksums (version 3): two parts of two chunks each, the
+  // last chunk short; a one-chunk file; an empty file; a file retained from a version 2
+  // writer (part checksums only) and one from a version 1 writer (none).
+  constexpr uint64_t kPart = 2 * kChunkSize;
+  index.root.files_present.push_back(
+      WithPartChecksums(MakeFile("000021.sst", kPart + kChunkSize + 3392, kPart, 8), true));
+  index.root.files_present.push_back(
+      WithPartChecksums(MakeFile("MANIFEST-000020", 900, kPart, 9), true));
+  index.root.files_present.push_back(WithPartChecksums(MakeFile("empty", 0, kPart, 10), true));
+  index.root.files_present.push_back(
+      WithPartChecksums(MakeFile("000012.sst", 10'000'000, 4 << 20, 3), false));
+  index.root.files_present.push_back(MakeFile("000005.sst", 9'000'000, 4 << 20, 6));
+  index.root.files_removed.push_back(
+      WithPartChecksums(MakeFile("000019.sst", 3 * kChunkSize, kPart, 11), true));
   return index;
 }
 
@@ -254,8 +292,8 @@ std::string DumpIndex(const SnapshotIndex& index) {
   return out;
 }
 
-std::string SealIndexBody(std::string_view body) {
-  return SealEnvelope(kSnapshotIndexMagic, 1, body);
+std::string SealIndexBody(std::string_view body, uint32_t version) {
+  return SealEnvelope(kSnapshotIndexMagic, version, body);
 }
 
 std::string Reseal(std::string encoded) {

@@ -6,8 +6,8 @@
 #define BLOBSTATE_INDEX_INDEX_TESTING_H_
 
 #include <cstdint>
-#include <string>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "blobstate/index.h"
@@ -30,6 +30,9 @@ SnapshotIndex UnicodeNamesIndex();
 // Files whose parts record checksums (version 2), beside an empty file and one without
 // (golden "part_checksums", version 2 only).
 SnapshotIndex PartChecksumsIndex();
+// Parts that record their chunks' checksums beside files of older writers (golden
+// "chunk_checksums", version 3).
+SnapshotIndex ChunkChecksumsIndex();
 // What the golden "unknown_optional_fields" decodes to.
 SnapshotIndex UnknownOptionalFieldsIndex();
 // UnknownOptionalFieldsIndex() as a newer writer would encode it: with unknown optional
@@ -44,8 +47,8 @@ SnapshotIndex WideIndex(size_t files);
 // equal dumps mean equal indexes.
 std::string DumpIndex(const SnapshotIndex& index);
 
-// A version 1 envelope around `body`.
-std::string SealIndexBody(std::string_view body);
+// A version `version` envelope around `body`.
+std::string SealIndexBody(std::string_view body, uint32_t version = 1);
 // `encoded` with its trailing checksum recomputed (to get past the checksum to the body).
 // REQUIRES: encoded.size() >= 8.
 std::string Reseal(std::string encoded);

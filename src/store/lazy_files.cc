@@ -89,6 +89,7 @@ LazyFile::LazyFile(Transfer& transfer, std::shared_ptr<Foreground> foreground, s
       tmp_(std::move(tmp)),
       parts_(index_.blobs.size()) {
   for (size_t i = 0; i < parts_.size(); ++i) {
+    parts_[i].chunks.resize(index_.blobs[i].chunk_checksums.size());
     if (i < have.size() && have[i]) {
       parts_[i].state = PartState::kLocal;
     } else {
@@ -109,13 +110,56 @@ Result<size_t> LazyFile::Read(uint64_t offset, size_t n, char* buf) {
     return static_cast<size_t>(after - index_.blobs.begin()) - 1;
   };
   std::vector<Future<void>> parts;
-  for (size_t i = part_at(offset); i <= part_at(offset + n - 1); ++i) parts.push_back(GetPart(i));
+  std::vector<ChunkRead> chunks;
+  for (size_t i = part_at(offset); i <= part_at(offset + n - 1); ++i) {
+    const uint64_t start = index_.blobs[i].offset;
+    const uint64_t from = std::max(offset, start) - start;
+    const uint64_t to = std::min(offset + n, PartEnd(i)) - start;
+    if (index_.blobs[i].chunk_checksums.empty()) {
+      parts.push_back(GetPart(i));
+    } else if (std::optional<ChunkRead> read = GetChunks(i, from, to)) {
+      chunks.push_back(std::move(*read));
+    }
+  }
   for (Future<void>& part : parts) RETURN_IF_ERROR(std::move(part).Get().status());
+  for (ChunkRead& read : chunks) RETURN_IF_ERROR(PutChunks(read));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (dropped_) return FailedPreconditionError(what_ + ": deleted while it was read");
   }
   return tmp_.ReadAt(buf, n, offset);  // the same inode once renamed to its name
+}
+
+uint64_t LazyFile::PartEnd(size_t i) const {
+  return i + 1 < index_.blobs.size() ? index_.blobs[i + 1].offset : index_.metadata.size;
+}
+
+std::optional<LazyFile::ChunkRead> LazyFile::GetChunks(size_t i, uint64_t from, uint64_t to) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const Part& part = parts_[i];
+  if (dropped_ || part.state == PartState::kLocal) return std::nullopt;
+  size_t first = static_cast<size_t>(from / kChunkSize);
+  size_t last = static_cast<size_t>((to - 1) / kChunkSize);
+  while (first <= last && part.chunks[first]) ++first;
+  while (last > first && part.chunks[last]) --last;
+  if (first > last) return std::nullopt;
+  lock.unlock();
+  return ChunkRead{i, first, transfer_.GetChunks(index_, i, first, last - first + 1)};
+}
+
+Status LazyFile::PutChunks(ChunkRead& read) {
+  Result<std::string> bytes = std::move(read.bytes).Get();
+  if (!bytes.ok()) return bytes.status().WithContext(what_);
+  // Under mu_, so that the file is not finished (nor its mtime set) while it is written.
+  std::lock_guard<std::mutex> lock(mu_);
+  Part& part = parts_[read.part];
+  if (dropped_ || part.state == PartState::kLocal) return Status::Ok();
+  const uint64_t at = index_.blobs[read.part].offset + read.first * kChunkSize;
+  RETURN_IF_ERROR(tmp_.WriteAt(bytes->data(), bytes->size(), at).WithContext(what_));
+  for (size_t c = read.first; c * kChunkSize < read.first * kChunkSize + bytes->size(); ++c) {
+    part.chunks[c] = true;
+  }
+  return Status::Ok();
 }
 
 Future<void> LazyFile::GetPart(size_t i) {

@@ -1,12 +1,14 @@
 // LazyFiles: the files of a store directory that are still only in the blob store, while a
 // lazy restore makes them local.
 //
-// A read of a range waits for the parts that cover it, got at once (ahead of the
-// background fetch); FetchAll gets every part in the background. Each part is checked
-// against the checksum its snapshot index records before anything reads it, so no
-// unverified byte is ever served. When every part of a file is local, the file is finished
-// (its checksum from its parts, recorded mode and mtime, fsync) and renamed to its name.
-// Once every file is, the directory is an ordinary one: nothing of this class stays in it.
+// A read of a range waits for what covers it, got at once (ahead of the background fetch):
+// the chunks that hold it, by one ranged read, where the parts record their chunks'
+// checksums (index version 3); else the whole parts. FetchAll gets every part in the
+// background. Each chunk or part is checked against the checksum its snapshot index
+// records before anything reads it, so no unverified byte is ever served. When every part of a file
+// is local, the file is finished (its checksum from its parts, recorded mode and mtime, fsync) and
+// renamed to its name. Once every file is, the directory is an ordinary one: nothing of this class
+// stays in it.
 //
 // A file's parts land in PartialNameOf(<dir>/<name>), a file of the recorded size. After a
 // crash, the next LazyFiles of the same files keeps the parts found there that check out
@@ -27,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,7 +95,21 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
   struct Part {
     PartState state = PartState::kAbsent;
     std::vector<Promise<void>> waiters;  // of the fetch under way
+    std::vector<bool> chunks;            // those local (and checked), while it is not
   };
+  // A read of chunks of a part, from chunk `first` on.
+  struct ChunkRead {
+    size_t part;
+    size_t first;
+    Future<std::string> bytes;
+  };
+  // The end of part `i` in the file.
+  uint64_t PartEnd(size_t i) const;
+  // Reads the chunks that hold bytes [from, to) of part `i` (whose chunks record checksums)
+  // and are not local, in one request; nullopt if none is to read.
+  std::optional<ChunkRead> GetChunks(size_t i, uint64_t from, uint64_t to);
+  // Writes what `read` got into the partial file, unless the part got there first.
+  Status PutChunks(ChunkRead& read);
   // Called once part `i`'s fetch ended.
   void PartDone(size_t i, const Status& s);
   // Finishes the file once its last part is local (on the thread that got that part).
@@ -104,7 +121,7 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
   const std::string path_;
   const std::string tmp_path_;
   const FileIndex index_;
-  File tmp_;  // read with pread only, from any thread
+  File tmp_;  // pread from any thread; pwrite of checked chunks under mu_
   mutable std::mutex mu_;
   std::vector<Part> parts_;                   // GUARDED_BY(mu_)
   size_t parts_left_ = 0;                     // GUARDED_BY(mu_)

@@ -1,9 +1,28 @@
 #include "store/lazy_files.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "blobstate/blob_store.h"
+#include "blobstore/local/local_ops.h"
+#include "index/codec.h"
+#include "testing/temp_dir.h"
+#include "transfer/transfer.h"
+#include "util/fs.h"
+#include "util/hash.h"
 
 namespace blobstate {
 namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+
+constexpr auto kWait = 120s;
 
 // Z.1: the background download starts no part beyond one while a read waits, and goes on
 // at full width once none does.
@@ -29,6 +48,108 @@ TEST(ForegroundTest, TheDownloadYieldsToWaitingReadsButNeverStops) {
   for (int i = 0; i < 3; ++i) foreground.Done();
   EXPECT_TRUE(foreground.Turn().IsReady());
   foreground.Done();
+}
+
+// A file of parts of 4 chunks (the last part of 2), backed up, and served lazily from `dst`.
+class LazyFilesTest : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kPart = 4 * kChunkSize;
+
+  void SetUp() override {
+    Result<std::unique_ptr<BlobStore>> s = OpenBlobStore("file://" + tmp_.Sub("blobs"), {});
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+    transfer_ = std::make_unique<Transfer>(*store_, pool_,
+                                           TransferOptions{.part_size = kPart, .progress = &got_});
+    content_ = testing::RandomBytes(2 * kPart + kChunkSize + 1000, 7);
+    const std::string src = tmp_.Sub("src");
+    ASSERT_TRUE(WriteFileAtomic(src, content_).ok());
+    struct stat st;
+    ASSERT_EQ(::lstat(src.c_str(), &st), 0);
+    Result<FileIndex> put =
+        transfer_->PutFile(src, LocalFile{"f", MetadataForIndex(st, {})}, {.job_name = "j"})
+            .GetFor(kWait);
+    ASSERT_TRUE(put.ok()) << put.status();
+    file_ = *put;
+    got_ = 0;
+    ASSERT_TRUE(MakeDirs(dst_).ok());
+  }
+
+  std::shared_ptr<LazyFiles> Serve() {
+    Result<std::shared_ptr<LazyFiles>> files =
+        LazyFiles::Create(*transfer_, "store s", dst_, {{"f", file_}});
+    EXPECT_TRUE(files.ok()) << files.status();
+    return files.ok() ? *files : nullptr;
+  }
+
+  // Reads `n` bytes at `offset` of the file and checks them.
+  void ExpectRead(LazyFile& file, uint64_t offset, size_t n) {
+    std::string buf(n, '\0');
+    Result<size_t> read = file.Read(offset, n, buf.data());
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(*read, n);
+    EXPECT_TRUE(buf == content_.substr(offset, n));
+  }
+
+  TempDir tmp_;
+  ThreadPool pool_{"lazy-files-test", 2};
+  std::unique_ptr<BlobStore> store_;
+  std::atomic<uint64_t> got_{0};  // bytes downloaded
+  std::unique_ptr<Transfer> transfer_;
+  std::string content_;
+  FileIndex file_;
+  const std::string dst_ = tmp_.Sub("dst");
+};
+
+// Z.2, Z.6: a backup records each part's chunks' checksums; a read of a file not local
+// downloads only the chunks that hold it (not local yet), checked, whatever parts it spans.
+TEST_F(LazyFilesTest, AReadDownloadsOnlyTheChunksThatHoldIt) {
+  ASSERT_EQ(file_.blobs.size(), 3u);
+  EXPECT_EQ(file_.blobs[0].chunk_checksums.size(), 4u);
+  EXPECT_EQ(file_.blobs[2].chunk_checksums.size(), 2u);
+  EXPECT_EQ(file_.blobs[2].chunk_checksums[0], Hash64(content_.data() + 2 * kPart, kChunkSize));
+  std::shared_ptr<LazyFiles> files = Serve();
+  ASSERT_NE(files, nullptr);
+  std::shared_ptr<LazyFile> f = files->Find(JoinPath(dst_, "f"));
+  ASSERT_NE(f, nullptr);
+  ExpectRead(*f, kPart + kChunkSize + 10, 100);  // part 1, chunk 1
+  EXPECT_EQ(got_, kChunkSize);
+  ExpectRead(*f, kPart + 2 * kChunkSize - 5, 10);  // chunks 1 (local) and 2
+  EXPECT_EQ(got_, 2 * kChunkSize);
+  ExpectRead(*f, 2 * kPart - 10, 20);  // part 1's chunk 3, part 2's chunk 0
+  EXPECT_EQ(got_, 4 * kChunkSize);
+  ExpectRead(*f, kPart + kChunkSize, 3 * kChunkSize);  // local: nothing to get
+  EXPECT_EQ(got_, 4 * kChunkSize);
+  ExpectRead(*f, content_.size() - 10, 10);  // the short last chunk
+  EXPECT_EQ(got_, 4 * kChunkSize + 1000);
+  ASSERT_TRUE(files->FetchAll(pool_, 2).GetFor(kWait).ok());
+  EXPECT_TRUE(*ReadSmallFile(JoinPath(dst_, "f"), 1 << 20) == content_);
+}
+
+// Z.2: a chunk that does not match its checksum fails the read naming the store, the file,
+// the blob and the chunk; the background download writes no byte of it either.
+TEST_F(LazyFilesTest, ACorruptChunkFailsItsReadAndNoUncheckedByteLands) {
+  const std::string blob = file_.blobs[0].blob_id;
+  const std::string at = tmp_.Sub("blobs/blobs/" + local_internal::ShardOf(blob) + "/" + blob);
+  std::string bytes = *ReadSmallFile(at, 1 << 20);
+  bytes[2 * kChunkSize + 5] ^= 1;
+  ASSERT_TRUE(WriteFileAtomic(at, bytes).ok());
+  std::shared_ptr<LazyFiles> files = Serve();
+  ASSERT_NE(files, nullptr);
+  std::shared_ptr<LazyFile> f = files->Find(JoinPath(dst_, "f"));
+  ASSERT_NE(f, nullptr);
+  ExpectRead(*f, 10, 100);  // chunk 0 is sound
+  std::string buf(10, '\0');
+  Result<size_t> read = f->Read(2 * kChunkSize, buf.size(), buf.data());
+  EXPECT_EQ(read.status().code(), StatusCode::kDataLoss);
+  for (const std::string& part :
+       {std::string("store s"), std::string("file f"), "blob " + blob + ", chunk 2"}) {
+    EXPECT_NE(read.status().message().find(part), std::string::npos) << read.status();
+  }
+  EXPECT_EQ(files->FetchAll(pool_, 2).GetFor(kWait).status().code(), StatusCode::kDataLoss);
+  const std::string partial = *ReadSmallFile(PartialNameOf(JoinPath(dst_, "f")), 1 << 20);
+  EXPECT_TRUE(partial.substr(2 * kChunkSize, kChunkSize) == std::string(kChunkSize, '\0'));
+  EXPECT_FALSE(PathExists(JoinPath(dst_, "f")));
 }
 
 }  // namespace

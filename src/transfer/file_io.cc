@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
+
+#include "blobstate/index.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -31,7 +34,8 @@ class FileRangeSource final : public BlobSource {
     next_ += got;
     if (digest_) {
       hasher_.Update(buf, got);
-      if (next_ == end_) digest_->Set(hasher_.Finish(), opened_, opened_at_);
+      chunks_.Update(buf, got);
+      if (next_ == end_) digest_->Set(hasher_.Finish(), chunks_.Finish(), opened_, opened_at_);
     }
     return got;
   }
@@ -45,27 +49,42 @@ class FileRangeSource final : public BlobSource {
   const struct stat opened_;
   const std::chrono::system_clock::time_point opened_at_ = std::chrono::system_clock::now();
   Hasher hasher_;
+  ChunkHasher chunks_{kChunkSize};
 };
 
 class FileRangeSink final : public BlobSink {
  public:
   FileRangeSink(File file, uint64_t offset, uint64_t length, std::string blob_id,
-                std::shared_ptr<RangeDigest> digest)
+                std::shared_ptr<RangeDigest> digest, std::vector<uint64_t> chunks)
       : file_(std::move(file)),
         next_(offset),
         end_(offset + length),
         length_(length),
         blob_id_(std::move(blob_id)),
-        digest_(std::move(digest)) {}
+        digest_(std::move(digest)),
+        chunks_(std::move(chunks)) {}
 
   Status Write(const char* data, size_t n) override {
     if (n > end_ - next_) {
       return DataLossError("blob " + blob_id_ + " is longer than the " + std::to_string(length_) +
                            " bytes recorded for it");
     }
-    RETURN_IF_ERROR(file_.WriteAt(data, n, next_));
+    if (chunks_.empty()) RETURN_IF_ERROR(file_.WriteAt(data, n, next_));
     if (digest_) hasher_.Update(data, n);
     next_ += n;
+    while (!chunks_.empty() && n > 0) {  // whole chunks only, each once checked
+      if (pending_.empty() && n >= kChunkSize) {
+        RETURN_IF_ERROR(WriteChunk(std::string_view(data, kChunkSize)));
+        data += kChunkSize;
+        n -= kChunkSize;
+        continue;
+      }
+      const size_t take = std::min<size_t>(n, kChunkSize - pending_.size());
+      pending_.append(data, take);
+      data += take;
+      n -= take;
+      if (pending_.size() == kChunkSize) RETURN_IF_ERROR(WritePending());
+    }
     return Status::Ok();
   }
 
@@ -74,20 +93,37 @@ class FileRangeSink final : public BlobSink {
       return DataLossError("blob " + blob_id_ + " is shorter than the " + std::to_string(length_) +
                            " bytes recorded for it");
     }
+    if (!pending_.empty()) RETURN_IF_ERROR(WritePending());
     // Start writing the range back now, without waiting: the restore's final sync then
     // finds most of the data on disk already, as writeback overlapped the downloads.
     ::sync_file_range(file_.fd(), end_ - length_, length_, SYNC_FILE_RANGE_WRITE);
-    if (digest_) digest_->Set(hasher_.Finish(), {}, {});
+    if (digest_) digest_->Set(hasher_.Finish(), {}, {}, {});
     return file_.Close();
   }
 
  private:
+  // Writes the next chunk of the range once it matches its checksum.
+  Status WriteChunk(std::string_view chunk) {
+    RETURN_IF_ERROR(CheckChunks(chunk, chunks_, written_ / kChunkSize, blob_id_));
+    RETURN_IF_ERROR(file_.WriteAt(chunk.data(), chunk.size(), end_ - length_ + written_));
+    written_ += chunk.size();
+    return Status::Ok();
+  }
+  Status WritePending() {
+    RETURN_IF_ERROR(WriteChunk(pending_));
+    pending_.clear();
+    return Status::Ok();
+  }
+
   File file_;
   uint64_t next_;
   const uint64_t end_;
   const uint64_t length_;
   const std::string blob_id_;
   const std::shared_ptr<RangeDigest> digest_;
+  const std::vector<uint64_t> chunks_;
+  std::string pending_;   // bytes of the chunk under way, not written yet
+  uint64_t written_ = 0;  // bytes of the range written (whole chunks), when checked by chunk
   Hasher hasher_;
 };
 
@@ -108,13 +144,28 @@ SourceFactory FileRangeSourceFactory(std::string path, uint64_t offset, uint64_t
 }
 
 SinkFactory FileRangeSinkFactory(std::string path, uint64_t offset, uint64_t length,
-                                 std::string blob_id, std::shared_ptr<RangeDigest> digest) {
+                                 std::string blob_id, std::shared_ptr<RangeDigest> digest,
+                                 std::vector<uint64_t> chunks) {
   return [path = std::move(path), offset, length, blob_id = std::move(blob_id),
-          digest = std::move(digest)]() -> Result<std::unique_ptr<BlobSink>> {
+          digest = std::move(digest),
+          chunks = std::move(chunks)]() -> Result<std::unique_ptr<BlobSink>> {
     ASSIGN_OR_RETURN(File f, File::Open(path, O_WRONLY | O_NOFOLLOW));
     return std::unique_ptr<BlobSink>(
-        new FileRangeSink(std::move(f), offset, length, blob_id, digest));
+        new FileRangeSink(std::move(f), offset, length, blob_id, digest, chunks));
   };
+}
+
+Status CheckChunks(std::string_view bytes, const std::vector<uint64_t>& chunks, size_t first,
+                   const std::string& blob_id) {
+  for (size_t at = 0, i = first; at < bytes.size(); at += kChunkSize, ++i) {
+    const size_t n = std::min<size_t>(kChunkSize, bytes.size() - at);
+    if (i >= chunks.size() || Hash64(bytes.data() + at, n) != chunks[i]) {
+      return DataLossError("checksum mismatch: blob " + blob_id + ", chunk " + std::to_string(i) +
+                           " (bytes " + std::to_string(i * kChunkSize) + "-" +
+                           std::to_string(i * kChunkSize + n - 1) + ") does not match the index");
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace blobstate

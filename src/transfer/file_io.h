@@ -10,6 +10,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "blobstate/blob_store.h"
 #include "blobstate/checksum.h"
@@ -17,18 +19,21 @@
 namespace blobstate {
 
 // The XXH3-128 checksum of a whole range, taken by the source or sink that moved it, so that
-// no second pass reads the bytes again. Of several attempts (retries), the last to move the
-// whole range sets it.
+// no second pass reads the bytes again, and (by a source) the XXH3-64 of each kChunkSize of
+// it. Of several attempts (retries), the last to move the whole range sets them.
 struct RangeDigest {
   std::mutex mu;
   std::optional<Checksum> checksum;  // GUARDED_BY(mu)
+  std::vector<uint64_t> chunks;      // GUARDED_BY(mu); a source's only
   // A source's file as it was opened, and when (for MetadataForIndex). GUARDED_BY(mu).
   struct stat opened {};
   std::chrono::system_clock::time_point opened_at;
 
-  void Set(const Checksum& sum, const struct stat& st, std::chrono::system_clock::time_point at) {
+  void Set(const Checksum& sum, std::vector<uint64_t> chunk_sums, const struct stat& st,
+           std::chrono::system_clock::time_point at) {
     std::lock_guard<std::mutex> lock(mu);
     checksum = sum;
+    chunks = std::move(chunk_sums);
     opened = st;
     opened_at = at;
   }
@@ -36,8 +41,8 @@ struct RangeDigest {
 
 // A factory of sources that each yield bytes [offset, offset + length) of `path`. A source
 // whose file ends early fails with kFailedPrecondition (the file changed under us).
-// If `digest` is given, each source hashes the bytes it yields and sets it once it yielded
-// the whole range.
+// If `digest` is given, each source hashes the bytes it yields (whole and by chunk) and sets
+// it once it yielded the whole range.
 SourceFactory FileRangeSourceFactory(std::string path, uint64_t offset, uint64_t length,
                                      std::shared_ptr<RangeDigest> digest = nullptr);
 
@@ -45,10 +50,17 @@ SourceFactory FileRangeSourceFactory(std::string path, uint64_t offset, uint64_t
 // file `path`. Finish fails with kDataLoss naming `blob_id` unless exactly `length` bytes
 // arrived (the caller names the file: `path` may be a temporary name).
 // If `digest` is given, each sink hashes the bytes it writes and sets it when it finishes
-// the whole range.
+// the whole range. If `chunks` (the XXH3-64 of each kChunkSize of the range) are given, a
+// sink writes no byte before the chunk it lies in matched its checksum: a chunk that does
+// not fails the write with kDataLoss naming the blob and the chunk.
 SinkFactory FileRangeSinkFactory(std::string path, uint64_t offset, uint64_t length,
-                                 std::string blob_id,
-                                 std::shared_ptr<RangeDigest> digest = nullptr);
+                                 std::string blob_id, std::shared_ptr<RangeDigest> digest = nullptr,
+                                 std::vector<uint64_t> chunks = {});
+
+// kDataLoss naming `blob_id` and the chunk unless each kChunkSize of `bytes` has its
+// checksum in `chunks`, in order, from chunk `first` of the blob on.
+Status CheckChunks(std::string_view bytes, const std::vector<uint64_t>& chunks, size_t first,
+                   const std::string& blob_id);
 
 }  // namespace blobstate
 

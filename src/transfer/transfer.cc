@@ -77,6 +77,7 @@ Result<Hashed> FromDigests(const std::vector<std::shared_ptr<RangeDigest>>& dige
       return FailedPreconditionError("file changed during backup: " + path);
     }
     file.blobs[i].checksum = *d.checksum;
+    file.blobs[i].chunk_checksums = d.chunks;
     parts.push_back(*d.checksum);
   }
   if (static_cast<uint64_t>(first.stat.st_size) != expected_size) {
@@ -306,17 +307,41 @@ Future<void> Transfer::GetPart(const FileIndex& file, size_t i, const std::strin
   Result<std::vector<uint64_t>> lengths = PartLengths(file);
   if (!lengths.ok()) return MakeReadyFuture<void>(lengths.status());
   const FileBlob& b = file.blobs[i];
-  auto digest = std::make_shared<RangeDigest>();
-  return Counted(store_.Get(b.blob_id,
-                            FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id, digest)),
+  // A part that records its chunks' checksums is checked chunk by chunk as it lands.
+  auto digest = b.chunk_checksums.empty() ? std::make_shared<RangeDigest>() : nullptr;
+  return Counted(store_.Get(b.blob_id, FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id,
+                                                            digest, b.chunk_checksums)),
                  (*lengths)[i])
       .Map(executor_, [b, i, digest]() -> Status {
+        if (digest == nullptr) return Status::Ok();
         std::lock_guard<std::mutex> lock(digest->mu);
         if (!digest->checksum) return InternalError("part " + std::to_string(i) + " not hashed");
         if (*digest->checksum == *b.checksum) return Status::Ok();
         return DataLossError("checksum mismatch: blob " + b.blob_id + " (part " +
                              std::to_string(i) + ") has " + digest->checksum->ToHex() +
                              ", the index records " + b.checksum->ToHex());
+      });
+}
+
+Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t first,
+                                        size_t count) {
+  Result<std::vector<uint64_t>> lengths = PartLengths(file);
+  if (!lengths.ok()) return MakeReadyFuture<std::string>(lengths.status());
+  if (i >= file.blobs.size() || count == 0 ||
+      first + count > file.blobs[i].chunk_checksums.size()) {
+    return MakeReadyFuture<std::string>(InvalidArgumentError(
+        "file " + file.name + ": no chunks " + std::to_string(first) + "+" + std::to_string(count) +
+        " of part " + std::to_string(i) + " to check"));
+  }
+  const FileBlob& b = file.blobs[i];
+  const uint64_t offset = first * kChunkSize;
+  const uint64_t length = std::min<uint64_t>(count * kChunkSize, (*lengths)[i] - offset);
+  auto bytes = std::make_shared<std::string>();
+  return Counted(store_.GetRange(b.blob_id, offset, length, StringSinkFactory(bytes.get())), length)
+      .Then(executor_, [b, first, bytes](Result<void> r) -> Result<std::string> {
+        RETURN_IF_ERROR(r.status());
+        RETURN_IF_ERROR(CheckChunks(*bytes, b.chunk_checksums, first, b.blob_id));
+        return std::move(*bytes);
       });
 }
 

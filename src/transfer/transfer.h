@@ -109,8 +109,14 @@ class Transfer {
   // A file got part by part, in any order (a lazy restore): GetPart gets part `i` of `file`
   // into its place in `tmp`, an existing file, and checks it against the checksum the part
   // records. kDataLoss naming the blob if it differs; kFailedPrecondition if `file`'s parts
-  // record no checksums (nothing is got then).
+  // record no checksums (nothing is got then). A part that records its chunks' checksums
+  // is checked by them instead, and written a chunk at a time, each once it matched: no
+  // unchecked byte reaches `tmp`.
   Future<void> GetPart(const FileIndex& file, size_t i, const std::string& tmp);
+  // Chunks [first, first + count) of part `i` of `file` (whose parts record their chunks'
+  // checksums), by one ranged read, each checked: kDataLoss naming the blob and chunk if
+  // one differs.
+  Future<std::string> GetChunks(const FileIndex& file, size_t i, size_t first, size_t count);
   // Once GetPart got every part into `tmp`: checks its size and the file checksum of its
   // parts, gives it its recorded mode and mtime, syncs it (if sync_after_restore) and
   // renames it to `path` (which must not exist).

@@ -18,6 +18,7 @@
 #include "index/index_writer.h"
 #include "testing/gated_blob_store.h"
 #include "testing/temp_dir.h"
+#include "transfer/file_io.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -519,6 +520,43 @@ TEST_F(TransferFaultTest, DeleteBlobsReportsRealErrorsAndIgnoresGone) {
   EXPECT_TRUE(
       transfer.DeleteBlobs(ToBlobIds(BlobIdsOf(*root))).GetFor(kWait).ok());  // gone is done
   EXPECT_EQ(StoredBlobs(), 0u);
+}
+
+// Z.2: a sink that checks by chunk writes each chunk, whatever the pieces the bytes come
+// in, once it matched; a chunk that does not match fails the write and is never written.
+TEST(FileRangeSinkTest, ASinkCheckedByChunkWritesOnlyChunksThatMatch) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("f");
+  const std::string bytes = testing::RandomBytes(3 * kChunkSize + 7, 3);
+  std::vector<uint64_t> chunks;
+  for (size_t at = 0; at < bytes.size(); at += kChunkSize) {
+    chunks.push_back(Hash64(bytes.data() + at, std::min<size_t>(kChunkSize, bytes.size() - at)));
+  }
+  for (bool corrupt : {false, true}) {
+    SCOPED_TRACE(corrupt);
+    ASSERT_TRUE(WriteFileAtomic(path, std::string(100 + bytes.size(), '\0')).ok());
+    std::string sent = bytes;
+    if (corrupt) sent[kChunkSize + 9] ^= 1;
+    Result<std::unique_ptr<BlobSink>> sink =
+        FileRangeSinkFactory(path, 100, bytes.size(), "b", nullptr, chunks)();
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    Status s;
+    for (size_t at = 0; at < sent.size() && s.ok(); at += 1000) {
+      s = (*sink)->Write(sent.data() + at, std::min<size_t>(1000, sent.size() - at));
+    }
+    if (s.ok()) s = (*sink)->Finish();
+    const std::string written = *ReadSmallFile(path, 1 << 20);
+    if (!corrupt) {
+      ASSERT_TRUE(s.ok()) << s;
+      EXPECT_TRUE(written.substr(100) == bytes);
+      continue;
+    }
+    EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+    EXPECT_NE(s.message().find("blob b, chunk 1 (bytes 65536-131071)"), std::string::npos) << s;
+    EXPECT_TRUE(written.substr(100, kChunkSize) == bytes.substr(0, kChunkSize));
+    EXPECT_TRUE(written.substr(100 + kChunkSize) ==
+                std::string(written.size() - 100 - kChunkSize, '\0'));
+  }
 }
 
 }  // namespace

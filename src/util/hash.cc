@@ -52,6 +52,35 @@ void Hasher64::Update(const void* data, size_t n) { XXH3_64bits_update(&state_->
 
 uint64_t Hasher64::Finish() const { return XXH3_64bits_digest(&state_->xxh); }
 
+void Hasher64::Reset() { XXH3_64bits_reset(&state_->xxh); }
+
+void ChunkHasher::Update(const char* data, size_t n) {
+  while (n > 0) {
+    if (in_chunk_ == 0 && n >= chunk_) {  // a whole chunk at hand: one call
+      sums_.push_back(Hash64(data, chunk_));
+      data += chunk_;
+      n -= chunk_;
+      continue;
+    }
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(n, chunk_ - in_chunk_));
+    hasher_.Update(data, take);
+    in_chunk_ += take;
+    data += take;
+    n -= take;
+    if (in_chunk_ == chunk_) {
+      sums_.push_back(hasher_.Finish());
+      hasher_.Reset();
+      in_chunk_ = 0;
+    }
+  }
+}
+
+std::vector<uint64_t> ChunkHasher::Finish() const {
+  std::vector<uint64_t> sums = sums_;
+  if (in_chunk_ > 0) sums.push_back(hasher_.Finish());
+  return sums;
+}
+
 Result<Checksum> HashFile(const std::string& path, uint64_t* size) {
   ASSIGN_OR_RETURN(File f, File::Open(path, O_RDONLY));
   return HashRest(f, size);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "blobstate/checksum.h"
 #include "blobstate/status.h"
@@ -55,10 +56,29 @@ class Hasher64 {
 
   void Update(const void* data, size_t n);
   uint64_t Finish() const;
+  // Starts over, as if freshly made.
+  void Reset();
 
  private:
   struct State;
   std::unique_ptr<State> state_;
+};
+
+// XXH3-64 of each `chunk` bytes of a stream, in order; the last chunk may be shorter.
+// Not thread-safe; one per stream.
+class ChunkHasher {
+ public:
+  explicit ChunkHasher(uint64_t chunk) : chunk_(chunk) {}
+
+  void Update(const char* data, size_t n);
+  // The sums of every chunk so far, the one under way included (if it has bytes).
+  std::vector<uint64_t> Finish() const;
+
+ private:
+  const uint64_t chunk_;
+  Hasher64 hasher_;        // of the chunk under way
+  uint64_t in_chunk_ = 0;  // bytes of it so far
+  std::vector<uint64_t> sums_;
 };
 
 }  // namespace blobstate

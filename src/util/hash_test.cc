@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "util/fs.h"
 
@@ -35,6 +36,25 @@ TEST(HashTest, StreamingHash64EqualsOneShot) {
   }
   EXPECT_EQ(h.Finish(), Hash64(data.data(), data.size()));
   EXPECT_EQ(Hasher64().Finish(), Hash64("", 0));
+}
+
+TEST(HashTest, ChunkHasherHashesEachChunkWhateverTheWrites) {
+  constexpr size_t kChunk = 4096;
+  std::string data(5 * kChunk + 123, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 13 + (i >> 7));
+  std::vector<uint64_t> expected;
+  for (size_t at = 0; at < data.size(); at += kChunk) {
+    expected.push_back(Hash64(data.data() + at, std::min(kChunk, data.size() - at)));
+  }
+  for (size_t step : {size_t{1000}, kChunk, 3 * kChunk + 1, data.size()}) {
+    SCOPED_TRACE(step);
+    ChunkHasher h(kChunk);
+    for (size_t pos = 0; pos < data.size(); pos += step) {
+      h.Update(data.data() + pos, std::min(step, data.size() - pos));
+    }
+    EXPECT_EQ(h.Finish(), expected);
+  }
+  EXPECT_TRUE(ChunkHasher(kChunk).Finish().empty());
 }
 
 TEST(HashTest, HashFileStreamsWholeFile) {
