@@ -7,8 +7,8 @@
 #   lazy restore: seconds until the first Get (restore --lazy, open, Get), random Gets per
 #                 second while files download against the same once local, and seconds
 #                 until every file is local, against the full restore.
-# The backup's part size is BENCH_LAZY_PART_SIZE (default 8388608, blobstate's default):
-# a read of a file not local yet waits for the whole part it falls in.
+# The backup's part size is BENCH_LAZY_PART_SIZE (default 8388608, blobstate's default);
+# BENCH_LAZY_BACKENDS (default "file s3 azure") picks the blob stores.
 # Targets: first Get within 1 s at every size; warm-up Gets at least half as fast as
 # local; fully local within 1.2x of the full restore. One run each.
 set -euo pipefail

@@ -132,8 +132,8 @@ class RocksDbStore {
     bool create_if_missing = false;
     // The blob store of a lazy restore's files. If some files of `dir` are not local yet
     // (a lazy restore left `<dir>.remote`), the database opens at once: reads of those
-    // files are served from `remote` (each part checked against its recorded checksum
-    // before RocksDB sees it), and they download in the background (WaitLocal). It must
+    // files are served from `remote` (each chunk, or part, checked against its recorded
+    // checksum before RocksDB sees it), and they download in the background (WaitLocal). It must
     // outlive this object. Default: none, and such a directory fails to open.
     BlobStore* remote = nullptr;
   };
