@@ -5,10 +5,10 @@
 // the chunks that hold it, by one ranged read, where the parts record their chunks'
 // checksums (index version 3); else the whole parts. FetchAll gets every part in the
 // background. Each chunk or part is checked against the checksum its snapshot index
-// records before anything reads it, so no unverified byte is ever served. When every part of a file
-// is local, the file is finished (its checksum from its parts, recorded mode and mtime, fsync) and
-// renamed to its name. Once every file is, the directory is an ordinary one: nothing of this class
-// stays in it.
+// records before anything reads it, so no unverified byte is ever served. When every part
+// of a file is local, the file is finished (its checksum from its parts, recorded mode and
+// mtime, fsync) and renamed to its name. Once every file is, the directory is an ordinary
+// one: nothing of this class stays in it.
 //
 // A file's parts land in PartialNameOf(<dir>/<name>), a file of the recorded size. After a
 // crash, the next LazyFiles of the same files keeps the parts found there that check out
