@@ -73,13 +73,18 @@ size_t LazyWindow(const LazyFiles& files) {
 // less RocksDB's 10), of which DB::Open loads a quarter. Once local, the cache is unbounded
 // again, as in any store (max_open_files -1).
 constexpr int kLazyMaxOpenFiles = 20;
+// The threads of a lazily restored store's Transfer. A file's finish (fsync) holds one, so
+// that with 2 the checks of reads' chunks queued behind finishes: measured on a 1 GiB
+// store through file://, 4 threads ran Gets during the download at a median 4,211/s
+// against 1,660/s with 2 (8 threads: 4,372/s).
+constexpr size_t kLazyThreads = 4;
 
 }  // namespace
 
 struct RocksDbStore::Lazy {
   explicit Lazy(BlobStore& remote) : transfer(remote, pool, TransferOptions{}) {}
 
-  ThreadPool pool{"lazy-restore", 2};
+  ThreadPool pool{"lazy-restore", kLazyThreads};
   Transfer transfer;
   std::shared_ptr<LazyFiles> files;
   std::unique_ptr<rocksdb::Env> env;
