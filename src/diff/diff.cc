@@ -226,7 +226,7 @@ Result<Checksum> ChecksumLike(const std::string& path, const FileIndex& like, ui
   std::vector<Checksum> parts;
   uint64_t total = 0;
   for (size_t i = 0; i < like.blobs.size(); ++i) {
-    const uint64_t end = i + 1 < like.blobs.size() ? like.blobs[i + 1].offset : like.metadata.size;
+    const uint64_t end = PartEnd(like, i);
     uint64_t got = 0;
     ASSIGN_OR_RETURN(Checksum part, HashNext(f, end - like.blobs[i].offset, &got));
     parts.push_back(part);

@@ -29,6 +29,11 @@ inline constexpr uint32_t kSnapshotIndexFormatVersion = 3;
 bool HasPartChecksums(const FileIndex& file);
 // Whether every part of `file` records its chunks' checksums (false for an empty file).
 bool HasChunkChecksums(const FileIndex& file);
+// The end of part `i` of `file` in the file: the next part's offset, or the file's size.
+// REQUIRES: i < file.blobs.size().
+inline uint64_t PartEnd(const FileIndex& file, size_t i) {
+  return i + 1 < file.blobs.size() ? file.blobs[i + 1].offset : file.metadata.size;
+}
 // How many chunks of kChunkSize a part of `length` bytes has (the last may be shorter).
 inline uint64_t ChunksOf(uint64_t length) { return (length + kChunkSize - 1) / kChunkSize; }
 

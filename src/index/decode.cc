@@ -360,7 +360,7 @@ Status IndexDecoder::ValidateChunks(const FileIndex& file) const {
     ++with_chunks;
     const std::string blob = "blob " + std::to_string(i) + ": ";
     if (!b.checksum) return Error(blob + "chunk checksums without a checksum");
-    const uint64_t end = i + 1 < file.blobs.size() ? file.blobs[i + 1].offset : file.metadata.size;
+    const uint64_t end = PartEnd(file, i);
     if (b.chunk_checksums.size() != ChunksOf(end - b.offset)) {
       return Error(blob + std::to_string(b.chunk_checksums.size()) + " chunk checksums for " +
                    std::to_string(end - b.offset) + " bytes, expected " +

@@ -15,6 +15,7 @@
 
 #include "blobstate/store.h"
 #include "diff/diff.h"
+#include "index/codec.h"
 #include "transfer/transfer.h"
 #include "util/fs.h"
 #include "util/random.h"
@@ -164,7 +165,7 @@ class Planner {
     std::vector<bool> have = VerifiedParts(partial, f);
     for (size_t i = 0; i < have.size(); ++i) {
       if (!have[i]) continue;
-      const uint64_t end = i + 1 < f.blobs.size() ? f.blobs[i + 1].offset : f.metadata.size;
+      const uint64_t end = PartEnd(f, i);
       plan_.downloaded.bytes -= end - f.blobs[i].offset;
       plan_.resumed_bytes += end - f.blobs[i].offset;
     }

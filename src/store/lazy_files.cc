@@ -114,7 +114,7 @@ Result<size_t> LazyFile::Read(uint64_t offset, size_t n, char* buf) {
   for (size_t i = part_at(offset); i <= part_at(offset + n - 1); ++i) {
     const uint64_t start = index_.blobs[i].offset;
     const uint64_t from = std::max(offset, start) - start;
-    const uint64_t to = std::min(offset + n, PartEnd(i)) - start;
+    const uint64_t to = std::min(offset + n, PartEnd(index_, i)) - start;
     if (index_.blobs[i].chunk_checksums.empty()) {
       parts.push_back(GetPart(i));
     } else if (std::optional<ChunkRead> read = GetChunks(i, from, to)) {
@@ -128,10 +128,6 @@ Result<size_t> LazyFile::Read(uint64_t offset, size_t n, char* buf) {
     if (dropped_) return FailedPreconditionError(what_ + ": deleted while it was read");
   }
   return tmp_.ReadAt(buf, n, offset);  // the same inode once renamed to its name
-}
-
-uint64_t LazyFile::PartEnd(size_t i) const {
-  return i + 1 < index_.blobs.size() ? index_.blobs[i + 1].offset : index_.metadata.size;
 }
 
 std::optional<LazyFile::ChunkRead> LazyFile::GetChunks(size_t i, uint64_t from, uint64_t to) {
@@ -352,10 +348,9 @@ uint64_t LazyFiles::LargestPart() const {
   uint64_t largest = 0;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [path, file] : files_) {
-    const std::vector<FileBlob>& parts = file->index().blobs;
-    for (size_t i = 0; i < parts.size(); ++i) {
-      const uint64_t end = i + 1 < parts.size() ? parts[i + 1].offset : file->index().metadata.size;
-      largest = std::max(largest, end - parts[i].offset);
+    const FileIndex& index = file->index();
+    for (size_t i = 0; i < index.blobs.size(); ++i) {
+      largest = std::max(largest, PartEnd(index, i) - index.blobs[i].offset);
     }
   }
   return largest;

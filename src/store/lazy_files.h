@@ -103,8 +103,6 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
     size_t first;
     Future<std::string> bytes;
   };
-  // The end of part `i` in the file.
-  uint64_t PartEnd(size_t i) const;
   // Reads the chunks that hold bytes [from, to) of part `i` (whose chunks record checksums)
   // and are not local, in one request; nullopt if none is to read.
   std::optional<ChunkRead> GetChunks(size_t i, uint64_t from, uint64_t to);

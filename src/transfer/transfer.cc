@@ -97,7 +97,7 @@ Result<std::vector<uint64_t>> PartLengths(const FileIndex& file) {
     return InvalidArgumentError("file " + file.name + ": parts do not start at offset 0");
   }
   for (size_t i = 0; i < blobs.size(); ++i) {
-    uint64_t end = i + 1 < blobs.size() ? blobs[i + 1].offset : file.metadata.size;
+    const uint64_t end = PartEnd(file, i);
     if (end <= blobs[i].offset || end > file.metadata.size) {
       return InvalidArgumentError("file " + file.name + ": part offsets out of order");
     }
@@ -406,7 +406,7 @@ std::vector<bool> VerifiedParts(const std::string& partial, const FileIndex& fil
   }
   std::vector<bool> have;
   for (size_t i = 0; i < file.blobs.size(); ++i) {
-    const uint64_t end = i + 1 < file.blobs.size() ? file.blobs[i + 1].offset : file.metadata.size;
+    const uint64_t end = PartEnd(file, i);
     uint64_t got = 0;
     Result<Checksum> sum = HashNext(*f, end - file.blobs[i].offset, &got);
     have.push_back(sum.ok() && got == end - file.blobs[i].offset &&
