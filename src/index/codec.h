@@ -27,8 +27,6 @@ inline constexpr uint32_t kSnapshotIndexFormatVersion = 3;
 
 // Whether every part of `file` records its checksum (true for an empty file).
 bool HasPartChecksums(const FileIndex& file);
-// Whether every part of `file` records its chunks' checksums (false for an empty file).
-bool HasChunkChecksums(const FileIndex& file);
 // The end of part `i` of `file` in the file: the next part's offset, or the file's size.
 // REQUIRES: i < file.blobs.size().
 inline uint64_t PartEnd(const FileIndex& file, size_t i) {

@@ -449,12 +449,6 @@ bool HasPartChecksums(const FileIndex& file) {
                      [](const FileBlob& b) { return b.checksum.has_value(); });
 }
 
-bool HasChunkChecksums(const FileIndex& file) {
-  return !file.blobs.empty() &&
-         std::all_of(file.blobs.begin(), file.blobs.end(),
-                     [](const FileBlob& b) { return !b.chunk_checksums.empty(); });
-}
-
 Checksum FileChecksumOfParts(const std::vector<Checksum>& parts) {
   if (parts.size() == 1) return parts[0];
   std::string bytes;

@@ -325,8 +325,6 @@ Future<void> Transfer::GetPart(const FileIndex& file, size_t i, const std::strin
 
 Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t first,
                                         size_t count) {
-  Result<std::vector<uint64_t>> lengths = PartLengths(file);
-  if (!lengths.ok()) return MakeReadyFuture<std::string>(lengths.status());
   if (i >= file.blobs.size() || count == 0 ||
       first + count > file.blobs[i].chunk_checksums.size()) {
     return MakeReadyFuture<std::string>(InvalidArgumentError(
@@ -335,7 +333,9 @@ Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t 
   }
   const FileBlob& b = file.blobs[i];
   const uint64_t offset = first * kChunkSize;
-  const uint64_t length = std::min<uint64_t>(count * kChunkSize, (*lengths)[i] - offset);
+  // The index was checked as decoded: the part holds one chunk checksum per chunk.
+  const uint64_t length =
+      std::min<uint64_t>(count * kChunkSize, PartEnd(file, i) - b.offset - offset);
   auto bytes = std::make_shared<std::string>();
   return Counted(store_.GetRange(b.blob_id, offset, length, StringSinkFactory(bytes.get())), length)
       .Then(executor_, [b, first, bytes](Result<void> r) -> Result<std::string> {
