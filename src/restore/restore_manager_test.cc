@@ -111,8 +111,12 @@ TEST_F(RestoreManagerTest, ACommitDuringWarmUpKeepsTheBlobsOfTablesNotLocal) {
     // Three tables: one in level 1, two in level 0 (which the lazy open reads first).
     for (int i = 0; i < 200; ++i) {
       ASSERT_TRUE((*db)->Put("k" + std::to_string(i), RandomBytes(100, i)).ok());
-      if (i == 99) ASSERT_TRUE((*db)->Compact().ok());
-      if (i == 149 || i == 199) ASSERT_TRUE((*db)->Flush().ok());
+      if (i == 99) {
+        ASSERT_TRUE((*db)->Compact().ok());
+      }
+      if (i == 149 || i == 199) {
+        ASSERT_TRUE((*db)->Flush().ok());
+      }
     }
   }
   Checkpoint c = BackUp({a});

@@ -337,12 +337,17 @@ Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t 
   const uint64_t length =
       std::min<uint64_t>(count * kChunkSize, PartEnd(file, i) - b.offset - offset);
   auto bytes = std::make_shared<std::string>();
-  return Counted(store_.GetRange(b.blob_id, offset, length, StringSinkFactory(bytes.get())), length)
-      .Then(executor_, [b, first, bytes](Result<void> r) -> Result<std::string> {
-        RETURN_IF_ERROR(r.status());
-        RETURN_IF_ERROR(CheckChunks(*bytes, b.chunk_checksums, first, b.blob_id));
-        return std::move(*bytes);
+  Promise<std::string> checked;
+  Future<std::string> out = checked.GetFuture();
+  // Checked on the thread that got the bytes: a reader waits for them, and the executor
+  // may be busy finishing files (an fsync each).
+  Counted(store_.GetRange(b.blob_id, offset, length, StringSinkFactory(bytes.get())), length)
+      .Subscribe([b, first, bytes, checked = std::move(checked)](Result<void> r) mutable {
+        Status s = r.status();
+        if (s.ok()) s = CheckChunks(*bytes, b.chunk_checksums, first, b.blob_id);
+        checked.Set(s.ok() ? Result<std::string>(std::move(*bytes)) : Result<std::string>(s));
       });
+  return out;
 }
 
 Status Transfer::FinishParts(const FileIndex& file, const std::string& tmp,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -374,6 +375,25 @@ TEST_F(TransferExecutorTest, StreamsRunOnTheBlobStoreExecutorNeverTheCaller) {
   ASSERT_EQ(executors.size(), 1u);
   EXPECT_NE(*executors.begin(), "");               // not this test's thread
   EXPECT_NE(*executors.begin(), "transfer-test");  // nor the transfer's CPU pool
+}
+
+TEST_F(TransferExecutorTest, AChunkReadIsCheckedWithoutWaitingForTheExecutor) {
+  const std::string content = testing::RandomBytes(2500, 3);
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", content}}).ok());
+  Result<DirIndex> root = PutTree(*transfer_, tmp_.Sub("src"));
+  ASSERT_TRUE(root.ok()) << root.status();
+  const FileIndex& file = root->files_present.at(0);
+  ASSERT_EQ(file.blobs.size(), 3u);
+  ASSERT_EQ(file.blobs[1].chunk_checksums.size(), 1u);
+  // Every thread of the transfer's executor is busy (as with files' fsyncs in a lazy
+  // restore): a reader of chunks still gets them.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  for (int i = 0; i < 2; ++i) pool_.Execute([released] { released.wait(); });
+  Result<std::string> chunk = transfer_->GetChunks(file, 1, 0, 1).GetFor(kWait);
+  release.set_value();
+  ASSERT_TRUE(chunk.ok()) << chunk.status();
+  EXPECT_EQ(*chunk, content.substr(1000, 1000));
 }
 
 }  // namespace
