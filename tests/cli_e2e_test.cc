@@ -12,6 +12,8 @@
 #include "blobstate/store.h"
 #include "blobstore/local/local_ops.h"
 #include "checkpoint/codec.h"
+#include "index/codec.h"
+#include "index/index_testing.h"
 #include "testing/shell.h"
 #include "testing/temp_dir.h"
 #include "testing/test_servers.h"
@@ -382,6 +384,39 @@ TEST_F(CliEndToEndTest, ReadOnlyCommandsNeverCreateABlobStore) {
     EXPECT_NE(r.out.find("no blob store at file://" + tmp_.Sub("typo")), std::string::npos)
         << args << ": " << r.out;
     EXPECT_FALSE(PathExists(tmp_.Sub("typo"))) << args;
+  }
+}
+
+// An index whose chunk checksums disagree with a blob (its part checksums agree): a full
+// restore, which checks parts, passes; verify checks what lazy reads use as well.
+TEST_F(CliEndToEndTest, VerifyFailsOnAChunkChecksumThatDisagreesWithItsBlob) {
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"),
+                                 {{"payload", testing::RandomBytes(100 << 10, 1)}, {"a", "fine"}})
+                  .ok());
+  ASSERT_EQ(Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("s")).exit_code, 0);
+  Result<testing::Tree> blobs = testing::ReadTree(tmp_.Sub("blobs/blobs"));
+  ASSERT_TRUE(blobs.ok());
+  int tampered = 0;
+  for (const auto& [rel, content] : *blobs) {
+    Result<std::shared_ptr<const IndexFile>> index = testing::IndexFileOf(content);
+    if (!index.ok()) continue;  // not the snapshot index
+    Result<SnapshotIndex> whole = (*index)->ReadAll();
+    ASSERT_TRUE(whole.ok()) << whole.status();
+    for (FileIndex& f : whole->root.files_present) {
+      if (f.name != "payload") continue;
+      ASSERT_EQ(f.blobs.at(0).chunk_checksums.size(), 2u);
+      f.blobs[0].chunk_checksums[1] ^= 1;
+      ++tampered;
+    }
+    ASSERT_TRUE(WriteFileAtomic(tmp_.Sub("blobs/blobs/" + rel), EncodeSnapshotIndex(*whole)).ok());
+  }
+  ASSERT_EQ(tampered, 1);
+  Outcome restore = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("r"));
+  EXPECT_EQ(restore.exit_code, 0) << restore.out;
+  Outcome r = Sh("blobstate verify" + Task());
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  for (const char* part : {"store s", "file payload", ", chunk 1 (bytes 65536-102399)"}) {
+    EXPECT_NE(r.out.find(part), std::string::npos) << r.out;
   }
 }
 

@@ -17,6 +17,10 @@ namespace blobstate {
 struct RestoreOptions {
   // Whether downloaded files are checked against their recorded checksum. Default: true.
   bool verify_checksums = true;
+  // Whether downloaded parts are also checked against their chunks' checksums (an index
+  // of version 3 records them; lazy reads rely on them), as `blobstate verify` does. Costs
+  // one more hash of every byte. Only with verify_checksums. Default: false.
+  bool verify_chunk_checksums = false;
   // Whether restored trees are made durable (fsync of files and directories) before Restore
   // completes. Default: true.
   bool sync = true;

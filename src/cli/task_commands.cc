@@ -355,13 +355,14 @@ Status RemoveTree(const std::string& dir) {
 Status VerifyStore(TaskContext& task, const TaskFlags& tf, const std::string& id,
                    const std::string& name, const std::string& dir, Progress& progress,
                    std::map<std::string, StoreFigures>& figures) {
-  CommitOptions options{.job = tf.job,
-                        .task = tf.task,
-                        .stores = {{.name = name, .dir = dir}},
-                        .checkpoints = task.config,
-                        .restore = {.sync = false, .progress = progress.counter()},
-                        .claim = false,
-                        .checkpoint_id = id};
+  CommitOptions options{
+      .job = tf.job,
+      .task = tf.task,
+      .stores = {{.name = name, .dir = dir}},
+      .checkpoints = task.config,
+      .restore = {.verify_chunk_checksums = true, .sync = false, .progress = progress.counter()},
+      .claim = false,
+      .checkpoint_id = id};
   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
                    CommitEngine::Open(*task.store, *task.pool, std::move(options), nullptr)
                        .GetFor(kCommandTimeout, "read of the checkpoint"));
@@ -378,7 +379,8 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   Flags flags("verify",
               "Restores the latest checkpoint (or --checkpoint) as a new host would, one store\n"
               "at a time, into a new scratch directory that is removed afterwards: every blob is\n"
-              "downloaded and each file's size and checksum checked. Then checks that none of\n"
+              "downloaded and each file's size and checksums checked (those of its parts and\n"
+              "of their 64 KiB chunks, which lazy reads use). Then checks that none of\n"
               "them still has a TTL (TTL debt: it could expire). Exit status 0 only if\n"
               "everything is intact and nothing has a TTL.");
   tf.Register(flags, {.checkpoint = true});

@@ -78,6 +78,7 @@ struct RestoreManager::State {
         metrics(m),
         transfer(s, e,
                  {.verify_checksums = options.verify_checksums,
+                  .verify_chunk_checksums = options.verify_chunk_checksums,
                   .sync_after_restore = options.sync,
                   .progress = options.progress}) {}
 

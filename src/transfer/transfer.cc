@@ -271,10 +271,13 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path,
         continue;
       }
       if (options_.verify_checksums) digests.push_back(std::make_shared<RangeDigest>());
+      const bool verify = options_.verify_checksums;
       parts.push_back(Counted(
-          store_.Get(b.blob_id,
-                     FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id,
-                                          options_.verify_checksums ? digests.back() : nullptr)),
+          store_.Get(b.blob_id, FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id,
+                                                     verify ? digests.back() : nullptr,
+                                                     verify && options_.verify_chunk_checksums
+                                                         ? b.chunk_checksums
+                                                         : std::vector<uint64_t>())),
           (*lengths)[i]));
     }
     if (!options_.verify_checksums) digests.clear();

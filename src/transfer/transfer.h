@@ -49,6 +49,10 @@ struct TransferOptions {
   // Whether restored files are hashed and compared with their recorded checksum.
   // Default: true.
   bool verify_checksums = true;
+  // Whether GetFile also checks each part's bytes against its chunks' checksums (index
+  // version 3), which lazy reads rely on, writing only chunks that match. Default: false
+  // (one more hash of every byte).
+  bool verify_chunk_checksums = false;
   // TTL of every blob put (removed at commit). Default: none.
   std::chrono::seconds ttl{0};
   // Whether restored files and directories are made durable (fsync of each file as it is

@@ -301,6 +301,29 @@ TEST_F(TransferTest, CorruptPartIsDataLossNamingItsBlob) {
   EXPECT_EQ(*ReadTree(tmp_.Sub("dst")), Tree{});
 }
 
+// A chunk checksum that disagrees with its blob (while the part's checksum agrees) fails
+// only the restore that checks chunks as well, naming the blob and the chunk.
+TEST_F(TransferTest, ChunkChecksumsAreCheckedOnlyWhenAsked) {
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"f", testing::RandomBytes(3500, 9)}}).ok());
+  DirIndex root = Backup(tmp_.Sub("src"));
+  FileIndex tampered = root.files_present[0];
+  ASSERT_EQ(tampered.blobs[2].chunk_checksums.size(), 1u);
+  tampered.blobs[2].chunk_checksums[0] ^= 1;
+  ASSERT_TRUE(MakeDirs(tmp_.Sub("dst")).ok());
+  ASSERT_TRUE(transfer_->GetFile(tampered, tmp_.Sub("dst/f")).GetFor(kWait).ok());
+
+  TransferOptions chunks = options_;
+  chunks.verify_chunk_checksums = true;
+  Transfer checking(*store_, pool_, chunks);
+  ASSERT_TRUE(checking.GetFile(root.files_present[0], tmp_.Sub("dst/g")).GetFor(kWait).ok());
+  Result<void> r = checking.GetFile(tampered, tmp_.Sub("dst/h")).GetFor(kWait);
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("blob " + tampered.blobs[2].blob_id + ", chunk 0"),
+            std::string::npos)
+      << r.status();
+  EXPECT_EQ(ReadTree(tmp_.Sub("dst"))->size(), 2u);  // f and g; nothing of h
+}
+
 // A file that a version 1 writer uploaded in several parts records no part checksums: it is
 // checked against its content's checksum, read back.
 TEST_F(TransferTest, FileOfSeveralPartsWithoutPartChecksumsIsCheckedWhole) {
