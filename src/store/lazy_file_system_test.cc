@@ -209,13 +209,13 @@ TEST_F(LazyFileSystemTest, ARocksDbStoreWithRemoteFilesOpensAtOnceAndBecomesLoca
   {
     Result<std::unique_ptr<RocksDbStore>> db = RocksDbStore::Open(dst, {.remote = store_.get()});
     ASSERT_TRUE(db.ok()) << db.status();
+    EXPECT_EQ((*db)->db()->GetDBOptions().max_open_files, -1);  // as any store, once open
     EXPECT_EQ(*(*db)->Get("k1042"), std::optional<std::string>(kvs_["k1042"]));
     ASSERT_TRUE((*db)->Put("new", "written during warm-up").ok());
     ASSERT_TRUE((*db)->Flush().ok());
     ASSERT_TRUE((*db)->Compact().ok());  // reads the remote tables, then deletes them
     ASSERT_TRUE((*db)->WaitLocal().ok());
     EXPECT_FALSE(PathExists(RemoteManifestOf(dst)));
-    EXPECT_EQ((*db)->db()->GetDBOptions().max_open_files, -1);  // as any store, once local
   }
   Result<std::unique_ptr<RocksDbStore>> plain = RocksDbStore::Open(dst, {});
   ASSERT_TRUE(plain.ok()) << plain.status();
