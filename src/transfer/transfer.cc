@@ -262,6 +262,8 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path,
     created->Close().IgnoreError();
     // Each part is hashed as it lands: checked against its own checksum, and the file's
     // made of them (a file from a version 1 writer of several parts is read back instead).
+    const bool verify = options_.verify_checksums;
+    const bool chunks = verify && options_.verify_chunk_checksums;
     std::vector<std::shared_ptr<RangeDigest>> digests;
     std::vector<Future<void>> parts;
     for (size_t i = 0; i < file.blobs.size(); ++i) {
@@ -270,17 +272,15 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path,
         digests.push_back(nullptr);
         continue;
       }
-      if (options_.verify_checksums) digests.push_back(std::make_shared<RangeDigest>());
-      const bool verify = options_.verify_checksums;
+      if (verify) digests.push_back(std::make_shared<RangeDigest>());
       parts.push_back(Counted(
-          store_.Get(b.blob_id, FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id,
-                                                     verify ? digests.back() : nullptr,
-                                                     verify && options_.verify_chunk_checksums
-                                                         ? b.chunk_checksums
-                                                         : std::vector<uint64_t>())),
+          store_.Get(b.blob_id,
+                     FileRangeSinkFactory(tmp, b.offset, (*lengths)[i], b.blob_id,
+                                          verify ? digests.back() : nullptr,
+                                          chunks ? b.chunk_checksums : std::vector<uint64_t>())),
           (*lengths)[i]));
     }
-    if (!options_.verify_checksums) digests.clear();
+    if (!verify) digests.clear();
     return AllOf(std::move(parts))
         .Then(executor_, [this, file, path, tmp, digests, resumable](Result<void> r) -> Status {
           Result<std::optional<Checksum>> landed =
