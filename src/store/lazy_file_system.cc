@@ -115,10 +115,8 @@ rocksdb::IOStatus LazyFileSystem::GetChildrenFileAttributes(
 rocksdb::IOStatus LazyFileSystem::DeleteFile(const std::string& f,
                                              const rocksdb::IOOptions& options,
                                              rocksdb::IODebugContext* dbg) {
-  if (files_->Find(f) != nullptr) {
-    files_->Drop(f);
-    return rocksdb::IOStatus::OK();
-  }
+  // A file made local meanwhile is deleted at its name.
+  if (files_->Drop(f)) return rocksdb::IOStatus::OK();
   return target()->DeleteFile(f, options, dbg);
 }
 

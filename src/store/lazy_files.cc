@@ -64,6 +64,11 @@ void Foreground::Decrement(int& count) {
 
 namespace {
 
+// Keeps the first error in `first`.
+void KeepFirst(Status& first, Status s) {
+  if (first.ok()) first = std::move(s);
+}
+
 // Counts a read in `foreground` for as long as it lives.
 class Waiting {
  public:
@@ -121,13 +126,18 @@ Result<size_t> LazyFile::Read(uint64_t offset, size_t n, char* buf) {
       chunks.push_back(std::move(*read));
     }
   }
-  for (Future<void>& part : parts) RETURN_IF_ERROR(std::move(part).Get().status());
-  for (ChunkRead& read : chunks) RETURN_IF_ERROR(PutChunks(read));
+  // Every request started is waited for, failed or not: none outlives the read.
+  Status first;
+  for (Future<void>& part : parts) KeepFirst(first, std::move(part).Get().status());
+  for (ChunkRead& read : chunks) KeepFirst(first, PutChunks(read));
+  RETURN_IF_ERROR(first);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (dropped_) return FailedPreconditionError(what_ + ": deleted while it was read");
   }
-  return tmp_.ReadAt(buf, n, offset);  // the same inode once renamed to its name
+  Result<size_t> read = tmp_.ReadAt(buf, n, offset);  // the same inode once renamed
+  if (!read.ok()) return read.status().WithContext(what_);
+  return read;
 }
 
 std::optional<LazyFile::ChunkRead> LazyFile::GetChunks(size_t i, uint64_t from, uint64_t to) {
@@ -161,7 +171,12 @@ Status LazyFile::PutChunks(ChunkRead& read) {
 Future<void> LazyFile::GetPart(size_t i) {
   std::unique_lock<std::mutex> lock(mu_);
   Part& part = parts_[i];
-  if (dropped_ || part.state == PartState::kLocal) return MakeReadyFuture();
+  if (dropped_ || local_) return MakeReadyFuture();
+  if (part.state == PartState::kLocal) {
+    if (parts_left_ > 0 || !finish_error_.ok()) return MakeReadyFuture();
+    finish_waiters_.emplace_back();  // the last part is in: the file is being finished
+    return finish_waiters_.back().GetFuture();
+  }
   Promise<void> promise;
   Future<void> got = promise.GetFuture();
   part.waiters.push_back(std::move(promise));
@@ -190,15 +205,25 @@ void LazyFile::PartDone(size_t i, const Status& s) {
 
 Status LazyFile::Finish() {
   Status s = Failpoint("lazy.before_finish");
-  if (s.ok()) s = transfer_.FinishParts(index_, tmp_path_, path_);
-  if (s.ok()) s = Failpoint("lazy.after_finish");
-  s = s.WithContext(what_);
+  if (s.ok()) s = transfer_.FinishParts(index_, tmp_path_);
   std::vector<Promise<void>> waiters;
   {
+    // The rename under mu_: a Drop comes before it (and there is no rename) or after it
+    // (and finds the file local).
     std::lock_guard<std::mutex> lock(mu_);
-    local_ = s.ok();
-    finish_error_ = s;
-    waiters.swap(local_waiters_);
+    if (dropped_) {
+      s = Status::Ok();  // deleted meanwhile: there is nothing to finish
+    } else {
+      if (s.ok()) s = RenameNoReplace(tmp_path_, path_);
+      if (s.ok()) s = Failpoint("lazy.after_finish");
+      s = s.WithContext(what_);
+      local_ = s.ok();
+      finish_error_ = s;
+      waiters.swap(local_waiters_);
+    }
+    waiters.insert(waiters.end(), std::make_move_iterator(finish_waiters_.begin()),
+                   std::make_move_iterator(finish_waiters_.end()));
+    finish_waiters_.clear();
   }
   for (Promise<void>& w : waiters) w.Set(s.ok() ? Result<void>() : Result<void>(s));
   return s;
@@ -218,7 +243,9 @@ Status LazyFile::MakeLocal() {
   Waiting waiting(*foreground_);
   std::vector<Future<void>> parts;
   for (size_t i = 0; i < index_.blobs.size(); ++i) parts.push_back(GetPart(i));
-  for (Future<void>& part : parts) RETURN_IF_ERROR(std::move(part).Get().status());
+  Status first;  // every part is waited for, as in Read
+  for (Future<void>& part : parts) KeepFirst(first, std::move(part).Get().status());
+  RETURN_IF_ERROR(first);
   return std::move(finished).Get().status();
 }
 
@@ -234,16 +261,17 @@ Status LazyFile::Settled() const {
   return InternalError(what_ + ": not local after every part was got");
 }
 
-void LazyFile::Drop() {
+bool LazyFile::Drop() {
   std::vector<Promise<void>> waiters;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (local_) return;
+    if (local_) return false;
     dropped_ = true;
     waiters.swap(local_waiters_);
   }
   ::unlink(tmp_path_.c_str());
   for (Promise<void>& w : waiters) w.Set(FailedPreconditionError(what_ + ": deleted"));
+  return true;
 }
 
 Result<std::shared_ptr<LazyFiles>> LazyFiles::Create(Transfer& transfer, std::string what,
@@ -262,21 +290,21 @@ Result<std::shared_ptr<LazyFiles>> LazyFiles::Create(Transfer& transfer, std::st
     if (PathExists(path)) continue;  // finished by an earlier run
     const std::string tmp = PartialNameOf(path);
     std::vector<bool> have = VerifiedParts(tmp, index);
-    ASSIGN_OR_RETURN(
-        File file,
-        File::Open(tmp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (have.empty() ? O_TRUNC : 0),
-                   0600));
-    if (have.empty() && ::ftruncate(file.fd(), index.metadata.size) != 0) {
-      return ErrnoError("truncate " + tmp, errno);
+    Result<File> file = File::Open(
+        tmp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (have.empty() ? O_TRUNC : 0), 0600);
+    if (!file.ok()) return file.status().WithContext(about);
+    if (have.empty() && ::ftruncate(file->fd(), index.metadata.size) != 0) {
+      return ErrnoError("truncate " + tmp, errno).WithContext(about);
     }
     if (std::count(have.begin(), have.end(), true) == static_cast<long>(index.blobs.size())) {
-      RETURN_IF_ERROR(file.Close());
-      RETURN_IF_ERROR(transfer.FinishParts(index, tmp, path).WithContext(about));
+      RETURN_IF_ERROR(file->Close().WithContext(about));
+      RETURN_IF_ERROR(transfer.FinishParts(index, tmp).WithContext(about));
+      RETURN_IF_ERROR(RenameNoReplace(tmp, path).WithContext(about));
       continue;
     }
     out->files_.emplace(
         path, std::make_shared<LazyFile>(transfer, out->foreground_, about, path, std::move(index),
-                                         std::move(file), std::move(have)));
+                                         std::move(*file), std::move(have)));
   }
   return out;
 }
@@ -385,17 +413,17 @@ void LazyFiles::ForgetAliases(const std::string& dir) {
   std::erase_if(aliases_, [&](const auto& alias) { return DirName(alias.first) == key; });
 }
 
-void LazyFiles::Drop(const std::string& path) {
+bool LazyFiles::Drop(const std::string& path) {
   std::shared_ptr<LazyFile> file;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (aliases_.erase(Normalized(path)) > 0) return;
+    if (aliases_.erase(Normalized(path)) > 0) return true;
     auto it = files_.find(Normalized(path));
-    if (it == files_.end()) return;
+    if (it == files_.end()) return false;
     file = std::move(it->second);
     files_.erase(it);
   }
-  file->Drop();
+  return file->Drop();
 }
 
 Future<void> LazyFiles::FetchAll(Executor& executor, size_t window) {
@@ -419,7 +447,8 @@ Future<void> LazyFiles::FetchAll(Executor& executor, size_t window) {
                    return std::optional(
                        self->foreground_->Turn()
                            .Map(executor,
-                                [&executor, file = walk->files[walk->file], part] {
+                                [&executor, self, file = walk->files[walk->file], part] {
+                                  if (self->stop_) return MakeReadyFuture();  // starts nothing
                                   return Between<void>(executor, "lazy.before_part",
                                                        "lazy.after_part",
                                                        [&] { return file->GetPart(part); });
@@ -438,7 +467,9 @@ Future<void> LazyFiles::FetchAll(Executor& executor, size_t window) {
         if (self->stop_) return CancelledError("the fetch of " + self->dir_ + " was stopped");
         // A file is finished before its last part's future completes.
         for (const auto& f : walk->files) RETURN_IF_ERROR(f->Settled());
-        return self->manifest_.empty() ? Status::Ok() : RemoveRemoteManifest(self->dir_);
+        if (self->manifest_.empty()) return Status::Ok();
+        RETURN_IF_ERROR(SyncDir(self->dir_));  // the files' renames before the manifest goes
+        return RemoveRemoteManifest(self->dir_);
       });
 }
 

@@ -76,7 +76,8 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
   const FileIndex& index() const { return index_; }
   // Reads up to `n` bytes at `offset` into `buf` (fewer only at the end of the file), once
   // the parts they lie in are local and checked. Errors name the store, the file and the
-  // blob (kDataLoss for a part that does not match its checksum).
+  // blob (kDataLoss for a part that does not match its checksum). Returns only once every
+  // request it started ended, failed or not.
   Result<size_t> Read(uint64_t offset, size_t n, char* buf);
   // Waits until the file is local under its name (every part got, the file finished).
   Status MakeLocal();
@@ -87,8 +88,9 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
   // Gets part `i` unless it is local or on its way; completes when it is local (or failed),
   // after the file is finished if it was the last. At once for a dropped file.
   Future<void> GetPart(size_t i);
-  // Stops serving the file (it was deleted): its partial file goes.
-  void Drop();
+  // Stops serving the file (it was deleted): its partial file goes. False if the file was
+  // local already: it is then at its name, for the caller to delete.
+  bool Drop();
 
  private:
   enum class PartState { kAbsent, kFetching, kLocal };
@@ -121,12 +123,13 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
   const FileIndex index_;
   File tmp_;  // pread from any thread; pwrite of checked chunks under mu_
   mutable std::mutex mu_;
-  std::vector<Part> parts_;                   // GUARDED_BY(mu_)
-  size_t parts_left_ = 0;                     // GUARDED_BY(mu_)
-  bool local_ = false;                        // GUARDED_BY(mu_)
-  bool dropped_ = false;                      // GUARDED_BY(mu_)
-  Status finish_error_;                       // GUARDED_BY(mu_)
-  std::vector<Promise<void>> local_waiters_;  // GUARDED_BY(mu_)
+  std::vector<Part> parts_;                    // GUARDED_BY(mu_)
+  size_t parts_left_ = 0;                      // GUARDED_BY(mu_)
+  bool local_ = false;                         // GUARDED_BY(mu_)
+  bool dropped_ = false;                       // GUARDED_BY(mu_)
+  Status finish_error_;                        // GUARDED_BY(mu_)
+  std::vector<Promise<void>> local_waiters_;   // GUARDED_BY(mu_); of MakeLocal
+  std::vector<Promise<void>> finish_waiters_;  // GUARDED_BY(mu_); of GetPart, while finishing
 };
 
 // The manifest of a lazy restore (RemoteManifestOf, store.h) is a snapshot index
@@ -163,8 +166,9 @@ class LazyFiles : public std::enable_shared_from_this<LazyFiles> {
   std::vector<std::string> RemoteChildren(const std::string& path) const;
   // The size of the largest part of a file not local yet; 0 if there is none.
   uint64_t LargestPart() const;
-  // Stops serving the file at `path`, if it is served (it was deleted). An alias just goes.
-  void Drop(const std::string& path);
+  // Stops serving the file at `path` (it was deleted): true if it was served (an alias
+  // just goes); false if it is not, or local already, for the caller to delete.
+  bool Drop(const std::string& path);
 
   // Aliases: hard links of files not local yet (RocksDB's Checkpoint links a store's tables
   // into a directory it then renames), made without downloading them. An alias reads as its
@@ -179,10 +183,10 @@ class LazyFiles : public std::enable_shared_from_this<LazyFiles> {
   // Forgets the aliases directly in `dir` (renamed away: its manifest lists them).
   void ForgetAliases(const std::string& dir);
 
-  // Gets every part not yet local, `window` at a time, file after file, starting none while
-  // a read waits; completes once every
-  // file is local (the manifest, if any, deleted), with the first error otherwise. Stop
-  // ends it early: what is in flight ends, nothing more starts. Failpoints
+  // Gets every part not yet local, `window` at a time, file after file, starting no part
+  // beyond one in flight while a read waits; completes once every file is local (their
+  // names durable, then the manifest, if any, deleted), with the first error otherwise.
+  // Stop ends it early: what is in flight ends, nothing more starts. Failpoints
   // (docs/failpoints.md): lazy.before_part and lazy.after_part around each part it gets;
   // lazy.before_finish and lazy.after_finish around each file's finish (whoever got its
   // last part).

@@ -7,12 +7,14 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "blobstate/blob_store.h"
 #include "blobstore/local/local_ops.h"
 #include "index/codec.h"
 #include "testing/temp_dir.h"
 #include "transfer/transfer.h"
+#include "util/failpoint.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -150,6 +152,42 @@ TEST_F(LazyFilesTest, ACorruptChunkFailsItsReadAndNoUncheckedByteLands) {
   const std::string partial = *ReadSmallFile(PartialNameOf(JoinPath(dst_, "f")), 1 << 20);
   EXPECT_TRUE(partial.substr(2 * kChunkSize, kChunkSize) == std::string(kChunkSize, '\0'));
   EXPECT_FALSE(PathExists(JoinPath(dst_, "f")));
+}
+
+// A part asked for while its file is being finished (another thread got the last part)
+// completes once the file is local, so the download never ends before it.
+TEST_F(LazyFilesTest, APartAskedForWhileItsFileIsFinishedWaitsForTheFinish) {
+  std::shared_ptr<LazyFiles> files = Serve();
+  ASSERT_NE(files, nullptr);
+  std::shared_ptr<LazyFile> f = files->Find(JoinPath(dst_, "f"));
+  ASSERT_NE(f, nullptr);
+  ArmFailpoint("lazy.before_finish", FailpointAction::kSleep, 0, 1000);
+  Status made;
+  std::thread maker([&] { made = f->MakeLocal(); });
+  for (int i = 0; i < 100000 && got_ < content_.size(); ++i) std::this_thread::sleep_for(1ms);
+  Status all = files->FetchAll(pool_, 2).GetFor(kWait).status();
+  EXPECT_TRUE(all.ok()) << all;
+  EXPECT_TRUE(f->local());
+  maker.join();
+  DisarmAllFailpoints();
+  EXPECT_TRUE(made.ok()) << made;
+}
+
+// A file deleted once it became local is left at its name for the caller to delete; one
+// not local goes with its partial file.
+TEST_F(LazyFilesTest, DropLeavesAFileThatBecameLocalToItsCaller) {
+  const std::string path = JoinPath(dst_, "f");
+  std::shared_ptr<LazyFiles> files = Serve();
+  ASSERT_NE(files, nullptr);
+  ASSERT_TRUE(files->FetchAll(pool_, 2).GetFor(kWait).ok());
+  EXPECT_FALSE(files->Drop(path));
+  EXPECT_TRUE(PathExists(path));
+  ASSERT_TRUE(RemoveAll(path).ok());
+  files = Serve();
+  ASSERT_NE(files, nullptr);
+  EXPECT_TRUE(files->Drop(path));
+  EXPECT_FALSE(PathExists(PartialNameOf(path)));
+  EXPECT_FALSE(files->Drop(path));  // not served any more
 }
 
 }  // namespace

@@ -290,10 +290,7 @@ Future<void> Transfer::GetFile(const FileIndex& file, const std::string& path,
             s = FinishFile(tmp, file, options_.verify_checksums, *landed,
                            options_.sync_after_restore);
           }
-          if (s.ok() &&
-              ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
-            s = ErrnoError("rename " + tmp + " to " + path, errno);
-          }
+          if (s.ok()) s = RenameNoReplace(tmp, path);
           // What a resumable download verified is kept for the next attempt.
           if (!s.ok() && (!resumable || s.code() == StatusCode::kDataLoss)) ::unlink(tmp.c_str());
           return s.WithContext("restore " + path);
@@ -342,27 +339,28 @@ Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t 
   auto bytes = std::make_shared<std::string>();
   Promise<std::string> checked;
   Future<std::string> out = checked.GetFuture();
-  // Checked on the thread that got the bytes: a reader waits for them, and the executor
-  // may be busy finishing files (an fsync each).
-  Counted(store_.GetRange(b.blob_id, offset, length, StringSinkFactory(bytes.get())), length)
-      .Subscribe([b, first, bytes, checked = std::move(checked)](Result<void> r) mutable {
+  // Checked (and counted) on the thread that got the bytes: a reader waits for them, and
+  // the executor may be busy finishing files (an fsync each).
+  store_.GetRange(b.blob_id, offset, length, StringSinkFactory(bytes.get()))
+      .Subscribe([b, first, length, bytes, progress = options_.progress,
+                  checked = std::move(checked)](Result<void> r) mutable {
         Status s = r.status();
+        if (s.ok() && bytes->size() != length) {
+          s = DataLossError("blob " + b.blob_id + " gave " + std::to_string(bytes->size()) +
+                            " bytes of the " + std::to_string(length) + " read");
+        }
         if (s.ok()) s = CheckChunks(*bytes, b.chunk_checksums, first, b.blob_id);
+        if (s.ok() && progress != nullptr) progress->fetch_add(length, std::memory_order_relaxed);
         checked.Set(s.ok() ? Result<std::string>(std::move(*bytes)) : Result<std::string>(s));
       });
   return out;
 }
 
-Status Transfer::FinishParts(const FileIndex& file, const std::string& tmp,
-                             const std::string& path) {
+Status Transfer::FinishParts(const FileIndex& file, const std::string& tmp) {
   std::vector<Checksum> parts;
   for (const FileBlob& b : file.blobs) parts.push_back(*b.checksum);
-  RETURN_IF_ERROR(FinishFile(tmp, file, /*verify=*/true, FileChecksumOfParts(parts),
-                             options_.sync_after_restore));
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
-    return ErrnoError("rename " + tmp + " to " + path, errno);
-  }
-  return Status::Ok();
+  return FinishFile(tmp, file, /*verify=*/true, FileChecksumOfParts(parts),
+                    options_.sync_after_restore);
 }
 
 Future<std::vector<Result<void>>> Transfer::EachBlob(

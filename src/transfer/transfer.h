@@ -122,10 +122,10 @@ class Transfer {
   // one differs. For a reader that waits: the check runs on the blob store's thread that
   // got the bytes, never behind the executor's queue.
   Future<std::string> GetChunks(const FileIndex& file, size_t i, size_t first, size_t count);
-  // Once GetPart got every part into `tmp`: checks its size and the file checksum of its
-  // parts, gives it its recorded mode and mtime, syncs it (if sync_after_restore) and
-  // renames it to `path` (which must not exist).
-  Status FinishParts(const FileIndex& file, const std::string& tmp, const std::string& path);
+  // Once GetPart got every part into `tmp` (each checked as it landed): checks its size,
+  // and that the file's recorded checksum is that of its parts, gives it its recorded mode
+  // and mtime and syncs it (if sync_after_restore). The caller renames it to its name.
+  Status FinishParts(const FileIndex& file, const std::string& tmp);
 
   // Deletes the given blobs in parallel; blobs already gone count as deleted.
   Future<void> DeleteBlobs(BlobIds blob_ids);

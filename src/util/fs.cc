@@ -1,11 +1,13 @@
 #include "util/fs.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -287,6 +289,13 @@ Result<bool> IsEmptyDir(const std::string& path) {
 
 Status Rename(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) {
+    return ErrnoError("rename " + from + " to " + to, errno);
+  }
+  return Status::Ok();
+}
+
+Status RenameNoReplace(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
     return ErrnoError("rename " + from + " to " + to, errno);
   }
   return Status::Ok();

@@ -94,6 +94,8 @@ Result<std::string> FindMountPoint(const std::string& path);
 Result<bool> IsEmptyDir(const std::string& path);
 // rename(2).
 Status Rename(const std::string& from, const std::string& to);
+// rename(2) that fails (kAlreadyExists) rather than replace an existing `to`.
+Status RenameNoReplace(const std::string& from, const std::string& to);
 
 // Writes `data` to `path` durably: temp name, fsync, rename, fsync of the directory.
 // Readers see the old content or the new, never a torn file.
