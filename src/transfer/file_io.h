@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,8 +59,8 @@ SinkFactory FileRangeSinkFactory(std::string path, uint64_t offset, uint64_t len
                                  std::vector<uint64_t> chunks = {});
 
 // kDataLoss naming `blob_id` and the chunk unless each kChunkSize of `bytes` has its
-// checksum in `chunks`, in order, from chunk `first` of the blob on.
-Status CheckChunks(std::string_view bytes, const std::vector<uint64_t>& chunks, size_t first,
+// checksum in `expected`, in order: the checksums of the blob's chunks from chunk `first` on.
+Status CheckChunks(std::string_view bytes, std::span<const uint64_t> expected, size_t first,
                    const std::string& blob_id);
 
 }  // namespace blobstate

@@ -332,6 +332,9 @@ Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t 
         " of part " + std::to_string(i) + " to check"));
   }
   const FileBlob& b = file.blobs[i];
+  // Only what the check needs goes with the read: the blob's id and these chunks' checksums.
+  std::vector<uint64_t> expected(b.chunk_checksums.begin() + first,
+                                 b.chunk_checksums.begin() + first + count);
   const uint64_t offset = first * kChunkSize;
   // The index was checked as decoded: the part holds one chunk checksum per chunk.
   const uint64_t length =
@@ -342,14 +345,15 @@ Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t 
   // Checked (and counted) on the thread that got the bytes: a reader waits for them, and
   // the executor may be busy finishing files (an fsync each).
   store_.GetRange(b.blob_id, offset, length, StringSinkFactory(bytes.get()))
-      .Subscribe([b, first, length, bytes, progress = options_.progress,
+      .Subscribe([blob = b.blob_id, expected = std::move(expected), first, length, bytes,
+                  progress = options_.progress,
                   checked = std::move(checked)](Result<void> r) mutable {
         Status s = r.status();
         if (s.ok() && bytes->size() != length) {
-          s = DataLossError("blob " + b.blob_id + " gave " + std::to_string(bytes->size()) +
+          s = DataLossError("blob " + blob + " gave " + std::to_string(bytes->size()) +
                             " bytes of the " + std::to_string(length) + " read");
         }
-        if (s.ok()) s = CheckChunks(*bytes, b.chunk_checksums, first, b.blob_id);
+        if (s.ok()) s = CheckChunks(*bytes, expected, first, blob);
         if (s.ok() && progress != nullptr) progress->fetch_add(length, std::memory_order_relaxed);
         checked.Set(s.ok() ? Result<std::string>(std::move(*bytes)) : Result<std::string>(s));
       });
