@@ -194,6 +194,46 @@ TEST_P(BlobStoreConformanceTest, GetRangeBeyondTheBlobIsOutOfRangeAndFinishesNot
             StatusCode::kNotFound);
 }
 
+// ReadRange reads on the caller's thread where the store reads locally (file://, whether
+// opened by URL or not), with GetRange's results and errors; elsewhere it is kUnimplemented
+// and never opens a sink.
+TEST_P(BlobStoreConformanceTest, ReadRangeReadsAsGetRangeOrIsUnimplemented) {
+  const std::string data = testing::RandomBytes(3 * kIoChunkSize + 17, 3);
+  const std::string id = PutOk(data);
+  auto log = std::make_shared<SinkLog>();
+  Status first = store_->ReadRange(id, 5, 100, testing::RecordingSinkFactory(log));
+  const bool local = GetParam().name == "local" || GetParam().name == "file_url";
+  if (!local) {
+    EXPECT_EQ(first.code(), StatusCode::kUnimplemented) << first;
+    std::lock_guard<std::mutex> lock(log->mu);
+    EXPECT_EQ(log->opened, 0) << "a sink was opened";
+    return;
+  }
+  ASSERT_TRUE(first.ok()) << first;
+  const uint64_t size = data.size();
+  const std::pair<uint64_t, uint64_t> ranges[] = {
+      {0, 1}, {kIoChunkSize - 3, kIoChunkSize + 10}, {size - 1, 1}, {0, size}};
+  for (const auto& [offset, length] : ranges) {
+    std::string out;
+    Status s = store_->ReadRange(id, offset, length, StringSinkFactory(&out));
+    ASSERT_TRUE(s.ok()) << offset << "+" << length << ": " << s;
+    EXPECT_TRUE(out == data.substr(offset, length)) << offset << "+" << length;
+  }
+  auto beyond = std::make_shared<SinkLog>();
+  Status s = store_->ReadRange(id, size - 1, 2, testing::RecordingSinkFactory(beyond));
+  EXPECT_EQ(s.code(), StatusCode::kOutOfRange) << s;
+  EXPECT_NE(s.message().find(id), std::string::npos) << s;
+  {
+    std::lock_guard<std::mutex> lock(beyond->mu);
+    for (bool finished : beyond->finished) EXPECT_FALSE(finished);
+  }
+  std::string out;
+  EXPECT_EQ(store_->ReadRange(id, 0, 0, StringSinkFactory(&out)).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->ReadRange("job/task/store/never-put", 0, 1, StringSinkFactory(&out)).code(),
+            StatusCode::kNotFound);
+}
+
 TEST_P(BlobStoreConformanceTest, GetOfAMissingBlobIsNotFound) {
   auto log = std::make_shared<SinkLog>();
   Status s = store_->Get("job/task/store/never-put", testing::RecordingSinkFactory(log))

@@ -150,6 +150,14 @@ class BlobStore {
   virtual Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
                                 SinkFactory sink);
 
+  // GetRange on the calling thread: returns once the range is written into a sink from
+  // `sink` and finished, with GetRange's errors. For a backend whose reads are local and
+  // quick (file://), so that a caller that would only wait for GetRange skips the hand-offs
+  // to the backend's executor and back. kUnimplemented, touching nothing, where reads go
+  // over a network (the default): the caller then uses GetRange. Decorators forward it.
+  virtual Status ReadRange(const std::string& id, uint64_t offset, uint64_t length,
+                           const SinkFactory& sink);
+
   // Deletes blob `id`, with or without a TTL. kGone (ignorable) if it is already gone.
   // Idempotent.
   virtual Future<void> Delete(const std::string& id) = 0;

@@ -160,6 +160,10 @@ Future<void> BlobStore::GetRange(const std::string& id, uint64_t offset, uint64_
              });
 }
 
+Status BlobStore::ReadRange(const std::string& id, uint64_t, uint64_t, const SinkFactory&) {
+  return UnimplementedError(Describe() + " reads blob " + id + " only through GetRange");
+}
+
 std::string RangeDescription(const std::string& id, uint64_t offset, uint64_t length) {
   return "bytes " + std::to_string(offset) + "-" + std::to_string(offset + length - 1) +
          " of blob " + id;

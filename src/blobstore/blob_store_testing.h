@@ -22,8 +22,9 @@ using namespace std::chrono_literals;
 // How long a test waits for any future: generous, so that a bug fails instead of hanging.
 inline constexpr auto kWait = 60s;
 
-// A blob store that forwards every call to `inner`: the base of test decorators, which
-// override what they watch or change.
+// A blob store that forwards every call to `inner` but ReadRange (kUnimplemented, so that
+// ranged reads go through GetRange): the base of test decorators, which override what they
+// watch or change.
 class ForwardingBlobStore : public BlobStore {
  public:
   explicit ForwardingBlobStore(BlobStore& inner) : inner_(inner) {}

@@ -38,9 +38,13 @@ void Foreground::Leave() { Decrement(waiting_); }
 
 void Foreground::Done() { Decrement(running_); }
 
+bool Foreground::MayStart(std::chrono::steady_clock::time_point now) const {
+  return running_ == 0 || (waiting_ == 0 && now - last_read_ >= linger_);
+}
+
 Future<void> Foreground::Turn() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (waiting_ == 0 || running_ == 0) {
+  if (MayStart(std::chrono::steady_clock::now())) {
     ++running_;
     return MakeReadyFuture();
   }
@@ -51,9 +55,12 @@ Future<void> Foreground::Turn() {
 void Foreground::Decrement(int& count) {
   std::vector<Promise<void>> go;
   {
+    const auto now = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(mu_);
     --count;
-    while (!queued_.empty() && (waiting_ == 0 || running_ == 0)) {
+    if (&count == &waiting_) last_read_ = now;
+    // A queued turn waits for a part in flight to end (its Done), never for a clock.
+    while (!queued_.empty() && MayStart(now)) {
       ++running_;
       go.push_back(std::move(queued_.back()));
       queued_.pop_back();

@@ -25,6 +25,7 @@
 #define BLOBSTATE_STORE_LAZY_FILES_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -43,28 +44,42 @@
 
 namespace blobstate {
 
-// The reads of a store's files that are waiting (the store's own: RocksDB waits for them),
-// so that the background download yields to them: while one waits, it starts no part
-// beyond one in flight (so that it never stops).
+// The reads of a store's files (the store's own: RocksDB waits for them), so that the
+// background download yields to them: while one waits, or ended less than `linger` ago (its
+// reader is likely to read again: on a blob store that reads locally, a read is short, and
+// competes with the download for the same cores and disk), it starts no part beyond one in
+// flight (so that it never stops).
 class Foreground {
  public:
+  // How long a reader counts as reading after its read ended. Measured on a 1 GiB store
+  // through file:// (4 runs each, alternating): random Gets during the download ran at a
+  // median 50,100/s with it, 23,600/s without, and the store was local after 1.18-1.29 s
+  // against 0.87-0.93 s.
+  static constexpr std::chrono::milliseconds kLinger{10};
+
+  explicit Foreground(std::chrono::steady_clock::duration linger = kLinger) : linger_(linger) {}
+
   // A read starts and ends waiting.
   void Enter();
   void Leave();
   // Completes when the background download may start a part: at once if no read waits or
-  // none of its parts is in flight. Each completion must be matched by a Done.
+  // lingers, or none of its parts is in flight. Each completion must be matched by a Done.
   Future<void> Turn();
   // A part that Turn let start ended.
   void Done();
 
  private:
+  // Whether a part may start beyond those in flight. REQUIRES: mu_ held.
+  bool MayStart(std::chrono::steady_clock::time_point now) const;
   // Decrements `count` (waiting_ or running_), then lets the queued turns go that may.
   void Decrement(int& count);
 
+  const std::chrono::steady_clock::duration linger_;
   std::mutex mu_;
-  int waiting_ = 0;                    // GUARDED_BY(mu_); reads
-  int running_ = 0;                    // GUARDED_BY(mu_); background parts in flight
-  std::vector<Promise<void>> queued_;  // GUARDED_BY(mu_); turns not given yet
+  int waiting_ = 0;                                  // GUARDED_BY(mu_); reads
+  int running_ = 0;                                  // GUARDED_BY(mu_); background parts in flight
+  std::chrono::steady_clock::time_point last_read_;  // GUARDED_BY(mu_); when one ended
+  std::vector<Promise<void>> queued_;                // GUARDED_BY(mu_); turns not given yet
 };
 
 // A file not yet local: reads of it, and its parts' state.

@@ -29,7 +29,7 @@ constexpr auto kWait = 120s;
 // Z.1: the background download starts no part beyond one while a read waits, and goes on
 // at full width once none does.
 TEST(ForegroundTest, TheDownloadYieldsToWaitingReadsButNeverStops) {
-  Foreground foreground;
+  Foreground foreground(/*linger=*/0s);
   Future<void> first = foreground.Turn();
   EXPECT_TRUE(first.IsReady());  // no read waits
   Future<void> second = foreground.Turn();
@@ -50,6 +50,36 @@ TEST(ForegroundTest, TheDownloadYieldsToWaitingReadsButNeverStops) {
   for (int i = 0; i < 3; ++i) foreground.Done();
   EXPECT_TRUE(foreground.Turn().IsReady());
   foreground.Done();
+}
+
+// Z.1: after a read, the download keeps to one part in flight for `linger` (the reader is
+// likely to read again), then goes back to full width at the next part's end.
+TEST(ForegroundTest, TheDownloadKeepsYieldingForAWhileAfterARead) {
+  Foreground lingering(/*linger=*/1h);
+  lingering.Enter();
+  lingering.Leave();  // a read ended: no read waits, but one lingers
+  Future<void> first = lingering.Turn();
+  EXPECT_TRUE(first.IsReady());  // none was in flight
+  Future<void> second = lingering.Turn();
+  EXPECT_FALSE(second.IsReady());
+  lingering.Done();
+  EXPECT_TRUE(second.IsReady());  // one at a time
+  lingering.Done();
+
+  Foreground brief(/*linger=*/1ms);
+  brief.Enter();
+  brief.Leave();
+  Future<void> third = brief.Turn();
+  Future<void> fourth = brief.Turn(), fifth = brief.Turn();
+  EXPECT_TRUE(third.IsReady());
+  EXPECT_FALSE(fourth.IsReady());
+  std::this_thread::sleep_for(10ms);  // the read no longer lingers
+  EXPECT_FALSE(fourth.IsReady()) << "a queued turn waits for a part's end, not for a clock";
+  brief.Done();
+  EXPECT_TRUE(fourth.IsReady());  // full width again
+  EXPECT_TRUE(fifth.IsReady());
+  EXPECT_TRUE(brief.Turn().IsReady());
+  for (int i = 0; i < 3; ++i) brief.Done();
 }
 
 // A file of parts of 4 chunks (the last part of 2), backed up, and served lazily from `dst`.

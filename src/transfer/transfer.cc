@@ -340,22 +340,29 @@ Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t 
   const uint64_t length =
       std::min<uint64_t>(count * kChunkSize, PartEnd(file, i) - b.offset - offset);
   auto bytes = std::make_shared<std::string>();
+  // What the read got, checked (and counted).
+  auto check = [blob = b.blob_id, expected = std::move(expected), first, length, bytes,
+                progress = options_.progress](Status s) -> Result<std::string> {
+    if (s.ok() && bytes->size() != length) {
+      s = DataLossError("blob " + blob + " gave " + std::to_string(bytes->size()) +
+                        " bytes of the " + std::to_string(length) + " read");
+    }
+    if (s.ok()) s = CheckChunks(*bytes, expected, first, blob);
+    if (!s.ok()) return s;
+    if (progress != nullptr) progress->fetch_add(length, std::memory_order_relaxed);
+    return std::move(*bytes);
+  };
+  // On this thread where the store reads locally: a hand-off to its threads and back costs
+  // more than the read.
+  Status here = store_.ReadRange(b.blob_id, offset, length, StringSinkFactory(bytes.get()));
+  if (here.code() != StatusCode::kUnimplemented) return MakeReadyFuture(check(std::move(here)));
+  // Else checked on the thread that got the bytes: a reader waits for them, and the
+  // executor may be busy finishing files (an fsync each).
   Promise<std::string> checked;
   Future<std::string> out = checked.GetFuture();
-  // Checked (and counted) on the thread that got the bytes: a reader waits for them, and
-  // the executor may be busy finishing files (an fsync each).
   store_.GetRange(b.blob_id, offset, length, StringSinkFactory(bytes.get()))
-      .Subscribe([blob = b.blob_id, expected = std::move(expected), first, length, bytes,
-                  progress = options_.progress,
-                  checked = std::move(checked)](Result<void> r) mutable {
-        Status s = r.status();
-        if (s.ok() && bytes->size() != length) {
-          s = DataLossError("blob " + blob + " gave " + std::to_string(bytes->size()) +
-                            " bytes of the " + std::to_string(length) + " read");
-        }
-        if (s.ok()) s = CheckChunks(*bytes, expected, first, blob);
-        if (s.ok() && progress != nullptr) progress->fetch_add(length, std::memory_order_relaxed);
-        checked.Set(s.ok() ? Result<std::string>(std::move(*bytes)) : Result<std::string>(s));
+      .Subscribe([check = std::move(check), checked = std::move(checked)](Result<void> r) mutable {
+        checked.Set(check(r.status()));
       });
   return out;
 }

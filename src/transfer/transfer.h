@@ -119,8 +119,10 @@ class Transfer {
   Future<void> GetPart(const FileIndex& file, size_t i, const std::string& tmp);
   // Chunks [first, first + count) of part `i` of `file` (whose parts record their chunks'
   // checksums), by one ranged read, each checked: kDataLoss naming the blob and chunk if
-  // one differs. For a reader that waits: the check runs on the blob store's thread that
-  // got the bytes, never behind the executor's queue.
+  // one differs. For a reader that waits: where the store reads locally
+  // (BlobStore::ReadRange), the read and check run on the calling thread, and the future is
+  // complete on return; else the check runs on the blob store's thread that got the bytes,
+  // never behind the executor's queue.
   Future<std::string> GetChunks(const FileIndex& file, size_t i, size_t first, size_t count);
   // Once GetPart got every part into `tmp` (each checked as it landed): checks its size,
   // and that the file's recorded checksum is that of its parts, gives it its recorded mode

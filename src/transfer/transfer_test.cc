@@ -409,14 +409,40 @@ TEST_F(TransferExecutorTest, AChunkReadIsCheckedWithoutWaitingForTheExecutor) {
   ASSERT_EQ(file.blobs.size(), 3u);
   ASSERT_EQ(file.blobs[1].chunk_checksums.size(), 1u);
   // Every thread of the transfer's executor is busy (as with files' fsyncs in a lazy
-  // restore): a reader of chunks still gets them.
+  // restore): a reader of chunks from a store that reads only through GetRange (as S3 and
+  // Azure do) still gets them.
+  testing::GatedBlobStore remote(*store_);
+  remote.Open();
+  Transfer transfer(remote, pool_, options_);
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   for (int i = 0; i < 2; ++i) pool_.Execute([released] { released.wait(); });
-  Result<std::string> chunk = transfer_->GetChunks(file, 1, 0, 1).GetFor(kWait);
+  Result<std::string> chunk = transfer.GetChunks(file, 1, 0, 1).GetFor(kWait);
   release.set_value();
   ASSERT_TRUE(chunk.ok()) << chunk.status();
   EXPECT_EQ(*chunk, content.substr(1000, 1000));
+  EXPECT_EQ(remote.factory_executors().count("transfer-test"), 0u);
+}
+
+// Z.6: from a store that reads locally (file://), a chunk is read and checked on the
+// reader's thread: no hand-off to the store's threads and back.
+TEST_F(TransferExecutorTest, AChunkOfAStoreThatReadsLocallyIsReadOnTheReadersThread) {
+  const std::string content = testing::RandomBytes(2500, 4);
+  ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", content}}).ok());
+  Result<DirIndex> root = PutTree(*transfer_, tmp_.Sub("src"));
+  ASSERT_TRUE(root.ok()) << root.status();
+  const FileIndex& file = root->files_present.at(0);
+  ASSERT_EQ(file.blobs.size(), 3u);
+  Future<std::string> chunk = transfer_->GetChunks(file, 2, 0, 1);
+  ASSERT_TRUE(chunk.IsReady()) << "the read waited for another thread";
+  Result<std::string> got = std::move(chunk).Get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, content.substr(2000));
+  FileIndex corrupt = file;
+  corrupt.blobs[2].chunk_checksums[0] ^= 1;
+  Future<std::string> bad = transfer_->GetChunks(corrupt, 2, 0, 1);
+  ASSERT_TRUE(bad.IsReady());
+  EXPECT_EQ(std::move(bad).Get().status().code(), StatusCode::kDataLoss);
 }
 
 }  // namespace

@@ -58,6 +58,12 @@ Future<void> LocalBlobStore::GetRange(const std::string& id, uint64_t offset, ui
   });
 }
 
+Status LocalBlobStore::ReadRange(const std::string& id, uint64_t offset, uint64_t length,
+                                 const SinkFactory& sink) {
+  RETURN_IF_ERROR(CheckRange(id, offset, length));
+  return local_internal::GetBlob(*layout_, id, sink, local_internal::ByteRange{offset, length});
+}
+
 Future<void> LocalBlobStore::Delete(const std::string& id) {
   return Run<void>([layout = layout_, id] { return local_internal::DeleteBlob(*layout, id); });
 }

@@ -81,6 +81,9 @@ class LocalBlobStore final : public BlobStore {
   Future<void> Get(const std::string& id, SinkFactory sink) override;
   Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
                         SinkFactory sink) override;
+  // ReadRange: reads the range on the calling thread, as GetRange does on the executor.
+  Status ReadRange(const std::string& id, uint64_t offset, uint64_t length,
+                   const SinkFactory& sink) override;
   // Delete: removes the blob, with or without a TTL. kGone if it was absent;
   // kInvalidArgument as for Get.
   Future<void> Delete(const std::string& id) override;

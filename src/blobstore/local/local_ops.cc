@@ -373,7 +373,7 @@ Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& f
   ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> sink, factory());
   if (sink == nullptr) return InternalError("the sink factory returned no sink");
   sink->ExpectSize(want.length);
-  IoBuffer buf(kIoChunkSize);
+  IoBuffer buf(std::min<uint64_t>(kIoChunkSize, want.length));  // a small range: a small buffer
   for (uint64_t done = 0; done < want.length;) {
     ASSIGN_OR_RETURN(size_t n,
                      f->ReadAt(buf.data(), std::min<uint64_t>(buf.size(), want.length - done),

@@ -52,7 +52,7 @@ class CountingSource final : public BlobSource {
 class CountingSink final : public BlobSink {
  public:
   // Counts the bytes written as blob_store_bytes_total{method=`method`}.
-  CountingSink(std::unique_ptr<BlobSink> inner, MetricsSink& sink, const char* method = "get")
+  CountingSink(std::unique_ptr<BlobSink> inner, MetricsSink& sink, const char* method)
       : inner_(std::move(inner)), sink_(sink), method_(method) {}
   ~CountingSink() override { RecordBytes(sink_, method_, bytes_); }
   Status Write(const char* data, size_t n) override {
@@ -70,6 +70,35 @@ class CountingSink final : public BlobSink {
   uint64_t bytes_ = 0;
 };
 
+// Records a call of `method` that began at `start` and ended with `outcome`.
+void RecordCall(MetricsSink& sink, std::string_view method, const Status& outcome,
+                Clock::time_point start) {
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const MetricUpdate updates[] = {
+      {.name = "blobstate_blob_store_requests_total",
+       .help = kRequestsHelp,
+       .labels = {{"method", std::string(method)},
+                  {"code", std::string(StatusCodeName(outcome.code()))}},
+       .value = 1},
+      {.name = "blobstate_blob_store_request_seconds",
+       .help = kSecondsHelp,
+       .type = MetricType::kHistogram,
+       .labels = {{"method", std::string(method)}},
+       .value = seconds},
+  };
+  sink.Apply(updates);
+}
+
+// `sink`, whose sinks count the bytes written as `method`.
+SinkFactory Counted(SinkFactory sink, MetricsSink& metrics, const char* method) {
+  return
+      [sink = std::move(sink), metrics = &metrics, method]() -> Result<std::unique_ptr<BlobSink>> {
+        ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> opened, sink());
+        return std::unique_ptr<BlobSink>(
+            std::make_unique<CountingSink>(std::move(opened), *metrics, method));
+      };
+}
+
 }  // namespace
 
 template <typename T>
@@ -78,19 +107,7 @@ Future<T> MeteredBlobStore::Metered(std::string_view method, Future<T> call) {
   Future<T> out = done.GetFuture();
   std::move(call).Subscribe([done = std::move(done), method = std::string(method), sink = &sink_,
                              start = Clock::now()](Result<T> r) mutable {
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const MetricUpdate updates[] = {
-        {.name = "blobstate_blob_store_requests_total",
-         .help = kRequestsHelp,
-         .labels = {{"method", method}, {"code", std::string(StatusCodeName(r.status().code()))}},
-         .value = 1},
-        {.name = "blobstate_blob_store_request_seconds",
-         .help = kSecondsHelp,
-         .type = MetricType::kHistogram,
-         .labels = {{"method", method}},
-         .value = seconds},
-    };
-    sink->Apply(updates);
+    RecordCall(*sink, method, r.status(), start);
     done.Set(std::move(r));
   });
   return out;
@@ -106,23 +123,21 @@ Future<std::string> MeteredBlobStore::Put(SourceFactory source, const BlobMetada
 }
 
 Future<void> MeteredBlobStore::Get(const std::string& id, SinkFactory sink) {
-  SinkFactory counted = [sink = std::move(sink),
-                         metrics = &sink_]() -> Result<std::unique_ptr<BlobSink>> {
-    ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> opened, sink());
-    return std::unique_ptr<BlobSink>(std::make_unique<CountingSink>(std::move(opened), *metrics));
-  };
-  return Metered("get", inner_->Get(id, std::move(counted)));
+  return Metered("get", inner_->Get(id, Counted(std::move(sink), sink_, "get")));
 }
 
 Future<void> MeteredBlobStore::GetRange(const std::string& id, uint64_t offset, uint64_t length,
                                         SinkFactory sink) {
-  SinkFactory counted = [sink = std::move(sink),
-                         metrics = &sink_]() -> Result<std::unique_ptr<BlobSink>> {
-    ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> opened, sink());
-    return std::unique_ptr<BlobSink>(
-        std::make_unique<CountingSink>(std::move(opened), *metrics, "get-range"));
-  };
-  return Metered("get-range", inner_->GetRange(id, offset, length, std::move(counted)));
+  return Metered("get-range", inner_->GetRange(id, offset, length,
+                                               Counted(std::move(sink), sink_, "get-range")));
+}
+
+Status MeteredBlobStore::ReadRange(const std::string& id, uint64_t offset, uint64_t length,
+                                   const SinkFactory& sink) {
+  const Clock::time_point start = Clock::now();
+  Status s = inner_->ReadRange(id, offset, length, Counted(sink, sink_, "get-range"));
+  if (s.code() != StatusCode::kUnimplemented) RecordCall(sink_, "get-range", s, start);
+  return s;
 }
 
 Future<void> MeteredBlobStore::Delete(const std::string& id) {

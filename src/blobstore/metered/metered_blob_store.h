@@ -24,6 +24,9 @@ class MeteredBlobStore final : public BlobStore {
   Future<void> Get(const std::string& id, SinkFactory sink) override;
   Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
                         SinkFactory sink) override;
+  // ReadRange: recorded as a get-range, unless the inner store has none.
+  Status ReadRange(const std::string& id, uint64_t offset, uint64_t length,
+                   const SinkFactory& sink) override;
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
   Future<void> Flush() override;

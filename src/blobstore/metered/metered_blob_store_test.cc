@@ -52,10 +52,28 @@ TEST(MeteredBlobStoreTest, OpenedWithASinkCountsRequestsByOutcomeBytesAndLatency
   EXPECT_EQ(Count(sink, "blobstate_blob_store_bytes_total", "put-object"), 4);
   EXPECT_EQ(Count(sink, requests, "get-range", "OK"), 1);
   EXPECT_EQ(Count(sink, "blobstate_blob_store_bytes_total", "get-range"), 3);
+  ASSERT_TRUE((*store)->ReadRange(*id, 3, 2, StringSinkFactory(&back)).ok());  // file:// has one
+  EXPECT_EQ(back, "lo");
+  EXPECT_EQ(Count(sink, requests, "get-range", "OK"), 2);
+  EXPECT_EQ(Count(sink, "blobstate_blob_store_bytes_total", "get-range"), 5);
   const std::string text = sink.Text();
   EXPECT_NE(text.find("blobstate_blob_store_request_seconds_count{method=\"get\"} 2"),
             std::string::npos)
       << text;
+}
+
+// A ReadRange that the inner store lacks (it reads only through GetRange) is no request.
+TEST(MeteredBlobStoreTest, AReadRangeTheStoreLacksIsNotARequest) {
+  testing::TempDir dir;
+  PrometheusTextSink sink;
+  Result<std::unique_ptr<LocalBlobStore>> local = LocalBlobStore::Open(dir.Sub("bs"), 2);
+  ASSERT_TRUE(local.ok()) << local.status();
+  MeteredBlobStore store(std::make_unique<FaultyBlobStore>(std::move(*local)), sink);
+  std::string back;
+  EXPECT_EQ(store.ReadRange("j/t/s/b", 0, 1, StringSinkFactory(&back)).code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(Count(sink, "blobstate_blob_store_requests_total", "get-range", "UNIMPLEMENTED"), 0);
+  EXPECT_EQ(sink.Text().find("get-range"), std::string::npos) << sink.Text();
 }
 
 // Under the retrying decorator, each attempt is a request; each retry is counted once.

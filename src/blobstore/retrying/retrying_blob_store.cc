@@ -184,6 +184,13 @@ Future<void> RetryingBlobStore::GetRange(const std::string& id, uint64_t offset,
       started);
 }
 
+Status RetryingBlobStore::ReadRange(const std::string& id, uint64_t offset, uint64_t length,
+                                    const SinkFactory& sink) {
+  Status s = inner_->ReadRange(id, offset, length, sink);
+  if (!s.IsRetriable()) return s;
+  return GetRange(id, offset, length, sink).Get().status();
+}
+
 Future<void> RetryingBlobStore::Delete(const std::string& id) {
   return WithRetries<void>("delete", "delete " + id,
                            [inner = inner_.get(), id] { return inner->Delete(id); });

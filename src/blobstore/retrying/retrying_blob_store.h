@@ -67,6 +67,10 @@ class RetryingBlobStore final : public BlobStore {
   Future<void> Get(const std::string& id, SinkFactory sink) override;
   Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
                         SinkFactory sink) override;
+  // ReadRange: the inner store's, once; a retriable failure is retried through GetRange
+  // (waited for).
+  Status ReadRange(const std::string& id, uint64_t offset, uint64_t length,
+                   const SinkFactory& sink) override;
   Future<void> Delete(const std::string& id) override;
   Future<void> RemoveTtl(const std::string& id) override;
   Future<std::optional<std::chrono::system_clock::time_point>> ExpiryOf(

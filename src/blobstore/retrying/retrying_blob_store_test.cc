@@ -269,6 +269,50 @@ TEST(RetryBudgetTest, ALateRequestQueuedPastTheBudgetIsRetriedLikeTheFirst) {
   EXPECT_EQ(faulty.calls(Method::kGet), kGets + 1);
 }
 
+// A store whose ReadRange fails with the errors in `errors`, one per call, then forwards.
+class FailingReadRange final : public testing::ForwardingBlobStore {
+ public:
+  FailingReadRange(BlobStore& inner, std::vector<Status> errors)
+      : ForwardingBlobStore(inner), inner_(inner), errors_(std::move(errors)) {}
+  Status ReadRange(const std::string& id, uint64_t offset, uint64_t length,
+                   const SinkFactory& sink) override {
+    ++calls;
+    if (calls <= static_cast<int>(errors_.size())) return errors_[calls - 1];
+    return inner_.ReadRange(id, offset, length, sink);
+  }
+  int calls = 0;
+
+ private:
+  BlobStore& inner_;
+  const std::vector<Status> errors_;
+};
+
+// ReadRange tries the inner store's once; a transient failure is retried through GetRange,
+// a permanent one (or none: kUnimplemented) comes back as it is.
+TEST_F(RetryingBlobStoreTest, ReadRangeRetriesATransientFailureThroughGetRange) {
+  Result<std::unique_ptr<LocalBlobStore>> local = LocalBlobStore::Open(tmp_.Sub("direct"), 2);
+  ASSERT_TRUE(local.ok()) << local.status();
+  Result<std::string> id = (*local)->Put(StringSourceFactory("0123456789"), meta_).GetFor(kWait);
+  ASSERT_TRUE(id.ok()) << id.status();
+  auto failing = std::make_unique<FailingReadRange>(
+      **local, std::vector<Status>{UnavailableError("busy"), PermissionDeniedError("denied")});
+  FailingReadRange* inner = failing.get();
+  RetryingBlobStore retrying(std::move(failing), {.initial_backoff = 1ms, .max_backoff = 4ms});
+  std::string out;
+  ASSERT_TRUE(retrying.ReadRange(*id, 2, 3, StringSinkFactory(&out)).ok());
+  EXPECT_EQ(out, "234");
+  EXPECT_EQ(inner->calls, 1) << "the retry went through GetRange";
+  EXPECT_EQ(retrying.ReadRange(*id, 2, 3, StringSinkFactory(&out)),
+            PermissionDeniedError("denied"));
+  ASSERT_TRUE(retrying.ReadRange(*id, 9, 1, StringSinkFactory(&out)).ok());
+  EXPECT_EQ(out, "9");
+  EXPECT_EQ(inner->calls, 3);
+  // Faulty(Local) reads only through GetRange.
+  EXPECT_EQ(retrying_->ReadRange(*id, 0, 1, StringSinkFactory(&out)).code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(retrying_->retries(), 0u);
+}
+
 TEST_F(RetryingBlobStoreTest, DescribesTheInnerStore) {
   EXPECT_EQ(retrying_->Describe(), "faulty(file://" + tmp_.Sub("store") + ")");
 }
