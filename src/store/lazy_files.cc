@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -123,18 +124,25 @@ Result<size_t> LazyFile::Read(uint64_t offset, size_t n, char* buf) {
   };
   std::vector<Future<void>> parts;
   std::vector<ChunkRead> chunks;
+  // The pieces of the range ([from, to) in the file) that come from the partial file once
+  // what was asked for is in it; the rest was read here.
+  std::vector<std::pair<uint64_t, uint64_t>> from_file;
+  Status first;
   for (size_t i = part_at(offset); i <= part_at(offset + n - 1); ++i) {
     const uint64_t start = index_.blobs[i].offset;
     const uint64_t from = std::max(offset, start) - start;
     const uint64_t to = std::min(offset + n, PartEnd(index_, i)) - start;
     if (index_.blobs[i].chunk_checksums.empty()) {
       parts.push_back(GetPart(i));
+    } else if (std::optional<Status> here = ReadHere(i, from, to, buf + (start + from - offset))) {
+      KeepFirst(first, std::move(*here));
+      continue;
     } else if (std::optional<ChunkRead> read = GetChunks(i, from, to)) {
       chunks.push_back(std::move(*read));
     }
+    from_file.emplace_back(start + from, start + to);
   }
   // Every request started is waited for, failed or not: none outlives the read.
-  Status first;
   for (Future<void>& part : parts) KeepFirst(first, std::move(part).Get().status());
   for (ChunkRead& read : chunks) KeepFirst(first, PutChunks(read));
   RETURN_IF_ERROR(first);
@@ -142,9 +150,30 @@ Result<size_t> LazyFile::Read(uint64_t offset, size_t n, char* buf) {
     std::lock_guard<std::mutex> lock(mu_);
     if (dropped_) return FailedPreconditionError(what_ + ": deleted while it was read");
   }
-  Result<size_t> read = tmp_.ReadAt(buf, n, offset);  // the same inode once renamed
-  if (!read.ok()) return read.status().WithContext(what_);
-  return read;
+  for (const auto& [from, to] : from_file) {
+    Result<size_t> read = tmp_.ReadAt(buf + (from - offset), to - from, from);  // the same
+    if (!read.ok()) return read.status().WithContext(what_);                    // inode, renamed
+    if (*read != to - from) return DataLossError(what_ + ": its partial file is short");
+  }
+  return n;
+}
+
+std::optional<Status> LazyFile::ReadHere(size_t i, uint64_t from, uint64_t to, char* out) {
+  if (!reads_here_.load(std::memory_order_relaxed)) return std::nullopt;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (dropped_ || parts_[i].state == PartState::kLocal) return std::nullopt;
+  }
+  const size_t first = static_cast<size_t>(from / kChunkSize);
+  const size_t last = static_cast<size_t>((to - 1) / kChunkSize);
+  Result<std::string> bytes = transfer_.ReadChunks(index_, i, first, last - first + 1);
+  if (bytes.status().code() == StatusCode::kUnimplemented) {
+    reads_here_.store(false, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  if (!bytes.ok()) return bytes.status().WithContext(what_);
+  std::memcpy(out, bytes->data() + (from - first * kChunkSize), to - from);
+  return Status::Ok();
 }
 
 std::optional<LazyFile::ChunkRead> LazyFile::GetChunks(size_t i, uint64_t from, uint64_t to) {

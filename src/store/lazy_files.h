@@ -3,12 +3,13 @@
 //
 // A read of a range waits for what covers it, got at once (ahead of the background fetch):
 // the chunks that hold it, by one ranged read, where the parts record their chunks'
-// checksums (index version 3); else the whole parts. FetchAll gets every part in the
-// background. Each chunk or part is checked against the checksum its snapshot index
-// records before anything reads it, so no unverified byte is ever served. When every part
-// of a file is local, the file is finished (its checksum from its parts, recorded mode and
-// mtime, fsync) and renamed to its name. Once every file is, the directory is an ordinary
-// one: nothing of this class stays in it.
+// checksums (index version 3); else the whole parts. From a blob store that reads locally
+// (file://: BlobStore::ReadRange), the chunks are read on the reader's thread and served,
+// not kept: that store is its own cache. FetchAll gets every part in the background. Each chunk or
+// part is checked against the checksum its snapshot index records before anything reads it, so no
+// unverified byte is ever served. When every part of a file is local, the file is finished (its
+// checksum from its parts, recorded mode and mtime, fsync) and renamed to its name. Once every file
+// is, the directory is an ordinary one: nothing of this class stays in it.
 //
 // A file's parts land in PartialNameOf(<dir>/<name>), a file of the recorded size. After a
 // crash, the next LazyFiles of the same files keeps the parts found there that check out
@@ -120,6 +121,10 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
     size_t first;
     Future<std::string> bytes;
   };
+  // Where the blob store reads locally and part `i` (whose chunks record checksums) is not
+  // local: reads the chunks that hold bytes [from, to) of it on this thread and copies
+  // those bytes, checked, to `out`; nothing is kept. Else nullopt.
+  std::optional<Status> ReadHere(size_t i, uint64_t from, uint64_t to, char* out);
   // Reads the chunks that hold bytes [from, to) of part `i` (whose chunks record checksums)
   // and are not local, in one request; nullopt if none is to read.
   std::optional<ChunkRead> GetChunks(size_t i, uint64_t from, uint64_t to);
@@ -136,7 +141,8 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
   const std::string path_;
   const std::string tmp_path_;
   const FileIndex index_;
-  File tmp_;  // pread from any thread; pwrite of checked chunks under mu_
+  File tmp_;                            // pread from any thread; pwrite of checked chunks under mu_
+  std::atomic<bool> reads_here_{true};  // false once the store said it reads only remotely
   mutable std::mutex mu_;
   std::vector<Part> parts_;                    // GUARDED_BY(mu_)
   size_t parts_left_ = 0;                      // GUARDED_BY(mu_)

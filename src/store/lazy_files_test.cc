@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "blobstate/blob_store.h"
+#include "blobstore/blob_store_testing.h"
 #include "blobstore/local/local_ops.h"
 #include "index/codec.h"
 #include "testing/temp_dir.h"
@@ -107,6 +108,14 @@ class LazyFilesTest : public ::testing::Test {
     ASSERT_TRUE(MakeDirs(dst_).ok());
   }
 
+  // Reads go through a store that reads only through GetRange, as S3 and Azure do: what a
+  // read gets is kept in the partial file.
+  void UseRemoteReads() {
+    remote_ = std::make_unique<testing::ForwardingBlobStore>(*store_);
+    transfer_ = std::make_unique<Transfer>(*remote_, pool_,
+                                           TransferOptions{.part_size = kPart, .progress = &got_});
+  }
+
   std::shared_ptr<LazyFiles> Serve() {
     Result<std::shared_ptr<LazyFiles>> files =
         LazyFiles::Create(*transfer_, "store s", dst_, {{"f", file_}});
@@ -126,6 +135,7 @@ class LazyFilesTest : public ::testing::Test {
   TempDir tmp_;
   ThreadPool pool_{"lazy-files-test", 2};
   std::unique_ptr<BlobStore> store_;
+  std::unique_ptr<BlobStore> remote_;
   std::atomic<uint64_t> got_{0};  // bytes downloaded
   std::unique_ptr<Transfer> transfer_;
   std::string content_;
@@ -134,8 +144,10 @@ class LazyFilesTest : public ::testing::Test {
 };
 
 // Z.2, Z.6: a backup records each part's chunks' checksums; a read of a file not local
-// downloads only the chunks that hold it (not local yet), checked, whatever parts it spans.
+// downloads only the chunks that hold it (not local yet), checked, whatever parts it spans,
+// and keeps them.
 TEST_F(LazyFilesTest, AReadDownloadsOnlyTheChunksThatHoldIt) {
+  UseRemoteReads();
   ASSERT_EQ(file_.blobs.size(), 3u);
   EXPECT_EQ(file_.blobs[0].chunk_checksums.size(), 4u);
   EXPECT_EQ(file_.blobs[2].chunk_checksums.size(), 2u);
@@ -158,9 +170,33 @@ TEST_F(LazyFilesTest, AReadDownloadsOnlyTheChunksThatHoldIt) {
   EXPECT_TRUE(*ReadSmallFile(JoinPath(dst_, "f"), 1 << 20) == content_);
 }
 
+// Z.6: from a store that reads locally (file://), a read gets the chunks that hold it on
+// its own thread, checked, and keeps nothing: that store is its own cache.
+TEST_F(LazyFilesTest, AReadFromAStoreThatReadsLocallyIsServedAndNotKept) {
+  std::shared_ptr<LazyFiles> files = Serve();
+  ASSERT_NE(files, nullptr);
+  std::shared_ptr<LazyFile> f = files->Find(JoinPath(dst_, "f"));
+  ASSERT_NE(f, nullptr);
+  ExpectRead(*f, kPart + kChunkSize + 10, 100);  // part 1, chunk 1
+  EXPECT_EQ(got_, kChunkSize);
+  ExpectRead(*f, kPart + kChunkSize + 10, 100);  // read again: nothing was kept
+  EXPECT_EQ(got_, 2 * kChunkSize);
+  const std::string partial = PartialNameOf(JoinPath(dst_, "f"));
+  EXPECT_TRUE(ReadSmallFile(partial, 1 << 20)->substr(kPart, kPart) == std::string(kPart, '\0'));
+  ASSERT_TRUE(f->GetPart(0).GetFor(kWait).ok());
+  got_ = 0;
+  ExpectRead(*f, kPart - 10, kChunkSize + 20);  // part 0 from the partial file, part 1 here
+  EXPECT_EQ(got_, 2 * kChunkSize);
+  ExpectRead(*f, content_.size() - 10, 10);  // the short last chunk
+  ASSERT_TRUE(files->FetchAll(pool_, 2).GetFor(kWait).ok());
+  EXPECT_TRUE(*ReadSmallFile(JoinPath(dst_, "f"), 1 << 20) == content_);
+}
+
 // Z.2: a chunk that does not match its checksum fails the read naming the store, the file,
-// the blob and the chunk; the background download writes no byte of it either.
+// the blob and the chunk; neither the read (which keeps what it gets: a store that reads
+// only through GetRange) nor the background download writes a byte of it.
 TEST_F(LazyFilesTest, ACorruptChunkFailsItsReadAndNoUncheckedByteLands) {
+  UseRemoteReads();
   const std::string blob = file_.blobs[0].blob_id;
   const std::string at = tmp_.Sub("blobs/blobs/" + local_internal::ShardOf(blob) + "/" + blob);
   std::string bytes = *ReadSmallFile(at, 1 << 20);

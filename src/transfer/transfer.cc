@@ -323,48 +323,80 @@ Future<void> Transfer::GetPart(const FileIndex& file, size_t i, const std::strin
       });
 }
 
-Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t first,
-                                        size_t count) {
+namespace {
+
+// A ranged read of chunks of a part, and how what it gets is checked.
+struct ChunkRange {
+  std::string blob;
+  uint64_t offset = 0;  // in the blob
+  uint64_t length = 0;
+  size_t first = 0;                // the first chunk's number in the part
+  std::vector<uint64_t> expected;  // the chunks' checksums, from `first` on
+  std::atomic<uint64_t>* progress = nullptr;
+
+  // What the read got (`got`: its outcome): `bytes` if they are `length` bytes and each
+  // chunk matches; then counted in `progress`.
+  Result<std::string> Check(Status got, std::string bytes) const {
+    if (got.ok() && bytes.size() != length) {
+      got = DataLossError("blob " + blob + " gave " + std::to_string(bytes.size()) +
+                          " bytes of the " + std::to_string(length) + " read");
+    }
+    if (got.ok()) got = CheckChunks(bytes, expected, first, blob);
+    if (!got.ok()) return got;
+    if (progress != nullptr) progress->fetch_add(length, std::memory_order_relaxed);
+    return bytes;
+  }
+};
+
+// Chunks [first, first + count) of part `i` of `file`; kInvalidArgument if it has no such
+// chunks. Only what the check needs goes with the read: the blob's id and these checksums.
+Result<ChunkRange> ChunksOf(const FileIndex& file, size_t i, size_t first, size_t count,
+                            std::atomic<uint64_t>* progress) {
   if (i >= file.blobs.size() || count == 0 ||
       first + count > file.blobs[i].chunk_checksums.size()) {
-    return MakeReadyFuture<std::string>(InvalidArgumentError(
-        "file " + file.name + ": no chunks " + std::to_string(first) + "+" + std::to_string(count) +
-        " of part " + std::to_string(i) + " to check"));
+    return InvalidArgumentError("file " + file.name + ": no chunks " + std::to_string(first) + "+" +
+                                std::to_string(count) + " of part " + std::to_string(i) +
+                                " to check");
   }
   const FileBlob& b = file.blobs[i];
-  // Only what the check needs goes with the read: the blob's id and these chunks' checksums.
-  std::vector<uint64_t> expected(b.chunk_checksums.begin() + first,
-                                 b.chunk_checksums.begin() + first + count);
   const uint64_t offset = first * kChunkSize;
   // The index was checked as decoded: the part holds one chunk checksum per chunk.
-  const uint64_t length =
-      std::min<uint64_t>(count * kChunkSize, PartEnd(file, i) - b.offset - offset);
+  return ChunkRange{
+      .blob = b.blob_id,
+      .offset = offset,
+      .length = std::min<uint64_t>(count * kChunkSize, PartEnd(file, i) - b.offset - offset),
+      .first = first,
+      .expected = std::vector<uint64_t>(b.chunk_checksums.begin() + first,
+                                        b.chunk_checksums.begin() + first + count),
+      .progress = progress};
+}
+
+}  // namespace
+
+Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t first,
+                                        size_t count) {
+  Result<ChunkRange> range = ChunksOf(file, i, first, count, options_.progress);
+  if (!range.ok()) return MakeReadyFuture<std::string>(range.status());
   auto bytes = std::make_shared<std::string>();
-  // What the read got, checked (and counted).
-  auto check = [blob = b.blob_id, expected = std::move(expected), first, length, bytes,
-                progress = options_.progress](Status s) -> Result<std::string> {
-    if (s.ok() && bytes->size() != length) {
-      s = DataLossError("blob " + blob + " gave " + std::to_string(bytes->size()) +
-                        " bytes of the " + std::to_string(length) + " read");
-    }
-    if (s.ok()) s = CheckChunks(*bytes, expected, first, blob);
-    if (!s.ok()) return s;
-    if (progress != nullptr) progress->fetch_add(length, std::memory_order_relaxed);
-    return std::move(*bytes);
-  };
-  // On this thread where the store reads locally: a hand-off to its threads and back costs
-  // more than the read.
-  Status here = store_.ReadRange(b.blob_id, offset, length, StringSinkFactory(bytes.get()));
-  if (here.code() != StatusCode::kUnimplemented) return MakeReadyFuture(check(std::move(here)));
-  // Else checked on the thread that got the bytes: a reader waits for them, and the
-  // executor may be busy finishing files (an fsync each).
   Promise<std::string> checked;
   Future<std::string> out = checked.GetFuture();
-  store_.GetRange(b.blob_id, offset, length, StringSinkFactory(bytes.get()))
-      .Subscribe([check = std::move(check), checked = std::move(checked)](Result<void> r) mutable {
-        checked.Set(check(r.status()));
-      });
+  // Checked on the thread that got the bytes: a reader waits for them, and the executor may
+  // be busy finishing files (an fsync each).
+  store_.GetRange(range->blob, range->offset, range->length, StringSinkFactory(bytes.get()))
+      .Subscribe(
+          [range = std::move(*range), bytes, checked = std::move(checked)](Result<void> r) mutable {
+            checked.Set(range.Check(r.status(), std::move(*bytes)));
+          });
   return out;
+}
+
+Result<std::string> Transfer::ReadChunks(const FileIndex& file, size_t i, size_t first,
+                                         size_t count) {
+  ASSIGN_OR_RETURN(ChunkRange range, ChunksOf(file, i, first, count, options_.progress));
+  std::string bytes;
+  Status got = store_.ReadRange(range.blob, range.offset, range.length, StringSinkFactory(&bytes));
+  if (got.code() == StatusCode::kUnimplemented) return got;
+  return range.Check(std::move(got), std::move(bytes));
 }
 
 Status Transfer::FinishParts(const FileIndex& file, const std::string& tmp) {

@@ -11,7 +11,8 @@
 // Concurrency and memory: the blob store's own threads move the bytes (each in-flight
 // request holds one 1 MiB buffer), and at most kTransfersInFlight files or requests are in
 // flight, so memory is bounded by those, never by file size or file count. Hashing and file
-// finishing run on the `executor` given to Transfer (except GetChunks' check, see there).
+// finishing run on the `executor` given to Transfer (except GetChunks' check, see there,
+// and ReadChunks).
 //
 // Example:
 //   Transfer transfer(*store, cpu_pool, {.ttl = std::chrono::hours(24)});
@@ -119,11 +120,12 @@ class Transfer {
   Future<void> GetPart(const FileIndex& file, size_t i, const std::string& tmp);
   // Chunks [first, first + count) of part `i` of `file` (whose parts record their chunks'
   // checksums), by one ranged read, each checked: kDataLoss naming the blob and chunk if
-  // one differs. For a reader that waits: where the store reads locally
-  // (BlobStore::ReadRange), the read and check run on the calling thread, and the future is
-  // complete on return; else the check runs on the blob store's thread that got the bytes,
-  // never behind the executor's queue.
+  // one differs. For a reader that waits: the check runs on the blob store's thread that
+  // got the bytes, never behind the executor's queue.
   Future<std::string> GetChunks(const FileIndex& file, size_t i, size_t first, size_t count);
+  // GetChunks on the calling thread, where the blob store reads locally (file://: see
+  // BlobStore::ReadRange); kUnimplemented, reading nothing, where it does not.
+  Result<std::string> ReadChunks(const FileIndex& file, size_t i, size_t first, size_t count);
   // Once GetPart got every part into `tmp` (each checked as it landed): checks its size,
   // and that the file's recorded checksum is that of its parts, gives it its recorded mode
   // and mtime and syncs it (if sync_after_restore). The caller renames it to its name.

@@ -424,25 +424,27 @@ TEST_F(TransferExecutorTest, AChunkReadIsCheckedWithoutWaitingForTheExecutor) {
   EXPECT_EQ(remote.factory_executors().count("transfer-test"), 0u);
 }
 
-// Z.6: from a store that reads locally (file://), a chunk is read and checked on the
-// reader's thread: no hand-off to the store's threads and back.
-TEST_F(TransferExecutorTest, AChunkOfAStoreThatReadsLocallyIsReadOnTheReadersThread) {
+// Z.6: from a store that reads locally (file://), ReadChunks reads and checks chunks on the
+// calling thread; from one that reads only through GetRange, it reads nothing.
+TEST_F(TransferExecutorTest, ReadChunksReadsOnTheCallersThreadWhereTheStoreReadsLocally) {
   const std::string content = testing::RandomBytes(2500, 4);
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", content}}).ok());
   Result<DirIndex> root = PutTree(*transfer_, tmp_.Sub("src"));
   ASSERT_TRUE(root.ok()) << root.status();
   const FileIndex& file = root->files_present.at(0);
   ASSERT_EQ(file.blobs.size(), 3u);
-  Future<std::string> chunk = transfer_->GetChunks(file, 2, 0, 1);
-  ASSERT_TRUE(chunk.IsReady()) << "the read waited for another thread";
-  Result<std::string> got = std::move(chunk).Get();
+  Result<std::string> got = transfer_->ReadChunks(file, 2, 0, 1);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, content.substr(2000));
   FileIndex corrupt = file;
   corrupt.blobs[2].chunk_checksums[0] ^= 1;
-  Future<std::string> bad = transfer_->GetChunks(corrupt, 2, 0, 1);
-  ASSERT_TRUE(bad.IsReady());
-  EXPECT_EQ(std::move(bad).Get().status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(transfer_->ReadChunks(corrupt, 2, 0, 1).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(transfer_->ReadChunks(file, 2, 1, 1).status().code(), StatusCode::kInvalidArgument);
+
+  testing::GatedBlobStore remote(*store_);  // opens no sink unless asked through GetRange
+  Transfer transfer(remote, pool_, options_);
+  EXPECT_EQ(transfer.ReadChunks(file, 2, 0, 1).status().code(), StatusCode::kUnimplemented);
+  EXPECT_TRUE(remote.factory_executors().empty());
 }
 
 }  // namespace
