@@ -35,9 +35,9 @@ void Foreground::Enter() {
   ++waiting_;
 }
 
-void Foreground::Leave() { Decrement(waiting_); }
+void Foreground::Leave(bool linger) { Decrement(waiting_, linger); }
 
-void Foreground::Done() { Decrement(running_); }
+void Foreground::Done() { Decrement(running_, false); }
 
 bool Foreground::MayStart(std::chrono::steady_clock::time_point now) const {
   return running_ == 0 || (waiting_ == 0 && now - last_read_ >= linger_);
@@ -53,13 +53,13 @@ Future<void> Foreground::Turn() {
   return queued_.back().GetFuture();
 }
 
-void Foreground::Decrement(int& count) {
+void Foreground::Decrement(int& count, bool linger) {
   std::vector<Promise<void>> go;
   {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(mu_);
     --count;
-    if (&count == &waiting_) last_read_ = now;
+    if (linger) last_read_ = now;
     // A queued turn waits for a part in flight to end (its Done), never for a clock.
     while (!queued_.empty() && MayStart(now)) {
       ++running_;
@@ -81,12 +81,15 @@ void KeepFirst(Status& first, Status s) {
 class Waiting {
  public:
   explicit Waiting(Foreground& foreground) : foreground_(foreground) { foreground_.Enter(); }
-  ~Waiting() { foreground_.Leave(); }
+  ~Waiting() { foreground_.Leave(linger_); }
+  // The read was made on its reader's thread: see Foreground::Leave.
+  void Linger() { linger_ = true; }
   Waiting(const Waiting&) = delete;
   Waiting& operator=(const Waiting&) = delete;
 
  private:
   Foreground& foreground_;
+  bool linger_ = false;
 };
 
 }  // namespace
@@ -136,6 +139,7 @@ Result<size_t> LazyFile::Read(uint64_t offset, size_t n, char* buf) {
       parts.push_back(GetPart(i));
     } else if (std::optional<Status> here = ReadHere(i, from, to, buf + (start + from - offset))) {
       KeepFirst(first, std::move(*here));
+      waiting.Linger();
       continue;
     } else if (std::optional<ChunkRead> read = GetChunks(i, from, to)) {
       chunks.push_back(std::move(*read));
@@ -150,9 +154,10 @@ Result<size_t> LazyFile::Read(uint64_t offset, size_t n, char* buf) {
     std::lock_guard<std::mutex> lock(mu_);
     if (dropped_) return FailedPreconditionError(what_ + ": deleted while it was read");
   }
+  // The partial file is the same inode once renamed to the file's name.
   for (const auto& [from, to] : from_file) {
-    Result<size_t> read = tmp_.ReadAt(buf + (from - offset), to - from, from);  // the same
-    if (!read.ok()) return read.status().WithContext(what_);                    // inode, renamed
+    Result<size_t> read = tmp_.ReadAt(buf + (from - offset), to - from, from);
+    if (!read.ok()) return read.status().WithContext(what_);
     if (*read != to - from) return DataLossError(what_ + ": its partial file is short");
   }
   return n;

@@ -45,7 +45,7 @@ TEST(ForegroundTest, TheDownloadYieldsToWaitingReadsButNeverStops) {
   Future<void> fourth = foreground.Turn(), fifth = foreground.Turn();
   EXPECT_FALSE(fourth.IsReady());
   EXPECT_FALSE(fifth.IsReady());
-  foreground.Leave();  // no read waits: all go
+  foreground.Leave(/*linger=*/false);  // no read waits: all go
   EXPECT_TRUE(fourth.IsReady());
   EXPECT_TRUE(fifth.IsReady());
   for (int i = 0; i < 3; ++i) foreground.Done();
@@ -53,12 +53,20 @@ TEST(ForegroundTest, TheDownloadYieldsToWaitingReadsButNeverStops) {
   foreground.Done();
 }
 
-// Z.1: after a read, the download keeps to one part in flight for `linger` (the reader is
-// likely to read again), then goes back to full width at the next part's end.
+// Z.1: after a read made on its reader's thread, the download keeps to one part in flight
+// for `linger` (the reader is likely to read again), then goes back to full width at the
+// next part's end; a read that waited for a remote store does not linger.
 TEST(ForegroundTest, TheDownloadKeepsYieldingForAWhileAfterARead) {
   Foreground lingering(/*linger=*/1h);
   lingering.Enter();
-  lingering.Leave();  // a read ended: no read waits, but one lingers
+  lingering.Leave(/*linger=*/false);  // a read that waited for a remote store
+  Future<void> wide = lingering.Turn(), wider = lingering.Turn();
+  EXPECT_TRUE(wide.IsReady());
+  EXPECT_TRUE(wider.IsReady());
+  lingering.Done();
+  lingering.Done();
+  lingering.Enter();
+  lingering.Leave(/*linger=*/true);  // a read ended: no read waits, but one lingers
   Future<void> first = lingering.Turn();
   EXPECT_TRUE(first.IsReady());  // none was in flight
   Future<void> second = lingering.Turn();
@@ -69,7 +77,7 @@ TEST(ForegroundTest, TheDownloadKeepsYieldingForAWhileAfterARead) {
 
   Foreground brief(/*linger=*/1ms);
   brief.Enter();
-  brief.Leave();
+  brief.Leave(/*linger=*/true);
   Future<void> third = brief.Turn();
   Future<void> fourth = brief.Turn(), fifth = brief.Turn();
   EXPECT_TRUE(third.IsReady());
