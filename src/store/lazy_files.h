@@ -5,11 +5,12 @@
 // the chunks that hold it, by one ranged read, where the parts record their chunks'
 // checksums (index version 3); else the whole parts. From a blob store that reads locally
 // (file://: BlobStore::ReadRange), the chunks are read on the reader's thread and served,
-// not kept: that store is its own cache. FetchAll gets every part in the background. Each chunk or
-// part is checked against the checksum its snapshot index records before anything reads it, so no
-// unverified byte is ever served. When every part of a file is local, the file is finished (its
-// checksum from its parts, recorded mode and mtime, fsync) and renamed to its name. Once every file
-// is, the directory is an ordinary one: nothing of this class stays in it.
+// not kept: that store is its own cache. FetchAll gets every part in the background. Each
+// chunk or part is checked against the checksum its snapshot index records before anything
+// reads it, so no unverified byte is ever served. When every part of a file is local, the
+// file is finished (its checksum from its parts, recorded mode and mtime, fsync) and
+// renamed to its name. Once every file is, the directory is an ordinary one: nothing of
+// this class stays in it.
 //
 // A file's parts land in PartialNameOf(<dir>/<name>), a file of the recorded size. After a
 // crash, the next LazyFiles of the same files keeps the parts found there that check out
@@ -78,6 +79,7 @@ class Foreground {
   // Whether a part may start beyond those in flight. REQUIRES: mu_ held.
   bool MayStart(std::chrono::steady_clock::time_point now) const;
   // Decrements `count` (waiting_ or running_), then lets the queued turns go that may.
+  // `linger`: a read ended that lingers from now.
   void Decrement(int& count, bool linger);
 
   const std::chrono::steady_clock::duration linger_;
