@@ -98,9 +98,9 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
 
   const FileIndex& index() const { return index_; }
   // Reads up to `n` bytes at `offset` into `buf` (fewer only at the end of the file), once
-  // the parts they lie in are local and checked. Errors name the store, the file and the
-  // blob (kDataLoss for a part that does not match its checksum). Returns only once every
-  // request it started ended, failed or not.
+  // what holds them is got and checked (see the top of this file). Errors name the store,
+  // the file and the blob (kDataLoss for a chunk or part that does not match its checksum).
+  // Returns only once every request it started ended, failed or not.
   Result<size_t> Read(uint64_t offset, size_t n, char* buf);
   // Waits until the file is local under its name (every part got, the file finished).
   Status MakeLocal();
