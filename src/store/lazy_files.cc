@@ -169,16 +169,12 @@ std::optional<Status> LazyFile::ReadHere(size_t i, uint64_t from, uint64_t to, c
     std::lock_guard<std::mutex> lock(mu_);
     if (dropped_ || parts_[i].state == PartState::kLocal) return std::nullopt;
   }
-  const size_t first = static_cast<size_t>(from / kChunkSize);
-  const size_t last = static_cast<size_t>((to - 1) / kChunkSize);
-  Result<std::string> bytes = transfer_.ReadChunks(index_, i, first, last - first + 1);
-  if (bytes.status().code() == StatusCode::kUnimplemented) {
+  Status read = transfer_.ReadChunks(index_, i, from, to, out);
+  if (read.code() == StatusCode::kUnimplemented) {
     reads_here_.store(false, std::memory_order_relaxed);
     return std::nullopt;
   }
-  if (!bytes.ok()) return bytes.status().WithContext(what_);
-  std::memcpy(out, bytes->data() + (from - first * kChunkSize), to - from);
-  return Status::Ok();
+  return read.WithContext(what_);
 }
 
 std::optional<LazyFile::ChunkRead> LazyFile::GetChunks(size_t i, uint64_t from, uint64_t to) {

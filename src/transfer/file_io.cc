@@ -72,20 +72,8 @@ class FileRangeSink final : public BlobSink {
     if (chunks_.empty()) RETURN_IF_ERROR(file_.WriteAt(data, n, next_));
     if (digest_) hasher_.Update(data, n);
     next_ += n;
-    while (!chunks_.empty() && n > 0) {  // whole chunks only, each once checked
-      if (pending_.empty() && n >= kChunkSize) {
-        RETURN_IF_ERROR(WriteChunk(std::string_view(data, kChunkSize)));
-        data += kChunkSize;
-        n -= kChunkSize;
-        continue;
-      }
-      const size_t take = std::min<size_t>(n, kChunkSize - pending_.size());
-      pending_.append(data, take);
-      data += take;
-      n -= take;
-      if (pending_.size() == kChunkSize) RETURN_IF_ERROR(WritePending());
-    }
-    return Status::Ok();
+    if (chunks_.empty()) return Status::Ok();
+    return checker_.Add(data, n, [this](std::string_view chunk) { return WriteChecked(chunk); });
   }
 
   Status Finish() override {
@@ -93,7 +81,8 @@ class FileRangeSink final : public BlobSink {
       return DataLossError("blob " + blob_id_ + " is shorter than the " + std::to_string(length_) +
                            " bytes recorded for it");
     }
-    if (!pending_.empty()) RETURN_IF_ERROR(WritePending());
+    RETURN_IF_ERROR(
+        checker_.Finish([this](std::string_view chunk) { return WriteChecked(chunk); }));
     // Start writing the range back now, without waiting: the restore's final sync then
     // finds most of the data on disk already, as writeback overlapped the downloads.
     ::sync_file_range(file_.fd(), end_ - length_, length_, SYNC_FILE_RANGE_WRITE);
@@ -102,18 +91,10 @@ class FileRangeSink final : public BlobSink {
   }
 
  private:
-  // Writes the next chunk of the range once it matches its checksum.
-  Status WriteChunk(std::string_view chunk) {
-    const size_t at = written_ / kChunkSize;  // a chunk with no checksum fails the check
-    const auto rest = std::span<const uint64_t>(chunks_).subspan(std::min(at, chunks_.size()));
-    RETURN_IF_ERROR(CheckChunks(chunk, rest, at, blob_id_));
+  // Writes the next chunk of the range, checked.
+  Status WriteChecked(std::string_view chunk) {
     RETURN_IF_ERROR(file_.WriteAt(chunk.data(), chunk.size(), end_ - length_ + written_));
     written_ += chunk.size();
-    return Status::Ok();
-  }
-  Status WritePending() {
-    RETURN_IF_ERROR(WriteChunk(pending_));
-    pending_.clear();
     return Status::Ok();
   }
 
@@ -124,7 +105,7 @@ class FileRangeSink final : public BlobSink {
   const std::string blob_id_;
   const std::shared_ptr<RangeDigest> digest_;
   const std::vector<uint64_t> chunks_;
-  std::string pending_;   // bytes of the chunk under way, not written yet
+  ChunkChecker checker_{chunks_, 0, blob_id_};  // unused without chunks_
   uint64_t written_ = 0;  // bytes of the range written (whole chunks), when checked by chunk
   Hasher hasher_;
 };

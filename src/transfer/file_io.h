@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -16,6 +17,8 @@
 
 #include "blobstate/blob_store.h"
 #include "blobstate/checksum.h"
+#include "blobstate/index.h"
+#include "blobstate/status.h"
 
 namespace blobstate {
 
@@ -62,6 +65,62 @@ SinkFactory FileRangeSinkFactory(std::string path, uint64_t offset, uint64_t len
 // checksum in `expected`, in order: the checksums of the blob's chunks from chunk `first` on.
 Status CheckChunks(std::string_view bytes, std::span<const uint64_t> expected, size_t first,
                    const std::string& blob_id);
+
+// Cuts bytes that arrive in pieces of any size into kChunkSize chunks and passes each on,
+// in order, once it matched its checksum (as CheckChunks checks it; `expected` must outlive
+// the checker). A chunk that arrives whole is checked where it lies; only one split across
+// pieces is copied. Not thread-safe; one per stream.
+class ChunkChecker {
+ public:
+  ChunkChecker(std::span<const uint64_t> expected, size_t first, const std::string& blob_id)
+      : expected_(expected), first_(first), blob_id_(blob_id) {}
+
+  // Checks the chunks that `data` completes and calls emit(std::string_view chunk) on each;
+  // stops at the first failure, of a check or of emit.
+  template <typename Emit>
+  Status Add(const char* data, size_t n, Emit&& emit) {
+    while (n > 0) {
+      if (pending_.empty() && n >= kChunkSize) {
+        RETURN_IF_ERROR(Pass(std::string_view(data, kChunkSize), emit));
+        data += kChunkSize;
+        n -= kChunkSize;
+        continue;
+      }
+      const size_t take = std::min<size_t>(n, kChunkSize - pending_.size());
+      pending_.append(data, take);
+      data += take;
+      n -= take;
+      if (pending_.size() == kChunkSize) RETURN_IF_ERROR(PassPending(emit));
+    }
+    return Status::Ok();
+  }
+  // Checks and passes on the last chunk, which may be short.
+  template <typename Emit>
+  Status Finish(Emit&& emit) {
+    return pending_.empty() ? Status::Ok() : PassPending(emit);
+  }
+
+ private:
+  template <typename Emit>
+  Status Pass(std::string_view chunk, Emit& emit) {
+    const auto rest = expected_.subspan(std::min(passed_, expected_.size()));
+    RETURN_IF_ERROR(CheckChunks(chunk, rest, first_ + passed_, blob_id_));
+    ++passed_;
+    return emit(chunk);
+  }
+  template <typename Emit>
+  Status PassPending(Emit& emit) {
+    RETURN_IF_ERROR(Pass(pending_, emit));
+    pending_.clear();
+    return Status::Ok();
+  }
+
+  const std::span<const uint64_t> expected_;
+  const size_t first_;
+  const std::string& blob_id_;
+  size_t passed_ = 0;    // chunks checked and passed on
+  std::string pending_;  // bytes of the chunk under way
+};
 
 }  // namespace blobstate
 

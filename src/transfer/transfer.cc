@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <memory>
 
 #include "async/failpoints.h"
@@ -371,6 +372,45 @@ Result<ChunkRange> ChunksOf(const FileIndex& file, size_t i, size_t first, size_
       .progress = progress};
 }
 
+// Takes the bytes of a ChunkRange as they are read, checks each chunk and copies what of
+// it lies in [skip, skip + n) of the range to `out`: no byte lands unchecked.
+class WindowSink final : public BlobSink {
+ public:
+  WindowSink(const ChunkRange& range, uint64_t skip, uint64_t n, char* out)
+      : range_(range), skip_(skip), end_(skip + n), out_(out) {}
+
+  Status Write(const char* data, size_t n) override {
+    if (n > range_.length - got_) return WrongLength(got_ + n);
+    got_ += n;
+    return checker_.Add(data, n, [this](std::string_view chunk) { return CopyOut(chunk); });
+  }
+  Status Finish() override {
+    if (got_ != range_.length) return WrongLength(got_);
+    return checker_.Finish([this](std::string_view chunk) { return CopyOut(chunk); });
+  }
+
+ private:
+  Status WrongLength(uint64_t bytes) const {
+    return DataLossError("blob " + range_.blob + " gave " + std::to_string(bytes) +
+                         " bytes of the " + std::to_string(range_.length) + " read");
+  }
+  Status CopyOut(std::string_view chunk) {
+    const uint64_t lo = std::max(skip_, at_);
+    const uint64_t hi = std::min(end_, at_ + chunk.size());
+    if (lo < hi) std::memcpy(out_ + (lo - skip_), chunk.data() + (lo - at_), hi - lo);
+    at_ += chunk.size();
+    return Status::Ok();
+  }
+
+  const ChunkRange& range_;
+  const uint64_t skip_;
+  const uint64_t end_;
+  char* const out_;
+  ChunkChecker checker_{range_.expected, range_.first, range_.blob};
+  uint64_t got_ = 0;  // bytes written to the sink
+  uint64_t at_ = 0;   // bytes of the range checked
+};
+
 }  // namespace
 
 Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t first,
@@ -390,13 +430,29 @@ Future<std::string> Transfer::GetChunks(const FileIndex& file, size_t i, size_t 
   return out;
 }
 
-Result<std::string> Transfer::ReadChunks(const FileIndex& file, size_t i, size_t first,
-                                         size_t count) {
-  ASSIGN_OR_RETURN(ChunkRange range, ChunksOf(file, i, first, count, options_.progress));
-  std::string bytes;
-  Status got = store_.ReadRange(range.blob, range.offset, range.length, StringSinkFactory(&bytes));
-  if (got.code() == StatusCode::kUnimplemented) return got;
-  return range.Check(std::move(got), std::move(bytes));
+Status Transfer::ReadChunks(const FileIndex& file, size_t i, uint64_t from, uint64_t to,
+                            char* out) {
+  if (from >= to) {
+    return InvalidArgumentError("file " + file.name + ": an empty read of part " +
+                                std::to_string(i));
+  }
+  const size_t first = static_cast<size_t>(from / kChunkSize);
+  const size_t last = static_cast<size_t>((to - 1) / kChunkSize);
+  ASSIGN_OR_RETURN(ChunkRange range, ChunksOf(file, i, first, last - first + 1, nullptr));
+  const uint64_t skip = from - first * kChunkSize;
+  if (to - from > range.length - skip) {
+    return InvalidArgumentError("file " + file.name + ": bytes " + std::to_string(from) + "-" +
+                                std::to_string(to - 1) + " are past the end of part " +
+                                std::to_string(i));
+  }
+  Status got = store_.ReadRange(range.blob, range.offset, range.length, [&] {
+    return Result<std::unique_ptr<BlobSink>>(
+        std::make_unique<WindowSink>(range, skip, to - from, out));
+  });
+  if (got.ok() && options_.progress != nullptr) {
+    options_.progress->fetch_add(range.length, std::memory_order_relaxed);
+  }
+  return got;
 }
 
 Status Transfer::FinishParts(const FileIndex& file, const std::string& tmp) {

@@ -123,9 +123,13 @@ class Transfer {
   // one differs. For a reader that waits: the check runs on the blob store's thread that
   // got the bytes, never behind the executor's queue.
   Future<std::string> GetChunks(const FileIndex& file, size_t i, size_t first, size_t count);
-  // GetChunks on the calling thread, where the blob store reads locally (file://: see
-  // BlobStore::ReadRange); kUnimplemented, reading nothing, where it does not.
-  Result<std::string> ReadChunks(const FileIndex& file, size_t i, size_t first, size_t count);
+  // Bytes [from, to) of part `i` of `file` (offsets in the part) into `out`, read on the
+  // calling thread where the blob store reads locally (file://: see BlobStore::ReadRange):
+  // the chunks that hold them are read, and each checked before a byte of it is copied.
+  // kUnimplemented, reading nothing, where the store does not read locally; kDataLoss
+  // naming the blob and chunk if one does not match (`out` may then hold checked bytes of
+  // the chunks before it). The caller keeps `file` while this runs.
+  Status ReadChunks(const FileIndex& file, size_t i, uint64_t from, uint64_t to, char* out);
   // Once GetPart got every part into `tmp` (each checked as it landed): checks its size,
   // and that the file's recorded checksum is that of its parts, gives it its recorded mode
   // and mtime and syncs it (if sync_after_restore). The caller renames it to its name.

@@ -424,26 +424,35 @@ TEST_F(TransferExecutorTest, AChunkReadIsCheckedWithoutWaitingForTheExecutor) {
   EXPECT_EQ(remote.factory_executors().count("transfer-test"), 0u);
 }
 
-// Z.6: from a store that reads locally (file://), ReadChunks reads and checks chunks on the
-// calling thread; from one that reads only through GetRange, it reads nothing.
+// Z.6: from a store that reads locally (file://), ReadChunks reads the chunks that hold a
+// range on the calling thread and copies the range once they are checked; from one that
+// reads only through GetRange, it reads nothing.
 TEST_F(TransferExecutorTest, ReadChunksReadsOnTheCallersThreadWhereTheStoreReadsLocally) {
-  const std::string content = testing::RandomBytes(2500, 4);
+  const std::string content = testing::RandomBytes(3 * kChunkSize + 7, 4);
   ASSERT_TRUE(WriteTree(tmp_.Sub("src"), {{"a", content}}).ok());
-  Result<DirIndex> root = PutTree(*transfer_, tmp_.Sub("src"));
+  Transfer transfer(*store_, pool_, {.part_size = 4 * kChunkSize});
+  Result<DirIndex> root = PutTree(transfer, tmp_.Sub("src"));
   ASSERT_TRUE(root.ok()) << root.status();
   const FileIndex& file = root->files_present.at(0);
-  ASSERT_EQ(file.blobs.size(), 3u);
-  Result<std::string> got = transfer_->ReadChunks(file, 2, 0, 1);
-  ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_EQ(*got, content.substr(2000));
+  ASSERT_EQ(file.blobs.size(), 1u);
+  ASSERT_EQ(file.blobs[0].chunk_checksums.size(), 4u);
+  const uint64_t from = kChunkSize - 10, to = 2 * kChunkSize + 5;  // in chunks 0-2
+  std::string got(to - from, '\0');
+  ASSERT_TRUE(transfer.ReadChunks(file, 0, from, to, got.data()).ok());
+  EXPECT_TRUE(got == content.substr(from, to - from));
   FileIndex corrupt = file;
-  corrupt.blobs[2].chunk_checksums[0] ^= 1;
-  EXPECT_EQ(transfer_->ReadChunks(corrupt, 2, 0, 1).status().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(transfer_->ReadChunks(file, 2, 1, 1).status().code(), StatusCode::kInvalidArgument);
+  corrupt.blobs[0].chunk_checksums[2] ^= 1;
+  Status s = transfer.ReadChunks(corrupt, 0, from, to, got.data());
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("chunk 2 "), std::string::npos) << s;
+  EXPECT_EQ(transfer.ReadChunks(file, 0, to, content.size() + 1, got.data()).code(),
+            StatusCode::kInvalidArgument);  // past the part's end
+  EXPECT_EQ(transfer.ReadChunks(file, 1, 0, 1, got.data()).code(), StatusCode::kInvalidArgument);
 
   testing::GatedBlobStore remote(*store_);  // opens no sink unless asked through GetRange
-  Transfer transfer(remote, pool_, options_);
-  EXPECT_EQ(transfer.ReadChunks(file, 2, 0, 1).status().code(), StatusCode::kUnimplemented);
+  Transfer remote_transfer(remote, pool_, options_);
+  EXPECT_EQ(remote_transfer.ReadChunks(file, 0, 0, 1, got.data()).code(),
+            StatusCode::kUnimplemented);
   EXPECT_TRUE(remote.factory_executors().empty());
 }
 
