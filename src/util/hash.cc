@@ -7,8 +7,25 @@
 #include <xxhash.h>
 
 #include "util/fs.h"
+#include "util/hash_avx2.h"
 
 namespace blobstate {
+namespace {
+
+using namespace hash_internal;  // NOLINT(build/namespaces): the AVX2 builds
+
+const bool kAvx2 = CpuHasAvx2();
+
+}  // namespace
+
+bool hash_internal::CpuHasAvx2() {
+#if defined(BLOBSTATE_HASH_AVX2)
+  __builtin_cpu_init();  // this may run before main
+  return __builtin_cpu_supports("avx2");
+#else
+  return false;
+#endif
+}
 
 struct Hasher::State {
   XXH3_state_t xxh;
@@ -17,7 +34,10 @@ struct Hasher::State {
 Hasher::Hasher() : state_(std::make_unique<State>()) { XXH3_128bits_reset(&state_->xxh); }
 Hasher::~Hasher() = default;
 
-void Hasher::Update(const void* data, size_t n) { XXH3_128bits_update(&state_->xxh, data, n); }
+void Hasher::Update(const void* data, size_t n) {
+  if (kAvx2) return Update128Avx2(&state_->xxh, data, n);
+  XXH3_128bits_update(&state_->xxh, data, n);
+}
 
 Checksum Hasher::Finish() const {
   XXH128_hash_t h = XXH3_128bits_digest(&state_->xxh);
@@ -25,6 +45,11 @@ Checksum Hasher::Finish() const {
 }
 
 Checksum HashBytes(const void* data, size_t n) {
+  if (kAvx2) {
+    Checksum c;
+    Hash128Avx2(data, n, &c.high, &c.low);
+    return c;
+  }
   XXH128_hash_t h = XXH3_128bits(data, n);
   return Checksum{h.high64, h.low64};
 }
@@ -39,7 +64,9 @@ std::string Checksum::ToHex() const {
   return out;
 }
 
-uint64_t Hash64(const void* data, size_t n) { return XXH3_64bits(data, n); }
+uint64_t Hash64(const void* data, size_t n) {
+  return kAvx2 ? Hash64Avx2(data, n) : XXH3_64bits(data, n);
+}
 
 struct Hasher64::State {
   XXH3_state_t xxh;
@@ -48,7 +75,10 @@ struct Hasher64::State {
 Hasher64::Hasher64() : state_(std::make_unique<State>()) { XXH3_64bits_reset(&state_->xxh); }
 Hasher64::~Hasher64() = default;
 
-void Hasher64::Update(const void* data, size_t n) { XXH3_64bits_update(&state_->xxh, data, n); }
+void Hasher64::Update(const void* data, size_t n) {
+  if (kAvx2) return Update64Avx2(&state_->xxh, data, n);
+  XXH3_64bits_update(&state_->xxh, data, n);
+}
 
 uint64_t Hasher64::Finish() const { return XXH3_64bits_digest(&state_->xxh); }
 

@@ -8,6 +8,9 @@
 
 #include "util/fs.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>  // the portable build, which the hashes must agree with
+
 namespace blobstate {
 namespace {
 
@@ -15,6 +18,29 @@ TEST(HashTest, KnownVectors) {
   // XXH3-128 of the empty input and of "abc", as printed by `xxhsum -H2`.
   EXPECT_EQ(HashBytes("", 0).ToHex(), "99aa06d3014798d86001c324468d497f");
   EXPECT_EQ(HashBytes("abc", 3).ToHex(), "06b05ab6733a618578af5f94892f3950");
+}
+
+// Where the CPU has AVX2 the hashes run its build of XXH3, which must give the values of
+// the portable build at every length: short inputs, stripes and blocks of the long-input
+// path, and their ends.
+TEST(HashTest, EqualsThePortableBuildAtEveryLength) {
+  std::string data(1024 * 1024 + 17, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31 + (i >> 10));
+  for (size_t n : {size_t{0}, size_t{16}, size_t{240}, size_t{241}, size_t{1024}, size_t{1025},
+                   size_t{65536}, size_t{65536 + 63}, data.size()}) {
+    SCOPED_TRACE(n);
+    const XXH128_hash_t h = XXH3_128bits(data.data(), n);
+    EXPECT_EQ(HashBytes(data.data(), n), (Checksum{h.high64, h.low64}));
+    EXPECT_EQ(Hash64(data.data(), n), XXH3_64bits(data.data(), n));
+    Hasher streamed;
+    Hasher64 streamed64;
+    for (size_t at = 0; at < n; at += 4093) {
+      streamed.Update(data.data() + at, std::min<size_t>(4093, n - at));
+      streamed64.Update(data.data() + at, std::min<size_t>(4093, n - at));
+    }
+    EXPECT_EQ(streamed.Finish(), (Checksum{h.high64, h.low64}));
+    EXPECT_EQ(streamed64.Finish(), XXH3_64bits(data.data(), n));
+  }
 }
 
 TEST(HashTest, StreamingEqualsOneShot) {
