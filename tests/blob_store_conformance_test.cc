@@ -195,8 +195,8 @@ TEST_P(BlobStoreConformanceTest, GetRangeBeyondTheBlobIsOutOfRangeAndFinishesNot
 }
 
 // ReadRange reads on the caller's thread where the store reads locally (file://, whether
-// opened by URL or not), with GetRange's results and errors; elsewhere it is kUnimplemented
-// and never opens a sink.
+// opened by URL or not), with GetRange's results and errors, a deleted blob's included;
+// elsewhere it is kUnimplemented and never opens a sink.
 TEST_P(BlobStoreConformanceTest, ReadRangeReadsAsGetRangeOrIsUnimplemented) {
   const std::string data = testing::RandomBytes(3 * kIoChunkSize + 17, 3);
   const std::string id = PutOk(data);
@@ -232,6 +232,10 @@ TEST_P(BlobStoreConformanceTest, ReadRangeReadsAsGetRangeOrIsUnimplemented) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->ReadRange("job/task/store/never-put", 0, 1, StringSinkFactory(&out)).code(),
             StatusCode::kNotFound);
+  // A blob read before is not read once deleted, though a store may keep its file open.
+  ASSERT_TRUE(store_->Delete(id).GetFor(kWait).ok());
+  s = store_->ReadRange(id, 0, 1, StringSinkFactory(&out));
+  EXPECT_EQ(s.code(), StatusCode::kNotFound) << s;
 }
 
 TEST_P(BlobStoreConformanceTest, GetOfAMissingBlobIsNotFound) {

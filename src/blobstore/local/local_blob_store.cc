@@ -1,6 +1,7 @@
 #include "blobstore/local/local_blob_store.h"
 
 #include "blobstore/local/local_ops.h"
+#include "blobstore/local/open_blobs.h"
 #include "blobstore/open_blob_store.h"
 #include "blobstore/run_on.h"
 
@@ -28,7 +29,10 @@ Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::Open(const std::string& 
 
 LocalBlobStore::LocalBlobStore(std::shared_ptr<const Layout> layout,
                                std::unique_ptr<ThreadPool> own_pool, Executor& executor)
-    : layout_(std::move(layout)), own_pool_(std::move(own_pool)), executor_(executor) {}
+    : layout_(std::move(layout)),
+      open_blobs_(std::make_shared<local_internal::OpenBlobs>(layout_)),
+      own_pool_(std::move(own_pool)),
+      executor_(executor) {}
 
 // own_pool_'s destructor runs what is queued and joins; requests hold layout_ themselves.
 LocalBlobStore::~LocalBlobStore() = default;
@@ -61,11 +65,18 @@ Future<void> LocalBlobStore::GetRange(const std::string& id, uint64_t offset, ui
 Status LocalBlobStore::ReadRange(const std::string& id, uint64_t offset, uint64_t length,
                                  const SinkFactory& sink) {
   RETURN_IF_ERROR(CheckRange(id, offset, length));
-  return local_internal::GetBlob(*layout_, id, sink, local_internal::ByteRange{offset, length});
+  ASSIGN_OR_RETURN(std::shared_ptr<local_internal::OpenedBlob> blob, open_blobs_->Open(id));
+  return local_internal::ReadBlob(*layout_, *blob, id, sink,
+                                  local_internal::ByteRange{offset, length});
 }
 
+// Forgotten once gone: a ReadRange that opened the blob before is not kept open.
 Future<void> LocalBlobStore::Delete(const std::string& id) {
-  return Run<void>([layout = layout_, id] { return local_internal::DeleteBlob(*layout, id); });
+  return Run<void>([layout = layout_, open = open_blobs_, id] {
+    Status s = local_internal::DeleteBlob(*layout, id);
+    open->Forget(id);
+    return s;
+  });
 }
 
 Future<void> LocalBlobStore::RemoveTtl(const std::string& id) {
@@ -86,8 +97,11 @@ Future<BlobPage> LocalBlobStore::ListBlobs(const std::string& prefix, const std:
 
 Future<void> LocalBlobStore::DeleteExpired(const std::string& id,
                                            std::chrono::system_clock::time_point now) {
-  return Run<void>(
-      [layout = layout_, id, now] { return local_internal::DeleteExpiredBlob(*layout, id, now); });
+  return Run<void>([layout = layout_, open = open_blobs_, id, now] {
+    Status s = local_internal::DeleteExpiredBlob(*layout, id, now);
+    open->Forget(id);
+    return s;
+  });
 }
 
 Future<void> LocalBlobStore::Flush() {

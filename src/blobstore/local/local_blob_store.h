@@ -52,6 +52,7 @@ namespace blobstate {
 
 namespace local_internal {
 struct Layout;
+class OpenBlobs;
 }  // namespace local_internal
 
 class LocalBlobStore final : public BlobStore {
@@ -82,6 +83,8 @@ class LocalBlobStore final : public BlobStore {
   Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
                         SinkFactory sink) override;
   // ReadRange: reads the range on the calling thread, as GetRange does on the executor.
+  // The files of the last blobs read so (local_internal::OpenBlobs::kCapacity) stay open
+  // until the store is destroyed or deletes them.
   Status ReadRange(const std::string& id, uint64_t offset, uint64_t length,
                    const SinkFactory& sink) override;
   // Delete: removes the blob, with or without a TTL. kGone if it was absent;
@@ -126,7 +129,8 @@ class LocalBlobStore final : public BlobStore {
   Future<T> Run(Fn fn);
 
   std::shared_ptr<const local_internal::Layout> layout_;
-  std::unique_ptr<ThreadPool> own_pool_;  // null when the executor is the caller's
+  std::shared_ptr<local_internal::OpenBlobs> open_blobs_;  // ReadRange's
+  std::unique_ptr<ThreadPool> own_pool_;                   // null when the executor is the caller's
   Executor& executor_;
 };
 

@@ -351,8 +351,7 @@ Result<std::string> PutBlob(const Layout& layout, const SourceFactory& factory,
   return s;
 }
 
-Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& factory,
-               std::optional<ByteRange> range) {
+Result<OpenedBlob> OpenBlob(const Layout& layout, const std::string& id) {
   RETURN_IF_ERROR(CheckId(layout, id));
   // A concurrent RemoveTtl may move the blob from pending/ to blobs/: look there twice.
   std::optional<File> f;
@@ -364,20 +363,25 @@ Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& f
   if (!f) return BlobNotFound(layout, id);
   ASSIGN_OR_RETURN(struct stat st, f->Stat());
   if (!S_ISREG(st.st_mode)) return BlobNotFound(layout, id);
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
-  const ByteRange want = range.value_or(ByteRange{0, size});
-  if (want.offset > size || want.length > size - want.offset) {
+  return OpenedBlob{std::move(*f), static_cast<uint64_t>(st.st_size)};
+}
+
+Status ReadBlob(const Layout& layout, OpenedBlob& blob, const std::string& id,
+                const SinkFactory& factory, std::optional<ByteRange> range) {
+  const ByteRange want = range.value_or(ByteRange{0, blob.size});
+  if (want.offset > blob.size || want.length > blob.size - want.offset) {
     return OutOfRangeError(RangeDescription(id, want.offset, want.length) + " in " +
-                           layout.Describe() + ": the blob has " + std::to_string(size) + " bytes");
+                           layout.Describe() + ": the blob has " + std::to_string(blob.size) +
+                           " bytes");
   }
   ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> sink, factory());
   if (sink == nullptr) return InternalError("the sink factory returned no sink");
   sink->ExpectSize(want.length);
   IoBuffer buf(std::min<uint64_t>(kIoChunkSize, want.length));  // a small range: a small buffer
   for (uint64_t done = 0; done < want.length;) {
-    ASSIGN_OR_RETURN(size_t n,
-                     f->ReadAt(buf.data(), std::min<uint64_t>(buf.size(), want.length - done),
-                               want.offset + done));
+    ASSIGN_OR_RETURN(
+        size_t n, blob.file.ReadAt(buf.data(), std::min<uint64_t>(buf.size(), want.length - done),
+                                   want.offset + done));
     if (n == 0) {
       return DataLossError("blob " + id + " in " + layout.Describe() + " changed while read");
     }
@@ -385,6 +389,12 @@ Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& f
     done += n;
   }
   return sink->Finish();
+}
+
+Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& factory,
+               std::optional<ByteRange> range) {
+  ASSIGN_OR_RETURN(OpenedBlob blob, OpenBlob(layout, id));
+  return ReadBlob(layout, blob, id, factory, range);
 }
 
 Status DeleteBlob(const Layout& layout, const std::string& id) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "blobstate/blob_store.h"
+#include "util/fs.h"
 
 namespace blobstate::local_internal {
 
@@ -60,6 +61,15 @@ struct ByteRange {
 // The whole blob, or `range` of it (kOutOfRange if the blob ends before its end).
 Status GetBlob(const Layout& layout, const std::string& id, const SinkFactory& factory,
                std::optional<ByteRange> range = std::nullopt);
+// GetBlob in two steps: OpenBlob finds and opens the blob's file (kNotFound if there is
+// none), ReadBlob reads it. Reads of one OpenedBlob may run at once (pread).
+struct OpenedBlob {
+  File file;
+  uint64_t size = 0;
+};
+Result<OpenedBlob> OpenBlob(const Layout& layout, const std::string& id);
+Status ReadBlob(const Layout& layout, OpenedBlob& blob, const std::string& id,
+                const SinkFactory& factory, std::optional<ByteRange> range);
 Status DeleteBlob(const Layout& layout, const std::string& id);
 Status RemoveBlobTtl(const Layout& layout, const std::string& id);
 Result<std::optional<std::chrono::system_clock::time_point>> BlobExpiry(const Layout& layout,
