@@ -440,7 +440,7 @@ Status Transfer::ReadChunks(const FileIndex& file, size_t i, uint64_t from, uint
   const size_t last = static_cast<size_t>((to - 1) / kChunkSize);
   ASSIGN_OR_RETURN(ChunkRange range, ChunksOf(file, i, first, last - first + 1, nullptr));
   const uint64_t skip = from - first * kChunkSize;
-  if (to - from > range.length - skip) {
+  if (skip >= range.length || to - from > range.length - skip) {
     return InvalidArgumentError("file " + file.name + ": bytes " + std::to_string(from) + "-" +
                                 std::to_string(to - 1) + " are past the end of part " +
                                 std::to_string(i));
