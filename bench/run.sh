@@ -20,7 +20,7 @@ want() { [[ $only == *" $1 "* ]]; }
 
 if want hash; then
 
-echo "== hashing: XXH3-128 vs memcpy (same buffer)"
+echo "== hashing: XXH3-128, XXH3-64 of a 64 KiB chunk, vs memcpy (same buffer)"
 "$bin/hash_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true 2>/dev/null |
   grep -E "median" | awk '{sub("bytes_per_second=", "", $NF); printf "   %-30s %s\n", $1, $NF}'
 

@@ -12,9 +12,7 @@
 namespace blobstate {
 namespace {
 
-using namespace hash_internal;  // NOLINT(build/namespaces): the AVX2 builds
-
-const bool kAvx2 = CpuHasAvx2();
+const bool kAvx2 = hash_internal::CpuHasAvx2();
 
 }  // namespace
 
@@ -35,7 +33,7 @@ Hasher::Hasher() : state_(std::make_unique<State>()) { XXH3_128bits_reset(&state
 Hasher::~Hasher() = default;
 
 void Hasher::Update(const void* data, size_t n) {
-  if (kAvx2) return Update128Avx2(&state_->xxh, data, n);
+  if (kAvx2) return hash_internal::Update128Avx2(&state_->xxh, data, n);
   XXH3_128bits_update(&state_->xxh, data, n);
 }
 
@@ -47,7 +45,7 @@ Checksum Hasher::Finish() const {
 Checksum HashBytes(const void* data, size_t n) {
   if (kAvx2) {
     Checksum c;
-    Hash128Avx2(data, n, &c.high, &c.low);
+    hash_internal::Hash128Avx2(data, n, &c.high, &c.low);
     return c;
   }
   XXH128_hash_t h = XXH3_128bits(data, n);
@@ -65,7 +63,7 @@ std::string Checksum::ToHex() const {
 }
 
 uint64_t Hash64(const void* data, size_t n) {
-  return kAvx2 ? Hash64Avx2(data, n) : XXH3_64bits(data, n);
+  return kAvx2 ? hash_internal::Hash64Avx2(data, n) : XXH3_64bits(data, n);
 }
 
 struct Hasher64::State {
@@ -76,7 +74,7 @@ Hasher64::Hasher64() : state_(std::make_unique<State>()) { XXH3_64bits_reset(&st
 Hasher64::~Hasher64() = default;
 
 void Hasher64::Update(const void* data, size_t n) {
-  if (kAvx2) return Update64Avx2(&state_->xxh, data, n);
+  if (kAvx2) return hash_internal::Update64Avx2(&state_->xxh, data, n);
   XXH3_64bits_update(&state_->xxh, data, n);
 }
 
