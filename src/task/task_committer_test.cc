@@ -235,7 +235,15 @@ TEST_F(TaskCommitterTest, CommitTimesOutWhenThePreviousNeverEnds) {
   EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_NE(r.status().message().find("did not end within 50 ms"), std::string::npos) << r.status();
   gated.Open();
-  EXPECT_TRUE(task->Close().ok());
+  // The commit ends once the store answers, which a loaded machine may take longer than the
+  // 50 ms that each Close waits.
+  Status closed = task->Close();
+  for (auto deadline = std::chrono::steady_clock::now() + kWait;
+       closed.code() == StatusCode::kDeadlineExceeded &&
+       std::chrono::steady_clock::now() < deadline;) {
+    closed = task->Close();
+  }
+  EXPECT_TRUE(closed.ok()) << closed;
 }
 
 // W.3, W.6, W.9: a committer whose Close timed out is replaced (as by a new container,
