@@ -67,9 +67,9 @@ Status CheckChunks(std::string_view bytes, std::span<const uint64_t> expected, s
                    const std::string& blob_id);
 
 // Cuts bytes that arrive in pieces of any size into kChunkSize chunks and passes each on,
-// in order, once it matched its checksum (as CheckChunks checks it; `expected` must outlive
-// the checker). A chunk that arrives whole is checked where it lies; only one split across
-// pieces is copied. Not thread-safe; one per stream.
+// in order, once it matched its checksum (as CheckChunks checks it; `expected` and
+// `blob_id` must outlive the checker). A chunk that arrives whole is checked where it lies;
+// only one split across pieces is copied. Not thread-safe; one per stream.
 class ChunkChecker {
  public:
   ChunkChecker(std::span<const uint64_t> expected, size_t first, const std::string& blob_id)
