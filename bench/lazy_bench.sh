@@ -46,8 +46,11 @@ remote_runs=${BENCH_LAZY_REMOTE_RUNS:-1}
 # One full restore, then one lazy, of the store backed up to $url (task "${task[@]}", $keys
 # keys); sets full, first_get, warm, local_rate and to_local.
 one_run() {
-  # Full: restore, then open and one Get (verify of one key).
-  rm -rf "$scratch/full" "$scratch"/full.*
+  # Full: restore, then open and one Get (verify of one key). It follows the delete of the
+  # last run's lazy store, as the lazy restore follows that of the full one: each of them
+  # runs right after a store's worth of deletes (which a disk mounted with `discard` is
+  # still discarding).
+  rm -rf "$scratch/full" "$scratch"/full.* "$scratch/lazy" "$scratch"/lazy.*
   local full_restore full_open lazy_restore first local_s
   full_restore=$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/full")
   full_open=$(secs "$bin/blobstate-rocksdb" verify --db "$scratch/full" --keys 1)
@@ -55,7 +58,6 @@ one_run() {
   # Gone before the lazy run, which would otherwise run with 4 more GiB in the page cache.
   rm -rf "$scratch/full" "$scratch"/full.*
   # Lazy: restore --lazy, then the tool opens it, Gets, and waits until it is local.
-  rm -rf "$scratch/lazy" "$scratch"/lazy.*
   lazy_restore=$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/lazy" --lazy)
   "$bin/blobstate-rocksdb" lazy-open --db "$scratch/lazy" --blob-store "$url" \
     --keys "$keys" >"$scratch/lazy.out"
