@@ -143,7 +143,11 @@ TEST_F(RestoreStagingTest, InterruptedRestoreResumesWithoutDownloadingVerifiedFi
   ASSERT_TRUE(RemoveAll(a_.dir).ok());                   // a new host
   const size_t parts = BlobsOf(c, "000010.log").size();  // of each file: all the same size
   const int gets = blobs_->calls(Method::kGet);
-  blobs_->Script(Method::kGet, gets + 5, Fault::SyncError(UnavailableError("injected")));
+  // The last get of a part fails (the index's comes first). Every file has started by then,
+  // so the other nine land and are verified whatever the order the gets ran in; an earlier
+  // get could fail before some file started, and the restore starts none after a failure.
+  const int last = gets + 1 + 10 * static_cast<int>(parts);
+  blobs_->Script(Method::kGet, last, Fault::SyncError(UnavailableError("injected")));
   Result<StoreFigures> failed = Restore(c);
   EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable) << failed.status();
   EXPECT_FALSE(PathExists(a_.dir));  // nothing that looks like a store
