@@ -30,7 +30,8 @@ Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::Open(const std::string& 
 LocalBlobStore::LocalBlobStore(std::shared_ptr<const Layout> layout,
                                std::unique_ptr<ThreadPool> own_pool, Executor& executor)
     : layout_(std::move(layout)),
-      open_blobs_(std::make_shared<local_internal::OpenBlobs>(layout_)),
+      open_blobs_(std::make_shared<local_internal::OpenBlobs>(
+          layout_, local_internal::OpenBlobs::DefaultCapacity())),
       own_pool_(std::move(own_pool)),
       executor_(executor) {}
 

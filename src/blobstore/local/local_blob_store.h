@@ -83,8 +83,8 @@ class LocalBlobStore final : public BlobStore {
   Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
                         SinkFactory sink) override;
   // ReadRange: reads the range on the calling thread, as GetRange does on the executor.
-  // The files of the last blobs read so (local_internal::OpenBlobs::kCapacity) stay open
-  // until the store is destroyed or deletes them.
+  // The files of the last blobs read so stay open until the store is destroyed or deletes
+  // them: up to an eighth of the soft limit on open files (OpenBlobs::DefaultCapacity).
   Status ReadRange(const std::string& id, uint64_t offset, uint64_t length,
                    const SinkFactory& sink) override;
   // Delete: removes the blob, with or without a TTL. kGone if it was absent;

@@ -1,6 +1,18 @@
 #include "blobstore/local/open_blobs.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+
 namespace blobstate::local_internal {
+
+size_t OpenBlobs::DefaultCapacity() {
+  constexpr size_t kMin = 32;
+  constexpr size_t kMax = 4096;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return kMax;
+  return std::clamp<size_t>(static_cast<size_t>(limit.rlim_cur / 8), kMin, kMax);
+}
 
 Result<std::shared_ptr<OpenedBlob>> OpenBlobs::Open(const std::string& id) {
   uint64_t forgets;
@@ -19,7 +31,7 @@ Result<std::shared_ptr<OpenedBlob>> OpenBlobs::Open(const std::string& id) {
   if (forgets != forgets_ || by_id_.contains(id)) return blob;
   recent_.emplace_front(id, blob);
   by_id_[id] = recent_.begin();
-  if (recent_.size() > kCapacity) {
+  if (recent_.size() > capacity_) {
     by_id_.erase(recent_.back().first);
     recent_.pop_back();  // closed once the last read of it ends
   }

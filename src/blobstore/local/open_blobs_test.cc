@@ -1,8 +1,10 @@
 #include "blobstore/local/open_blobs.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
 #include "blobstore/blob_store_testing.h"
@@ -42,10 +44,11 @@ class OpenBlobsTest : public ::testing::Test {
   std::shared_ptr<const Layout> layout_;
 };
 
-// Z.6: a blob read again is not opened again; at most kCapacity files stay open, the least
+// Z.6: a blob read again is not opened again; at most `capacity` files stay open, the least
 // recently read closed first.
 TEST_F(OpenBlobsTest, KeepsTheLastBlobsReadOpenAndNoMore) {
-  OpenBlobs open(layout_);
+  constexpr size_t kCapacity = 3;
+  OpenBlobs open(layout_, kCapacity);
   const std::string first = Put("first blob");
   Result<std::shared_ptr<OpenedBlob>> a = open.Open(first);
   ASSERT_TRUE(a.ok()) << a.status();
@@ -55,10 +58,10 @@ TEST_F(OpenBlobsTest, KeepsTheLastBlobsReadOpenAndNoMore) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->get(), a->get());
   EXPECT_EQ(Read(**again, first, 6, 4), "blob");
-  for (size_t i = 0; i < OpenBlobs::kCapacity; ++i) {
+  for (size_t i = 0; i < kCapacity; ++i) {
     ASSERT_TRUE(open.Open(Put("blob " + std::to_string(i))).ok());
   }
-  EXPECT_EQ(open.size(), OpenBlobs::kCapacity);
+  EXPECT_EQ(open.size(), kCapacity);
   // `first` was the least recently read: closed, and now opened from the store, where it
   // is gone.
   EXPECT_EQ(open.Open(first).status().code(), StatusCode::kNotFound);
@@ -66,13 +69,33 @@ TEST_F(OpenBlobsTest, KeepsTheLastBlobsReadOpenAndNoMore) {
 
 // A blob forgotten (deleted through the store) is opened again from the store.
 TEST_F(OpenBlobsTest, AForgottenBlobIsOpenedAgain) {
-  OpenBlobs open(layout_);
+  OpenBlobs open(layout_, 2);
   const std::string id = Put("some bytes");
   ASSERT_TRUE(open.Open(id).ok());
   ASSERT_TRUE(DeleteBlob(*layout_, id).ok());
   open.Forget(id);
   EXPECT_EQ(open.size(), 0u);
   EXPECT_EQ(open.Open(id).status().code(), StatusCode::kNotFound);
+}
+
+// By default, an eighth of the soft limit on open files is kept, within [32, 4096].
+TEST(OpenBlobsCapacityTest, IsAnEighthOfTheSoftLimitOnOpenFiles) {
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  auto capacity_at = [&](rlim_t soft) {
+    rlimit limit = saved;
+    limit.rlim_cur = std::min(soft, saved.rlim_max);
+    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &limit), 0);
+    return OpenBlobs::DefaultCapacity();
+  };
+  if (saved.rlim_max >= 1024) {
+    EXPECT_EQ(capacity_at(1024), 128u);
+  }
+  EXPECT_EQ(capacity_at(64), 32u);
+  if (saved.rlim_max == RLIM_INFINITY || saved.rlim_max >= 1 << 20) {
+    EXPECT_EQ(capacity_at(1 << 20), 4096u);
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 }  // namespace
