@@ -91,6 +91,23 @@ class Waiting {
   bool linger_ = false;
 };
 
+// A turn that Foreground::Turn gave, ended (Done) once: by End, else when the last
+// reference goes.
+class HeldTurn {
+ public:
+  explicit HeldTurn(std::shared_ptr<Foreground> foreground) : foreground_(std::move(foreground)) {}
+  ~HeldTurn() { End(); }
+  HeldTurn(const HeldTurn&) = delete;
+  HeldTurn& operator=(const HeldTurn&) = delete;
+  void End() {
+    if (!ended_.exchange(true)) foreground_->Done();
+  }
+
+ private:
+  const std::shared_ptr<Foreground> foreground_;
+  std::atomic<bool> ended_{false};
+};
+
 }  // namespace
 
 LazyFile::LazyFile(Transfer& transfer, std::shared_ptr<Foreground> foreground, std::string what,
@@ -204,39 +221,43 @@ Status LazyFile::PutChunks(ChunkRead& read) {
   return Status::Ok();
 }
 
-Future<void> LazyFile::GetPart(size_t i) {
+LazyFile::Fetch LazyFile::FetchPart(size_t i) {
   std::unique_lock<std::mutex> lock(mu_);
   Part& part = parts_[i];
-  if (dropped_ || local_) return MakeReadyFuture();
+  if (dropped_ || local_) return {MakeReadyFuture(), MakeReadyFuture()};
   if (part.state == PartState::kLocal) {
-    if (parts_left_ > 0 || !finish_error_.ok()) return MakeReadyFuture();
+    if (parts_left_ > 0 || !finish_error_.ok()) return {MakeReadyFuture(), MakeReadyFuture()};
     finish_waiters_.emplace_back();  // the last part is in: the file is being finished
-    return finish_waiters_.back().GetFuture();
+    return {MakeReadyFuture(), finish_waiters_.back().GetFuture()};
   }
-  Promise<void> promise;
-  Future<void> got = promise.GetFuture();
-  part.waiters.push_back(std::move(promise));
-  if (part.state == PartState::kFetching) return got;
+  Fetch fetch{part.landed.emplace_back().GetFuture(), part.waiters.emplace_back().GetFuture()};
+  if (part.state == PartState::kFetching) return fetch;
   part.state = PartState::kFetching;
   lock.unlock();
   transfer_.GetPart(index_, i, tmp_path_).Subscribe([self = shared_from_this(), i](Result<void> r) {
     self->PartDone(i, r.status());
   });
-  return got;
+  return fetch;
 }
 
 void LazyFile::PartDone(size_t i, const Status& s) {
+  std::vector<Promise<void>> landed;
   std::vector<Promise<void>> waiters;
   bool last = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    landed.swap(parts_[i].landed);
     waiters.swap(parts_[i].waiters);
     parts_[i].state = s.ok() ? PartState::kLocal : PartState::kAbsent;
     if (s.ok()) last = --parts_left_ == 0 && !dropped_;
   }
-  if (last) Finish().IgnoreError();  // MakeLocal reports it
   const Status out = s.WithContext(what_);
-  for (Promise<void>& w : waiters) w.Set(out.ok() ? Result<void>() : Result<void>(out));
+  auto set = [&out](std::vector<Promise<void>>& promises) {
+    for (Promise<void>& p : promises) p.Set(out.ok() ? Result<void>() : Result<void>(out));
+  };
+  set(landed);
+  if (last) Finish().IgnoreError();  // MakeLocal reports it
+  set(waiters);
 }
 
 Status LazyFile::Finish() {
@@ -480,19 +501,16 @@ Future<void> LazyFiles::FetchAll(Executor& executor, size_t window) {
                  LazyFile& f = *walk->files[walk->file];
                  if (walk->part < f.index().blobs.size()) {
                    const size_t part = walk->part++;
-                   return std::optional(
-                       self->foreground_->Turn()
-                           .Map(executor,
-                                [&executor, self, file = walk->files[walk->file], part] {
-                                  if (self->stop_) return MakeReadyFuture();  // starts nothing
-                                  return Between<void>(executor, "lazy.before_part",
-                                                       "lazy.after_part",
-                                                       [&] { return file->GetPart(part); });
-                                })
-                           .Then(executor, [foreground = self->foreground_](Result<void> r) {
-                             foreground->Done();
-                             return r;
-                           }));
+                   return std::optional(self->foreground_->Turn().Map(
+                       executor, [&executor, self, file = walk->files[walk->file], part] {
+                         auto turn = std::make_shared<HeldTurn>(self->foreground_);
+                         if (self->stop_) return MakeReadyFuture();  // starts nothing
+                         return Between<void>(executor, "lazy.before_part", "lazy.after_part", [&] {
+                           LazyFile::Fetch fetch = file->FetchPart(part);
+                           std::move(fetch.landed).Subscribe([turn](Result<void>) { turn->End(); });
+                           return std::move(fetch.local);
+                         });
+                       }));
                  }
                  ++walk->file;
                  walk->part = 0;

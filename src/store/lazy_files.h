@@ -72,7 +72,8 @@ class Foreground {
   // Completes when the background download may start a part: at once if no read waits or
   // lingers, or none of its parts is in flight. Each completion must be matched by a Done.
   Future<void> Turn();
-  // A part that Turn let start ended.
+  // A part that Turn let start landed (or failed): its file's finish, if it was the last
+  // part, is not waited for, so that the next part downloads while the file is synced.
   void Done();
 
  private:
@@ -108,9 +109,18 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
   bool local() const;
   // Once every part was got: OK if the file is local (or dropped), else why it is not.
   Status Settled() const;
-  // Gets part `i` unless it is local or on its way; completes when it is local (or failed),
-  // after the file is finished if it was the last. At once for a dropped file.
-  Future<void> GetPart(size_t i);
+  // A part's fetch: `landed` completes once its bytes are in the partial file, checked (or
+  // the fetch failed); `local` once it is local, after the file is finished (its fsync) if
+  // it was the last part.
+  struct Fetch {
+    Future<void> landed;
+    Future<void> local;
+  };
+  // Gets part `i` unless it is local or on its way. Both complete at once for a dropped
+  // file, and for a local part (`local` once the file is finished, if it is being).
+  Fetch FetchPart(size_t i);
+  // FetchPart(i).local.
+  Future<void> GetPart(size_t i) { return FetchPart(i).local; }
   // Stops serving the file (it was deleted): its partial file goes. False if the file was
   // local already: it is then at its name, for the caller to delete.
   bool Drop();
@@ -119,7 +129,8 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
   enum class PartState { kAbsent, kFetching, kLocal };
   struct Part {
     PartState state = PartState::kAbsent;
-    std::vector<Promise<void>> waiters;  // of the fetch under way
+    std::vector<Promise<void>> landed;   // of the fetch under way: Fetch::landed
+    std::vector<Promise<void>> waiters;  // of the fetch under way: Fetch::local
     std::vector<bool> chunks;            // those local (and checked), while it is not
   };
   // A read of chunks of a part, from chunk `first` on.
@@ -157,7 +168,7 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
   bool dropped_ = false;                       // GUARDED_BY(mu_)
   Status finish_error_;                        // GUARDED_BY(mu_)
   std::vector<Promise<void>> local_waiters_;   // GUARDED_BY(mu_); of MakeLocal
-  std::vector<Promise<void>> finish_waiters_;  // GUARDED_BY(mu_); of GetPart, while finishing
+  std::vector<Promise<void>> finish_waiters_;  // GUARDED_BY(mu_); of FetchPart, while finishing
 };
 
 // The manifest of a lazy restore (RemoteManifestOf, store.h) is a snapshot index
@@ -212,12 +223,12 @@ class LazyFiles : public std::enable_shared_from_this<LazyFiles> {
   void ForgetAliases(const std::string& dir);
 
   // Gets every part not yet local, `window` at a time, file after file, starting no part
-  // beyond one in flight while a read waits; completes once every file is local (their
-  // names durable, then the manifest, if any, deleted), with the first error otherwise.
-  // Stop ends it early: what is in flight ends, nothing more starts. Failpoints
-  // (docs/failpoints.md): lazy.before_part and lazy.after_part around each part it gets;
-  // lazy.before_finish and lazy.after_finish around each file's finish (whoever got its
-  // last part).
+  // beyond one in flight while a read waits (a part is in flight until it lands: a file's
+  // finish, after its last part, runs beside the next part); completes once every file is local
+  // (their names durable, then the manifest, if any, deleted), with the first error otherwise. Stop
+  // ends it early: what is in flight ends, nothing more starts. Failpoints (docs/failpoints.md):
+  // lazy.before_part and lazy.after_part around each part it gets; lazy.before_finish and
+  // lazy.after_finish around each file's finish (whoever got its last part).
   Future<void> FetchAll(Executor& executor, size_t window);
   void Stop();
 

@@ -247,6 +247,26 @@ TEST_F(LazyFilesTest, APartAskedForWhileItsFileIsFinishedWaitsForTheFinish) {
   EXPECT_TRUE(made.ok()) << made;
 }
 
+// Z.6: a file's last part lands before the file is finished (its fsync), so that the
+// background download's next part need not wait for the sync.
+TEST_F(LazyFilesTest, ALastPartLandsBeforeItsFileIsFinished) {
+  std::shared_ptr<LazyFiles> files = Serve();
+  ASSERT_NE(files, nullptr);
+  std::shared_ptr<LazyFile> f = files->Find(JoinPath(dst_, "f"));
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->GetPart(0).GetFor(kWait).ok());
+  ASSERT_TRUE(f->GetPart(1).GetFor(kWait).ok());
+  ArmFailpoint("lazy.before_finish", FailpointAction::kSleep, 0, 3000);
+  LazyFile::Fetch last = f->FetchPart(2);
+  ASSERT_TRUE(std::move(last.landed).GetFor(kWait).ok());
+  EXPECT_FALSE(last.local.IsReady());  // the finish sleeps for 3 s
+  EXPECT_FALSE(f->local());
+  ASSERT_TRUE(std::move(last.local).GetFor(kWait).ok());
+  DisarmAllFailpoints();
+  EXPECT_TRUE(f->local());
+  EXPECT_TRUE(*ReadSmallFile(JoinPath(dst_, "f"), 1 << 20) == content_);
+}
+
 // A file deleted once it became local is left at its name for the caller to delete; one
 // not local goes with its partial file.
 TEST_F(LazyFilesTest, DropLeavesAFileThatBecameLocalToItsCaller) {
