@@ -11,7 +11,7 @@
 # BENCH_LAZY_BACKENDS (default "file s3 azure") picks the blob stores.
 # Targets: first Get within 1 s at every size; warm-up Gets at least half as fast as
 # local; fully local within 1.2x of the full restore. Through file://, whose figures vary
-# most from run to run, the medians of BENCH_LAZY_FILE_RUNS (default 3) runs of a full and
+# most from run to run, the medians of BENCH_LAZY_FILE_RUNS (default 5) runs of a full and
 # a lazy restore, alternating, each run's listed (ratios are each run's, of its lazy and
 # full restores); through the others BENCH_LAZY_REMOTE_RUNS (default 1).
 set -euo pipefail
@@ -40,7 +40,7 @@ slow_az="azure://devstoreaccount1/blobstate-test?endpoint=http://127.0.0.1:$(cat
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 small_ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2g", a / b}'; }  # 0.0023, 0.57
-file_runs=${BENCH_LAZY_FILE_RUNS:-3}
+file_runs=${BENCH_LAZY_FILE_RUNS:-5}
 remote_runs=${BENCH_LAZY_REMOTE_RUNS:-1}
 
 # One full restore, then one lazy, of the store backed up to $url (task "${task[@]}", $keys
