@@ -224,11 +224,12 @@ class LazyFiles : public std::enable_shared_from_this<LazyFiles> {
 
   // Gets every part not yet local, `window` at a time, file after file, starting no part
   // beyond one in flight while a read waits (a part is in flight until it lands: a file's
-  // finish, after its last part, runs beside the next part); completes once every file is local
-  // (their names durable, then the manifest, if any, deleted), with the first error otherwise. Stop
-  // ends it early: what is in flight ends, nothing more starts. Failpoints (docs/failpoints.md):
-  // lazy.before_part and lazy.after_part around each part it gets; lazy.before_finish and
-  // lazy.after_finish around each file's finish (whoever got its last part).
+  // finish, after its last part, runs beside the next part); completes once every file is
+  // local (their names durable, then the manifest, if any, deleted), with the first error
+  // otherwise. Stop ends it early: what is in flight ends, nothing more starts. Failpoints
+  // (docs/failpoints.md): lazy.before_part and lazy.after_part around each part it gets;
+  // lazy.before_finish and lazy.after_finish around each file's finish (whoever got its
+  // last part).
   Future<void> FetchAll(Executor& executor, size_t window);
   void Stop();
 
