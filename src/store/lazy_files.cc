@@ -244,14 +244,18 @@ void LazyFile::PartDone(size_t i, const Status& s) {
   std::vector<Promise<void>> landed;
   std::vector<Promise<void>> waiters;
   bool last = false;
+  bool dropped = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     landed.swap(parts_[i].landed);
     waiters.swap(parts_[i].waiters);
     parts_[i].state = s.ok() ? PartState::kLocal : PartState::kAbsent;
     if (s.ok()) last = --parts_left_ == 0 && !dropped_;
+    dropped = dropped_;
   }
-  const Status out = s.WithContext(what_);
+  // A file deleted meanwhile has nothing left to get: that its fetch failed (its partial
+  // file went) is no error. A read that waited for the part finds the file deleted.
+  const Status out = dropped ? Status::Ok() : s.WithContext(what_);
   auto set = [&out](std::vector<Promise<void>>& promises) {
     for (Promise<void>& p : promises) p.Set(out.ok() ? Result<void>() : Result<void>(out));
   };

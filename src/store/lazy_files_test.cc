@@ -5,9 +5,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "blobstate/blob_store.h"
 #include "blobstore/blob_store_testing.h"
@@ -265,6 +267,34 @@ TEST_F(LazyFilesTest, ALastPartLandsBeforeItsFileIsFinished) {
   DisarmAllFailpoints();
   EXPECT_TRUE(f->local());
   EXPECT_TRUE(*ReadSmallFile(JoinPath(dst_, "f"), 1 << 20) == content_);
+}
+
+// A file deleted while its part downloads, before the part's sink opened the partial file
+// (which the delete removed), ends that fetch without an error: nothing is left to get.
+TEST_F(LazyFilesTest, AFileDeletedWhileItsPartDownloadsEndsTheFetchWithoutError) {
+  // Calls `before_sink` once, as the first sink of a Get is made.
+  class HookedStore : public testing::ForwardingBlobStore {
+   public:
+    using ForwardingBlobStore::ForwardingBlobStore;
+    std::function<void()> before_sink;
+    Future<void> Get(const std::string& id, SinkFactory sink) override {
+      return ForwardingBlobStore::Get(id, [this, sink = std::move(sink)] {
+        if (before_sink) std::exchange(before_sink, nullptr)();
+        return sink();
+      });
+    }
+  };
+  HookedStore hooked(*store_);
+  transfer_ = std::make_unique<Transfer>(hooked, pool_, TransferOptions{.part_size = kPart});
+  std::shared_ptr<LazyFiles> files = Serve();
+  ASSERT_NE(files, nullptr);
+  const std::string path = JoinPath(dst_, "f");
+  hooked.before_sink = [&] { EXPECT_TRUE(files->Drop(path)); };
+  Status all = files->FetchAll(pool_, 1).GetFor(kWait).status();
+  EXPECT_TRUE(all.ok()) << all;
+  EXPECT_EQ(hooked.before_sink, nullptr);  // the hook ran
+  EXPECT_FALSE(PathExists(path));
+  EXPECT_FALSE(PathExists(PartialNameOf(path)));
 }
 
 // A file deleted once it became local is left at its name for the caller to delete; one
