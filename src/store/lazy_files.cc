@@ -250,8 +250,8 @@ void LazyFile::PartDone(size_t i, const Status& s) {
     landed.swap(parts_[i].landed);
     waiters.swap(parts_[i].waiters);
     parts_[i].state = s.ok() ? PartState::kLocal : PartState::kAbsent;
-    if (s.ok()) last = --parts_left_ == 0 && !dropped_;
     dropped = dropped_;
+    if (s.ok()) last = --parts_left_ == 0 && !dropped;
   }
   // A file deleted meanwhile has nothing left to get: that its fetch failed (its partial
   // file went) is no error. A read that waited for the part finds the file deleted.

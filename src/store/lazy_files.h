@@ -117,7 +117,8 @@ class LazyFile : public std::enable_shared_from_this<LazyFile> {
     Future<void> local;
   };
   // Gets part `i` unless it is local or on its way. Both complete at once for a dropped
-  // file, and for a local part (`local` once the file is finished, if it is being).
+  // file, and for a local part (`local` once the file is finished, if it is being); without
+  // an error for a file dropped while the part was fetched.
   Fetch FetchPart(size_t i);
   // FetchPart(i).local.
   Future<void> GetPart(size_t i) { return FetchPart(i).local; }
