@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -36,7 +35,9 @@ std::string DecodeError(std::string_view bytes, StatusCode code = StatusCode::kI
   Result<SnapshotIndex> from_file = testing::ReadThroughFile(bytes);
   EXPECT_FALSE(from_file.ok());
   EXPECT_EQ(from_file.status().code(), code) << from_file.status();
-  if (same_message_from_file) EXPECT_EQ(from_file.status().message(), r.status().message());
+  if (same_message_from_file) {
+    EXPECT_EQ(from_file.status().message(), r.status().message());
+  }
   return r.status().message();
 }
 
@@ -571,22 +572,13 @@ TEST(CodecTest, RejectsLengthPastEndOfNestedMessage) {
             "past the end (0 bytes left)");
 }
 
-TEST(CodecTest, EncodesAndDecodes100000FilesQuickly) {
+// Its speed is measured by bench/diff_bench.cc (BM_EncodeIndex100kFiles and
+// BM_DecodeIndex100kFiles), not here.
+TEST(CodecTest, RoundTripsAnIndexOf100000Files) {
   const SnapshotIndex index = testing::WideIndex(100'000);
-  const auto start = std::chrono::steady_clock::now();
-  const std::string bytes = EncodeSnapshotIndex(index);
-  const auto encoded = std::chrono::steady_clock::now();
-  Result<SnapshotIndex> back = DecodeSnapshotIndex(bytes);
-  const auto decoded = std::chrono::steady_clock::now();
+  Result<SnapshotIndex> back = DecodeSnapshotIndex(EncodeSnapshotIndex(index));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(*back == index);
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  const auto limit = std::chrono::seconds(10);
-#else
-  const auto limit = std::chrono::milliseconds(500);
-#endif
-  EXPECT_LT(encoded - start, limit);
-  EXPECT_LT(decoded - encoded, limit);
 }
 
 TEST(IndexNameTest, IsValidNameFollowsTheHeaderRule) {
