@@ -1,5 +1,6 @@
 #include "blobstore/local/local_blob_store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -117,6 +118,26 @@ TEST_F(LocalBlobStoreTest, GetRacingRemoveTtlAlwaysFindsTheBlob) {
     ASSERT_TRUE(std::move(remove).GetFor(kWait).ok()) << i;
     EXPECT_EQ(back, "racing");
   }
+}
+
+TEST_F(LocalBlobStoreTest, ReadsLeaveABlobsAtimeAlone) {
+  // A blob with a TTL has its expiry as mtime, past its atime: relatime would update that.
+  std::string id = PutOk("untouched", 1h);
+  const std::string path = JoinPath(dir_, "pending/" + local_internal::ShardOf(id) + "/" + id);
+  struct stat before;
+  ASSERT_EQ(::stat(path.c_str(), &before), 0) << path;
+  const struct timespec times[2] = {{.tv_sec = before.st_mtim.tv_sec - 7200, .tv_nsec = 0},
+                                    {.tv_sec = 0, .tv_nsec = UTIME_OMIT}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  std::string back;
+  ASSERT_TRUE(store_->Get(id, StringSinkFactory(&back)).GetFor(kWait).ok());
+  std::string range;
+  ASSERT_TRUE(store_->ReadRange(id, 2, 4, StringSinkFactory(&range)).ok());
+  EXPECT_EQ(back, "untouched");
+  EXPECT_EQ(range, "touc");
+  struct stat after;
+  ASSERT_EQ(::stat(path.c_str(), &after), 0);
+  EXPECT_EQ(after.st_atim.tv_sec, times[0].tv_sec);
 }
 
 TEST_F(LocalBlobStoreTest, FlushSucceeds) {

@@ -71,9 +71,15 @@ Result<bool> IsPendingFile(const std::string& path) {
   return ErrnoError("stat " + path, errno);
 }
 
-// The file at `path` open for reading, or nullopt if there is none (or a directory).
+// The file at `path` open for reading, or nullopt if there is none (or a directory). Its
+// reads leave its atime alone where the process may ask that (it owns the file): a blob put
+// with a TTL has its expiry, in the future, as mtime, so relatime would write the atime back
+// at every read.
 Result<std::optional<File>> OpenIfPresent(const std::string& path) {
-  Result<File> f = File::Open(path, O_RDONLY | O_NOFOLLOW);
+  Result<File> f = File::Open(path, O_RDONLY | O_NOFOLLOW | O_NOATIME);
+  if (!f.ok() && f.status().code() == StatusCode::kPermissionDenied) {
+    f = File::Open(path, O_RDONLY | O_NOFOLLOW);
+  }
   if (f.ok()) return std::optional<File>(std::move(*f));
   if (f.status().code() != StatusCode::kNotFound) {
     ASSIGN_OR_RETURN(bool absent, IsAbsent(path));  // ENOTDIR: an id below another's
