@@ -39,12 +39,12 @@ void Foreground::Leave(bool linger) { Decrement(waiting_, linger); }
 void Foreground::Done() { Decrement(running_, false); }
 
 bool Foreground::MayStart(std::chrono::steady_clock::time_point now) const {
-  return running_ == 0 || (waiting_ == 0 && now - last_read_ >= linger_);
+  return running_ == 0 || (waiting_ == 0 && (!last_read_ || now - *last_read_ >= linger_));
 }
 
 Future<void> Foreground::Turn() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (MayStart(std::chrono::steady_clock::now())) {
+  if (MayStart(now_())) {
     ++running_;
     return MakeReadyFuture();
   }
@@ -55,7 +55,7 @@ Future<void> Foreground::Turn() {
 void Foreground::Decrement(int& count, bool linger) {
   std::vector<Promise<void>> go;
   {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = now_();
     std::lock_guard<std::mutex> lock(mu_);
     --count;
     if (linger) last_read_ = now;

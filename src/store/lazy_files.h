@@ -29,6 +29,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,7 +63,12 @@ class Foreground {
   // and Azurite (10 ms added per request) took 1.41x and 1.28x a full restore at 1 GiB.
   static constexpr std::chrono::milliseconds kLinger{10};
 
-  explicit Foreground(std::chrono::steady_clock::duration linger = kLinger) : linger_(linger) {}
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  // `now`: the clock that times the linger (tests give their own).
+  explicit Foreground(std::chrono::steady_clock::duration linger = kLinger,
+                      Clock now = std::chrono::steady_clock::now)
+      : linger_(linger), now_(std::move(now)) {}
 
   // A read starts and ends waiting. `linger`: it was made on its reader's thread (from a
   // blob store that reads locally), so that its reader competes with the download for the
@@ -84,11 +90,13 @@ class Foreground {
   void Decrement(int& count, bool linger);
 
   const std::chrono::steady_clock::duration linger_;
+  const Clock now_;
   std::mutex mu_;
-  int waiting_ = 0;                                  // GUARDED_BY(mu_); reads
-  int running_ = 0;                                  // GUARDED_BY(mu_); background parts in flight
-  std::chrono::steady_clock::time_point last_read_;  // GUARDED_BY(mu_); when one ended
-  std::vector<Promise<void>> queued_;                // GUARDED_BY(mu_); turns not given yet
+  int waiting_ = 0;  // GUARDED_BY(mu_); reads
+  int running_ = 0;  // GUARDED_BY(mu_); background parts in flight
+  // GUARDED_BY(mu_); when the last read that lingers ended (none yet: nullopt)
+  std::optional<std::chrono::steady_clock::time_point> last_read_;
+  std::vector<Promise<void>> queued_;  // GUARDED_BY(mu_); turns not given yet
 };
 
 // A file not yet local: reads of it, and its parts' state.
