@@ -641,12 +641,13 @@ TEST_P(CliBackendTest, OverlappingBackupsFenceTheEarlierOne) {
   const uint64_t epoch = WriterEpoch(url_);
   ASSERT_GT(epoch, 0u);
   const std::string first_out = tmp_.Sub("first.out");
-  ASSERT_EQ(std::system(("(PATH='" + std::string(BLOBSTATE_BIN_DIR) +
-                         "':\"$PATH\" BLOBSTATE_FAILPOINTS=persist.before_checkpoint=sleep:8000 "
-                         "blobstate backup" +
-                         Task() + "--store s=" + tmp_.Sub("a/s") + " >" + first_out +
-                         " 2>&1; echo \"exit=$?\" >>" + first_out + ") &")
-                            .c_str()),
+  testing::FailpointGate persist(tmp_.Sub("persist"));  // holds the first before its write
+  ASSERT_EQ(std::system(
+                ("(PATH='" + std::string(BLOBSTATE_BIN_DIR) +
+                 "':\"$PATH\" BLOBSTATE_FAILPOINTS=persist.before_checkpoint=" + persist.Action() +
+                 " blobstate backup" + Task() + "--store s=" + tmp_.Sub("a/s") + " >" + first_out +
+                 " 2>&1; echo \"exit=$?\" >>" + first_out + ") &")
+                    .c_str()),
             0);
   for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
        WriterEpoch(url_) == epoch && std::chrono::steady_clock::now() < deadline;) {
@@ -654,6 +655,7 @@ TEST_P(CliBackendTest, OverlappingBackupsFenceTheEarlierOne) {
   }
   ASSERT_EQ(WriterEpoch(url_), epoch + 1) << "the first backup claimed the task";
   Outcome second = Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("b/s") + " --json");
+  persist.Release();
   ASSERT_EQ(second.exit_code, 0) << second.out;
   Result<std::string> first = NotFoundError(first_out);
   for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);

@@ -183,9 +183,9 @@ INSTANTIATE_TEST_SUITE_P(Backends, CloudJobTest, ::testing::Values("s3", "azure"
                          [](const auto& info) { return info.param; });
 
 // W.9: two processes of the example job for one task, each on a host of its own: a zombie
-// that stalls before its third checkpoint write (as after a network partition) and its
-// replacement, started once the zombie has claimed the task, which runs to the end. The
-// zombie is fenced and fails; the replacement's digest is the uninterrupted one, and the
+// held before its third checkpoint write (as after a network partition) until its
+// replacement, started once the zombie has claimed the task, has run to the end. The
+// zombie is then fenced and fails; the replacement's digest is the uninterrupted one, and the
 // latest checkpoint verifies. On every backend.
 class TwoJobsTest : public CrashRecoveryTest, public ::testing::WithParamInterface<std::string> {
  protected:
@@ -208,13 +208,16 @@ class TwoJobsTest : public CrashRecoveryTest, public ::testing::WithParamInterfa
 
 TEST_P(TwoJobsTest, ZombieIsFencedAndTheReplacementFinishesWithTheUninterruptedDigest) {
   const std::string zombie_out = tmp_.Sub("zombie.out");
-  const std::string zombie = Job(tmp_.Sub("host-a"), kEvents,
-                                 "BLOBSTATE_FAILPOINTS=persist.before_checkpoint=sleep:8000@3");
+  // Holds the zombie at its third persist until the replacement has run.
+  testing::FailpointGate persist(tmp_.Sub("persist"));
+  const std::string zombie =
+      Job(tmp_.Sub("host-a"), kEvents,
+          "BLOBSTATE_FAILPOINTS=persist.before_checkpoint=" + persist.Action() + "@3");
   ASSERT_EQ(std::system(("(PATH='" + std::string(BLOBSTATE_BIN_DIR) + "':\"$PATH\" " + zombie +
                          " >" + zombie_out + " 2>&1; echo \"exit=$?\" >>" + zombie_out + ") &")
                             .c_str()),
             0);
-  // Started once the zombie has persisted a checkpoint (it stalls at its third).
+  // Started once the zombie has persisted a checkpoint (it is held at its third).
   std::optional<Checkpoint> seen = Latest();
   for (auto deadline = std::chrono::steady_clock::now() + kWait;
        (!seen || seen->id.empty()) && std::chrono::steady_clock::now() < deadline;
@@ -224,6 +227,7 @@ TEST_P(TwoJobsTest, ZombieIsFencedAndTheReplacementFinishesWithTheUninterruptedD
   ASSERT_TRUE(seen && !seen->id.empty()) << "the zombie committed";
   ASSERT_EQ(seen->writer_epoch, 1u);
   Outcome replacement = Sh(Job(tmp_.Sub("host-b")));
+  persist.Release();
   ASSERT_EQ(replacement.exit_code, 0) << replacement.out;
   EXPECT_EQ(DigestOf(replacement.out), Expected()) << replacement.out;
   Result<std::string> out = NotFoundError(zombie_out);
@@ -384,10 +388,10 @@ TEST_F(CrashRecoveryTest, GcLoopBesideTheKillLoopLosesNothing) {
   std::atomic<bool> stop{false};
   std::atomic<int> runs{0}, failures{0};
   std::thread gc([&] {
-    while (!stop) {
+    do {  // at least once, however late this thread starts
       Outcome r = Sh("blobstate gc --blob-store file://" + tmp_.Sub("blobs") + " 2>&1");
       ++(r.exit_code == 0 || r.out.find("no blob store") != std::string::npos ? runs : failures);
-    }
+    } while (!stop);
   });
   std::mt19937 random(777);  // reproducible
   const std::string state = tmp_.Sub("state");

@@ -131,10 +131,7 @@ TEST_P(FencingTest, ReplacementOfACommitterWhoseCloseTimedOutFencesIt) {
   auto old_task = start(gated, "host-a");
   ASSERT_TRUE(WriteTree(tmp_.Sub("host-a/s"), {{"f", "old 1"}}).ok());
   ASSERT_EQ(*old_task->Commit({{"in", "1"}}), CommitOutcome::kStarted);
-  Status first;
-  do {
-    first = old_task->Close();
-  } while (first.code() == StatusCode::kDeadlineExceeded);
+  Status first = testing::CloseOnceCommitted(*old_task);
   ASSERT_TRUE(first.ok()) << first;
   ASSERT_TRUE(WriteTree(tmp_.Sub("host-a/s"), {{"f", "old 2"}}).ok());
   gated.Close();
@@ -145,17 +142,11 @@ TEST_P(FencingTest, ReplacementOfACommitterWhoseCloseTimedOutFencesIt) {
   EXPECT_EQ(*ReadTree(tmp_.Sub("host-b/s")), (Tree{{"f", "old 1"}}));
   ASSERT_TRUE(WriteTree(tmp_.Sub("host-b/s"), {{"f", "new 3"}}).ok());
   ASSERT_EQ(*replacement->Commit({{"in", "3"}}), CommitOutcome::kStarted);
-  Status closed;
-  do {
-    closed = replacement->Close();
-  } while (closed.code() == StatusCode::kDeadlineExceeded);
+  Status closed = testing::CloseOnceCommitted(*replacement);
   ASSERT_TRUE(closed.ok()) << closed;
 
   gated.Open();  // the hung commit goes on, to be fenced
-  Status fenced;
-  do {
-    fenced = old_task->Close();
-  } while (fenced.code() == StatusCode::kDeadlineExceeded);
+  Status fenced = testing::CloseOnceCommitted(*old_task);
   EXPECT_EQ(fenced.code(), StatusCode::kFenced) << fenced;
 
   auto reader_store = Handle(url_);

@@ -51,15 +51,16 @@ TEST(EmbedExampleTest, CommitsAndRestoresOnANewHost) {
 }
 
 // The example job, given --metrics-port, serves its metrics over HTTP while it runs: blob
-// store requests and flow figures. Its first persist stalls 10 s (a failpoint) so that it
-// surely runs while the test scrapes.
+// store requests and flow figures. Its first persist is held (a failpoint) until the test
+// has scraped, so that it surely runs meanwhile.
 TEST(ExampleJobTest, ServesItsMetricsWhileItRuns) {
   testing::TempDir dir;
-  const std::string command =
-      "BLOBSTATE_FAILPOINTS=persist.before_checkpoint=sleep:10000@1 PATH='" +
-      std::string(BLOBSTATE_BIN_DIR) + "':\"$PATH\" wordcount --blob-store file://" +
-      dir.Sub("bs") + " --job j --task t --state-dir " + dir.Sub("state") +
-      " --events 2000 --commit-every 1000 --metrics-port 0 2>&1";
+  testing::FailpointGate persist(dir.Sub("persist"));
+  const std::string command = "BLOBSTATE_FAILPOINTS=persist.before_checkpoint=" + persist.Action() +
+                              "@1 PATH='" + std::string(BLOBSTATE_BIN_DIR) +
+                              "':\"$PATH\" wordcount --blob-store file://" + dir.Sub("bs") +
+                              " --job j --task t --state-dir " + dir.Sub("state") +
+                              " --events 2000 --commit-every 1000 --metrics-port 0 2>&1";
   FILE* job = ::popen(command.c_str(), "r");
   ASSERT_NE(job, nullptr);
   char line[256] = {};
@@ -69,9 +70,9 @@ TEST(ExampleJobTest, ServesItsMetricsWhileItRuns) {
   ASSERT_NE(at, std::string::npos) << first;
   const std::string url = first.substr(at, first.find_last_not_of("\n") + 1 - at);
 
-  // Scrapes until the job's uploads show (within its stall), then once more elsewhere.
+  // Scrapes until the job's uploads show (before its first persist), then once more elsewhere.
   std::string body;
-  for (int i = 0; i < 600 && body.find("method=\"put\"") == std::string::npos; ++i) {
+  for (int i = 0; i < 2400 && body.find("method=\"put\"") == std::string::npos; ++i) {
     Result<HttpResponse> got = PerformHttp({.url = url});
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ(got->status, 200);
@@ -85,6 +86,7 @@ TEST(ExampleJobTest, ServesItsMetricsWhileItRuns) {
   Result<HttpResponse> other = PerformHttp({.url = url.substr(0, url.rfind('/')) + "/other"});
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_EQ(other->status, 404);
+  persist.Release();
 
   std::string rest;
   while (std::fgets(line, sizeof line, job) != nullptr) rest += line;

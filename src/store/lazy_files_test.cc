@@ -59,38 +59,34 @@ TEST(ForegroundTest, TheDownloadYieldsToWaitingReadsButNeverStops) {
 // for `linger` (the reader is likely to read again), then goes back to full width at the
 // next part's end; a read that waited for a remote store does not linger.
 TEST(ForegroundTest, TheDownloadKeepsYieldingForAWhileAfterARead) {
-  Foreground lingering(/*linger=*/1h);
-  lingering.Enter();
-  lingering.Leave(/*linger=*/false);  // a read that waited for a remote store
-  Future<void> wide = lingering.Turn(), wider = lingering.Turn();
+  // The test's clock, starting at its epoch: no read has lingered before any time.
+  std::chrono::steady_clock::time_point now{};
+  Foreground foreground(/*linger=*/10ms, [&now] { return now; });
+  foreground.Enter();
+  foreground.Leave(/*linger=*/false);  // a read that waited for a remote store
+  Future<void> wide = foreground.Turn(), wider = foreground.Turn();
   EXPECT_TRUE(wide.IsReady());
   EXPECT_TRUE(wider.IsReady());
-  lingering.Done();
-  lingering.Done();
-  lingering.Enter();
-  lingering.Leave(/*linger=*/true);  // a read ended: no read waits, but one lingers
-  Future<void> first = lingering.Turn();
+  foreground.Done();
+  foreground.Done();
+  foreground.Enter();
+  foreground.Leave(/*linger=*/true);  // a read ended: no read waits, but one lingers
+  Future<void> first = foreground.Turn();
   EXPECT_TRUE(first.IsReady());  // none was in flight
-  Future<void> second = lingering.Turn();
+  Future<void> second = foreground.Turn();
   EXPECT_FALSE(second.IsReady());
-  lingering.Done();
-  EXPECT_TRUE(second.IsReady());  // one at a time
-  lingering.Done();
-
-  Foreground brief(/*linger=*/1ms);
-  brief.Enter();
-  brief.Leave(/*linger=*/true);
-  Future<void> third = brief.Turn();
-  Future<void> fourth = brief.Turn(), fifth = brief.Turn();
-  EXPECT_TRUE(third.IsReady());
-  EXPECT_FALSE(fourth.IsReady());
-  std::this_thread::sleep_for(10ms);  // the read no longer lingers
-  EXPECT_FALSE(fourth.IsReady()) << "a queued turn waits for a part's end, not for a clock";
-  brief.Done();
+  now += 9ms;
+  foreground.Done();
+  EXPECT_TRUE(second.IsReady());  // one at a time while the read lingers
+  Future<void> third = foreground.Turn();
+  EXPECT_FALSE(third.IsReady());
+  now += 1ms;  // the read no longer lingers
+  EXPECT_FALSE(third.IsReady()) << "a queued turn waits for a part's end, not for a clock";
+  Future<void> fourth = foreground.Turn();
   EXPECT_TRUE(fourth.IsReady());  // full width again
-  EXPECT_TRUE(fifth.IsReady());
-  EXPECT_TRUE(brief.Turn().IsReady());
-  for (int i = 0; i < 3; ++i) brief.Done();
+  foreground.Done();
+  EXPECT_TRUE(third.IsReady());
+  for (int i = 0; i < 2; ++i) foreground.Done();
 }
 
 // A file of parts of 4 chunks (the last part of 2), backed up, and served lazily from `dst`.
@@ -237,12 +233,21 @@ TEST_F(LazyFilesTest, APartAskedForWhileItsFileIsFinishedWaitsForTheFinish) {
   ASSERT_NE(files, nullptr);
   std::shared_ptr<LazyFile> f = files->Find(JoinPath(dst_, "f"));
   ASSERT_NE(f, nullptr);
-  ArmFailpoint("lazy.before_finish", FailpointAction::kSleep, 0, 1000);
+  testing::FailpointGate finish(tmp_.Sub("finish"));
+  ArmFailpointWait("lazy.before_finish", finish.path());
   Status made;
   std::thread maker([&] { made = f->MakeLocal(); });
-  for (int i = 0; i < 100000 && got_ < content_.size(); ++i) std::this_thread::sleep_for(1ms);
-  Status all = files->FetchAll(pool_, 2).GetFor(kWait).status();
-  EXPECT_TRUE(all.ok()) << all;
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (FailpointHits("lazy.before_finish") == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(FailpointHits("lazy.before_finish"), 1) << "the finish has not started";
+  Future<void> all = files->FetchAll(pool_, 2);
+  EXPECT_FALSE(all.IsReady()) << "the finish is held";
+  EXPECT_FALSE(f->local());
+  finish.Release();
+  Status fetched = std::move(all).GetFor(kWait).status();
+  EXPECT_TRUE(fetched.ok()) << fetched;
   EXPECT_TRUE(f->local());
   maker.join();
   DisarmAllFailpoints();
@@ -258,11 +263,13 @@ TEST_F(LazyFilesTest, ALastPartLandsBeforeItsFileIsFinished) {
   ASSERT_NE(f, nullptr);
   ASSERT_TRUE(f->GetPart(0).GetFor(kWait).ok());
   ASSERT_TRUE(f->GetPart(1).GetFor(kWait).ok());
-  ArmFailpoint("lazy.before_finish", FailpointAction::kSleep, 0, 3000);
+  testing::FailpointGate finish(tmp_.Sub("finish"));
+  ArmFailpointWait("lazy.before_finish", finish.path());
   LazyFile::Fetch last = f->FetchPart(2);
   ASSERT_TRUE(std::move(last.landed).GetFor(kWait).ok());
-  EXPECT_FALSE(last.local.IsReady());  // the finish sleeps for 3 s
+  EXPECT_FALSE(last.local.IsReady());  // the finish is held
   EXPECT_FALSE(f->local());
+  finish.Release();
   ASSERT_TRUE(std::move(last.local).GetFor(kWait).ok());
   DisarmAllFailpoints();
   EXPECT_TRUE(f->local());

@@ -273,10 +273,7 @@ TEST_F(TaskCommitterTest, ReplacementAfterATimedOutCloseFencesTheOldCommit) {
   const Checkpoint winner = *replacement->last_committed();
 
   gated.Open();  // the old commit goes on, and is fenced at its persist
-  Status s;
-  do {
-    s = old->Close();
-  } while (s.code() == StatusCode::kDeadlineExceeded);
+  Status s = testing::CloseOnceCommitted(*old);
   EXPECT_EQ(s.code(), StatusCode::kFenced) << s;
   auto reader = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
   std::optional<Checkpoint> latest = *reader->ReadLatest().GetFor(kWait);

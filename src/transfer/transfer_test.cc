@@ -376,7 +376,10 @@ TEST_F(TransferExecutorTest, PutTreeReturnsWithoutBlockingTheCaller) {
   Transfer transfer(gated, pool_, options_);
   TreePut put = StartPutTree(transfer, tmp_.Sub("src"));
   // Both puts reach the gate, yet PutTree has returned: the caller did not wait.
-  for (int i = 0; i < 1000 && gated.held() < 2; ++i) std::this_thread::sleep_for(10ms);
+  for (auto deadline = std::chrono::steady_clock::now() + kWait;
+       gated.held() < 2 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(10ms);
+  }
   EXPECT_EQ(gated.held(), 2u);
   EXPECT_FALSE(put.put.IsReady());
   gated.Open();

@@ -1,5 +1,6 @@
 #include "util/failpoint.h"
 
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,8 +35,9 @@ constexpr std::string_view kEnvironmentVariable = "BLOBSTATE_FAILPOINTS";
 
 struct Arming {
   FailpointAction action;
-  int nth;           // 0: every hit; otherwise the only hit that triggers
-  int sleep_ms = 0;  // kSleep
+  int nth;                // 0: every hit; otherwise the only hit that triggers
+  int sleep_ms = 0;       // kSleep
+  std::string wait_path;  // kWait
 };
 
 struct Entry {
@@ -103,6 +105,7 @@ std::optional<std::pair<std::string, Arming>> ParseEntry(std::string_view entry)
   if (!ValidName(name)) return std::nullopt;
   FailpointAction action;
   int sleep_ms = 0;
+  std::string wait_path;
   if (action_text == "crash") {
     action = FailpointAction::kCrash;
   } else if (action_text == "error") {
@@ -112,10 +115,15 @@ std::optional<std::pair<std::string, Arming>> ParseEntry(std::string_view entry)
     if (!ms || *ms > 600'000) return std::nullopt;
     action = FailpointAction::kSleep;
     sleep_ms = *ms;
+  } else if (action_text.starts_with("wait:")) {
+    wait_path = action_text.substr(5);
+    if (!wait_path.starts_with('/') || !ValidName(wait_path)) return std::nullopt;
+    action = FailpointAction::kWait;
   } else {
     return std::nullopt;
   }
-  return std::pair(std::string(name), Arming{action, EffectiveNth(action, nth), sleep_ms});
+  return std::pair(std::string(name),
+                   Arming{action, EffectiveNth(action, nth), sleep_ms, std::move(wait_path)});
 }
 
 // Arms every valid entry of the environment variable into `table` and reports the others.
@@ -157,6 +165,22 @@ Registry& GetRegistry() {
   return *registry;
 }
 
+// Blocks until a file exists at `path`, for at most kFailpointMaxWaitSeconds.
+Status WaitForFile(std::string_view name, const std::string& path) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(kFailpointMaxWaitSeconds);
+  struct stat st;
+  while (::stat(path.c_str(), &st) != 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return DeadlineExceededError("failpoint " + std::string(name) + ": no file appeared at " +
+                                   path + " within " + std::to_string(kFailpointMaxWaitSeconds) +
+                                   " s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Status::Ok();
+}
+
 [[noreturn]] void Crash(std::string_view name) {
   WriteStderr("blobstate: failpoint " + std::string(name) + ": crash\n");
   // exit_group directly: like a kill, it skips everything a library may hook into _exit
@@ -186,6 +210,7 @@ Status FailpointSlow(std::string_view name) {
     std::this_thread::sleep_for(std::chrono::milliseconds(arming.sleep_ms));
     return Status::Ok();
   }
+  if (arming.action == FailpointAction::kWait) return WaitForFile(name, arming.wait_path);
   Crash(name);
 }
 
@@ -195,6 +220,14 @@ void ArmFailpoint(std::string name, FailpointAction action, int nth, int sleep_m
   Registry& registry = GetRegistry();
   std::lock_guard lock(registry.mu);
   registry.table[std::move(name)] = Entry{Arming{action, EffectiveNth(action, nth), sleep_ms}};
+  PublishArmed(registry);
+}
+
+void ArmFailpointWait(std::string name, std::string path, int nth) {
+  Registry& registry = GetRegistry();
+  std::lock_guard lock(registry.mu);
+  registry.table[std::move(name)] = Entry{Arming{
+      FailpointAction::kWait, EffectiveNth(FailpointAction::kWait, nth), 0, std::move(path)}};
   PublishArmed(registry);
 }
 

@@ -19,8 +19,9 @@
 // below:
 //   list   := entry ("," entry)*
 //   entry  := name "=" action ["@" N]        surrounding spaces and tabs are ignored
-//   action := "crash" | "error" | "sleep:" MS
+//   action := "crash" | "error" | "sleep:" MS | "wait:" PATH
 //   MS     := decimal integer in [1, 600000] (milliseconds)
+//   PATH   := an absolute path without ',', '@' or whitespace
 //   N      := decimal integer in [1, INT_MAX]
 // A name is non-empty and holds no whitespace and no '@'. Empty entries (",,", a trailing
 // comma) are skipped silently. Every other entry that does not match is reported once on
@@ -56,9 +57,18 @@ enum class FailpointAction {
   // blob store failure).
   kError,
   // Failpoint() blocks the calling thread for the arming's sleep, then returns OK: a step
-  // that stalls (for tests that make two writers overlap).
+  // that stalls for a while.
   kSleep,
+  // Failpoint() blocks the calling thread until a file exists at the arming's path, then
+  // returns OK; kDeadlineExceeded naming the path if none appears within
+  // kFailpointMaxWaitSeconds.
+  // A step held until a test (or another process) lets it go on, whatever the machine's
+  // load: how tests make two writers overlap.
+  kWait,
 };
+
+// The longest a kWait failpoint holds a step.
+inline constexpr int kFailpointMaxWaitSeconds = 600;
 
 namespace failpoint_internal {
 // False only when the environment has been read and no failpoint is armed. It starts true
@@ -70,6 +80,7 @@ Status FailpointSlow(std::string_view name);
 // Passes the stage boundary `name`.
 // Returns OK if `name` is not armed, or is armed but this hit is not the one that triggers.
 // Returns kUnavailable "failpoint NAME" if an armed `error` action triggers.
+// Blocks if an armed `sleep` or `wait` action triggers (see FailpointAction).
 // Does not return if an armed `crash` action triggers (see FailpointAction::kCrash).
 // Every call on an armed name counts as one hit of it (see FailpointHits), whether or not
 // it triggers. Arming done by another thread is seen by calls that happen after it.
@@ -88,8 +99,11 @@ inline Status Failpoint(std::string_view name) {
 // count to 0. `nth` >= 1 triggers on the nth hit only (1-based, counted from this call);
 // `nth` == 0 means the default: every hit for kError and kSleep, the first hit only for
 // kCrash. `sleep_ms`: how long kSleep blocks. REQUIRES: nth >= 0 (a negative value is
-// treated as 0).
+// treated as 0); action is not kWait (see ArmFailpointWait).
 void ArmFailpoint(std::string name, FailpointAction action, int nth = 0, int sleep_ms = 0);
+
+// Arms `name` with kWait on `path` (absolute), as ArmFailpoint does with its `nth`.
+void ArmFailpointWait(std::string name, std::string path, int nth = 0);
 
 // Disarms every failpoint, including those armed from the environment, and forgets all hit
 // counts. The environment is not read again (except by the testing hook below).

@@ -3,12 +3,19 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "testing/temp_dir.h"
+#include "util/fs.h"
+
 namespace blobstate {
 namespace {
+
+using testing::TempDir;
 
 class FailpointTest : public ::testing::Test {
  protected:
@@ -113,6 +120,37 @@ TEST_F(FailpointTest, SleepActionStallsThenPasses) {
   EXPECT_TRUE(Failpoint("s").ok());  // the second stalls, then passes
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(30));
   EXPECT_EQ(FailpointHits("s"), 2);
+}
+
+TEST_F(FailpointTest, WaitActionHoldsTheStepUntilItsFileExists) {
+  TempDir tmp;
+  const std::string go = tmp.Sub("go");
+  ASSERT_EQ(setenv("BLOBSTATE_FAILPOINTS",
+                   ("w=wait:" + go + "@2,x=wait:relative/go,y=wait:,z=wait:/a@b").c_str(), 1),
+            0);
+  ::testing::internal::CaptureStderr();
+  ReloadFailpointsFromEnvironmentForTesting();
+  std::string err = ::testing::internal::GetCapturedStderr();
+  for (const char* bad : {"x=wait:relative/go", "y=wait:", "z=wait:/a@b"}) {
+    EXPECT_NE(err.find(std::string("entry '") + bad + "'"), std::string::npos) << bad;
+  }
+  EXPECT_TRUE(Failpoint("w").ok());  // the first hit passes at once
+  std::atomic<bool> passed{false};
+  Status second;
+  std::thread held([&] {
+    second = Failpoint("w");
+    passed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(passed) << "no file at " << go << " yet";
+  ASSERT_TRUE(WriteFileAtomic(go, "").ok());
+  held.join();
+  EXPECT_TRUE(second.ok()) << second;
+
+  ArmFailpointWait("v", go);  // armed in-process; the file exists: every hit passes
+  EXPECT_TRUE(Failpoint("v").ok());
+  EXPECT_TRUE(Failpoint("v").ok());
+  EXPECT_EQ(FailpointHits("v"), 2);
 }
 
 TEST_F(FailpointTest, ConcurrentHitsAreAllCounted) {

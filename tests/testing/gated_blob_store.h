@@ -3,12 +3,14 @@
 #ifndef BLOBSTATE_TESTS_TESTING_GATED_BLOB_STORE_H_
 #define BLOBSTATE_TESTS_TESTING_GATED_BLOB_STORE_H_
 
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "blobstate/blob_store.h"
+#include "blobstate/task.h"
 
 namespace blobstate::testing {
 
@@ -157,6 +159,18 @@ class GatedBlobStore final : public BlobStore {
   std::vector<Promise<void>> held_;          // GUARDED_BY(mu_)
   std::set<std::string> factory_executors_;  // GUARDED_BY(mu_)
 };
+
+// Closes `task`, whose last commit a gate held, asking again while that commit is still
+// under way (kDeadlineExceeded after its commit_timeout) for at most `wait`.
+inline Status CloseOnceCommitted(TaskCommitter& task,
+                                 std::chrono::seconds wait = std::chrono::seconds(120)) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  Status s = task.Close();
+  while (s.code() == StatusCode::kDeadlineExceeded && std::chrono::steady_clock::now() < deadline) {
+    s = task.Close();
+  }
+  return s;
+}
 
 }  // namespace blobstate::testing
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "util/fs.h"
 
@@ -28,6 +29,24 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// The file that a `wait:` failpoint holds a step for (docs/failpoints.md): the step goes on
+// once Release() creates it, at the latest when this is destroyed, so that a test that ends
+// early leaves no thread or process held.
+class FailpointGate {
+ public:
+  explicit FailpointGate(std::string path) : path_(std::move(path)) {}
+  ~FailpointGate() { Release(); }
+  FailpointGate(const FailpointGate&) = delete;
+  FailpointGate& operator=(const FailpointGate&) = delete;
+  const std::string& path() const { return path_; }
+  // The failpoint action that waits for this gate: "wait:<path>".
+  std::string Action() const { return "wait:" + path_; }
+  void Release() { WriteFileAtomic(path_, "").IgnoreError(); }
+
+ private:
+  const std::string path_;
 };
 
 // A tree: relative path -> content; a path ending in '/' is a directory.

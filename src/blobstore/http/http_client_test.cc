@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "testing/loopback_server.h"
@@ -36,11 +38,19 @@ class HttpClientTest : public ::testing::Test {
     http_.server().Get("/toobig", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(std::string(kMaxKeptBody + 1, 'x'), "text/plain");
     });
-    http_.server().Get("/slow", [](const httplib::Request&, httplib::Response& res) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    // Answers once the test lets it (ReleaseSlow), at the latest after a minute.
+    http_.server().Get("/slow", [this](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock<std::mutex> lock(slow_mu_);
+      slow_cv_.wait_for(lock, std::chrono::seconds(60), [this] { return slow_released_; });
       res.set_content("late", "text/plain");
     });
     http_.Start();
+  }
+  void TearDown() override { ReleaseSlow(); }
+  void ReleaseSlow() {
+    std::lock_guard<std::mutex> lock(slow_mu_);
+    slow_released_ = true;
+    slow_cv_.notify_all();
   }
   std::string Header(const HttpResponse& r, const std::string& name) {
     for (const auto& [n, v] : r.headers) {
@@ -48,6 +58,9 @@ class HttpClientTest : public ::testing::Test {
     }
     return "";
   }
+  std::mutex slow_mu_;
+  std::condition_variable slow_cv_;
+  bool slow_released_ = false;  // GUARDED_BY(slow_mu_)
   LoopbackServer http_;
 };
 
@@ -200,6 +213,7 @@ TEST_F(HttpClientTest, TransportFailuresAreRetriableErrorsNamingTheRequest) {
   EXPECT_NE(refused.status().message().find("GET http://127.0.0.1:1/nothing"), std::string::npos);
   Result<HttpResponse> slow =
       PerformHttp({.url = http_.Url("/slow"), .stall_timeout = std::chrono::seconds(1)});
+  ReleaseSlow();
   EXPECT_EQ(slow.status().code(), StatusCode::kDeadlineExceeded) << slow.status();
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <mutex>
 #include <vector>
 
@@ -33,11 +34,20 @@ struct Reports {
 TEST(RetryTimerTest, RunsCallbacksInDeadlineOrder) {
   Reports reports;
   RetryTimer timer("timer-test");
+  // The timer's thread is held in a callback while the others are scheduled, so that none
+  // runs before all are queued, however slowly this thread gets there.
+  std::promise<void> holding, release;
+  timer.RunAfter(0s, [&](bool) {
+    holding.set_value();
+    release.get_future().wait();
+  });
+  holding.get_future().wait();
   auto now = RetryTimer::Clock::now();
   timer.RunAt(now + 30ms, reports.Record("c"));
   timer.RunAt(now + 10ms, reports.Record("b"));
   timer.RunAt(now, reports.Record("a1"));
   timer.RunAt(now, reports.Record("a2"));
+  release.set_value();
   EXPECT_EQ(reports.WaitFor(4), (std::vector<std::string>{"a1", "a2", "b", "c"}));
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -224,20 +225,21 @@ TEST_F(RetryingBlobStoreTest, ManyConcurrentCallsAllSucceedDespiteFaults) {
   EXPECT_GE(retrying_->retries(), 50u);
 }
 
-// A store whose gets wait their turn in one queue and take `each` once it is their turn, as
-// the requests of a large transfer queue behind thousands of others.
+// A store whose gets wait their turn in one queue, which starts once `open` is ready: as the
+// requests of a large transfer queue behind thousands of others.
 class QueuedBlobStore : public testing::ForwardingBlobStore {
  public:
-  QueuedBlobStore(BlobStore& inner, milliseconds each) : ForwardingBlobStore(inner), each_(each) {}
+  QueuedBlobStore(BlobStore& inner, std::shared_future<void> open)
+      : ForwardingBlobStore(inner), open_(std::move(open)) {}
   Future<void> Get(const std::string& id, SinkFactory sink) override {
     return Async(queue_, [this, id, sink]() -> Result<void> {
-      std::this_thread::sleep_for(each_);
+      open_.wait();
       return ForwardingBlobStore::Get(id, sink).GetFor(kWait);
     });
   }
 
  private:
-  const milliseconds each_;
+  const std::shared_future<void> open_;
   ThreadPool queue_{"queue", 1};
 };
 
@@ -252,14 +254,18 @@ TEST(RetryBudgetTest, ALateRequestQueuedPastTheBudgetIsRetriedLikeTheFirst) {
   Result<std::string> id =
       faulty.inner().Put(StringSourceFactory("x"), {.job_name = "j"}).GetFor(kWait);
   ASSERT_TRUE(id.ok()) << id.status();
+  std::promise<void> open;
+  constexpr auto kBudget = 1000ms;
   RetryingBlobStore retrying(
-      std::make_unique<QueuedBlobStore>(faulty, 20ms),
-      {.max_attempts = 3, .initial_backoff = 1ms, .max_backoff = 1ms, .max_elapsed = 200ms});
-  constexpr int kGets = 30;  // 600 ms of queue at the least: three times the budget
+      std::make_unique<QueuedBlobStore>(faulty, open.get_future().share()),
+      {.max_attempts = 3, .initial_backoff = 1ms, .max_backoff = 1ms, .max_elapsed = kBudget});
+  constexpr int kGets = 30;
   faulty.Script(Method::kGet, kGets, Fault::AsyncError(UnavailableError("the late one")));
   std::vector<std::string> got(kGets);
   std::vector<Future<void>> gets;
   for (int i = 0; i < kGets; ++i) gets.push_back(retrying.Get(*id, StringSinkFactory(&got[i])));
+  std::this_thread::sleep_for(kBudget + 200ms);  // every get has waited longer than the budget
+  open.set_value();
   for (int i = 0; i < kGets; ++i) {
     Result<void> r = std::move(gets[i]).GetFor(kWait);
     EXPECT_TRUE(r.ok()) << "get " << i << ": " << r.status();

@@ -370,9 +370,9 @@ TEST_F(AwsCredentialsTest, S3RequestsAreSignedWithRenewedCredentials) {
   ASSERT_TRUE(config.ok()) << config.status();
   Result<std::unique_ptr<BlobStore>> store = NewS3Backend(std::move(*config), 1);
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->PutObject("a", "1", {}).GetFor(10s).ok());
+  ASSERT_TRUE((*store)->PutObject("a", "1", {}).GetFor(60s).ok());
   clock_.Advance(58min);
-  ASSERT_TRUE((*store)->PutObject("a", "2", {}).GetFor(10s).ok());
+  ASSERT_TRUE((*store)->PutObject("a", "2", {}).GetFor(60s).ok());
   EXPECT_EQ(Locked(signed_with),
             (std::vector<std::string>{"AKID1 fake-token-1", "AKID2 fake-token-2"}));
 }
