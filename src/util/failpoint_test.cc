@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -23,6 +25,16 @@ class FailpointTest : public ::testing::Test {
   void TearDown() override {
     unsetenv("BLOBSTATE_FAILPOINTS");
     DisarmAllFailpoints();
+  }
+  // Arms BLOBSTATE_FAILPOINTS=`list` and checks that each entry of `bad` was reported.
+  static void LoadReporting(const std::string& list, std::initializer_list<std::string_view> bad) {
+    ASSERT_EQ(setenv("BLOBSTATE_FAILPOINTS", list.c_str(), 1), 0);
+    ::testing::internal::CaptureStderr();
+    ReloadFailpointsFromEnvironmentForTesting();
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    for (std::string_view entry : bad) {
+      EXPECT_NE(err.find("entry '" + std::string(entry) + "'"), std::string::npos) << entry;
+    }
   }
 };
 
@@ -107,14 +119,8 @@ TEST_F(FailpointTest, EnvironmentListIsParsed) {
 }
 
 TEST_F(FailpointTest, SleepActionStallsThenPasses) {
-  ASSERT_EQ(setenv("BLOBSTATE_FAILPOINTS", "s=sleep:30@2,t=sleep:0,u=sleep:600001,v=sleep:x", 1),
-            0);
-  ::testing::internal::CaptureStderr();
-  ReloadFailpointsFromEnvironmentForTesting();
-  std::string err = ::testing::internal::GetCapturedStderr();
-  for (const char* bad : {"t=sleep:0", "u=sleep:600001", "v=sleep:x"}) {
-    EXPECT_NE(err.find(std::string("entry '") + bad + "'"), std::string::npos) << bad;
-  }
+  LoadReporting("s=sleep:30@2,t=sleep:0,u=sleep:600001,v=sleep:x",
+                {"t=sleep:0", "u=sleep:600001", "v=sleep:x"});
   EXPECT_TRUE(Failpoint("s").ok());  // the first hit passes at once
   const auto started = std::chrono::steady_clock::now();
   EXPECT_TRUE(Failpoint("s").ok());  // the second stalls, then passes
@@ -125,15 +131,8 @@ TEST_F(FailpointTest, SleepActionStallsThenPasses) {
 TEST_F(FailpointTest, WaitActionHoldsTheStepUntilItsFileExists) {
   TempDir tmp;
   const std::string go = tmp.Sub("go");
-  ASSERT_EQ(setenv("BLOBSTATE_FAILPOINTS",
-                   ("w=wait:" + go + "@2,x=wait:relative/go,y=wait:,z=wait:/a@b").c_str(), 1),
-            0);
-  ::testing::internal::CaptureStderr();
-  ReloadFailpointsFromEnvironmentForTesting();
-  std::string err = ::testing::internal::GetCapturedStderr();
-  for (const char* bad : {"x=wait:relative/go", "y=wait:", "z=wait:/a@b"}) {
-    EXPECT_NE(err.find(std::string("entry '") + bad + "'"), std::string::npos) << bad;
-  }
+  LoadReporting("w=wait:" + go + "@2,x=wait:relative/go,y=wait:,z=wait:/a@b",
+                {"x=wait:relative/go", "y=wait:", "z=wait:/a@b"});
   EXPECT_TRUE(Failpoint("w").ok());  // the first hit passes at once
   std::atomic<bool> passed{false};
   Status second;
