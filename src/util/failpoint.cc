@@ -216,19 +216,25 @@ Status FailpointSlow(std::string_view name) {
 
 }  // namespace failpoint_internal
 
-void ArmFailpoint(std::string name, FailpointAction action, int nth, int sleep_ms) {
+namespace {
+
+// Arms `name` with `arming`, replacing any earlier arming and its hit count.
+void Arm(std::string name, Arming arming) {
   Registry& registry = GetRegistry();
   std::lock_guard lock(registry.mu);
-  registry.table[std::move(name)] = Entry{Arming{action, EffectiveNth(action, nth), sleep_ms}};
+  registry.table[std::move(name)] = Entry{std::move(arming)};
   PublishArmed(registry);
 }
 
+}  // namespace
+
+void ArmFailpoint(std::string name, FailpointAction action, int nth, int sleep_ms) {
+  Arm(std::move(name), Arming{action, EffectiveNth(action, nth), sleep_ms});
+}
+
 void ArmFailpointWait(std::string name, std::string path, int nth) {
-  Registry& registry = GetRegistry();
-  std::lock_guard lock(registry.mu);
-  registry.table[std::move(name)] = Entry{Arming{
-      FailpointAction::kWait, EffectiveNth(FailpointAction::kWait, nth), 0, std::move(path)}};
-  PublishArmed(registry);
+  Arm(std::move(name), Arming{FailpointAction::kWait, EffectiveNth(FailpointAction::kWait, nth), 0,
+                              std::move(path)});
 }
 
 void DisarmAllFailpoints() {
