@@ -182,9 +182,20 @@ TEST_P(CliBackendTest, KeepsHistoryAndPinsAndRestoresAnyKeptCheckpoint) {
                     " --checkpoint 1700000000000-0000000000000000");
   EXPECT_EQ(gone.exit_code, 1) << gone.out;
   EXPECT_NE(gone.out.find("is not kept"), std::string::npos) << gone.out;
+  // Pinned only (no longer retained), it is pinned again under a new name.
+  pin = Sh("blobstate pin" + Task() + "--checkpoint " + pinned + " --name renamed");
+  ASSERT_EQ(pin.exit_code, 0) << pin.out;
+  Outcome listed = Sh("blobstate checkpoints" + Task() + "--json");
+  EXPECT_NE(listed.out.find("\"pin_name\":\"renamed\""), std::string::npos) << listed.out;
+  EXPECT_EQ(listed.out.find("before-v5"), std::string::npos) << listed.out;
 
   ASSERT_EQ(Sh("blobstate unpin" + Task() + "--checkpoint " + pinned).exit_code, 0);
   backup("");  // an emptied store: the checkpoint before it stays restorable
+  // Unpinned and dropped, it cannot be pinned again.
+  pin = Sh("blobstate pin" + Task() + "--checkpoint " + pinned);
+  EXPECT_EQ(pin.exit_code, 1) << pin.out;
+  EXPECT_NE(pin.out.find("is neither the latest, retained nor pinned"), std::string::npos)
+      << pin.out;
   ids = list();
   ASSERT_EQ(ids.size(), 3u);
   EXPECT_EQ(restored(ids[1]), (testing::Tree{{"f", "v7"}}));

@@ -171,9 +171,10 @@ Status PinCommand(const std::vector<std::string>& args, CommandOutput& out) {
   TaskFlags tf;
   std::string name;
   Flags flags("pin",
-              "Pins checkpoint --checkpoint (the latest or a retained one; default: the latest):\n"
-              "it and every blob it names are kept, whatever the retention policy says, until\n"
-              "unpinned (a savepoint). Pinning a pinned checkpoint again changes its name.");
+              "Pins checkpoint --checkpoint (the latest, a retained or a pinned one; default:\n"
+              "the latest): it and every blob it names are kept, whatever the retention policy\n"
+              "says, until unpinned (a savepoint). Pinning a pinned checkpoint again changes\n"
+              "its name.");
   tf.Register(flags, {.checkpoint = true});
   flags.String("name", &name, "a name for the pin, [A-Za-z0-9._-] (e.g. before-deploy-42)");
   RETURN_IF_ERROR(out.Parse(flags, args, 0));
@@ -189,21 +190,30 @@ Status PinCommand(const std::vector<std::string>& args, CommandOutput& out) {
   };
   ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, read_latest());
   const std::string id = tf.checkpoint_id.empty() && latest ? latest->id : tf.checkpoint_id;
-  if (!IsKept(latest, id)) {
-    return NotFoundError("checkpoint " + id + " of job " + tf.job + ", task " + tf.task +
-                         " is neither the latest nor retained, so it cannot be pinned "
-                         "(`blobstate checkpoints` lists those kept)");
+  const bool kept = IsKept(latest, id);
+  // A pinned checkpoint must have a history object (the latest may not have one yet; one
+  // pinned already has).
+  if (kept) {
+    RETURN_IF_ERROR(
+        latest->id == id
+            ? task->checkpoints->WriteHistory(*latest).GetFor(kCommandTimeout, "put")
+            : task->checkpoints->ReadHistory(id).GetFor(kCommandTimeout, "get").status());
   }
-  // A pinned checkpoint must have a history object (the latest may not have one yet).
-  RETURN_IF_ERROR(latest->id == id
-                      ? task->checkpoints->WriteHistory(*latest).GetFor(kCommandTimeout, "put")
-                      : task->checkpoints->ReadHistory(id).GetFor(kCommandTimeout, "get").status());
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
+  bool was_pinned = false;  // its pin held all along: no commit can have dropped it
   auto set_pin = [&](bool released) {
     return task->checkpoints
         ->UpdatePins([&](std::vector<Pin> pins) -> Result<std::vector<Pin>> {
+          was_pinned = std::any_of(pins.begin(), pins.end(), [&](const Pin& p) {
+            return p.checkpoint_id == id && !p.released;
+          });
+          if (!released && !kept && !was_pinned) {
+            return NotFoundError("checkpoint " + id + " of job " + tf.job + ", task " + tf.task +
+                                 " is neither the latest, retained nor pinned, so it cannot be "
+                                 "pinned (`blobstate checkpoints` lists those kept)");
+          }
           std::erase_if(pins, [&](const Pin& p) { return p.checkpoint_id == id; });
           pins.push_back(
               {.checkpoint_id = id, .name = name, .created_ms = now_ms, .released = released});
@@ -212,14 +222,16 @@ Status PinCommand(const std::vector<std::string>& args, CommandOutput& out) {
         .GetFor(kCommandTimeout, "update of the pins");
   };
   RETURN_IF_ERROR(set_pin(false).status());
-  // A commit that dropped the checkpoint meanwhile may not have seen the pin: then the pin
-  // cannot be trusted, and is released again.
-  ASSIGN_OR_RETURN(latest, read_latest());
-  if (!IsKept(latest, id)) {
-    RETURN_IF_ERROR(set_pin(true).status());
-    return AbortedError("checkpoint " + id +
-                        " left the task's history while it was being pinned; "
-                        "not pinned");
+  // A commit that dropped the checkpoint meanwhile may not have seen a new pin: then the
+  // pin cannot be trusted, and is released again.
+  if (!was_pinned) {
+    ASSIGN_OR_RETURN(latest, read_latest());
+    if (!IsKept(latest, id)) {
+      RETURN_IF_ERROR(set_pin(true).status());
+      return AbortedError("checkpoint " + id +
+                          " left the task's history while it was being pinned; "
+                          "not pinned");
+    }
   }
   out.Print(tf.json ? "{\"pinned\":" + JsonString(id) + ",\"name\":" + JsonString(name) + "}\n"
                     : "pinned checkpoint " + id + (name.empty() ? "" : " as " + name) + "\n");
