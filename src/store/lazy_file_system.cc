@@ -1,13 +1,21 @@
 #include "store/lazy_file_system.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace blobstate {
 namespace {
 
+// A chunk or part that does not match its checksum is corrupt data to RocksDB, as a table
+// whose block checksum fails is. An error that retrying may mend is a retryable I/O error:
+// a compaction that read it is scheduled again, where any other I/O error would stop the
+// store's writes until it is reopened.
 rocksdb::IOStatus ToIoStatus(const Status& s) {
   if (s.ok()) return rocksdb::IOStatus::OK();
-  return rocksdb::IOStatus::IOError(s.ToString());
+  if (s.code() == StatusCode::kDataLoss) return rocksdb::IOStatus::Corruption(s.ToString());
+  rocksdb::IOStatus io = rocksdb::IOStatus::IOError(s.ToString());
+  io.SetRetryable(s.IsRetriable());
+  return io;
 }
 
 // Reads of a file not yet local: each waits for the parts it needs.
@@ -83,13 +91,14 @@ rocksdb::IOStatus LazyFileSystem::GetChildren(const std::string& dir,
                                               const rocksdb::IOOptions& options,
                                               std::vector<std::string>* names,
                                               rocksdb::IODebugContext* dbg) {
+  // The remote files first: one that becomes local after that is in the listing that
+  // follows (and listed once).
+  std::vector<std::string> remote = files_->RemoteChildren(dir);
   rocksdb::IOStatus s = target()->GetChildren(dir, options, names, dbg);
-  if (!s.ok()) return s;
-  // A file may become local between the listing and this: list it once.
-  for (std::string& name : files_->RemoteChildren(dir)) {
-    if (std::find(names->begin(), names->end(), name) == names->end()) {
-      names->push_back(std::move(name));
-    }
+  if (!s.ok() || remote.empty()) return s;
+  const std::unordered_set<std::string> local(names->begin(), names->end());
+  for (std::string& name : remote) {
+    if (!local.contains(name)) names->push_back(std::move(name));
   }
   return s;
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "blobstate/blob_store.h"
 #include "blobstate/checkpoint.h"
@@ -40,6 +41,16 @@ std::vector<std::string> Names(const std::string& dir) {
     names.push_back(e.path().filename());
   }
   return names;
+}
+
+// A read of 100 bytes at `offset` of file `path` through `fs`: how it ended.
+rocksdb::IOStatus ReadThrough(rocksdb::FileSystem& fs, const std::string& path, uint64_t offset) {
+  std::unique_ptr<rocksdb::FSRandomAccessFile> file;
+  rocksdb::IOStatus s = fs.NewRandomAccessFile(path, {}, &file, nullptr);
+  if (!s.ok()) return s;
+  std::string scratch(100, '\0');
+  rocksdb::Slice got;
+  return file->Read(offset, scratch.size(), {}, &got, scratch.data(), nullptr);
 }
 
 class LazyFileSystemTest : public ::testing::Test {
@@ -157,12 +168,34 @@ TEST_F(LazyFileSystemTest, ACorruptBlobFailsTheReadNamingStoreFileAndBlob) {
     EXPECT_NE(read.status().message().find(part), std::string::npos) << read.status();
   }
   auto fs = std::make_shared<LazyFileSystem>(rocksdb::FileSystem::Default(), *files);
+  EXPECT_TRUE(ReadThrough(*fs, JoinPath(dst, name), table.blobs[1].offset).IsCorruption());
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
   Result<KeyValues> all = ReadAll(dst, env.get());
   ASSERT_FALSE(all.ok());
   EXPECT_NE(all.status().message().find("blob " + blob), std::string::npos) << all.status();
   EXPECT_FALSE((*files)->FetchAll(pool_, 4).GetFor(kWait).ok());
   EXPECT_FALSE(PathExists(JoinPath(dst, name)));
+}
+
+// A read of a file not local that fails for a reason retrying may mend (the blob store out
+// of reach) is a retryable I/O error to RocksDB: a compaction that made it is scheduled
+// again, instead of stopping the store's writes as a fatal error would.
+TEST_F(LazyFileSystemTest, AReadThatMayWorkIfRetriedIsARetryableIoError) {
+  const std::string dst = tmp_.Sub("dst");
+  std::map<std::string, FileIndex> remote = LazyCopy(dst);
+  Result<std::unique_ptr<BlobStore>> inner = OpenBlobStore("file://" + tmp_.Sub("blobs"), {});
+  ASSERT_TRUE(inner.ok());
+  FaultyBlobStore faulty(std::move(*inner));  // reads only through GetRange
+  faulty.ScriptAll(FaultyBlobStore::Method::kGetRange,
+                   FaultyBlobStore::Fault::SyncError(UnavailableError("injected")));
+  Transfer transfer(faulty, pool_, {});
+  Result<std::shared_ptr<LazyFiles>> files = LazyFiles::Create(transfer, "store s", dst, remote);
+  ASSERT_TRUE(files.ok()) << files.status();
+  LazyFileSystem fs(rocksdb::FileSystem::Default(), *files);
+  rocksdb::IOStatus read = ReadThrough(fs, JoinPath(dst, remote.begin()->first), 0);
+  EXPECT_TRUE(read.IsIOError()) << read.ToString();
+  EXPECT_TRUE(read.GetRetryable()) << read.ToString();
+  EXPECT_NE(read.ToString().find("injected"), std::string::npos) << read.ToString();
 }
 
 // Z.5: parts checked before a crash are kept by the next run, which gets only the rest;
@@ -233,6 +266,38 @@ TEST_F(LazyFileSystemTest, ARocksDbStoreWithRemoteFilesOpensAtOnceAndBecomesLoca
   KeyValues want = kvs_;
   want["new"] = "written during warm-up";
   EXPECT_EQ(all, want);
+}
+
+// Z.5: while a store downloads its files, a second open of it (here in the same process)
+// fails before it touches them: it neither finishes nor truncates a partial file that the
+// first open is filling, and the first becomes local as if alone.
+TEST_F(LazyFileSystemTest, ASecondOpenOfAStoreThatDownloadsFailsAndLeavesItsFilesAlone) {
+  const std::string dst = tmp_.Sub("dst");
+  SnapshotIndex manifest;
+  for (auto& [name, f] : LazyCopy(dst)) manifest.root.files_present.push_back(f);
+  ASSERT_TRUE(WriteRemoteManifest(dst, manifest).ok());
+  testing::FailpointGate finish(tmp_.Sub("finish"));
+  ArmFailpointWait("lazy.before_finish", finish.path());  // a file whose parts are all in
+  Result<std::unique_ptr<RocksDbStore>> first = RocksDbStore::Open(dst, {.remote = store_.get()});
+  ASSERT_TRUE(first.ok()) << first.status();
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (FailpointHits("lazy.before_finish") == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_GE(FailpointHits("lazy.before_finish"), 1) << "no file's finish has started";
+  Result<std::unique_ptr<RocksDbStore>> second = RocksDbStore::Open(dst, {.remote = store_.get()});
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("is open elsewhere (" + RemoteManifestOf(dst)),
+            std::string::npos)
+      << second.status();
+  finish.Release();
+  Status local = (*first)->WaitLocal();
+  DisarmAllFailpoints();
+  EXPECT_TRUE(local.ok()) << local;
+  first->reset();
+  Result<KeyValues> all = ReadAll(dst, nullptr);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*all, kvs_);
 }
 
 // Z.4: a checkpoint of a store whose tables are not local downloads none of them: the

@@ -4,6 +4,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/checkpoint.h>
+#include <sys/file.h>
 
 #include <algorithm>
 #include <exception>
@@ -94,20 +95,34 @@ struct RocksDbStore::Lazy {
   std::mutex mu;
   std::optional<Future<void>> fetch;  // GUARDED_BY(mu); until WaitLocal takes its outcome
   Status fetched;                     // GUARDED_BY(mu); that outcome
+  File manifest;  // the manifest, flock(2)ed while the store is open (see OpenLazy)
 };
 
 // The file system of `dir` if a lazy restore left files of it to download, else null.
 Result<std::unique_ptr<RocksDbStore::Lazy>> RocksDbStore::OpenLazy(const std::string& dir,
                                                                    BlobStore* remote) {
   const std::string manifest = RemoteManifestOf(dir);
-  if (!PathExists(manifest)) return std::unique_ptr<Lazy>();
+  Result<File> opened = File::Open(manifest, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (!opened.ok() && opened.status().code() == StatusCode::kNotFound) {
+    return std::unique_ptr<Lazy>();
+  }
+  if (!opened.ok()) return opened.status();
   if (remote == nullptr) {
     return FailedPreconditionError("RocksDB store " + dir + " has files that are not local yet (" +
                                    manifest +
                                    ", left by a lazy restore): open it with the blob store "
                                    "they are in, or restore it again");
   }
+  // Taken before anything touches the files' partial downloads, which RocksDB's LOCK (taken
+  // later, by the open) does not guard: a second open, in this process or another, fails
+  // here and leaves them to the first.
+  if (::flock(opened->fd(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return ErrnoError("flock " + manifest, errno);
+    return FailedPreconditionError("RocksDB store " + dir + " is open elsewhere (" + manifest +
+                                   " is locked by the open that downloads its files)");
+  }
   auto lazy = std::make_unique<Lazy>(*remote);
+  lazy->manifest = std::move(*opened);
   ASSIGN_OR_RETURN(lazy->files, LazyFiles::Open(lazy->transfer, "RocksDB store " + dir, dir));
   if (lazy->files == nullptr) return std::unique_ptr<Lazy>();  // made local meanwhile
   lazy->env = rocksdb::NewCompositeEnv(
