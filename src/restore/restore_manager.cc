@@ -2,6 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include "async/failpoints.h"
 #include "async/pipeline.h"
 #include "blobstate/snapshot.h"
@@ -66,6 +70,21 @@ std::string BlobsOf(const FileIndex& file) {
   return out;
 }
 
+// The bytes of `file` in the parts that `have` marks.
+uint64_t HaveBytes(const FileIndex& file, const std::vector<bool>& have) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < have.size() && i < file.blobs.size(); ++i) {
+    if (have[i]) bytes += PartEnd(file, i) - file.blobs[i].offset;
+  }
+  return bytes;
+}
+
+// The files a lazy restore leaves in the blob store.
+struct RemoteFiles {
+  SnapshotIndex list;          // written as `<dir>.remote`
+  uint64_t resumed_bytes = 0;  // of them, in parts an interrupted download left (kept)
+};
+
 }  // namespace
 
 struct RestoreManager::State {
@@ -103,7 +122,7 @@ struct RestoreManager::State {
   // and blobs. A lazy restore adds the files it leaves in the blob store to `remote`
   // instead of downloading them.
   Future<void> Stage(std::shared_ptr<const RestorePlan> plan, const StoreIndex* snapshot,
-                     std::shared_ptr<SnapshotIndex> remote);
+                     std::shared_ptr<RemoteFiles> remote);
 };
 
 RestoreManager::RestoreManager(BlobStore& store, Executor& executor, std::string job,
@@ -201,11 +220,38 @@ bool LeftRemote(const PlannedDownload& d) {
          !d.file.blobs.empty() && HasPartChecksums(d.file);
 }
 
+// SwapIn, with the list of the files the staged tree left remote (`remote`: none if it lists
+// none). `<dir>.remote` is that list from just before the swap on, so that the new store
+// is never without it. The previous contents' list, if any, is set aside as the staging
+// area's: it goes with them once swapped out, or comes back if the swap fails before that.
+Status SwapInWithList(const std::string& dir, const RestorePlan& plan, const SnapshotIndex& remote,
+                      bool sync) {
+  const std::string list = RemoteManifestOf(dir), aside = RemoteManifestOf(plan.staging);
+  const bool set_aside = ::rename(list.c_str(), aside.c_str()) == 0;
+  if (!set_aside && errno != ENOENT) return ErrnoError("rename " + list + " to " + aside, errno);
+  const bool lazy = !remote.root.files_present.empty();
+  Status s = lazy ? WriteRemoteManifest(dir, remote) : Status::Ok();
+  bool swapped = false;
+  if (s.ok()) s = SwapIn(dir, plan, sync, &swapped);
+  if (swapped) {
+    RemoveAll(aside).IgnoreError();
+    return s;
+  }
+  if (!s.ok()) {  // the previous contents stay, with their list
+    if (lazy) RemoveRemoteManifest(dir).IgnoreError();
+    if (set_aside && ::rename(aside.c_str(), list.c_str()) != 0) {
+      return Status(s.code(), s.message() + "; and " + list + " could not be put back from " +
+                                  aside + ": " + std::strerror(errno));
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 Future<void> RestoreManager::State::Stage(std::shared_ptr<const RestorePlan> plan,
                                           const StoreIndex* snapshot,
-                                          std::shared_ptr<SnapshotIndex> remote) {
+                                          std::shared_ptr<RemoteFiles> remote) {
   auto walk = std::make_shared<StagingWalk>(*plan, snapshot, options.sync);
   return Pipeline(
       executor, kTransfersInFlight,
@@ -214,7 +260,8 @@ Future<void> RestoreManager::State::Stage(std::shared_ptr<const RestorePlan> pla
         do {  // never concurrent with itself: `remote` needs no lock
           ASSIGN_OR_RETURN(next, walk->Next());
           if (!next || !options.lazy || !LeftRemote(*next)) break;
-          remote->root.files_present.push_back(std::move(next->file));
+          remote->resumed_bytes += HaveBytes(next->file, next->have);
+          remote->list.root.files_present.push_back(std::move(next->file));
         } while (true);
         if (!next) return std::optional<Future<void>>();
         auto d = std::make_shared<const PlannedDownload>(std::move(*next));
@@ -237,27 +284,20 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
                                    plan->copied.bytes + plan->downloaded.bytes));
     return PrepareStaging(*plan);
   });
-  auto remote = std::make_shared<SnapshotIndex>();
-  if (snapshot != nullptr) remote->metadata = snapshot->index->header().metadata;
+  auto remote = std::make_shared<RemoteFiles>();
+  if (snapshot != nullptr) remote->list.metadata = snapshot->index->header().metadata;
   return std::move(planned)
       .Map(executor, [this, plan, snapshot, remote] { return Stage(plan, snapshot, remote); })
       .Map(executor, [this, config, plan, started, remote]() -> Result<StoreFigures> {
-        // Listed before the swap, so that the store is never without the list of what it
-        // lacks; a restore that leaves nothing remote drops an earlier list after it.
-        const bool lazy = !remote->root.files_present.empty();
-        if (lazy) RETURN_IF_ERROR(WriteRemoteManifest(config.dir, *remote));
-        if (Status swapped = SwapIn(config.dir, *plan, options.sync); !swapped.ok()) {
-          if (lazy) RemoveRemoteManifest(config.dir).IgnoreError();  // the old store stays
-          return swapped;
-        }
-        if (!lazy) RETURN_IF_ERROR(RemoveRemoteManifest(config.dir));
-        const TreeTotals left = TotalsOf(remote->root.files_present);
+        RETURN_IF_ERROR(SwapInWithList(config.dir, *plan, remote->list, options.sync));
+        const TreeTotals left = TotalsOf(remote->list.root.files_present);
         StoreFigures f;
         f.files_reused = plan->kept.files + plan->linked.files + plan->copied.files;
         f.bytes_reused =
             plan->kept.bytes + plan->linked.bytes + plan->copied.bytes + plan->resumed_bytes;
         f.files_downloaded = plan->downloaded.files - left.files;
-        f.bytes_downloaded = plan->downloaded.bytes - left.bytes;
+        // The parts a download left of a file left remote are not in downloaded.bytes.
+        f.bytes_downloaded = plan->downloaded.bytes - (left.bytes - remote->resumed_bytes);
         f.durations[Phase::kDownload] = Clock::now() - started;
         return f;
       });

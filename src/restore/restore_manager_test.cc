@@ -8,6 +8,7 @@
 
 #include "blobstate/snapshot.h"
 #include "checkpoint/snapshot_util.h"
+#include "restore/staging.h"
 #include "store/lazy_files.h"
 #include "testing/state_fixture.h"
 #include "transfer/transfer.h"
@@ -84,6 +85,46 @@ TEST_F(RestoreManagerTest, LazyRestoreLeavesTableFilesInTheBlobStoreAndListsThem
   ASSERT_TRUE(WriteRemoteManifest(a.dir, SnapshotIndex{}).ok());
   ASSERT_TRUE(Restore({a}, c).ok());
   EXPECT_FALSE(PathExists(RemoteManifestOf(a.dir)));
+}
+
+// Z.5: a restore whose swap fails leaves the list of the files not local beside the
+// contents that the directory then holds: the previous ones' list if it failed before the
+// swap, the new one's (or none) if after.
+TEST_F(RestoreManagerTest, AFailedSwapLeavesTheListOfTheContentsTheDirectoryHolds) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, kTree).ok());
+  Checkpoint c = BackUp({a});
+  LoseLocalState(a, c);
+  ASSERT_TRUE(Restore({a}, c, {.lazy = true}).ok());
+  const std::string list = RemoteManifestOf(a.dir);
+  Result<std::string> listed = ReadSmallFile(list, 1 << 20);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  Tree without = kTree;
+  without.erase("000001.sst");
+
+  ArmFailpoint("restore.before_swap", FailpointAction::kError);
+  for (bool lazy : {true, false}) {
+    EXPECT_EQ(Restore({a}, c, {.lazy = lazy}).status().code(), StatusCode::kUnavailable);
+    EXPECT_EQ(ReadSmallFile(list, 1 << 20).value_or("none"), *listed) << "lazy: " << lazy;
+    EXPECT_EQ(*ReadTree(a.dir), without);
+  }
+  DisarmAllFailpoints();
+
+  ArmFailpoint("restore.after_swap", FailpointAction::kError);
+  EXPECT_EQ(Restore({a}, c).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(*ReadTree(a.dir), kTree);  // whole: no list
+  EXPECT_FALSE(PathExists(list));
+  LoseLocalState(a, c);
+  EXPECT_EQ(Restore({a}, c, {.lazy = true}).status().code(), StatusCode::kUnavailable);
+  DisarmAllFailpoints();
+  EXPECT_EQ(*ReadTree(a.dir), without);
+  Transfer transfer(*blobs_, pool_, {});
+  Result<std::shared_ptr<LazyFiles>> files = LazyFiles::Open(transfer, "store a", a.dir);
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_NE(*files, nullptr) << "the swapped-in store lacks its list";
+  ASSERT_TRUE((*files)->FetchAll(pool_, 4).GetFor(kWait).ok());
+  EXPECT_EQ(*ReadTree(a.dir), kTree);
+  EXPECT_FALSE(PathExists(RemoteManifestOf(StagingDirOf(a.dir))));
 }
 
 // The blobs of each file of snapshot index `blob_id`'s root, by name.

@@ -17,6 +17,7 @@
 #include "diff/diff.h"
 #include "index/codec.h"
 #include "transfer/transfer.h"
+#include "util/failpoint.h"
 #include "util/fs.h"
 #include "util/random.h"
 
@@ -311,7 +312,8 @@ Status StagingWalk::StageLocal(const FileIndex& f, const std::string& path, uint
   return CopyIn(from, path, f, sync_);
 }
 
-Status SwapIn(const std::string& dir, const RestorePlan& plan, bool sync) {
+Status SwapIn(const std::string& dir, const RestorePlan& plan, bool sync, bool* swapped) {
+  *swapped = false;
   const std::string parent = DirName(plan.staging);
   if (sync) RETURN_IF_ERROR(SyncFileSystem(plan.staging));
   // Once swapped, the staging area holds the previous contents: no marker may vouch for them.
@@ -321,9 +323,12 @@ Status SwapIn(const std::string& dir, const RestorePlan& plan, bool sync) {
   }
   if (sync) RETURN_IF_ERROR(SyncDir(parent));
   const unsigned flags = PathExists(dir) ? RENAME_EXCHANGE : RENAME_NOREPLACE;
+  RETURN_IF_ERROR(Failpoint("restore.before_swap"));
   if (::renameat2(AT_FDCWD, plan.staging.c_str(), AT_FDCWD, dir.c_str(), flags) != 0) {
     return ErrnoError("rename " + plan.staging + " to " + dir, errno);
   }
+  *swapped = true;
+  RETURN_IF_ERROR(Failpoint("restore.after_swap"));
   if (sync) RETURN_IF_ERROR(SyncDir(parent));
   RemoveAll(plan.staging).IgnoreError();
   return Status::Ok();

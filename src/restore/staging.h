@@ -117,7 +117,9 @@ class StagingWalk {
 // Once every file is staged: makes the tree durable (if `sync`), swaps it with `dir` (or
 // renames it there if `dir` is absent), then deletes the previous contents. A failure to
 // delete them is not an error: the next restore clears them from the staging area.
-Status SwapIn(const std::string& dir, const RestorePlan& plan, bool sync);
+// `*swapped` is set once `dir` holds the staged tree: an error after that (syncing the
+// parent directory) leaves it there.
+Status SwapIn(const std::string& dir, const RestorePlan& plan, bool sync, bool* swapped);
 
 }  // namespace blobstate
 

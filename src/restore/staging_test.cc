@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 
 #include "restore/restore_manager.h"
+#include "store/lazy_files.h"
 #include "testing/state_fixture.h"
+#include "transfer/transfer.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -181,6 +183,35 @@ TEST_F(RestoreStagingTest, InterruptedLargeFileContinuesFromItsVerifiedParts) {
   EXPECT_GT(resumed->bytes_downloaded, 0u);
   EXPECT_LE(resumed->bytes_downloaded, 1000u);  // one part
   EXPECT_EQ(resumed->bytes_reused + resumed->bytes_downloaded, data.size());
+  EXPECT_EQ(*ReadTree(a_.dir), (Tree{{"big.sst", data}}));
+}
+
+// Z.5: a lazy restore after an interrupted full one leaves the table file it was
+// downloading in the blob store, with the parts it verified kept for the download, which
+// gets only the others; none of it counts as downloaded by the restore.
+TEST_F(RestoreStagingTest, ALazyRestoreKeepsTheVerifiedPartsOfATableItLeavesRemote) {
+  const std::string data = RandomBytes(3500, 11);
+  ASSERT_TRUE(WriteTree(a_.dir, {{"big.sst", data}}).ok());
+  Checkpoint c = BackUp();
+  ASSERT_EQ(BlobsOf(c, "big.sst").size(), 4u);
+  ASSERT_TRUE(DeleteCheckpointDirs(a_.dir, "").ok());
+  ASSERT_TRUE(RemoveAll(a_.dir).ok());  // a new host
+  const int gets = blobs_->calls(Method::kGet);
+  blobs_->Script(Method::kGet, gets + 3, Fault::SyncError(UnavailableError("injected")));
+  EXPECT_EQ(Restore(c).status().code(), StatusCode::kUnavailable);
+  Result<StoreFigures> lazy = Restore(c, {.lazy = true});
+  ASSERT_TRUE(lazy.ok()) << lazy.status();
+  EXPECT_EQ(lazy->files_downloaded, 0u);
+  EXPECT_EQ(lazy->bytes_downloaded, 0u);
+  EXPECT_GT(lazy->bytes_reused, 0u);  // the parts that landed
+  EXPECT_LT(lazy->bytes_reused, data.size());
+  const int before = blobs_->calls(Method::kGet);
+  Transfer transfer(*blobs_, pool_, {});
+  Result<std::shared_ptr<LazyFiles>> files = LazyFiles::Open(transfer, "store a", a_.dir);
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_NE(*files, nullptr);
+  ASSERT_TRUE((*files)->FetchAll(pool_, 4).GetFor(kWait).ok());
+  EXPECT_EQ(blobs_->calls(Method::kGet) - before, 1);  // the part that failed
   EXPECT_EQ(*ReadTree(a_.dir), (Tree{{"big.sst", data}}));
 }
 
