@@ -207,6 +207,20 @@ TEST_F(HttpClientTest, NotImplementedIsPermanent) {
   EXPECT_TRUE(Status(HttpStatusToStatus({.status = 502}, "x")).IsRetriable());
 }
 
+// S3 answers an upload whose bytes came too slowly with 400 RequestTimeout: that one 400 is
+// retried, any other is a bad request.
+TEST_F(HttpClientTest, S3sRequestTimeoutIsRetriedAndOther400sAreNot) {
+  const std::string timeout =
+      "<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not "
+      "read from or written to within the timeout period.</Message></Error>";
+  Status s = HttpStatusToStatus({.status = 400, .body = timeout}, "put of blob x");
+  EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded) << s;
+  EXPECT_TRUE(s.IsRetriable());
+  s = HttpStatusToStatus({.status = 400, .body = "<Error><Code>InvalidArgument</Code></Error>"},
+                         "put of blob x");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s;
+}
+
 TEST_F(HttpClientTest, TransportFailuresAreRetriableErrorsNamingTheRequest) {
   Result<HttpResponse> refused = PerformHttp({.url = "http://127.0.0.1:1/nothing"});
   EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
