@@ -44,7 +44,8 @@ struct GcOptions {
   // The job whose blobs are collected; empty: every job in the store.
   std::string job;
   // How old a blob without TTL that nothing references must be to be deleted. Must exceed
-  // half the longest blob TTL writers use. Default: 7 days (the default TTL).
+  // half the longest blob TTL writers use, and be at most kMaxPolicyPeriod (history.h).
+  // Default: 7 days (the default TTL).
   std::chrono::seconds grace{7 * 24 * 3600};
   // Count what would be deleted; change nothing at all.
   bool dry_run = false;

@@ -46,8 +46,12 @@ struct RetentionPolicy {
 // The most checkpoints a task retains, whatever its policy (each commit lists their ids).
 inline constexpr size_t kMaxRetained = 1000;
 
-// kInvalidArgument naming the setting: keep_last below 1 or above kMaxRetained, a negative
-// keep_within.
+// The longest period a policy may name (keep_within, gc's grace): 100 years. Time points
+// count nanoseconds, which cannot go back much further than 292 years.
+inline constexpr std::chrono::seconds kMaxPolicyPeriod{36500LL * 24 * 3600};
+
+// kInvalidArgument naming the setting: keep_last below 1 or above kMaxRetained, a
+// keep_within that is negative or above kMaxPolicyPeriod.
 Status ValidateRetentionPolicy(const RetentionPolicy& policy);
 
 // Of `ids` (checkpoint ids, newest first), those that `policy` retains at `now`, in the

@@ -59,8 +59,9 @@ Status ValidateRetentionPolicy(const RetentionPolicy& policy) {
     return InvalidArgumentError("retention: keep-last must be 1.." + std::to_string(kMaxRetained) +
                                 ", not " + std::to_string(policy.keep_last));
   }
-  if (policy.keep_within.count() < 0) {
-    return InvalidArgumentError("retention: keep-within must not be negative");
+  if (policy.keep_within.count() < 0 || policy.keep_within > kMaxPolicyPeriod) {
+    return InvalidArgumentError("retention: keep-within must be 0 to 36500 days, not " +
+                                std::to_string(policy.keep_within.count()) + " s");
   }
   return Status::Ok();
 }

@@ -77,7 +77,8 @@ TEST(RetentionTest, ValidationNamesTheSetting) {
   EXPECT_TRUE(ValidateRetentionPolicy({}).ok());
   EXPECT_EQ(RetentionPolicy{}.keep_last, 3);
   for (RetentionPolicy bad : {RetentionPolicy{.keep_last = 0}, RetentionPolicy{.keep_last = 1001},
-                              RetentionPolicy{.keep_within = -1s}}) {
+                              RetentionPolicy{.keep_within = -1s},
+                              RetentionPolicy{.keep_within = kMaxPolicyPeriod + 1s}}) {
     Status s = ValidateRetentionPolicy(bad);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
     EXPECT_NE(s.message().find("keep-"), std::string::npos) << s;

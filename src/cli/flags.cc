@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "blobstate/history.h"
+
 namespace blobstate::cli {
 
 Flags::Flags(std::string command, std::string summary, std::string positional)
@@ -63,9 +65,11 @@ Status Flags::Set(Flag& flag, const std::string& value) {
                              : unit == "h" ? 3600
                              : unit == "d" ? 86400
                                            : 0;
-      if (ec != std::errc() || end == value.data() || scale == 0 || v > (1ull << 40) / scale) {
+      const uint64_t most = static_cast<uint64_t>(kMaxPolicyPeriod.count());
+      if (ec != std::errc() || end == value.data() || scale == 0 || v > most / scale) {
         return InvalidArgumentError("--" + flag.name +
-                                    " expects a duration such as 90s, 15m, 12h or 7d, got '" +
+                                    " expects a duration such as 90s, 15m, 12h or 7d, at most "
+                                    "36500d, got '" +
                                     value + "'");
       }
       *static_cast<std::chrono::seconds*>(flag.out) =

@@ -52,6 +52,27 @@ TEST(FlagsTest, ErrorsNameTheFlag) {
   EXPECT_NE(s.message().find("takes DIR"), std::string::npos);
 }
 
+// Durations take a unit and are at most 36500 days: a longer one would overflow the time
+// arithmetic of gc's grace and of retention (a grace that wrapped would make every orphan
+// old).
+TEST(FlagsTest, DurationsTakeAUnitAndAreAtMost36500Days) {
+  std::chrono::seconds d{0};
+  auto parse = [&](const std::string& value) {
+    Flags flags("cmd", "does things");
+    flags.Duration("grace", &d, "grace");
+    return flags.Parse({"--grace", value}, 0);
+  };
+  ASSERT_TRUE(parse("90s").ok());
+  EXPECT_EQ(d, std::chrono::seconds(90));
+  ASSERT_TRUE(parse("36500d").ok());
+  EXPECT_EQ(d, std::chrono::hours(24 * 36500));
+  for (const char* bad : {"36501d", "1000000d", "18446744073709551615s", "7", "7w", "-1d"}) {
+    Status s = parse(bad);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("--grace"), std::string::npos) << s;
+  }
+}
+
 TEST(FlagsTest, HelpSkipsValidationAndListsFlags) {
   Parsed p;
   Flags flags("cmd", "does things", "DIR");

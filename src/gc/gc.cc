@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "blobstate/checkpoint.h"
+#include "blobstate/history.h"
 #include "blobstate/index.h"
 #include "blobstate/snapshot.h"
 #include "blobstore/blob_ids.h"
@@ -302,7 +303,10 @@ GcCounts& GcCounts::operator+=(const GcCounts& o) {
 
 Result<GcReport> CollectGarbage(BlobStore& store, Executor& executor, const GcOptions& options,
                                 const GarbageCallback& on_garbage) {
-  if (options.grace.count() < 0) return InvalidArgumentError("gc: the grace period is negative");
+  if (options.grace.count() < 0 || options.grace > kMaxPolicyPeriod) {
+    return InvalidArgumentError("gc: the grace period must be 0 to 36500 days, not " +
+                                std::to_string(options.grace.count()) + " s");
+  }
   Run run(store, executor, options, on_garbage);
   RETURN_IF_ERROR(run.Mark());
   RETURN_IF_ERROR(run.Sweep());
