@@ -434,7 +434,12 @@ Future<std::shared_ptr<BlobIdSet>> BackupManager::State::AddFetched(
     if (removed) return;
     for (const FileBlob& b : f.blobs) set->Insert(b.blob_id);
   };
-  return VisitSnapshotFiles(store, executor, id, std::move(visit), DirName(Store(name).config.dir))
+  // A store no longer configured (its snapshots live on in retained checkpoints) has no
+  // directory to spool beside: the default scratch directory then.
+  auto configured = stores.find(name);
+  const std::string scratch =
+      configured == stores.end() ? "" : DirName(configured->second.config.dir);
+  return VisitSnapshotFiles(store, executor, id, std::move(visit), scratch)
       .Map(executor,
            [this, name, ids = std::move(ids), next, all = std::move(all), id,
             set](SnapshotIndex index) mutable -> Future<std::shared_ptr<BlobIdSet>> {

@@ -260,6 +260,37 @@ TEST_F(BackupManagerTest, SnapshotsOfRemovedStoresAreDeletedOnceACheckpointWitho
   EXPECT_EQ(persisted.state_markers.at(std::string(kBlobStoreBackend)).count("gone"), 0u);
   ExpectExactlyReferenced(next);
 }
+// H.1: a store removed from the configuration while retained checkpoints still name it:
+// the expiry of one of its snapshots fetches what its live ones keep (none of them is this
+// manager's) and deletes only what none of them names.
+TEST_F(BackupManagerTest, ExpiryOfARemovedStoresSnapshotKeepsWhatItsLiveSnapshotsName) {
+  StoreConfig a = Store("a"), gone = Store("gone");
+  Write(a, {{"f", "a"}});
+  Write(gone, {{"kept", "k"}, {"changed", "1"}});
+  auto before = NewBackup({a, gone});
+  ASSERT_TRUE(before->Init(std::nullopt).GetFor(kWait).ok());
+  Checkpoint c1 = Commit(*before, {a, gone});
+  Write(gone, {{"changed", "2"}});
+  // c2 retains c1, as a retention policy does: c1's snapshots stay.
+  Checkpoint c2{.id = NewCheckpointId(), .history = true};
+  Result<StoreMarkers> m = before->Upload(c2.id, SnapshotDirs({a, gone}, c2.id)).GetFor(kWait);
+  ASSERT_TRUE(m.ok()) << m.status();
+  c2.state_markers[std::string(kBlobStoreBackend)] = *m;
+  ASSERT_TRUE(before->Persisted(*m).ok());
+  before.reset();
+  auto after = NewBackup({a});  // "gone" was removed from the configuration
+  ASSERT_TRUE(after->Init(c2).GetFor(kWait).ok());
+  const std::string g1 = c1.state_markers.at(std::string(kBlobStoreBackend)).at("gone");
+  const std::set<std::string> kept = Referenced(c2);
+  Result<ExpireOutcome> out = after->Expire({{c1.id, "gone", g1}}, LiveOf(c2)).GetFor(kWait);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(out->error.ok()) << out->error;
+  EXPECT_EQ(out->done.size(), 1u);
+  const std::set<std::string> all = AllBlobs();
+  for (const std::string& id : kept) EXPECT_EQ(all.count(id), 1u) << id;
+  EXPECT_EQ(all.count(g1), 0u);
+}
+
 // H.4: a crash after the checkpoint that lists expiring snapshots is persisted and before
 // they are deleted: the restarted task's Expire (the engine runs it at open) deletes them.
 TEST_F(BackupManagerTest, ExpiringSnapshotsLeftByACrashAreDeletedByTheNextExpire) {
