@@ -319,6 +319,9 @@ TEST_F(CliEndToEndTest, ErrorsNameTheProblemAndSetTheExitCode) {
   const std::pair<std::string, std::string> usage_errors[] = {
       {"--store s=" + tmp_.Sub("s") + " --store t=" + tmp_.Sub("s") + "/", "of its own"},
       {"--store s=" + tmp_.Sub("s") + " --store t=" + tmp_.Sub("s/in"), "of its own"},
+      {"--store s=" + tmp_.Sub("s") + " --store t=" + tmp_.Sub("s.restore"), "of its own"},
+      {"--store s=" + DirName(tmp_.Sub("blobs")), "would empty it"},  // holds the blob store
+      {"--store s=" + tmp_.Sub("blobs/s"), "would empty it"},
       {"--store s=" + tmp_.Sub("s") + " --part-size 1", "--part-size 1"},
       {"--store s=" + tmp_.Sub("s") + " --io-threads 0", "--io-threads"},
       {"--store s", "expected NAME=DIR"},

@@ -159,8 +159,9 @@ class CheckpointStore {
   // Claims the task for this writer (see above) and returns what ReadLatest would. First
   // checks that the blob store enforces conditional writes, with a put of the object
   // "checkpoints/<job>/<task>/fencing-probe" only if absent (a second one when the first
-  // created it, which must fail): kFailedPrecondition naming the store and the URL
-  // parameter fencing=off if it does not (a store opened with fencing=off is not probed).
+  // created it), then one only if it has a version it never had: each must fail, else
+  // kFailedPrecondition naming the store and the URL parameter fencing=off (a store opened
+  // with fencing=off is not probed).
   // A claim that loses a race with another claim reads the object again and claims on
   // top of it, up to kClaimAttempts times (then kAborted). Call it once, before Write.
   Future<std::optional<Checkpoint>> Claim();
@@ -173,6 +174,8 @@ class CheckpointStore {
   // kFailedPrecondition before a successful Claim. A version 2 write needs a valid id. A
   // version 1 write of a version 2 checkpoint keeps the offsets.
   Future<void> Write(const Checkpoint& checkpoint);
+  // OK until a Write found this writer fenced; then that kFenced.
+  Status Fenced() const;
 
   // The latest checkpoint of the first read version that has one; nullopt if none has.
   // One get per read version, all at once; no listing. A checkpoint that does not decode, or holds

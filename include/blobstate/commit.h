@@ -23,9 +23,9 @@
 //               gc collects it. Requires a claim. Calls must not overlap.
 //
 // Fencing: once another writer claims the task, this engine's next persist fails with
-// kFenced, and so does every later Commit: a fenced engine persists, deletes and untags
-// nothing. In one process, a second engine that claims the same task of the same blob
-// store fails at Open (kFailedPrecondition) while the first one exists.
+// kFenced, and so does every later Commit, before it uploads anything: a fenced engine
+// persists, deletes and untags nothing. In one process, a second engine that claims the same task
+// of the same blob store fails at Open (kFailedPrecondition) while the first one exists.
 //
 // Threads: every future completes on `executor`; work runs there and on the blob store's
 // executor. An engine may be destroyed while a Commit runs: the commit goes on (and keeps
@@ -91,8 +91,18 @@ inline constexpr std::chrono::seconds kMinBlobTtl{3600};
 
 // kInvalidArgument naming the problem: checkpoint versions that do not suit the blob store
 // backend (ValidateForBlobStoreBackend), an invalid or repeated store name, a backed-up
-// store without a directory, a blob TTL below kMinBlobTtl, a bad retention policy.
+// store without a directory, directories that are not apart (ValidateStoreDirs), a blob
+// TTL below kMinBlobTtl, a bad retention policy.
 Status ValidateCommitOptions(const CommitOptions& options);
+
+// kInvalidArgument naming both, unless the directories of the backed-up stores are apart:
+// none is another's or lies within another's, or within the directory a restore of
+// another stages its tree in (`<dir>.restore`), since a store's snapshot and restore own
+// both; and none holds or lies within `blob_store_dir` (the directory of a file:// blob
+// store, if not empty), which a restore of the store would empty. Symlinks are resolved as
+// far as the paths exist.
+Status ValidateStoreDirs(const std::vector<StoreConfig>& stores,
+                         const std::string& blob_store_dir = "");
 
 class CommitEngine {
  public:

@@ -121,24 +121,40 @@ std::string CheckpointStore::ObjectName(uint32_t version) const {
 }
 
 Future<void> CheckpointStore::ProbeConditions() {
-  auto put = [this] {
-    return store_.PutObject(prefix_ + "fencing-probe", "fencing probe\n",
-                            ObjectCondition::IfAbsent());
+  auto put = [this](ObjectCondition condition) {
+    return store_.PutObject(prefix_ + "fencing-probe", "fencing probe\n", std::move(condition));
   };
-  return put().Then(executor_, [this, put](Result<std::string> first) -> Future<void> {
-    if (first.status().code() == StatusCode::kAborted) return MakeReadyFuture();  // enforced
-    if (!first.ok()) return MakeReadyFuture<void>(first.status().WithContext("fencing probe"));
-    return put().Then(executor_, [this](Result<std::string> second) -> Result<void> {
-      if (second.status().code() == StatusCode::kAborted) return {};
-      if (!second.ok()) return second.status().WithContext("fencing probe");
-      return FailedPreconditionError(
-          store_.Describe() +
-          " does not enforce conditional writes (a put with If-None-Match: * replaced an "
-          "existing object), so nothing would stop a second writer of a task from losing its "
-          "data; add the URL parameter fencing=off only if the deployment itself guarantees "
-          "one writer per task (README, \"Writers\")");
-    });
-  });
+  // `how` a condition was ignored: the claim is refused.
+  auto refuse = [this](std::string_view how) {
+    return FailedPreconditionError(
+        store_.Describe() + " does not enforce conditional writes (" + std::string(how) +
+        "), so nothing would stop a second writer of a task from losing its data; add the URL "
+        "parameter fencing=off only if the deployment itself guarantees one writer per task "
+        "(README, \"Writers\")");
+  };
+  // Once the probe object exists: a put on a version it never had must fail too.
+  auto if_match = [this, put, refuse] {
+    return put(ObjectCondition::IfVersion("\"blobstate-fencing-probe\""))
+        .Then(executor_, [refuse](Result<std::string> r) -> Result<void> {
+          if (r.status().code() == StatusCode::kAborted) return {};
+          if (!r.ok()) return r.status().WithContext("fencing probe");
+          return refuse("a put with If-Match of a version the object never had replaced it");
+        });
+  };
+  return put(ObjectCondition::IfAbsent())
+      .Then(executor_, [this, put, if_match, refuse](Result<std::string> first) -> Future<void> {
+        if (first.status().code() == StatusCode::kAborted) return if_match();  // it exists
+        if (!first.ok()) return MakeReadyFuture<void>(first.status().WithContext("fencing probe"));
+        return put(ObjectCondition::IfAbsent())
+            .Then(executor_, [if_match, refuse](Result<std::string> second) -> Future<void> {
+              if (second.status().code() == StatusCode::kAborted) return if_match();
+              if (!second.ok()) {
+                return MakeReadyFuture<void>(second.status().WithContext("fencing probe"));
+              }
+              return MakeReadyFuture<void>(
+                  refuse("a put with If-None-Match: * replaced an existing object"));
+            });
+      });
 }
 
 Future<CheckpointStore::Swap> CheckpointStore::CompareAndSwap(const std::string& name,
@@ -253,6 +269,11 @@ Future<void> CheckpointStore::WriteFenced(std::string bytes, bool again) {
             ") persists, deletes and untags nothing from now on");
         return MakeReadyFuture<void>(writer_->fenced);
       });
+}
+
+Status CheckpointStore::Fenced() const {
+  std::lock_guard<std::mutex> lock(writer_->mu);
+  return writer_->fenced;
 }
 
 Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {

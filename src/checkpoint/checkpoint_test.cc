@@ -274,8 +274,9 @@ TEST_F(CheckpointStoreTest, WriteReplacesTheLatestOfEachVersionAndReadsNeverList
   EXPECT_EQ(Unsigned(all[0]), written.back());
   EXPECT_EQ(all[1].version, 1u);
   EXPECT_EQ(all[1].input_offsets, written.back().input_offsets);
-  // The claim: two probe puts (the first creates the probe) and one claim put.
-  EXPECT_EQ(faulty.calls(FaultyBlobStore::Method::kPutObject), 3 + 8);
+  // The claim: three probe puts (the first creates the probe, the If-Match one fails) and
+  // one claim put.
+  EXPECT_EQ(faulty.calls(FaultyBlobStore::Method::kPutObject), 4 + 8);
   EXPECT_EQ(faulty.calls(FaultyBlobStore::Method::kListObjects), 0);
   EXPECT_EQ(
       *blobs_->ListObjects("checkpoints/").GetFor(kWait),
@@ -355,20 +356,23 @@ TEST_F(CheckpointStoreTest, LostReplyOfAConditionalWriteIsSuccess) {
   EXPECT_EQ(Unsigned(**store->ReadLatest().GetFor(kWait)), next);
 }
 
-// A blob store that drops the condition of every named-object put, as s3rver does.
+// A blob store that drops the condition of every named-object put, as s3rver does, or
+// (`only_if_match`) only If-Match, as a store that had If-None-Match before If-Match might.
 class ConditionIgnoringStore final : public testing::ForwardingBlobStore {
  public:
-  ConditionIgnoringStore(BlobStore& inner, bool fencing_off)
-      : ForwardingBlobStore(inner), fencing_off_(fencing_off) {}
+  ConditionIgnoringStore(BlobStore& inner, bool fencing_off, bool only_if_match = false)
+      : ForwardingBlobStore(inner), fencing_off_(fencing_off), only_if_match_(only_if_match) {}
   Future<std::string> PutObject(const std::string& name, std::string data,
-                                const ObjectCondition&) override {
-    return inner_.PutObject(name, std::move(data), {});
+                                const ObjectCondition& condition) override {
+    const bool kept = only_if_match_ && condition.kind == ObjectCondition::Kind::kIfAbsent;
+    return inner_.PutObject(name, std::move(data), kept ? condition : ObjectCondition{});
   }
   std::string Describe() const override { return "ignoring(" + inner_.Describe() + ")"; }
   bool FencingOff() const override { return fencing_off_; }
 
  private:
   const bool fencing_off_;
+  const bool only_if_match_;
 };
 
 // W.5: a store that ignores conditional writes is refused at the claim, naming the URL
@@ -383,6 +387,15 @@ TEST_F(CheckpointStoreTest, ClaimRefusesAStoreThatIgnoresConditions) {
   EXPECT_EQ(store->Write(V2Checkpoint()).GetFor(kWait).status().code(),
             StatusCode::kFailedPrecondition);
   EXPECT_FALSE(blobs_->GetObject("checkpoints/job/t/latest-v2").GetFor(kWait).ok());
+
+  // A store that ignores If-Match only is refused too, whether the probe object exists or not.
+  for (int claim = 0; claim < 2; ++claim) {
+    ConditionIgnoringStore if_match(*blobs_, /*fencing_off=*/false, /*only_if_match=*/true);
+    auto half = *CheckpointStore::Open(if_match, pool_, {}, "job", "half");
+    refused = half->Claim().GetFor(kWait).status();
+    EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition) << refused;
+    EXPECT_NE(refused.message().find("If-Match"), std::string::npos) << refused;
+  }
 
   ConditionIgnoringStore off(*blobs_, /*fencing_off=*/true);
   auto unfenced = *CheckpointStore::Open(off, pool_, {}, "job", "t");

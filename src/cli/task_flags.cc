@@ -2,12 +2,14 @@
 
 #include <sys/stat.h>
 
-#include <filesystem>
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "blobstate/commit.h"
 #include "blobstate/index.h"
 #include "cli/output.h"
 
@@ -34,18 +36,15 @@ bool IsRocksDb(const std::string& dir) {
   return ::stat((dir + "/CURRENT").c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-// `dir` made absolute, with its symlinks resolved as far as it exists, for comparisons.
-std::string Normalized(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(dir), ec);
-  return ec ? dir : p.lexically_normal().string();
-}
-
-// Whether `inner` is `outer` or lies under it (both normalized).
-bool IsWithin(const std::string& inner, const std::string& outer) {
-  if (inner == outer) return true;
-  const std::string prefix = outer.back() == '/' ? outer : outer + "/";
-  return inner.compare(0, prefix.size(), prefix) == 0;
+// The directory of a file:// blob store URL (relative to the working directory as given);
+// "" for another scheme.
+std::string FileBlobStoreDir(const std::string& url) {
+  const size_t sep = url.find("://");
+  if (sep == std::string::npos) return "";
+  std::string scheme = url.substr(0, sep);
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return scheme == "file" ? url.substr(sep + 3) : "";
 }
 
 std::string Secs(std::chrono::nanoseconds d) {
@@ -97,18 +96,7 @@ Result<std::vector<StoreConfig>> TaskFlags::StoreConfigs() const {
     c.engine = IsRocksDb(c.dir) ? StoreEngine::kRocksDb : StoreEngine::kDirectory;
     out.push_back(std::move(c));
   }
-  // A store's snapshot and restore own its whole directory: no two may overlap.
-  std::vector<std::string> normalized;
-  for (const StoreConfig& c : out) normalized.push_back(Normalized(c.dir));
-  for (size_t i = 0; i < out.size(); ++i) {
-    for (size_t j = 0; j < out.size(); ++j) {
-      if (i != j && IsWithin(normalized[j], normalized[i])) {
-        return InvalidArgumentError("--store " + out[i].name + "=" + out[i].dir + " and --store " +
-                                    out[j].name + "=" + out[j].dir +
-                                    ": each store needs a directory of its own");
-      }
-    }
-  }
+  RETURN_IF_ERROR(ValidateStoreDirs(out, FileBlobStoreDir(url)));
   return out;
 }
 

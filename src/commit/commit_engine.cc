@@ -1,6 +1,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <mutex>
 #include <set>
 
@@ -25,7 +26,49 @@ std::set<std::string>& Registry() {
   return claimed;
 }
 
+// `dir` made absolute, its symlinks resolved as far as it exists, for comparisons.
+std::string Canonical(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(dir), ec);
+  std::string out = ec ? dir : p.lexically_normal().string();
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+// Whether `inner` is `outer` or lies under it (both canonical).
+bool IsWithin(const std::string& inner, const std::string& outer) {
+  if (inner == outer) return true;
+  const std::string prefix = outer.back() == '/' ? outer : outer + "/";
+  return inner.starts_with(prefix);
+}
+
 }  // namespace
+
+Status ValidateStoreDirs(const std::vector<StoreConfig>& stores,
+                         const std::string& blob_store_dir) {
+  std::vector<std::pair<const StoreConfig*, std::string>> dirs;
+  for (const StoreConfig& s : stores) {
+    if (s.BackedUp() && !s.dir.empty()) dirs.emplace_back(&s, Canonical(s.dir));
+  }
+  const std::string blobs = blob_store_dir.empty() ? "" : Canonical(blob_store_dir);
+  for (const auto& [store, dir] : dirs) {
+    const std::string about = "store " + store->name + " (directory " + store->dir + ")";
+    for (const auto& [other, other_dir] : dirs) {
+      if (other == store) continue;
+      if (IsWithin(other_dir, dir) || IsWithin(other_dir, dir + ".restore")) {
+        return InvalidArgumentError(about + " and store " + other->name + " (directory " +
+                                    other->dir +
+                                    ") overlap: each store needs a directory of its own, apart "
+                                    "from the other's and from its <dir>.restore");
+      }
+    }
+    if (!blobs.empty() && (IsWithin(blobs, dir) || IsWithin(dir, blobs))) {
+      return InvalidArgumentError(about + " and the blob store's directory " + blob_store_dir +
+                                  " overlap: a restore of the store would empty it");
+    }
+  }
+  return Status::Ok();
+}
 
 Status ValidateCommitOptions(const CommitOptions& options) {
   RETURN_IF_ERROR(ValidateForBlobStoreBackend(options.checkpoints));
@@ -39,6 +82,7 @@ Status ValidateCommitOptions(const CommitOptions& options) {
       return InvalidArgumentError("store " + s.name + " is persistent but has no directory");
     }
   }
+  RETURN_IF_ERROR(ValidateStoreDirs(options.stores));
   if (options.backup.ttl < kMinBlobTtl) {
     return InvalidArgumentError(
         "blob TTL of " + std::to_string(options.backup.ttl.count()) + " s is below the floor of " +
@@ -298,6 +342,10 @@ Future<Checkpoint> CommitEngine::Commit(const std::string& id,
   if (!st->options.claim) {
     return MakeReadyFuture<Checkpoint>(FailedPreconditionError(
         "task " + st->options.task + ": a commit needs an engine opened with a claim"));
+  }
+  // Fenced by an earlier commit: nothing is uploaded that no checkpoint would name.
+  if (Status fenced = st->checkpoints->Fenced(); !fenced.ok()) {
+    return MakeReadyFuture<Checkpoint>(fenced);
   }
   auto next = std::make_shared<Checkpoint>(Checkpoint{.id = id, .input_offsets = offsets});
   {

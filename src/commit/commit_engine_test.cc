@@ -29,6 +29,35 @@ TEST_F(CommitEngineTest, TtlBelowTheFloorIsRefused) {
   EXPECT_TRUE(OpenEngine(*blobs_, o).ok());
 }
 
+// W.8: the stores' directories must be apart: from each other, from the directory a
+// restore of another stages its tree in, and from a file:// blob store's; an engine
+// refuses stores that are not, before it writes anything.
+TEST_F(CommitEngineTest, StoreDirectoriesMustBeApart) {
+  const std::string root = tmp_.Sub("stores");
+  auto two = [&](const std::string& a, const std::string& b) {
+    return std::vector<StoreConfig>{{.name = "a", .dir = a}, {.name = "b", .dir = b}};
+  };
+  EXPECT_TRUE(ValidateStoreDirs(two(root + "/a", root + "/b"), tmp_.Sub("blobs")).ok());
+  EXPECT_TRUE(ValidateStoreDirs(two(root + "/a", root + "/a.restored")).ok());
+  for (const std::string& b : {root + "/a", root + "/a/", root + "/a/b", root + "/a.restore",
+                               root + "/a.restore/b", root + "/x/../a"}) {
+    Status s = ValidateStoreDirs(two(root + "/a", b));
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << b;
+    EXPECT_NE(s.message().find("of its own"), std::string::npos) << s;
+  }
+  StoreConfig memory{.name = "m", .dir = root + "/a", .persistent = false};  // not backed up
+  EXPECT_TRUE(ValidateStoreDirs({{.name = "a", .dir = root + "/a"}, memory}).ok());
+  for (const std::string& blobs : {root, root + "/a", root + "/a/blobs"}) {
+    Status s = ValidateStoreDirs({{.name = "a", .dir = root + "/a"}}, blobs);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << blobs;
+    EXPECT_NE(s.message().find("would empty it"), std::string::npos) << s;
+  }
+  CommitOptions o = EngineOptions();
+  o.stores = two(root + "/a", root + "/a.restore");
+  EXPECT_EQ(OpenEngine(*blobs_, o).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(AllBlobs().empty());
+}
+
 // W.1: an engine exists only once opened; without a claim it cannot commit.
 TEST_F(CommitEngineTest, CommitNeedsAClaimAndRestoreNeedsAnOpenEngine) {
   auto reader = OpenEngine(*blobs_, EngineOptions(/*claim=*/false));
@@ -91,7 +120,10 @@ TEST_F(CommitEngineTest, SecondWriterFencesTheFirstWhichChangesNothing) {
   EXPECT_EQ(blobs_->calls(Method::kDelete), deletes);
   // Its upload stays behind, named by no checkpoint, for gc; nothing of the winner's changed.
   for (const std::string& id : blobs_before) EXPECT_TRUE(AllBlobs().count(id)) << id;
+  // Known to be fenced now: the next commit fails before it uploads anything.
+  const int puts = blobs_->calls(Method::kPut);
   EXPECT_EQ(CommitContent(**zombie, "zombie 4", "4").status().code(), StatusCode::kFenced);
+  EXPECT_EQ(blobs_->calls(Method::kPut), puts);
   Result<GcReport> gc = CollectGarbage(*blobs_, pool_, {.grace = 0s});
   ASSERT_TRUE(gc.ok()) << gc.status();
   EXPECT_GT(gc->deleted, 0u);
