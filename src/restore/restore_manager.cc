@@ -45,14 +45,14 @@ bool SameRocksDbIdentity(const std::string& dir, const StoreIndex& snapshot) {
   return false;
 }
 
-// Whether `dir` (an existing directory) may be emptied for the restore of `owner`'s
-// `snapshot` (null: none): see RestoreManager::Restore.
+// Whether `dir` (an existing directory, whose lock file records no other owner) may be
+// emptied for the restore of `owner`'s `snapshot` (null: none): see RestoreManager::Restore.
+// Without a record, a local checkpoint of the snapshot beside it or the snapshot's RocksDB
+// identity shows it is the store's.
 Result<bool> IsStoresDir(const std::string& dir, const std::string& owner,
-                         const StoreIndex* snapshot) {
+                         const std::string& recorded, const StoreIndex* snapshot) {
   ASSIGN_OR_RETURN(bool empty, IsEmptyDir(dir));
-  if (empty) return true;
-  ASSIGN_OR_RETURN(std::string recorded, StoreDirOwner(dir));
-  if (recorded == owner) return true;
+  if (empty || recorded == owner) return true;
   if (snapshot == nullptr) return false;
   const std::string& id = snapshot->index->header().metadata.checkpoint_id;
   if (IsValidCheckpointId(id) && PathExists(CheckpointDirOf(dir, id))) return true;
@@ -198,10 +198,20 @@ Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
   }
   if (options.force) return Status::Ok();
   const std::string owner = StoreOwner(job, task, config.name);
+  // The record decides where there is one: the stores of a task have local checkpoints of
+  // the same ids, so a checkpoint beside a directory does not tell them apart.
+  ASSIGN_OR_RETURN(std::string recorded, StoreDirOwner(config.dir));
+  if (!recorded.empty() && recorded != owner) {
+    return FailedPreconditionError("store directory " + config.dir + " holds store " + recorded +
+                                   " (its lock file " + config.dir + ".lock says so), not store " +
+                                   owner +
+                                   ": nothing was changed; restore with --force to empty it "
+                                   "anyway");
+  }
   auto snapshot = snapshots->find(config.name);
-  ASSIGN_OR_RETURN(
-      bool ours,
-      IsStoresDir(config.dir, owner, snapshot == snapshots->end() ? nullptr : &snapshot->second));
+  ASSIGN_OR_RETURN(bool ours,
+                   IsStoresDir(config.dir, owner, recorded,
+                               snapshot == snapshots->end() ? nullptr : &snapshot->second));
   if (ours) return Status::Ok();
   return FailedPreconditionError(
       "store directory " + config.dir + " is not empty and nothing shows that it holds store " +
@@ -282,7 +292,7 @@ Future<StoreFigures> RestoreManager::State::RestoreStore(const StoreConfig& conf
     ASSIGN_OR_RETURN(*plan, PlanRestore(config.dir, snapshot));
     RETURN_IF_ERROR(CheckFreeSpace(config.name, DirName(plan->staging),
                                    plan->copied.bytes + plan->downloaded.bytes));
-    return PrepareStaging(*plan);
+    return PrepareStaging(*plan, options.verify_checksums);
   });
   auto remote = std::make_shared<RemoteFiles>();
   if (snapshot != nullptr) remote->list.metadata = snapshot->index->header().metadata;

@@ -440,6 +440,28 @@ TEST_F(RestoreIdentityTest, UnidentifiedDirectoryIsRefusedUnlessForced) {
   EXPECT_TRUE(Restore({a, b}, c).ok());  // identified by its lock file now
 }
 
+// W.8: a directory whose lock file names another store (here another store of the same
+// task, with local checkpoints of the same ids beside it) is never emptied unless forced.
+TEST_F(RestoreIdentityTest, ADirectoryRecordedAsAnotherStoresIsRefusedUnlessForced) {
+  StoreConfig a = Store("a"), b = Store("b");
+  ASSERT_TRUE(WriteTree(a.dir, {{"f", "a"}}).ok());
+  ASSERT_TRUE(WriteTree(b.dir, {{"g", "b"}}).ok());
+  Checkpoint c = BackUp({a, b});
+  ASSERT_TRUE(PathExists(CheckpointDirOf(b.dir, c.id)));
+  for (const StoreConfig& s : {a, b}) {  // as the task's first commit records them
+    ASSERT_TRUE(RecordStoreDirOwner(s.dir, StoreOwner("job", "task-0", s.name)).ok());
+  }
+  StoreConfig wrong = a;
+  wrong.dir = b.dir;  // a mistyped --store a=...
+  Result<std::map<std::string, StoreFigures>> refused = Restore({wrong}, c);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_NE(refused.status().message().find("holds store job/task-0/b"), std::string::npos)
+      << refused.status();
+  EXPECT_EQ(*ReadTree(b.dir), (Tree{{"g", "b"}}));
+  ASSERT_TRUE(Restore({wrong}, c, /*force=*/true).ok());
+  EXPECT_EQ(*ReadTree(b.dir), (Tree{{"f", "a"}}));
+}
+
 // W.8: a directory is the store's if a local checkpoint of the snapshot is beside it, or if
 // it is a RocksDB database with the snapshot's IDENTITY; another identity is refused.
 TEST_F(RestoreIdentityTest, LocalCheckpointOrRocksDbIdentityIdentifiesTheStore) {

@@ -242,16 +242,17 @@ Status CheckFreeSpace(const std::string& store, const std::string& path, uint64_
                                  std::to_string(free) + " bytes free: nothing was changed");
 }
 
-Status PrepareStaging(const RestorePlan& plan) {
+Status PrepareStaging(const RestorePlan& plan, bool verified) {
   const std::string marker = MarkerOf(plan.staging);
   // The marker vouches only for what it was written after: first the files of another
   // snapshot go, then it names this one.
   Result<std::string> recorded = ReadSmallFile(marker, 4096);
-  if (recorded.ok() && *recorded != plan.snapshot_id && ::unlink(marker.c_str()) != 0) {
+  const bool keep = verified && recorded.ok() && *recorded == plan.snapshot_id;
+  if (recorded.ok() && !keep && ::unlink(marker.c_str()) != 0) {
     return ErrnoError("unlink " + marker, errno);
   }
   for (const std::string& path : plan.stale) RETURN_IF_ERROR(RemoveAll(path));
-  if (!plan.snapshot_id.empty() && !(recorded.ok() && *recorded == plan.snapshot_id)) {
+  if (verified && !plan.snapshot_id.empty() && !keep) {
     RETURN_IF_ERROR(WriteFileAtomic(marker, plan.snapshot_id));
   }
   return Status::Ok();

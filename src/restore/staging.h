@@ -79,8 +79,10 @@ Result<RestorePlan> PlanRestore(const std::string& dir, const StoreIndex* snapsh
 // system of the existing directory `path` has `needed` bytes available.
 Status CheckFreeSpace(const std::string& store, const std::string& path, uint64_t needed);
 
-// Readies the staging area: removes stale entries and records the snapshot.
-Status PrepareStaging(const RestorePlan& plan);
+// Readies the staging area: removes stale entries and records the snapshot, if the files
+// about to be staged are `verified` (their checksums checked): the record vouches for them
+// to a later restore. Unverified, the area is left with no record.
+Status PrepareStaging(const RestorePlan& plan, bool verified);
 
 // A file StagingWalk leaves to download.
 struct PlannedDownload {

@@ -10,6 +10,7 @@
 #include "store/lazy_files.h"
 #include "testing/state_fixture.h"
 #include "transfer/transfer.h"
+#include "util/failpoint.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -135,6 +136,29 @@ TEST_F(RestoreStagingTest, CorruptBlobFailsNamingStoreFileAndBlobAndKeepsTheOldS
     EXPECT_NE(r.status().message().find(part), std::string::npos) << r.status();
   }
   EXPECT_EQ(*ReadTree(a_.dir), old);
+}
+
+// R.3: a restore that does not verify leaves nothing that vouches for what it staged: a
+// verified restore after it checks each staged file, so a corrupt blob is found, not kept.
+TEST_F(RestoreStagingTest, FilesStagedUnverifiedAreCheckedByTheNextRestore) {
+  ASSERT_TRUE(WriteTree(a_.dir, {{"f", "payload"}}).ok());
+  Checkpoint c = BackUp();
+  ASSERT_TRUE(DeleteCheckpointDirs(a_.dir, "").ok());
+  ASSERT_TRUE(RemoveAll(a_.dir).ok());  // a new host
+  Result<Tree> stored = ReadTree(BlobDir() + "/blobs");
+  ASSERT_TRUE(stored.ok());
+  for (const auto& [rel, content] : *stored) {  // same size: only the checksum can tell
+    if (content == "payload") {
+      ASSERT_TRUE(WriteFileAtomic(BlobDir() + "/blobs/" + rel, "PAYLOAD").ok());
+    }
+  }
+  ArmFailpoint("restore.before_swap", FailpointAction::kError);  // all staged, then stopped
+  EXPECT_EQ(Restore(c, {.verify_checksums = false}).status().code(), StatusCode::kUnavailable);
+  DisarmAllFailpoints();
+  EXPECT_EQ(*ReadTree(StagingDirOf(a_.dir)), (Tree{{"f", "PAYLOAD"}}));
+  Result<StoreFigures> r = Restore(c);
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status();
+  EXPECT_FALSE(PathExists(a_.dir));
 }
 
 TEST_F(RestoreStagingTest, InterruptedRestoreResumesWithoutDownloadingVerifiedFilesAgain) {
