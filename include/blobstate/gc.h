@@ -41,7 +41,10 @@
 namespace blobstate {
 
 struct GcOptions {
-  // The job whose blobs are collected; empty: every job in the store.
+  // The job whose blobs are collected; empty: every job in the store. Blob ids carry job
+  // names cut to 64 bytes, so the jobs whose names share the first 64 bytes of a longer
+  // one share its blobs' prefix: they are marked with it (their history objects are not
+  // collected).
   std::string job;
   // How old a blob without TTL that nothing references must be to be deleted. Must exceed
   // half the longest blob TTL writers use, and be at most kMaxPolicyPeriod (history.h).

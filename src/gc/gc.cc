@@ -21,7 +21,8 @@ using Clock = std::chrono::system_clock;
 // What the mark phase found.
 struct Marks {
   std::unordered_set<std::string> blobs;  // marked snapshot indexes and their blobs
-  std::set<std::string> skipped;          // "<job>/<task>/" whose blobs are not swept
+  std::set<std::string> skipped;          // "<job>/<task>/" of ids, whose blobs are not swept
+  std::set<std::string> skipped_tasks;    // "<job>/<task>/" as named, whose history stays
   std::set<std::string> kept_history;     // history object names to keep
   std::vector<std::string> history;       // every history object name seen
 };
@@ -78,8 +79,13 @@ std::string TaskPrefixOf(const std::string& id) {
 
 Status Run::Mark() {
   const std::string base = "checkpoints/";
+  // Blob ids carry job names cut to kMaxIdComponentSize bytes: the jobs whose names cut to
+  // the collected job's share its blobs' prefix, and are marked with it (only a name of
+  // that size or longer can share it).
+  const std::string id_job = options_.job.empty() ? "" : SanitizeIdComponent(options_.job);
+  const bool shared = id_job.size() == kMaxIdComponentSize;
   Result<std::vector<std::string>> names =
-      store_.ListObjects(base + (options_.job.empty() ? "" : options_.job + "/")).Get();
+      store_.ListObjects(base + (options_.job.empty() || shared ? "" : options_.job + "/")).Get();
   Count("list-objects");
   if (!names.ok()) return names.status().WithContext("gc: listing of checkpoints");
   std::set<std::pair<std::string, std::string>> tasks;
@@ -87,8 +93,11 @@ Status Run::Mark() {
     std::string rest = name.substr(base.size());
     size_t a = rest.find('/'), b = a == std::string::npos ? a : rest.find('/', a + 1);
     if (b == std::string::npos) continue;  // not a task's object
-    tasks.emplace(rest.substr(0, a), rest.substr(a + 1, b - a - 1));
-    if (rest.compare(b + 1, 8, "history/") == 0) marks_.history.push_back(name);
+    const std::string job = rest.substr(0, a);
+    if (!options_.job.empty() && SanitizeIdComponent(job) != id_job) continue;
+    tasks.emplace(job, rest.substr(a + 1, b - a - 1));
+    const bool collected = options_.job.empty() || job == options_.job;
+    if (collected && rest.compare(b + 1, 8, "history/") == 0) marks_.history.push_back(name);
   }
   // Tasks are marked in parallel, each on a thread of its own that waits for its reads
   // (their continuations run on executor_, never on these threads).
@@ -101,6 +110,7 @@ Status Run::Mark() {
       ++report_.tasks;
       if (!s.ok()) {
         marks_.skipped.insert(SanitizeIdComponent(job) + "/" + SanitizeIdComponent(task) + "/");
+        marks_.skipped_tasks.insert(job + "/" + task + "/");
         report_.skipped.push_back(job + "/" + task + ": " + s.message());
       }
       return Status::Ok();
@@ -218,7 +228,7 @@ Future<void> Run::Decide(BlobInfo blob, std::optional<Clock::time_point> expires
 }
 
 Status Run::Sweep() {
-  const std::string prefix = options_.job.empty() ? "" : options_.job + "/";
+  const std::string prefix = options_.job.empty() ? "" : SanitizeIdComponent(options_.job) + "/";
   std::string token;
   do {
     Result<BlobPage> page = store_.ListBlobs(prefix, token).Get();
@@ -270,7 +280,7 @@ Status Run::SweepHistory() {
   for (const std::string& name : marks_.history) {
     if (marks_.kept_history.contains(name)) continue;
     std::string rest = name.substr(std::string("checkpoints/").size());
-    if (marks_.skipped.contains(rest.substr(0, rest.find("/history/") + 1))) continue;
+    if (marks_.skipped_tasks.contains(rest.substr(0, rest.find("/history/") + 1))) continue;
     std::optional<Clock::time_point> t = CheckpointTime(name.substr(name.rfind('/') + 1));
     if (!t || *t >= options_.now - options_.grace) continue;
     {

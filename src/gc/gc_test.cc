@@ -138,6 +138,52 @@ TEST_F(GcTest, FailedDeletesAreCountedAndTheSweepGoesOn) {
   EXPECT_TRUE(AllBlobs().empty());
 }
 
+// H.7: blob ids carry job names cut to 64 bytes. A gc of one job marks every job whose name
+// cuts to the same, so that none of their kept blobs passes for an orphan; and the history
+// objects of a task whose marks cannot be read stay, however long its names.
+TEST_F(GcTest, JobsWhoseNamesCutToTheSameIdAreMarkedTogether) {
+  const std::string job(64, 'j'), longer = job + "-v2";
+  std::set<std::string> kept;
+  std::vector<std::string> history;
+  for (const std::string& name : {job, longer}) {
+    CommitOptions options = EngineOptions();
+    options.job = name;
+    options.retention.keep_last = 2;
+    options.stores[0].dir = tmp_.Sub(std::to_string(name.size()) + "/a");
+    auto engine = OpenEngine(*blobs_, options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    Checkpoint last;
+    for (int i = 0; i < 3; ++i) {
+      Result<Checkpoint> c = CommitContent(**engine, name + std::to_string(i), std::to_string(i),
+                                           options.stores[0].dir);
+      ASSERT_TRUE(c.ok()) << c.status();
+      last = *c;
+    }
+    for (const std::string& id : Referenced(last)) kept.insert(id);
+    for (const std::string& id : last.retained) {
+      history.push_back("checkpoints/" + name + "/task-0/history/" + id);
+    }
+  }
+  const auto later = std::chrono::system_clock::now() + 1h;
+  Result<GcReport> r = Gc({.job = job, .grace = 0s, .now = later});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->checkpoints, 4u);  // both jobs' latest and retained
+  std::set<std::string> left = AllBlobs();
+  for (const std::string& id : kept) EXPECT_TRUE(left.count(id)) << id;
+  // The longer job's pins cannot be read: its task is skipped, its history kept.
+  ASSERT_TRUE(blobs_->PutObject("checkpoints/" + longer + "/task-0/pins", "garbage", {})
+                  .GetFor(kWait)
+                  .ok());
+  r = Gc({.grace = 0s, .now = later});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->skipped.size(), 1u);
+  for (const std::string& name : history) {
+    EXPECT_TRUE(blobs_->GetObject(name).GetFor(kWait).ok()) << name;
+  }
+  left = AllBlobs();
+  for (const std::string& id : kept) EXPECT_TRUE(left.count(id)) << id;
+}
+
 // H.7: history objects that nothing retains or pins go once older than the grace period.
 TEST_F(GcTest, DeletesHistoryObjectsNothingKeeps) {
   CommitOptions options = EngineOptions();
