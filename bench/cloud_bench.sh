@@ -89,8 +89,9 @@ for backend in s3 azure; do
   url=$([ $backend = s3 ] && echo "$s3_url" || echo "$az_url")
   "$bin/blobstate" backup --blob-store "$(with_prefix "$url" bench)" --job bench --task t0 \
     --store "db=$db" --json >"$scratch/incr.json"
-  # A backup is an open (the claim: 1 put, and 1 probe put unless fencing=off) and a commit.
-  claim=$([ $backend = s3 ] && echo 1 || echo 2)
+  # A backup is an open (the claim: 1 put, and unless fencing=off 2 probe puts, If-None-Match
+  # and If-Match, on the probe object the first backup made) and a commit.
+  claim=$([ $backend = s3 ] && echo 1 || echo 3)
   python3 - "$scratch/incr.json" "$backend" "$parts" "$claim" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

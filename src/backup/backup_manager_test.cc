@@ -260,6 +260,7 @@ TEST_F(BackupManagerTest, SnapshotsOfRemovedStoresAreDeletedOnceACheckpointWitho
   EXPECT_EQ(persisted.state_markers.at(std::string(kBlobStoreBackend)).count("gone"), 0u);
   ExpectExactlyReferenced(next);
 }
+
 // H.1: a store removed from the configuration while retained checkpoints still name it:
 // the expiry of one of its snapshots fetches what its live ones keep (none of them is this
 // manager's) and deletes only what none of them names.
