@@ -70,15 +70,6 @@ std::string BlobsOf(const FileIndex& file) {
   return out;
 }
 
-// The bytes of `file` in the parts that `have` marks.
-uint64_t HaveBytes(const FileIndex& file, const std::vector<bool>& have) {
-  uint64_t bytes = 0;
-  for (size_t i = 0; i < have.size() && i < file.blobs.size(); ++i) {
-    if (have[i]) bytes += PartEnd(file, i) - file.blobs[i].offset;
-  }
-  return bytes;
-}
-
 // The files a lazy restore leaves in the blob store.
 struct RemoteFiles {
   SnapshotIndex list;          // written as `<dir>.remote`

@@ -164,12 +164,9 @@ class Planner {
   bool Resume(const FileIndex& f, const std::string& partial) {
     if (plan_.files.back() != RestorePlan::kDownload) return false;
     std::vector<bool> have = VerifiedParts(partial, f);
-    for (size_t i = 0; i < have.size(); ++i) {
-      if (!have[i]) continue;
-      const uint64_t end = PartEnd(f, i);
-      plan_.downloaded.bytes -= end - f.blobs[i].offset;
-      plan_.resumed_bytes += end - f.blobs[i].offset;
-    }
+    const uint64_t kept = HaveBytes(f, have);
+    plan_.downloaded.bytes -= kept;
+    plan_.resumed_bytes += kept;
     if (have.empty()) return false;
     plan_.have[plan_.files.size() - 1] = std::move(have);
     return true;
@@ -240,6 +237,14 @@ Status CheckFreeSpace(const std::string& store, const std::string& path, uint64_
   return FailedPreconditionError("restore of store " + store + " needs " + std::to_string(needed) +
                                  " bytes on the file system of " + path + ", which has " +
                                  std::to_string(free) + " bytes free: nothing was changed");
+}
+
+uint64_t HaveBytes(const FileIndex& file, const std::vector<bool>& have) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < have.size() && i < file.blobs.size(); ++i) {
+    if (have[i]) bytes += PartEnd(file, i) - file.blobs[i].offset;
+  }
+  return bytes;
 }
 
 Status PrepareStaging(const RestorePlan& plan, bool verified) {

@@ -84,6 +84,9 @@ Status CheckFreeSpace(const std::string& store, const std::string& path, uint64_
 // to a later restore. Unverified, the area is left with no record.
 Status PrepareStaging(const RestorePlan& plan, bool verified);
 
+// The bytes of `file` in the parts that `have` (of VerifiedParts) marks.
+uint64_t HaveBytes(const FileIndex& file, const std::vector<bool>& have);
+
 // A file StagingWalk leaves to download.
 struct PlannedDownload {
   FileIndex file;
