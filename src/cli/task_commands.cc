@@ -276,7 +276,8 @@ Status RestoreCommand(const std::vector<std::string>& args, CommandOutput& out) 
               "download do not fit on the disk, or if a store's directory is not empty and\n"
               "cannot be told to be the store's (its lock file <dir>.lock names it, a local\n"
               "checkpoint of the snapshot is beside it, or its RocksDB identity is the\n"
-              "snapshot's) unless --force. A RocksDB database open in another process is never\n"
+              "snapshot's), or if <dir>.restore holds something and the lock file does not name\n"
+              "the store, unless --force. A RocksDB database open in another process is never\n"
               "replaced; nor is anything on another file system mounted inside a store. The\n"
               "task is not claimed unless --claim is given, so a copy can be restored elsewhere\n"
               "while the job runs.");

@@ -166,8 +166,33 @@ Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint,
   });
 }
 
+// kFailedPrecondition unless `dir`'s staging area, which a restore empties, is absent, an
+// empty directory, or the store's: a restore records the store's owner in the lock file
+// before it writes there, so a staging area beside a directory whose lock file names
+// `owner` is one a restore of it left. Anything else at that path is someone else's.
+Status CheckStagingArea(const std::string& dir, const std::string& owner,
+                        const std::string& recorded) {
+  const std::string staging = StagingDirOf(dir);
+  Result<struct stat> st = LStat(staging);
+  if (!st.ok()) return st.status().code() == StatusCode::kNotFound ? Status::Ok() : st.status();
+  if (recorded == owner) return Status::Ok();
+  if (S_ISDIR(st->st_mode)) {
+    ASSIGN_OR_RETURN(bool empty, IsEmptyDir(staging));
+    if (empty) return Status::Ok();
+  }
+  return FailedPreconditionError(
+      staging + ", where a restore of store directory " + dir +
+      " assembles the new tree, exists and nothing shows that a restore of store " + owner +
+      " left it (" +
+      (recorded.empty() ? "no lock file names an owner" : "the lock file names " + recorded) +
+      "): nothing was changed; remove it, or restore with --force to empty it anyway");
+}
+
 Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
   RETURN_IF_ERROR(CheckStoreDir(config.dir));
+  const std::string owner = StoreOwner(job, task, config.name);
+  ASSIGN_OR_RETURN(std::string recorded, StoreDirOwner(config.dir));
+  if (!options.force) RETURN_IF_ERROR(CheckStagingArea(config.dir, owner, recorded));
   if (!PathExists(config.dir)) return Status::Ok();
   ASSIGN_OR_RETURN(bool open, IsRocksDbOpenElsewhere(config.dir));
   if (open) {
@@ -188,10 +213,8 @@ Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
         "so the store must be a directory inside the mounted file system");
   }
   if (options.force) return Status::Ok();
-  const std::string owner = StoreOwner(job, task, config.name);
   // The record decides where there is one: the stores of a task have local checkpoints of
   // the same ids, so a checkpoint beside a directory does not tell them apart.
-  ASSIGN_OR_RETURN(std::string recorded, StoreDirOwner(config.dir));
   if (!recorded.empty() && recorded != owner) {
     return FailedPreconditionError("store directory " + config.dir + " holds store " + recorded +
                                    " (its lock file " + config.dir + ".lock says so), not store " +

@@ -12,7 +12,10 @@
 //                     lock file names the store (StoreDirOwner: recorded by every restore
 //                     and commit), a local checkpoint directory of the snapshot's
 //                     checkpoint is beside it, or it is a RocksDB database whose IDENTITY is
-//                     the snapshot's. Then each store (in parallel) is assembled in its
+//                     the snapshot's; and its staging area must be absent, an empty
+//                     directory, or beside a directory whose lock file names the store
+//                     (a restore records it before it stages anything) unless
+//                     options.force. Then each store (in parallel) is assembled in its
 //                     staging area and swapped in (staging.h): files already staged by an
 //                     interrupted restore are kept, files with matching content in the
 //                     store directory or a local checkpoint directory are linked or copied,

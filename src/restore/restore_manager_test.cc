@@ -462,6 +462,42 @@ TEST_F(RestoreIdentityTest, ADirectoryRecordedAsAnotherStoresIsRefusedUnlessForc
   EXPECT_EQ(*ReadTree(b.dir), (Tree{{"f", "a"}}));
 }
 
+// W.8: "<dir>.restore", which a restore empties, is used only if it is absent, empty, or
+// beside a directory whose lock file names the store (a restore records it before it
+// stages anything): a directory or file of someone else's at that path is never touched
+// unless forced.
+TEST_F(RestoreIdentityTest, AStagingAreaNoRestoreOfTheStoreLeftIsRefusedUnlessForced) {
+  StoreConfig a = Store("a");
+  ASSERT_TRUE(WriteTree(a.dir, {{"f", "a"}}).ok());
+  Checkpoint c = BackUp({a});
+  ForgetLocalTraces(a, c);
+  ASSERT_TRUE(RemoveAll(a.dir).ok());
+  const std::string staging = a.dir + ".restore";
+  ASSERT_TRUE(WriteTree(staging, {{"precious", "the operator's"}}).ok());
+  Result<std::map<std::string, StoreFigures>> refused = Restore({a}, c);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_NE(refused.status().message().find(staging + ", where a restore"), std::string::npos)
+      << refused.status();
+  EXPECT_NE(refused.status().message().find("--force"), std::string::npos) << refused.status();
+  EXPECT_EQ(*ReadTree(staging), (Tree{{"precious", "the operator's"}}));
+  EXPECT_FALSE(PathExists(a.dir));
+  ASSERT_TRUE(RemoveAll(staging).ok());  // a file there is refused too
+  ASSERT_TRUE(WriteFileAtomic(staging, "notes").ok());
+  EXPECT_EQ(Restore({a}, c).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*ReadSmallFile(staging, 100), "notes");
+  // Recorded as another store's: still not this store's staging area.
+  ASSERT_TRUE(RecordStoreDirOwner(a.dir, StoreOwner("job", "task-0", "b")).ok());
+  EXPECT_EQ(Restore({a}, c).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*ReadSmallFile(staging, 100), "notes");
+  ASSERT_TRUE(Restore({a}, c, /*force=*/true).ok());
+  EXPECT_EQ(*ReadTree(a.dir), (Tree{{"f", "a"}}));
+  // Recorded as the store's: what an interrupted restore left there is cleared as before.
+  ASSERT_TRUE(WriteTree(staging, {{"stale", "x"}}).ok());
+  ASSERT_TRUE(Restore({a}, c).ok());
+  EXPECT_EQ(*ReadTree(a.dir), (Tree{{"f", "a"}}));
+  EXPECT_FALSE(PathExists(staging));
+}
+
 // W.8: a directory is the store's if a local checkpoint of the snapshot is beside it, or if
 // it is a RocksDB database with the snapshot's IDENTITY; another identity is refused.
 TEST_F(RestoreIdentityTest, LocalCheckpointOrRocksDbIdentityIdentifiesTheStore) {

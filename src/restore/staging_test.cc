@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "blobstate/store.h"
 #include "restore/restore_manager.h"
 #include "store/lazy_files.h"
 #include "testing/state_fixture.h"
@@ -25,6 +26,8 @@ using Fault = FaultyBlobStore::Fault;
 
 class RestoreStagingTest : public testing::StateTest {
  protected:
+  static constexpr const char* kOwner = "job/task-0/a";  // the owner of store a's directory
+
   // Backs up store `a` as it is now, as the latest of the stores' snapshots.
   Checkpoint BackUp() {
     if (!backup_) {
@@ -251,6 +254,7 @@ TEST_F(RestoreStagingTest, StagingOfAnotherSnapshotIsCheckedNotTrusted) {
                                   {"d", "a file where a directory belongs"}})
                   .ok());
   ASSERT_TRUE(WriteFileAtomic(staging + ".snapshot", "another-snapshot").ok());
+  ASSERT_TRUE(RecordStoreDirOwner(a_.dir, kOwner).ok());  // as the restore that staged them
   Result<StoreFigures> r = Restore(c);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->files_reused, 1u);
@@ -266,6 +270,8 @@ TEST_F(RestoreStagingTest, SymlinkAsTheStagingAreaIsNeverFollowed) {
   const std::string elsewhere = tmp_.Sub("elsewhere");
   ASSERT_TRUE(WriteTree(elsewhere, {{"precious", "p"}}).ok());
   ASSERT_EQ(::symlink(elsewhere.c_str(), StagingDirOf(a_.dir).c_str()), 0);
+  EXPECT_EQ(Restore(c).status().code(), StatusCode::kFailedPrecondition);  // not the store's
+  ASSERT_TRUE(RecordStoreDirOwner(a_.dir, kOwner).ok());
   ASSERT_TRUE(Restore(c).ok());
   EXPECT_EQ(*ReadTree(a_.dir), (Tree{{"f", "x"}}));
   EXPECT_EQ(*ReadTree(elsewhere), (Tree{{"precious", "p"}}));
