@@ -644,6 +644,29 @@ uint64_t WriterEpoch(const std::string& url) {
   return c.ok() ? c->writer_epoch : 0;
 }
 
+// Starts `command` (a command line of this build's tools) in the background with
+// BLOBSTATE_FAILPOINTS=`failpoints`; what it prints, then "exit=<its exit code>", goes to
+// the file `out`.
+void StartInBackground(const std::string& failpoints, const std::string& command,
+                       const std::string& out) {
+  const std::string line = "(PATH='" + std::string(BLOBSTATE_BIN_DIR) +
+                           "':\"$PATH\" BLOBSTATE_FAILPOINTS=" + failpoints + " " + command + " >" +
+                           out + " 2>&1; echo \"exit=$?\" >>" + out + ") &";
+  ASSERT_EQ(std::system(line.c_str()), 0);
+}
+
+// What a command StartInBackground started printed into `out`, once it has ended (at most
+// 120 s from now).
+Result<std::string> WaitForBackground(const std::string& out) {
+  Result<std::string> printed = NotFoundError(out);
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+       std::chrono::steady_clock::now() < deadline; ::usleep(20'000)) {
+    printed = ReadSmallFile(out);
+    if (printed.ok() && printed->find("exit=") != std::string::npos) return printed;
+  }
+  return DeadlineExceededError("no exit code in " + out + " after 120 s");
+}
+
 // W.9: two overlapping backups of one task (a cron job and a manual run): the first stalls
 // before its checkpoint write while the second claims the task and commits. The first is
 // fenced (exit 1, FENCED) and persists nothing; the latest checkpoint is the second's and
@@ -656,13 +679,8 @@ TEST_P(CliBackendTest, OverlappingBackupsFenceTheEarlierOne) {
   ASSERT_GT(epoch, 0u);
   const std::string first_out = tmp_.Sub("first.out");
   testing::FailpointGate persist(tmp_.Sub("persist"));  // holds the first before its write
-  ASSERT_EQ(std::system(
-                ("(PATH='" + std::string(BLOBSTATE_BIN_DIR) +
-                 "':\"$PATH\" BLOBSTATE_FAILPOINTS=persist.before_checkpoint=" + persist.Action() +
-                 " blobstate backup" + Task() + "--store s=" + tmp_.Sub("a/s") + " >" + first_out +
-                 " 2>&1; echo \"exit=$?\" >>" + first_out + ") &")
-                    .c_str()),
-            0);
+  StartInBackground("persist.before_checkpoint=" + persist.Action(),
+                    "blobstate backup" + Task() + "--store s=" + tmp_.Sub("a/s"), first_out);
   for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
        WriterEpoch(url_) == epoch && std::chrono::steady_clock::now() < deadline;) {
     ::usleep(10'000);
@@ -671,13 +689,8 @@ TEST_P(CliBackendTest, OverlappingBackupsFenceTheEarlierOne) {
   Outcome second = Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("b/s") + " --json");
   persist.Release();
   ASSERT_EQ(second.exit_code, 0) << second.out;
-  Result<std::string> first = NotFoundError(first_out);
-  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-       std::chrono::steady_clock::now() < deadline; ::usleep(20'000)) {
-    first = ReadSmallFile(first_out);
-    if (first.ok() && first->find("exit=") != std::string::npos) break;
-  }
-  ASSERT_TRUE(first.ok());
+  Result<std::string> first = WaitForBackground(first_out);
+  ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_NE(first->find("exit=1"), std::string::npos) << *first;
   EXPECT_NE(first->find("FENCED"), std::string::npos) << *first;
   Outcome checkpoints = Sh("blobstate checkpoints" + Task() + "--json");
@@ -688,6 +701,47 @@ TEST_P(CliBackendTest, OverlappingBackupsFenceTheEarlierOne) {
   EXPECT_EQ(Sh("blobstate verify" + Task()).exit_code, 0);
   ASSERT_EQ(Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("c/s")).exit_code, 0);
   EXPECT_EQ(*testing::ReadTree(tmp_.Sub("c/s")), (testing::Tree{{"f", "second"}}));
+}
+
+// H.2: a checkpoint that leaves the task's history while `pin` is pinning it (a commit that
+// read the pins before the new one was written drops it, and its blobs) is not left
+// pinned: the pin is released again and the command fails, naming the checkpoint.
+TEST_P(CliBackendTest, APinRacingTheCommitThatDropsItsCheckpointIsReleased) {
+  const std::string dir = tmp_.Sub("s");
+  auto backup = [&](const std::string& content, int keep_last) {
+    ASSERT_TRUE(testing::WriteTree(dir, {{"f", content}}).ok());
+    Outcome r = Sh("blobstate backup" + Task() + "--store s=" + dir + " --keep-last " +
+                   std::to_string(keep_last));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  };
+  backup("v1", 2);
+  backup("v2", 2);
+  std::vector<std::string> ids = CheckpointIds(Sh("blobstate checkpoints" + Task() + "--json").out);
+  ASSERT_EQ(ids.size(), 2u);
+  const std::string retained = ids[1], pin_out = tmp_.Sub("pin.out");
+  testing::FailpointGate update(tmp_.Sub("update"));  // holds the pin after its read
+  StartInBackground("pins.before_update=" + update.Action(),
+                    "blobstate pin" + Task() + "--checkpoint " + retained, pin_out);
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       !update.Held() && std::chrono::steady_clock::now() < deadline;) {
+    ::usleep(10'000);
+  }
+  ASSERT_TRUE(update.Held()) << "pin reached its update";
+  backup("v3", 1);  // drops the retained checkpoint: no pin names it yet
+  update.Release();
+  Result<std::string> pin = WaitForBackground(pin_out);
+  ASSERT_TRUE(pin.ok()) << pin.status();
+  EXPECT_EQ(pin->find("exit=0"), std::string::npos) << *pin;
+  EXPECT_NE(pin->find("checkpoint " + retained + " left the task's history"), std::string::npos)
+      << *pin;
+  Outcome list = Sh("blobstate checkpoints" + Task() + "--json");
+  EXPECT_EQ(CheckpointIds(list.out).size(), 1u) << list.out;
+  EXPECT_EQ(list.out.find(retained), std::string::npos) << list.out;
+  Outcome again = Sh("blobstate pin" + Task() + "--checkpoint " + retained);
+  EXPECT_NE(again.exit_code, 0) << again.out;
+  EXPECT_NE(again.out.find("neither the latest, retained nor pinned"), std::string::npos)
+      << again.out;
+  EXPECT_EQ(Sh("blobstate verify" + Task()).exit_code, 0);
 }
 
 }  // namespace

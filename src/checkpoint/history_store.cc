@@ -1,6 +1,7 @@
 // CheckpointStore's history objects and pins (history.h).
 #include "blobstate/checkpoint.h"
 #include "checkpoint/codec.h"
+#include "util/failpoint.h"
 
 namespace blobstate {
 namespace {
@@ -70,6 +71,9 @@ Future<std::vector<Pin>> CheckpointStore::ReadPins() {
 }
 
 Future<std::vector<Pin>> CheckpointStore::UpdatePins(PinChange change) {
+  if (Status s = Failpoint("pins.before_update"); !s.ok()) {
+    return MakeReadyFuture<std::vector<Pin>>(s);
+  }
   return UpdatePinsOnce(std::move(change), 0);
 }
 

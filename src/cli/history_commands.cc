@@ -167,6 +167,63 @@ Status CheckpointsCommand(const std::vector<std::string>& args, CommandOutput& o
   return Status::Ok();
 }
 
+namespace {
+
+// Sets the pin of checkpoint `id` of `tf`'s task, or releases it (`released`), in one
+// conditional update of the pins object; a pin of a checkpoint neither `kept` nor pinned
+// already is refused (kNotFound). Returns whether `id` was pinned before the update.
+Result<bool> UpdatePin(TaskContext& task, const TaskFlags& tf, const std::string& id,
+                       const std::string& name, bool kept, bool released) {
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  bool was_pinned = false;
+  auto update = [&](std::vector<Pin> pins) -> Result<std::vector<Pin>> {
+    was_pinned = std::any_of(pins.begin(), pins.end(),
+                             [&](const Pin& p) { return p.checkpoint_id == id && !p.released; });
+    if (!released && !kept && !was_pinned) {
+      return NotFoundError("checkpoint " + id + " of job " + tf.job + ", task " + tf.task +
+                           " is neither the latest, retained nor pinned, so it cannot be "
+                           "pinned (`blobstate checkpoints` lists those kept)");
+    }
+    std::erase_if(pins, [&](const Pin& p) { return p.checkpoint_id == id; });
+    pins.push_back({.checkpoint_id = id, .name = name, .created_ms = now_ms, .released = released});
+    return pins;
+  };
+  RETURN_IF_ERROR(
+      task.checkpoints->UpdatePins(update).GetFor(kCommandTimeout, "update of the pins").status());
+  return was_pinned;
+}
+
+// Pins checkpoint `tf.checkpoint_id` (empty: the latest) as `name`; returns its id.
+Result<std::string> PinCheckpoint(TaskContext& task, const TaskFlags& tf, const std::string& name) {
+  auto read_latest = [&] {
+    return task.checkpoints->ReadLatest().GetFor(kCommandTimeout, "read of the checkpoint");
+  };
+  ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, read_latest());
+  const std::string id = tf.checkpoint_id.empty() && latest ? latest->id : tf.checkpoint_id;
+  const bool kept = IsKept(latest, id);
+  // A pinned checkpoint must have a history object (the latest may not have one yet; one
+  // pinned already has).
+  if (kept) {
+    RETURN_IF_ERROR(
+        latest->id == id
+            ? task.checkpoints->WriteHistory(*latest).GetFor(kCommandTimeout, "put")
+            : task.checkpoints->ReadHistory(id).GetFor(kCommandTimeout, "get").status());
+  }
+  ASSIGN_OR_RETURN(bool was_pinned, UpdatePin(task, tf, id, name, kept, /*released=*/false));
+  // Its pin held all along, no commit can have dropped it. Otherwise a commit that dropped
+  // it meanwhile may not have seen the new pin, which then cannot be trusted: released.
+  if (was_pinned) return id;
+  ASSIGN_OR_RETURN(latest, read_latest());
+  if (IsKept(latest, id)) return id;
+  RETURN_IF_ERROR(UpdatePin(task, tf, id, name, kept, /*released=*/true).status());
+  return AbortedError("checkpoint " + id +
+                      " left the task's history while it was being pinned; not pinned");
+}
+
+}  // namespace
+
 Status PinCommand(const std::vector<std::string>& args, CommandOutput& out) {
   TaskFlags tf;
   std::string name;
@@ -185,54 +242,7 @@ Status PinCommand(const std::vector<std::string>& args, CommandOutput& out) {
   }
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
                    out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/false)));
-  auto read_latest = [&] {
-    return task->checkpoints->ReadLatest().GetFor(kCommandTimeout, "read of the checkpoint");
-  };
-  ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, read_latest());
-  const std::string id = tf.checkpoint_id.empty() && latest ? latest->id : tf.checkpoint_id;
-  const bool kept = IsKept(latest, id);
-  // A pinned checkpoint must have a history object (the latest may not have one yet; one
-  // pinned already has).
-  if (kept) {
-    RETURN_IF_ERROR(
-        latest->id == id
-            ? task->checkpoints->WriteHistory(*latest).GetFor(kCommandTimeout, "put")
-            : task->checkpoints->ReadHistory(id).GetFor(kCommandTimeout, "get").status());
-  }
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  bool was_pinned = false;  // its pin held all along: no commit can have dropped it
-  auto set_pin = [&](bool released) {
-    return task->checkpoints
-        ->UpdatePins([&](std::vector<Pin> pins) -> Result<std::vector<Pin>> {
-          was_pinned = std::any_of(pins.begin(), pins.end(), [&](const Pin& p) {
-            return p.checkpoint_id == id && !p.released;
-          });
-          if (!released && !kept && !was_pinned) {
-            return NotFoundError("checkpoint " + id + " of job " + tf.job + ", task " + tf.task +
-                                 " is neither the latest, retained nor pinned, so it cannot be "
-                                 "pinned (`blobstate checkpoints` lists those kept)");
-          }
-          std::erase_if(pins, [&](const Pin& p) { return p.checkpoint_id == id; });
-          pins.push_back(
-              {.checkpoint_id = id, .name = name, .created_ms = now_ms, .released = released});
-          return pins;
-        })
-        .GetFor(kCommandTimeout, "update of the pins");
-  };
-  RETURN_IF_ERROR(set_pin(false).status());
-  // A commit that dropped the checkpoint meanwhile may not have seen a new pin: then the
-  // pin cannot be trusted, and is released again.
-  if (!was_pinned) {
-    ASSIGN_OR_RETURN(latest, read_latest());
-    if (!IsKept(latest, id)) {
-      RETURN_IF_ERROR(set_pin(true).status());
-      return AbortedError("checkpoint " + id +
-                          " left the task's history while it was being pinned; "
-                          "not pinned");
-    }
-  }
+  ASSIGN_OR_RETURN(std::string id, PinCheckpoint(*task, tf, name));
   out.Print(tf.json ? "{\"pinned\":" + JsonString(id) + ",\"name\":" + JsonString(name) + "}\n"
                     : "pinned checkpoint " + id + (name.empty() ? "" : " as " + name) + "\n");
   return Status::Ok();

@@ -1,5 +1,6 @@
 #include "util/failpoint.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -167,6 +168,9 @@ Registry& GetRegistry() {
 
 // Blocks until a file exists at `path`, for at most kFailpointMaxWaitSeconds.
 Status WaitForFile(std::string_view name, const std::string& path) {
+  // Best effort: tells a test that the step is held.
+  const int held = ::open((path + ".waiting").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (held >= 0) ::close(held);
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(kFailpointMaxWaitSeconds);
   struct stat st;

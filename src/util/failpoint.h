@@ -59,9 +59,10 @@ enum class FailpointAction {
   // Failpoint() blocks the calling thread for the arming's sleep, then returns OK: a step
   // that stalls for a while.
   kSleep,
-  // Failpoint() blocks the calling thread until a file exists at the arming's path, then
-  // returns OK; kDeadlineExceeded naming the path if none appears within
-  // kFailpointMaxWaitSeconds.
+  // Failpoint() creates an empty file at the arming's path + ".waiting" (best effort: what
+  // tells a test the step is held), blocks the calling thread until a file exists at the
+  // arming's path, then returns OK; kDeadlineExceeded naming the path if none appears
+  // within kFailpointMaxWaitSeconds.
   // A step held until a test (or another process) lets it go on, whatever the machine's
   // load: how tests make two writers overlap.
   kWait,

@@ -44,6 +44,8 @@ class FailpointGate {
   // The failpoint action that waits for this gate: "wait:<path>".
   std::string Action() const { return "wait:" + path_; }
   void Release() { WriteFileAtomic(path_, "").IgnoreError(); }
+  // Whether a step waits (or waited) for this gate: its failpoint marks it (failpoint.h).
+  bool Held() const { return PathExists(path_ + ".waiting"); }
 
  private:
   const std::string path_;
