@@ -213,6 +213,11 @@ class BlobStore {
   // Where the store is, for messages (never includes credentials).
   virtual std::string Describe() const = 0;
 
+  // The local directory that holds the store's blobs and objects (file://), or empty for a
+  // store that has none. A store directory must lie apart from it (ValidateCommitOptions).
+  // Decorators forward it.
+  virtual std::string LocalDirectory() const { return ""; }
+
   // True if the store was opened with fencing turned off (URL parameter `fencing=off`):
   // its PutObject then ignores conditions, and nothing stops two writers of one task.
   // Decorators forward it.

@@ -91,9 +91,10 @@ inline constexpr std::chrono::seconds kMinBlobTtl{3600};
 
 // kInvalidArgument naming the problem: checkpoint versions that do not suit the blob store
 // backend (ValidateForBlobStoreBackend), an invalid or repeated store name, a backed-up
-// store without a directory, directories that are not apart (ValidateStoreDirs), a blob
-// TTL below kMinBlobTtl, a bad retention policy.
-Status ValidateCommitOptions(const CommitOptions& options);
+// store without a directory, directories that are not apart (ValidateStoreDirs; with
+// `store`, also from its LocalDirectory()), a blob TTL below kMinBlobTtl, a bad retention
+// policy. CommitEngine::Open and TaskCommitter::Open check with their blob store.
+Status ValidateCommitOptions(const CommitOptions& options, const BlobStore* store = nullptr);
 
 // kInvalidArgument naming both, unless the directories of the backed-up stores are apart:
 // none is another's or lies within another's, or within the directory a restore of

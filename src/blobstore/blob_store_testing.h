@@ -65,6 +65,7 @@ class ForwardingBlobStore : public BlobStore {
   }
   std::string Describe() const override { return inner_.Describe(); }
   bool FencingOff() const override { return inner_.FencingOff(); }
+  std::string LocalDirectory() const override { return inner_.LocalDirectory(); }
 
  protected:
   BlobStore& inner_;

@@ -70,7 +70,7 @@ Status ValidateStoreDirs(const std::vector<StoreConfig>& stores,
   return Status::Ok();
 }
 
-Status ValidateCommitOptions(const CommitOptions& options) {
+Status ValidateCommitOptions(const CommitOptions& options, const BlobStore* store) {
   RETURN_IF_ERROR(ValidateForBlobStoreBackend(options.checkpoints));
   std::set<std::string> names;
   for (const StoreConfig& s : options.stores) {
@@ -82,7 +82,7 @@ Status ValidateCommitOptions(const CommitOptions& options) {
       return InvalidArgumentError("store " + s.name + " is persistent but has no directory");
     }
   }
-  RETURN_IF_ERROR(ValidateStoreDirs(options.stores));
+  RETURN_IF_ERROR(ValidateStoreDirs(options.stores, store ? store->LocalDirectory() : ""));
   if (options.backup.ttl < kMinBlobTtl) {
     return InvalidArgumentError(
         "blob TTL of " + std::to_string(options.backup.ttl.count()) + " s is below the floor of " +
@@ -272,7 +272,7 @@ Future<void> CommitEngine::State::Recover() {
 Future<std::unique_ptr<CommitEngine>> CommitEngine::Open(BlobStore& store, Executor& executor,
                                                          CommitOptions options, Metrics* metrics) {
   using Out = std::unique_ptr<CommitEngine>;
-  if (Status s = ValidateCommitOptions(options); !s.ok()) return MakeReadyFuture<Out>(s);
+  if (Status s = ValidateCommitOptions(options, &store); !s.ok()) return MakeReadyFuture<Out>(s);
   Result<std::unique_ptr<Holds>> holds = Holds::Take(store, options);
   if (!holds.ok()) return MakeReadyFuture<Out>(holds.status());
   auto state = std::make_shared<State>(store, executor, std::move(options), metrics);

@@ -55,6 +55,16 @@ TEST_F(CommitEngineTest, StoreDirectoriesMustBeApart) {
   CommitOptions o = EngineOptions();
   o.stores = two(root + "/a", root + "/a.restore");
   EXPECT_EQ(OpenEngine(*blobs_, o).status().code(), StatusCode::kInvalidArgument);
+  // The engine knows the directory of its file:// blob store (through its decorators).
+  const std::string blob_dir = blobs_->LocalDirectory();
+  ASSERT_FALSE(blob_dir.empty());
+  for (const std::string& dir : {blob_dir + "/blobs", DirName(blob_dir)}) {
+    o.stores = {{.name = "a", .dir = dir}};
+    Result<std::unique_ptr<CommitEngine>> refused = OpenEngine(*blobs_, o);
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument) << dir;
+    EXPECT_NE(refused.status().message().find("would empty it"), std::string::npos)
+        << refused.status();
+  }
   EXPECT_TRUE(AllBlobs().empty());
 }
 

@@ -66,7 +66,7 @@ TaskCommitter::~TaskCommitter() { Close().IgnoreError(); }
 
 Result<std::unique_ptr<TaskCommitter>> TaskCommitter::Open(BlobStore& store, Executor& executor,
                                                            TaskOptions options, Metrics* metrics) {
-  RETURN_IF_ERROR(ValidateCommitOptions(options.commit));
+  RETURN_IF_ERROR(ValidateCommitOptions(options.commit, &store));
   if (!options.commit.claim || !options.commit.checkpoint_id.empty()) {
     return InvalidArgumentError("task " + options.commit.task +
                                 ": a task claims and resumes from its latest checkpoint "

@@ -124,6 +124,7 @@ class GatedBlobStore final : public BlobStore {
   }
   std::string Describe() const override { return "gated " + inner_.Describe(); }
   bool FencingOff() const override { return inner_.FencingOff(); }
+  std::string LocalDirectory() const override { return inner_.LocalDirectory(); }
 
  private:
   // A future that completes when the gate opens, with a helper to chain the real request.

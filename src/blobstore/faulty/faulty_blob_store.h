@@ -121,6 +121,7 @@ class FaultyBlobStore final : public BlobStore {
   // "faulty(<inner's description>)".
   std::string Describe() const override;
   bool FencingOff() const override { return inner_->FencingOff(); }
+  std::string LocalDirectory() const override { return inner_->LocalDirectory(); }
 
  private:
   static constexpr size_t kMethods = static_cast<size_t>(Method::kListObjects) + 1;  // the last

@@ -137,4 +137,6 @@ Future<std::vector<std::string>> LocalBlobStore::ListObjects(const std::string& 
 
 std::string LocalBlobStore::Describe() const { return layout_->Describe(); }
 
+std::string LocalBlobStore::LocalDirectory() const { return layout_->root; }
+
 }  // namespace blobstate

@@ -118,6 +118,7 @@ class LocalBlobStore final : public BlobStore {
 
   // "file://DIR".
   std::string Describe() const override;
+  std::string LocalDirectory() const override;
 
  private:
   LocalBlobStore(std::shared_ptr<const local_internal::Layout> layout,

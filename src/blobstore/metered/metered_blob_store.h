@@ -42,6 +42,7 @@ class MeteredBlobStore final : public BlobStore {
   Future<std::vector<std::string>> ListObjects(const std::string& prefix) override;
   std::string Describe() const override { return inner_->Describe(); }
   bool FencingOff() const override { return inner_->FencingOff(); }
+  std::string LocalDirectory() const override { return inner_->LocalDirectory(); }
 
  private:
   // `call`'s future, which records its outcome and latency as `method` when it completes.

@@ -87,6 +87,7 @@ class RetryingBlobStore final : public BlobStore {
   // The inner store's description.
   std::string Describe() const override;
   bool FencingOff() const override { return inner_->FencingOff(); }
+  std::string LocalDirectory() const override { return inner_->LocalDirectory(); }
 
   // Retries started so far (attempts beyond the first of each call), for metrics.
   uint64_t retries() const { return retries_.load(std::memory_order_relaxed); }
