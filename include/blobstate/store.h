@@ -142,6 +142,9 @@ class RocksDbStore {
   // directory and carry RocksDB's message: kNotFound if there is no database and
   // !create_if_missing; kFailedPrecondition if the database is open (in this process or
   // another one), or has files not local yet and no `remote`; kDataLoss if it is corrupt.
+  // A read of a file not local yet that fails (here or in a later call) fails with the
+  // blob store's code: kDataLoss for a blob that does not match its checksum, a retriable
+  // code (kUnavailable, ...) for one out of reach after the blob store's retries.
   static Result<std::unique_ptr<RocksDbStore>> Open(const std::string& dir, Options options);
   ~RocksDbStore();  // closes the database; a background download stops (Open resumes it)
 

@@ -9,7 +9,8 @@ namespace {
 // A chunk or part that does not match its checksum is corrupt data to RocksDB, as a table
 // whose block checksum fails is. An error that retrying may mend is a retryable I/O error:
 // a compaction that read it is scheduled again, where any other I/O error would stop the
-// store's writes until it is reopened.
+// store's writes until it is reopened. The message is the Status's ToString(), which starts
+// with its code's name: RocksDbStore maps a retriable one back by it.
 rocksdb::IOStatus ToIoStatus(const Status& s) {
   if (s.ok()) return rocksdb::IOStatus::OK();
   if (s.code() == StatusCode::kDataLoss) return rocksdb::IOStatus::Corruption(s.ToString());

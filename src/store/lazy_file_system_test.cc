@@ -179,7 +179,8 @@ TEST_F(LazyFileSystemTest, ACorruptBlobFailsTheReadNamingStoreFileAndBlob) {
 
 // A read of a file not local that fails for a reason retrying may mend (the blob store out
 // of reach) is a retryable I/O error to RocksDB: a compaction that made it is scheduled
-// again, instead of stopping the store's writes as a fatal error would.
+// again, instead of stopping the store's writes as a fatal error would; RocksDbStore
+// reports it with its retriable code.
 TEST_F(LazyFileSystemTest, AReadThatMayWorkIfRetriedIsARetryableIoError) {
   const std::string dst = tmp_.Sub("dst");
   std::map<std::string, FileIndex> remote = LazyCopy(dst);
@@ -196,6 +197,15 @@ TEST_F(LazyFileSystemTest, AReadThatMayWorkIfRetriedIsARetryableIoError) {
   EXPECT_TRUE(read.IsIOError()) << read.ToString();
   EXPECT_TRUE(read.GetRetryable()) << read.ToString();
   EXPECT_NE(read.ToString().find("injected"), std::string::npos) << read.ToString();
+  files->reset();
+  // Through RocksDbStore the error keeps its retriable code: here the open's, which reads
+  // the tails of tables.
+  SnapshotIndex manifest;
+  for (auto& [name, f] : remote) manifest.root.files_present.push_back(f);
+  ASSERT_TRUE(WriteRemoteManifest(dst, manifest).ok());
+  Result<std::unique_ptr<RocksDbStore>> db = RocksDbStore::Open(dst, {.remote = &faulty});
+  EXPECT_EQ(db.status().code(), StatusCode::kUnavailable) << db.status();
+  EXPECT_NE(db.status().message().find("injected"), std::string::npos) << db.status();
 }
 
 // Z.5: parts checked before a crash are kept by the next run, which gets only the rest;
