@@ -646,13 +646,13 @@ uint64_t WriterEpoch(const std::string& url) {
 
 // Starts `command` (a command line of this build's tools) in the background with
 // BLOBSTATE_FAILPOINTS=`failpoints`; what it prints, then "exit=<its exit code>", goes to
-// the file `out`.
-void StartInBackground(const std::string& failpoints, const std::string& command,
-                       const std::string& out) {
+// the file `out`. Whether the shell started it.
+[[nodiscard]] bool StartInBackground(const std::string& failpoints, const std::string& command,
+                                     const std::string& out) {
   const std::string line = "(PATH='" + std::string(BLOBSTATE_BIN_DIR) +
                            "':\"$PATH\" BLOBSTATE_FAILPOINTS=" + failpoints + " " + command + " >" +
                            out + " 2>&1; echo \"exit=$?\" >>" + out + ") &";
-  ASSERT_EQ(std::system(line.c_str()), 0);
+  return std::system(line.c_str()) == 0;
 }
 
 // What a command StartInBackground started printed into `out`, once it has ended (at most
@@ -679,8 +679,9 @@ TEST_P(CliBackendTest, OverlappingBackupsFenceTheEarlierOne) {
   ASSERT_GT(epoch, 0u);
   const std::string first_out = tmp_.Sub("first.out");
   testing::FailpointGate persist(tmp_.Sub("persist"));  // holds the first before its write
-  StartInBackground("persist.before_checkpoint=" + persist.Action(),
-                    "blobstate backup" + Task() + "--store s=" + tmp_.Sub("a/s"), first_out);
+  ASSERT_TRUE(StartInBackground("persist.before_checkpoint=" + persist.Action(),
+                                "blobstate backup" + Task() + "--store s=" + tmp_.Sub("a/s"),
+                                first_out));
   for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
        WriterEpoch(url_) == epoch && std::chrono::steady_clock::now() < deadline;) {
     ::usleep(10'000);
@@ -720,8 +721,8 @@ TEST_P(CliBackendTest, APinRacingTheCommitThatDropsItsCheckpointIsReleased) {
   ASSERT_EQ(ids.size(), 2u);
   const std::string retained = ids[1], pin_out = tmp_.Sub("pin.out");
   testing::FailpointGate update(tmp_.Sub("update"));  // holds the pin after its read
-  StartInBackground("pins.before_update=" + update.Action(),
-                    "blobstate pin" + Task() + "--checkpoint " + retained, pin_out);
+  ASSERT_TRUE(StartInBackground("pins.before_update=" + update.Action(),
+                                "blobstate pin" + Task() + "--checkpoint " + retained, pin_out));
   for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
        !update.Held() && std::chrono::steady_clock::now() < deadline;) {
     ::usleep(10'000);

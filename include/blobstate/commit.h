@@ -100,8 +100,8 @@ Status ValidateCommitOptions(const CommitOptions& options, const BlobStore* stor
 // none is another's or lies within another's, or within the directory a restore of
 // another stages its tree in (`<dir>.restore`), since a store's snapshot and restore own
 // both; and none holds or lies within `blob_store_dir` (the directory of a file:// blob
-// store, if not empty), which a restore of the store would empty. Symlinks are resolved as
-// far as the paths exist.
+// store, if not empty), nor holds it in its `<dir>.restore`: a restore of the store would
+// empty it. Symlinks are resolved as far as the paths exist.
 Status ValidateStoreDirs(const std::vector<StoreConfig>& stores,
                          const std::string& blob_store_dir = "");
 

@@ -26,8 +26,9 @@ struct RestoreOptions {
   bool sync = true;
   // Bytes downloaded so far are added here, if set (TransferOptions::progress).
   std::atomic<uint64_t>* progress = nullptr;
-  // Whether a non-empty store directory that cannot be identified as the store's is
-  // emptied all the same (the CLI's --force). Default: false.
+  // Whether a non-empty store directory, or a staging area `<dir>.restore` holding
+  // something, that cannot be identified as the store's is emptied all the same (the
+  // CLI's --force). Default: false.
   bool force = false;
   // Lazy restore: the RocksDB table files (`*.sst` at the top of a store) not found locally
   // are not downloaded. The store is swapped in without them and `<dir>.remote` lists

@@ -62,7 +62,8 @@ Status ValidateStoreDirs(const std::vector<StoreConfig>& stores,
                                     "from the other's and from its <dir>.restore");
       }
     }
-    if (!blobs.empty() && (IsWithin(blobs, dir) || IsWithin(dir, blobs))) {
+    if (!blobs.empty() &&
+        (IsWithin(blobs, dir) || IsWithin(blobs, dir + ".restore") || IsWithin(dir, blobs))) {
       return InvalidArgumentError(about + " and the blob store's directory " + blob_store_dir +
                                   " overlap: a restore of the store would empty it");
     }

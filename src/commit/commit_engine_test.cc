@@ -47,7 +47,8 @@ TEST_F(CommitEngineTest, StoreDirectoriesMustBeApart) {
   }
   StoreConfig memory{.name = "m", .dir = root + "/a", .persistent = false};  // not backed up
   EXPECT_TRUE(ValidateStoreDirs({{.name = "a", .dir = root + "/a"}, memory}).ok());
-  for (const std::string& blobs : {root, root + "/a", root + "/a/blobs"}) {
+  for (const std::string& blobs :
+       {root, root + "/a", root + "/a/blobs", root + "/a.restore", root + "/a.restore/bs"}) {
     Status s = ValidateStoreDirs({{.name = "a", .dir = root + "/a"}}, blobs);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << blobs;
     EXPECT_NE(s.message().find("would empty it"), std::string::npos) << s;

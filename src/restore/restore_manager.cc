@@ -166,6 +166,8 @@ Future<void> RestoreManager::Init(const std::optional<Checkpoint>& checkpoint,
   });
 }
 
+namespace {
+
 // kFailedPrecondition unless `dir`'s staging area, which a restore empties, is absent, an
 // empty directory, or the store's: a restore records the store's owner in the lock file
 // before it writes there, so a staging area beside a directory whose lock file names
@@ -188,11 +190,16 @@ Status CheckStagingArea(const std::string& dir, const std::string& owner,
       "): nothing was changed; remove it, or restore with --force to empty it anyway");
 }
 
+}  // namespace
+
 Status RestoreManager::State::CheckEmptiable(const StoreConfig& config) const {
   RETURN_IF_ERROR(CheckStoreDir(config.dir));
   const std::string owner = StoreOwner(job, task, config.name);
-  ASSIGN_OR_RETURN(std::string recorded, StoreDirOwner(config.dir));
-  if (!options.force) RETURN_IF_ERROR(CheckStagingArea(config.dir, owner, recorded));
+  std::string recorded;  // read only if not forced: a forced restore trusts no record
+  if (!options.force) {
+    ASSIGN_OR_RETURN(recorded, StoreDirOwner(config.dir));
+    RETURN_IF_ERROR(CheckStagingArea(config.dir, owner, recorded));
+  }
   if (!PathExists(config.dir)) return Status::Ok();
   ASSIGN_OR_RETURN(bool open, IsRocksDbOpenElsewhere(config.dir));
   if (open) {

@@ -43,12 +43,13 @@ Status FromRocksDb(const rocksdb::Status& s, const std::string& what) {
   if (s.IsBusy() || s.IsTryAgain()) return UnavailableError(std::move(message));
   if (s.IsIOError() && s.IsNoSpace()) return FailedPreconditionError(std::move(message));
   if (s.IsIOError()) {
-    // An error of a file not yet local carries its blobstate code by name (ToIoStatus in
+    // An error of a file not yet local starts with its blobstate code's name (ToIoStatus in
     // lazy_file_system.cc; RocksDB's Status does not expose the retryable flag): one that
     // retrying may mend, the blob store out of reach, keeps its code.
+    const std::string_view state = s.getState() == nullptr ? "" : s.getState();
     for (StatusCode code : {StatusCode::kUnavailable, StatusCode::kDeadlineExceeded,
                             StatusCode::kResourceExhausted}) {
-      if (message.find(std::string(StatusCodeName(code)) + ": ") != std::string::npos) {
+      if (state.starts_with(std::string(StatusCodeName(code)) + ": ")) {
         return Status(code, std::move(message));
       }
     }
