@@ -644,29 +644,6 @@ uint64_t WriterEpoch(const std::string& url) {
   return c.ok() ? c->writer_epoch : 0;
 }
 
-// Starts `command` (a command line of this build's tools) in the background with
-// BLOBSTATE_FAILPOINTS=`failpoints`; what it prints, then "exit=<its exit code>", goes to
-// the file `out`. Whether the shell started it.
-[[nodiscard]] bool StartInBackground(const std::string& failpoints, const std::string& command,
-                                     const std::string& out) {
-  const std::string line = "(PATH='" + std::string(BLOBSTATE_BIN_DIR) +
-                           "':\"$PATH\" BLOBSTATE_FAILPOINTS=" + failpoints + " " + command + " >" +
-                           out + " 2>&1; echo \"exit=$?\" >>" + out + ") &";
-  return std::system(line.c_str()) == 0;
-}
-
-// What a command StartInBackground started printed into `out`, once it has ended (at most
-// 120 s from now).
-Result<std::string> WaitForBackground(const std::string& out) {
-  Result<std::string> printed = NotFoundError(out);
-  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-       std::chrono::steady_clock::now() < deadline; ::usleep(20'000)) {
-    printed = ReadSmallFile(out);
-    if (printed.ok() && printed->find("exit=") != std::string::npos) return printed;
-  }
-  return DeadlineExceededError("no exit code in " + out + " after 120 s");
-}
-
 // W.9: two overlapping backups of one task (a cron job and a manual run): the first stalls
 // before its checkpoint write while the second claims the task and commits. The first is
 // fenced (exit 1, FENCED) and persists nothing; the latest checkpoint is the second's and
@@ -679,9 +656,10 @@ TEST_P(CliBackendTest, OverlappingBackupsFenceTheEarlierOne) {
   ASSERT_GT(epoch, 0u);
   const std::string first_out = tmp_.Sub("first.out");
   testing::FailpointGate persist(tmp_.Sub("persist"));  // holds the first before its write
-  ASSERT_TRUE(StartInBackground("persist.before_checkpoint=" + persist.Action(),
-                                "blobstate backup" + Task() + "--store s=" + tmp_.Sub("a/s"),
-                                first_out));
+  ASSERT_TRUE(testing::StartInBackground(
+      "BLOBSTATE_FAILPOINTS=persist.before_checkpoint=" + persist.Action() + " blobstate backup" +
+          Task() + "--store s=" + tmp_.Sub("a/s"),
+      first_out));
   for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
        WriterEpoch(url_) == epoch && std::chrono::steady_clock::now() < deadline;) {
     ::usleep(10'000);
@@ -690,7 +668,7 @@ TEST_P(CliBackendTest, OverlappingBackupsFenceTheEarlierOne) {
   Outcome second = Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("b/s") + " --json");
   persist.Release();
   ASSERT_EQ(second.exit_code, 0) << second.out;
-  Result<std::string> first = WaitForBackground(first_out);
+  Result<std::string> first = testing::WaitForBackground(first_out, std::chrono::seconds(120));
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_NE(first->find("exit=1"), std::string::npos) << *first;
   EXPECT_NE(first->find("FENCED"), std::string::npos) << *first;
@@ -721,8 +699,10 @@ TEST_P(CliBackendTest, APinRacingTheCommitThatDropsItsCheckpointIsReleased) {
   ASSERT_EQ(ids.size(), 2u);
   const std::string retained = ids[1], pin_out = tmp_.Sub("pin.out");
   testing::FailpointGate update(tmp_.Sub("update"));  // holds the pin after its read
-  ASSERT_TRUE(StartInBackground("pins.before_update=" + update.Action(),
-                                "blobstate pin" + Task() + "--checkpoint " + retained, pin_out));
+  ASSERT_TRUE(
+      testing::StartInBackground("BLOBSTATE_FAILPOINTS=pins.before_update=" + update.Action() +
+                                     " blobstate pin" + Task() + "--checkpoint " + retained,
+                                 pin_out));
   for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
        !update.Held() && std::chrono::steady_clock::now() < deadline;) {
     ::usleep(10'000);
@@ -730,7 +710,7 @@ TEST_P(CliBackendTest, APinRacingTheCommitThatDropsItsCheckpointIsReleased) {
   ASSERT_TRUE(update.Held()) << "pin reached its update";
   backup("v3", 1);  // drops the retained checkpoint: no pin names it yet
   update.Release();
-  Result<std::string> pin = WaitForBackground(pin_out);
+  Result<std::string> pin = testing::WaitForBackground(pin_out, std::chrono::seconds(120));
   ASSERT_TRUE(pin.ok()) << pin.status();
   EXPECT_EQ(pin->find("exit=0"), std::string::npos) << *pin;
   EXPECT_NE(pin->find("checkpoint " + retained + " left the task's history"), std::string::npos)

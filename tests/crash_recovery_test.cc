@@ -214,10 +214,7 @@ TEST_P(TwoJobsTest, ZombieIsFencedAndTheReplacementFinishesWithTheUninterruptedD
   const std::string zombie =
       Job(tmp_.Sub("host-a"), kEvents,
           "BLOBSTATE_FAILPOINTS=persist.before_checkpoint=" + persist.Action() + "@2");
-  ASSERT_EQ(std::system(("(PATH='" + std::string(BLOBSTATE_BIN_DIR) + "':\"$PATH\" " + zombie +
-                         " >" + zombie_out + " 2>&1; echo \"exit=$?\" >>" + zombie_out + ") &")
-                            .c_str()),
-            0);
+  ASSERT_TRUE(testing::StartInBackground(zombie, zombie_out));
   // Started once the zombie has persisted a checkpoint (it is held at its second).
   std::optional<Checkpoint> seen = Latest();
   for (auto deadline = std::chrono::steady_clock::now() + kWait;
@@ -231,13 +228,8 @@ TEST_P(TwoJobsTest, ZombieIsFencedAndTheReplacementFinishesWithTheUninterruptedD
   persist.Release();
   ASSERT_EQ(replacement.exit_code, 0) << replacement.out;
   EXPECT_EQ(DigestOf(replacement.out), Expected()) << replacement.out;
-  Result<std::string> out = NotFoundError(zombie_out);
-  for (auto deadline = std::chrono::steady_clock::now() + kWait;
-       std::chrono::steady_clock::now() < deadline; ::usleep(20'000)) {
-    out = ReadSmallFile(zombie_out);
-    if (out.ok() && out->find("exit=") != std::string::npos) break;
-  }
-  ASSERT_TRUE(out.ok());
+  Result<std::string> out = testing::WaitForBackground(zombie_out, kWait);
+  ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_NE(out->find("FENCED"), std::string::npos) << *out;
   EXPECT_EQ(out->find("exit=0"), std::string::npos) << *out;
   Outcome verify = Sh("blobstate verify --blob-store '" + url_ + "' --job wc --task t0");

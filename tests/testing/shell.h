@@ -4,11 +4,15 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "testing/secrets.h"
+#include "util/fs.h"
 
 namespace blobstate::testing {
 
@@ -39,6 +43,27 @@ inline Outcome Sh(const std::string& command) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   ExpectNoSecrets(r.out);
   return r;
+}
+
+// Starts `command` with sh in the background, the binaries of this build first on the PATH;
+// what it prints, then "exit=<its exit code>", goes to the file `out`. Whether sh started
+// it.
+[[nodiscard]] inline bool StartInBackground(const std::string& command, const std::string& out) {
+  const std::string line = "(PATH='" + std::string(BLOBSTATE_BIN_DIR) + "':\"$PATH\" " + command +
+                           " >" + out + " 2>&1; echo \"exit=$?\" >>" + out + ") &";
+  return std::system(line.c_str()) == 0;
+}
+
+// What a command StartInBackground started printed into `out`, once it has ended (at most
+// `timeout` from now).
+inline Result<std::string> WaitForBackground(const std::string& out, std::chrono::seconds timeout) {
+  for (auto deadline = std::chrono::steady_clock::now() + timeout;
+       std::chrono::steady_clock::now() < deadline; ::usleep(20'000)) {
+    Result<std::string> printed = ReadSmallFile(out);
+    if (printed.ok() && printed->find("exit=") != std::string::npos) return printed;
+  }
+  return DeadlineExceededError("no exit code in " + out + " after " +
+                               std::to_string(timeout.count()) + " s");
 }
 
 }  // namespace blobstate::testing
