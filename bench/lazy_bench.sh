@@ -13,7 +13,9 @@
 # local; fully local within 1.2x of the full restore. Through file://, whose figures vary
 # most from run to run, the medians of BENCH_LAZY_FILE_RUNS (default 5) runs of a full and
 # a lazy restore, alternating, each run's listed (ratios are each run's, of its lazy and
-# full restores); through the others BENCH_LAZY_REMOTE_RUNS (default 1).
+# full restores); through the others BENCH_LAZY_REMOTE_RUNS (default 1). Each restore, full
+# or lazy, starts on memory just primed (prime_memory in bench/lib.sh): on a VM that returns
+# free memory to its host, whichever restore found its page cache there ran twice as slow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin
@@ -48,16 +50,17 @@ remote_runs=${BENCH_LAZY_REMOTE_RUNS:-1}
 one_run() {
   # Full: restore, then open and one Get (verify of one key). It follows the delete of the
   # last run's lazy store, as the lazy restore follows that of the full one: each of them
-  # runs right after a store's worth of deletes (which a disk mounted with `discard` is
-  # still discarding).
+  # runs right after a store's worth of deletes, a sync and a prime of its page cache.
   rm -rf "$scratch/full" "$scratch"/full.* "$scratch/lazy" "$scratch"/lazy.*
   local full_restore full_open lazy_restore first local_s
+  sync && prime_memory "$prime_mib"
   full_restore=$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/full")
   full_open=$(secs "$bin/blobstate-rocksdb" verify --db "$scratch/full" --keys 1)
   full=$(awk -v a="$full_restore" -v b="$full_open" 'BEGIN {printf "%.3f", a + b}')
   # Gone before the lazy run, which would otherwise run with 4 more GiB in the page cache.
   rm -rf "$scratch/full" "$scratch"/full.*
   # Lazy: restore --lazy, then the tool opens it, Gets, and waits until it is local.
+  sync && prime_memory "$prime_mib"
   lazy_restore=$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/lazy" --lazy)
   "$bin/blobstate-rocksdb" lazy-open --db "$scratch/lazy" --blob-store "$url" \
     --keys "$keys" >"$scratch/lazy.out"
@@ -73,6 +76,7 @@ for mib in ${BENCH_LAZY_MIB:-1024 4096}; do
   keys=$((mib * 1024))
   echo "== lazy restore of a $mib MiB RocksDB store, backed up in parts of $part_size bytes"
   fill_store "$db" "$keys"
+  prime_mib=$((db_mib + 1024))  # each restore's page cache, and then some
   for backend in ${BENCH_LAZY_BACKENDS:-file s3 azure}; do
     case $backend in
       file) url="file://$scratch/blobs" label="file://" ;;
