@@ -5,9 +5,12 @@
 #include <rocksdb/env.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -53,6 +56,35 @@ rocksdb::IOStatus ReadThrough(rocksdb::FileSystem& fs, const std::string& path, 
   return file->Read(offset, scratch.size(), {}, &got, scratch.data(), nullptr);
 }
 
+// Forwards to a blob store and records the ranged reads made through it: how many, and the
+// names of the files whose blobs they read (a part's blob id ends in its file's name).
+class RecordedReads : public testing::ForwardingBlobStore {
+ public:
+  using ForwardingBlobStore::ForwardingBlobStore;
+  Future<void> GetRange(const std::string& id, uint64_t offset, uint64_t length,
+                        SinkFactory sink) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++reads_;
+      files_.insert(id.substr(id.rfind('-') + 1));
+    }
+    return ForwardingBlobStore::GetRange(id, offset, length, std::move(sink));
+  }
+  int reads() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reads_;
+  }
+  std::set<std::string> files() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return files_;
+  }
+
+ private:
+  std::mutex mu_;
+  int reads_ = 0;
+  std::set<std::string> files_;
+};
+
 class LazyFileSystemTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -97,6 +129,51 @@ class LazyFileSystemTest : public ::testing::Test {
     }
     EXPECT_EQ(remote.size(), 3u);
     return remote;
+  }
+
+  // Leaves at `dir` what a lazy restore leaves of a RocksDB store of about `mib` MiB in
+  // tables of about 256 KiB (none pending compaction, their key ranges apart): every file
+  // but the tables, which are backed up in one part each and listed in `<dir>.remote`.
+  // Returns how many tables it has; its keys are Key(0) to Key(mib * 1024 - 1).
+  size_t LazyStoreOf(const std::string& dir, int mib) {
+    const std::string src = dir + ".src";
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.target_file_size_base = 256 << 10;
+    rocksdb::DB* raw = nullptr;
+    EXPECT_TRUE(rocksdb::DB::Open(options, src, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (int i = 0; i < mib * 1024; ++i) {
+      EXPECT_TRUE(db->Put({}, Key(i), testing::RandomBytes(1000, i)).ok());
+    }
+    rocksdb::CompactRangeOptions rewrite;  // rewritten into tables of 256 KiB, never moved whole
+    rewrite.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    EXPECT_TRUE(db->CompactRange(rewrite, nullptr, nullptr).ok());
+    db.reset();
+    EXPECT_TRUE(MakeDirs(dir).ok());
+    Transfer whole(*store_, pool_, {});
+    SnapshotIndex manifest;
+    for (const std::string& name : Names(src)) {
+      const std::string path = JoinPath(src, name);
+      if (!IsTable(name)) {
+        EXPECT_TRUE(CopyFile(path, JoinPath(dir, name)).ok());
+        continue;
+      }
+      struct stat st;
+      EXPECT_EQ(::lstat(path.c_str(), &st), 0);
+      LocalFile local{name, MetadataForIndex(st, std::chrono::system_clock::time_point{})};
+      Result<FileIndex> put = whole.PutFile(path, local, {.job_name = "j"}).GetFor(kWait);
+      EXPECT_TRUE(put.ok()) << put.status();
+      manifest.root.files_present.push_back(*put);
+    }
+    EXPECT_TRUE(WriteRemoteManifest(dir, manifest).ok());
+    return manifest.root.files_present.size();
+  }
+
+  static std::string Key(int i) {
+    char key[16];
+    std::snprintf(key, sizeof(key), "key%08d", i);
+    return key;
   }
 
   // Every key of the store at `dir`, opened through `env` (the default if null).
@@ -351,6 +428,30 @@ TEST_F(LazyFileSystemTest, ACheckpointWhileWarmingUpGetsNoTableAndListsThem) {
   ASSERT_TRUE(DeleteCheckpointDirs(dst, "").ok());  // the manifest goes with its directory
   EXPECT_FALSE(PathExists(checkpoint));
   EXPECT_FALSE(PathExists(RemoteManifestOf(checkpoint)));
+}
+
+// Z.6: the open of a lazily restored store and its first Get read the same few tables,
+// however many the store has: the first Get waits no longer for a larger store.
+TEST_F(LazyFileSystemTest, TheOpenAndTheFirstGetReadAFewTablesHoweverManyTheStoreHas) {
+  ArmFailpoint("lazy.before_part", FailpointAction::kError);  // no download in the background
+  std::vector<std::pair<int, size_t>> read;  // per store: ranged reads, tables read
+  for (int mib : {4, 24}) {
+    const std::string dir = tmp_.Sub("store-of-" + std::to_string(mib) + "-mib");
+    const size_t tables = LazyStoreOf(dir, mib);
+    EXPECT_GE(tables, static_cast<size_t>(mib * 3)) << dir;  // tables of about 256 KiB
+    RecordedReads reads(*store_);
+    Result<std::unique_ptr<RocksDbStore>> db = RocksDbStore::Open(dir, {.remote = &reads});
+    ASSERT_TRUE(db.ok()) << db.status();
+    const int key = mib * 1024 / 2;
+    EXPECT_EQ(*(*db)->Get(Key(key)), std::optional<std::string>(testing::RandomBytes(1000, key)));
+    read.emplace_back(reads.reads(), reads.files().size());
+  }
+  DisarmAllFailpoints();
+  // The tails of the tables that RocksDB loads at open (a quarter of its table cache of
+  // 10), and the table that holds the key.
+  EXPECT_GE(read[0].second, 1u);
+  EXPECT_LE(read[0].second, 3u);
+  EXPECT_EQ(read[1], read[0]) << "a store six times as large";
 }
 
 }  // namespace
