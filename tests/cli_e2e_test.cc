@@ -354,6 +354,10 @@ TEST_P(CliBackendTest, RestoreBeforeAnyBackupLeavesStoresEmpty) {
   EXPECT_EQ(refused.exit_code, 1) << refused.out;
   EXPECT_NE(refused.out.find("task t-0 has no checkpoint"), std::string::npos) << refused.out;
   EXPECT_EQ(*testing::ReadTree(tmp_.Sub("s")), (testing::Tree{{"stale", "x"}}));
+  EXPECT_FALSE(PathExists(tmp_.Sub("s") + ".lock")) << "refused before the lock is taken";
+  Outcome nowhere = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("new/parent/s"));
+  EXPECT_EQ(nowhere.exit_code, 1) << nowhere.out;
+  EXPECT_FALSE(PathExists(tmp_.Sub("new"))) << "no parent directory is created";
   // W.8: nothing shows that the stale directory is the store's: --force is needed too.
   Outcome unknown =
       Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("s") + " --allow-empty");
@@ -379,6 +383,8 @@ TEST_F(CliEndToEndTest, RestoreChangesNothingWhenAStoreHasNoSnapshotOrIsNotADire
   EXPECT_NE(typo.out.find("no snapshot of store S"), std::string::npos) << typo.out;
   EXPECT_EQ(*testing::ReadTree(tmp_.Sub("a")), precious) << "checked before any store is touched";
   EXPECT_EQ(*testing::ReadTree(tmp_.Sub("b")), precious);
+  EXPECT_FALSE(PathExists(tmp_.Sub("a") + ".lock")) << "nor locked";
+  EXPECT_FALSE(PathExists(tmp_.Sub("b") + ".lock"));
   ASSERT_TRUE(WriteFileAtomic(tmp_.Sub("file"), "a file").ok());
   Outcome file = Sh("blobstate restore" + Task() + "--store s=" + tmp_.Sub("file"));
   EXPECT_EQ(file.exit_code, 1) << file.out;

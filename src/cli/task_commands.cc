@@ -131,6 +131,19 @@ Status CheckEverySnapshotExists(const std::optional<Checkpoint>& checkpoint,
   return Status::Ok();
 }
 
+// The task's checkpoint (the latest, or --checkpoint), read without a claim and without
+// the stores, whose directories an engine with them locks.
+Result<std::unique_ptr<CommitEngine>> OpenReader(TaskContext& task, const TaskFlags& tf) {
+  return CommitEngine::Open(*task.store, *task.pool,
+                            {.job = tf.job,
+                             .task = tf.task,
+                             .checkpoints = task.config,
+                             .claim = false,
+                             .checkpoint_id = tf.checkpoint_id},
+                            &task.metrics)
+      .GetFor(kCommandTimeout, "read of the checkpoint");
+}
+
 struct RestoreFlags {
   bool no_verify = false;
   bool lazy = false;
@@ -144,6 +157,18 @@ struct RestoreFlags {
 Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
                                const std::vector<StoreConfig>& stores, const RestoreFlags& rf,
                                Clock::time_point start) {
+  auto refuse_unless_every_snapshot_exists = [&](const std::optional<Checkpoint>& at) {
+    Status refused = CheckEverySnapshotExists(at, stores, tf, *task.store);
+    if (!refused.ok()) task.metrics.RecordError(Flow::kRestore, "_all", Phase::kInit);
+    return refused;
+  };
+  if (!rf.allow_empty) {
+    // Before the engine locks the stores' directories, which creates their lock files and
+    // missing parents: a mistyped job, task or store name changes nothing. Checked again
+    // once they are locked, in case the checkpoint changed in between.
+    ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> reader, OpenReader(task, tf));
+    RETURN_IF_ERROR(refuse_unless_every_snapshot_exists(reader->opened_at()));
+  }
   Progress progress("downloading", !tf.json);
   CommitOptions options{.job = tf.job,
                         .task = tf.task,
@@ -159,13 +184,7 @@ Result<std::string> RunRestore(TaskContext& task, const TaskFlags& tf,
                    CommitEngine::Open(*task.store, *task.pool, std::move(options), &task.metrics)
                        .GetFor(kCommandTimeout, "open of the task"));
   const std::optional<Checkpoint>& checkpoint = engine->opened_at();
-  if (!rf.allow_empty) {
-    Status refused = CheckEverySnapshotExists(checkpoint, stores, tf, *task.store);
-    if (!refused.ok()) {
-      task.metrics.RecordError(Flow::kRestore, "_all", Phase::kInit);
-      return refused;
-    }
-  }
+  if (!rf.allow_empty) RETURN_IF_ERROR(refuse_unless_every_snapshot_exists(checkpoint));
   ASSIGN_OR_RETURN(auto figures, engine->Restore().GetFor(kCommandTimeout, "restore"));
   progress.Stop();
   const std::string id = checkpoint ? checkpoint->id : "";
@@ -397,15 +416,7 @@ Status VerifyCommand(const std::vector<std::string>& args, CommandOutput& out) {
   auto start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<TaskContext> task,
                    out.Checked(OpenTask(tf, /*backend=*/true, /*create=*/false)));
-  ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> reader,
-                   CommitEngine::Open(*task->store, *task->pool,
-                                      {.job = tf.job,
-                                       .task = tf.task,
-                                       .checkpoints = task->config,
-                                       .claim = false,
-                                       .checkpoint_id = tf.checkpoint_id},
-                                      &task->metrics)
-                       .GetFor(kCommandTimeout, "read of the checkpoint"));
+  ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> reader, OpenReader(*task, tf));
   const std::optional<Checkpoint>& checkpoint = reader->opened_at();
   if (!checkpoint) {
     return NotFoundError("job " + tf.job + ", task " + tf.task + " has no checkpoint in " +
