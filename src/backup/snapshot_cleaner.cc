@@ -227,6 +227,10 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot, const Snaps
         auto kept = std::find_if(ancestors.begin(), ancestors.end(), [&](const StoreSnapshot& a) {
           return keep.contains(a.index_blob_id);
         });
+        // What stays: the blobs of `snapshot` and of the kept one (the newest kept: an older
+        // one shares a blob with a newer ancestor only through it).
+        BlobIdSet live = BlobIdSet::Of(s->index.root);
+        if (kept != ancestors.end()) live.Add(BlobIdSet::Of(kept->index.root));
         ancestors.erase(kept, ancestors.end());
         if (ancestors.empty()) return MakeReadyFuture();  // cleanup finished
         Status bad = CheckAncestors(s->index_blob_id, owner, ancestors);
@@ -234,10 +238,9 @@ Future<void> SnapshotCleaner::Recover(const StoreSnapshot& snapshot, const Snaps
         CleanupWork work;
         work.ttl_blobs = BlobSet(s->index.root);
         work.ttl_index = s->index_blob_id;
-        const BlobIdSet latest = BlobIdSet::Of(s->index.root);
         // Oldest first: the previous index (the sign of an unfinished cleanup) goes last.
         for (auto it = ancestors.rbegin(); it != ancestors.rend(); ++it) {
-          for (const std::string& id : BlobsNotIn(it->index.root, latest)) {
+          for (const std::string& id : BlobsNotIn(it->index.root, live)) {
             work.delete_blobs.insert(id);
           }
           work.delete_indexes.push_back(it->index_blob_id);

@@ -85,7 +85,8 @@ class SnapshotCleaner {
   // then, the TTL of each of its blobs is removed. kDataLoss, changing nothing, if
   // `snapshot` or an ancestor belongs to another job, task or store than `owner` names, or
   // an ancestor is `snapshot` itself or appears twice. The walk through the ancestors
-  // stops at one in `keep` (a pinned snapshot), which is never deleted, nor anything older.
+  // stops at one in `keep` (a pinned snapshot), which is never deleted, nor anything older,
+  // nor a blob it shares with the ancestors deleted.
   Future<void> Recover(const StoreSnapshot& snapshot, const SnapshotMetadata& owner,
                        std::set<std::string> keep = {});
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "blobstate/commit.h"
 #include "checkpoint/codec.h"
 #include "index/wire.h"
@@ -198,19 +200,23 @@ TEST_F(CommitHistoryTest, StoreFromBeforeHistoryKeepsWorking) {
 
 // H.10: finishing the cleanup of a checkpoint from before history (a store written by an
 // older binary after this one: its previous snapshots still present) deletes the unpinned
-// ancestors and never a pinned one.
+// ancestors and never a pinned one, nor a blob it shares with them.
 TEST_F(CommitHistoryTest, LegacyRecoveryKeepsPinnedAncestors) {
   auto engine = Open(Keep(3));
+  // g is one blob in the pinned and the middle snapshot, and not in the last: the middle
+  // one's deletion must leave it.
+  ASSERT_TRUE(testing::WriteTree(Store("a").dir, {{"g", "shared"}}).ok());
   Checkpoint pinned = CommitOk(*engine, "pinned");
   PinCheckpoint(pinned);
   Checkpoint middle = CommitOk(*engine, "middle");
+  ASSERT_TRUE(std::filesystem::remove(JoinPath(Store("a").dir, "g")));
   Checkpoint last = CommitOk(*engine, "last");
   engine.reset();
   RewriteAsLegacy(last);
   auto upgraded = Open(Keep(3));
   const std::string middle_index = middle.state_markers.at(std::string(kBlobStoreBackend)).at("a");
   EXPECT_FALSE(AllBlobs().count(middle_index));
-  EXPECT_EQ(RestoredAt(pinned.id), (Tree{{"f", "pinned"}}));
+  EXPECT_EQ(RestoredAt(pinned.id), (Tree{{"f", "pinned"}, {"g", "shared"}}));
   EXPECT_EQ(RestoredAt(last.id), (Tree{{"f", "last"}}));
 }
 
