@@ -376,6 +376,8 @@ Status CopyFile(const std::string& src, const std::string& dest) {
     if (n == 0) break;
     RETURN_IF_ERROR(out.Write(buf.data(), n));
   }
+  // The mode too: open's was masked by the umask.
+  if (::fchmod(out.fd(), st.st_mode & 07777) != 0) return ErrnoError("chmod " + dest, errno);
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
   if (::futimens(out.fd(), times) != 0) return ErrnoError("set mtime of " + dest, errno);
   return out.Close();

@@ -102,6 +102,23 @@ TEST_F(FsTest, LinkTreeLinksEveryFileAndMakesEveryDirectory) {
   EXPECT_TRUE(PathExists(dir_ + "/dst/sub/empty"));
 }
 
+// What LinkTree falls back to across file systems: the copy has the source's bytes, mode
+// (whatever the umask) and mtime.
+TEST_F(FsTest, CopyFileKeepsModeAndMtimeWhateverTheUmask) {
+  const std::string src = dir_ + "/src", dest = dir_ + "/dest";
+  ASSERT_TRUE(WriteFileAtomic(src, "bytes").ok());
+  ASSERT_EQ(chmod(src.c_str(), 0664), 0);
+  const mode_t umask_before = ::umask(022);
+  Status copied = CopyFile(src, dest);
+  ::umask(umask_before);
+  ASSERT_TRUE(copied.ok()) << copied;
+  EXPECT_EQ(*ReadSmallFile(dest), "bytes");
+  EXPECT_EQ(LStat(dest)->st_mode & 07777, 0664u);
+  EXPECT_EQ(LStat(dest)->st_mtim.tv_sec, LStat(src)->st_mtim.tv_sec);
+  EXPECT_EQ(LStat(dest)->st_mtim.tv_nsec, LStat(src)->st_mtim.tv_nsec);
+  EXPECT_EQ(CopyFile(src, dest).code(), StatusCode::kAlreadyExists);  // O_EXCL
+}
+
 TEST_F(FsTest, LinkTreeIntoAnOlderCopyChangesOnlyWhatDiffers) {
   ASSERT_TRUE(MakeDirs(dir_ + "/src/kept").ok());
   ASSERT_TRUE(MakeDirs(dir_ + "/src/was_file").ok());
