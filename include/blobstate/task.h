@@ -82,8 +82,11 @@ class TaskCommitter {
  public:
   // kInvalidArgument for a bad configuration (ValidateCommitOptions, and see
   // TaskOptions::commit). `store`, `commit_executor` and `metrics` (may be null) must
-  // outlive the committer. A second committer of the same task and blob store in this
-  // process fails its Init (kFailedPrecondition) while the first one exists.
+  // outlive the committer, and what an Init or a Close that timed out left running: it goes
+  // on until its requests end (each has its own timeout). A second committer of the same
+  // task and blob store in this process fails its Init (kFailedPrecondition) while the first
+  // one exists, and while a restore of an Init that timed out still runs (it keeps the
+  // stores' directories locked until it ends).
   static Result<std::unique_ptr<TaskCommitter>> Open(BlobStore& store, Executor& commit_executor,
                                                      TaskOptions options, Metrics* metrics);
   ~TaskCommitter();  // Close(), ignoring its error

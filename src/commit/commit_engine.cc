@@ -94,13 +94,15 @@ Status ValidateCommitOptions(const CommitOptions& options, const BlobStore* stor
   return ValidateRetentionPolicy(options.retention);
 }
 
-// What an engine holds while it exists: this process's claim of the task (a writer's
-// only) and the locks of the backed-up stores' directories. Released with the engine, so
-// a replacement can open at once, even while a commit given up on still runs.
+// What an engine holds: this process's claim of the task (a writer's only) and the locks
+// of the backed-up stores' directories. Released with the engine, so that a replacement
+// can open at once even while a commit given up on still runs (fencing stops it), but not
+// while a restore given up on still writes the directories: Restore shares them until it
+// ends.
 class CommitEngine::Holds {
  public:
   static Result<std::unique_ptr<Holds>> Take(const BlobStore& store, const CommitOptions& options) {
-    auto holds = std::unique_ptr<Holds>(new Holds());
+    auto held = std::make_shared<Held>();
     if (options.claim) {
       std::string key = store.Describe() + "|" + options.job + "|" + options.task;
       std::lock_guard<std::mutex> lock(registry_mu);
@@ -109,26 +111,31 @@ class CommitEngine::Holds {
                                        store.Describe() +
                                        " is already open for writing in this process");
       }
-      holds->key_ = std::move(key);
+      held->key = std::move(key);
     }
     for (const StoreConfig& c : options.stores) {
       if (!c.BackedUp()) continue;
       Result<StoreDirLock> lock = StoreDirLock::Acquire(c.dir);
       if (!lock.ok()) return lock.status().WithContext("store " + c.name);
-      holds->locks_.push_back(std::move(*lock));
+      held->locks.push_back(std::move(*lock));
     }
-    return holds;
+    return std::unique_ptr<Holds>(new Holds(std::move(held)));
   }
-  ~Holds() {
-    if (key_.empty()) return;
-    std::lock_guard<std::mutex> lock(registry_mu);
-    Registry().erase(key_);
-  }
+  // Keeps everything held until the last share (or this) is gone.
+  std::shared_ptr<const void> Share() const { return held_; }
 
  private:
-  Holds() = default;
-  std::string key_;  // in Registry(); empty without a claim
-  std::vector<StoreDirLock> locks_;
+  struct Held {
+    ~Held() {
+      if (key.empty()) return;
+      std::lock_guard<std::mutex> lock(registry_mu);
+      Registry().erase(key);
+    }
+    std::string key;  // in Registry(); empty without a claim
+    std::vector<StoreDirLock> locks;
+  };
+  explicit Holds(std::shared_ptr<Held> held) : held_(std::move(held)) {}
+  const std::shared_ptr<Held> held_;
 };
 
 struct CommitEngine::State {
@@ -315,9 +322,10 @@ Future<std::map<std::string, StoreFigures>> CommitEngine::Restore() {
   }
   return restore->Init(st->WithState(), std::move(snapshots))
       .Map(st->executor, [restore] { return restore->Restore(); })
-      .Then(st->executor, [st, restore](Result<std::map<std::string, StoreFigures>> r) {
-        return r;  // `st` and `restore` live until the last step ends
-      });
+      .Then(st->executor,
+            [st, restore, held = holds_->Share()](Result<std::map<std::string, StoreFigures>> r) {
+              return r;  // `st`, `restore` and the stores' locks live until the last step ends
+            });
 }
 
 Future<void> CommitEngine::State::Persist(std::shared_ptr<Checkpoint> next) {

@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "blobstate/commit.h"
 #include "blobstate/gc.h"
 #include "testing/state_fixture.h"
 #include "testing/temp_dir.h"
+#include "util/failpoint.h"
 #include "util/fs.h"
 
 namespace blobstate {
@@ -103,6 +106,43 @@ TEST_F(CommitEngineTest, SecondWriterInOneProcessFailsFast) {
   EXPECT_TRUE(OpenEngine(*blobs_, other).ok());
   first->reset();
   EXPECT_TRUE(OpenEngine(*blobs_, EngineOptions()).ok());
+}
+
+// W.6: a restore that runs on after its engine is gone (a task's Init that timed out)
+// keeps the stores' directories locked, and the task claimed in this process, until it
+// ends: nothing else restores into them meanwhile.
+TEST_F(CommitEngineTest, ARestoreKeepsTheStoresLockedAfterItsEngineIsGone) {
+  {
+    auto first = OpenEngine(*blobs_, EngineOptions());
+    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_TRUE(CommitContent(**first, "committed", "1").ok());
+  }
+  ASSERT_TRUE(RemoveAll(Store("a").dir).ok());  // a new host
+  testing::FailpointGate swap(tmp_.Sub("swap"));
+  ArmFailpointWait("restore.before_swap", swap.path());
+  auto engine = OpenEngine(*blobs_, EngineOptions());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  Future<std::map<std::string, StoreFigures>> restore = (*engine)->Restore();
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (!swap.Held() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(swap.Held());
+  engine->reset();
+  EXPECT_EQ(StoreDirLock::Acquire(Store("a").dir).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(OpenEngine(*blobs_, EngineOptions()).status().code(), StatusCode::kFailedPrecondition);
+  swap.Release();
+  Result<std::map<std::string, StoreFigures>> restored = std::move(restore).GetFor(kWait);
+  DisarmAllFailpoints();
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"f", "committed"}}));
+  // Released once the last step is gone, which may be just after its result is set.
+  Result<StoreDirLock> free = StoreDirLock::Acquire(Store("a").dir);
+  while (!free.ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+    free = StoreDirLock::Acquire(Store("a").dir);
+  }
+  EXPECT_TRUE(free.ok()) << free.status();
 }
 
 // W.2, W.3, W.9: two writers of one task on two blob store handles (as two processes

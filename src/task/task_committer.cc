@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 
@@ -79,11 +81,12 @@ Result<std::unique_ptr<TaskCommitter>> TaskCommitter::Open(BlobStore& store, Exe
 Result<InputOffsets> TaskCommitter::Init() {
   State& s = *state_;
   if (s.engine) return FailedPreconditionError("task " + s.options.commit.task + ": Init twice");
-  const auto timeout = s.options.init_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + s.options.init_timeout;
+  auto left = [&deadline] { return std::max(deadline - std::chrono::steady_clock::now(), {}); };
   ASSIGN_OR_RETURN(std::unique_ptr<CommitEngine> engine,
                    CommitEngine::Open(s.store, s.executor, s.options.commit, s.metrics)
-                       .GetFor(timeout, "open of the task"));
-  RETURN_IF_ERROR(engine->Restore().GetFor(timeout, "restore").status());
+                       .GetFor(left(), "open of the task"));
+  RETURN_IF_ERROR(engine->Restore().GetFor(left(), "restore").status());
   const std::optional<Checkpoint>& at = engine->opened_at();
   InputOffsets offsets = at ? at->input_offsets : InputOffsets{};
   s.engine = std::move(engine);
