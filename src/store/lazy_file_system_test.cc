@@ -108,13 +108,14 @@ class LazyFileSystemTest : public ::testing::Test {
     delete db;
   }
 
-  // Backs up every file of src; copies all but its tables to `dir` and returns the tables,
-  // for LazyFiles.
-  std::map<std::string, FileIndex> LazyCopy(const std::string& dir) {
+  // Copies every file of `src` but its tables to `dir`; backs the tables up through
+  // `transfer` and returns them, for LazyFiles.
+  std::map<std::string, FileIndex> CopyAllButTables(const std::string& src, const std::string& dir,
+                                                    Transfer& transfer) {
     EXPECT_TRUE(MakeDirs(dir).ok());
     std::map<std::string, FileIndex> remote;
-    for (const std::string& name : Names(tmp_.Sub("src"))) {
-      const std::string path = JoinPath(tmp_.Sub("src"), name);
+    for (const std::string& name : Names(src)) {
+      const std::string path = JoinPath(src, name);
       if (!IsTable(name)) {
         EXPECT_TRUE(CopyFile(path, JoinPath(dir, name)).ok());
         continue;
@@ -122,12 +123,18 @@ class LazyFileSystemTest : public ::testing::Test {
       struct stat st;
       EXPECT_EQ(::lstat(path.c_str(), &st), 0);
       LocalFile local{name, MetadataForIndex(st, std::chrono::system_clock::time_point{})};
-      Result<FileIndex> put = transfer_->PutFile(path, local, {.job_name = "j"}).GetFor(kWait);
+      Result<FileIndex> put = transfer.PutFile(path, local, {.job_name = "j"}).GetFor(kWait);
       EXPECT_TRUE(put.ok()) << put.status();
-      EXPECT_GT(put->blobs.size(), 2u);
-      remote[name] = *put;
+      if (put.ok()) remote[name] = *put;
     }
+    return remote;
+  }
+
+  // CopyAllButTables of the fixture's store of three tables, of several parts each.
+  std::map<std::string, FileIndex> LazyCopy(const std::string& dir) {
+    std::map<std::string, FileIndex> remote = CopyAllButTables(tmp_.Sub("src"), dir, *transfer_);
     EXPECT_EQ(remote.size(), 3u);
+    for (const auto& [name, f] : remote) EXPECT_GT(f.blobs.size(), 2u) << name;
     return remote;
   }
 
@@ -150,21 +157,10 @@ class LazyFileSystemTest : public ::testing::Test {
     rewrite.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
     EXPECT_TRUE(db->CompactRange(rewrite, nullptr, nullptr).ok());
     db.reset();
-    EXPECT_TRUE(MakeDirs(dir).ok());
     Transfer whole(*store_, pool_, {});
     SnapshotIndex manifest;
-    for (const std::string& name : Names(src)) {
-      const std::string path = JoinPath(src, name);
-      if (!IsTable(name)) {
-        EXPECT_TRUE(CopyFile(path, JoinPath(dir, name)).ok());
-        continue;
-      }
-      struct stat st;
-      EXPECT_EQ(::lstat(path.c_str(), &st), 0);
-      LocalFile local{name, MetadataForIndex(st, std::chrono::system_clock::time_point{})};
-      Result<FileIndex> put = whole.PutFile(path, local, {.job_name = "j"}).GetFor(kWait);
-      EXPECT_TRUE(put.ok()) << put.status();
-      manifest.root.files_present.push_back(*put);
+    for (auto& [name, f] : CopyAllButTables(src, dir, whole)) {
+      manifest.root.files_present.push_back(std::move(f));
     }
     EXPECT_TRUE(WriteRemoteManifest(dir, manifest).ok());
     return manifest.root.files_present.size();
