@@ -2,7 +2,6 @@
 // blobstate-rocksdb example tool), as a user runs them.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cstdio>
@@ -666,10 +665,7 @@ TEST_P(CliBackendTest, OverlappingBackupsFenceTheEarlierOne) {
       "BLOBSTATE_FAILPOINTS=persist.before_checkpoint=" + persist.Action() + " blobstate backup" +
           Task() + "--store s=" + tmp_.Sub("a/s"),
       first_out));
-  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-       WriterEpoch(url_) == epoch && std::chrono::steady_clock::now() < deadline;) {
-    ::usleep(10'000);
-  }
+  testing::WaitFor([&] { return WriterEpoch(url_) != epoch; }, std::chrono::seconds(60));
   ASSERT_EQ(WriterEpoch(url_), epoch + 1) << "the first backup claimed the task";
   Outcome second = Sh("blobstate backup" + Task() + "--store s=" + tmp_.Sub("b/s") + " --json");
   persist.Release();
@@ -709,11 +705,8 @@ TEST_P(CliBackendTest, APinRacingTheCommitThatDropsItsCheckpointIsReleased) {
       testing::StartInBackground("BLOBSTATE_FAILPOINTS=pins.before_update=" + update.Action() +
                                      " blobstate pin" + Task() + "--checkpoint " + retained,
                                  pin_out));
-  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-       !update.Held() && std::chrono::steady_clock::now() < deadline;) {
-    ::usleep(10'000);
-  }
-  ASSERT_TRUE(update.Held()) << "pin reached its update";
+  ASSERT_TRUE(testing::WaitFor([&] { return update.Held(); }, std::chrono::seconds(60)))
+      << "pin reached its update";
   backup("v3", 1);  // drops the retained checkpoint: no pin names it yet
   update.Release();
   Result<std::string> pin = testing::WaitForBackground(pin_out, std::chrono::seconds(120));

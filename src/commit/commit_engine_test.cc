@@ -1,7 +1,5 @@
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "blobstate/commit.h"
 #include "blobstate/gc.h"
 #include "testing/state_fixture.h"
@@ -123,11 +121,7 @@ TEST_F(CommitEngineTest, ARestoreKeepsTheStoresLockedAfterItsEngineIsGone) {
   auto engine = OpenEngine(*blobs_, EngineOptions());
   ASSERT_TRUE(engine.ok()) << engine.status();
   Future<std::map<std::string, StoreFigures>> restore = (*engine)->Restore();
-  const auto deadline = std::chrono::steady_clock::now() + kWait;
-  while (!swap.Held() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-  }
-  ASSERT_TRUE(swap.Held());
+  ASSERT_TRUE(testing::WaitFor([&] { return swap.Held(); }, kWait));
   engine->reset();
   EXPECT_EQ(StoreDirLock::Acquire(Store("a").dir).status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(OpenEngine(*blobs_, EngineOptions()).status().code(), StatusCode::kFailedPrecondition);
@@ -137,12 +131,7 @@ TEST_F(CommitEngineTest, ARestoreKeepsTheStoresLockedAfterItsEngineIsGone) {
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"f", "committed"}}));
   // Released once the last step is gone, which may be just after its result is set.
-  Result<StoreDirLock> free = StoreDirLock::Acquire(Store("a").dir);
-  while (!free.ok() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-    free = StoreDirLock::Acquire(Store("a").dir);
-  }
-  EXPECT_TRUE(free.ok()) << free.status();
+  EXPECT_TRUE(testing::WaitFor([&] { return StoreDirLock::Acquire(Store("a").dir).ok(); }, kWait));
 }
 
 // W.2, W.3, W.9: two writers of one task on two blob store handles (as two processes

@@ -8,7 +8,6 @@
 #include <fstream>
 #include <future>
 #include <map>
-#include <thread>
 
 #include "blobstate/blob_store.h"
 #include "blobstore/blob_store_testing.h"
@@ -376,10 +375,7 @@ TEST_F(TransferExecutorTest, PutTreeReturnsWithoutBlockingTheCaller) {
   Transfer transfer(gated, pool_, options_);
   TreePut put = StartPutTree(transfer, tmp_.Sub("src"));
   // Both puts reach the gate, yet PutTree has returned: the caller did not wait.
-  for (auto deadline = std::chrono::steady_clock::now() + kWait;
-       gated.held() < 2 && std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(10ms);
-  }
+  testing::WaitFor([&] { return gated.held() >= 2; }, kWait);
   EXPECT_EQ(gated.held(), 2u);
   EXPECT_FALSE(put.put.IsReady());
   gated.Open();

@@ -5,14 +5,27 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "util/fs.h"
 
 namespace blobstate::testing {
+
+// Checks `done` every 10 ms until it holds or `timeout` has passed; returns whether it held.
+inline bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
 
 // A directory under /tmp, removed with everything in it on destruction.
 class TempDir {
