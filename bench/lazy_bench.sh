@@ -46,13 +46,14 @@ file_runs=${BENCH_LAZY_FILE_RUNS:-5}
 remote_runs=${BENCH_LAZY_REMOTE_RUNS:-1}
 
 # One full restore, then one lazy, of the store backed up to $url (task "${task[@]}", $keys
-# keys); sets full, first_get, warm, local_rate and to_local.
+# keys); sets full, first_get (lazy_restore + first: the CLI's restore, then the open and
+# the Get), warm, local_rate and to_local.
 one_run() {
   # Full: restore, then open and one Get (verify of one key). It follows the delete of the
   # last run's lazy store, as the lazy restore follows that of the full one: each of them
   # runs right after a store's worth of deletes, a sync and a prime of its page cache.
   rm -rf "$scratch/full" "$scratch"/full.* "$scratch/lazy" "$scratch"/lazy.*
-  local full_restore full_open lazy_restore first local_s
+  local full_restore full_open local_s
   sync && prime_memory "$prime_mib"
   full_restore=$(secs "$bin/blobstate" restore "${task[@]}" --store "db=$scratch/full")
   full_open=$(secs "$bin/blobstate-rocksdb" verify --db "$scratch/full" --keys 1)
@@ -88,15 +89,18 @@ for mib in ${BENCH_LAZY_MIB:-1024 4096}; do
     runs=$remote_runs
     [ "$backend" = file ] && runs=$file_runs
     # Each run's ratios are of its own lazy and full restores; the medians are printed.
-    fulls=() firsts=() warms=() local_gets=() warm_ratios=() to_locals=() local_ratios=()
+    fulls=() firsts=() lazy_restores=() opens=() warms=() local_gets=() warm_ratios=()
+    to_locals=() local_ratios=()
     for _ in $(seq 1 "$runs"); do
       one_run
-      fulls+=("$full") firsts+=("$first_get") warms+=("$warm") local_gets+=("$local_rate")
+      fulls+=("$full") firsts+=("$first_get") lazy_restores+=("$lazy_restore") opens+=("$first")
+      warms+=("$warm") local_gets+=("$local_rate")
       to_locals+=("$to_local") warm_ratios+=("$(small_ratio "$warm" "$local_rate")")
       local_ratios+=("$(ratio "$to_local" "$full")")
     done
     printf "   %-18s full: store serving after %8s s\n" "$label" "$(median "${fulls[@]}")"
-    printf "   %-18s lazy: first Get after %8s s;" "" "$(median "${firsts[@]}")"
+    printf "   %-18s lazy: first Get after %8s s (restore --lazy %s s, open and Get %s s);" "" \
+      "$(median "${firsts[@]}")" "$(median "${lazy_restores[@]}")" "$(median "${opens[@]}")"
     printf " warm-up Gets %s/s = %sx local (%s/s);" "$(median "${warms[@]}")" \
       "$(median "${warm_ratios[@]}")" "$(median "${local_gets[@]}")"
     printf " local after %s s = %sx the full restore\n" "$(median "${to_locals[@]}")" \

@@ -338,6 +338,26 @@ TEST_F(CliEndToEndTest, ErrorsNameTheProblemAndSetTheExitCode) {
   }
 }
 
+// A mistyped bucket or container is named as missing, not taken for a task without
+// checkpoints (or a blob that is gone), and nothing is changed.
+TEST_P(CliBackendTest, AMissingBucketOrContainerIsNamedAsSuch) {
+  if (GetParam() == "file") GTEST_SKIP() << "ReadOnlyCommandsNeverCreateABlobStore";
+  const size_t bucket = url_.find("blobstate-test");
+  ASSERT_NE(bucket, std::string::npos) << url_;
+  const std::string typo = std::string(url_).replace(bucket, 14, "no-such-bucket");
+  const std::string task = " --blob-store '" + typo + "' --job j --task t-0";
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"a", "precious"}}).ok());
+  for (const std::string& command :
+       {"restore" + task + " --store s=" + tmp_.Sub("s"), "checkpoints" + task, "verify" + task,
+        "backup" + task + " --store s=" + tmp_.Sub("s")}) {
+    Outcome r = Sh("blobstate " + command);
+    EXPECT_EQ(r.exit_code, 1) << command << ": " << r.out;
+    EXPECT_NE(r.out.find("the bucket or container does not exist"), std::string::npos)
+        << command << ": " << r.out;
+  }
+  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("s")), (testing::Tree{{"a", "precious"}}));
+}
+
 // A first deployment: nothing backed up yet. Restore fails and changes nothing (a mistyped
 // job or task must not empty a directory); with --allow-empty it leaves the stores empty,
 // as a task's first start does.
@@ -404,6 +424,22 @@ TEST_F(CliEndToEndTest, ReadOnlyCommandsNeverCreateABlobStore) {
         << args << ": " << r.out;
     EXPECT_FALSE(PathExists(tmp_.Sub("typo"))) << args;
   }
+}
+
+// gc lists a job's checkpoints under its name and its blobs under the name's id component:
+// a --job that is no job name ("j/x", whose component is "j_x") is a usage error, and job
+// "j_x" loses nothing.
+TEST_F(CliEndToEndTest, GcRefusesAJobNameThatIsNotOne) {
+  ASSERT_TRUE(testing::WriteTree(tmp_.Sub("s"), {{"a", "precious"}}).ok());
+  const std::string blobs = " --blob-store file://" + tmp_.Sub("blobs");
+  ASSERT_EQ(
+      Sh("blobstate backup" + blobs + " --job j_x --task t --store s=" + tmp_.Sub("s")).exit_code,
+      0);
+  const testing::Tree before = *testing::ReadTree(tmp_.Sub("blobs"));
+  Outcome gc = Sh("blobstate gc --grace 0s --job j/x" + blobs);
+  EXPECT_EQ(gc.exit_code, 2) << gc.out;
+  EXPECT_NE(gc.out.find("--job: invalid job name 'j/x'"), std::string::npos) << gc.out;
+  EXPECT_EQ(*testing::ReadTree(tmp_.Sub("blobs")), before);
 }
 
 // An index whose chunk checksums disagree with a blob (its part checksums agree): a full

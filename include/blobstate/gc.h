@@ -41,7 +41,8 @@
 namespace blobstate {
 
 struct GcOptions {
-  // The job whose blobs are collected; empty: every job in the store. Blob ids carry job
+  // The job whose blobs are collected (a valid job name, IsValidJobOrTaskName); empty:
+  // every job in the store. Blob ids carry job
   // names cut to 64 bytes, so the jobs whose names share the first 64 bytes of a longer
   // one share its blobs' prefix: they are marked with it (their history objects are not
   // collected).
@@ -98,8 +99,9 @@ struct GcReport {
 using GarbageCallback = std::function<void(const BlobInfo& blob, Garbage why)>;
 
 // Marks, then sweeps (see above). Blocks until done; requests run on the blob store's
-// executor, decoding on `executor`. Errors: those of marking (a listing or read that
-// failed after retries) and of the sweep's listing. A failed delete or tag read is counted
+// executor, decoding on `executor`. Errors: kInvalidArgument, before any request, for an
+// invalid job name or grace period; those of marking (a listing or read that failed after
+// retries) and of the sweep's listing. A failed delete or tag read is counted
 // in the report (failed), not an error; a blob deleted meanwhile (kGone) or whose TTL was
 // removed meanwhile (kAborted) is neither.
 Result<GcReport> CollectGarbage(BlobStore& store, Executor& executor, const GcOptions& options,

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <set>
 
@@ -7,7 +8,6 @@
 #include "checkpoint/codec.h"
 
 namespace blobstate {
-namespace {
 
 bool IsValidJobOrTaskName(std::string_view name) {
   if (name.empty() || name.size() > 200 || name == "." || name == "..") return false;
@@ -16,6 +16,8 @@ bool IsValidJobOrTaskName(std::string_view name) {
            c == '_' || c == '-';
   });
 }
+
+namespace {
 
 Status ValidateVersions(const std::vector<uint32_t>& versions, const char* setting) {
   if (versions.empty()) return InvalidArgumentError(std::string(setting) + " is empty");
@@ -194,6 +196,10 @@ Future<Checkpoint> CheckpointStore::ClaimOver(std::optional<VersionedObject> cur
     next = std::move(*c);
     condition = ObjectCondition::IfVersion(current->version);
   }
+  if (next.writer_epoch == std::numeric_limits<uint64_t>::max()) {
+    return MakeReadyFuture<Checkpoint>(
+        DataLossError("checkpoint " + name + " holds the last writer epoch there is"));
+  }
   next.writer_epoch += 1;
   next.writer_id = writer_->id;
   const std::string bytes = EncodeCheckpoint(next);
@@ -323,7 +329,7 @@ Future<std::optional<Checkpoint>> CheckpointStore::ReadVersion(uint32_t version)
         if (object.status().code() == StatusCode::kNotFound) return std::nullopt;
         if (!object.ok()) return object.status().WithContext("checkpoint " + name);
         Result<Checkpoint> c = DecodeCheckpoint(object->data);
-        if (!c.ok()) return c.status().WithContext("checkpoint " + name);
+        if (!c.ok()) return DataLossError("checkpoint " + name + ": " + c.status().message());
         if (c->version != version) {
           return DataLossError("checkpoint " + name + " holds version " +
                                std::to_string(c->version));

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <thread>
 
 #include "blobstore/blob_store_testing.h"
@@ -290,7 +291,7 @@ TEST_F(CheckpointStoreTest, CorruptLatestCheckpointIsAnErrorNotAFallback) {
   const std::string name = "checkpoints/job/t-0/latest-v2";
   ASSERT_TRUE(blobs_->PutObject(name, "garbage", {}).GetFor(kWait).ok());
   Result<std::optional<Checkpoint>> r = store->ReadLatest().GetFor(kWait);
-  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status();
   EXPECT_NE(r.status().message().find(name), std::string::npos) << r.status();
   // A version 1 checkpoint under the version 2 name is no version 2 checkpoint either.
   ASSERT_TRUE(blobs_->PutObject(name, EncodeCheckpoint(GoldenV1()), {}).GetFor(kWait).ok());
@@ -335,6 +336,22 @@ TEST_F(CheckpointStoreTest, ClaimFencesTheEarlierWriter) {
   std::optional<Checkpoint> latest = *second->ReadLatest().GetFor(kWait);
   EXPECT_EQ(Unsigned(*latest), c3);
   EXPECT_EQ(latest->writer_id, (*seen)->writer_id);
+}
+
+// A claim over the last writer epoch there is (a forged or corrupt object: epochs grow by
+// one per claim) fails and leaves the object as it was, rather than wrap to 0.
+TEST_F(CheckpointStoreTest, AClaimOverTheLastEpochFailsAndChangesNothing) {
+  const std::string name = "checkpoints/job/t-0/latest-v2";
+  Checkpoint last = V2Checkpoint();
+  last.writer_epoch = std::numeric_limits<uint64_t>::max();
+  last.writer_id = "host.1.0011223344556677";
+  const std::string bytes = EncodeCheckpoint(last);
+  ASSERT_TRUE(blobs_->PutObject(name, bytes, {}).GetFor(kWait).ok());
+  auto store = Open({}, "t-0", /*claim=*/false);
+  Result<std::optional<Checkpoint>> claimed = store->Claim().GetFor(kWait);
+  EXPECT_EQ(claimed.status().code(), StatusCode::kDataLoss) << claimed.status();
+  EXPECT_NE(claimed.status().message().find("last writer epoch"), std::string::npos);
+  EXPECT_EQ(blobs_->GetObject(name).GetFor(kWait)->data, bytes);
 }
 
 // W.4: a conditional write whose reply was lost, retried, fails its condition against its

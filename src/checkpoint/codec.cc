@@ -8,6 +8,7 @@
 #include <set>
 
 #include "blobstate/checkpoint.h"
+#include "blobstate/history.h"
 #include "blobstate/index.h"
 #include "index/wire.h"
 #include "util/random.h"
@@ -105,6 +106,28 @@ Status DecodeHistoryField(const WireField& f, Checkpoint& c, std::set<uint32_t>&
   return Status::Ok();
 }
 
+// At most kMaxRetained retained ids, none twice nor the checkpoint's own; no history object
+// listed to delete is of the checkpoint or of one it retains.
+Status CheckHistoryLists(const Checkpoint& c) {
+  if (c.retained.size() > kMaxRetained) {
+    return Malformed(std::to_string(c.retained.size()) + " retained ids, over " +
+                     std::to_string(kMaxRetained));
+  }
+  std::set<std::string_view> kept = {c.id};
+  for (const std::string& id : c.retained) {
+    if (!kept.insert(id).second) {
+      return Malformed("retained id " + id + " listed twice, or the checkpoint's own");
+    }
+  }
+  for (const ExpiringSnapshot& e : c.expiring) {
+    if (e.store.empty() && kept.contains(e.checkpoint_id)) {
+      return Malformed("the history object of checkpoint " + e.checkpoint_id +
+                       ", which it keeps, listed to delete");
+    }
+  }
+  return Status::Ok();
+}
+
 Status DecodeField(const WireField& f, uint32_t version, Checkpoint& c, std::set<uint32_t>& seen) {
   const bool v2 = version >= 2;
   const bool known = f.id == kOffset || (v2 && f.id >= kId && f.id <= kHistory);
@@ -195,6 +218,7 @@ Result<Checkpoint> DecodeCheckpoint(std::string_view bytes) {
        !c.retained.empty() || !c.expiring.empty())) {
     return Malformed("version 2 without an id");
   }
+  RETURN_IF_ERROR(CheckHistoryLists(c));
   return c;
 }
 

@@ -36,13 +36,15 @@ Result<Pin> DecodePin(std::string_view bytes) {
       continue;
     }
     const bool text = f.id == kPinId || f.id == kPinName;
-    if ((f.type == WireType::kLen) != text || !seen.insert(f.id).second) {
+    const bool flag_not_1 = f.id == kPinReleased && f.number != 1;
+    if (f.type != (text ? WireType::kLen : WireType::kVarint) || flag_not_1 ||
+        !seen.insert(f.id).second) {
       return Malformed("bad or repeated field " + std::to_string(f.id) + " of a pin");
     }
     if (f.id == kPinId) pin.checkpoint_id = std::string(f.bytes);
     if (f.id == kPinName) pin.name = std::string(f.bytes);
     if (f.id == kPinCreated) pin.created_ms = static_cast<int64_t>(f.number);
-    if (f.id == kPinReleased) pin.released = f.number != 0;
+    if (f.id == kPinReleased) pin.released = true;
   }
   if (!IsValidCheckpointId(pin.checkpoint_id)) {
     return Malformed("invalid checkpoint id '" + pin.checkpoint_id.substr(0, 64) + "'");

@@ -7,6 +7,7 @@
 
 #include "blobstate/checkpoint.h"
 #include "checkpoint/codec.h"
+#include "index/wire.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
 
@@ -110,6 +111,34 @@ TEST(HistoryCodecTest, RejectsBadHistoryFields) {
   Checkpoint half = GoldenHistory();
   half.expiring.push_back({"1763999970000-00112233445566cc", "counts", ""});
   EXPECT_FALSE(DecodeCheckpoint(EncodeCheckpoint(half)).ok());
+  // What the commit after it would act on: a retained id twice or the checkpoint's own, more
+  // than kMaxRetained of them, or the history object of a kept checkpoint to delete.
+  Checkpoint twice = GoldenHistory();
+  twice.retained.push_back(twice.retained[0]);
+  Checkpoint own = GoldenHistory();
+  own.retained.push_back(own.id);
+  Checkpoint many = GoldenHistory();
+  many.retained.clear();
+  for (size_t i = 0; i <= kMaxRetained; ++i) {
+    char id[40];
+    std::snprintf(id, sizeof id, "1763%09zu-00112233445566aa", i);
+    many.retained.push_back(id);
+  }
+  Checkpoint drops_retained = GoldenHistory();
+  drops_retained.expiring.push_back({drops_retained.retained[1], "", ""});
+  Checkpoint drops_itself = GoldenHistory();
+  drops_itself.expiring.push_back({drops_itself.id, "", ""});
+  for (const Checkpoint* c : {&twice, &own, &many, &drops_retained, &drops_itself}) {
+    Result<Checkpoint> decoded = DecodeCheckpoint(EncodeCheckpoint(*c));
+    EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument) << decoded.status();
+  }
+  many.retained.pop_back();
+  EXPECT_TRUE(DecodeCheckpoint(EncodeCheckpoint(many)).ok()) << "kMaxRetained is allowed";
+  // A retained checkpoint's snapshot of a removed store may expire, as a writer from before
+  // history listed them.
+  Checkpoint snapshot_of_retained = GoldenHistory();
+  snapshot_of_retained.expiring.push_back({snapshot_of_retained.retained[0], "gone", "idx-9"});
+  EXPECT_TRUE(DecodeCheckpoint(EncodeCheckpoint(snapshot_of_retained)).ok());
 }
 
 TEST(HistoryCodecTest, PinsRoundTripMatchTheGoldenFileAndRejectHostileInput) {
@@ -132,6 +161,39 @@ TEST(HistoryCodecTest, PinsRoundTripMatchTheGoldenFileAndRejectHostileInput) {
             std::string::npos);
   std::vector<Pin> bad_name = {{.checkpoint_id = pins[0].checkpoint_id, .name = "a/b"}};
   EXPECT_FALSE(DecodePins(EncodePins(bad_name)).ok());
+}
+
+// Fields 3 and 4 of a pin are VARINTs, and field 4 is 1 when present (format.md, "Pins").
+TEST(HistoryCodecTest, PinFieldsOfAnotherWireTypeOrFlagValueAreRejected) {
+  const std::string id = "1763999990000-00112233445566aa";
+  auto pins_of = [](const WireWriter& pin) {
+    WireWriter body;
+    body.BytesField(1, pin.data());
+    return SealEnvelope("BSPN", 1, body.data());
+  };
+  WireWriter good;
+  good.BytesField(1, id);
+  good.VarintField(3, 1764000001000);
+  good.VarintField(4, 1);
+  Result<std::vector<Pin>> decoded = DecodePins(pins_of(good));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE((*decoded)[0].released);
+  WireWriter created_as_bytes;
+  created_as_bytes.BytesField(1, id);
+  created_as_bytes.BytesField(3, "12345678");
+  WireWriter created_as_i64;
+  created_as_i64.BytesField(1, id);
+  created_as_i64.Key(3, WireType::kI64);
+  created_as_i64.Fixed64(1764000001000);
+  WireWriter released_2;
+  released_2.BytesField(1, id);
+  released_2.VarintField(4, 2);
+  WireWriter released_0;
+  released_0.BytesField(1, id);
+  released_0.VarintField(4, 0);
+  for (const WireWriter* pin : {&created_as_bytes, &created_as_i64, &released_2, &released_0}) {
+    EXPECT_EQ(DecodePins(pins_of(*pin)).status().code(), StatusCode::kInvalidArgument);
+  }
 }
 
 class HistoryStoreTest : public ::testing::Test {

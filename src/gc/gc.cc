@@ -70,7 +70,7 @@ class Run {
 
 std::string JobOf(const std::string& id) { return id.substr(0, id.find('/')); }
 
-// "<job>/<task>/" of a blob id.
+// "<job>/<task>/" of a blob id, or of an object name under "checkpoints/".
 std::string TaskPrefixOf(const std::string& id) {
   size_t first = id.find('/');
   size_t second = first == std::string::npos ? first : id.find('/', first + 1);
@@ -280,17 +280,20 @@ Status Run::SweepHistory() {
   for (const std::string& name : marks_.history) {
     if (marks_.kept_history.contains(name)) continue;
     std::string rest = name.substr(std::string("checkpoints/").size());
-    if (marks_.skipped_tasks.contains(rest.substr(0, rest.find("/history/") + 1))) continue;
+    if (marks_.skipped_tasks.contains(TaskPrefixOf(rest))) continue;  // "<job>/<task>/"
     std::optional<Clock::time_point> t = CheckpointTime(name.substr(name.rfind('/') + 1));
     if (!t || *t >= options_.now - options_.grace) continue;
-    {
+    Result<void> r;
+    if (!options_.dry_run) {
+      Count("delete-object");
+      r = store_.DeleteObject(name).Get();
+    }
+    if (r.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       ++report_.history_deleted;
+    } else if (r.status().code() != StatusCode::kGone) {
+      Settle(r);
     }
-    if (options_.dry_run) continue;
-    Count("delete-object");
-    Result<void> r = store_.DeleteObject(name).Get();
-    if (r.status().code() != StatusCode::kGone) Settle(r);
   }
   return Status::Ok();
 }
@@ -313,6 +316,12 @@ GcCounts& GcCounts::operator+=(const GcCounts& o) {
 
 Result<GcReport> CollectGarbage(BlobStore& store, Executor& executor, const GcOptions& options,
                                 const GarbageCallback& on_garbage) {
+  // Checkpoints are listed under the name as given, blobs under its id component: a name
+  // that the id sanitizes (say "a/b" for "a_b") would sweep another job with nothing marked.
+  if (!options.job.empty() && !IsValidJobOrTaskName(options.job)) {
+    return InvalidArgumentError("gc: invalid job name '" + options.job.substr(0, 200) +
+                                "': use 1-200 characters from [A-Za-z0-9._-]");
+  }
   if (options.grace.count() < 0 || options.grace > kMaxPolicyPeriod) {
     return InvalidArgumentError("gc: the grace period must be 0 to 36500 days, not " +
                                 std::to_string(options.grace.count()) + " s");

@@ -206,5 +206,44 @@ TEST_F(GcTest, DeletesHistoryObjectsNothingKeeps) {
   }
 }
 
+// H.8: checkpoints are listed under the job name as given, blobs under its id component. A
+// name that is not a job name ("jo/b", whose id component is "jo_b") is refused before any
+// request: it would sweep job "jo_b" with nothing of it marked.
+TEST_F(GcTest, AnInvalidJobNameIsRefusedAndNothingIsDeleted) {
+  CommitOptions options = EngineOptions();
+  options.job = "jo_b";
+  auto engine = OpenEngine(*blobs_, options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  ASSERT_TRUE(CommitContent(**engine, "v", "1").ok());
+  const Tree before = Files();
+  for (const std::string& job :
+       {std::string("jo/b"), std::string("jo b"), std::string(".."), std::string(201, 'j')}) {
+    Result<GcReport> r = Gc({.job = job, .grace = 0s, .now = std::chrono::system_clock::now()});
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << job;
+    EXPECT_NE(r.status().message().find("invalid job name"), std::string::npos) << r.status();
+  }
+  EXPECT_EQ(Files(), before);
+}
+
+// H.7: the history objects of a skipped task stay, whatever its name: "history" too (its
+// objects are "checkpoints/<job>/history/history/<id>").
+TEST_F(GcTest, TheHistoryOfASkippedTaskNamedHistoryStays) {
+  CommitOptions options = EngineOptions();
+  options.task = "history";
+  options.retention.keep_last = 2;
+  auto engine = OpenEngine(*blobs_, options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(CommitContent(**engine, "v", std::to_string(i)).ok());
+  const std::vector<std::string> retained = (*engine)->last()->retained;
+  ASSERT_EQ(retained.size(), 1u);
+  ASSERT_TRUE(blobs_->PutObject("checkpoints/job/history/pins", "garbage", {}).GetFor(kWait).ok());
+  Result<GcReport> r = Gc({.grace = 0s, .now = std::chrono::system_clock::now() + 1h});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->skipped.size(), 1u);
+  EXPECT_EQ(r->history_deleted, 0u);
+  auto checkpoints = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "history");
+  EXPECT_TRUE(checkpoints->ReadHistory(retained[0]).GetFor(kWait).ok()) << retained[0];
+}
+
 }  // namespace
 }  // namespace blobstate

@@ -178,6 +178,8 @@ std::string FaultProxy::CheckCondition(const std::string& head, const std::strin
       HeaderValue(reply.substr(0, end == std::string::npos ? 0 : end + 2), "etag");
   const std::string if_none_match = HeaderValue(head, "if-none-match");
   const std::string if_match = HeaderValue(head, "if-match");
+  // As S3 answers If-Match on a key that does not exist.
+  if (!if_match.empty() && status == 404) return ErrorReply(404, "Not Found", "NoSuchKey");
   const bool fails = (if_none_match == "*" && status == 200) ||
                      (!if_match.empty() && (status != 200 || etag != if_match));
   return fails ? ErrorReply(412, "Precondition Failed", "PreconditionFailed") : "";

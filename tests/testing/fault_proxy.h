@@ -76,7 +76,8 @@ class FaultProxy {
   bool TakeRule(const std::string& method, const std::string& target, Rule* rule);
   // Forwards the request (`head` without its final CRLF, then `body`); the whole reply.
   std::string Forward(const std::string& head, std::string_view body);
-  // The reply to a conditional PUT whose condition fails, or "" if it holds.
+  // The reply to a conditional PUT whose condition fails, or "" if it holds: 412, or 404
+  // for If-Match on a key that does not exist, as S3 answers.
   std::string CheckCondition(const std::string& head, const std::string& target);
   void Record(Seen seen);
 

@@ -137,15 +137,18 @@ Result<HttpResponse> AzureOps::Download(const std::string& name, uint64_t offset
 
 Status AzureOps::DeleteKey(const std::string& name, const std::string& what) {
   ASSIGN_OR_RETURN(HttpResponse r, Send({.method = "DELETE", .name = name}));
-  if (r.status == 404) return GoneError(what + " is already gone from " + Describe());
+  if (IsMissingKey(r)) return GoneError(what + " is already gone from " + Describe());
   return CloudStatus(r, "delete of " + what + " from " + Describe());
 }
 
 Result<CloudOps::KeyPage> AzureOps::ListPage(const std::string& prefix, const std::string& token) {
   AzureRequest list{
       .method = "GET",
-      .query = {
-          {"restype", "container"}, {"comp", "list"}, {"prefix", prefix}, {"include", "tags"}}};
+      .query = {{"restype", "container"},
+                {"comp", "list"},
+                {"prefix", prefix},
+                {"include", "tags"},
+                {"maxresults", std::to_string(kMaxListPage)}}};  // Azure's default is 5000
   if (!token.empty()) list.query.emplace_back("marker", token);
   ASSIGN_OR_RETURN(HttpResponse r, Send(list));
   RETURN_IF_ERROR(CloudStatus(r, "listing of " + prefix + " in " + Describe()));
@@ -176,7 +179,7 @@ Status AzureOps::DeleteKeyIfExpired(const std::string& key, const std::string& e
   ASSIGN_OR_RETURN(
       HttpResponse r,
       Send({.method = "DELETE", .name = key, .headers = {{"x-ms-if-tags", condition}}}));
-  if (r.status == 404) return GoneError(what + " is already gone from " + Describe());
+  if (IsMissingKey(r)) return GoneError(what + " is already gone from " + Describe());
   if (r.status == 412) {
     // A blob put before the tags' rename has only the legacy tag: read, then delete.
     return CloudOps::DeleteKeyIfExpired(key, expires_tag, now_ms, what);

@@ -232,7 +232,30 @@ std::string HeaderOf(const HttpResponse& response, std::string_view name) {
   return "";
 }
 
+namespace {
+// The service's error code of `response`: Azure's x-ms-error-code header (a HEAD has no
+// body), else the first <Code> of its body.
+std::string ErrorCodeOf(const HttpResponse& response) {
+  if (std::string code = HeaderOf(response, "x-ms-error-code"); !code.empty()) return code;
+  std::vector<std::string> codes = XmlTexts(response.body, "Code");
+  return codes.empty() ? "" : codes[0];
+}
+bool IsMissingContainer(const HttpResponse& response) {
+  if (response.status != 404) return false;
+  const std::string code = ErrorCodeOf(response);
+  return code == "NoSuchBucket" || code == "ContainerNotFound";
+}
+}  // namespace
+
+bool IsMissingKey(const HttpResponse& response) {
+  return response.status == 404 && !IsMissingContainer(response);
+}
+
 Status CloudStatus(const HttpResponse& response, std::string_view what) {
+  if (IsMissingContainer(response)) {
+    return FailedPreconditionError(std::string(what) + ": HTTP 404 " + ErrorCodeOf(response) +
+                                   ": the bucket or container does not exist");
+  }
   std::vector<std::string> codes = XmlTexts(response.body, "Code");
   const bool error_body = response.body.find("<Error>") != std::string::npos && !codes.empty();
   if (response.status >= 200 && response.status < 300) {

@@ -92,7 +92,12 @@ Result<std::vector<std::string>> UploadParts(BlobSource& source, uint64_t part_s
 // service's error code and message from its XML body (<Error><Code>, <Message>: S3 and
 // Azure alike) in the text; a 2xx whose body is an <Error> (as S3's
 // CompleteMultipartUpload may send) is kUnavailable.
+// A 404 that names the bucket or container (S3's NoSuchBucket, Azure's ContainerNotFound)
+// is kFailedPrecondition, never kNotFound: a mistyped bucket is not a missing key.
 Status CloudStatus(const HttpResponse& response, std::string_view what);
+// Whether `response` is a 404 for the key asked for: not one for a missing bucket or
+// container, which CloudStatus reports.
+bool IsMissingKey(const HttpResponse& response);
 
 // The texts of every <tag>...</tag> element in `xml`, entities decoded, in order.
 std::vector<std::string> XmlTexts(std::string_view xml, std::string_view tag);

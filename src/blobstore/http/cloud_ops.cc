@@ -31,6 +31,26 @@ std::optional<int64_t> ExpiryMs(const CloudTags& tags) {
   return std::nullopt;
 }
 
+// Collects an object's bytes into *out, up to kMaxObjectSize: no put stores more, and a
+// foreign or hostile object is not read whole into memory.
+class ObjectSink final : public BlobSink {
+ public:
+  ObjectSink(std::string* out, std::string what) : out_(out), what_(std::move(what)) {}
+  Status Write(const char* data, size_t n) override {
+    if (n > kMaxObjectSize - out_->size()) {
+      return DataLossError(what_ + ": over " + std::to_string(kMaxObjectSize) +
+                           " bytes, more than any object holds");
+    }
+    out_->append(data, n);
+    return Status::Ok();
+  }
+  Status Finish() override { return Status::Ok(); }
+
+ private:
+  std::string* out_;
+  std::string what_;
+};
+
 Status CheckName(const std::string& name, const char* what) {
   if (IsValidBlobId(name)) return Status::Ok();
   return InvalidArgumentError(std::string("invalid ") + what + " '" + name.substr(0, 600) + "'");
@@ -108,7 +128,7 @@ Status CloudOps::Read(const std::string& id, uint64_t start, std::optional<uint6
       if (transport && start + sink.bytes() > offset && resumes < kMaxGetResumes) continue;
       return r.status();
     }
-    if (r->status == 404) return NotFoundError("blob " + id + " not found in " + Describe());
+    if (IsMissingKey(*r)) return NotFoundError("blob " + id + " not found in " + Describe());
     if (r->status == 416) {
       return OutOfRangeError(what + ": the blob ends before byte " + std::to_string(offset));
     }
@@ -212,7 +232,11 @@ Result<std::string> CloudOps::PutObject(const std::string& name, const std::stri
   }
   const std::string what = "put of object " + name + " to " + Describe();
   ASSIGN_OR_RETURN(HttpResponse r, PutSmall(ObjectKey(name), data, std::move(headers)));
-  if (condition.kind != ObjectCondition::Kind::kAlways && (r.status == 412 || r.status == 409)) {
+  // A version asked of an object that is gone is a condition that does not hold (S3
+  // answers If-Match on a missing key with 404).
+  const bool gone = condition.kind == ObjectCondition::Kind::kIfVersion && IsMissingKey(r);
+  if (condition.kind != ObjectCondition::Kind::kAlways &&
+      (r.status == 412 || r.status == 409 || gone)) {
     return AbortedError(what + ": its condition did not hold (HTTP " + std::to_string(r.status) +
                         ")");
   }
@@ -225,14 +249,13 @@ Result<std::string> CloudOps::PutObject(const std::string& name, const std::stri
 Result<VersionedObject> CloudOps::GetObject(const std::string& name) {
   RETURN_IF_ERROR(CheckName(name, "object name"));
   VersionedObject object;
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> sink, StringSinkFactory(&object.data)());
-  ASSIGN_OR_RETURN(HttpResponse r, Download(ObjectKey(name), 0, std::nullopt, *sink));
-  if (r.status == 404) return NotFoundError("object " + name + " not found in " + Describe());
-  RETURN_IF_ERROR(CloudStatus(r, "get of object " + name + " from " + Describe()));
+  const std::string what = "get of object " + name + " from " + Describe();
+  ObjectSink sink(&object.data, what);
+  ASSIGN_OR_RETURN(HttpResponse r, Download(ObjectKey(name), 0, std::nullopt, sink));
+  if (IsMissingKey(r)) return NotFoundError("object " + name + " not found in " + Describe());
+  RETURN_IF_ERROR(CloudStatus(r, what));
   object.version = HeaderOf(r, "etag");
-  if (object.version.empty()) {
-    return UnavailableError("get of object " + name + " from " + Describe() + ": no ETag");
-  }
+  if (object.version.empty()) return UnavailableError(what + ": no ETag");
   return object;
 }
 

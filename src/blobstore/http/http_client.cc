@@ -260,8 +260,10 @@ Status HttpStatusToStatus(const HttpResponse& response, std::string_view what) {
     case 410:
       return GoneError(message);
     case 400:
-      // S3 says so when a request's bytes came too slowly: worth another try.
-      if (response.body.find("<Code>RequestTimeout</Code>") != std::string::npos) {
+      // S3 says so when a request's bytes came too slowly: worth another try. (The body is
+      // S3's XML, or CloudStatus's "<Code>: <Message>".)
+      if (response.body.find("<Code>RequestTimeout</Code>") != std::string::npos ||
+          response.body.starts_with("RequestTimeout")) {
         return DeadlineExceededError(message);
       }
       return InvalidArgumentError(message);

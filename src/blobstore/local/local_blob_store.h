@@ -74,7 +74,7 @@ class LocalBlobStore final : public BlobStore {
 
   // Put: see BlobStore. Errors: the factory's and source's errors unchanged; kDataLoss if
   // the source yields more or fewer bytes than its size(); file system errors (ENOSPC is
-  // kResourceExhausted). Nothing is visible after a failure.
+  // kFailedPrecondition: never retried). Nothing is visible after a failure.
   Future<std::string> Put(SourceFactory source, const BlobMetadata& metadata) override;
   // Get: kInvalidArgument for an invalid id (before any I/O; the factory is not called);
   // kNotFound naming the id if the blob is absent (the factory is not called); the

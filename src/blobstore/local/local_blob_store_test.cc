@@ -161,6 +161,18 @@ TEST_F(LocalBlobStoreTest, RejectsPathTraversalIds) {
   EXPECT_EQ(sinks->opened, 0);
   EXPECT_TRUE(PathExists(tmp_.Sub("victim")));
   EXPECT_TRUE(PathExists(JoinPath(dir_, "pending/victim")));
+  // A listing walks only the store's own trees, and a token it did not make is refused.
+  for (const std::string& prefix : {"../", "../../x", "a/../../", "/etc/", "a b"}) {
+    EXPECT_EQ(store_->ListBlobs(prefix, "").GetFor(kWait).status().code(),
+              StatusCode::kInvalidArgument)
+        << prefix;
+  }
+  for (const std::string& token : {"zz:", "0", "1:", "-1:x", "+f:"}) {
+    EXPECT_EQ(store_->ListBlobs("", token).GetFor(kWait).status().code(),
+              StatusCode::kInvalidArgument)
+        << token;
+  }
+  EXPECT_TRUE(store_->ListBlobs("job/", "").GetFor(kWait).ok());
 }
 
 TEST_F(LocalBlobStoreTest, CrashedPutLeavesNoVisibleBlob) {

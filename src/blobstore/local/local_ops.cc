@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <functional>
 #include <optional>
@@ -477,11 +478,18 @@ Result<BlobPage> ListBlobPage(const Layout& layout, const std::string& prefix,
                               const std::string& token) {
   // A token is "<shard>:<last id listed>": a page never spans two shards, so memory is
   // bounded by one shard's listing (1/256 of the store).
-  int shard = 0;
+  // The walk starts in the directory the prefix names: never outside the store's trees.
+  if (!prefix.empty() && !IsValidBlobId(prefix + "x")) {
+    return InvalidArgumentError("invalid blob id prefix '" + prefix.substr(0, 600) + "'");
+  }
+  unsigned shard = 0;
   std::string after;
   if (!token.empty()) {
-    if (token.size() < 3 || token[2] != ':') return InvalidArgumentError("bad page token");
-    shard = std::stoi(token.substr(0, 2), nullptr, 16);
+    const char* digits_end = token.data() + std::min<size_t>(token.size(), 2);
+    const auto [end, ec] = std::from_chars(token.data(), digits_end, shard, 16);
+    if (token.size() < 3 || token[2] != ':' || ec != std::errc() || end != digits_end) {
+      return InvalidArgumentError("bad page token '" + token.substr(0, 600) + "'");
+    }
     after = token.substr(3);
   }
   for (; shard < 256; ++shard, after.clear()) {

@@ -94,6 +94,7 @@ SinkFactory Counted(SinkFactory sink, MetricsSink& metrics, const char* method) 
   return
       [sink = std::move(sink), metrics = &metrics, method]() -> Result<std::unique_ptr<BlobSink>> {
         ASSIGN_OR_RETURN(std::unique_ptr<BlobSink> opened, sink());
+        if (opened == nullptr) return opened;  // the store's error to report
         return std::unique_ptr<BlobSink>(
             std::make_unique<CountingSink>(std::move(opened), *metrics, method));
       };
@@ -117,6 +118,7 @@ Future<std::string> MeteredBlobStore::Put(SourceFactory source, const BlobMetada
   SourceFactory counted = [source = std::move(source),
                            sink = &sink_]() -> Result<std::unique_ptr<BlobSource>> {
     ASSIGN_OR_RETURN(std::unique_ptr<BlobSource> opened, source());
+    if (opened == nullptr) return opened;  // the store's error to report
     return std::unique_ptr<BlobSource>(std::make_unique<CountingSource>(std::move(opened), *sink));
   };
   return Metered("put", inner_->Put(std::move(counted), metadata));

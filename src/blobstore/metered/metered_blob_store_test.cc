@@ -63,6 +63,29 @@ TEST(MeteredBlobStoreTest, OpenedWithASinkCountsRequestsByOutcomeBytesAndLatency
 }
 
 // A ReadRange that the inner store lacks (it reads only through GetRange) is no request.
+// A factory that returns no source or sink is the store's error (kInternal), metered or not.
+TEST(MeteredBlobStoreTest, AFactoryThatReturnsNothingIsAnErrorNotACrash) {
+  testing::TempDir dir;
+  PrometheusTextSink sink;
+  Result<std::unique_ptr<BlobStore>> store =
+      OpenBlobStore("file://" + dir.Sub("bs"), {.io_threads = 2, .metrics = &sink});
+  ASSERT_TRUE(store.ok()) << store.status();
+  SourceFactory no_source = []() -> Result<std::unique_ptr<BlobSource>> {
+    return std::unique_ptr<BlobSource>();
+  };
+  EXPECT_EQ((*store)->Put(no_source, {.job_name = "j"}).GetFor(kWait).status().code(),
+            StatusCode::kInternal);
+  Result<std::string> id =
+      (*store)->Put(StringSourceFactory("hello"), {.job_name = "j"}).GetFor(kWait);
+  ASSERT_TRUE(id.ok()) << id.status();
+  SinkFactory no_sink = []() -> Result<std::unique_ptr<BlobSink>> {
+    return std::unique_ptr<BlobSink>();
+  };
+  EXPECT_EQ((*store)->Get(*id, no_sink).GetFor(kWait).status().code(), StatusCode::kInternal);
+  EXPECT_EQ((*store)->GetRange(*id, 1, 2, no_sink).GetFor(kWait).status().code(),
+            StatusCode::kInternal);
+}
+
 TEST(MeteredBlobStoreTest, AReadRangeTheStoreLacksIsNotARequest) {
   testing::TempDir dir;
   PrometheusTextSink sink;

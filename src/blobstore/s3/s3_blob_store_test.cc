@@ -82,6 +82,25 @@ TEST_F(S3BlobStoreTest, LargeBlobGoesUpAsAMultipartUploadAndRoundTrips) {
   EXPECT_EQ(ttl, std::vector<std::string>{*id}) << "the TTL tags reach multipart blobs too";
 }
 
+// No put stores an object over kMaxObjectSize, and a get reads none whole into memory: a
+// foreign or hostile one is kDataLoss. (A store one level down puts a blob where the store
+// above keeps its objects.)
+TEST_F(S3BlobStoreTest, AnObjectOverTheLimitIsNotReadIntoMemory) {
+  std::string below = direct_url_;
+  below.insert(below.find('?'), "/objects/big");
+  Result<S3Config> config = testing::S3TestConfig(below);
+  ASSERT_TRUE(config.ok()) << config.status();
+  Result<std::unique_ptr<BlobStore>> lower = NewS3Backend(*config, 2);
+  ASSERT_TRUE(lower.ok()) << lower.status();
+  Result<std::string> id =
+      (*lower)->Put(StringSourceFactory(std::string(kMaxObjectSize + 1, 'x')), meta_).GetFor(kWait);
+  ASSERT_TRUE(id.ok()) << id.status();
+  auto store = Bare();
+  Result<VersionedObject> big = store->GetObject("big/blobs/" + *id).GetFor(kWait);
+  EXPECT_EQ(big.status().code(), StatusCode::kDataLoss) << big.status();
+  EXPECT_NE(big.status().message().find("more than any object"), std::string::npos) << big.status();
+}
+
 TEST_F(S3BlobStoreTest, FailedPartAbortsTheMultipartUpload) {
   auto store = Bare("&multipart_threshold=6291456&part_size=5242880");
   proxy_->Add({.method = "PUT", .target = "partNumber=2", .times = -1});

@@ -109,6 +109,9 @@ Result<S3Config> ResolveS3Options(S3Options o, const EnvLookup& env, std::string
     ASSIGN_OR_RETURN(Url ep, ParseEndpoint(context, o.endpoint));
     c.scheme = ep.scheme;
     c.host = ep.authority;
+    // SigV4 signs the Host header, which libcurl sends without the scheme's default port.
+    const std::string default_port = c.scheme == "https" ? ":443" : ":80";
+    if (c.host.ends_with(default_port)) c.host.resize(c.host.size() - default_port.size());
     c.base_path = ep.path;
     c.path_style = true;
   }

@@ -48,6 +48,15 @@ TEST(S3ConfigTest, EndpointMeansPathStyleUnlessToldOtherwise) {
   c = ParseS3Url("s3://dotted.bucket/p", env);  // TLS wildcards do not cover dots
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(c->path_style);
+  // The signed host is the Host header libcurl sends: without its scheme's default port.
+  for (const char* endpoint : {"https://s3.example:443", "http://s3.example:80"}) {
+    c = ParseS3Url(std::string("s3://b-1?endpoint=") + endpoint, env);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->host, "s3.example") << endpoint;
+  }
+  c = ParseS3Url("s3://b-1?endpoint=http://s3.example:443", env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->host, "s3.example:443");
 }
 
 TEST(S3ConfigTest, MultipartSettingsAreParsedAndBounded) {
@@ -292,6 +301,15 @@ TEST(S3XmlTest, ErrorBodiesBecomeStatusesWithTheirCode) {
   HttpResponse hidden{.status = 200, .body = "<Error><Code>InternalError</Code></Error>"};
   EXPECT_EQ(CloudStatus(hidden, "complete").code(), StatusCode::kUnavailable);
   EXPECT_TRUE(CloudStatus(HttpResponse{.status = 204}, "x").ok());
+  // S3's answer to an upload whose bytes came too slowly: the one 400 worth another try.
+  HttpResponse timeout{.status = 400,
+                       .body =
+                           "<Error><Code>RequestTimeout</Code><Message>Your socket "
+                           "connection to the server was not read from</Message></Error>"};
+  EXPECT_EQ(CloudStatus(timeout, "put of k").code(), StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(CloudStatus(timeout, "put of k").IsRetriable());
+  HttpResponse bad{.status = 400, .body = "<Error><Code>InvalidArgument</Code></Error>"};
+  EXPECT_EQ(CloudStatus(bad, "put of k").code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

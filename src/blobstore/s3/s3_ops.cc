@@ -107,7 +107,7 @@ Status S3Ops::DeleteKey(const std::string& key, const std::string& what) {
   if (head.status == 404) return GoneError(what + " is already gone from " + Describe());
   RETURN_IF_ERROR(CloudStatus(head, "delete of " + what + " from " + Describe()));
   ASSIGN_OR_RETURN(HttpResponse r, client_.Send({.method = "DELETE", .key = key}));
-  if (r.status == 404) return GoneError(what + " is already gone from " + Describe());
+  if (IsMissingKey(r)) return GoneError(what + " is already gone from " + Describe());
   return CloudStatus(r, "delete of " + what + " from " + Describe());
 }
 
