@@ -98,6 +98,10 @@ struct Checkpoint {
   // a writer from before history, whose cleanup after the persist removed the TTLs and
   // deleted the previous snapshot (recovery finishes such a cleanup the old way).
   bool history = false;
+  // Set by Claim in the latest object only (version 2): the kept checkpoint the claiming
+  // writer opened at, when not this one (a roll back). Its next commit builds on that
+  // checkpoint's snapshots, so gc keeps them until that commit replaces this object.
+  std::string writer_base;
 
   bool operator==(const Checkpoint&) const = default;
 };
@@ -166,7 +170,9 @@ class CheckpointStore {
   // with fencing=off is not probed).
   // A claim that loses a race with another claim reads the object again and claims on
   // top of it, up to kClaimAttempts times (then kAborted). Call it once, before Write.
-  Future<std::optional<Checkpoint>> Claim();
+  // `base`: the id of the kept checkpoint the writer opens at, if it may not be the latest
+  // (recorded as writer_base when it is not, so that gc keeps it until the next Write).
+  Future<std::optional<Checkpoint>> Claim(std::string base = {});
 
   // Writes `checkpoint` once per write version, the highest version first, each replacing
   // the latest of its version, with this writer's epoch and id. The version 2 put is
@@ -234,7 +240,8 @@ class CheckpointStore {
   // Claims the task over `current` (the version 2 object as read; nullopt if absent);
   // after losing a race, claims over the winner's claim (attempt + 1).
   // Returns the version 2 checkpoint as claimed.
-  Future<Checkpoint> ClaimOver(std::optional<VersionedObject> current, int attempt);
+  Future<Checkpoint> ClaimOver(std::optional<VersionedObject> current, std::string base,
+                               int attempt);
   // The conditional put of the version 2 object: `bytes`, replacing what this writer last
   // wrote; fences the writer if another one wrote since. `again`: a second try, after the
   // object turned out to hold an earlier write of this writer whose reply was lost.

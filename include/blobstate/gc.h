@@ -1,7 +1,8 @@
 // Garbage collection of a blob store: mark, then sweep.
 //
 // Mark: for every task of the jobs covered, read its latest checkpoint, the checkpoints it
-// retains and those pinned (history.h), and every snapshot index they name; the marked set
+// retains, those pinned (history.h) and the one its writer opened at (writer_base: a roll
+// back, kept until the writer's next commit), and every snapshot index they name; the marked set
 // is those indexes and every blob they name. Sweep: list the blobs a page at a time and
 // delete, as the listing goes, only blobs that nothing marked names and that are either
 //   - expired: their TTL passed (an upload no commit persisted; a writer that was fenced),

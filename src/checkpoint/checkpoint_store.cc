@@ -182,7 +182,8 @@ Future<CheckpointStore::Swap> CheckpointStore::CompareAndSwap(const std::string&
       });
 }
 
-Future<Checkpoint> CheckpointStore::ClaimOver(std::optional<VersionedObject> current, int attempt) {
+Future<Checkpoint> CheckpointStore::ClaimOver(std::optional<VersionedObject> current,
+                                              std::string base, int attempt) {
   const std::string name = ObjectName(2);
   Checkpoint next;
   ObjectCondition condition = ObjectCondition::IfAbsent();
@@ -194,6 +195,7 @@ Future<Checkpoint> CheckpointStore::ClaimOver(std::optional<VersionedObject> cur
                         (c.ok() ? "version " + std::to_string(c->version) : c.status().message())));
     }
     next = std::move(*c);
+    next.writer_base = next.id == base ? "" : base;
     condition = ObjectCondition::IfVersion(current->version);
   }
   if (next.writer_epoch == std::numeric_limits<uint64_t>::max()) {
@@ -205,7 +207,7 @@ Future<Checkpoint> CheckpointStore::ClaimOver(std::optional<VersionedObject> cur
   const std::string bytes = EncodeCheckpoint(next);
   return CompareAndSwap(name, bytes, condition)
       .Map(executor_,
-           [this, name, next = std::move(next), attempt](Swap swap) -> Future<Checkpoint> {
+           [this, name, next = std::move(next), base, attempt](Swap swap) -> Future<Checkpoint> {
              if (swap.version) {
                std::lock_guard<std::mutex> lock(writer_->mu);
                writer_->claimed = true;
@@ -218,19 +220,21 @@ Future<Checkpoint> CheckpointStore::ClaimOver(std::optional<VersionedObject> cur
                    AbortedError("claim of " + name + ": other writers claimed the task first " +
                                 std::to_string(kClaimAttempts) + " times"));
              }
-             return ClaimOver(std::move(swap.current), attempt + 1);  // claim over the winner's
+             return ClaimOver(std::move(swap.current), base, attempt + 1);  // over the winner's
            });
 }
 
-Future<std::optional<Checkpoint>> CheckpointStore::Claim() {
+Future<std::optional<Checkpoint>> CheckpointStore::Claim(std::string base) {
   Future<void> probed = store_.FencingOff() ? MakeReadyFuture() : ProbeConditions();
   return std::move(probed)
       .Map(executor_, [this] { return store_.GetObject(ObjectName(2)); })
       .Then(executor_,
-            [this](Result<VersionedObject> got) -> Future<Checkpoint> {
-              if (got.status().code() == StatusCode::kNotFound) return ClaimOver(std::nullopt, 0);
+            [this, base](Result<VersionedObject> got) -> Future<Checkpoint> {
+              if (got.status().code() == StatusCode::kNotFound) {
+                return ClaimOver(std::nullopt, base, 0);  // no checkpoint to roll back from
+              }
               if (!got.ok()) return MakeReadyFuture<Checkpoint>(got.status().WithContext("claim"));
-              return ClaimOver(std::move(*got), 0);
+              return ClaimOver(std::move(*got), base, 0);
             })
       .Map(executor_, [this](Checkpoint claimed) -> Future<std::optional<Checkpoint>> {
         // The claim holds the latest version 2 checkpoint: read nothing more unless it is a

@@ -433,6 +433,35 @@ TEST(CheckpointCodecTest, WriterFieldsAndClaimRecordsRoundTrip) {
   Checkpoint bad_writer = c;
   bad_writer.writer_id = "../x y";
   EXPECT_FALSE(DecodeCheckpoint(EncodeCheckpoint(bad_writer)).ok());
+  Checkpoint rolled_back = c;
+  rolled_back.writer_base = NewCheckpointId();
+  EXPECT_EQ(*DecodeCheckpoint(EncodeCheckpoint(rolled_back)), rolled_back);
+  rolled_back.writer_base = "../x";
+  EXPECT_FALSE(DecodeCheckpoint(EncodeCheckpoint(rolled_back)).ok());
+}
+
+// A claim by a writer that opens at a kept checkpoint other than the latest records it as
+// the writer base (what gc keeps until that writer's next commit); a claim at the latest,
+// and the next write, record none; history objects never carry one.
+TEST_F(CheckpointStoreTest, AClaimRecordsTheCheckpointTheWriterRollsBackTo) {
+  auto first = Open();
+  Checkpoint latest = V2Checkpoint();
+  ASSERT_TRUE(first->Write(latest).GetFor(kWait).ok());
+  const std::string older = "1700000000000-0011223344556677";
+  auto second = Open({}, "t-0", /*claim=*/false);
+  Result<std::optional<Checkpoint>> claimed = second->Claim(older).GetFor(kWait);
+  ASSERT_TRUE(claimed.ok() && claimed->has_value()) << claimed.status();
+  EXPECT_EQ((*claimed)->writer_base, older);
+  EXPECT_EQ((**second->ReadLatest().GetFor(kWait)).writer_base, older);
+  ASSERT_TRUE(second->WriteHistory(**claimed).GetFor(kWait).ok());
+  EXPECT_EQ(second->ReadHistory(latest.id).GetFor(kWait)->writer_base, "");
+  ASSERT_TRUE(second->Write(V2Checkpoint()).GetFor(kWait).ok());
+  EXPECT_EQ((**second->ReadLatest().GetFor(kWait)).writer_base, "");
+  auto third = Open({}, "t-0", /*claim=*/false);
+  const std::string now_latest = (**third->ReadLatest().GetFor(kWait)).id;
+  claimed = third->Claim(now_latest).GetFor(kWait);
+  ASSERT_TRUE(claimed.ok() && claimed->has_value()) << claimed.status();
+  EXPECT_EQ((*claimed)->writer_base, "");
 }
 
 }  // namespace

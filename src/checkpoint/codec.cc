@@ -27,6 +27,7 @@ constexpr uint32_t kWriterId = 5;     // LEN, the writer's id (v2)
 constexpr uint32_t kRetained = 6;     // LEN, repeated: a retained checkpoint's id (v2)
 constexpr uint32_t kExpiring = 7;     // LEN, repeated: {1: checkpoint id, 2: store, 3: index}
 constexpr uint32_t kHistory = 8;      // VARINT 1: the writer keeps history (v2)
+constexpr uint32_t kWriterBase = 9;   // LEN, the checkpoint the claimant opened at (v2)
 constexpr uint32_t kEntryA = 1;       // the first field of an entry; the others follow
 
 Status Malformed(const std::string& what) {
@@ -62,7 +63,7 @@ void WriteEntry(WireWriter& w, uint32_t id, std::initializer_list<std::string_vi
   w.BytesField(id, entry.data());
 }
 
-// The writer fields (epoch, id); `seen` tracks repeats.
+// The writer fields (epoch, id, base); `seen` tracks repeats.
 Status DecodeWriterField(const WireField& f, Checkpoint& c, std::set<uint32_t>& seen) {
   if (!seen.insert(f.id).second) return Malformed("repeated field " + std::to_string(f.id));
   if (f.id == kWriterEpoch) {
@@ -70,7 +71,14 @@ Status DecodeWriterField(const WireField& f, Checkpoint& c, std::set<uint32_t>& 
     c.writer_epoch = f.number;
     return Status::Ok();
   }
-  if (f.type != WireType::kLen) return Malformed("writer id not LEN");
+  if (f.type != WireType::kLen) return Malformed("field " + std::to_string(f.id) + " not LEN");
+  if (f.id == kWriterBase) {
+    c.writer_base = std::string(f.bytes);
+    if (!IsValidCheckpointId(c.writer_base)) {
+      return Malformed("invalid writer base '" + c.writer_base.substr(0, 64) + "'");
+    }
+    return Status::Ok();
+  }
   c.writer_id = std::string(f.bytes);
   if (!IsValidWriterId(c.writer_id)) {
     return Malformed("invalid writer id '" + c.writer_id.substr(0, 64) + "'");
@@ -130,12 +138,14 @@ Status CheckHistoryLists(const Checkpoint& c) {
 
 Status DecodeField(const WireField& f, uint32_t version, Checkpoint& c, std::set<uint32_t>& seen) {
   const bool v2 = version >= 2;
-  const bool known = f.id == kOffset || (v2 && f.id >= kId && f.id <= kHistory);
+  const bool known = f.id == kOffset || (v2 && f.id >= kId && f.id <= kWriterBase);
   if (!known) {
     if (f.must_understand) return Malformed("unknown required field " + std::to_string(f.id));
     return Status::Ok();
   }
-  if (f.id == kWriterEpoch || f.id == kWriterId) return DecodeWriterField(f, c, seen);
+  if (f.id == kWriterEpoch || f.id == kWriterId || f.id == kWriterBase) {
+    return DecodeWriterField(f, c, seen);
+  }
   if (f.id >= kRetained) return DecodeHistoryField(f, c, seen);
   if (f.type != WireType::kLen) return Malformed("field " + std::to_string(f.id) + " not LEN");
   if (f.id == kId) {
@@ -196,6 +206,7 @@ std::string EncodeCheckpoint(const Checkpoint& c) {
       WriteEntry(w, kExpiring, {e.checkpoint_id, e.store, e.index_blob_id});
     }
     if (c.history) w.VarintField(kHistory, 1);
+    if (!c.writer_base.empty()) w.BytesField(kWriterBase, c.writer_base);
   }
   return SealEnvelope(kCheckpointMagic, c.version, w.data());
 }

@@ -37,6 +37,7 @@ Future<void> CheckpointStore::WriteHistory(const Checkpoint& checkpoint) {
   Checkpoint whole = checkpoint;
   whole.retained.clear();
   whole.expiring.clear();
+  whole.writer_base.clear();
   const std::string name = HistoryName(whole.id);
   return store_.PutObject(name, EncodeCheckpoint(whole), {})
       .Then(executor_, [name](Result<std::string> put) -> Result<void> {

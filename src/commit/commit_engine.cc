@@ -199,7 +199,7 @@ Status CommitEngine::State::RecordOwners() {
 
 Future<std::optional<Checkpoint>> CommitEngine::State::Select() {
   Future<std::optional<Checkpoint>> latest =
-      options.claim ? checkpoints->Claim() : checkpoints->ReadLatest();
+      options.claim ? checkpoints->Claim(options.checkpoint_id) : checkpoints->ReadLatest();
   return std::move(latest).Map(executor, [this](std::optional<Checkpoint> read) {
     head = std::move(read);
     if (options.checkpoint_id.empty() || (head && head->id == options.checkpoint_id)) {

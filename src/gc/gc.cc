@@ -129,6 +129,8 @@ Status Run::MarkTask(const std::string& job, const std::string& task) {
   std::vector<std::string> ids;
   if (latest) {
     ids = latest->retained;
+    // A writer that rolled back builds its next commit on this one.
+    if (!latest->writer_base.empty()) ids.push_back(latest->writer_base);
     kept.push_back(*latest);
   }
   for (const Pin& p : pins) {

@@ -245,5 +245,48 @@ TEST_F(GcTest, TheHistoryOfASkippedTaskNamedHistoryStays) {
   EXPECT_TRUE(checkpoints->ReadHistory(retained[0]).GetFor(kWait).ok()) << retained[0];
 }
 
+// H.7: a writer opened at a pinned checkpoint (a roll back) builds its next commit on that
+// checkpoint's blobs. Unpinned before that commit, the checkpoint is still the writer's
+// base, which its claim recorded: gc keeps its blobs, and the commit names only blobs that
+// exist.
+TEST_F(GcTest, TheCheckpointAWriterRolledBackToIsKeptUntilItsNextCommit) {
+  CommitOptions options = EngineOptions();
+  options.retention.keep_last = 1;  // the pin alone keeps the first checkpoint
+  auto engine = OpenEngine(*blobs_, options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  Result<Checkpoint> pinned = CommitContent(**engine, std::string(3000, 'p'), "1");
+  ASSERT_TRUE(pinned.ok()) << pinned.status();
+  auto checkpoints = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
+  ASSERT_TRUE(checkpoints->WriteHistory(*pinned).GetFor(kWait).ok());
+  auto pin = [&](bool released) {
+    return checkpoints
+        ->UpdatePins([&](std::vector<Pin>) -> Result<std::vector<Pin>> {
+          return std::vector<Pin>{{.checkpoint_id = pinned->id, .released = released}};
+        })
+        .GetFor(kWait)
+        .status();
+  };
+  ASSERT_TRUE(pin(false).ok());
+  for (int i = 2; i < 4; ++i) {
+    ASSERT_TRUE(CommitContent(**engine, std::string(3000, 'a' + i), std::to_string(i)).ok());
+  }
+  engine->reset();
+  options.checkpoint_id = pinned->id;
+  auto rolled = OpenEngine(*blobs_, options);
+  ASSERT_TRUE(rolled.ok()) << rolled.status();
+  ASSERT_TRUE((*rolled)->Restore().GetFor(kWait).ok());
+  ASSERT_TRUE(pin(/*released=*/true).ok());
+  Result<GcReport> r = Gc({.grace = 0s, .now = std::chrono::system_clock::now() + 1h});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->skipped.empty());
+  for (const std::string& id : Referenced(*pinned)) EXPECT_TRUE(AllBlobs().count(id)) << id;
+  const std::string id = NewCheckpointId();
+  Result<Checkpoint> next =
+      (*rolled)->Commit(id, SnapshotDirs({Store("a")}, id), {{"in", "4"}}).GetFor(kWait);
+  ASSERT_TRUE(next.ok()) << next.status();
+  for (const std::string& blob : Referenced(*next)) EXPECT_TRUE(AllBlobs().count(blob)) << blob;
+  EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"f", std::string(3000, 'p')}}));
+}
+
 }  // namespace
 }  // namespace blobstate

@@ -214,6 +214,7 @@ Result<HttpResponse> PerformHttp(const HttpCall& call) {
   char error[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(h, CURLOPT_URL, call.url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  if (call.direct) curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(call.stall_timeout.count()));

@@ -49,6 +49,10 @@ struct HttpCall {
   std::chrono::milliseconds connect_timeout{10'000};
   // The CAs to trust; null or empty: the system's.
   const TlsOptions* tls = nullptr;
+  // Straight to the host, whatever proxy the environment names (http_proxy, ...): for the
+  // host's own credential agents (IMDS, the container agents), which no proxy can reach
+  // and whose replies hold secrets.
+  bool direct = false;
 };
 
 struct HttpResponse {

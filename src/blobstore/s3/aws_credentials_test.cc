@@ -197,6 +197,23 @@ TEST_F(AwsCredentialsTest, ContainerCredentialsSendTheTokenFileAndRenewBeforeExp
   EXPECT_EQ(authorizations(), (std::vector<std::string>{"token-1", "token-2"}));
 }
 
+// The container agent (and IMDS) are the host's own: asked directly, even where the
+// environment names a proxy for everything else (here one that refuses connections).
+TEST_F(AwsCredentialsTest, TheHostsCredentialAgentIsAskedDirectlyNeverThroughAProxy) {
+  ServeContainer();
+  http_.Start();
+  struct ProxyEnv {
+    ProxyEnv() { ::setenv("http_proxy", "http://127.0.0.1:1", 1); }
+    ~ProxyEnv() { ::unsetenv("http_proxy"); }
+  } proxy;
+  Result<AwsProvider> p = ContainerAwsCredentials(
+      {}, FakeEnv({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", http_.Url("/creds")}}), clock_.clock());
+  ASSERT_TRUE(p.ok()) << p.status();
+  Result<AwsCredentials> c = (*p)->Credentials();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->access_key_id, "AKID1");
+}
+
 TEST_F(AwsCredentialsTest, AFailedRenewalKeepsTheCurrentCredentialsUntilTheyExpire) {
   ServeContainer();
   http_.Start();

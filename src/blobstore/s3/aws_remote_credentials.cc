@@ -29,8 +29,10 @@ Status ServiceStatus(const HttpResponse& r, const std::string& what) {
   return s;
 }
 
-Result<HttpResponse> FetchFromService(HttpCall call, const TlsOptions* tls) {
+// `direct`: the host's own agent (container, IMDS), never asked through a proxy.
+Result<HttpResponse> FetchFromService(HttpCall call, const TlsOptions* tls, bool direct) {
   call.tls = tls;
+  call.direct = direct;
   call.stall_timeout = kFetchStall;
   call.connect_timeout = kFetchConnect;
   return PerformHttp(call);
@@ -71,7 +73,7 @@ class ContainerProvider final : public RenewingAwsCredentials {
       token = TrimSpace(text);
     }
     if (!token.empty()) call.headers.emplace_back("Authorization", token);
-    ASSIGN_OR_RETURN(HttpResponse r, FetchFromService(std::move(call), &options_.tls));
+    ASSIGN_OR_RETURN(HttpResponse r, FetchFromService(std::move(call), &options_.tls, true));
     RETURN_IF_ERROR(ServiceStatus(r, Describe()));
     return CredentialsFromJson(r.body, Describe());
   }
@@ -104,7 +106,7 @@ class WebIdentityProvider final : public RenewingAwsCredentials {
                   .url = options_.sts_endpoint + "/",
                   .headers = {{"Content-Type", "application/x-www-form-urlencoded"}},
                   .body = CanonicalQuery(form)};
-    ASSIGN_OR_RETURN(HttpResponse r, FetchFromService(std::move(call), &options_.tls));
+    ASSIGN_OR_RETURN(HttpResponse r, FetchFromService(std::move(call), &options_.tls, false));
     RETURN_IF_ERROR(ServiceStatus(r, Describe()));
     auto text = [&](const char* tag) {
       std::vector<std::string> texts = XmlTexts(r.body, tag);
@@ -133,19 +135,20 @@ class ImdsProvider final : public RenewingAwsCredentials {
     HttpCall session{.method = "PUT",
                      .url = endpoint_ + "/latest/api/token",
                      .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}}};
-    ASSIGN_OR_RETURN(HttpResponse token, FetchFromService(std::move(session), nullptr));
+    ASSIGN_OR_RETURN(HttpResponse token, FetchFromService(std::move(session), nullptr, true));
     RETURN_IF_ERROR(ServiceStatus(token, Describe() + ": session token"));
     const std::string base = endpoint_ + "/latest/meta-data/iam/security-credentials/";
     const HttpHeaders auth = {{"X-aws-ec2-metadata-token", std::string(TrimSpace(token.body))}};
-    ASSIGN_OR_RETURN(HttpResponse roles,
-                     FetchFromService({.method = "GET", .url = base, .headers = auth}, nullptr));
+    ASSIGN_OR_RETURN(
+        HttpResponse roles,
+        FetchFromService({.method = "GET", .url = base, .headers = auth}, nullptr, true));
     RETURN_IF_ERROR(ServiceStatus(roles, Describe() + ": the instance's role"));
     const std::string role(TrimSpace(roles.body.substr(0, roles.body.find('\n'))));
     if (role.empty()) return PermissionDeniedError(Describe() + ": the instance has no IAM role");
     ASSIGN_OR_RETURN(
         HttpResponse r,
         FetchFromService({.method = "GET", .url = base + UriEncode(role, true), .headers = auth},
-                         nullptr));
+                         nullptr, true));
     RETURN_IF_ERROR(ServiceStatus(r, Describe()));
     return CredentialsFromJson(r.body, Describe());
   }
