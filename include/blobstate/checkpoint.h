@@ -186,9 +186,10 @@ class CheckpointStore {
   Status Fenced() const;
 
   // The latest checkpoint of the first read version that has one; nullopt if none has.
-  // One get per read version, all at once; no listing. A checkpoint that does not decode, or holds
-  // another version than its name says, is kDataLoss naming it (never silently skipped).
-  // A claim record counts as none.
+  // One get per read version, all at once; no listing. A checkpoint that does not decode, or
+  // holds another version than its name says, is kDataLoss naming it (never silently
+  // skipped), as is any error reading a version before the one that has it; versions read
+  // after it do not matter. A claim record counts as none.
   Future<std::optional<Checkpoint>> ReadLatest();
 
   // The latest checkpoint of every version that has one, the highest version first.

@@ -195,7 +195,8 @@ Future<Checkpoint> CheckpointStore::ClaimOver(std::optional<VersionedObject> cur
                         (c.ok() ? "version " + std::to_string(c->version) : c.status().message())));
     }
     next = std::move(*c);
-    next.writer_base = next.id == base ? "" : base;
+    // A claim record has no checkpoint to roll back from.
+    next.writer_base = next.id.empty() || next.id == base ? "" : base;
     condition = ObjectCondition::IfVersion(current->version);
   }
   if (next.writer_epoch == std::numeric_limits<uint64_t>::max()) {
@@ -225,6 +226,10 @@ Future<Checkpoint> CheckpointStore::ClaimOver(std::optional<VersionedObject> cur
 }
 
 Future<std::optional<Checkpoint>> CheckpointStore::Claim(std::string base) {
+  if (!base.empty() && !IsValidCheckpointId(base)) {
+    return MakeReadyFuture<std::optional<Checkpoint>>(
+        InvalidArgumentError("claim at an invalid checkpoint id '" + base.substr(0, 64) + "'"));
+  }
   Future<void> probed = store_.FencingOff() ? MakeReadyFuture() : ProbeConditions();
   return std::move(probed)
       .Map(executor_, [this] { return store_.GetObject(ObjectName(2)); })
@@ -305,6 +310,11 @@ Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
     mine.writer_epoch = writer_->epoch;
     mine.writer_id = writer_->id;
   }
+  // Nothing is put that readers would reject: the task could no longer be opened.
+  if (Result<Checkpoint> back = DecodeCheckpoint(EncodeCheckpoint(mine)); !back.ok()) {
+    return MakeReadyFuture<void>(InvalidArgumentError("checkpoint " + checkpoint.id.substr(0, 64) +
+                                                      " is not valid: " + back.status().message()));
+  }
   // One put after the other, the highest version first: a reader preferring the highest
   // version never sees it lag behind a lower one, and a fenced writer writes none.
   Future<void> chain = MakeReadyFuture();
@@ -355,13 +365,20 @@ std::vector<Checkpoint> WithoutClaims(std::vector<std::optional<Checkpoint>> fou
 
 Future<std::optional<Checkpoint>> CheckpointStore::ReadLatest() {
   // Every read version at once (one round trip); the first in read order that has one wins.
+  // A version read after it cannot change that: its error does not count.
   std::vector<Future<std::optional<Checkpoint>>> reads;
   for (uint32_t v : config_.read_versions) reads.push_back(ReadVersion(v));
-  return AllOf(std::move(reads)).Map(executor_, [](std::vector<std::optional<Checkpoint>> found) {
-    std::vector<Checkpoint> checkpoints = WithoutClaims(std::move(found));
-    if (checkpoints.empty()) return std::optional<Checkpoint>();
-    return std::optional<Checkpoint>(std::move(checkpoints.front()));
-  });
+  return AllSettled(std::move(reads))
+      .Map(executor_,
+           [](std::vector<Result<std::optional<Checkpoint>>> found)
+               -> Result<std::optional<Checkpoint>> {
+             for (Result<std::optional<Checkpoint>>& r : found) {
+               if (!r.ok()) return r.status();
+               std::vector<Checkpoint> checkpoint = WithoutClaims({std::move(*r)});
+               if (!checkpoint.empty()) return std::move(checkpoint.front());
+             }
+             return std::nullopt;
+           });
 }
 
 Future<std::vector<Checkpoint>> CheckpointStore::List() {

@@ -44,6 +44,12 @@ Checkpoint GoldenV2WithWriter() {
   c.writer_id = "host-1.4242.0011223344556677";
   return c;
 }
+// A latest checkpoint as the claim of a writer that rolled back leaves it.
+Checkpoint GoldenV2RolledBack() {
+  Checkpoint c = GoldenV2WithWriter();
+  c.writer_base = "1763999990000-00112233445566aa";
+  return c;
+}
 
 // `c` without the writer fields that a CheckpointStore adds.
 Checkpoint Unsigned(Checkpoint c) {
@@ -84,6 +90,10 @@ TEST(CheckpointCodecTest, DecodesGoldenFilesOfEveryVersion) {
   ASSERT_TRUE(writer.ok()) << writer.status();
   EXPECT_EQ(*DecodeCheckpoint(*writer), GoldenV2WithWriter());
   EXPECT_EQ(EncodeCheckpoint(GoldenV2WithWriter()), *writer);
+  Result<std::string> rolled_back = ReadSmallFile(GoldenPath("v2/rolled-back.bin"));
+  ASSERT_TRUE(rolled_back.ok()) << rolled_back.status();
+  EXPECT_EQ(*DecodeCheckpoint(*rolled_back), GoldenV2RolledBack());
+  EXPECT_EQ(EncodeCheckpoint(GoldenV2RolledBack()), *rolled_back);
 }
 
 TEST(CheckpointCodecTest, RejectsHostileInputWithoutCrashing) {
@@ -298,6 +308,13 @@ TEST_F(CheckpointStoreTest, CorruptLatestCheckpointIsAnErrorNotAFallback) {
   r = store->ReadLatest().GetFor(kWait);
   EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status();
   EXPECT_NE(r.status().message().find("holds version 1"), std::string::npos) << r.status();
+  // A version read after the one that has the latest checkpoint cannot change it.
+  const Checkpoint good = V2Checkpoint();
+  ASSERT_TRUE(blobs_->PutObject(name, EncodeCheckpoint(good), {}).GetFor(kWait).ok());
+  ASSERT_TRUE(blobs_->PutObject("checkpoints/job/t-0/latest-v1", "garbage", {}).GetFor(kWait).ok());
+  r = store->ReadLatest().GetFor(kWait);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)->id, good.id);
 }
 
 TEST_F(CheckpointStoreTest, WriteErrorsSurface) {
@@ -457,6 +474,14 @@ TEST_F(CheckpointStoreTest, AClaimRecordsTheCheckpointTheWriterRollsBackTo) {
   EXPECT_EQ(second->ReadHistory(latest.id).GetFor(kWait)->writer_base, "");
   ASSERT_TRUE(second->Write(V2Checkpoint()).GetFor(kWait).ok());
   EXPECT_EQ((**second->ReadLatest().GetFor(kWait)).writer_base, "");
+  auto mistyped = Open({}, "t-0", /*claim=*/false);
+  EXPECT_EQ(mistyped->Claim("before-deploy-42").GetFor(kWait).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ((**second->ReadLatest().GetFor(kWait)).writer_base, "") << "nothing was put";
+  // Nor does a write put a checkpoint that readers would reject.
+  Checkpoint invalid = V2Checkpoint();
+  invalid.retained = {invalid.id};
+  EXPECT_EQ(second->Write(invalid).GetFor(kWait).status().code(), StatusCode::kInvalidArgument);
   auto third = Open({}, "t-0", /*claim=*/false);
   const std::string now_latest = (**third->ReadLatest().GetFor(kWait)).id;
   claimed = third->Claim(now_latest).GetFor(kWait);

@@ -73,6 +73,11 @@ Status ValidateStoreDirs(const std::vector<StoreConfig>& stores,
 
 Status ValidateCommitOptions(const CommitOptions& options, const BlobStore* store) {
   RETURN_IF_ERROR(ValidateForBlobStoreBackend(options.checkpoints));
+  if (!options.checkpoint_id.empty() && !IsValidCheckpointId(options.checkpoint_id)) {
+    return InvalidArgumentError("invalid checkpoint id '" + options.checkpoint_id.substr(0, 64) +
+                                "': ids are <13 digits>-<16 hex digits>, as `blobstate "
+                                "checkpoints` lists them");
+  }
   std::set<std::string> names;
   for (const StoreConfig& s : options.stores) {
     if (!IsValidName(s.name)) return InvalidArgumentError("invalid store name '" + s.name + "'");
@@ -251,7 +256,10 @@ Future<void> CommitEngine::State::Recover() {
   // A checkpoint from before history has its cleanup finished the old way, which must not
   // delete a pinned snapshot among its ancestors.
   const bool legacy = with_state && !with_state->history;
-  return history->Load(head)
+  // Opened at an older checkpoint (a roll back): the first commit builds on it.
+  std::optional<Checkpoint> base;
+  if (opened_at && head && opened_at->id != head->id) base = opened_at;
+  return history->Load(head, std::move(base))
       .Map(executor,
            [this, legacy] {
              return legacy ? history->PinnedSnapshots()

@@ -40,6 +40,7 @@ struct CommitHistory::State {
   std::vector<ExpiringSnapshot> expiring;    // GUARDED_BY(mu): left to delete
   std::vector<std::string> planned;          // GUARDED_BY(mu): Prepare's retained ids
   std::map<std::string, Checkpoint> pinned;  // GUARDED_BY(mu): pinned checkpoints read so far
+  std::optional<Checkpoint> base;            // GUARDED_BY(mu): see Load, until Advance
 
   // Whether `id` is the head or retained. REQUIRES: mu held.
   bool Kept(const std::string& id) const {
@@ -63,12 +64,14 @@ CommitHistory::CommitHistory(CheckpointStore& checkpoints, BackupManager& backup
                              Executor& executor, RetentionPolicy policy)
     : state_(std::make_shared<State>(checkpoints, backup, executor, policy)) {}
 
-Future<void> CommitHistory::Load(const std::optional<Checkpoint>& head) {
+Future<void> CommitHistory::Load(const std::optional<Checkpoint>& head,
+                                 std::optional<Checkpoint> base) {
   if (!head || head->version < 2 || head->id.empty()) return MakeReadyFuture();
   auto st = state_;
   {
     std::lock_guard<std::mutex> lock(st->mu);
     st->head = head;
+    st->base = std::move(base);
     st->expiring = head->expiring;
     if (!head->history) {
       // A writer from before history listed the snapshots of removed stores to delete.
@@ -153,6 +156,7 @@ void CommitHistory::Advance(const Checkpoint& next) {
   }
   st.window = std::move(window);
   st.head = next;
+  st.base.reset();
   st.head_has_history = false;
   st.expiring = next.expiring;
 }
@@ -225,15 +229,19 @@ Future<void> CommitHistory::State::ExpireWith(const std::vector<Pin>& pins,
     std::lock_guard<std::mutex> lock(mu);
     std::vector<const Checkpoint*> kept;
     if (head) kept.push_back(&*head);
+    if (base) kept.push_back(&*base);
     for (const Checkpoint& c : window) kept.push_back(&c);
     for (const Checkpoint& c : pinned) kept.push_back(&c);
     for (const Checkpoint* c : kept) {
       for (const auto& [store, id] : SnapshotsOf(*c)) live[store].insert(id);
     }
     for (const Pin& p : pins) {
-      (p.released ? released_ids : pinned_ids).insert(p.checkpoint_id);
-      if (p.released && !Kept(p.checkpoint_id)) to_read.push_back(p.checkpoint_id);
+      // The base keeps its history object, and its pin even if released, until Advance.
+      const bool released = p.released && !(base && base->id == p.checkpoint_id);
+      (released ? released_ids : pinned_ids).insert(p.checkpoint_id);
+      if (released && !Kept(p.checkpoint_id)) to_read.push_back(p.checkpoint_id);
     }
+    if (base) pinned_ids.insert(base->id);
     targets = expiring;
   }
   std::vector<Future<Checkpoint>> reads;

@@ -35,7 +35,10 @@ class CommitHistory {
 
   // Loads what `head` (the latest checkpoint, as claimed) retains and left to delete. A
   // retained checkpoint whose history object is missing cannot be restored: it is dropped.
-  Future<void> Load(const std::optional<Checkpoint>& head);
+  // `base`: the checkpoint the writer opened at, if not `head` (a roll back), which the
+  // first commit builds on: kept as the head is until that commit's Advance.
+  Future<void> Load(const std::optional<Checkpoint>& head,
+                    std::optional<Checkpoint> base = std::nullopt);
 
   // Decides, at `now`, which checkpoints stay retained when `next_id` is committed, and
   // writes the head's history object if it stays and has none yet (call beside the upload;

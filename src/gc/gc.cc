@@ -50,6 +50,9 @@ class Run {
   }
   // The marks of one task; an error skips the task's blobs.
   Status MarkTask(const std::string& job, const std::string& task);
+  // The task's kept checkpoints (latest, retained, pinned, its writer's base), whose
+  // history objects are marked kept.
+  Result<std::vector<Checkpoint>> KeptCheckpoints(const std::string& job, const std::string& task);
   // Decides about the unmarked `blob` whose TTL expires at `expires` (nullopt: none).
   Future<void> Decide(BlobInfo blob, std::optional<Clock::time_point> expires);
   // Adds `f` to the requests in flight, first waiting for the oldest if there are enough.
@@ -119,34 +122,50 @@ Status Run::Mark() {
   return AllOf(std::move(marked)).Get().status();
 }
 
-Status Run::MarkTask(const std::string& job, const std::string& task) {
+Result<std::vector<Checkpoint>> Run::KeptCheckpoints(const std::string& job,
+                                                     const std::string& task) {
   ASSIGN_OR_RETURN(std::unique_ptr<CheckpointStore> checkpoints,
                    CheckpointStore::Open(store_, executor_, {}, job, task));
-  ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, checkpoints->ReadLatest().Get());
+  // Pins first: a claim that rolls back to a pinned checkpoint, then an unpin, both after
+  // this read, leave the checkpoint in the latest one's writer base.
   ASSIGN_OR_RETURN(std::vector<Pin> pins, checkpoints->ReadPins().Get());
+  ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, checkpoints->ReadLatest().Get());
   Count("get-object", 3);
   std::vector<Checkpoint> kept;
   std::vector<std::string> ids;
   if (latest) {
     ids = latest->retained;
-    // A writer that rolled back builds its next commit on this one.
-    if (!latest->writer_base.empty()) ids.push_back(latest->writer_base);
     kept.push_back(*latest);
   }
   for (const Pin& p : pins) {
     if (!p.released) ids.push_back(p.checkpoint_id);
   }
   const std::string history = "checkpoints/" + job + "/" + task + "/history/";
+  // A writer that rolled back builds its next commit on its base, if that is still kept
+  // (a history object gone: a roll back that failed, or whose base its next commit let go).
+  const std::string base = latest ? latest->writer_base : "";
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (latest && !latest->id.empty()) marks_.kept_history.insert(history + latest->id);
     for (const std::string& id : ids) marks_.kept_history.insert(history + id);
+    if (!base.empty()) marks_.kept_history.insert(history + base);
   }
   std::vector<Future<Checkpoint>> reads;
   for (const std::string& id : ids) reads.push_back(checkpoints->ReadHistory(id));
   Count("get-object", reads.size());
   ASSIGN_OR_RETURN(std::vector<Checkpoint> read, AllOf(std::move(reads)).Get());
   kept.insert(kept.end(), read.begin(), read.end());
+  if (!base.empty()) {
+    Count("get-object");
+    Result<Checkpoint> based = checkpoints->ReadHistory(base).Get();
+    if (based.ok()) kept.push_back(std::move(*based));
+    if (!based.ok() && based.status().code() != StatusCode::kNotFound) return based.status();
+  }
+  return kept;
+}
+
+Status Run::MarkTask(const std::string& job, const std::string& task) {
+  ASSIGN_OR_RETURN(std::vector<Checkpoint> kept, KeptCheckpoints(job, task));
   std::set<std::string> indexes;
   for (const Checkpoint& c : kept) {
     if (c.version < 2) continue;

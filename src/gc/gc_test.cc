@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+
 #include "blobstate/commit.h"
+#include "blobstore/blob_store_testing.h"
 #include "testing/state_fixture.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
@@ -286,6 +290,65 @@ TEST_F(GcTest, TheCheckpointAWriterRolledBackToIsKeptUntilItsNextCommit) {
   ASSERT_TRUE(next.ok()) << next.status();
   for (const std::string& blob : Referenced(*next)) EXPECT_TRUE(AllBlobs().count(blob)) << blob;
   EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"f", std::string(3000, 'p')}}));
+  // Until then: the commit let the released checkpoint go, and gc keeps nothing else.
+  EXPECT_EQ(checkpoints->ReadLatest().GetFor(kWait)->value().writer_base, "");
+  ASSERT_TRUE(Gc({.grace = 0s, .now = std::chrono::system_clock::now() + 1h}).ok());
+  ExpectExactlyReferenced(*next);
+}
+
+// Calls `between` right before the `nth` read of a pins object reaches the store.
+class BeforePinsRead final : public testing::ForwardingBlobStore {
+ public:
+  BeforePinsRead(BlobStore& inner, int nth, std::function<void()> between)
+      : ForwardingBlobStore(inner), nth_(nth), between_(std::move(between)) {}
+  Future<VersionedObject> GetObject(const std::string& name) override {
+    if (name.ends_with("/pins") && ++reads_ == nth_) between_();
+    return testing::ForwardingBlobStore::GetObject(name);
+  }
+
+ private:
+  const int nth_;
+  std::function<void()> between_;
+  std::atomic<int> reads_{0};
+};
+
+// H.7: the checkpoint a writer rolls back to, unpinned while the writer opens (after the
+// open found it pinned, before the open's cleanup read the pins), stays whole for the
+// restore and the first commit: the writer's own cleanup keeps it too.
+TEST_F(GcTest, AWriterKeepsTheCheckpointItRollsBackToThoughItIsUnpinnedWhileItOpens) {
+  CommitOptions options = EngineOptions();
+  options.retention.keep_last = 1;
+  auto engine = OpenEngine(*blobs_, options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  Result<Checkpoint> pinned = CommitContent(**engine, std::string(3000, 'p'), "1");
+  ASSERT_TRUE(pinned.ok()) << pinned.status();
+  auto checkpoints = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
+  ASSERT_TRUE(checkpoints->WriteHistory(*pinned).GetFor(kWait).ok());
+  auto pin = [&](bool released) {
+    return checkpoints
+        ->UpdatePins([&](std::vector<Pin>) -> Result<std::vector<Pin>> {
+          return std::vector<Pin>{{.checkpoint_id = pinned->id, .released = released}};
+        })
+        .GetFor(kWait)
+        .status();
+  };
+  ASSERT_TRUE(pin(false).ok());
+  ASSERT_TRUE(CommitContent(**engine, std::string(3000, 'q'), "2").ok());
+  engine->reset();
+  // The open reads the pins twice: to find the checkpoint kept, then in its cleanup.
+  BeforePinsRead store(*blobs_, 2, [&] { EXPECT_TRUE(pin(/*released=*/true).ok()); });
+  options.checkpoint_id = pinned->id;
+  auto rolled = OpenEngine(store, options);
+  ASSERT_TRUE(rolled.ok()) << rolled.status();
+  for (const std::string& id : Referenced(*pinned)) EXPECT_TRUE(AllBlobs().count(id)) << id;
+  ASSERT_TRUE((*rolled)->Restore().GetFor(kWait).ok());
+  const std::string id = NewCheckpointId();
+  Result<Checkpoint> next =
+      (*rolled)->Commit(id, SnapshotDirs({Store("a")}, id), {{"in", "3"}}).GetFor(kWait);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"f", std::string(3000, 'p')}}));
+  ASSERT_TRUE(Gc({.grace = 0s, .now = std::chrono::system_clock::now() + 1h}).ok());
+  ExpectExactlyReferenced(*next);
 }
 
 }  // namespace

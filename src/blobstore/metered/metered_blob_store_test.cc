@@ -62,7 +62,6 @@ TEST(MeteredBlobStoreTest, OpenedWithASinkCountsRequestsByOutcomeBytesAndLatency
       << text;
 }
 
-// A ReadRange that the inner store lacks (it reads only through GetRange) is no request.
 // A factory that returns no source or sink is the store's error (kInternal), metered or not.
 TEST(MeteredBlobStoreTest, AFactoryThatReturnsNothingIsAnErrorNotACrash) {
   testing::TempDir dir;
@@ -86,6 +85,7 @@ TEST(MeteredBlobStoreTest, AFactoryThatReturnsNothingIsAnErrorNotACrash) {
             StatusCode::kInternal);
 }
 
+// A ReadRange that the inner store lacks (it reads only through GetRange) is no request.
 TEST(MeteredBlobStoreTest, AReadRangeTheStoreLacksIsNotARequest) {
   testing::TempDir dir;
   PrometheusTextSink sink;

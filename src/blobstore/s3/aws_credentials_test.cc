@@ -5,9 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "blobstore/http/url.h"
 #include "blobstore/s3/s3_blob_store.h"
@@ -202,9 +206,23 @@ TEST_F(AwsCredentialsTest, ContainerCredentialsSendTheTokenFileAndRenewBeforeExp
 TEST_F(AwsCredentialsTest, TheHostsCredentialAgentIsAskedDirectlyNeverThroughAProxy) {
   ServeContainer();
   http_.Start();
+  // Every variable libcurl reads for a proxy, set for the test and restored after.
   struct ProxyEnv {
-    ProxyEnv() { ::setenv("http_proxy", "http://127.0.0.1:1", 1); }
-    ~ProxyEnv() { ::unsetenv("http_proxy"); }
+    std::vector<std::pair<const char*, std::optional<std::string>>> saved;
+    ProxyEnv() {
+      for (const char* name : {"http_proxy", "ALL_PROXY", "all_proxy", "no_proxy", "NO_PROXY"}) {
+        const char* v = std::getenv(name);
+        saved.emplace_back(name, v ? std::optional<std::string>(v) : std::nullopt);
+        ::unsetenv(name);
+      }
+      ::setenv("http_proxy", "http://127.0.0.1:1", 1);
+    }
+    ~ProxyEnv() {
+      for (const auto& [name, v] : saved) {
+        if (v) ::setenv(name, v->c_str(), 1);
+        if (!v) ::unsetenv(name);
+      }
+    }
   } proxy;
   Result<AwsProvider> p = ContainerAwsCredentials(
       {}, FakeEnv({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", http_.Url("/creds")}}), clock_.clock());

@@ -38,9 +38,9 @@ Result<HttpResponse> FetchFromService(HttpCall call, const TlsOptions* tls, bool
   return PerformHttp(call);
 }
 
-// Whether container credentials may be fetched from `url` over plain http: loopback, or
-// the ECS and EKS Pod Identity agents.
-bool IsAllowedPlainHost(const Url& url) {
+// Whether `url` is the host's own: loopback, or the ECS and EKS Pod Identity agents.
+// Container credentials may come from those over plain http, and are asked for directly.
+bool IsHostAgent(const Url& url) {
   std::string host = url.authority;
   if (host.starts_with('[')) {
     host = host.substr(0, host.find(']') + 1);
@@ -59,6 +59,8 @@ class ContainerProvider final : public RenewingAwsCredentials {
   ContainerProvider(AwsContainerOptions o, Clock clock)
       : RenewingAwsCredentials(std::move(clock)), options_(std::move(o)) {
     if (!options_.token_file.empty()) token_file_.emplace(options_.token_file);
+    Result<Url> url = ParseUrl(options_.full_uri);
+    direct_ = url.ok() && IsHostAgent(*url);
   }
   std::string Describe() const override {
     return "container credentials from " + WithoutQuery(options_.full_uri);
@@ -73,13 +75,14 @@ class ContainerProvider final : public RenewingAwsCredentials {
       token = TrimSpace(text);
     }
     if (!token.empty()) call.headers.emplace_back("Authorization", token);
-    ASSIGN_OR_RETURN(HttpResponse r, FetchFromService(std::move(call), &options_.tls, true));
+    ASSIGN_OR_RETURN(HttpResponse r, FetchFromService(std::move(call), &options_.tls, direct_));
     RETURN_IF_ERROR(ServiceStatus(r, Describe()));
     return CredentialsFromJson(r.body, Describe());
   }
 
   const AwsContainerOptions options_;
   std::optional<WatchedFile> token_file_;
+  bool direct_ = false;  // the host's own agent: never asked through a proxy
 };
 
 class WebIdentityProvider final : public RenewingAwsCredentials {
@@ -183,8 +186,7 @@ Result<AwsProvider> ContainerAwsCredentials(AwsContainerOptions o, const EnvLook
         "container credentials need a URI: AWS_CONTAINER_CREDENTIALS_FULL_URI is not set");
   }
   Result<Url> url = ParseUrl(o.full_uri);
-  if (!url.ok() ||
-      !(url->scheme == "https" || (url->scheme == "http" && IsAllowedPlainHost(*url)))) {
+  if (!url.ok() || !(url->scheme == "https" || (url->scheme == "http" && IsHostAgent(*url)))) {
     return InvalidArgumentError("container credentials URI '" + RedactUrl(o.full_uri) +
                                 "' must be https://, or http:// to a loopback address or to "
                                 "169.254.170.2, 169.254.170.23 or [fd00:ec2::23]");
