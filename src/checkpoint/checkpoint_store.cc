@@ -2,6 +2,7 @@
 #include <limits>
 #include <mutex>
 #include <set>
+#include <utility>
 
 #include "blobstate/checkpoint.h"
 #include "blobstate/index.h"
@@ -310,14 +311,8 @@ Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
     mine.writer_epoch = writer_->epoch;
     mine.writer_id = writer_->id;
   }
-  // Nothing is put that readers would reject: the task could no longer be opened.
-  if (Result<Checkpoint> back = DecodeCheckpoint(EncodeCheckpoint(mine)); !back.ok()) {
-    return MakeReadyFuture<void>(InvalidArgumentError("checkpoint " + checkpoint.id.substr(0, 64) +
-                                                      " is not valid: " + back.status().message()));
-  }
-  // One put after the other, the highest version first: a reader preferring the highest
-  // version never sees it lag behind a lower one, and a fenced writer writes none.
-  Future<void> chain = MakeReadyFuture();
+  mine.writer_base.clear();  // only a claim records one
+  std::vector<std::pair<uint32_t, std::string>> puts;
   for (uint32_t v : versions) {
     Checkpoint c = mine;
     c.version = v;
@@ -326,7 +321,20 @@ Future<void> CheckpointStore::Write(const Checkpoint& checkpoint) {
       c.writer_epoch = 0;
       c.writer_id.clear();
     }
-    chain = std::move(chain).Map(executor_, [this, v, bytes = EncodeCheckpoint(c)]() mutable {
+    puts.emplace_back(v, EncodeCheckpoint(c));
+    // Nothing is put that readers would reject: the task could no longer be opened.
+    if (Result<Checkpoint> back = DecodeCheckpoint(puts.back().second); !back.ok()) {
+      return MakeReadyFuture<void>(InvalidArgumentError(
+          "checkpoint " + checkpoint.id.substr(0, 64) + " is not valid in version " +
+          std::to_string(v) + ": " + back.status().message()));
+    }
+  }
+  // One put after the other, the highest version first: a reader preferring the highest
+  // version never sees it lag behind a lower one, and a fenced writer writes none.
+  Future<void> chain = MakeReadyFuture();
+  for (auto& put : puts) {
+    chain = std::move(chain).Map(executor_, [this, v = put.first,
+                                             bytes = std::move(put.second)]() mutable {
       if (v == 2) return WriteFenced(std::move(bytes), /*again=*/false);
       return store_.PutObject(ObjectName(v), std::move(bytes), {}).Map(executor_, [](std::string) {
       });

@@ -317,6 +317,18 @@ TEST_F(CheckpointStoreTest, CorruptLatestCheckpointIsAnErrorNotAFallback) {
   EXPECT_EQ((*r)->id, good.id);
 }
 
+// A writer of version 1 only (offsets) needs no id: its checkpoints are checked as the
+// version 1 objects it puts.
+TEST_F(CheckpointStoreTest, AVersion1WriterWritesCheckpointsWithoutAnId) {
+  auto store = Open({.write_versions = {1}, .read_versions = {1}});
+  const Checkpoint offsets{.input_offsets = {{"in", "7"}}};  // version 2 by default, no id
+  ASSERT_TRUE(store->Write(offsets).GetFor(kWait).ok());
+  Result<std::optional<Checkpoint>> back = store->ReadLatest().GetFor(kWait);
+  ASSERT_TRUE(back.ok() && back->has_value()) << back.status();
+  EXPECT_EQ((*back)->version, 1u);
+  EXPECT_EQ((*back)->input_offsets, offsets.input_offsets);
+}
+
 TEST_F(CheckpointStoreTest, WriteErrorsSurface) {
   auto faulty = std::make_unique<FaultyBlobStore>(std::move(blobs_));
   auto store = *CheckpointStore::Open(*faulty, pool_, {}, "job", "t");
@@ -474,14 +486,21 @@ TEST_F(CheckpointStoreTest, AClaimRecordsTheCheckpointTheWriterRollsBackTo) {
   EXPECT_EQ(second->ReadHistory(latest.id).GetFor(kWait)->writer_base, "");
   ASSERT_TRUE(second->Write(V2Checkpoint()).GetFor(kWait).ok());
   EXPECT_EQ((**second->ReadLatest().GetFor(kWait)).writer_base, "");
+  const std::string name = "checkpoints/job/t-0/latest-v2";
+  const std::string version = blobs_->GetObject(name).GetFor(kWait)->version;
   auto mistyped = Open({}, "t-0", /*claim=*/false);
   EXPECT_EQ(mistyped->Claim("before-deploy-42").GetFor(kWait).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ((**second->ReadLatest().GetFor(kWait)).writer_base, "") << "nothing was put";
   // Nor does a write put a checkpoint that readers would reject.
   Checkpoint invalid = V2Checkpoint();
   invalid.retained = {invalid.id};
   EXPECT_EQ(second->Write(invalid).GetFor(kWait).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(blobs_->GetObject(name).GetFor(kWait)->version, version) << "nothing was put";
+  // A base passed to Write is not the claim's: it is not recorded.
+  Checkpoint with_base = V2Checkpoint();
+  with_base.writer_base = NewCheckpointId();
+  ASSERT_TRUE(second->Write(with_base).GetFor(kWait).ok());
+  EXPECT_EQ((**second->ReadLatest().GetFor(kWait)).writer_base, "");
   auto third = Open({}, "t-0", /*claim=*/false);
   const std::string now_latest = (**third->ReadLatest().GetFor(kWait)).id;
   claimed = third->Claim(now_latest).GetFor(kWait);

@@ -126,11 +126,14 @@ Result<std::vector<Checkpoint>> Run::KeptCheckpoints(const std::string& job,
                                                      const std::string& task) {
   ASSIGN_OR_RETURN(std::unique_ptr<CheckpointStore> checkpoints,
                    CheckpointStore::Open(store_, executor_, {}, job, task));
-  // Pins first: a claim that rolls back to a pinned checkpoint, then an unpin, both after
-  // this read, leave the checkpoint in the latest one's writer base.
+  // The pins before and after the latest checkpoint: a claim that rolls back to a pinned
+  // checkpoint and an unpin after the first read leave it in the latest one's writer base;
+  // a pin and a commit that lets its checkpoint go, after the first read, in the second.
   ASSIGN_OR_RETURN(std::vector<Pin> pins, checkpoints->ReadPins().Get());
   ASSIGN_OR_RETURN(std::optional<Checkpoint> latest, checkpoints->ReadLatest().Get());
-  Count("get-object", 3);
+  ASSIGN_OR_RETURN(std::vector<Pin> pins_after, checkpoints->ReadPins().Get());
+  Count("get-object", 4);
+  pins.insert(pins.end(), pins_after.begin(), pins_after.end());
   std::vector<Checkpoint> kept;
   std::vector<std::string> ids;
   if (latest) {
@@ -138,7 +141,9 @@ Result<std::vector<Checkpoint>> Run::KeptCheckpoints(const std::string& job,
     kept.push_back(*latest);
   }
   for (const Pin& p : pins) {
-    if (!p.released) ids.push_back(p.checkpoint_id);
+    if (!p.released && std::find(ids.begin(), ids.end(), p.checkpoint_id) == ids.end()) {
+      ids.push_back(p.checkpoint_id);
+    }
   }
   const std::string history = "checkpoints/" + job + "/" + task + "/history/";
   // A writer that rolled back builds its next commit on its base, if that is still kept

@@ -33,6 +33,16 @@ class GcTest : public testing::StateTest {
     return id.ok() ? *id : "";
   }
   Result<GcReport> Gc(GcOptions options) { return CollectGarbage(*blobs_, pool_, options); }
+  // The writer's first commit after its roll back to `base`, whose pin was released, let
+  // it go itself: its pin, its history object, and the blobs that only it named (the store
+  // holds exactly what `next` names).
+  void ExpectLetGo(const Checkpoint& base, const Checkpoint& next) {
+    auto checkpoints = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
+    EXPECT_TRUE(checkpoints->ReadPins().GetFor(kWait)->empty());
+    EXPECT_EQ(checkpoints->ReadHistory(base.id).GetFor(kWait).status().code(),
+              StatusCode::kNotFound);
+    ExpectExactlyReferenced(next);
+  }
   // Every file under the blob store's directory, with its contents.
   Tree Files() { return *ReadTree(BlobDir()); }
 };
@@ -292,6 +302,7 @@ TEST_F(GcTest, TheCheckpointAWriterRolledBackToIsKeptUntilItsNextCommit) {
   EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"f", std::string(3000, 'p')}}));
   // Until then: the commit let the released checkpoint go, and gc keeps nothing else.
   EXPECT_EQ(checkpoints->ReadLatest().GetFor(kWait)->value().writer_base, "");
+  ExpectLetGo(*pinned, *next);
   ASSERT_TRUE(Gc({.grace = 0s, .now = std::chrono::system_clock::now() + 1h}).ok());
   ExpectExactlyReferenced(*next);
 }
@@ -336,10 +347,12 @@ TEST_F(GcTest, AWriterKeepsTheCheckpointItRollsBackToThoughItIsUnpinnedWhileItOp
   ASSERT_TRUE(CommitContent(**engine, std::string(3000, 'q'), "2").ok());
   engine->reset();
   // The open reads the pins twice: to find the checkpoint kept, then in its cleanup.
-  BeforePinsRead store(*blobs_, 2, [&] { EXPECT_TRUE(pin(/*released=*/true).ok()); });
+  std::atomic<bool> released{false};
+  BeforePinsRead store(*blobs_, 2, [&] { released = pin(/*released=*/true).ok(); });
   options.checkpoint_id = pinned->id;
   auto rolled = OpenEngine(store, options);
   ASSERT_TRUE(rolled.ok()) << rolled.status();
+  ASSERT_TRUE(released) << "the pin was released while the writer opened";
   for (const std::string& id : Referenced(*pinned)) EXPECT_TRUE(AllBlobs().count(id)) << id;
   ASSERT_TRUE((*rolled)->Restore().GetFor(kWait).ok());
   const std::string id = NewCheckpointId();
@@ -347,6 +360,7 @@ TEST_F(GcTest, AWriterKeepsTheCheckpointItRollsBackToThoughItIsUnpinnedWhileItOp
       (*rolled)->Commit(id, SnapshotDirs({Store("a")}, id), {{"in", "3"}}).GetFor(kWait);
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(*ReadTree(Store("a").dir), (Tree{{"f", std::string(3000, 'p')}}));
+  ExpectLetGo(*pinned, *next);
   ASSERT_TRUE(Gc({.grace = 0s, .now = std::chrono::system_clock::now() + 1h}).ok());
   ExpectExactlyReferenced(*next);
 }
