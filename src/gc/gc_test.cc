@@ -43,6 +43,32 @@ class GcTest : public testing::StateTest {
               StatusCode::kNotFound);
     ExpectExactlyReferenced(next);
   }
+  // The only pin of the task: `id`'s, released or not.
+  Status PinOnly(const std::string& id, bool released) {
+    auto checkpoints = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
+    return checkpoints
+        ->UpdatePins([&](std::vector<Pin>) -> Result<std::vector<Pin>> {
+          return std::vector<Pin>{{.checkpoint_id = id, .released = released}};
+        })
+        .GetFor(kWait)
+        .status();
+  }
+  // With `options`: a commit of "f" = 3000 'p' pinned as `blobstate pin` pins it (its history
+  // object, then the pin), then `later` commits of other contents; the engine is closed.
+  Result<Checkpoint> CommitPinnedThen(const CommitOptions& options, int later) {
+    auto engine = OpenEngine(*blobs_, options);
+    if (!engine.ok()) return engine.status();
+    Result<Checkpoint> pinned = CommitContent(**engine, std::string(3000, 'p'), "0");
+    if (!pinned.ok()) return pinned.status();
+    auto checkpoints = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
+    RETURN_IF_ERROR(checkpoints->WriteHistory(*pinned).GetFor(kWait));
+    RETURN_IF_ERROR(PinOnly(pinned->id, /*released=*/false));
+    for (int i = 1; i <= later; ++i) {
+      RETURN_IF_ERROR(
+          CommitContent(**engine, std::string(3000, 'a' + i), std::to_string(i)).status());
+    }
+    return pinned;
+  }
   // Every file under the blob store's directory, with its contents.
   Tree Files() { return *ReadTree(BlobDir()); }
 };
@@ -266,30 +292,14 @@ TEST_F(GcTest, TheHistoryOfASkippedTaskNamedHistoryStays) {
 TEST_F(GcTest, TheCheckpointAWriterRolledBackToIsKeptUntilItsNextCommit) {
   CommitOptions options = EngineOptions();
   options.retention.keep_last = 1;  // the pin alone keeps the first checkpoint
-  auto engine = OpenEngine(*blobs_, options);
-  ASSERT_TRUE(engine.ok()) << engine.status();
-  Result<Checkpoint> pinned = CommitContent(**engine, std::string(3000, 'p'), "1");
+  Result<Checkpoint> pinned = CommitPinnedThen(options, 2);
   ASSERT_TRUE(pinned.ok()) << pinned.status();
   auto checkpoints = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
-  ASSERT_TRUE(checkpoints->WriteHistory(*pinned).GetFor(kWait).ok());
-  auto pin = [&](bool released) {
-    return checkpoints
-        ->UpdatePins([&](std::vector<Pin>) -> Result<std::vector<Pin>> {
-          return std::vector<Pin>{{.checkpoint_id = pinned->id, .released = released}};
-        })
-        .GetFor(kWait)
-        .status();
-  };
-  ASSERT_TRUE(pin(false).ok());
-  for (int i = 2; i < 4; ++i) {
-    ASSERT_TRUE(CommitContent(**engine, std::string(3000, 'a' + i), std::to_string(i)).ok());
-  }
-  engine->reset();
   options.checkpoint_id = pinned->id;
   auto rolled = OpenEngine(*blobs_, options);
   ASSERT_TRUE(rolled.ok()) << rolled.status();
   ASSERT_TRUE((*rolled)->Restore().GetFor(kWait).ok());
-  ASSERT_TRUE(pin(/*released=*/true).ok());
+  ASSERT_TRUE(PinOnly(pinned->id, /*released=*/true).ok());
   Result<GcReport> r = Gc({.grace = 0s, .now = std::chrono::system_clock::now() + 1h});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->skipped.empty());
@@ -329,26 +339,11 @@ class BeforePinsRead final : public testing::ForwardingBlobStore {
 TEST_F(GcTest, AWriterKeepsTheCheckpointItRollsBackToThoughItIsUnpinnedWhileItOpens) {
   CommitOptions options = EngineOptions();
   options.retention.keep_last = 1;
-  auto engine = OpenEngine(*blobs_, options);
-  ASSERT_TRUE(engine.ok()) << engine.status();
-  Result<Checkpoint> pinned = CommitContent(**engine, std::string(3000, 'p'), "1");
+  Result<Checkpoint> pinned = CommitPinnedThen(options, 1);
   ASSERT_TRUE(pinned.ok()) << pinned.status();
-  auto checkpoints = *CheckpointStore::Open(*blobs_, pool_, {}, "job", "task-0");
-  ASSERT_TRUE(checkpoints->WriteHistory(*pinned).GetFor(kWait).ok());
-  auto pin = [&](bool released) {
-    return checkpoints
-        ->UpdatePins([&](std::vector<Pin>) -> Result<std::vector<Pin>> {
-          return std::vector<Pin>{{.checkpoint_id = pinned->id, .released = released}};
-        })
-        .GetFor(kWait)
-        .status();
-  };
-  ASSERT_TRUE(pin(false).ok());
-  ASSERT_TRUE(CommitContent(**engine, std::string(3000, 'q'), "2").ok());
-  engine->reset();
   // The open reads the pins twice: to find the checkpoint kept, then in its cleanup.
   std::atomic<bool> released{false};
-  BeforePinsRead store(*blobs_, 2, [&] { released = pin(/*released=*/true).ok(); });
+  BeforePinsRead store(*blobs_, 2, [&] { released = PinOnly(pinned->id, /*released=*/true).ok(); });
   options.checkpoint_id = pinned->id;
   auto rolled = OpenEngine(store, options);
   ASSERT_TRUE(rolled.ok()) << rolled.status();
