@@ -121,8 +121,9 @@ bool IsValidCheckpointId(std::string_view id);
 std::string NewWriterId();
 // 1..128 characters of [A-Za-z0-9._-].
 bool IsValidWriterId(std::string_view id);
-// A job or task name: 1..200 characters of [A-Za-z0-9._-], neither "." nor "..".
-bool IsValidJobOrTaskName(std::string_view name);
+// OK for a job or task name: 1..200 characters of [A-Za-z0-9._-], neither "." nor "..";
+// else kInvalidArgument naming `what` ("job" or "task") and the name.
+Status CheckJobOrTaskName(std::string_view what, std::string_view name);
 
 // The blob store backend's markers of `checkpoint` (store -> snapshot index blob id), or
 // those under `key` (kRemovedStoresKey): empty for no checkpoint, or one without the entry;

@@ -42,7 +42,7 @@
 namespace blobstate {
 
 struct GcOptions {
-  // The job whose blobs are collected (a valid job name, IsValidJobOrTaskName); empty:
+  // The job whose blobs are collected (a valid job name, CheckJobOrTaskName); empty:
   // every job in the store. Blob ids carry job
   // names cut to 64 bytes, so the jobs whose names share the first 64 bytes of a longer
   // one share its blobs' prefix: they are marked with it (their history objects are not

@@ -10,12 +10,16 @@
 
 namespace blobstate {
 
-bool IsValidJobOrTaskName(std::string_view name) {
-  if (name.empty() || name.size() > 200 || name == "." || name == "..") return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
+Status CheckJobOrTaskName(std::string_view what, std::string_view name) {
+  const bool valid = !name.empty() && name.size() <= 200 && name != "." && name != ".." &&
+                     std::all_of(name.begin(), name.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+                     });
+  if (valid) return Status::Ok();
+  return InvalidArgumentError("invalid " + std::string(what) + " name '" +
+                              std::string(name.substr(0, 200)) +
+                              "': use 1-200 characters from [A-Za-z0-9._-]");
 }
 
 namespace {
@@ -90,13 +94,8 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(BlobStore& store,
                                                                CheckpointConfig config,
                                                                std::string job, std::string task) {
   RETURN_IF_ERROR(ValidateCheckpointConfig(config));
-  for (const std::string* name : {&job, &task}) {
-    if (!IsValidJobOrTaskName(*name)) {
-      return InvalidArgumentError("invalid " + std::string(name == &job ? "job" : "task") +
-                                  " name '" + name->substr(0, 200) +
-                                  "': use 1-200 characters from [A-Za-z0-9._-]");
-    }
-  }
+  RETURN_IF_ERROR(CheckJobOrTaskName("job", job));
+  RETURN_IF_ERROR(CheckJobOrTaskName("task", task));
   return std::unique_ptr<CheckpointStore>(new CheckpointStore(
       store, executor, std::move(config), "checkpoints/" + job + "/" + task + "/"));
 }

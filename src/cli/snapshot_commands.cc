@@ -190,10 +190,8 @@ Status GcCommand(const std::vector<std::string>& args, CommandOutput& out) {
   if (flags.help_requested()) return out.Help(flags.Help());
   if (concurrency == 0)
     return out.Checked(InvalidArgumentError("--concurrency must be at least 1"));
-  if (!job.empty() && !IsValidJobOrTaskName(job)) {
-    return out.Checked(InvalidArgumentError("--job: invalid job name '" + job.substr(0, 200) +
-                                            "': use 1-200 characters from [A-Za-z0-9._-]"));
-  }
+  if (!job.empty())
+    RETURN_IF_ERROR(out.Checked(CheckJobOrTaskName("job", job).WithContext("--job")));
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
                    out.Checked(OpenBlobStore(url, {.must_exist = true})));
   options.job = job;

@@ -147,8 +147,10 @@ Result<std::vector<Checkpoint>> Run::KeptCheckpoints(const std::string& job,
   }
   const std::string history = "checkpoints/" + job + "/" + task + "/history/";
   // A writer that rolled back builds its next commit on its base, if that is still kept
-  // (a history object gone: a roll back that failed, or whose base its next commit let go).
-  const std::string base = latest ? latest->writer_base : "";
+  // (a history object gone: a roll back that failed, or whose base its next commit let go),
+  // and read here unless it is retained or pinned.
+  std::string base = latest ? latest->writer_base : "";
+  if (std::find(ids.begin(), ids.end(), base) != ids.end()) base.clear();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (latest && !latest->id.empty()) marks_.kept_history.insert(history + latest->id);
@@ -344,10 +346,8 @@ Result<GcReport> CollectGarbage(BlobStore& store, Executor& executor, const GcOp
                                 const GarbageCallback& on_garbage) {
   // Checkpoints are listed under the name as given, blobs under its id component: a name
   // that the id sanitizes (say "a/b" for "a_b") would sweep another job with nothing marked.
-  if (!options.job.empty() && !IsValidJobOrTaskName(options.job)) {
-    return InvalidArgumentError("gc: invalid job name '" + options.job.substr(0, 200) +
-                                "': use 1-200 characters from [A-Za-z0-9._-]");
-  }
+  if (!options.job.empty())
+    RETURN_IF_ERROR(CheckJobOrTaskName("job", options.job).WithContext("gc"));
   if (options.grace.count() < 0 || options.grace > kMaxPolicyPeriod) {
     return InvalidArgumentError("gc: the grace period must be 0 to 36500 days, not " +
                                 std::to_string(options.grace.count()) + " s");
